@@ -1,0 +1,4 @@
+DROP TABLE revoked_tokens;
+DROP TABLE signing_keys;
+DROP TABLE api_keys;
+DROP TABLE applications;

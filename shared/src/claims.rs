@@ -1,0 +1,52 @@
+//! RFC 9068 JWT access-token claims.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Environment;
+
+/// The JOSE `typ` header of every access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Every access token lives exactly this long.
+pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
+
+/// The claims of a CaseForge access token. `sub` equals `client_id` for the client-credentials
+/// grant (RFC 9068 §2.2); `scope` is space-delimited; `env` is the application's environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub client_id: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub scope: String,
+    pub env: Environment,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_serialise_with_the_rfc_9068_names() {
+        let claims = AccessTokenClaims {
+            iss: "http://127.0.0.1:8081".into(),
+            sub: "app_x".into(),
+            client_id: "app_x".into(),
+            aud: "caseforge-api".into(),
+            iat: 10,
+            exp: 10 + ACCESS_TOKEN_LIFETIME_SECS,
+            jti: "j".into(),
+            scope: "cases:read".into(),
+            env: Environment::Sandbox,
+        };
+        let v = serde_json::to_value(&claims).unwrap();
+        for field in ["iss", "sub", "client_id", "aud", "iat", "exp", "jti", "scope", "env"] {
+            assert!(v.get(field).is_some(), "missing {field}");
+        }
+        assert_eq!(v["env"], "sandbox");
+        assert_eq!(v["exp"], 3610);
+    }
+}

@@ -1,0 +1,333 @@
+//! The one database both services open: SQLite (embedded default) or PostgreSQL (production),
+//! behind a single connection type, an r2d2 pool, embedded migrations, and [`Db::run`], which
+//! runs diesel's blocking calls on actix's blocking thread pool.
+
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// Migrations compiled into both binaries; the same portable SQL serves both backends.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// One connection type for both backends. Queries written against it run on either.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a `DATABASE_URL` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+/// A `DATABASE_URL` that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatabaseUrlError {
+    #[error("DATABASE_URL is empty")]
+    Empty,
+    #[error("DATABASE_URL has an unsupported scheme `{0}` (use postgres://, sqlite:// or a file path)")]
+    Scheme(String),
+}
+
+impl DatabaseTarget {
+    /// `postgres://…`/`postgresql://…` → PostgreSQL; `sqlite://path`, `sqlite:path` or a bare
+    /// path → SQLite. Any other `scheme://` is refused instead of becoming a file name.
+    pub fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(DatabaseUrlError::Empty);
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseTarget::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(DatabaseUrlError::Empty);
+            }
+            return Ok(DatabaseTarget::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(DatabaseUrlError::Scheme(scheme.chars().take(20).collect()));
+        }
+        Ok(DatabaseTarget::Sqlite(PathBuf::from(url)))
+    }
+
+    /// A description safe to log: never the password of a PostgreSQL URL.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseTarget::Sqlite(p) => format!("SQLite at {}", p.display()),
+            DatabaseTarget::Postgres(url) => {
+                let host = url
+                    .split_once('@')
+                    .map(|(_, rest)| rest)
+                    .or_else(|| url.split_once("://").map(|(_, rest)| rest))
+                    .unwrap_or("");
+                format!("PostgreSQL at {host}")
+            }
+        }
+    }
+}
+
+/// r2d2 manager that opens the backend the URL names (never guessing by trial, which would
+/// turn an unreachable PostgreSQL URL into a SQLite file) and configures SQLite connections.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+/// SQLite waits this long for a lock before reporting busy; [`Db::run`] then retries.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.target {
+            DatabaseTarget::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseTarget::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn =
+                    SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                     PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = NORMAL;"
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// Errors of the database layer. Their `Display` is for logs only; handlers map them to a
+/// generic 500/503 so that no SQL or path ever reaches a client.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("database query: {0}")]
+    Query(#[from] DieselError),
+    #[error("blocking task was cancelled")]
+    Canceled,
+}
+
+impl DbError {
+    /// Whether this is a unique-constraint violation (a lost race on an insert).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+    }
+}
+
+/// A cloneable handle to the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    target: DatabaseTarget,
+}
+
+/// How many times a transaction that hit a lock or a serialization failure is retried.
+const MAX_RETRIES: u32 = 8;
+
+impl Db {
+    /// Opens a pool for `url`, checks that one connection works, switches SQLite to WAL, and
+    /// runs pending migrations. Fails with a message naming what is wrong.
+    pub fn connect(url: &str, max_size: u32) -> Result<Db, String> {
+        let target = DatabaseTarget::parse(url).map_err(|e| e.to_string())?;
+        if let DatabaseTarget::Sqlite(path) = &target {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.is_dir() {
+                    return Err(format!(
+                        "cannot open {}: directory {} does not exist",
+                        target.describe(),
+                        dir.display()
+                    ));
+                }
+            }
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .connection_timeout(Duration::from_secs(5))
+            .build(ConnectionManager {
+                target: target.clone(),
+            })
+            .map_err(|e| format!("cannot connect to {}: {e}", target.describe()))?;
+        let db = Db { pool, target };
+        db.prepare()
+            .map_err(|e| format!("cannot prepare {}: {e}", db.target.describe()))?;
+        Ok(db)
+    }
+
+    fn prepare(&self) -> Result<(), String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        match &mut *conn {
+            DbConnection::Sqlite(c) => {
+                // WAL lets readers run beside the one writer; it persists in the file.
+                c.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| e.to_string())?;
+                // Two processes may migrate the same file at once: retry until nothing is pending.
+                let mut last = String::new();
+                for _ in 0..10 {
+                    match c.run_pending_migrations(MIGRATIONS) {
+                        Ok(_) => return Ok(()),
+                        Err(e) => last = e.to_string(),
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                if c.has_pending_migration(MIGRATIONS).map_err(|e| e.to_string())? {
+                    return Err(format!("migrations failed: {last}"));
+                }
+                Ok(())
+            }
+            DbConnection::Pg(c) => {
+                // An advisory lock serialises migrations across processes.
+                c.batch_execute("SELECT pg_advisory_lock(72435991)").map_err(|e| e.to_string())?;
+                let result = c.run_pending_migrations(MIGRATIONS).map(|_| ()).map_err(|e| e.to_string());
+                let _ = c.batch_execute("SELECT pg_advisory_unlock(72435991)");
+                result.map_err(|e| format!("migrations failed: {e}"))
+            }
+        }
+    }
+
+    pub fn target(&self) -> &DatabaseTarget {
+        &self.target
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool, retrying when SQLite reports a
+    /// lock or PostgreSQL a serialization failure, so that concurrent writers never surface as
+    /// `database is locked`. `f` must therefore be safe to run more than once (a transaction).
+    pub async fn run<F, T>(&self, f: F) -> Result<T, DbError>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || run_with_retry(&pool, f))
+            .await
+            .map_err(|_| DbError::Canceled)?
+    }
+
+    /// The same as [`Db::run`], on the calling thread (CLI and startup).
+    pub fn run_blocking<F, T>(&self, f: F) -> Result<T, DbError>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, DieselError>,
+    {
+        run_with_retry(&self.pool, f)
+    }
+
+    /// Whether a connection can be had and answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.run(|c| c.batch_execute("SELECT 1")).await.is_ok()
+    }
+}
+
+fn run_with_retry<F, T>(pool: &Pool, f: F) -> Result<T, DbError>
+where
+    F: Fn(&mut DbConnection) -> Result<T, DieselError>,
+{
+    let mut conn = pool.get()?;
+    let mut attempt = 0;
+    loop {
+        match f(&mut conn) {
+            Err(e) if attempt < MAX_RETRIES && is_retryable(&e) => {
+                attempt += 1;
+                // Jittered backoff so that retrying writers do not collide again in lock step.
+                let jitter = rand::random::<u64>() % 20;
+                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter));
+            }
+            other => return other.map_err(DbError::from),
+        }
+    }
+}
+
+fn is_retryable(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked") || m.contains("database is busy") || m.contains("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_they_name() {
+        assert_eq!(
+            DatabaseTarget::parse("sqlite://caseforge.db").unwrap(),
+            DatabaseTarget::Sqlite("caseforge.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:///tmp/x.db").unwrap(),
+            DatabaseTarget::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("data/cf.db").unwrap(),
+            DatabaseTarget::Sqlite("data/cf.db".into())
+        );
+        assert!(matches!(
+            DatabaseTarget::parse("postgres://u:p@h/db").unwrap(),
+            DatabaseTarget::Postgres(_)
+        ));
+        assert_eq!(DatabaseTarget::parse("mysql://h/db"), Err(DatabaseUrlError::Scheme("mysql".into())));
+        assert_eq!(DatabaseTarget::parse("  "), Err(DatabaseUrlError::Empty));
+    }
+
+    #[test]
+    fn description_never_contains_the_password() {
+        let t = DatabaseTarget::parse("postgres://user:s3cret@db.internal:5432/cf").unwrap();
+        assert!(!t.describe().contains("s3cret"));
+        assert!(t.describe().contains("db.internal"));
+    }
+
+    #[test]
+    fn sqlite_database_is_created_and_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let db = Db::connect(&format!("sqlite://{}", path.display()), 2).unwrap();
+        let n = db
+            .run_blocking(|c| {
+                use diesel::prelude::*;
+                schema::applications::table.count().get_result::<i64>(c)
+            })
+            .unwrap();
+        assert_eq!(n, 0);
+        // Connecting again finds nothing pending.
+        Db::connect(&format!("sqlite://{}", path.display()), 2).unwrap();
+    }
+
+    #[test]
+    fn missing_directory_is_a_clear_error() {
+        let err = Db::connect("sqlite:///nonexistent-dir-xyz/cf.db", 1).err().unwrap();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+}

@@ -1,0 +1,119 @@
+//! Edge configuration both services install, so that bad input gets the same envelope
+//! everywhere: JSON/query/path extractor errors, and a catch-all that turns any bare error
+//! response (404 for an unknown route, 405, an actix-internal 4xx) into the JSON envelope.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+
+use crate::error::ApiError;
+
+/// The largest request body either service reads (contract §2).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// JSON bodies: 64 KiB limit; syntax errors → 400, wrong content type → 415, too big → 413,
+/// type/enum/range errors → 422 naming what serde found.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _req| json_error(&err).into())
+}
+
+fn json_error(err: &JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "The request body must be JSON (Content-Type: application/json).",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("The request body is not valid for this operation: {e}."),
+        ),
+        JsonPayloadError::Deserialize(e) => ApiError::bad_request(
+            "malformed_json",
+            format!("The request body is not well-formed JSON: {e}."),
+        ),
+        _ => ApiError::bad_request("malformed_body", "The request body could not be read."),
+    }
+}
+
+/// Query strings: any parse error → 400 `invalid_query`.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let description = match &err {
+            QueryPayloadError::Deserialize(e) => format!("The query string is invalid: {e}."),
+            _ => "The query string is invalid.".to_owned(),
+        };
+        ApiError::bad_request("invalid_query", description).into()
+    })
+}
+
+/// Path segments that do not parse → 404: a malformed id names no resource.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err: PathError, _req| {
+        ApiError::not_found("No resource exists at this path.").into()
+    })
+}
+
+/// Default service for unknown routes.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    let _ = req;
+    ApiError::not_found("No route matches this path.").error_response()
+}
+
+/// Middleware that rewrites every error response that is not already JSON into the envelope,
+/// keeping its status and headers (e.g. `Allow`, `WWW-Authenticate`).
+pub fn envelope_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let (req, old) = res.into_parts();
+        let (code, description) = describe(status);
+        let mut new = ApiError::new(status, code, description).error_response();
+        for (name, value) in old.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                new.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        let res: ServiceResponse<BoxBody> = ServiceResponse::new(req, new);
+        Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+    })
+}
+
+fn describe(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => ("not_found", "No route matches this path."),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "This method is not allowed on this path.")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "The request's content type is not supported here.")
+        }
+        s if s.is_client_error() => ("bad_request", "The request could not be understood."),
+        _ => (
+            "internal_error",
+            "The server failed to handle this request; it has been logged.",
+        ),
+    }
+}

@@ -1,0 +1,58 @@
+//! Secrets as their own type: redacted when printed, compared in constant time.
+
+use std::fmt;
+
+use subtle::ConstantTimeEq;
+
+/// A plaintext secret (client secret, API key, admin token). `Debug` and `Display` never show
+/// it, so it cannot leak through a log line or an error message by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The plaintext. Call sites are few and deliberate: hashing, and showing it once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with another secret.
+    pub fn ct_eq(&self, other: &str) -> bool {
+        ct_eq(self.0.as_bytes(), other.as_bytes())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+/// Constant-time equality of two byte strings. Lengths are not secret here: every value we
+/// compare has a fixed, public length (digests) or leaks nothing through its length.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret([REDACTED])");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn ct_eq_compares_content() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"abcd"));
+        assert!(Secret::new("x").ct_eq("x"));
+    }
+}
