@@ -117,3 +117,24 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
         ),
     }
 }
+
+/// Parses an optional JSON body by hand (for endpoints whose body may be empty): an empty body
+/// gives `T::default()`; anything else must be JSON and gets the same errors as
+/// [`json_config`].
+pub fn parse_optional_json<T>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(json_error(&JsonPayloadError::ContentType));
+    }
+    serde_json::from_slice(body).map_err(|e| json_error(&JsonPayloadError::Deserialize(e)))
+}

@@ -1,0 +1,60 @@
+//! `api_keys`: static bearer keys. Only the SHA-256 digest of a key is stored.
+
+use diesel::prelude::*;
+use shared::db::schema::api_keys;
+use shared::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub environment: String,
+    pub scopes: String,
+    pub tier: String,
+    pub key_digest: String,
+    pub masked_token: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ApiKeyRow {
+    pub fn insert(conn: &mut DbConnection, row: &ApiKeyRow) -> QueryResult<usize> {
+        diesel::insert_into(api_keys::table).values(row).execute(conn)
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKeyRow>> {
+        api_keys::table
+            .filter(api_keys::id.eq(id))
+            .select(ApiKeyRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_by_digest(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<ApiKeyRow>> {
+        api_keys::table
+            .filter(api_keys::key_digest.eq(digest))
+            .select(ApiKeyRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Newest first.
+    pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ApiKeyRow>> {
+        api_keys::table
+            .order((api_keys::created_at.desc(), api_keys::id.desc()))
+            .select(ApiKeyRow::as_select())
+            .load(conn)
+    }
+
+    /// Marks the key revoked (idempotent: the first revocation time is kept).
+    pub fn revoke(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<usize> {
+        diesel::update(api_keys::table.filter(api_keys::id.eq(id)).filter(api_keys::revoked_at.is_null()))
+            .set((api_keys::revoked_at.eq(Some(now)), api_keys::updated_at.eq(now)))
+            .execute(conn)
+    }
+}

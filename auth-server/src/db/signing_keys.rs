@@ -1,0 +1,61 @@
+//! `signing_keys`: the server's asymmetric keys, shared by every replica.
+
+use diesel::prelude::*;
+use shared::db::schema::signing_keys;
+use shared::db::DbConnection;
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_key: String,
+    pub public_key: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl std::fmt::Debug for SigningKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRow")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"[REDACTED]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+impl SigningKeyRow {
+    pub fn insert(conn: &mut DbConnection, row: &SigningKeyRow) -> QueryResult<usize> {
+        diesel::insert_into(signing_keys::table).values(row).execute(conn)
+    }
+
+    /// Keys still worth publishing: active ones, and retired ones retired after `retired_after`.
+    pub fn published(conn: &mut DbConnection, retired_after: i64) -> QueryResult<Vec<SigningKeyRow>> {
+        signing_keys::table
+            .filter(signing_keys::retired_at.is_null().or(signing_keys::retired_at.gt(retired_after)))
+            .order((signing_keys::created_at.desc(), signing_keys::kid))
+            .select(SigningKeyRow::as_select())
+            .load(conn)
+    }
+
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<SigningKeyRow>> {
+        signing_keys::table
+            .order((signing_keys::created_at.desc(), signing_keys::kid))
+            .select(SigningKeyRow::as_select())
+            .load(conn)
+    }
+
+    /// Retires every active key except `keep`.
+    pub fn retire_all_but(conn: &mut DbConnection, keep: &str, now: i64) -> QueryResult<usize> {
+        diesel::update(
+            signing_keys::table
+                .filter(signing_keys::retired_at.is_null())
+                .filter(signing_keys::kid.ne(keep)),
+        )
+        .set(signing_keys::retired_at.eq(Some(now)))
+        .execute(conn)
+    }
+}

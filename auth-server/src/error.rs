@@ -1,0 +1,118 @@
+//! The auth server's error enum, mapped to HTTP in one place. OAuth endpoint errors render as
+//! RFC 6749 §5.2 codes; everything else uses the shared envelope.
+
+use actix_web::http::header::{self, HeaderName};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use shared::db::DbError;
+use shared::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// RFC 6749 §5.2 `invalid_request`.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// RFC 6749 §5.2 `invalid_client`; `basic` adds the `WWW-Authenticate: Basic` challenge.
+    #[error("invalid_client")]
+    InvalidClient { basic: bool },
+    #[error("unsupported_grant_type")]
+    UnsupportedGrantType(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    /// RFC 7009 §2.1: a client may only revoke its own tokens.
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    /// Too many failed authentications for one client id.
+    #[error("throttled for {retry_after}s")]
+    Throttled { retry_after: u64 },
+    /// The admin API without (or with a wrong) `ADMIN_TOKEN`.
+    #[error("admin unauthorized")]
+    AdminUnauthorized,
+    #[error("validation_failed on {field}: {message}")]
+    Validation { field: &'static str, message: String },
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+    #[error("internal: {0}")]
+    Internal(String),
+    /// An already-rendered envelope (edge parsing errors).
+    #[error("{0}")]
+    Api(ApiError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn validation(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Validation {
+            field,
+            message: message.into(),
+        }
+    }
+
+    fn to_api_error(&self) -> ApiError {
+        match self {
+            Error::InvalidRequest(d) => ApiError::bad_request("invalid_request", d.clone()),
+            Error::InvalidClient { basic } => {
+                let e = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Client authentication failed.",
+                );
+                if *basic {
+                    e.with_header(header::WWW_AUTHENTICATE, "Basic realm=\"caseforge\"")
+                } else {
+                    e
+                }
+            }
+            Error::UnsupportedGrantType(g) => ApiError::bad_request(
+                "unsupported_grant_type",
+                format!("The grant type `{g}` is not supported; use client_credentials."),
+            ),
+            Error::InvalidScope(d) => ApiError::bad_request("invalid_scope", d.clone()),
+            Error::UnauthorizedClient(d) => ApiError::bad_request("unauthorized_client", d.clone()),
+            Error::Throttled { retry_after } => ApiError::rate_limited(
+                *retry_after,
+                "Too many failed authentication attempts for this client; retry later.",
+            ),
+            Error::AdminUnauthorized => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.",
+            )
+            .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"caseforge-admin\""),
+            Error::Validation { field, message } => ApiError::validation(field, message.clone()),
+            Error::NotFound(what) => ApiError::not_found(format!("No {what} with this id exists.")),
+            Error::Db(e) => {
+                log::error!("database error: {e}");
+                if matches!(e, DbError::Pool(_)) {
+                    ApiError::unavailable("The database is unavailable; retry shortly.")
+                } else {
+                    ApiError::internal()
+                }
+            }
+            Error::Internal(m) => {
+                log::error!("internal error: {m}");
+                ApiError::internal()
+            }
+            Error::Api(e) => e.clone(),
+        }
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.to_api_error().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = self.to_api_error().error_response();
+        // RFC 6749 §5.1/§5.2: token-endpoint responses must not be cached.
+        resp.headers_mut().insert(
+            HeaderName::from_static("pragma"),
+            header::HeaderValue::from_static("no-cache"),
+        );
+        resp
+    }
+}

@@ -1,0 +1,185 @@
+//! The admin API (contract §3.4): applications and API keys, behind `ADMIN_TOKEN`.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{self, Bytes, Json, Path};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::service::api_keys::{self, ApiKeyView, ApiKeyWithSecret, CreateApiKey};
+use crate::service::applications::{
+    self, ApplicationView, ApplicationWithSecret, CreateApplication, PatchApplication, RotateSecret,
+};
+use crate::service::now_micros;
+
+/// Proof that the request carried `Authorization: Bearer $ADMIN_TOKEN`. When `ADMIN_TOKEN` is
+/// unset every admin request fails.
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = Error;
+    type Future = Ready<Result<Admin>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(check_admin(req))
+    }
+}
+
+fn check_admin(req: &HttpRequest) -> Result<Admin> {
+    let expected = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.config.admin_token.clone())
+        .ok_or(Error::AdminUnauthorized)?;
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(Error::AdminUnauthorized)?;
+    // Comparing digests keeps the comparison constant-time and hides the token's length.
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.expose().as_bytes());
+    if shared::secret::ct_eq(&a, &b) {
+        Ok(Admin)
+    } else {
+        Err(Error::AdminUnauthorized)
+    }
+}
+
+/// Register an application. The `client_secret` is shown only in this answer.
+#[utoipa::path(post, path = "/admin/applications", tag = "admin", request_body = CreateApplication,
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Created; the secret is shown once", body = ApplicationWithSecret),
+        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody),
+        (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
+pub async fn create_application(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: Json<CreateApplication>,
+) -> Result<HttpResponse> {
+    let new = body.into_inner().validate()?;
+    let created = applications::create(&state.db, new, state.config.bcrypt_cost, now_micros()).await?;
+    log::info!("application {} created", created.application.client_id);
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(created))
+}
+
+/// List applications.
+#[utoipa::path(get, path = "/admin/applications", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "`{\"data\": [...]}`, newest first", body = Vec<ApplicationView>),
+        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody)))]
+pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let data = applications::list(&state.db).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// One application.
+#[utoipa::path(get, path = "/admin/applications/{client_id}", tag = "admin", security(("admin_token" = [])),
+    params(("client_id" = String, Path)),
+    responses((status = 200, body = ApplicationView), (status = 404, body = shared::ErrorBody)))]
+pub async fn get_application(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(applications::get(&state.db, &id).await?))
+}
+
+/// Change name, description, scopes, tier or disabled.
+#[utoipa::path(patch, path = "/admin/applications/{client_id}", tag = "admin", request_body = PatchApplication,
+    security(("admin_token" = [])), params(("client_id" = String, Path)),
+    responses((status = 200, body = ApplicationView), (status = 404, body = shared::ErrorBody),
+        (status = 422, body = shared::ErrorBody)))]
+pub async fn patch_application(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: Path<String>,
+    body: Json<PatchApplication>,
+) -> Result<HttpResponse> {
+    let view = applications::patch(&state.db, &id, body.into_inner(), now_micros()).await?;
+    log::info!("application {} updated", view.client_id);
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Issue a new secret; the old one works for `grace_period_seconds` only.
+#[utoipa::path(post, path = "/admin/applications/{client_id}/rotate-secret", tag = "admin",
+    request_body(content = Option<RotateSecret>), security(("admin_token" = [])), params(("client_id" = String, Path)),
+    responses((status = 200, body = ApplicationWithSecret), (status = 404, body = shared::ErrorBody),
+        (status = 422, body = shared::ErrorBody)))]
+pub async fn rotate_secret(
+    _: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse> {
+    let input: RotateSecret = shared::http::parse_optional_json(&req, &body).map_err(Error::Api)?;
+    let rotated = applications::rotate_secret(
+        &state.db,
+        &id,
+        input.grace_period_seconds,
+        state.config.bcrypt_cost,
+        now_micros(),
+    )
+    .await?;
+    log::info!("application {} secret rotated", rotated.application.client_id);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(rotated))
+}
+
+/// Delete an application; its tokens stop working.
+#[utoipa::path(delete, path = "/admin/applications/{client_id}", tag = "admin", security(("admin_token" = [])),
+    params(("client_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = shared::ErrorBody)))]
+pub async fn delete_application(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+    applications::delete(&state.db, &id, now_micros()).await?;
+    log::info!("application {} deleted", id.as_str());
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create an API key. The `key` is shown only in this answer.
+#[utoipa::path(post, path = "/admin/api-keys", tag = "admin", request_body = CreateApiKey,
+    security(("admin_token" = [])),
+    responses((status = 201, body = ApiKeyWithSecret), (status = 401, body = shared::ErrorBody),
+        (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
+pub async fn create_api_key(_: Admin, state: web::Data<AppState>, body: Json<CreateApiKey>) -> Result<HttpResponse> {
+    let now = now_micros();
+    let new = body.into_inner().validate(now)?;
+    let created = api_keys::create(&state.db, new, now).await?;
+    log::info!("api key {} created", created.api_key.id);
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(created))
+}
+
+/// List API keys, newest first.
+#[utoipa::path(get, path = "/admin/api-keys", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "`{\"data\": [...]}`", body = Vec<ApiKeyView>)))]
+pub async fn list_api_keys(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let data = api_keys::list(&state.db).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// One API key.
+#[utoipa::path(get, path = "/admin/api-keys/{id}", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ApiKeyView), (status = 404, body = shared::ErrorBody)))]
+pub async fn get_api_key(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(api_keys::get(&state.db, &id).await?))
+}
+
+/// Revoke an API key.
+#[utoipa::path(delete, path = "/admin/api-keys/{id}", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Revoked"), (status = 404, body = shared::ErrorBody)))]
+pub async fn revoke_api_key(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+    api_keys::revoke(&state.db, &id, now_micros()).await?;
+    log::info!("api key {} revoked", id.as_str());
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,30 @@
+//! Liveness, readiness and the OpenAPI document.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+use shared::ApiError;
+
+use super::AppState;
+
+/// Process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is up")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Database reachable.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "The database answers"),
+    (status = 503, description = "The database does not answer", body = shared::ErrorBody)))]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.db.ping().await {
+        Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    } else {
+        Err(ApiError::unavailable("The database is not reachable."))
+    }
+}
+
+/// This server's OpenAPI 3 document.
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::document())
+}

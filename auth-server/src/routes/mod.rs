@@ -1,0 +1,23 @@
+//! Thin HTTP handlers: extract → validate → call the service → map. Registered in
+//! `startup.rs`, the one place routes are wired.
+
+pub mod admin;
+pub mod health;
+pub mod oauth;
+pub mod well_known;
+
+use std::sync::Arc;
+
+use shared::db::Db;
+
+use crate::service::client_auth::ClientAuthenticator;
+use crate::service::signing::KeyStore;
+use crate::Config;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub config: Config,
+    pub keys: Arc<KeyStore>,
+    pub clients: ClientAuthenticator,
+}

@@ -1,0 +1,330 @@
+//! `POST /oauth/token` (RFC 6749 §4.4), `POST /oauth/introspect` (RFC 7662) and
+//! `POST /oauth/revoke` (RFC 7009).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Serialize;
+use serde_json::json;
+use shared::{ScopeSet, Secret};
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::db::applications::ApplicationRow;
+use crate::db::revoked_tokens::RevokedTokenRow;
+use crate::error::{Error, Result};
+use crate::service::client_auth::ClientCredentials;
+use crate::service::{now_micros, tokens};
+
+/// RFC 6749 §5.1 success response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+/// The form fields of `POST /oauth/token` (documentation only; the body is parsed by hand so
+/// that repeated parameters can be refused).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    /// Must be `client_credentials`.
+    grant_type: String,
+    /// Space-delimited scopes; omitted means every scope registered for the application.
+    scope: Option<String>,
+    /// With `client_secret_post` only.
+    client_id: Option<String>,
+    /// With `client_secret_post` only.
+    client_secret: Option<String>,
+}
+
+/// Parses an `application/x-www-form-urlencoded` body. A repeated parameter is
+/// `invalid_request` (RFC 6749 §3.2); an empty value counts as absent (§3.1).
+fn parse_form(req: &HttpRequest, body: &Bytes) -> Result<HashMap<String, String>> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(Error::InvalidRequest(
+            "The request body must be application/x-www-form-urlencoded.".into(),
+        ));
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| Error::InvalidRequest("The form body could not be parsed.".into()))?;
+    let mut form = HashMap::new();
+    for (k, v) in pairs {
+        if form.contains_key(&k) {
+            return Err(Error::InvalidRequest(format!(
+                "The parameter `{}` is repeated.",
+                k.chars().take(40).collect::<String>()
+            )));
+        }
+        form.insert(k, v);
+    }
+    form.retain(|_, v| !v.is_empty());
+    Ok(form)
+}
+
+/// Decodes one half of a Basic credential: RFC 6749 §2.3.1 form-url-encodes id and secret
+/// before base64.
+fn form_decode(s: &str) -> Option<String> {
+    let plus_as_space = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// Finds the client's credentials: HTTP Basic or `client_id`+`client_secret` in the body,
+/// never both.
+fn client_credentials(req: &HttpRequest, form: &HashMap<String, String>) -> Result<ClientCredentials> {
+    let in_body = form.contains_key("client_id") || form.contains_key("client_secret");
+    match req.headers().get(header::AUTHORIZATION) {
+        Some(value) => {
+            let value = value.to_str().map_err(|_| Error::InvalidClient { basic: true })?;
+            let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(Error::InvalidClient { basic: true });
+            }
+            if in_body {
+                return Err(Error::InvalidRequest(
+                    "Use one client authentication method: HTTP Basic or client_id/client_secret in the body, not both.".into(),
+                ));
+            }
+            let decoded = STANDARD
+                .decode(rest.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or(Error::InvalidClient { basic: true })?;
+            let (id, secret) = decoded.split_once(':').ok_or(Error::InvalidClient { basic: true })?;
+            Ok(ClientCredentials {
+                client_id: form_decode(id).ok_or(Error::InvalidClient { basic: true })?,
+                secret: Secret::new(form_decode(secret).ok_or(Error::InvalidClient { basic: true })?),
+                basic: true,
+            })
+        }
+        None => match (form.get("client_id"), form.get("client_secret")) {
+            (Some(id), Some(secret)) => Ok(ClientCredentials {
+                client_id: id.clone(),
+                secret: Secret::new(secret.clone()),
+                basic: false,
+            }),
+            (Some(_), None) => Err(Error::InvalidRequest("The parameter `client_secret` is missing.".into())),
+            (None, Some(_)) => Err(Error::InvalidRequest("The parameter `client_id` is missing.".into())),
+            (None, None) => Err(Error::InvalidClient { basic: false }),
+        },
+    }
+}
+
+async fn authenticate(state: &AppState, req: &HttpRequest, form: &HashMap<String, String>) -> Result<ApplicationRow> {
+    let creds = client_credentials(req, form)?;
+    state
+        .clients
+        .authenticate(&state.db, creds, now_micros(), Instant::now())
+        .await
+}
+
+fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    builder
+}
+
+/// Client-credentials grant.
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "A signed access token", body = TokenResponse),
+        (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = shared::ErrorBody),
+        (status = 401, description = "invalid_client", body = shared::ErrorBody),
+        (status = 429, description = "Too many failed authentications for this client", body = shared::ErrorBody)))]
+pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse> {
+    let form = parse_form(&req, &body)?;
+    match form.get("grant_type").map(String::as_str) {
+        None => return Err(Error::InvalidRequest("The parameter `grant_type` is missing.".into())),
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(Error::UnsupportedGrantType(other.chars().take(40).collect()));
+        }
+    }
+    let requested = form
+        .get("scope")
+        .map(|s| ScopeSet::parse_delimited(s))
+        .transpose()
+        .map_err(|e| Error::InvalidScope(format!("The requested scope is invalid: {e}.")))?;
+
+    let app = authenticate(&state, &req, &form).await?;
+    let registered = ScopeSet::parse_delimited(&app.scopes)
+        .map_err(|_| Error::Internal(format!("application {} has corrupt scopes", app.client_id)))?;
+    let granted = match requested {
+        None => registered,
+        Some(requested) if requested.is_subset(&registered) => requested,
+        Some(requested) => {
+            return Err(Error::InvalidScope(format!(
+                "The application is not registered for: {}.",
+                requested.difference(&registered)
+            )));
+        }
+    };
+    let environment = app
+        .environment
+        .parse()
+        .map_err(|_| Error::Internal(format!("application {} has a corrupt environment", app.client_id)))?;
+    let keys = state.keys.current();
+    let (access_token, claims) = tokens::issue(
+        &keys,
+        &state.config.issuer,
+        &state.config.audience,
+        &app.client_id,
+        environment,
+        &granted,
+        now_micros() / 1_000_000,
+    )
+    .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
+    Ok(no_store(HttpResponse::Ok()).json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+        scope: claims.scope,
+    }))
+}
+
+/// Token introspection for resource servers and clients.
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "`token` and optional `token_type_hint`"),
+    security(("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims"),
+        (status = 400, description = "invalid_request", body = shared::ErrorBody),
+        (status = 401, description = "invalid_client", body = shared::ErrorBody)))]
+pub async fn introspect(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse> {
+    let form = parse_form(&req, &body)?;
+    let token = form
+        .get("token")
+        .cloned()
+        .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
+    authenticate(&state, &req, &form).await?;
+    let keys = state.keys.current();
+    let now_us = now_micros();
+    let inactive = || no_store(HttpResponse::Ok()).json(json!({ "active": false }));
+    let Some(claims) = tokens::verify(&keys, &token, &state.config.issuer, &state.config.audience, now_us / 1_000_000) else {
+        return Ok(inactive());
+    };
+    let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
+    let (revoked, app) = state
+        .db
+        .run(move |c| Ok((RevokedTokenRow::is_revoked(c, &jti)?, ApplicationRow::find(c, &client_id)?)))
+        .await?;
+    let app_active = app.is_some_and(|a| !a.disabled && a.deleted_at.is_none());
+    if revoked || !app_active {
+        return Ok(inactive());
+    }
+    Ok(no_store(HttpResponse::Ok()).json(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "iat": claims.iat,
+        "exp": claims.exp,
+        "jti": claims.jti,
+        "env": claims.env,
+    })))
+}
+
+/// Token revocation. A client may revoke only its own tokens; an invalid or unknown token is
+/// answered 200 as RFC 7009 §2.2 requires.
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "`token` and optional `token_type_hint`"),
+    security(("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "invalid_request, or unauthorized_client for another client's token", body = shared::ErrorBody),
+        (status = 401, description = "invalid_client", body = shared::ErrorBody)))]
+pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse> {
+    let form = parse_form(&req, &body)?;
+    let token = form
+        .get("token")
+        .cloned()
+        .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
+    let app = authenticate(&state, &req, &form).await?;
+    let keys = state.keys.current();
+    let Some(claims) = tokens::verify_ignoring_expiry(&keys, &token, &state.config.issuer, &state.config.audience) else {
+        return Ok(no_store(HttpResponse::Ok()).finish());
+    };
+    if claims.client_id != app.client_id {
+        return Err(Error::UnauthorizedClient("A client may only revoke its own tokens.".into()));
+    }
+    let now = now_micros();
+    if claims.exp * 1_000_000 > now {
+        let row = RevokedTokenRow {
+            jti: claims.jti,
+            client_id: claims.client_id,
+            expires_at: claims.exp * 1_000_000,
+            revoked_at: now,
+        };
+        state.db.run(move |c| RevokedTokenRow::insert_if_absent(c, &row)).await?;
+    }
+    Ok(no_store(HttpResponse::Ok()).finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn repeated_parameters_are_invalid_request() {
+        let req = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .to_http_request();
+        let err = parse_form(&req, &Bytes::from_static(b"grant_type=a&grant_type=b")).unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(m) if m.contains("grant_type")));
+        let ok = parse_form(&req, &Bytes::from_static(b"grant_type=client_credentials&scope=")).unwrap();
+        assert!(!ok.contains_key("scope"));
+    }
+
+    #[test]
+    fn wrong_content_type_is_invalid_request() {
+        let req = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .to_http_request();
+        assert!(matches!(parse_form(&req, &Bytes::from_static(b"{}")), Err(Error::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let raw = STANDARD.encode("app%3Ax:s+e%2Bcret");
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, format!("Basic {raw}")))
+            .to_http_request();
+        let creds = client_credentials(&req, &HashMap::new()).unwrap();
+        assert_eq!(creds.client_id, "app:x");
+        assert_eq!(creds.secret.expose(), "s e+cret");
+        assert!(creds.basic);
+    }
+
+    #[test]
+    fn basic_and_body_together_is_invalid_request() {
+        let raw = STANDARD.encode("a:b");
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, format!("Basic {raw}")))
+            .to_http_request();
+        let form = HashMap::from([("client_secret".to_string(), "b".to_string())]);
+        assert!(matches!(client_credentials(&req, &form), Err(Error::InvalidRequest(_))));
+    }
+}

@@ -1,0 +1,44 @@
+//! `/.well-known/jwks.json` (RFC 7517) and `/.well-known/oauth-authorization-server` (RFC 8414).
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+use shared::Scope;
+
+use super::AppState;
+
+/// The public keys tokens are signed with, including retired keys whose tokens may still be live.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, description = "RFC 7517 JWK set", content_type = "application/json")))]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    let keys = state.keys.current();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .body(keys.jwks_json.clone())
+}
+
+/// RFC 8414 authorization-server metadata.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "RFC 8414 metadata", content_type = "application/json")))]
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let iss = &state.config.issuer;
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(json!({
+            "issuer": iss,
+            "token_endpoint": format!("{iss}/oauth/token"),
+            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+            "revocation_endpoint": format!("{iss}/oauth/revoke"),
+            "introspection_endpoint": format!("{iss}/oauth/introspect"),
+            "grant_types_supported": ["client_credentials"],
+            // No authorization endpoint: this server issues no tokens through the browser.
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "introspection_endpoint_auth_methods_supported": auth_methods,
+            "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "service_documentation": format!("{iss}/openapi.json"),
+        }))
+}

@@ -1,0 +1,212 @@
+//! API keys: static bearer keys for developers, scripts and CI. The plaintext is returned once
+//! at creation; the database holds its SHA-256 digest and a masked form.
+
+use serde::{Deserialize, Serialize};
+use shared::db::Db;
+use shared::{ApiKey, Environment, ScopeSet, Tier};
+use utoipa::ToSchema;
+
+use super::applications::{parse_environment, parse_scopes, parse_tier};
+use super::{clean_text, random_base62};
+use crate::db::api_keys::ApiKeyRow;
+use crate::error::{Error, Result};
+
+/// `POST /admin/api-keys`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    pub description: Option<String>,
+    /// `sandbox` or `live`.
+    pub environment: String,
+    pub scopes: Vec<String>,
+    /// Rate-limit tier (default `standard`).
+    pub tier: Option<String>,
+    /// RFC 3339; must be in the future.
+    pub expires_at: Option<String>,
+}
+
+/// An API key as the admin API shows it. Never the key or its digest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub environment: Environment,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: ScopeSet,
+    pub tier: Tier,
+    pub masked_token: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// The answer to create: the view plus the plaintext key, shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKeyWithSecret {
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+    pub key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub description: String,
+    pub environment: Environment,
+    pub scopes: ScopeSet,
+    pub tier: Tier,
+    pub expires_at: Option<i64>,
+}
+
+impl CreateApiKey {
+    /// Validates into a [`NewApiKey`]; `now` decides whether `expires_at` is in the future.
+    pub fn validate(self, now: i64) -> Result<NewApiKey> {
+        let expires_at = match self.expires_at.as_deref() {
+            None => None,
+            Some(s) => {
+                let t = shared::time::parse_rfc3339(s).ok_or_else(|| {
+                    Error::validation("expires_at", "expires_at must be an RFC 3339 timestamp")
+                })?;
+                if t <= now {
+                    return Err(Error::validation("expires_at", "expires_at must be in the future"));
+                }
+                Some(t)
+            }
+        };
+        Ok(NewApiKey {
+            name: clean_text("name", &self.name, true, 200)?,
+            description: clean_text("description", self.description.as_deref().unwrap_or(""), false, 2000)?,
+            environment: parse_environment(&self.environment)?,
+            scopes: parse_scopes("scopes", &self.scopes)?,
+            tier: match self.tier.as_deref() {
+                None => Tier::default(),
+                Some(t) => parse_tier(t)?,
+            },
+            expires_at,
+        })
+    }
+}
+
+impl ApiKeyView {
+    pub fn from_row(row: &ApiKeyRow) -> Result<Self> {
+        let corrupt = |what: &str| Error::Internal(format!("api key {} has a corrupt {what}", row.id));
+        Ok(ApiKeyView {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            description: row.description.clone(),
+            environment: row.environment.parse().map_err(|_| corrupt("environment"))?,
+            scopes: ScopeSet::parse_delimited(&row.scopes).map_err(|_| corrupt("scope list"))?,
+            tier: row.tier.parse().map_err(|_| corrupt("tier"))?,
+            masked_token: row.masked_token.clone(),
+            expires_at: row.expires_at.map(shared::time::rfc3339),
+            last_used_at: row.last_used_at.map(shared::time::rfc3339),
+            created_at: shared::time::rfc3339(row.created_at),
+            revoked_at: row.revoked_at.map(shared::time::rfc3339),
+        })
+    }
+}
+
+/// Ids look like `key_` + 20 base62 characters; anything else names no key.
+fn plausible_id(id: &str) -> bool {
+    id.len() <= 64 && id.starts_with("key_") && id[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+pub async fn create(db: &Db, new: NewApiKey, now: i64) -> Result<ApiKeyWithSecret> {
+    let key = ApiKey::generate(new.environment);
+    let row = ApiKeyRow {
+        id: format!("key_{}", random_base62(20)),
+        name: new.name,
+        description: new.description,
+        environment: new.environment.as_str().to_owned(),
+        scopes: new.scopes.to_delimited(),
+        tier: new.tier.as_str().to_owned(),
+        key_digest: key.digest(),
+        masked_token: key.masked(),
+        expires_at: new.expires_at,
+        last_used_at: None,
+        revoked_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let to_insert = row.clone();
+    db.run(move |c| ApiKeyRow::insert(c, &to_insert)).await?;
+    Ok(ApiKeyWithSecret {
+        api_key: ApiKeyView::from_row(&row)?,
+        key: key.expose().to_owned(),
+    })
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<ApiKeyView> {
+    if !plausible_id(id) {
+        return Err(Error::NotFound("API key"));
+    }
+    let id = id.to_owned();
+    let row = db
+        .run(move |c| ApiKeyRow::find(c, &id))
+        .await?
+        .ok_or(Error::NotFound("API key"))?;
+    ApiKeyView::from_row(&row)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<ApiKeyView>> {
+    let rows = db.run(ApiKeyRow::list).await?;
+    rows.iter().map(ApiKeyView::from_row).collect()
+}
+
+/// Revokes a key. Revoking a revoked key is fine; an unknown id is `NotFound`.
+pub async fn revoke(db: &Db, id: &str, now: i64) -> Result<()> {
+    get(db, id).await?;
+    let id = id.to_owned();
+    db.run(move |c| ApiKeyRow::revoke(c, &id, now)).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> CreateApiKey {
+        CreateApiKey {
+            name: "ci".into(),
+            description: None,
+            environment: "sandbox".into(),
+            scopes: vec!["cases:read".into()],
+            tier: None,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn expiry_must_be_a_future_rfc3339_time() {
+        let now = shared::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let mut r = req();
+        r.expires_at = Some("2025-01-01T00:00:00Z".into());
+        assert!(matches!(r.validate(now), Err(Error::Validation { field: "expires_at", .. })));
+        let mut r = req();
+        r.expires_at = Some("next week".into());
+        assert!(matches!(r.validate(now), Err(Error::Validation { field: "expires_at", .. })));
+        let mut r = req();
+        r.expires_at = Some("2027-01-01T00:00:00Z".into());
+        assert!(r.validate(now).unwrap().expires_at.is_some());
+    }
+
+    #[test]
+    fn empty_name_and_bad_environment_are_rejected() {
+        let mut r = req();
+        r.name = String::new();
+        assert!(matches!(r.validate(0), Err(Error::Validation { field: "name", .. })));
+        let mut r = req();
+        r.environment = "prod".into();
+        assert!(matches!(r.validate(0), Err(Error::Validation { field: "environment", .. })));
+    }
+
+    #[test]
+    fn ids_are_checked_before_lookup() {
+        assert!(plausible_id("key_abc123"));
+        assert!(!plausible_id("../etc/passwd"));
+        assert!(!plausible_id("key_'; DROP TABLE"));
+    }
+}

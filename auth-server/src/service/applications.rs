@@ -1,0 +1,313 @@
+//! Applications (OAuth clients): validation of admin input and the operations the admin API
+//! and the CLI share.
+
+use serde::{Deserialize, Serialize};
+use shared::db::Db;
+use shared::{Environment, Scope, ScopeSet, Secret, Tier};
+use utoipa::ToSchema;
+
+use super::{clean_text, random_base62, secrets};
+use crate::db::applications::{ApplicationChanges, ApplicationRow};
+use crate::error::{Error, Result};
+
+/// The longest grace period a rotated secret may keep working.
+pub const MAX_GRACE_PERIOD_SECS: i64 = 7 * 24 * 3600;
+
+/// `POST /admin/applications`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApplication {
+    pub name: String,
+    pub description: Option<String>,
+    /// Scope names the application may request.
+    pub scopes: Vec<String>,
+    /// `live` or `sandbox` (default `live`).
+    pub environment: Option<String>,
+    /// Rate-limit tier (default `standard`).
+    pub tier: Option<String>,
+}
+
+/// `PATCH /admin/applications/{client_id}`: only the fields present change.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchApplication {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub tier: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// `POST /admin/applications/{client_id}/rotate-secret`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the old secret keeps working, in seconds (default 0, at most 7 days).
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// An application as the admin API shows it. Never a secret or a hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationView {
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: ScopeSet,
+    pub environment: Environment,
+    pub tier: Tier,
+    pub grant_types: Vec<String>,
+    pub disabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The answer to create and rotate: the view plus the secret, shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApplicationWithSecret {
+    #[serde(flatten)]
+    pub application: ApplicationView,
+    pub client_secret: String,
+}
+
+/// Parses a list of scope names, naming the first unknown one.
+pub fn parse_scopes(field: &'static str, names: &[String]) -> Result<ScopeSet> {
+    if names.len() > 64 {
+        return Err(Error::validation(field, format!("{field} has too many entries")));
+    }
+    names
+        .iter()
+        .map(|n| {
+            n.parse::<Scope>()
+                .map_err(|e| Error::validation(field, format!("{field}: {e}")))
+        })
+        .collect()
+}
+
+pub fn parse_environment(value: &str) -> Result<Environment> {
+    value
+        .parse()
+        .map_err(|_| Error::validation("environment", "environment must be `live` or `sandbox`"))
+}
+
+pub fn parse_tier(value: &str) -> Result<Tier> {
+    value.parse().map_err(|_| {
+        Error::validation(
+            "tier",
+            "tier must be one of basic, standard, professional, enterprise, unlimited",
+        )
+    })
+}
+
+/// A validated create request.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub name: String,
+    pub description: String,
+    pub scopes: ScopeSet,
+    pub environment: Environment,
+    pub tier: Tier,
+}
+
+impl CreateApplication {
+    pub fn validate(self) -> Result<NewApplication> {
+        Ok(NewApplication {
+            name: clean_text("name", &self.name, true, 200)?,
+            description: clean_text("description", self.description.as_deref().unwrap_or(""), false, 2000)?,
+            scopes: parse_scopes("scopes", &self.scopes)?,
+            environment: match self.environment.as_deref() {
+                None => Environment::Live,
+                Some(e) => parse_environment(e)?,
+            },
+            tier: match self.tier.as_deref() {
+                None => Tier::default(),
+                Some(t) => parse_tier(t)?,
+            },
+        })
+    }
+}
+
+impl ApplicationView {
+    pub fn from_row(row: &ApplicationRow) -> Result<Self> {
+        let corrupt = |what: &str| Error::Internal(format!("application {} has a corrupt {what}", row.client_id));
+        Ok(ApplicationView {
+            client_id: row.client_id.clone(),
+            name: row.name.clone(),
+            description: row.description.clone(),
+            scopes: ScopeSet::parse_delimited(&row.scopes).map_err(|_| corrupt("scope list"))?,
+            environment: row.environment.parse().map_err(|_| corrupt("environment"))?,
+            tier: row.tier.parse().map_err(|_| corrupt("tier"))?,
+            grant_types: vec!["client_credentials".to_owned()],
+            disabled: row.disabled,
+            created_at: shared::time::rfc3339(row.created_at),
+            updated_at: shared::time::rfc3339(row.updated_at),
+        })
+    }
+}
+
+async fn hash_off_thread(secret: &Secret, cost: u32) -> Result<String> {
+    let secret = secret.clone();
+    actix_web::web::block(move || secrets::hash_secret(&secret, cost))
+        .await
+        .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?
+        .map_err(|e| Error::Internal(format!("bcrypt: {e}")))
+}
+
+pub async fn create(db: &Db, new: NewApplication, cost: u32, now: i64) -> Result<ApplicationWithSecret> {
+    let secret = secrets::generate_client_secret();
+    let hash = hash_off_thread(&secret, cost).await?;
+    let row = ApplicationRow {
+        client_id: format!("app_{}", random_base62(24)),
+        name: new.name,
+        description: new.description,
+        scopes: new.scopes.to_delimited(),
+        environment: new.environment.as_str().to_owned(),
+        tier: new.tier.as_str().to_owned(),
+        secret_hash: hash,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
+        disabled: false,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let to_insert = row.clone();
+    db.run(move |c| ApplicationRow::insert(c, &to_insert)).await?;
+    Ok(ApplicationWithSecret {
+        application: ApplicationView::from_row(&row)?,
+        client_secret: secret.expose().to_owned(),
+    })
+}
+
+pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
+    if client_id.len() > super::client_auth::MAX_CLIENT_ID_LEN {
+        return Err(Error::NotFound("application"));
+    }
+    let id = client_id.to_owned();
+    let row = db
+        .run(move |c| ApplicationRow::find(c, &id))
+        .await?
+        .ok_or(Error::NotFound("application"))?;
+    ApplicationView::from_row(&row)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<ApplicationView>> {
+    let rows = db.run(ApplicationRow::list).await?;
+    rows.iter().map(ApplicationView::from_row).collect()
+}
+
+pub async fn patch(db: &Db, client_id: &str, patch: PatchApplication, now: i64) -> Result<ApplicationView> {
+    let changes = ApplicationChanges {
+        name: patch.name.as_deref().map(|n| clean_text("name", n, true, 200)).transpose()?,
+        description: patch
+            .description
+            .as_deref()
+            .map(|d| clean_text("description", d, false, 2000))
+            .transpose()?,
+        scopes: patch
+            .scopes
+            .as_deref()
+            .map(|s| parse_scopes("scopes", s).map(|s| s.to_delimited()))
+            .transpose()?,
+        tier: patch
+            .tier
+            .as_deref()
+            .map(|t| parse_tier(t).map(|t| t.as_str().to_owned()))
+            .transpose()?,
+        disabled: patch.disabled,
+        updated_at: now,
+    };
+    let id = client_id.to_owned();
+    let updated = db.run(move |c| ApplicationRow::update(c, &id, &changes)).await?;
+    if updated == 0 {
+        return Err(Error::NotFound("application"));
+    }
+    get(db, client_id).await
+}
+
+pub async fn rotate_secret(
+    db: &Db,
+    client_id: &str,
+    grace_period_seconds: Option<i64>,
+    cost: u32,
+    now: i64,
+) -> Result<ApplicationWithSecret> {
+    let grace = grace_period_seconds.unwrap_or(0);
+    if !(0..=MAX_GRACE_PERIOD_SECS).contains(&grace) {
+        return Err(Error::validation(
+            "grace_period_seconds",
+            format!("grace_period_seconds must be from 0 to {MAX_GRACE_PERIOD_SECS}"),
+        ));
+    }
+    let id = client_id.to_owned();
+    let current = db
+        .run(move |c| ApplicationRow::find(c, &id))
+        .await?
+        .ok_or(Error::NotFound("application"))?;
+    let secret = secrets::generate_client_secret();
+    let hash = hash_off_thread(&secret, cost).await?;
+    let id = client_id.to_owned();
+    let old_hash = current.secret_hash.clone();
+    let updated = db
+        .run(move |c| {
+            let previous = (grace > 0).then(|| (old_hash.as_str(), now + grace * 1_000_000));
+            ApplicationRow::rotate_secret(c, &id, &hash, previous, now)
+        })
+        .await?;
+    if updated == 0 {
+        return Err(Error::NotFound("application"));
+    }
+    Ok(ApplicationWithSecret {
+        application: get(db, client_id).await?,
+        client_secret: secret.expose().to_owned(),
+    })
+}
+
+pub async fn delete(db: &Db, client_id: &str, now: i64) -> Result<()> {
+    let id = client_id.to_owned();
+    let deleted = db.run(move |c| ApplicationRow::soft_delete(c, &id, now)).await?;
+    if deleted == 0 {
+        return Err(Error::NotFound("application"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create_req() -> CreateApplication {
+        CreateApplication {
+            name: " Case sync ".into(),
+            description: None,
+            scopes: vec!["cases:read".into(), "cases:write".into()],
+            environment: None,
+            tier: None,
+        }
+    }
+
+    #[test]
+    fn validation_applies_defaults_and_trims() {
+        let new = create_req().validate().unwrap();
+        assert_eq!(new.name, "Case sync");
+        assert_eq!(new.environment, Environment::Live);
+        assert_eq!(new.tier, Tier::Standard);
+        assert_eq!(new.scopes.len(), 2);
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        let mut r = create_req();
+        r.name = "  ".into();
+        assert!(matches!(r.validate(), Err(Error::Validation { field: "name", .. })));
+        let mut r = create_req();
+        r.scopes.push("root".into());
+        assert!(matches!(r.validate(), Err(Error::Validation { field: "scopes", .. })));
+        let mut r = create_req();
+        r.environment = Some("prod".into());
+        assert!(matches!(r.validate(), Err(Error::Validation { field: "environment", .. })));
+        let mut r = create_req();
+        r.tier = Some("gold".into());
+        assert!(matches!(r.validate(), Err(Error::Validation { field: "tier", .. })));
+    }
+}

@@ -1,0 +1,72 @@
+//! Client secrets: generated, never chosen; shown once; stored as bcrypt.
+//!
+//! bcrypt reads at most 72 bytes. So that no byte of a secret is ever ignored, the secret is
+//! first reduced to base64(SHA-256(secret)) — 44 bytes with no NUL — and that is what bcrypt
+//! hashes. A secret with any altered or extra tail therefore fails.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use shared::Secret;
+
+use super::random_base62;
+
+/// Prefix of every client secret, so that scanners can find leaked ones.
+pub const CLIENT_SECRET_PREFIX: &str = "cfsec_";
+
+/// A fresh client secret: prefix + 43 base62 characters (≈ 256 bits).
+pub fn generate_client_secret() -> Secret {
+    Secret::new(format!("{CLIENT_SECRET_PREFIX}{}", random_base62(43)))
+}
+
+fn prehash(secret: &str) -> String {
+    STANDARD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// bcrypt hash of the pre-hashed secret. Slow on purpose: call it off the async workers.
+pub fn hash_secret(secret: &Secret, cost: u32) -> Result<String, bcrypt::BcryptError> {
+    bcrypt::hash(prehash(secret.expose()), cost)
+}
+
+/// Verifies `secret` against a stored hash; a malformed hash verifies as false.
+pub fn verify_secret(secret: &str, hash: &str) -> bool {
+    bcrypt::verify(prehash(secret), hash).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_prefixed_random_and_long() {
+        let a = generate_client_secret();
+        let b = generate_client_secret();
+        assert!(a.expose().starts_with(CLIENT_SECRET_PREFIX));
+        assert_eq!(a.expose().len(), CLIENT_SECRET_PREFIX.len() + 43);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn verify_accepts_the_secret_and_nothing_else() {
+        let s = generate_client_secret();
+        let h = hash_secret(&s, 4).unwrap();
+        assert!(verify_secret(s.expose(), &h));
+        assert!(!verify_secret(&format!("{}x", s.expose()), &h));
+        let mut altered = s.expose().to_owned();
+        altered.pop();
+        altered.push('!');
+        assert!(!verify_secret(&altered, &h));
+        assert!(!verify_secret(s.expose(), "not-a-hash"));
+    }
+
+    #[test]
+    fn bytes_past_72_are_not_ignored() {
+        let long = Secret::new("a".repeat(100));
+        let h = hash_secret(&long, 4).unwrap();
+        let mut tail_changed = "a".repeat(99);
+        tail_changed.push('b');
+        assert!(verify_secret(long.expose(), &h));
+        assert!(!verify_secret(&tail_changed, &h));
+        assert!(!verify_secret(&"a".repeat(72), &h));
+    }
+}

@@ -1,0 +1,229 @@
+//! `TestApp`: start the real auth server against a fresh database and talk HTTP to it.
+
+use std::net::SocketAddr;
+
+use auth_server::{Application, Config};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use serde_json::{json, Value};
+
+/// A fresh database that is removed when dropped.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { server_url: String, name: String, url: String },
+}
+
+impl TestDb {
+    /// `TEST_DATABASE_URL=postgres://user@host:port/postgres` → a new database on that server;
+    /// unset → a SQLite file in a temporary directory.
+    pub fn create() -> TestDb {
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
+            Some(server_url) if server_url.starts_with("postgres") => {
+                let name = format!("cf_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&server_url).expect("TEST_DATABASE_URL must be reachable");
+                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+                let base = server_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server_url);
+                let url = format!("{base}/{name}");
+                TestDb::Postgres { server_url, name, url }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("caseforge.db").display());
+                TestDb::Sqlite { _dir: dir, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { server_url, name, .. } = self {
+            if let Ok(mut conn) = PgConnection::establish(server_url) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+pub const ISSUER: &str = "http://caseforge.test";
+pub const AUDIENCE: &str = "caseforge-api";
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    pub db: TestDb,
+}
+
+pub fn test_config(db_url: &str) -> Config {
+    Config {
+        bind: "127.0.0.1:0".parse::<SocketAddr>().expect("valid address"),
+        database_url: db_url.to_owned(),
+        issuer: ISSUER.to_owned(),
+        audience: AUDIENCE.to_owned(),
+        admin_token: Some(shared::Secret::new("test-admin-token")),
+        // The lowest bcrypt cost keeps the suite fast; the production default is 11.
+        bcrypt_cost: 4,
+        key_refresh_secs: 1,
+        db_pool_size: 4,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::create();
+    spawn_on(db, adjust).await
+}
+
+/// Starts a server on an existing database (restart tests).
+pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(db.url());
+    adjust(&mut config);
+    let admin_token = config
+        .admin_token
+        .as_ref()
+        .map(|t| t.expose().to_owned())
+        .unwrap_or_default();
+    let app = Application::build(config).await.expect("server builds");
+    let port = app.port();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+
+        http: reqwest::Client::new(),
+        admin_token,
+        db,
+    }
+}
+
+/// An application's credentials as created through the admin API.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).bearer_auth(&self.admin_token).send().await.expect("request")
+    }
+
+    pub async fn admin_patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> reqwest::Response {
+        self.http.delete(self.url(path)).bearer_auth(&self.admin_token).send().await.expect("request")
+    }
+
+    pub async fn create_app(&self, scopes: &[&str], environment: &str) -> Client {
+        let resp = self
+            .admin_post(
+                "/admin/applications",
+                &json!({"name": "test app", "scopes": scopes, "environment": environment}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        let body: Value = resp.json().await.expect("json");
+        Client {
+            client_id: body["client_id"].as_str().expect("client_id").to_owned(),
+            client_secret: body["client_secret"].as_str().expect("client_secret").to_owned(),
+        }
+    }
+
+    /// `POST /oauth/token` with a raw form body and optional Basic credentials.
+    pub async fn token_request(&self, form: &str, basic: Option<(&str, &str)>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.url("/oauth/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form.to_owned());
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.expect("request")
+    }
+
+    /// A token for `client`, asserting success.
+    pub async fn token_for(&self, client: &Client, scope: Option<&str>) -> String {
+        let form = match scope {
+            Some(s) => format!("grant_type=client_credentials&scope={}", s.replace(' ', "+")),
+            None => "grant_type=client_credentials".to_owned(),
+        };
+        let resp = self.token_request(&form, Some((&client.client_id, &client.client_secret))).await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.expect("json");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// `POST` a form to an OAuth endpoint with Basic credentials.
+    pub async fn oauth_form(&self, path: &str, form: &[(&str, &str)], client: &Client) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("form"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn introspect(&self, token: &str, client: &Client) -> Value {
+        let resp = self.oauth_form("/oauth/introspect", &[("token", token)], client).await;
+        assert_eq!(resp.status(), 200);
+        resp.json().await.expect("json")
+    }
+}
+
+/// Asserts the JSON error envelope and returns it.
+pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status(), status, "status");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(ct.starts_with("application/json"), "content type {ct}");
+    let body: Value = resp.json().await.expect("json body");
+    assert_eq!(body["error"], code, "body {body}");
+    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "description in {body}");
+    body
+}
+
+/// Decodes a JWT's payload without verifying it (for inspecting claims in tests).
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    serde_json::from_slice(&bytes).expect("json claims")
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on port 0 against a fresh database (a SQLite file, or a
+//! fresh PostgreSQL database when `TEST_DATABASE_URL` names a server), over real HTTP.
+
+mod admin;
+mod cli;
+mod discovery;
+mod helpers;
+mod introspect_revoke;
+mod oauth2_client;
+mod token;
