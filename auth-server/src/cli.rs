@@ -15,7 +15,11 @@ use crate::service::{api_keys, applications, now_micros, signing};
 use crate::Application;
 
 #[derive(Debug, Parser)]
-#[command(name = "auth-server", version, about = "CaseForge OAuth 2.0 authorization server")]
+#[command(
+    name = "auth-server",
+    version,
+    about = "CaseForge OAuth 2.0 authorization server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -126,7 +130,8 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             other => {
-                let db = Db::connect(&config.database_url, 2).map_err(|e| format!("DATABASE_URL: {e}"))?;
+                let db = Db::connect(&config.database_url, 2)
+                    .map_err(|e| format!("DATABASE_URL: {e}"))?;
                 ops(other, &db, &config).await
             }
         }
@@ -156,7 +161,9 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
 
 fn describe(e: Error) -> String {
     match e {
-        Error::Validation { field, message } => format!("invalid --{}: {message}", field.replace('_', "-")),
+        Error::Validation { field, message } => {
+            format!("invalid --{}: {message}", field.replace('_', "-"))
+        }
         Error::NotFound(what) => format!("no {what} with this id exists"),
         other => other.to_string(),
     }
@@ -181,27 +188,51 @@ async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
                 }
                 .validate()
                 .map_err(describe)?;
-                let created = applications::create(db, new, config.bcrypt_cost, now).await.map_err(describe)?;
+                let created = applications::create(db, new, config.bcrypt_cost, now)
+                    .await
+                    .map_err(describe)?;
                 print_json(&created)?;
                 eprintln!("Store the client_secret now: it cannot be shown again.");
                 Ok(())
             }
-            AppCommand::List => print_json(&serde_json::json!({ "data": applications::list(db).await.map_err(describe)? })),
-            AppCommand::Show { client_id } => print_json(&applications::get(db, &client_id).await.map_err(describe)?),
-            AppCommand::RotateSecret { client_id, grace_period_seconds } => {
-                let rotated = applications::rotate_secret(db, &client_id, Some(grace_period_seconds), config.bcrypt_cost, now)
-                    .await
-                    .map_err(describe)?;
+            AppCommand::List => print_json(
+                &serde_json::json!({ "data": applications::list(db).await.map_err(describe)? }),
+            ),
+            AppCommand::Show { client_id } => {
+                print_json(&applications::get(db, &client_id).await.map_err(describe)?)
+            }
+            AppCommand::RotateSecret {
+                client_id,
+                grace_period_seconds,
+            } => {
+                let rotated = applications::rotate_secret(
+                    db,
+                    &client_id,
+                    Some(grace_period_seconds),
+                    config.bcrypt_cost,
+                    now,
+                )
+                .await
+                .map_err(describe)?;
                 print_json(&rotated)?;
                 eprintln!("Store the client_secret now: it cannot be shown again.");
                 Ok(())
             }
             AppCommand::Disable { client_id } => {
-                let patch = applications::PatchApplication { disabled: Some(true), ..Default::default() };
-                print_json(&applications::patch(db, &client_id, patch, now).await.map_err(describe)?)
+                let patch = applications::PatchApplication {
+                    disabled: Some(true),
+                    ..Default::default()
+                };
+                print_json(
+                    &applications::patch(db, &client_id, patch, now)
+                        .await
+                        .map_err(describe)?,
+                )
             }
             AppCommand::Delete { client_id } => {
-                applications::delete(db, &client_id, now).await.map_err(describe)?;
+                applications::delete(db, &client_id, now)
+                    .await
+                    .map_err(describe)?;
                 println!("deleted {client_id}");
                 Ok(())
             }
@@ -222,7 +253,9 @@ async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
                 eprintln!("Store the key now: it cannot be shown again.");
                 Ok(())
             }
-            KeyCommand::List => print_json(&serde_json::json!({ "data": api_keys::list(db).await.map_err(describe)? })),
+            KeyCommand::List => print_json(
+                &serde_json::json!({ "data": api_keys::list(db).await.map_err(describe)? }),
+            ),
             KeyCommand::Revoke { id } => {
                 api_keys::revoke(db, &id, now).await.map_err(describe)?;
                 println!("revoked {id}");
@@ -234,12 +267,16 @@ async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
                 // Make sure a key exists first, so that rotation always retires something real.
                 signing::KeyStore::load_or_create(db, now)?;
                 // A fresh timestamp, so that the new key is strictly the newest.
-                let kid = signing::rotate(db, now_micros().max(now + 1)).map_err(|e| e.to_string())?;
+                let kid =
+                    signing::rotate(db, now_micros().max(now + 1)).map_err(|e| e.to_string())?;
                 println!("new active signing key {kid}; previous keys stay published until their tokens expire");
                 Ok(())
             }
             KeysCommand::List => {
-                let rows = db.run(SigningKeyRow::all).await.map_err(|e| e.to_string())?;
+                let rows = db
+                    .run(SigningKeyRow::all)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let window = signing::retired_publish_window_micros();
                 let list: Vec<_> = rows
                     .iter()

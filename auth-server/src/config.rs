@@ -54,13 +54,17 @@ impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let bind = var("AUTH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
-        let bind: SocketAddr = bind
-            .trim()
-            .parse()
-            .map_err(|_| err("AUTH_BIND", format!("`{bind}` is not an address like 127.0.0.1:8081")))?;
+        let bind: SocketAddr = bind.trim().parse().map_err(|_| {
+            err(
+                "AUTH_BIND",
+                format!("`{bind}` is not an address like 127.0.0.1:8081"),
+            )
+        })?;
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        shared::db::DatabaseTarget::parse(&database_url).map_err(|e| err("DATABASE_URL", e.to_string()))?;
-        let issuer = parse_issuer(&var("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()))?;
+        shared::db::DatabaseTarget::parse(&database_url)
+            .map_err(|e| err("DATABASE_URL", e.to_string()))?;
+        let issuer =
+            parse_issuer(&var("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()))?;
         let audience = var("API_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
         let admin_token = var("ADMIN_TOKEN").map(Secret::new);
         let bcrypt_cost = match var("BCRYPT_COST") {
@@ -99,10 +103,18 @@ pub fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| err("AUTH_ISSUER", format!("`{raw}` is not an http:// or https:// URL")))?;
+        .ok_or_else(|| {
+            err(
+                "AUTH_ISSUER",
+                format!("`{raw}` is not an http:// or https:// URL"),
+            )
+        })?;
     let host = rest.split('/').next().unwrap_or("");
     if host.is_empty() || s.contains(char::is_whitespace) || s.contains(['?', '#']) {
-        return Err(err("AUTH_ISSUER", format!("`{raw}` is not a valid issuer URL")));
+        return Err(err(
+            "AUTH_ISSUER",
+            format!("`{raw}` is not a valid issuer URL"),
+        ));
     }
     Ok(s.to_owned())
 }
@@ -113,8 +125,14 @@ mod tests {
 
     #[test]
     fn issuer_is_normalised_and_checked() {
-        assert_eq!(parse_issuer("http://127.0.0.1:8081/").unwrap(), "http://127.0.0.1:8081");
-        assert_eq!(parse_issuer("https://auth.example.com/cf").unwrap(), "https://auth.example.com/cf");
+        assert_eq!(
+            parse_issuer("http://127.0.0.1:8081/").unwrap(),
+            "http://127.0.0.1:8081"
+        );
+        assert_eq!(
+            parse_issuer("https://auth.example.com/cf").unwrap(),
+            "https://auth.example.com/cf"
+        );
         assert!(parse_issuer("auth.example.com").is_err());
         assert!(parse_issuer("http://").is_err());
         assert!(parse_issuer("http://a b").is_err());

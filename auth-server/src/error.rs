@@ -29,7 +29,10 @@ pub enum Error {
     #[error("admin unauthorized")]
     AdminUnauthorized,
     #[error("validation_failed on {field}: {message}")]
-    Validation { field: &'static str, message: String },
+    Validation {
+        field: &'static str,
+        message: String,
+    },
     #[error("not found: {0}")]
     NotFound(&'static str),
     #[error("database: {0}")]

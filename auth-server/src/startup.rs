@@ -30,13 +30,22 @@ impl Application {
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let keys = Arc::new(
-            KeyStore::load_or_create(&db, now_micros()).map_err(|e| format!("signing keys: {e}"))?,
+            KeyStore::load_or_create(&db, now_micros())
+                .map_err(|e| format!("signing keys: {e}"))?,
         );
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| format!("AUTH_BIND: cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        log::info!("auth-server on {} using {}", listener.local_addr().map_err(|e| e.to_string())?, db.target().describe());
-        spawn_refresh(db.clone(), keys.clone(), Duration::from_secs(config.key_refresh_secs.max(1)));
+        log::info!(
+            "auth-server on {} using {}",
+            listener.local_addr().map_err(|e| e.to_string())?,
+            db.target().describe()
+        );
+        spawn_refresh(
+            db.clone(),
+            keys.clone(),
+            Duration::from_secs(config.key_refresh_secs.max(1)),
+        );
         let state = web::Data::new(AppState {
             clients: ClientAuthenticator::new(config.bcrypt_cost),
             db,
@@ -82,7 +91,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/oauth/introspect", web::post().to(oauth::introspect))
         .route("/oauth/revoke", web::post().to(oauth::revoke))
         .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
-        .route("/.well-known/oauth-authorization-server", web::get().to(well_known::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(well_known::metadata),
+        )
         .service(
             web::resource("/admin/applications")
                 .route(web::get().to(admin::list_applications))
@@ -94,7 +106,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(admin::patch_application))
                 .route(web::delete().to(admin::delete_application)),
         )
-        .route("/admin/applications/{client_id}/rotate-secret", web::post().to(admin::rotate_secret))
+        .route(
+            "/admin/applications/{client_id}/rotate-secret",
+            web::post().to(admin::rotate_secret),
+        )
         .service(
             web::resource("/admin/api-keys")
                 .route(web::get().to(admin::list_api_keys))
@@ -126,7 +141,9 @@ fn spawn_refresh(db: Db, keys: Arc<KeyStore>, every: Duration) {
             .await;
             match result {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => log::warn!("background refresh failed (serving the keys already loaded): {e}"),
+                Ok(Err(e)) => {
+                    log::warn!("background refresh failed (serving the keys already loaded): {e}")
+                }
                 Err(_) => log::warn!("background refresh was cancelled"),
             }
         }

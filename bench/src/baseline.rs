@@ -9,7 +9,10 @@ async fn main() -> std::io::Result<()> {
     let bind = std::env::var("BASELINE_BIND").unwrap_or_else(|_| "127.0.0.1:8089".to_owned());
     HttpServer::new(|| {
         App::new()
-            .route("/", web::get().to(|| async { HttpResponse::Ok().json(serde_json_stub()) }))
+            .route(
+                "/",
+                web::get().to(|| async { HttpResponse::Ok().json(serde_json_stub()) }),
+            )
             .route(
                 "/",
                 web::post().to(|body: web::Bytes| async move {

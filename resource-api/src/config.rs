@@ -27,7 +27,8 @@ impl Config {
             var: "API_BIND",
             message: format!("`{raw}` is not an address like 127.0.0.1:8080"),
         })?;
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://caseforge.db".to_owned());
+        let database_url =
+            var("DATABASE_URL").unwrap_or_else(|| "sqlite://caseforge.db".to_owned());
         shared::db::DatabaseTarget::parse(&database_url).map_err(|e| ConfigError {
             var: "DATABASE_URL",
             message: e.to_string(),

@@ -27,14 +27,19 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| format!("API_BIND: cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        log::info!("resource-api on port {port} using {}", db.target().describe());
+        log::info!(
+            "resource-api on port {port} using {}",
+            db.target().describe()
+        );
         let state = web::Data::new(AppState { db });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(shared::http::json_config())
                 .wrap(shared::http::envelope_errors())
-                .wrap(actix_web::middleware::Logger::new(r#"%a "%m %U" %s %b %Dms"#))
+                .wrap(actix_web::middleware::Logger::new(
+                    r#"%a "%m %U" %s %b %Dms"#,
+                ))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/openapi.json", web::get().to(openapi))
@@ -72,7 +77,11 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 #[derive(OpenApi)]
-#[openapi(info(title = "CaseForge resource API"), paths(healthz, readyz), components(schemas(shared::ErrorBody)))]
+#[openapi(
+    info(title = "CaseForge resource API"),
+    paths(healthz, readyz),
+    components(schemas(shared::ErrorBody))
+)]
 struct ApiDoc;
 
 async fn openapi() -> HttpResponse {

@@ -143,10 +143,16 @@ mod tests {
         let sand = ApiKey::generate(Environment::Sandbox);
         assert!(sand.expose().starts_with("cf_sand_"));
         assert_eq!(sand.expose().len(), API_KEY_LEN);
-        assert_eq!(ApiKey::parse(sand.expose()).unwrap().environment(), Environment::Sandbox);
+        assert_eq!(
+            ApiKey::parse(sand.expose()).unwrap().environment(),
+            Environment::Sandbox
+        );
         let live = ApiKey::generate(Environment::Live);
         assert!(live.expose().starts_with("cf_live_"));
-        assert_eq!(ApiKey::parse(live.expose()).unwrap().environment(), Environment::Live);
+        assert_eq!(
+            ApiKey::parse(live.expose()).unwrap().environment(),
+            Environment::Live
+        );
     }
 
     #[test]
@@ -162,7 +168,10 @@ mod tests {
         let key = ApiKey::generate(Environment::Sandbox);
         let masked = key.masked();
         assert!(masked.starts_with("cf_sand_********"));
-        assert_eq!(&masked[masked.len() - 4..], &key.expose()[API_KEY_LEN - 4..]);
+        assert_eq!(
+            &masked[masked.len() - 4..],
+            &key.expose()[API_KEY_LEN - 4..]
+        );
         assert_eq!(masked.len(), 8 + 8 + 4);
         assert!(!format!("{key:?}").contains(&key.expose()[8..40]));
     }
@@ -180,7 +189,10 @@ mod tests {
         let key = ApiKey::generate(Environment::Sandbox);
         let s = key.expose();
         assert_eq!(ApiKey::parse("cf_test_abc"), Err(ApiKeyFormatError::Prefix));
-        assert_eq!(ApiKey::parse(&s[..s.len() - 1]), Err(ApiKeyFormatError::Length));
+        assert_eq!(
+            ApiKey::parse(&s[..s.len() - 1]),
+            Err(ApiKeyFormatError::Length)
+        );
         let mut bad = s.to_string();
         bad.replace_range(20..21, "-");
         assert_eq!(ApiKey::parse(&bad), Err(ApiKeyFormatError::Charset));

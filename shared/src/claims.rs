@@ -43,7 +43,17 @@ mod tests {
             env: Environment::Sandbox,
         };
         let v = serde_json::to_value(&claims).unwrap();
-        for field in ["iss", "sub", "client_id", "aud", "iat", "exp", "jti", "scope", "env"] {
+        for field in [
+            "iss",
+            "sub",
+            "client_id",
+            "aud",
+            "iat",
+            "exp",
+            "jti",
+            "scope",
+            "env",
+        ] {
             assert!(v.get(field).is_some(), "missing {field}");
         }
         assert_eq!(v["env"], "sandbox");

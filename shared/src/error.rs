@@ -37,7 +37,11 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, description: impl Into<String>) -> Self {
         let mut description: String = description.into();
         if description.chars().count() > MAX_DESCRIPTION {
-            description = description.chars().take(MAX_DESCRIPTION).collect::<String>() + "…";
+            description = description
+                .chars()
+                .take(MAX_DESCRIPTION)
+                .collect::<String>()
+                + "…";
         }
         ApiError {
             status,
@@ -77,8 +81,12 @@ impl ApiError {
 
     /// 422 `validation_failed` naming the field.
     pub fn validation(field: &str, description: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", description)
-            .with_details(serde_json::json!({ "field": field }))
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            description,
+        )
+        .with_details(serde_json::json!({ "field": field }))
     }
 
     pub fn not_found(description: impl Into<String>) -> Self {
@@ -108,13 +116,23 @@ impl ApiError {
 
     /// 503 when the database cannot be reached.
     pub fn unavailable(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", description)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            description,
+        )
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.body.error, self.body.error_description)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.body.error,
+            self.body.error_description
+        )
     }
 }
 
@@ -144,7 +162,10 @@ mod tests {
         let resp = err.error_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "7");
-        assert_eq!(resp.headers().get(header::CONTENT_TYPE).unwrap(), "application/json");
+        assert_eq!(
+            resp.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
         let body = to_bytes(resp.into_body()).await.unwrap();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"], "rate_limited");

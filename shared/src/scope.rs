@@ -207,7 +207,10 @@ mod tests {
     #[test]
     fn json_form_is_an_array_and_rejects_unknown_names() {
         let set: ScopeSet = serde_json::from_str(r#"["cases:write","alerts:read"]"#).unwrap();
-        assert_eq!(serde_json::to_string(&set).unwrap(), r#"["cases:write","alerts:read"]"#);
+        assert_eq!(
+            serde_json::to_string(&set).unwrap(),
+            r#"["cases:write","alerts:read"]"#
+        );
         assert!(serde_json::from_str::<ScopeSet>(r#"["nope"]"#).is_err());
         assert!(serde_json::from_str::<ScopeSet>(r#""cases:read""#).is_err());
     }

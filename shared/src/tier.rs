@@ -92,7 +92,11 @@ mod tests {
     fn limits_match_the_contract_table() {
         assert_eq!(
             Tier::Basic.limits(),
-            Some(TierLimits { per_minute: 60, per_hour: 1_000, burst: 10 })
+            Some(TierLimits {
+                per_minute: 60,
+                per_hour: 1_000,
+                burst: 10
+            })
         );
         assert_eq!(Tier::Standard.limits().unwrap().per_hour, 10_000);
         assert_eq!(Tier::Professional.limits().unwrap().burst, 100);

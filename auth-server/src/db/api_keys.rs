@@ -24,7 +24,9 @@ pub struct ApiKeyRow {
 
 impl ApiKeyRow {
     pub fn insert(conn: &mut DbConnection, row: &ApiKeyRow) -> QueryResult<usize> {
-        diesel::insert_into(api_keys::table).values(row).execute(conn)
+        diesel::insert_into(api_keys::table)
+            .values(row)
+            .execute(conn)
     }
 
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKeyRow>> {
@@ -53,8 +55,15 @@ impl ApiKeyRow {
 
     /// Marks the key revoked (idempotent: the first revocation time is kept).
     pub fn revoke(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<usize> {
-        diesel::update(api_keys::table.filter(api_keys::id.eq(id)).filter(api_keys::revoked_at.is_null()))
-            .set((api_keys::revoked_at.eq(Some(now)), api_keys::updated_at.eq(now)))
-            .execute(conn)
+        diesel::update(
+            api_keys::table
+                .filter(api_keys::id.eq(id))
+                .filter(api_keys::revoked_at.is_null()),
+        )
+        .set((
+            api_keys::revoked_at.eq(Some(now)),
+            api_keys::updated_at.eq(now),
+        ))
+        .execute(conn)
     }
 }

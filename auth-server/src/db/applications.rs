@@ -36,7 +36,9 @@ pub struct ApplicationChanges {
 
 impl ApplicationRow {
     pub fn insert(conn: &mut DbConnection, row: &ApplicationRow) -> QueryResult<usize> {
-        diesel::insert_into(applications::table).values(row).execute(conn)
+        diesel::insert_into(applications::table)
+            .values(row)
+            .execute(conn)
     }
 
     /// A live (not deleted) application.

@@ -19,7 +19,10 @@ impl RevokedTokenRow {
         if Self::is_revoked(conn, &row.jti)? {
             return Ok(());
         }
-        match diesel::insert_into(revoked_tokens::table).values(row).execute(conn) {
+        match diesel::insert_into(revoked_tokens::table)
+            .values(row)
+            .execute(conn)
+        {
             Ok(_) => Ok(()),
             Err(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -30,12 +33,15 @@ impl RevokedTokenRow {
     }
 
     pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> QueryResult<bool> {
-        diesel::select(diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(jti))))
-            .get_result(conn)
+        diesel::select(diesel::dsl::exists(
+            revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)),
+        ))
+        .get_result(conn)
     }
 
     /// Drops rows whose tokens have expired anyway.
     pub fn purge_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
-        diesel::delete(revoked_tokens::table.filter(revoked_tokens::expires_at.lt(now))).execute(conn)
+        diesel::delete(revoked_tokens::table.filter(revoked_tokens::expires_at.lt(now)))
+            .execute(conn)
     }
 }

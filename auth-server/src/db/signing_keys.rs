@@ -29,13 +29,22 @@ impl std::fmt::Debug for SigningKeyRow {
 
 impl SigningKeyRow {
     pub fn insert(conn: &mut DbConnection, row: &SigningKeyRow) -> QueryResult<usize> {
-        diesel::insert_into(signing_keys::table).values(row).execute(conn)
+        diesel::insert_into(signing_keys::table)
+            .values(row)
+            .execute(conn)
     }
 
     /// Keys still worth publishing: active ones, and retired ones retired after `retired_after`.
-    pub fn published(conn: &mut DbConnection, retired_after: i64) -> QueryResult<Vec<SigningKeyRow>> {
+    pub fn published(
+        conn: &mut DbConnection,
+        retired_after: i64,
+    ) -> QueryResult<Vec<SigningKeyRow>> {
         signing_keys::table
-            .filter(signing_keys::retired_at.is_null().or(signing_keys::retired_at.gt(retired_after)))
+            .filter(
+                signing_keys::retired_at
+                    .is_null()
+                    .or(signing_keys::retired_at.gt(retired_after)),
+            )
             .order((signing_keys::created_at.desc(), signing_keys::kid))
             .select(SigningKeyRow::as_select())
             .load(conn)

@@ -66,7 +66,8 @@ pub async fn create_application(
     body: Json<CreateApplication>,
 ) -> Result<HttpResponse> {
     let new = body.into_inner().validate()?;
-    let created = applications::create(&state.db, new, state.config.bcrypt_cost, now_micros()).await?;
+    let created =
+        applications::create(&state.db, new, state.config.bcrypt_cost, now_micros()).await?;
     log::info!("application {} created", created.application.client_id);
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -86,7 +87,11 @@ pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<H
 #[utoipa::path(get, path = "/admin/applications/{client_id}", tag = "admin", security(("admin_token" = [])),
     params(("client_id" = String, Path)),
     responses((status = 200, body = ApplicationView), (status = 404, body = shared::ErrorBody)))]
-pub async fn get_application(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+pub async fn get_application(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(applications::get(&state.db, &id).await?))
 }
 
@@ -127,7 +132,10 @@ pub async fn rotate_secret(
         now_micros(),
     )
     .await?;
-    log::info!("application {} secret rotated", rotated.application.client_id);
+    log::info!(
+        "application {} secret rotated",
+        rotated.application.client_id
+    );
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(rotated))
@@ -137,7 +145,11 @@ pub async fn rotate_secret(
 #[utoipa::path(delete, path = "/admin/applications/{client_id}", tag = "admin", security(("admin_token" = [])),
     params(("client_id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = shared::ErrorBody)))]
-pub async fn delete_application(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+pub async fn delete_application(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse> {
     applications::delete(&state.db, &id, now_micros()).await?;
     log::info!("application {} deleted", id.as_str());
     Ok(HttpResponse::NoContent().finish())
@@ -148,7 +160,11 @@ pub async fn delete_application(_: Admin, state: web::Data<AppState>, id: Path<S
     security(("admin_token" = [])),
     responses((status = 201, body = ApiKeyWithSecret), (status = 401, body = shared::ErrorBody),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
-pub async fn create_api_key(_: Admin, state: web::Data<AppState>, body: Json<CreateApiKey>) -> Result<HttpResponse> {
+pub async fn create_api_key(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: Json<CreateApiKey>,
+) -> Result<HttpResponse> {
     let now = now_micros();
     let new = body.into_inner().validate(now)?;
     let created = api_keys::create(&state.db, new, now).await?;
@@ -170,7 +186,11 @@ pub async fn list_api_keys(_: Admin, state: web::Data<AppState>) -> Result<HttpR
 #[utoipa::path(get, path = "/admin/api-keys/{id}", tag = "admin", security(("admin_token" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = ApiKeyView), (status = 404, body = shared::ErrorBody)))]
-pub async fn get_api_key(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+pub async fn get_api_key(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(api_keys::get(&state.db, &id).await?))
 }
 
@@ -178,7 +198,11 @@ pub async fn get_api_key(_: Admin, state: web::Data<AppState>, id: Path<String>)
 #[utoipa::path(delete, path = "/admin/api-keys/{id}", tag = "admin", security(("admin_token" = [])),
     params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = shared::ErrorBody)))]
-pub async fn revoke_api_key(_: Admin, state: web::Data<AppState>, id: Path<String>) -> Result<HttpResponse> {
+pub async fn revoke_api_key(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse> {
     api_keys::revoke(&state.db, &id, now_micros()).await?;
     log::info!("api key {} revoked", id.as_str());
     Ok(HttpResponse::NoContent().finish())

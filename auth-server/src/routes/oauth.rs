@@ -87,11 +87,16 @@ fn form_decode(s: &str) -> Option<String> {
 
 /// Finds the client's credentials: HTTP Basic or `client_id`+`client_secret` in the body,
 /// never both.
-fn client_credentials(req: &HttpRequest, form: &HashMap<String, String>) -> Result<ClientCredentials> {
+fn client_credentials(
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+) -> Result<ClientCredentials> {
     let in_body = form.contains_key("client_id") || form.contains_key("client_secret");
     match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
-            let value = value.to_str().map_err(|_| Error::InvalidClient { basic: true })?;
+            let value = value
+                .to_str()
+                .map_err(|_| Error::InvalidClient { basic: true })?;
             let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
             if !scheme.eq_ignore_ascii_case("basic") {
                 return Err(Error::InvalidClient { basic: true });
@@ -106,10 +111,14 @@ fn client_credentials(req: &HttpRequest, form: &HashMap<String, String>) -> Resu
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or(Error::InvalidClient { basic: true })?;
-            let (id, secret) = decoded.split_once(':').ok_or(Error::InvalidClient { basic: true })?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or(Error::InvalidClient { basic: true })?;
             Ok(ClientCredentials {
                 client_id: form_decode(id).ok_or(Error::InvalidClient { basic: true })?,
-                secret: Secret::new(form_decode(secret).ok_or(Error::InvalidClient { basic: true })?),
+                secret: Secret::new(
+                    form_decode(secret).ok_or(Error::InvalidClient { basic: true })?,
+                ),
                 basic: true,
             })
         }
@@ -119,14 +128,22 @@ fn client_credentials(req: &HttpRequest, form: &HashMap<String, String>) -> Resu
                 secret: Secret::new(secret.clone()),
                 basic: false,
             }),
-            (Some(_), None) => Err(Error::InvalidRequest("The parameter `client_secret` is missing.".into())),
-            (None, Some(_)) => Err(Error::InvalidRequest("The parameter `client_id` is missing.".into())),
+            (Some(_), None) => Err(Error::InvalidRequest(
+                "The parameter `client_secret` is missing.".into(),
+            )),
+            (None, Some(_)) => Err(Error::InvalidRequest(
+                "The parameter `client_id` is missing.".into(),
+            )),
             (None, None) => Err(Error::InvalidClient { basic: false }),
         },
     }
 }
 
-async fn authenticate(state: &AppState, req: &HttpRequest, form: &HashMap<String, String>) -> Result<ApplicationRow> {
+async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+) -> Result<ApplicationRow> {
     let creds = client_credentials(req, form)?;
     state
         .clients
@@ -150,13 +167,23 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = shared::ErrorBody),
         (status = 401, description = "invalid_client", body = shared::ErrorBody),
         (status = 429, description = "Too many failed authentications for this client", body = shared::ErrorBody)))]
-pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse> {
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse> {
     let form = parse_form(&req, &body)?;
     match form.get("grant_type").map(String::as_str) {
-        None => return Err(Error::InvalidRequest("The parameter `grant_type` is missing.".into())),
+        None => {
+            return Err(Error::InvalidRequest(
+                "The parameter `grant_type` is missing.".into(),
+            ))
+        }
         Some("client_credentials") => {}
         Some(other) => {
-            return Err(Error::UnsupportedGrantType(other.chars().take(40).collect()));
+            return Err(Error::UnsupportedGrantType(
+                other.chars().take(40).collect(),
+            ));
         }
     }
     let requested = form
@@ -166,8 +193,9 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) ->
         .map_err(|e| Error::InvalidScope(format!("The requested scope is invalid: {e}.")))?;
 
     let app = authenticate(&state, &req, &form).await?;
-    let registered = ScopeSet::parse_delimited(&app.scopes)
-        .map_err(|_| Error::Internal(format!("application {} has corrupt scopes", app.client_id)))?;
+    let registered = ScopeSet::parse_delimited(&app.scopes).map_err(|_| {
+        Error::Internal(format!("application {} has corrupt scopes", app.client_id))
+    })?;
     let granted = match requested {
         None => registered,
         Some(requested) if requested.is_subset(&registered) => requested,
@@ -178,10 +206,12 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) ->
             )));
         }
     };
-    let environment = app
-        .environment
-        .parse()
-        .map_err(|_| Error::Internal(format!("application {} has a corrupt environment", app.client_id)))?;
+    let environment = app.environment.parse().map_err(|_| {
+        Error::Internal(format!(
+            "application {} has a corrupt environment",
+            app.client_id
+        ))
+    })?;
     let keys = state.keys.current();
     let (access_token, claims) = tokens::issue(
         &keys,
@@ -209,7 +239,11 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) ->
         (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims"),
         (status = 400, description = "invalid_request", body = shared::ErrorBody),
         (status = 401, description = "invalid_client", body = shared::ErrorBody)))]
-pub async fn introspect(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse> {
+pub async fn introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse> {
     let form = parse_form(&req, &body)?;
     let token = form
         .get("token")
@@ -219,13 +253,24 @@ pub async fn introspect(state: web::Data<AppState>, req: HttpRequest, body: Byte
     let keys = state.keys.current();
     let now_us = now_micros();
     let inactive = || no_store(HttpResponse::Ok()).json(json!({ "active": false }));
-    let Some(claims) = tokens::verify(&keys, &token, &state.config.issuer, &state.config.audience, now_us / 1_000_000) else {
+    let Some(claims) = tokens::verify(
+        &keys,
+        &token,
+        &state.config.issuer,
+        &state.config.audience,
+        now_us / 1_000_000,
+    ) else {
         return Ok(inactive());
     };
     let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
     let (revoked, app) = state
         .db
-        .run(move |c| Ok((RevokedTokenRow::is_revoked(c, &jti)?, ApplicationRow::find(c, &client_id)?)))
+        .run(move |c| {
+            Ok((
+                RevokedTokenRow::is_revoked(c, &jti)?,
+                ApplicationRow::find(c, &client_id)?,
+            ))
+        })
         .await?;
     let app_active = app.is_some_and(|a| !a.disabled && a.deleted_at.is_none());
     if revoked || !app_active {
@@ -255,7 +300,11 @@ pub async fn introspect(state: web::Data<AppState>, req: HttpRequest, body: Byte
         (status = 200, description = "Revoked, or nothing to revoke"),
         (status = 400, description = "invalid_request, or unauthorized_client for another client's token", body = shared::ErrorBody),
         (status = 401, description = "invalid_client", body = shared::ErrorBody)))]
-pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse> {
     let form = parse_form(&req, &body)?;
     let token = form
         .get("token")
@@ -263,11 +312,15 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
     let app = authenticate(&state, &req, &form).await?;
     let keys = state.keys.current();
-    let Some(claims) = tokens::verify_ignoring_expiry(&keys, &token, &state.config.issuer, &state.config.audience) else {
+    let Some(claims) =
+        tokens::verify_ignoring_expiry(&keys, &token, &state.config.issuer, &state.config.audience)
+    else {
         return Ok(no_store(HttpResponse::Ok()).finish());
     };
     if claims.client_id != app.client_id {
-        return Err(Error::UnauthorizedClient("A client may only revoke its own tokens.".into()));
+        return Err(Error::UnauthorizedClient(
+            "A client may only revoke its own tokens.".into(),
+        ));
     }
     let now = now_micros();
     if claims.exp * 1_000_000 > now {
@@ -277,7 +330,10 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -
             expires_at: claims.exp * 1_000_000,
             revoked_at: now,
         };
-        state.db.run(move |c| RevokedTokenRow::insert_if_absent(c, &row)).await?;
+        state
+            .db
+            .run(move |c| RevokedTokenRow::insert_if_absent(c, &row))
+            .await?;
     }
     Ok(no_store(HttpResponse::Ok()).finish())
 }
@@ -294,7 +350,11 @@ mod tests {
             .to_http_request();
         let err = parse_form(&req, &Bytes::from_static(b"grant_type=a&grant_type=b")).unwrap_err();
         assert!(matches!(err, Error::InvalidRequest(m) if m.contains("grant_type")));
-        let ok = parse_form(&req, &Bytes::from_static(b"grant_type=client_credentials&scope=")).unwrap();
+        let ok = parse_form(
+            &req,
+            &Bytes::from_static(b"grant_type=client_credentials&scope="),
+        )
+        .unwrap();
         assert!(!ok.contains_key("scope"));
     }
 
@@ -303,7 +363,10 @@ mod tests {
         let req = TestRequest::default()
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .to_http_request();
-        assert!(matches!(parse_form(&req, &Bytes::from_static(b"{}")), Err(Error::InvalidRequest(_))));
+        assert!(matches!(
+            parse_form(&req, &Bytes::from_static(b"{}")),
+            Err(Error::InvalidRequest(_))
+        ));
     }
 
     #[test]
@@ -325,6 +388,9 @@ mod tests {
             .insert_header((header::AUTHORIZATION, format!("Basic {raw}")))
             .to_http_request();
         let form = HashMap::from([("client_secret".to_string(), "b".to_string())]);
-        assert!(matches!(client_credentials(&req, &form), Err(Error::InvalidRequest(_))));
+        assert!(matches!(
+            client_credentials(&req, &form),
+            Err(Error::InvalidRequest(_))
+        ));
     }
 }

@@ -71,14 +71,22 @@ impl CreateApiKey {
                     Error::validation("expires_at", "expires_at must be an RFC 3339 timestamp")
                 })?;
                 if t <= now {
-                    return Err(Error::validation("expires_at", "expires_at must be in the future"));
+                    return Err(Error::validation(
+                        "expires_at",
+                        "expires_at must be in the future",
+                    ));
                 }
                 Some(t)
             }
         };
         Ok(NewApiKey {
             name: clean_text("name", &self.name, true, 200)?,
-            description: clean_text("description", self.description.as_deref().unwrap_or(""), false, 2000)?,
+            description: clean_text(
+                "description",
+                self.description.as_deref().unwrap_or(""),
+                false,
+                2000,
+            )?,
             environment: parse_environment(&self.environment)?,
             scopes: parse_scopes("scopes", &self.scopes)?,
             tier: match self.tier.as_deref() {
@@ -92,12 +100,16 @@ impl CreateApiKey {
 
 impl ApiKeyView {
     pub fn from_row(row: &ApiKeyRow) -> Result<Self> {
-        let corrupt = |what: &str| Error::Internal(format!("api key {} has a corrupt {what}", row.id));
+        let corrupt =
+            |what: &str| Error::Internal(format!("api key {} has a corrupt {what}", row.id));
         Ok(ApiKeyView {
             id: row.id.clone(),
             name: row.name.clone(),
             description: row.description.clone(),
-            environment: row.environment.parse().map_err(|_| corrupt("environment"))?,
+            environment: row
+                .environment
+                .parse()
+                .map_err(|_| corrupt("environment"))?,
             scopes: ScopeSet::parse_delimited(&row.scopes).map_err(|_| corrupt("scope list"))?,
             tier: row.tier.parse().map_err(|_| corrupt("tier"))?,
             masked_token: row.masked_token.clone(),
@@ -184,10 +196,22 @@ mod tests {
         let now = shared::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
         let mut r = req();
         r.expires_at = Some("2025-01-01T00:00:00Z".into());
-        assert!(matches!(r.validate(now), Err(Error::Validation { field: "expires_at", .. })));
+        assert!(matches!(
+            r.validate(now),
+            Err(Error::Validation {
+                field: "expires_at",
+                ..
+            })
+        ));
         let mut r = req();
         r.expires_at = Some("next week".into());
-        assert!(matches!(r.validate(now), Err(Error::Validation { field: "expires_at", .. })));
+        assert!(matches!(
+            r.validate(now),
+            Err(Error::Validation {
+                field: "expires_at",
+                ..
+            })
+        ));
         let mut r = req();
         r.expires_at = Some("2027-01-01T00:00:00Z".into());
         assert!(r.validate(now).unwrap().expires_at.is_some());
@@ -197,10 +221,19 @@ mod tests {
     fn empty_name_and_bad_environment_are_rejected() {
         let mut r = req();
         r.name = String::new();
-        assert!(matches!(r.validate(0), Err(Error::Validation { field: "name", .. })));
+        assert!(matches!(
+            r.validate(0),
+            Err(Error::Validation { field: "name", .. })
+        ));
         let mut r = req();
         r.environment = "prod".into();
-        assert!(matches!(r.validate(0), Err(Error::Validation { field: "environment", .. })));
+        assert!(matches!(
+            r.validate(0),
+            Err(Error::Validation {
+                field: "environment",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -73,7 +73,10 @@ pub struct ApplicationWithSecret {
 /// Parses a list of scope names, naming the first unknown one.
 pub fn parse_scopes(field: &'static str, names: &[String]) -> Result<ScopeSet> {
     if names.len() > 64 {
-        return Err(Error::validation(field, format!("{field} has too many entries")));
+        return Err(Error::validation(
+            field,
+            format!("{field} has too many entries"),
+        ));
     }
     names
         .iter()
@@ -113,7 +116,12 @@ impl CreateApplication {
     pub fn validate(self) -> Result<NewApplication> {
         Ok(NewApplication {
             name: clean_text("name", &self.name, true, 200)?,
-            description: clean_text("description", self.description.as_deref().unwrap_or(""), false, 2000)?,
+            description: clean_text(
+                "description",
+                self.description.as_deref().unwrap_or(""),
+                false,
+                2000,
+            )?,
             scopes: parse_scopes("scopes", &self.scopes)?,
             environment: match self.environment.as_deref() {
                 None => Environment::Live,
@@ -129,13 +137,21 @@ impl CreateApplication {
 
 impl ApplicationView {
     pub fn from_row(row: &ApplicationRow) -> Result<Self> {
-        let corrupt = |what: &str| Error::Internal(format!("application {} has a corrupt {what}", row.client_id));
+        let corrupt = |what: &str| {
+            Error::Internal(format!(
+                "application {} has a corrupt {what}",
+                row.client_id
+            ))
+        };
         Ok(ApplicationView {
             client_id: row.client_id.clone(),
             name: row.name.clone(),
             description: row.description.clone(),
             scopes: ScopeSet::parse_delimited(&row.scopes).map_err(|_| corrupt("scope list"))?,
-            environment: row.environment.parse().map_err(|_| corrupt("environment"))?,
+            environment: row
+                .environment
+                .parse()
+                .map_err(|_| corrupt("environment"))?,
             tier: row.tier.parse().map_err(|_| corrupt("tier"))?,
             grant_types: vec!["client_credentials".to_owned()],
             disabled: row.disabled,
@@ -153,7 +169,12 @@ async fn hash_off_thread(secret: &Secret, cost: u32) -> Result<String> {
         .map_err(|e| Error::Internal(format!("bcrypt: {e}")))
 }
 
-pub async fn create(db: &Db, new: NewApplication, cost: u32, now: i64) -> Result<ApplicationWithSecret> {
+pub async fn create(
+    db: &Db,
+    new: NewApplication,
+    cost: u32,
+    now: i64,
+) -> Result<ApplicationWithSecret> {
     let secret = secrets::generate_client_secret();
     let hash = hash_off_thread(&secret, cost).await?;
     let row = ApplicationRow {
@@ -172,7 +193,8 @@ pub async fn create(db: &Db, new: NewApplication, cost: u32, now: i64) -> Result
         updated_at: now,
     };
     let to_insert = row.clone();
-    db.run(move |c| ApplicationRow::insert(c, &to_insert)).await?;
+    db.run(move |c| ApplicationRow::insert(c, &to_insert))
+        .await?;
     Ok(ApplicationWithSecret {
         application: ApplicationView::from_row(&row)?,
         client_secret: secret.expose().to_owned(),
@@ -180,7 +202,7 @@ pub async fn create(db: &Db, new: NewApplication, cost: u32, now: i64) -> Result
 }
 
 pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
-    if client_id.len() > super::client_auth::MAX_CLIENT_ID_LEN {
+    if !super::client_auth::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let id = client_id.to_owned();
@@ -196,9 +218,21 @@ pub async fn list(db: &Db) -> Result<Vec<ApplicationView>> {
     rows.iter().map(ApplicationView::from_row).collect()
 }
 
-pub async fn patch(db: &Db, client_id: &str, patch: PatchApplication, now: i64) -> Result<ApplicationView> {
+pub async fn patch(
+    db: &Db,
+    client_id: &str,
+    patch: PatchApplication,
+    now: i64,
+) -> Result<ApplicationView> {
+    if !super::client_auth::plausible_client_id(client_id) {
+        return Err(Error::NotFound("application"));
+    }
     let changes = ApplicationChanges {
-        name: patch.name.as_deref().map(|n| clean_text("name", n, true, 200)).transpose()?,
+        name: patch
+            .name
+            .as_deref()
+            .map(|n| clean_text("name", n, true, 200))
+            .transpose()?,
         description: patch
             .description
             .as_deref()
@@ -218,7 +252,9 @@ pub async fn patch(db: &Db, client_id: &str, patch: PatchApplication, now: i64) 
         updated_at: now,
     };
     let id = client_id.to_owned();
-    let updated = db.run(move |c| ApplicationRow::update(c, &id, &changes)).await?;
+    let updated = db
+        .run(move |c| ApplicationRow::update(c, &id, &changes))
+        .await?;
     if updated == 0 {
         return Err(Error::NotFound("application"));
     }
@@ -232,6 +268,9 @@ pub async fn rotate_secret(
     cost: u32,
     now: i64,
 ) -> Result<ApplicationWithSecret> {
+    if !super::client_auth::plausible_client_id(client_id) {
+        return Err(Error::NotFound("application"));
+    }
     let grace = grace_period_seconds.unwrap_or(0);
     if !(0..=MAX_GRACE_PERIOD_SECS).contains(&grace) {
         return Err(Error::validation(
@@ -264,8 +303,13 @@ pub async fn rotate_secret(
 }
 
 pub async fn delete(db: &Db, client_id: &str, now: i64) -> Result<()> {
+    if !super::client_auth::plausible_client_id(client_id) {
+        return Err(Error::NotFound("application"));
+    }
     let id = client_id.to_owned();
-    let deleted = db.run(move |c| ApplicationRow::soft_delete(c, &id, now)).await?;
+    let deleted = db
+        .run(move |c| ApplicationRow::soft_delete(c, &id, now))
+        .await?;
     if deleted == 0 {
         return Err(Error::NotFound("application"));
     }
@@ -299,15 +343,33 @@ mod tests {
     fn validation_names_the_bad_field() {
         let mut r = create_req();
         r.name = "  ".into();
-        assert!(matches!(r.validate(), Err(Error::Validation { field: "name", .. })));
+        assert!(matches!(
+            r.validate(),
+            Err(Error::Validation { field: "name", .. })
+        ));
         let mut r = create_req();
         r.scopes.push("root".into());
-        assert!(matches!(r.validate(), Err(Error::Validation { field: "scopes", .. })));
+        assert!(matches!(
+            r.validate(),
+            Err(Error::Validation {
+                field: "scopes",
+                ..
+            })
+        ));
         let mut r = create_req();
         r.environment = Some("prod".into());
-        assert!(matches!(r.validate(), Err(Error::Validation { field: "environment", .. })));
+        assert!(matches!(
+            r.validate(),
+            Err(Error::Validation {
+                field: "environment",
+                ..
+            })
+        ));
         let mut r = create_req();
         r.tier = Some("gold".into());
-        assert!(matches!(r.validate(), Err(Error::Validation { field: "tier", .. })));
+        assert!(matches!(
+            r.validate(),
+            Err(Error::Validation { field: "tier", .. })
+        ));
     }
 }

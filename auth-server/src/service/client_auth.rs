@@ -72,10 +72,7 @@ impl ClientAuthenticator {
         now: Instant,
     ) -> Result<ApplicationRow> {
         let basic = creds.basic;
-        if creds.client_id.is_empty()
-            || creds.client_id.len() > MAX_CLIENT_ID_LEN
-            || creds.secret.expose().len() > MAX_SECRET_LEN
-        {
+        if !plausible_client_id(&creds.client_id) || creds.secret.expose().len() > MAX_SECRET_LEN {
             return Err(Error::InvalidClient { basic });
         }
         let client_id = creds.client_id.clone();
@@ -84,7 +81,9 @@ impl ClientAuthenticator {
         let candidates: Vec<String> = match &row {
             Some(r) => {
                 let mut v = vec![r.secret_hash.clone()];
-                if let (Some(prev), Some(until)) = (&r.previous_secret_hash, r.previous_secret_expires_at) {
+                if let (Some(prev), Some(until)) =
+                    (&r.previous_secret_hash, r.previous_secret_expires_at)
+                {
                     if until > now_us {
                         v.push(prev.clone());
                     }
@@ -113,7 +112,9 @@ impl ClientAuthenticator {
                 let _ = secrets::verify_secret(secret.expose(), &dummy);
                 return None;
             }
-            to_check.into_iter().find(|h| secrets::verify_secret(secret.expose(), h))
+            to_check
+                .into_iter()
+                .find(|h| secrets::verify_secret(secret.expose(), h))
         })
         .await
         .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?;
@@ -135,7 +136,9 @@ impl ClientAuthenticator {
         match map.get(key) {
             Some(v) => {
                 now.saturating_duration_since(v.at) < CACHE_TTL
-                    && candidates.iter().any(|c| shared::secret::ct_eq(c.as_bytes(), v.hash.as_bytes()))
+                    && candidates
+                        .iter()
+                        .any(|c| shared::secret::ct_eq(c.as_bytes(), v.hash.as_bytes()))
             }
             None => false,
         }
@@ -153,6 +156,15 @@ impl ClientAuthenticator {
     }
 }
 
+/// Client ids are `app_` + base62. Anything else (control characters, NUL, which PostgreSQL
+/// refuses in text, or absurd lengths) names no client and never reaches the database.
+pub fn plausible_client_id(id: &str) -> bool {
+    id.len() <= MAX_CLIENT_ID_LEN
+        && id.len() > 4
+        && id.starts_with("app_")
+        && id[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// SHA-256 over the length-prefixed id and the secret, so that no two (id, secret) pairs
 /// share a key.
 fn cache_key(client_id: &str, secret: &str) -> [u8; 32] {
@@ -166,6 +178,15 @@ fn cache_key(client_id: &str, secret: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_well_formed_client_ids_are_looked_up() {
+        assert!(plausible_client_id("app_abc123"));
+        assert!(!plausible_client_id("app_"));
+        assert!(!plausible_client_id("app_a\0b"));
+        assert!(!plausible_client_id("x' OR 1=1"));
+        assert!(!plausible_client_id(&format!("app_{}", "a".repeat(200))));
+    }
 
     #[test]
     fn cache_keys_separate_id_and_secret() {

@@ -38,7 +38,10 @@ pub fn clean_text(
 ) -> Result<String, crate::error::Error> {
     let v = value.trim();
     if required && v.is_empty() {
-        return Err(crate::error::Error::validation(field, format!("{field} must not be empty")));
+        return Err(crate::error::Error::validation(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     if v.chars().count() > max {
         return Err(crate::error::Error::validation(

@@ -52,7 +52,10 @@ pub struct KeySet {
 
 impl KeySet {
     pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        self.public.iter().find(|k| k.kid == kid).map(|k| &k.decoding)
+        self.public
+            .iter()
+            .find(|k| k.kid == kid)
+            .map(|k| &k.decoding)
     }
 }
 
@@ -79,14 +82,19 @@ impl KeyStore {
     }
 
     pub fn current(&self) -> Arc<KeySet> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 fn load_set(db: &Db, now: i64, create_if_missing: bool) -> Result<KeySet, String> {
     for _ in 0..2 {
         let rows = db
-            .run_blocking(move |c| SigningKeyRow::published(c, now - retired_publish_window_micros()))
+            .run_blocking(move |c| {
+                SigningKeyRow::published(c, now - retired_publish_window_micros())
+            })
             .map_err(|e| format!("cannot read signing keys: {e}"))?;
         if rows.iter().any(|r| r.retired_at.is_none()) {
             return build_set(&rows);
@@ -120,7 +128,10 @@ fn build_set(rows: &[SigningKeyRow]) -> Result<KeySet, String> {
     let mut jwks = Vec::with_capacity(rows.len());
     for row in rows {
         if row.algorithm != ALGORITHM_NAME {
-            log::warn!("skipping signing key {} with unsupported algorithm", row.kid);
+            log::warn!(
+                "skipping signing key {} with unsupported algorithm",
+                row.kid
+            );
             continue;
         }
         let decoding = DecodingKey::from_ed_components(&row.public_key)
@@ -141,8 +152,8 @@ fn build_set(rows: &[SigningKeyRow]) -> Result<KeySet, String> {
             created_at: row.created_at,
         });
     }
-    let jwks_json = serde_json::to_string(&serde_json::json!({ "keys": jwks }))
-        .map_err(|e| e.to_string())?;
+    let jwks_json =
+        serde_json::to_string(&serde_json::json!({ "keys": jwks })).map_err(|e| e.to_string())?;
     Ok(KeySet {
         active,
         public,

@@ -68,7 +68,10 @@ impl FailureThrottle {
         let bucket = buckets
             .get(client_id)
             .copied()
-            .unwrap_or(Bucket { tokens: BURST, at: now })
+            .unwrap_or(Bucket {
+                tokens: BURST,
+                at: now,
+            })
             .refilled(now);
         buckets.insert(
             client_id.to_owned(),
@@ -92,7 +95,9 @@ mod tests {
             assert_eq!(t.check("app_a", start), None);
             t.record_failure("app_a", start);
         }
-        let wait = t.check("app_a", start).expect("throttled after ten failures");
+        let wait = t
+            .check("app_a", start)
+            .expect("throttled after ten failures");
         assert!((1..=6).contains(&wait), "{wait}");
         // Another client is unaffected.
         assert_eq!(t.check("app_b", start), None);
@@ -102,6 +107,9 @@ mod tests {
 
     #[test]
     fn unknown_clients_are_not_throttled() {
-        assert_eq!(FailureThrottle::new().check("never-seen", Instant::now()), None);
+        assert_eq!(
+            FailureThrottle::new().check("never-seen", Instant::now()),
+            None
+        );
     }
 }

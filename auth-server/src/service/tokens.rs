@@ -100,10 +100,21 @@ mod tests {
     fn issued_token_verifies_until_it_expires() {
         let keys = keyset();
         let scopes = ScopeSet::parse_delimited("cases:read").unwrap();
-        let (token, claims) =
-            issue(&keys, "http://iss", "aud", "app_1", Environment::Live, &scopes, 1_000).unwrap();
+        let (token, claims) = issue(
+            &keys,
+            "http://iss",
+            "aud",
+            "app_1",
+            Environment::Live,
+            &scopes,
+            1_000,
+        )
+        .unwrap();
         assert_eq!(claims.exp, 1_000 + 3600);
-        assert_eq!(verify(&keys, &token, "http://iss", "aud", 1_001).unwrap(), claims);
+        assert_eq!(
+            verify(&keys, &token, "http://iss", "aud", 1_001).unwrap(),
+            claims
+        );
         assert!(verify(&keys, &token, "http://iss", "aud", 1_000 + 3600).is_none());
         assert!(verify(&keys, &token, "http://other", "aud", 1_001).is_none());
         assert!(verify(&keys, &token, "http://iss", "other", 1_001).is_none());
@@ -114,14 +125,32 @@ mod tests {
     fn token_from_another_key_is_refused() {
         let keys = keyset();
         let other = keyset();
-        let (token, _) = issue(&other, "i", "a", "app", Environment::Sandbox, &ScopeSet::new(), 5).unwrap();
+        let (token, _) = issue(
+            &other,
+            "i",
+            "a",
+            "app",
+            Environment::Sandbox,
+            &ScopeSet::new(),
+            5,
+        )
+        .unwrap();
         assert!(verify(&keys, &token, "i", "a", 6).is_none());
     }
 
     #[test]
     fn header_claims_typ_at_jwt_and_kid() {
         let keys = keyset();
-        let (token, _) = issue(&keys, "i", "a", "app", Environment::Sandbox, &ScopeSet::new(), 5).unwrap();
+        let (token, _) = issue(
+            &keys,
+            "i",
+            "a",
+            "app",
+            Environment::Sandbox,
+            &ScopeSet::new(),
+            5,
+        )
+        .unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(header.kid.as_deref(), Some(keys.active.kid.as_str()));

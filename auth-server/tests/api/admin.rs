@@ -8,7 +8,13 @@ use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 async fn without_admin_token_configured_every_admin_call_is_401() {
     let app = spawn_app_with(|c| c.admin_token = None).await;
     for path in ["/admin/applications", "/admin/api-keys"] {
-        let resp = app.http.get(app.url(path)).bearer_auth("anything").send().await.unwrap();
+        let resp = app
+            .http
+            .get(app.url(path))
+            .bearer_auth("anything")
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, 401, "unauthorized").await;
     }
     let resp = app
@@ -33,7 +39,12 @@ async fn a_wrong_admin_token_is_401_and_changes_nothing() {
         .await
         .unwrap();
     assert_error(resp, 401, "unauthorized").await;
-    let list: Value = app.admin_get("/admin/applications").await.json().await.unwrap();
+    let list: Value = app
+        .admin_get("/admin/applications")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"], json!([]));
 }
 
@@ -57,8 +68,18 @@ async fn applications_are_created_shown_and_never_leak_secrets() {
     assert_eq!(created["environment"], "sandbox");
     assert_eq!(created["disabled"], false);
 
-    let one = app.admin_get(&format!("/admin/applications/{id}")).await.text().await.unwrap();
-    let all = app.admin_get("/admin/applications").await.text().await.unwrap();
+    let one = app
+        .admin_get(&format!("/admin/applications/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let all = app
+        .admin_get("/admin/applications")
+        .await
+        .text()
+        .await
+        .unwrap();
     for text in [&one, &all] {
         assert!(!text.contains(secret), "secret leaked");
         assert!(!text.contains("secret"), "a secret field leaked: {text}");
@@ -73,16 +94,25 @@ async fn applications_are_created_shown_and_never_leak_secrets() {
 async fn application_defaults_patch_and_delete() {
     let app = spawn_app().await;
     let created: Value = app
-        .admin_post("/admin/applications", &json!({"name": "a", "scopes": ["cases:read"]}))
+        .admin_post(
+            "/admin/applications",
+            &json!({"name": "a", "scopes": ["cases:read"]}),
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(created["environment"], "live");
     assert_eq!(created["tier"], "standard");
-    let path = format!("/admin/applications/{}", created["client_id"].as_str().unwrap());
+    let path = format!(
+        "/admin/applications/{}",
+        created["client_id"].as_str().unwrap()
+    );
     let patched: Value = app
-        .admin_patch(&path, &json!({"name": "b", "scopes": ["cases:read", "sar:write"], "tier": "basic"}))
+        .admin_patch(
+            &path,
+            &json!({"name": "b", "scopes": ["cases:read", "sar:write"], "tier": "basic"}),
+        )
         .await
         .json()
         .await
@@ -91,8 +121,18 @@ async fn application_defaults_patch_and_delete() {
     assert_eq!(patched["tier"], "basic");
     assert_eq!(patched["scopes"], json!(["cases:read", "sar:write"]));
 
-    assert_error(app.admin_patch(&path, &json!({"tier": "gold"})).await, 422, "validation_failed").await;
-    assert_error(app.admin_patch(&path, &json!({"client_id": "x"})).await, 422, "validation_failed").await;
+    assert_error(
+        app.admin_patch(&path, &json!({"tier": "gold"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_error(
+        app.admin_patch(&path, &json!({"client_id": "x"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
 
     assert_eq!(app.admin_delete(&path).await.status(), 204);
     assert_error(app.admin_get(&path).await, 404, "not_found").await;
@@ -105,16 +145,36 @@ async fn bad_application_input_gets_precise_4xx_and_writes_nothing() {
     let cases = [
         (json!({"name": "", "scopes": []}), "name"),
         (json!({"name": "x", "scopes": ["cases:destroy"]}), "scopes"),
-        (json!({"name": "x", "scopes": [], "environment": "production"}), "environment"),
-        (json!({"name": "x", "scopes": [], "tier": "platinum"}), "tier"),
+        (
+            json!({"name": "x", "scopes": [], "environment": "production"}),
+            "environment",
+        ),
+        (
+            json!({"name": "x", "scopes": [], "tier": "platinum"}),
+            "tier",
+        ),
     ];
     for (body, field) in cases {
-        let err = assert_error(app.admin_post("/admin/applications", &body).await, 422, "validation_failed").await;
+        let err = assert_error(
+            app.admin_post("/admin/applications", &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(err["details"]["field"], field, "{body}");
     }
     // Wrong types and unknown fields.
-    for body in [json!({"name": 5, "scopes": []}), json!({"name": "x", "scopes": "cases:read"}), json!({"name": "x", "scopes": [], "secret": "mine"})] {
-        assert_error(app.admin_post("/admin/applications", &body).await, 422, "validation_failed").await;
+    for body in [
+        json!({"name": 5, "scopes": []}),
+        json!({"name": "x", "scopes": "cases:read"}),
+        json!({"name": "x", "scopes": [], "secret": "mine"}),
+    ] {
+        assert_error(
+            app.admin_post("/admin/applications", &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
     }
     // Malformed JSON, wrong content type, oversized body.
     let raw = |body: String, ct: &'static str| {
@@ -125,12 +185,37 @@ async fn bad_application_input_gets_precise_4xx_and_writes_nothing() {
             .body(body)
             .send()
     };
-    assert_error(raw("{\"name\": ".into(), "application/json").await.unwrap(), 400, "malformed_json").await;
-    assert_error(raw("name=x".into(), "application/x-www-form-urlencoded").await.unwrap(), 415, "unsupported_media_type").await;
-    let huge = format!("{{\"name\": \"{}\", \"scopes\": []}}", "a".repeat(70 * 1024));
-    assert_error(raw(huge, "application/json").await.unwrap(), 413, "payload_too_large").await;
+    assert_error(
+        raw("{\"name\": ".into(), "application/json").await.unwrap(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    assert_error(
+        raw("name=x".into(), "application/x-www-form-urlencoded")
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    let huge = format!(
+        "{{\"name\": \"{}\", \"scopes\": []}}",
+        "a".repeat(70 * 1024)
+    );
+    assert_error(
+        raw(huge, "application/json").await.unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
 
-    let list: Value = app.admin_get("/admin/applications").await.json().await.unwrap();
+    let list: Value = app
+        .admin_get("/admin/applications")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"], json!([]), "nothing was written");
 }
 
@@ -157,7 +242,10 @@ async fn api_keys_are_created_listed_newest_first_and_revoked() {
     assert!(first["revoked_at"].is_null());
 
     let second: Value = app
-        .admin_post("/admin/api-keys", &json!({"name": "script", "environment": "live", "scopes": []}))
+        .admin_post(
+            "/admin/api-keys",
+            &json!({"name": "script", "environment": "live", "scopes": []}),
+        )
         .await
         .json()
         .await
@@ -167,38 +255,102 @@ async fn api_keys_are_created_listed_newest_first_and_revoked() {
 
     let list_text = app.admin_get("/admin/api-keys").await.text().await.unwrap();
     assert!(!list_text.contains(key), "plaintext key leaked");
-    assert!(!list_text.contains(&shared::api_key::digest_hex(key)), "digest leaked");
+    assert!(
+        !list_text.contains(&shared::api_key::digest_hex(key)),
+        "digest leaked"
+    );
     let list: Value = serde_json::from_str(&list_text).unwrap();
-    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec![second["id"].as_str().unwrap(), first["id"].as_str().unwrap()]);
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            second["id"].as_str().unwrap(),
+            first["id"].as_str().unwrap()
+        ]
+    );
 
     let path = format!("/admin/api-keys/{}", first["id"].as_str().unwrap());
     assert_eq!(app.admin_delete(&path).await.status(), 204);
     let shown: Value = app.admin_get(&path).await.json().await.unwrap();
     assert!(shown["revoked_at"].as_str().is_some());
     assert!(shown.get("key").is_none());
-    assert_error(app.admin_delete("/admin/api-keys/key_doesnotexist").await, 404, "not_found").await;
+    assert_error(
+        app.admin_delete("/admin/api-keys/key_doesnotexist").await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 #[actix_web::test]
 async fn bad_api_key_input_and_hostile_paths() {
     let app = spawn_app().await;
     let cases = [
-        (json!({"name": "", "environment": "sandbox", "scopes": []}), "name"),
-        (json!({"name": "x", "environment": "staging", "scopes": []}), "environment"),
-        (json!({"name": "x", "environment": "sandbox", "scopes": ["nope"]}), "scopes"),
-        (json!({"name": "x", "environment": "sandbox", "scopes": [], "tier": "free"}), "tier"),
-        (json!({"name": "x", "environment": "sandbox", "scopes": [], "expires_at": "2001-01-01T00:00:00Z"}), "expires_at"),
-        (json!({"name": "x", "environment": "sandbox", "scopes": [], "expires_at": "soon"}), "expires_at"),
+        (
+            json!({"name": "", "environment": "sandbox", "scopes": []}),
+            "name",
+        ),
+        (
+            json!({"name": "x", "environment": "staging", "scopes": []}),
+            "environment",
+        ),
+        (
+            json!({"name": "x", "environment": "sandbox", "scopes": ["nope"]}),
+            "scopes",
+        ),
+        (
+            json!({"name": "x", "environment": "sandbox", "scopes": [], "tier": "free"}),
+            "tier",
+        ),
+        (
+            json!({"name": "x", "environment": "sandbox", "scopes": [], "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "x", "environment": "sandbox", "scopes": [], "expires_at": "soon"}),
+            "expires_at",
+        ),
     ];
     for (body, field) in cases {
-        let err = assert_error(app.admin_post("/admin/api-keys", &body).await, 422, "validation_failed").await;
+        let err = assert_error(
+            app.admin_post("/admin/api-keys", &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(err["details"]["field"], field, "{body}");
     }
-    assert_error(app.admin_post("/admin/api-keys", &json!({"name": "x", "scopes": []})).await, 422, "validation_failed").await;
-    for hostile in ["..%2F..%2Fetc%2Fpasswd", "key_%27%3B%20DROP%20TABLE%20api_keys", "%00", &"k".repeat(5000)] {
-        assert_error(app.admin_get(&format!("/admin/api-keys/{hostile}")).await, 404, "not_found").await;
-        assert_error(app.admin_get(&format!("/admin/applications/{hostile}")).await, 404, "not_found").await;
+    assert_error(
+        app.admin_post("/admin/api-keys", &json!({"name": "x", "scopes": []}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    for hostile in [
+        "..%2F..%2Fetc%2Fpasswd",
+        "key_%27%3B%20DROP%20TABLE%20api_keys",
+        "%00",
+        &"k".repeat(5000),
+    ] {
+        assert_error(
+            app.admin_get(&format!("/admin/api-keys/{hostile}")).await,
+            404,
+            "not_found",
+        )
+        .await;
+        assert_error(
+            app.admin_get(&format!("/admin/applications/{hostile}"))
+                .await,
+            404,
+            "not_found",
+        )
+        .await;
     }
     let list: Value = app.admin_get("/admin/api-keys").await.json().await.unwrap();
     assert_eq!(list["data"], json!([]));

@@ -19,14 +19,32 @@ fn cli(db: &TestDb, args: &[&str]) -> Output {
 }
 
 fn stdout_json(out: &Output) -> Value {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
 #[actix_web::test]
 async fn app_commands_create_credentials_the_server_accepts() {
     let db = TestDb::create();
-    let created = stdout_json(&cli(&db, &["app", "create", "--name", "batch job", "--scopes", "cases:read,sar:read", "--environment", "sandbox", "--tier", "enterprise"]));
+    let created = stdout_json(&cli(
+        &db,
+        &[
+            "app",
+            "create",
+            "--name",
+            "batch job",
+            "--scopes",
+            "cases:read,sar:read",
+            "--environment",
+            "sandbox",
+            "--tier",
+            "enterprise",
+        ],
+    ));
     let client = Client {
         client_id: created["client_id"].as_str().unwrap().to_owned(),
         client_secret: created["client_secret"].as_str().unwrap().to_owned(),
@@ -51,7 +69,10 @@ async fn app_commands_create_credentials_the_server_accepts() {
 
     stdout_json(&cli(&app.db, &["app", "disable", &client.client_id]));
     let resp = app
-        .token_request("grant_type=client_credentials", Some((&new_client.client_id, &new_client.client_secret)))
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&new_client.client_id, &new_client.client_secret)),
+        )
         .await;
     assert_eq!(resp.status(), 401);
 
@@ -65,10 +86,58 @@ async fn app_commands_create_credentials_the_server_accepts() {
 fn invalid_flag_values_exit_non_zero_naming_the_flag() {
     let db = TestDb::create();
     let cases: [(&[&str], &str); 4] = [
-        (&["app", "create", "--name", "x", "--scopes", "cases:read,bogus"], "--scopes"),
-        (&["app", "create", "--name", "x", "--scopes", "cases:read", "--environment", "prod"], "--environment"),
-        (&["key", "create", "--name", "x", "--environment", "sandbox", "--scopes", "cases:read", "--tier", "gold"], "--tier"),
-        (&["key", "create", "--name", "x", "--environment", "sandbox", "--expires-at", "tomorrow"], "--expires-at"),
+        (
+            &[
+                "app",
+                "create",
+                "--name",
+                "x",
+                "--scopes",
+                "cases:read,bogus",
+            ],
+            "--scopes",
+        ),
+        (
+            &[
+                "app",
+                "create",
+                "--name",
+                "x",
+                "--scopes",
+                "cases:read",
+                "--environment",
+                "prod",
+            ],
+            "--environment",
+        ),
+        (
+            &[
+                "key",
+                "create",
+                "--name",
+                "x",
+                "--environment",
+                "sandbox",
+                "--scopes",
+                "cases:read",
+                "--tier",
+                "gold",
+            ],
+            "--tier",
+        ),
+        (
+            &[
+                "key",
+                "create",
+                "--name",
+                "x",
+                "--environment",
+                "sandbox",
+                "--expires-at",
+                "tomorrow",
+            ],
+            "--expires-at",
+        ),
     ];
     for (args, flag) in cases {
         let out = cli(&db, args);
@@ -83,7 +152,21 @@ fn invalid_flag_values_exit_non_zero_naming_the_flag() {
 #[test]
 fn key_commands_create_list_and_revoke() {
     let db = TestDb::create();
-    let created = stdout_json(&cli(&db, &["key", "create", "--name", "ci", "--environment", "live", "--scopes", "cases:read,alerts:read", "--expires-at", "2099-06-01T00:00:00Z"]));
+    let created = stdout_json(&cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "ci",
+            "--environment",
+            "live",
+            "--scopes",
+            "cases:read,alerts:read",
+            "--expires-at",
+            "2099-06-01T00:00:00Z",
+        ],
+    ));
     let key = created["key"].as_str().unwrap();
     assert!(key.starts_with("cf_live_"));
     let id = created["id"].as_str().unwrap();
@@ -101,13 +184,23 @@ fn keys_list_shows_active_and_retired_keys_after_rotation() {
     let db = TestDb::create();
     assert!(cli(&db, &["keys", "rotate"]).status.success());
     let listed = stdout_json(&cli(&db, &["keys", "list"]));
-    let statuses: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|k| k["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, vec!["active", "retired (still published)"]);
 }
 
 #[test]
 fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
-    for (var, value) in [("DATABASE_URL", "mysql://db/cf"), ("AUTH_BIND", "not-an-address"), ("AUTH_ISSUER", "auth.example.com"), ("BCRYPT_COST", "99")] {
+    for (var, value) in [
+        ("DATABASE_URL", "mysql://db/cf"),
+        ("AUTH_BIND", "not-an-address"),
+        ("AUTH_ISSUER", "auth.example.com"),
+        ("BCRYPT_COST", "99"),
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
             .arg("migrate")
             .env(var, value)
@@ -128,7 +221,11 @@ fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[actix_web::test]
@@ -167,7 +264,10 @@ async fn the_served_binary_logs_requests_with_ids_but_never_secrets() {
         .json()
         .await
         .unwrap();
-    let (id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
     let resp = http
         .post(format!("{base}/oauth/token?client_secret={secret}"))
         .basic_auth(id, Some(secret))
@@ -189,12 +289,31 @@ async fn the_served_binary_logs_requests_with_ids_but_never_secrets() {
         .unwrap();
     child.kill().unwrap();
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     let _ = child.wait();
-    assert!(logs.contains(&request_id), "access log carries the request id: {logs}");
+    assert!(
+        logs.contains(&request_id),
+        "access log carries the request id: {logs}"
+    );
     assert!(logs.contains("POST /oauth/token"), "{logs}");
-    for secret_value in [secret, token.as_str(), "log-test-admin-token", "cfsec_wrong_secret_value"] {
-        assert!(!logs.contains(secret_value), "a secret reached the log: {logs}");
+    for secret_value in [
+        secret,
+        token.as_str(),
+        "log-test-admin-token",
+        "cfsec_wrong_secret_value",
+    ] {
+        assert!(
+            !logs.contains(secret_value),
+            "a secret reached the log: {logs}"
+        );
     }
-    assert!(!logs.to_lowercase().contains("authorization: "), "a header reached the log");
+    assert!(
+        !logs.to_lowercase().contains("authorization: "),
+        "a header reached the log"
+    );
 }

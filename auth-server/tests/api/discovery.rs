@@ -7,7 +7,15 @@ use crate::helpers::{assert_error, claims_of, spawn_app, spawn_on, ISSUER};
 #[actix_web::test]
 async fn jwks_publishes_public_okp_keys_only() {
     let app = spawn_app().await;
-    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     let k = &keys[0];
@@ -16,7 +24,10 @@ async fn jwks_publishes_public_okp_keys_only() {
     assert_eq!(k["alg"], "EdDSA");
     assert_eq!(k["use"], "sig");
     assert!(k["kid"].as_str().is_some_and(|s| !s.is_empty()));
-    assert!(k.get("d").is_none(), "private key material must never be published");
+    assert!(
+        k.get("d").is_none(),
+        "private key material must never be published"
+    );
 }
 
 #[actix_web::test]
@@ -34,7 +45,10 @@ async fn metadata_follows_rfc8414() {
     assert_eq!(m["issuer"], ISSUER);
     assert_eq!(m["token_endpoint"], format!("{ISSUER}/oauth/token"));
     assert_eq!(m["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"));
-    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
     assert!(m["scopes_supported"].as_array().unwrap().len() == 10);
     assert!(m["token_endpoint_auth_methods_supported"]
         .as_array()
@@ -45,11 +59,42 @@ async fn metadata_follows_rfc8414() {
 #[actix_web::test]
 async fn health_readiness_and_openapi_answer() {
     let app = spawn_app().await;
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke", "/admin/applications", "/admin/api-keys/{id}", "/.well-known/jwks.json"] {
+    for path in [
+        "/oauth/token",
+        "/oauth/introspect",
+        "/oauth/revoke",
+        "/admin/applications",
+        "/admin/api-keys/{id}",
+        "/.well-known/jwks.json",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
 }
@@ -57,11 +102,25 @@ async fn health_readiness_and_openapi_answer() {
 #[actix_web::test]
 async fn unknown_routes_and_methods_answer_with_the_envelope() {
     let app = spawn_app().await;
-    assert_error(app.http.get(app.url("/nope")).send().await.unwrap(), 404, "not_found").await;
-    let resp = app.http.delete(app.url("/oauth/token")).send().await.unwrap();
+    assert_error(
+        app.http.get(app.url("/nope")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    let resp = app
+        .http
+        .delete(app.url("/oauth/token"))
+        .send()
+        .await
+        .unwrap();
     assert!(resp.status() == 404 || resp.status() == 405);
     let status = resp.status().as_u16();
-    let code = if status == 405 { "method_not_allowed" } else { "not_found" };
+    let code = if status == 405 {
+        "method_not_allowed"
+    } else {
+        "not_found"
+    };
     assert_error(resp, status, code).await;
 }
 
@@ -70,12 +129,28 @@ async fn signing_keys_survive_a_restart_and_old_tokens_stay_valid() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
     let token = app.token_for(&client, None).await;
-    let jwks_before: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks_before: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     // A second server process on the same database (a restart, or another replica).
     let db = app.db;
     let second = spawn_on(db, |_| {}).await;
-    let jwks_after: Value = second.http.get(second.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks_after: Value = second
+        .http
+        .get(second.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks_before, jwks_after);
     let answer = second.introspect(&token, &client).await;
     assert_eq!(answer["active"], true);
@@ -86,14 +161,21 @@ async fn rotated_signing_key_signs_new_tokens_while_the_old_stays_published() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
     let old_token = app.token_for(&client, None).await;
-    let old_kid = jsonwebtoken::decode_header(&old_token).unwrap().kid.unwrap();
+    let old_kid = jsonwebtoken::decode_header(&old_token)
+        .unwrap()
+        .kid
+        .unwrap();
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-server"))
         .args(["keys", "rotate"])
         .env("DATABASE_URL", app.db.url())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Replicas re-read keys every `key_refresh_secs` (1 s in tests).
     let mut new_kid = old_kid.clone();
@@ -106,9 +188,25 @@ async fn rotated_signing_key_signs_new_tokens_while_the_old_stays_published() {
         }
     }
     assert_ne!(new_kid, old_kid, "the rotated key signs new tokens");
-    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let jwks: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
     assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()));
     assert_eq!(app.introspect(&old_token, &client).await["active"], true);
-    assert_eq!(claims_of(&old_token)["client_id"], client.client_id.as_str());
+    assert_eq!(
+        claims_of(&old_token)["client_id"],
+        client.client_id.as_str()
+    );
 }

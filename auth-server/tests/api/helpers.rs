@@ -9,22 +9,41 @@ use serde_json::{json, Value};
 
 /// A fresh database that is removed when dropped.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { server_url: String, name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        server_url: String,
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
     /// `TEST_DATABASE_URL=postgres://user@host:port/postgres` → a new database on that server;
     /// unset → a SQLite file in a temporary directory.
     pub fn create() -> TestDb {
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
             Some(server_url) if server_url.starts_with("postgres") => {
                 let name = format!("cf_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = PgConnection::establish(&server_url).expect("TEST_DATABASE_URL must be reachable");
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-                let base = server_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server_url);
+                let mut conn = PgConnection::establish(&server_url)
+                    .expect("TEST_DATABASE_URL must be reachable");
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                let base = server_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b)
+                    .unwrap_or(&server_url);
                 let url = format!("{base}/{name}");
-                TestDb::Postgres { server_url, name, url }
+                TestDb::Postgres {
+                    server_url,
+                    name,
+                    url,
+                }
             }
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -43,7 +62,10 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { server_url, name, .. } = self {
+        if let TestDb::Postgres {
+            server_url, name, ..
+        } = self
+        {
             if let Ok(mut conn) = PgConnection::establish(server_url) {
                 let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
@@ -128,7 +150,12 @@ impl TestApp {
     }
 
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(&self.admin_token).send().await.expect("request")
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn admin_patch(&self, path: &str, body: &Value) -> reqwest::Response {
@@ -142,7 +169,12 @@ impl TestApp {
     }
 
     pub async fn admin_delete(&self, path: &str) -> reqwest::Response {
-        self.http.delete(self.url(path)).bearer_auth(&self.admin_token).send().await.expect("request")
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn create_app(&self, scopes: &[&str], environment: &str) -> Client {
@@ -156,12 +188,19 @@ impl TestApp {
         let body: Value = resp.json().await.expect("json");
         Client {
             client_id: body["client_id"].as_str().expect("client_id").to_owned(),
-            client_secret: body["client_secret"].as_str().expect("client_secret").to_owned(),
+            client_secret: body["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
         }
     }
 
     /// `POST /oauth/token` with a raw form body and optional Basic credentials.
-    pub async fn token_request(&self, form: &str, basic: Option<(&str, &str)>) -> reqwest::Response {
+    pub async fn token_request(
+        &self,
+        form: &str,
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .post(self.url("/oauth/token"))
@@ -176,17 +215,30 @@ impl TestApp {
     /// A token for `client`, asserting success.
     pub async fn token_for(&self, client: &Client, scope: Option<&str>) -> String {
         let form = match scope {
-            Some(s) => format!("grant_type=client_credentials&scope={}", s.replace(' ', "+")),
+            Some(s) => format!(
+                "grant_type=client_credentials&scope={}",
+                s.replace(' ', "+")
+            ),
             None => "grant_type=client_credentials".to_owned(),
         };
-        let resp = self.token_request(&form, Some((&client.client_id, &client.client_secret))).await;
+        let resp = self
+            .token_request(&form, Some((&client.client_id, &client.client_secret)))
+            .await;
         assert_eq!(resp.status(), 200);
         let body: Value = resp.json().await.expect("json");
-        body["access_token"].as_str().expect("access_token").to_owned()
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     /// `POST` a form to an OAuth endpoint with Basic credentials.
-    pub async fn oauth_form(&self, path: &str, form: &[(&str, &str)], client: &Client) -> reqwest::Response {
+    pub async fn oauth_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        client: &Client,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(path))
             .basic_auth(&client.client_id, Some(&client.client_secret))
@@ -198,7 +250,9 @@ impl TestApp {
     }
 
     pub async fn introspect(&self, token: &str, client: &Client) -> Value {
-        let resp = self.oauth_form("/oauth/introspect", &[("token", token)], client).await;
+        let resp = self
+            .oauth_form("/oauth/introspect", &[("token", token)], client)
+            .await;
         assert_eq!(resp.status(), 200);
         resp.json().await.expect("json")
     }
@@ -216,7 +270,12 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> V
     assert!(ct.starts_with("application/json"), "content type {ct}");
     let body: Value = resp.json().await.expect("json body");
     assert_eq!(body["error"], code, "body {body}");
-    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "description in {body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "description in {body}"
+    );
     body
 }
 
@@ -224,6 +283,8 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> V
 pub fn claims_of(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).expect("three parts");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
     serde_json::from_slice(&bytes).expect("json claims")
 }

@@ -17,7 +17,10 @@ async fn introspection_reports_claims_of_active_tokens_and_inactive_for_junk() {
     assert_eq!(answer["token_type"], "Bearer");
 
     for junk in ["not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."] {
-        assert_eq!(app.introspect(junk, &client).await, json!({"active": false}));
+        assert_eq!(
+            app.introspect(junk, &client).await,
+            json!({"active": false})
+        );
     }
 }
 
@@ -44,13 +47,27 @@ async fn a_revoked_token_introspects_inactive() {
     let client = app.create_app(&["cases:read"], "sandbox").await;
     let token = app.token_for(&client, None).await;
     let resp = app
-        .oauth_form("/oauth/revoke", &[("token", &token), ("token_type_hint", "access_token")], &client)
+        .oauth_form(
+            "/oauth/revoke",
+            &[("token", &token), ("token_type_hint", "access_token")],
+            &client,
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(app.introspect(&token, &client).await["active"], false);
     // Revoking again, or revoking junk, is still 200 (RFC 7009 §2.2).
-    assert_eq!(app.oauth_form("/oauth/revoke", &[("token", &token)], &client).await.status(), 200);
-    assert_eq!(app.oauth_form("/oauth/revoke", &[("token", "junk")], &client).await.status(), 200);
+    assert_eq!(
+        app.oauth_form("/oauth/revoke", &[("token", &token)], &client)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.oauth_form("/oauth/revoke", &[("token", "junk")], &client)
+            .await
+            .status(),
+        200
+    );
 }
 
 #[actix_web::test]
@@ -59,7 +76,9 @@ async fn a_client_cannot_revoke_another_clients_token() {
     let owner = app.create_app(&["cases:read"], "sandbox").await;
     let other = app.create_app(&["cases:read"], "sandbox").await;
     let token = app.token_for(&owner, None).await;
-    let resp = app.oauth_form("/oauth/revoke", &[("token", &token)], &other).await;
+    let resp = app
+        .oauth_form("/oauth/revoke", &[("token", &token)], &other)
+        .await;
     assert_error(resp, 400, "unauthorized_client").await;
     assert_eq!(app.introspect(&token, &owner).await["active"], true);
 }

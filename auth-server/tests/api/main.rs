@@ -1,6 +1,8 @@
 //! Integration tests: the real server on port 0 against a fresh database (a SQLite file, or a
 //! fresh PostgreSQL database when `TEST_DATABASE_URL` names a server), over real HTTP.
 
+#![allow(clippy::unwrap_used)]
+
 mod admin;
 mod cli;
 mod discovery;

@@ -9,9 +9,14 @@ use crate::helpers::{assert_error, claims_of, spawn_app, AUDIENCE, ISSUER};
 #[actix_web::test]
 async fn basic_auth_gets_a_signed_rfc9068_token_verifiable_with_the_jwks() {
     let app = spawn_app().await;
-    let client = app.create_app(&["cases:read", "cases:write"], "sandbox").await;
+    let client = app
+        .create_app(&["cases:read", "cases:write"], "sandbox")
+        .await;
     let resp = app
-        .token_request("grant_type=client_credentials", Some((&client.client_id, &client.client_secret)))
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, &client.client_secret)),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["cache-control"], "no-store");
@@ -26,18 +31,31 @@ async fn basic_auth_gets_a_signed_rfc9068_token_verifiable_with_the_jwks() {
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, Algorithm::EdDSA);
     let kid = header.kid.expect("kid");
-    let jwks: JwkSet = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: JwkSet = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let jwk = jwks.find(&kid).expect("kid is published");
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
-    let data = jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).unwrap();
+    let data =
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .unwrap();
     let c = data.claims;
     assert_eq!(c["sub"], client.client_id.as_str());
     assert_eq!(c["client_id"], client.client_id.as_str());
     assert_eq!(c["env"], "sandbox");
     assert_eq!(c["scope"], "cases:read cases:write");
-    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 3600);
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        3600
+    );
     assert!(c["jti"].as_str().is_some_and(|j| j.len() >= 16));
 }
 
@@ -51,7 +69,10 @@ async fn client_secret_post_works_and_jtis_are_unique() {
     );
     let a: Value = app.token_request(&form, None).await.json().await.unwrap();
     let b: Value = app.token_request(&form, None).await.json().await.unwrap();
-    let (ca, cb) = (claims_of(a["access_token"].as_str().unwrap()), claims_of(b["access_token"].as_str().unwrap()));
+    let (ca, cb) = (
+        claims_of(a["access_token"].as_str().unwrap()),
+        claims_of(b["access_token"].as_str().unwrap()),
+    );
     assert_eq!(ca["env"], "live");
     assert_ne!(ca["jti"], cb["jti"]);
 }
@@ -59,22 +80,34 @@ async fn client_secret_post_works_and_jtis_are_unique() {
 #[actix_web::test]
 async fn requested_scopes_are_granted_when_registered_and_refused_otherwise() {
     let app = spawn_app().await;
-    let client = app.create_app(&["cases:read", "cases:write", "sar:read"], "sandbox").await;
+    let client = app
+        .create_app(&["cases:read", "cases:write", "sar:read"], "sandbox")
+        .await;
     let creds = Some((client.client_id.as_str(), client.client_secret.as_str()));
 
     let body: Value = app
-        .token_request("grant_type=client_credentials&scope=cases:read+sar:read", creds)
+        .token_request(
+            "grant_type=client_credentials&scope=cases:read+sar:read",
+            creds,
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(body["scope"], "cases:read sar:read");
 
-    let resp = app.token_request("grant_type=client_credentials&scope=watchlist:read", creds).await;
+    let resp = app
+        .token_request("grant_type=client_credentials&scope=watchlist:read", creds)
+        .await;
     let err = assert_error(resp, 400, "invalid_scope").await;
-    assert!(err["error_description"].as_str().unwrap().contains("watchlist:read"));
+    assert!(err["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("watchlist:read"));
 
-    let resp = app.token_request("grant_type=client_credentials&scope=cases:delete", creds).await;
+    let resp = app
+        .token_request("grant_type=client_credentials&scope=cases:delete", creds)
+        .await;
     assert_error(resp, 400, "invalid_scope").await;
 }
 
@@ -84,13 +117,29 @@ async fn malformed_requests_get_the_rfc6749_errors() {
     let client = app.create_app(&["cases:read"], "sandbox").await;
     let creds = Some((client.client_id.as_str(), client.client_secret.as_str()));
 
-    assert_error(app.token_request("grant_type=password", creds).await, 400, "unsupported_grant_type").await;
-    assert_error(app.token_request("scope=cases:read", creds).await, 400, "invalid_request").await;
+    assert_error(
+        app.token_request("grant_type=password", creds).await,
+        400,
+        "unsupported_grant_type",
+    )
+    .await;
+    assert_error(
+        app.token_request("scope=cases:read", creds).await,
+        400,
+        "invalid_request",
+    )
+    .await;
     let dup = app
-        .token_request("grant_type=client_credentials&grant_type=client_credentials", creds)
+        .token_request(
+            "grant_type=client_credentials&grant_type=client_credentials",
+            creds,
+        )
         .await;
     let body = assert_error(dup, 400, "invalid_request").await;
-    assert!(body["error_description"].as_str().unwrap().contains("grant_type"));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("grant_type"));
 
     // Wrong content type.
     let resp = app
@@ -104,14 +153,31 @@ async fn malformed_requests_get_the_rfc6749_errors() {
     assert_error(resp, 400, "invalid_request").await;
 
     // Both authentication methods at once.
-    let form = format!("grant_type=client_credentials&client_secret={}", client.client_secret);
-    assert_error(app.token_request(&form, creds).await, 400, "invalid_request").await;
+    let form = format!(
+        "grant_type=client_credentials&client_secret={}",
+        client.client_secret
+    );
+    assert_error(
+        app.token_request(&form, creds).await,
+        400,
+        "invalid_request",
+    )
+    .await;
 
     // No authentication at all.
-    assert_error(app.token_request("grant_type=client_credentials", None).await, 401, "invalid_client").await;
+    assert_error(
+        app.token_request("grant_type=client_credentials", None)
+            .await,
+        401,
+        "invalid_client",
+    )
+    .await;
 
     // Oversized body.
-    let big = format!("grant_type=client_credentials&pad={}", "a".repeat(70 * 1024));
+    let big = format!(
+        "grant_type=client_credentials&pad={}",
+        "a".repeat(70 * 1024)
+    );
     let resp = app.token_request(&big, creds).await;
     assert_eq!(resp.status(), 413);
 }
@@ -121,16 +187,35 @@ async fn unknown_client_and_wrong_secret_are_indistinguishable() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
 
-    let wrong = app.token_request("grant_type=client_credentials", Some((&client.client_id, "cfsec_wrong"))).await;
-    assert_eq!(wrong.headers()["www-authenticate"], "Basic realm=\"caseforge\"");
+    let wrong = app
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, "cfsec_wrong")),
+        )
+        .await;
+    assert_eq!(
+        wrong.headers()["www-authenticate"],
+        "Basic realm=\"caseforge\""
+    );
     let wrong = assert_error(wrong, 401, "invalid_client").await;
-    let unknown = app.token_request("grant_type=client_credentials", Some(("app_doesnotexist", "cfsec_wrong"))).await;
-    assert_eq!(unknown.headers()["www-authenticate"], "Basic realm=\"caseforge\"");
+    let unknown = app
+        .token_request(
+            "grant_type=client_credentials",
+            Some(("app_doesnotexist", "cfsec_wrong")),
+        )
+        .await;
+    assert_eq!(
+        unknown.headers()["www-authenticate"],
+        "Basic realm=\"caseforge\""
+    );
     let unknown = assert_error(unknown, 401, "invalid_client").await;
     assert_eq!(wrong, unknown);
 
     // client_secret_post failures carry no Basic challenge.
-    let form = format!("grant_type=client_credentials&client_id={}&client_secret=nope", client.client_id);
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret=nope",
+        client.client_id
+    );
     let resp = app.token_request(&form, None).await;
     assert!(resp.headers().get("www-authenticate").is_none());
     assert_error(resp, 401, "invalid_client").await;
@@ -141,12 +226,26 @@ async fn a_secret_with_an_extra_or_altered_tail_fails() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
     let longer = format!("{}{}", client.client_secret, "x".repeat(40));
-    let resp = app.token_request("grant_type=client_credentials", Some((&client.client_id, &longer))).await;
+    let resp = app
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, &longer)),
+        )
+        .await;
     assert_error(resp, 401, "invalid_client").await;
     let mut altered = client.client_secret.clone();
     altered.pop();
-    altered.push(if client.client_secret.ends_with('A') { 'B' } else { 'A' });
-    let resp = app.token_request("grant_type=client_credentials", Some((&client.client_id, &altered))).await;
+    altered.push(if client.client_secret.ends_with('A') {
+        'B'
+    } else {
+        'A'
+    });
+    let resp = app
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, &altered)),
+        )
+        .await;
     assert_error(resp, 401, "invalid_client").await;
     // The real secret still works (no lock-out from two failures).
     app.token_for(&client, None).await;
@@ -158,18 +257,34 @@ async fn disabled_and_deleted_applications_cannot_get_tokens() {
     let client = app.create_app(&["cases:read"], "sandbox").await;
     app.token_for(&client, None).await; // now cached as verified
     let path = format!("/admin/applications/{}", client.client_id);
-    assert_eq!(app.admin_patch(&path, &json!({"disabled": true})).await.status(), 200);
+    assert_eq!(
+        app.admin_patch(&path, &json!({"disabled": true}))
+            .await
+            .status(),
+        200
+    );
     let resp = app
-        .token_request("grant_type=client_credentials", Some((&client.client_id, &client.client_secret)))
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, &client.client_secret)),
+        )
         .await;
     assert_error(resp, 401, "invalid_client").await;
 
-    assert_eq!(app.admin_patch(&path, &json!({"disabled": false})).await.status(), 200);
+    assert_eq!(
+        app.admin_patch(&path, &json!({"disabled": false}))
+            .await
+            .status(),
+        200
+    );
     app.token_for(&client, None).await;
 
     assert_eq!(app.admin_delete(&path).await.status(), 204);
     let resp = app
-        .token_request("grant_type=client_credentials", Some((&client.client_id, &client.client_secret)))
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, &client.client_secret)),
+        )
         .await;
     assert_error(resp, 401, "invalid_client").await;
 }
@@ -181,7 +296,10 @@ async fn rotation_without_grace_stops_the_old_secret_at_once() {
     app.token_for(&client, None).await; // cached as verified
     let resp = app
         .http
-        .post(app.url(&format!("/admin/applications/{}/rotate-secret", client.client_id)))
+        .post(app.url(&format!(
+            "/admin/applications/{}/rotate-secret",
+            client.client_id
+        )))
         .bearer_auth(&app.admin_token)
         .send()
         .await
@@ -192,10 +310,18 @@ async fn rotation_without_grace_stops_the_old_secret_at_once() {
     assert_ne!(new_secret, client.client_secret);
 
     let old = app
-        .token_request("grant_type=client_credentials", Some((&client.client_id, &client.client_secret)))
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, &client.client_secret)),
+        )
         .await;
     assert_error(old, 401, "invalid_client").await;
-    let new = app.token_request("grant_type=client_credentials", Some((&client.client_id, &new_secret))).await;
+    let new = app
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, &new_secret)),
+        )
+        .await;
     assert_eq!(new.status(), 200);
 }
 
@@ -214,7 +340,12 @@ async fn rotation_with_grace_keeps_both_secrets_working() {
         .unwrap();
     let new_secret = body["client_secret"].as_str().unwrap();
     for secret in [client.client_secret.as_str(), new_secret] {
-        let resp = app.token_request("grant_type=client_credentials", Some((&client.client_id, secret))).await;
+        let resp = app
+            .token_request(
+                "grant_type=client_credentials",
+                Some((&client.client_id, secret)),
+            )
+            .await;
         assert_eq!(resp.status(), 200);
     }
     let resp = app
@@ -235,7 +366,10 @@ async fn repeated_failures_are_throttled_but_the_real_client_keeps_working() {
     let mut throttled = None;
     for _ in 0..15 {
         let resp = app
-            .token_request("grant_type=client_credentials", Some((&client.client_id, "cfsec_guess")))
+            .token_request(
+                "grant_type=client_credentials",
+                Some((&client.client_id, "cfsec_guess")),
+            )
             .await;
         if resp.status() == 429 {
             throttled = Some(resp);
@@ -244,12 +378,21 @@ async fn repeated_failures_are_throttled_but_the_real_client_keeps_working() {
         assert_eq!(resp.status(), 401);
     }
     let resp = throttled.expect("throttled after repeated failures");
-    let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_error(resp, 429, "rate_limited").await;
 
     // The guesser stays throttled even with a different wrong secret...
-    let resp = app.token_request("grant_type=client_credentials", Some((&client.client_id, "cfsec_other"))).await;
+    let resp = app
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, "cfsec_other")),
+        )
+        .await;
     assert_eq!(resp.status(), 429);
     // ...while the real client is not locked out.
     app.token_for(&client, None).await;
@@ -292,6 +435,34 @@ async fn concurrent_token_requests_and_registrations_never_fail() {
         let status = t.await.unwrap();
         assert_eq!(status, if i % 2 == 0 { 201 } else { 200 }, "request {i}");
     }
-    let list: Value = app.admin_get("/admin/applications").await.json().await.unwrap();
+    let list: Value = app
+        .admin_get("/admin/applications")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 13);
+}
+
+#[actix_web::test]
+async fn hostile_client_ids_are_invalid_client_never_500() {
+    let app = spawn_app().await;
+    for id in [
+        "app_a\u{0}b",
+        "'; DROP TABLE applications; --",
+        "app_é",
+        &"a".repeat(4000),
+    ] {
+        let resp = app
+            .token_request("grant_type=client_credentials", Some((id, "cfsec_x")))
+            .await;
+        assert_error(resp, 401, "invalid_client").await;
+        let form = format!(
+            "grant_type=client_credentials&client_id={}&client_secret=x",
+            serde_urlencoded::to_string([("v", id)])
+                .unwrap()
+                .trim_start_matches("v=")
+        );
+        assert_error(app.token_request(&form, None).await, 401, "invalid_client").await;
+    }
 }

@@ -38,7 +38,9 @@ pub enum DatabaseTarget {
 pub enum DatabaseUrlError {
     #[error("DATABASE_URL is empty")]
     Empty,
-    #[error("DATABASE_URL has an unsupported scheme `{0}` (use postgres://, sqlite:// or a file path)")]
+    #[error(
+        "DATABASE_URL has an unsupported scheme `{0}` (use postgres://, sqlite:// or a file path)"
+    )]
     Scheme(String),
 }
 
@@ -53,7 +55,10 @@ impl DatabaseTarget {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DatabaseTarget::Postgres(url.to_owned()));
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
                 return Err(DatabaseUrlError::Empty);
             }
@@ -141,7 +146,13 @@ pub enum DbError {
 impl DbError {
     /// Whether this is a unique-constraint violation (a lost race on an insert).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+        matches!(
+            self,
+            DbError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
     }
 }
 
@@ -189,7 +200,8 @@ impl Db {
         match &mut *conn {
             DbConnection::Sqlite(c) => {
                 // WAL lets readers run beside the one writer; it persists in the file.
-                c.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| e.to_string())?;
+                c.batch_execute("PRAGMA journal_mode = WAL;")
+                    .map_err(|e| e.to_string())?;
                 // Two processes may migrate the same file at once: retry until nothing is pending.
                 let mut last = String::new();
                 for _ in 0..10 {
@@ -199,15 +211,21 @@ impl Db {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                if c.has_pending_migration(MIGRATIONS).map_err(|e| e.to_string())? {
+                if c.has_pending_migration(MIGRATIONS)
+                    .map_err(|e| e.to_string())?
+                {
                     return Err(format!("migrations failed: {last}"));
                 }
                 Ok(())
             }
             DbConnection::Pg(c) => {
                 // An advisory lock serialises migrations across processes.
-                c.batch_execute("SELECT pg_advisory_lock(72435991)").map_err(|e| e.to_string())?;
-                let result = c.run_pending_migrations(MIGRATIONS).map(|_| ()).map_err(|e| e.to_string());
+                c.batch_execute("SELECT pg_advisory_lock(72435991)")
+                    .map_err(|e| e.to_string())?;
+                let result = c
+                    .run_pending_migrations(MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
                 let _ = c.batch_execute("SELECT pg_advisory_unlock(72435991)");
                 result.map_err(|e| format!("migrations failed: {e}"))
             }
@@ -270,7 +288,9 @@ fn is_retryable(e: &DieselError) -> bool {
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
         DieselError::DatabaseError(_, info) => {
             let m = info.message();
-            m.contains("database is locked") || m.contains("database is busy") || m.contains("deadlock detected")
+            m.contains("database is locked")
+                || m.contains("database is busy")
+                || m.contains("deadlock detected")
         }
         _ => false,
     }
@@ -298,7 +318,10 @@ mod tests {
             DatabaseTarget::parse("postgres://u:p@h/db").unwrap(),
             DatabaseTarget::Postgres(_)
         ));
-        assert_eq!(DatabaseTarget::parse("mysql://h/db"), Err(DatabaseUrlError::Scheme("mysql".into())));
+        assert_eq!(
+            DatabaseTarget::parse("mysql://h/db"),
+            Err(DatabaseUrlError::Scheme("mysql".into()))
+        );
         assert_eq!(DatabaseTarget::parse("  "), Err(DatabaseUrlError::Empty));
     }
 
@@ -327,7 +350,9 @@ mod tests {
 
     #[test]
     fn missing_directory_is_a_clear_error() {
-        let err = Db::connect("sqlite:///nonexistent-dir-xyz/cf.db", 1).err().unwrap();
+        let err = Db::connect("sqlite:///nonexistent-dir-xyz/cf.db", 1)
+            .err()
+            .unwrap();
         assert!(err.contains("does not exist"), "{err}");
     }
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Starts the whole stack locally on SQLite: auth-server on :8081, resource-api on :8080,
+# one database file (./caseforge.db). Prints the admin token and curl lines that work as
+# printed. Ctrl-C stops both services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATABASE_URL=${DATABASE_URL:-sqlite://caseforge.db}
+export AUTH_BIND=${AUTH_BIND:-127.0.0.1:8081}
+export API_BIND=${API_BIND:-127.0.0.1:8080}
+export AUTH_ISSUER=${AUTH_ISSUER:-http://$AUTH_BIND}
+export RUST_LOG=${RUST_LOG:-info}
+# A development admin token, generated once and kept in .env (which is git-ignored).
+if [ -z "${ADMIN_TOKEN:-}" ]; then
+  if [ -f .env ] && grep -q '^ADMIN_TOKEN=' .env; then
+    ADMIN_TOKEN=$(grep '^ADMIN_TOKEN=' .env | tail -n 1 | cut -d= -f2-)
+  else
+    ADMIN_TOKEN="dev-$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)"
+    echo "ADMIN_TOKEN=$ADMIN_TOKEN" >>.env
+  fi
+fi
+export ADMIN_TOKEN
+
+cargo build --release -q -p auth-server -p resource-api
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+target/release/auth-server serve &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://$AUTH_BIND/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+target/release/resource-api &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://$API_BIND/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat <<HINT
+
+CaseForge is running on SQLite ($DATABASE_URL):
+  auth-server   http://$AUTH_BIND   (JWKS: http://$AUTH_BIND/.well-known/jwks.json)
+  resource-api  http://$API_BIND
+
+Admin token (kept in .env): $ADMIN_TOKEN
+
+Register a sandbox application (the secret is shown once):
+  curl -s -X POST http://$AUTH_BIND/admin/applications \\
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \\
+    -d '{"name":"my service","scopes":["cases:read","cases:write"],"environment":"sandbox"}'
+
+Exchange its credentials for a 60-minute access token:
+  curl -s -X POST http://$AUTH_BIND/oauth/token -u "<client_id>:<client_secret>" \\
+    -d grant_type=client_credentials
+
+Create a sandbox API key:
+  curl -s -X POST http://$AUTH_BIND/admin/api-keys \\
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \\
+    -d '{"name":"my laptop","environment":"sandbox","scopes":["cases:read"]}'
+
+Press Ctrl-C to stop.
+HINT
+wait
