@@ -11,6 +11,7 @@
 
 pub mod api_key;
 pub mod claims;
+pub mod config;
 pub mod db;
 pub mod environment;
 pub mod error;
