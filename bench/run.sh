@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Benchmarks the hot paths against a bare actix-web baseline measured in the same run.
+# Benchmarks the hot paths against a bare actix-web baseline measured in the same run:
+#   1. POST /oauth/token for a repeat client   vs  baseline POST /token
+#   2. GET /v2/cases/{id} with a JWT           vs  baseline GET /cases/{id} (same DB read, no auth)
+#   3. GET /v2/cases/{id} with an API key      vs  the same baseline
 #
-#   bench/run.sh            # default: 10 s per scenario, 64 connections, 2 wrk threads
+#   bench/run.sh                                   # 10 s per scenario, 64 connections
 #   DURATION=30 CONNECTIONS=128 bench/run.sh
 #
-# Starts release builds on loopback with a fresh SQLite database, drives them with wrk from
-# the same machine, prints a table and writes it to bench/results/latest.md. Everything it
-# starts is stopped on exit. Numbers are only comparable within one run: the baseline column
-# is there so that the ratio, not the absolute figure, is what you read.
+# Release builds on loopback, one fresh SQLite database, wrk from the same machine. Prints a
+# table and writes it to bench/results/latest.md. Everything it starts is stopped on exit.
+# Absolute numbers move with the machine's load: read the ratios, measured in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,7 @@ THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
-cargo build --release -q -p auth-server -p bench
+cargo build --release -q -p auth-server -p resource-api -p bench
 
 work=$(mktemp -d)
 pids=()
@@ -26,34 +28,38 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+# Up means: answers HTTP at all (any status).
+wait_up() { for _ in $(seq 1 150); do [ "$(curl -s -o /dev/null -w "%{http_code}" "$1")" != "000" ] && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
-base_port=$(free_port)
+export DATABASE_URL="sqlite://$work/bench.db" RUST_LOG=warn
+auth_port=$(free_port); api_port=$(free_port); base_port=$(free_port)
+ADMIN_TOKEN=bench-admin AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port \
+  target/release/auth-server serve >"$work/auth.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$auth_port/healthz"
+API_BIND=127.0.0.1:$api_port AUTH_ISSUER=http://127.0.0.1:$auth_port target/release/resource-api >"$work/api.log" 2>&1 &
+pids+=($!)
 BASELINE_BIND=127.0.0.1:$base_port target/release/baseline >/dev/null 2>&1 &
 pids+=($!)
+wait_up "http://127.0.0.1:$api_port/readyz"
+wait_up "http://127.0.0.1:$base_port/cases/none"
 
-auth_port=$(free_port)
-ADMIN_TOKEN=bench-admin DATABASE_URL="sqlite://$work/bench.db" AUTH_BIND=127.0.0.1:$auth_port \
-  RUST_LOG=warn target/release/auth-server serve >"$work/auth.log" 2>&1 &
-pids+=($!)
-wait_up "http://127.0.0.1:$base_port/"
-wait_up "http://127.0.0.1:$auth_port/healthz"
-
-created=$(curl -fs -X POST "http://127.0.0.1:$auth_port/admin/applications" \
-  -H "Authorization: Bearer bench-admin" -H "Content-Type: application/json" \
-  -d '{"name":"bench","scopes":["cases:read","cases:write"],"environment":"sandbox","tier":"unlimited"}')
-client_id=$(printf '%s' "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
-secret=$(printf '%s' "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-good="Basic $(printf '%s:%s' "$client_id" "$secret" | base64 -w0)"
+admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Bearer bench-admin" -H "Content-Type: application/json" -d "$2"; }
+app=$(admin /admin/applications '{"name":"bench","scopes":["cases:read","cases:write"],"environment":"sandbox","tier":"unlimited"}')
+client_id=$(printf '%s' "$app" | json '["client_id"]'); secret=$(printf '%s' "$app" | json '["client_secret"]')
+basic="Basic $(printf '%s:%s' "$client_id" "$secret" | base64 -w0)"
 bad="Basic $(printf '%s:%s' "$client_id" "cfsec_wrong" | base64 -w0)"
+token=$(curl -fs -X POST "http://127.0.0.1:$auth_port/oauth/token" -H "Authorization: $basic" -d grant_type=client_credentials | json '["access_token"]')
+key=$(admin /admin/api-keys '{"name":"bench","environment":"sandbox","scopes":["cases:read"],"tier":"unlimited"}' | json '["key"]')
+case_id=$(curl -fs -X POST "http://127.0.0.1:$api_port/v2/cases" -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+  -d '{"title":"benchmark case","description":"a realistic description of a suspicious pattern","priority":"high"}' | json '["id"]')
 
 # One scenario: prints "requests/s p50_ms p99_ms non2xx".
 run() {
-  local url=$1 basic=$2 conns=$3 secs=$4
-  local line
-  local threads=$THREADS
+  local url=$1 method=$2 body=$3 auth=$4 conns=$5 secs=$6 threads=$THREADS line
   [ "$conns" -lt "$threads" ] && threads=$conns
-  line=$(BASIC="$basic" wrk -t"$threads" -c"$conns" -d"${secs}s" -s bench/token.lua "$url" | grep '^BENCH')
+  line=$(METHOD="$method" BODY="$body" AUTH="$auth" wrk -t"$threads" -c"$conns" -d"${secs}s" -s bench/request.lua "$url" | grep '^BENCH')
   python3 - "$line" <<'PY'
 import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
@@ -61,29 +67,41 @@ rps = int(f["requests"]) / (int(f["duration_us"]) / 1e6)
 print(f'{rps:.0f} {int(f["p50_us"])/1000:.2f} {int(f["p99_us"])/1000:.2f} {f["non2xx"]}')
 PY
 }
+ratio() { python3 -c "print(f'{$1 / $2 * 100:.0f}%')"; }
 
-# Warm up both servers (and the verified-credential cache) before measuring.
-run "http://127.0.0.1:$base_port/" "$good" 8 2 >/dev/null
-run "http://127.0.0.1:$auth_port/oauth/token" "$good" 8 2 >/dev/null
+tok_url="http://127.0.0.1:$auth_port/oauth/token"
+case_url="http://127.0.0.1:$api_port/v2/cases/$case_id"
+base_case="http://127.0.0.1:$base_port/cases/$case_id"
+base_tok="http://127.0.0.1:$base_port/token"
 
-read -r b_rps b_p50 b_p99 b_err < <(run "http://127.0.0.1:$base_port/" "$good" "$CONNECTIONS" "$DURATION")
-read -r t_rps t_p50 t_p99 t_err < <(run "http://127.0.0.1:$auth_port/oauth/token" "$good" "$CONNECTIONS" "$DURATION")
-# A wrong secret pays the full bcrypt verify. The failure throttle answers 429 after ten tries,
-# so measure the latency of the first five attempts one by one instead of throughput.
+# Warm-up: caches, connection pools, page cache.
+for u in "$base_case" "$case_url"; do run "$u" GET "" "Bearer $token" 8 2 >/dev/null; done
+run "$case_url" GET "" "Bearer $key" 8 2 >/dev/null
+run "$tok_url" POST grant_type=client_credentials "$basic" 8 2 >/dev/null
+
+read -r bt_rps bt_p50 bt_p99 bt_err < <(run "$base_tok" POST grant_type=client_credentials "" "$CONNECTIONS" "$DURATION")
+read -r t_rps t_p50 t_p99 t_err < <(run "$tok_url" POST grant_type=client_credentials "$basic" "$CONNECTIONS" "$DURATION")
+read -r bc_rps bc_p50 bc_p99 bc_err < <(run "$base_case" GET "" "" "$CONNECTIONS" "$DURATION")
+read -r j_rps j_p50 j_p99 j_err < <(run "$case_url" GET "" "Bearer $token" "$CONNECTIONS" "$DURATION")
+read -r k_rps k_p50 k_p99 k_err < <(run "$case_url" GET "" "Bearer $key" "$CONNECTIONS" "$DURATION")
+
+# A wrong secret pays a full bcrypt verify; the failure throttle answers 429 after ten tries,
+# so measure the latency of the first five attempts one by one.
 wrong_ms=$(for _ in 1 2 3 4 5; do
-  curl -s -o /dev/null -w '%{time_total}\n' -X POST "http://127.0.0.1:$auth_port/oauth/token" \
-    -H "Authorization: $bad" -H "Content-Type: application/x-www-form-urlencoded" -d grant_type=client_credentials
+  curl -s -o /dev/null -w '%{time_total}\n' -X POST "$tok_url" -H "Authorization: $bad" -d grant_type=client_credentials
 done | python3 -c 'import sys; v=[float(x)*1000 for x in sys.stdin]; print(f"{sum(v)/len(v):.1f}")')
 
-ratio=$(python3 -c "print(f'{$t_rps / $b_rps * 100:.0f}%')")
 mkdir -p bench/results
 {
-  echo "Run: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, SQLite, release build"
+  echo "Run: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, SQLite, release builds"
   echo
-  echo "| scenario | requests/s | p50 ms | p99 ms | non-2xx | vs baseline |"
+  echo "| scenario | requests/s | p50 ms | p99 ms | non-2xx | vs its baseline |"
   echo "|---|---|---|---|---|---|"
-  echo "| bare actix-web POST (baseline) | $b_rps | $b_p50 | $b_p99 | $b_err | 100% |"
-  echo "| POST /oauth/token, repeat client (cached verify) | $t_rps | $t_p50 | $t_p99 | $t_err | $ratio |"
+  echo "| baseline: bare actix-web POST /token | $bt_rps | $bt_p50 | $bt_p99 | $bt_err | 100% |"
+  echo "| POST /oauth/token, repeat client | $t_rps | $t_p50 | $t_p99 | $t_err | $(ratio "$t_rps" "$bt_rps") |"
+  echo "| baseline: bare actix-web GET /cases/{id}, same DB read, no auth | $bc_rps | $bc_p50 | $bc_p99 | $bc_err | 100% |"
+  echo "| GET /v2/cases/{id} with a JWT | $j_rps | $j_p50 | $j_p99 | $j_err | $(ratio "$j_rps" "$bc_rps") |"
+  echo "| GET /v2/cases/{id} with an API key | $k_rps | $k_p50 | $k_p99 | $k_err | $(ratio "$k_rps" "$bc_rps") |"
   echo
-  echo "Wrong secret (full bcrypt verify, cost 11): mean latency of 5 sequential attempts: $wrong_ms ms"
+  echo "Wrong client secret (full bcrypt verify, cost 11): mean latency of 5 sequential attempts: $wrong_ms ms"
 } | tee bench/results/latest.md

@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use shared::config::{parse_bind, parse_issuer, parse_number, var};
 pub use shared::config::ConfigError;
+use shared::config::{parse_bind, parse_issuer, parse_number, var};
 use shared::Secret;
 
 /// Everything the server needs to run. Tests build it directly; `from_env` builds it for the
@@ -39,11 +39,15 @@ impl Config {
     /// Reads `AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `ADMIN_TOKEN`,
     /// `BCRYPT_COST`, `DB_POOL_SIZE`.
     pub fn from_env() -> Result<Config, ConfigError> {
-        let bind = parse_bind("AUTH_BIND", &var("AUTH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned()))?;
+        let bind = parse_bind(
+            "AUTH_BIND",
+            &var("AUTH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned()),
+        )?;
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         shared::db::DatabaseTarget::parse(&database_url)
             .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
-        let issuer = parse_issuer(&var("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()))?;
+        let issuer =
+            parse_issuer(&var("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()))?;
         let audience = var("API_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
         let admin_token = var("ADMIN_TOKEN").map(Secret::new);
         let bcrypt_cost = match var("BCRYPT_COST") {

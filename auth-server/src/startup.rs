@@ -27,14 +27,23 @@ impl Application {
     /// Connects and migrates the database, loads (or creates) the signing keys and binds the
     /// listener. Any failure is returned as one line naming what is wrong.
     pub async fn build(config: Config) -> Result<Application, String> {
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| format!("AUTH_BIND: cannot listen on {}: {e}", config.bind))?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// As [`Application::build`], on a listener bound by the caller (tests bind port 0 first so
+    /// that the issuer URL can name the real port).
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> Result<Application, String> {
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let keys = Arc::new(
             KeyStore::load_or_create(&db, now_micros())
                 .map_err(|e| format!("signing keys: {e}"))?,
         );
-        let listener = TcpListener::bind(config.bind)
-            .map_err(|e| format!("AUTH_BIND: cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         log::info!(
             "auth-server on {} using {}",

@@ -1,42 +1,53 @@
-//! Configuration from the environment (and `.env`).
+//! Configuration from the environment (and `.env`), validated once at start.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use shared::config::ConfigError;
+use shared::config::{parse_bind, parse_issuer, parse_number, var};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
+    /// The authorization server: `iss` of accepted tokens, and where the JWKS is.
+    pub issuer: String,
+    /// The only `aud` accepted.
+    pub audience: String,
     pub db_pool_size: u32,
+    /// How often credential changes (revocations, disabled apps, revoked keys) are read.
+    pub credential_poll: Duration,
+    /// How often `last_used_at` of API keys is written.
+    pub last_used_flush: Duration,
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {message}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub message: String,
-}
-
-pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
 impl Config {
-    /// Reads `API_BIND`, `DATABASE_URL`.
+    /// Reads `API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `DB_POOL_SIZE`.
     pub fn from_env() -> Result<Config, ConfigError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let raw = var("API_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
-        let bind = raw.trim().parse().map_err(|_| ConfigError {
-            var: "API_BIND",
-            message: format!("`{raw}` is not an address like 127.0.0.1:8080"),
-        })?;
+        let bind = parse_bind(
+            "API_BIND",
+            &var("API_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+        )?;
         let database_url =
             var("DATABASE_URL").unwrap_or_else(|| "sqlite://caseforge.db".to_owned());
-        shared::db::DatabaseTarget::parse(&database_url).map_err(|e| ConfigError {
-            var: "DATABASE_URL",
-            message: e.to_string(),
-        })?;
+        shared::db::DatabaseTarget::parse(&database_url)
+            .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
+        let issuer = parse_issuer(
+            &var("AUTH_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned()),
+        )?;
+        let audience = var("API_AUDIENCE").unwrap_or_else(|| "caseforge-api".to_owned());
+        let db_pool_size = match var("DB_POOL_SIZE") {
+            None => 8,
+            Some(v) => parse_number("DB_POOL_SIZE", &v, 1..=256)?,
+        };
         Ok(Config {
             bind,
             database_url,
-            db_pool_size: 8,
+            issuer,
+            audience,
+            db_pool_size,
+            credential_poll: Duration::from_secs(1),
+            last_used_flush: Duration::from_secs(30),
         })
     }
 }

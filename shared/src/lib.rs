@@ -18,6 +18,8 @@ pub mod error;
 pub mod http;
 pub mod scope;
 pub mod secret;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tier;
 pub mod time;
 

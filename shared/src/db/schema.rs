@@ -1,6 +1,20 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    alerts (id) {
+        id -> Text,
+        environment -> Text,
+        subject_id -> Text,
+        transaction_id -> Nullable<Text>,
+        alert_type -> Text,
+        severity -> Text,
+        status -> Text,
+        description -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Text,
         name -> Text,
@@ -37,11 +51,65 @@ diesel::table! {
 }
 
 diesel::table! {
+    case_events (id) {
+        id -> Text,
+        case_id -> Text,
+        environment -> Text,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        changes -> Text,
+    }
+}
+
+diesel::table! {
+    case_reference_counters (environment, year) {
+        environment -> Text,
+        year -> Integer,
+        last_value -> BigInt,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        environment -> Text,
+        reference -> Text,
+        title -> Text,
+        description -> Text,
+        status -> Text,
+        priority -> Text,
+        assignee -> Nullable<Text>,
+        subject_ids -> Text,
+        resolution -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     revoked_tokens (jti) {
         jti -> Text,
         client_id -> Text,
         expires_at -> BigInt,
         revoked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sars (id) {
+        id -> Text,
+        environment -> Text,
+        case_id -> Text,
+        status -> Text,
+        narrative -> Text,
+        subject_ids -> Text,
+        amount -> Text,
+        currency -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        submitted_at -> Nullable<BigInt>,
     }
 }
 
@@ -56,4 +124,65 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(api_keys, applications, revoked_tokens, signing_keys,);
+diesel::table! {
+    subjects (id) {
+        id -> Text,
+        environment -> Text,
+        subject_type -> Text,
+        name -> Text,
+        country -> Nullable<Text>,
+        date_of_birth -> Nullable<Text>,
+        risk_score -> Integer,
+        risk_level -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    transactions (id) {
+        id -> Text,
+        environment -> Text,
+        subject_id -> Text,
+        amount -> Text,
+        currency -> Text,
+        direction -> Text,
+        counterparty -> Text,
+        description -> Text,
+        occurred_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    watchlist_entries (id) {
+        id -> Text,
+        environment -> Text,
+        name -> Text,
+        aliases -> Text,
+        entry_type -> Text,
+        country -> Nullable<Text>,
+        date_of_birth -> Nullable<Text>,
+        list_source -> Text,
+        reason -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(case_events -> cases (case_id));
+diesel::joinable!(sars -> cases (case_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    alerts,
+    api_keys,
+    applications,
+    case_events,
+    case_reference_counters,
+    cases,
+    revoked_tokens,
+    sars,
+    signing_keys,
+    subjects,
+    transactions,
+    watchlist_entries,
+);

@@ -1,0 +1,276 @@
+//! What the resource API knows about credentials, kept in memory and refreshed from the
+//! database every poll interval (1 s by default): application status and tier, API keys by
+//! digest, and revoked token ids. Each refresh reads only rows changed since the last one
+//! (with an overlap, so a row committed late is not missed), and a full reload runs every
+//! minute as a safety net. A revocation, a disabled or deleted application, or a revoked key
+//! therefore takes effect within about one poll interval on every replica, without a database
+//! round trip per request.
+//!
+//! `last_used_at` of API keys is collected here and written in one batch per flush interval.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use shared::db::{Db, DbError};
+use shared::{Environment, ScopeSet, Tier};
+
+use crate::db::credentials::{self, ApiKeyRecordRow, AppStatusRow};
+
+/// Rows changed this long before the last cursor are read again.
+const OVERLAP_US: i64 = 5_000_000;
+/// Unknown digests are remembered this long, so a flood of made-up keys costs one lookup each.
+const NEGATIVE_TTL_US: i64 = 5_000_000;
+const MAX_NEGATIVE: usize = 50_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppStatus {
+    pub active: bool,
+    pub tier: Tier,
+}
+
+/// An API key as the resource API needs it (and as `/v2/api_keys/validate` shows it).
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub environment: Environment,
+    pub scopes: ScopeSet,
+    pub tier: Tier,
+    pub masked_token: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+}
+
+impl KeyRecord {
+    fn from_row(row: &ApiKeyRecordRow) -> Option<Self> {
+        Some(KeyRecord {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            description: row.description.clone(),
+            environment: row.environment.parse().ok()?,
+            scopes: ScopeSet::parse_delimited(&row.scopes).ok()?,
+            tier: row.tier.parse().ok()?,
+            masked_token: row.masked_token.clone(),
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+            created_at: row.created_at,
+        })
+    }
+
+    /// Usable at `now`: not revoked, not expired.
+    pub fn usable(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+fn app_status(row: &AppStatusRow) -> AppStatus {
+    AppStatus {
+        active: !row.disabled && row.deleted_at.is_none(),
+        tier: row.tier.parse().unwrap_or_default(),
+    }
+}
+
+#[derive(Default)]
+struct Cursors {
+    apps: i64,
+    keys: i64,
+    revoked: i64,
+}
+
+#[derive(Default)]
+pub struct CredentialState {
+    apps: RwLock<HashMap<String, AppStatus>>,
+    keys: RwLock<HashMap<String, Arc<KeyRecord>>>,
+    unknown_keys: Mutex<HashMap<String, i64>>,
+    revoked: RwLock<HashMap<String, i64>>,
+    cursors: Mutex<Cursors>,
+    last_used: Mutex<HashMap<String, i64>>,
+}
+
+impl CredentialState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads changes since the cursors (everything when `full`). Blocking: run it on the
+    /// blocking pool.
+    pub fn refresh(&self, db: &Db, now: i64, full: bool) -> Result<(), DbError> {
+        let (apps_since, keys_since, revoked_since) = {
+            let c = self.cursors.lock().unwrap_or_else(|p| p.into_inner());
+            if full {
+                (i64::MIN, i64::MIN, i64::MIN)
+            } else {
+                (
+                    c.apps - OVERLAP_US,
+                    c.keys - OVERLAP_US,
+                    c.revoked - OVERLAP_US,
+                )
+            }
+        };
+        let (apps, keys, revoked) = db.run_blocking(move |c| {
+            Ok((
+                credentials::apps_changed_since(c, apps_since)?,
+                credentials::keys_changed_since(c, keys_since)?,
+                credentials::revocations_since(c, revoked_since, now)?,
+            ))
+        })?;
+        {
+            let mut map = self.apps.write().unwrap_or_else(|p| p.into_inner());
+            for row in &apps {
+                map.insert(row.client_id.clone(), app_status(row));
+            }
+        }
+        {
+            let mut map = self.keys.write().unwrap_or_else(|p| p.into_inner());
+            let mut unknown = self.unknown_keys.lock().unwrap_or_else(|p| p.into_inner());
+            for row in &keys {
+                unknown.remove(&row.key_digest);
+                match KeyRecord::from_row(row) {
+                    Some(rec) => map.insert(row.key_digest.clone(), Arc::new(rec)),
+                    None => map.remove(&row.key_digest),
+                };
+            }
+        }
+        {
+            let mut map = self.revoked.write().unwrap_or_else(|p| p.into_inner());
+            if full {
+                map.retain(|_, exp| *exp > now);
+            }
+            for row in &revoked {
+                map.insert(row.jti.clone(), row.expires_at);
+            }
+        }
+        let mut c = self.cursors.lock().unwrap_or_else(|p| p.into_inner());
+        c.apps = apps
+            .iter()
+            .map(|r| r.updated_at)
+            .max()
+            .unwrap_or(c.apps)
+            .max(c.apps);
+        c.keys = keys
+            .iter()
+            .map(|r| r.updated_at)
+            .max()
+            .unwrap_or(c.keys)
+            .max(c.keys);
+        c.revoked = revoked
+            .iter()
+            .map(|r| r.revoked_at)
+            .max()
+            .unwrap_or(c.revoked)
+            .max(c.revoked);
+        Ok(())
+    }
+
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(jti)
+    }
+
+    /// The status of an application; a miss (an application created since the last poll) is
+    /// read from the database once.
+    pub async fn app(&self, db: &Db, client_id: &str) -> Result<Option<AppStatus>, DbError> {
+        if let Some(s) = self
+            .apps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(client_id)
+        {
+            return Ok(Some(*s));
+        }
+        let id = client_id.to_owned();
+        let row = db.run(move |c| credentials::app(c, &id)).await?;
+        Ok(row.map(|r| {
+            let status = app_status(&r);
+            self.apps
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(r.client_id, status);
+            status
+        }))
+    }
+
+    /// The API key with this digest; a miss is read from the database once and remembered
+    /// (found or not) until the next poll brings news.
+    pub async fn key(
+        &self,
+        db: &Db,
+        digest: &str,
+        now: i64,
+    ) -> Result<Option<Arc<KeyRecord>>, DbError> {
+        if let Some(k) = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(digest)
+        {
+            return Ok(Some(k.clone()));
+        }
+        {
+            let unknown = self.unknown_keys.lock().unwrap_or_else(|p| p.into_inner());
+            if unknown
+                .get(digest)
+                .is_some_and(|t| now - t < NEGATIVE_TTL_US)
+            {
+                return Ok(None);
+            }
+        }
+        let d = digest.to_owned();
+        let row = db.run(move |c| credentials::key_by_digest(c, &d)).await?;
+        match row.as_ref().and_then(KeyRecord::from_row) {
+            Some(rec) => {
+                let rec = Arc::new(rec);
+                self.keys
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(digest.to_owned(), rec.clone());
+                Ok(Some(rec))
+            }
+            None => {
+                let mut unknown = self.unknown_keys.lock().unwrap_or_else(|p| p.into_inner());
+                if unknown.len() >= MAX_NEGATIVE {
+                    unknown.clear();
+                }
+                unknown.insert(digest.to_owned(), now);
+                Ok(None)
+            }
+        }
+    }
+
+    pub fn record_use(&self, key_id: &str, now: i64) {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_id.to_owned(), now);
+    }
+
+    /// Writes the collected `last_used_at` values in one pass. Blocking.
+    pub fn flush_last_used(&self, db: &Db) -> Result<usize, DbError> {
+        let pending: Vec<(String, i64)> = self
+            .last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        let n = pending.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        db.run_blocking(move |c| {
+            use diesel::Connection;
+            c.transaction(|c| {
+                for (id, at) in &pending {
+                    credentials::touch_last_used(c, id, *at)?;
+                }
+                Ok(())
+            })
+        })?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,170 @@
+//! Cases, their reference counters and their audit trail.
+
+use diesel::prelude::*;
+use shared::db::schema::{case_events, cases};
+use shared::db::{Backend, DbConnection};
+
+use super::Scoped;
+use crate::domain::PageRequest;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = cases, treat_none_as_null = true)]
+pub struct CaseRow {
+    pub id: String,
+    pub environment: String,
+    pub reference: String,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub assignee: Option<String>,
+    pub subject_ids: String,
+    pub resolution: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = case_events)]
+pub struct CaseEventRow {
+    pub id: String,
+    pub case_id: String,
+    pub environment: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub changes: String,
+}
+
+/// List filters, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilters {
+    pub status: Option<String>,
+    pub assignee: Option<String>,
+    pub priority: Option<String>,
+}
+
+impl Scoped {
+    fn filtered_cases<'a>(&self, f: &'a CaseFilters) -> cases::BoxedQuery<'a, Backend> {
+        let mut q = cases::table
+            .filter(cases::environment.eq(self.env()))
+            .into_boxed();
+        if let Some(s) = &f.status {
+            q = q.filter(cases::status.eq(s));
+        }
+        if let Some(a) = &f.assignee {
+            q = q.filter(cases::assignee.eq(a));
+        }
+        if let Some(p) = &f.priority {
+            q = q.filter(cases::priority.eq(p));
+        }
+        q
+    }
+
+    pub fn find_case(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<CaseRow>> {
+        cases::table
+            .filter(cases::environment.eq(self.env()))
+            .filter(cases::id.eq(id))
+            .select(CaseRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn case_exists(&self, conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            cases::table
+                .filter(cases::environment.eq(self.env()))
+                .filter(cases::id.eq(id)),
+        ))
+        .get_result(conn)
+    }
+
+    pub fn list_cases(
+        &self,
+        conn: &mut DbConnection,
+        f: &CaseFilters,
+        page: PageRequest,
+    ) -> QueryResult<(Vec<CaseRow>, i64)> {
+        let total = self.filtered_cases(f).count().get_result(conn)?;
+        let rows = self
+            .filtered_cases(f)
+            .order((cases::created_at.desc(), cases::id.desc()))
+            .limit(page.page_size)
+            .offset(page.offset())
+            .select(CaseRow::as_select())
+            .load(conn)?;
+        Ok((rows, total))
+    }
+
+    /// Takes the next `CF-YYYY-NNNNNN` number of this environment and year. Call inside the
+    /// transaction that inserts the case: the counter row's lock serialises concurrent creators.
+    pub fn next_case_number(&self, conn: &mut DbConnection, year: i32) -> QueryResult<i64> {
+        use shared::db::schema::case_reference_counters as c;
+        // Both backends accept ON CONFLICT DO NOTHING. The values are an enum string and an
+        // integer, never user input.
+        diesel::sql_query(format!(
+            "INSERT INTO case_reference_counters (environment, year, last_value) VALUES ('{}', {year}, 0) ON CONFLICT DO NOTHING",
+            self.env()
+        ))
+        .execute(conn)?;
+        diesel::update(
+            c::table
+                .filter(c::environment.eq(self.env()))
+                .filter(c::year.eq(year)),
+        )
+        .set(c::last_value.eq(c::last_value + 1))
+        .execute(conn)?;
+        c::table
+            .filter(c::environment.eq(self.env()))
+            .filter(c::year.eq(year))
+            .select(c::last_value)
+            .first(conn)
+    }
+
+    pub fn insert_case(&self, conn: &mut DbConnection, row: &CaseRow) -> QueryResult<usize> {
+        debug_assert_eq!(row.environment, self.env());
+        diesel::insert_into(cases::table).values(row).execute(conn)
+    }
+
+    pub fn save_case(&self, conn: &mut DbConnection, row: &CaseRow) -> QueryResult<usize> {
+        diesel::update(
+            cases::table
+                .filter(cases::environment.eq(self.env()))
+                .filter(cases::id.eq(&row.id)),
+        )
+        .set(row)
+        .execute(conn)
+    }
+
+    pub fn insert_event(
+        &self,
+        conn: &mut DbConnection,
+        event: &CaseEventRow,
+    ) -> QueryResult<usize> {
+        diesel::insert_into(case_events::table)
+            .values(event)
+            .execute(conn)
+    }
+
+    pub fn case_events(
+        &self,
+        conn: &mut DbConnection,
+        case_id: &str,
+        page: PageRequest,
+    ) -> QueryResult<(Vec<CaseEventRow>, i64)> {
+        let base = || {
+            case_events::table
+                .filter(case_events::environment.eq(self.env()))
+                .filter(case_events::case_id.eq(case_id))
+        };
+        let total = base().count().get_result(conn)?;
+        let rows = base()
+            .order((case_events::at.asc(), case_events::id.asc()))
+            .limit(page.page_size)
+            .offset(page.offset())
+            .select(CaseEventRow::as_select())
+            .load(conn)?;
+        Ok((rows, total))
+    }
+}

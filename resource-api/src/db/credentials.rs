@@ -1,0 +1,103 @@
+//! Reads of the credential tables the auth server owns. The resource API only ever reads them,
+//! except `api_keys.last_used_at`, which it writes in batches.
+
+use diesel::prelude::*;
+use shared::db::schema::{api_keys, applications, revoked_tokens};
+use shared::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = applications)]
+pub struct AppStatusRow {
+    pub client_id: String,
+    pub tier: String,
+    pub disabled: bool,
+    pub deleted_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRecordRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub environment: String,
+    pub scopes: String,
+    pub tier: String,
+    pub key_digest: String,
+    pub masked_token: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = revoked_tokens)]
+pub struct RevocationRow {
+    pub jti: String,
+    pub expires_at: i64,
+    pub revoked_at: i64,
+}
+
+pub fn apps_changed_since(conn: &mut DbConnection, since: i64) -> QueryResult<Vec<AppStatusRow>> {
+    applications::table
+        .filter(applications::updated_at.ge(since))
+        .select(AppStatusRow::as_select())
+        .load(conn)
+}
+
+pub fn app(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<AppStatusRow>> {
+    applications::table
+        .filter(applications::client_id.eq(client_id))
+        .select(AppStatusRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn keys_changed_since(
+    conn: &mut DbConnection,
+    since: i64,
+) -> QueryResult<Vec<ApiKeyRecordRow>> {
+    api_keys::table
+        .filter(api_keys::updated_at.ge(since))
+        .select(ApiKeyRecordRow::as_select())
+        .load(conn)
+}
+
+pub fn key_by_digest(
+    conn: &mut DbConnection,
+    digest: &str,
+) -> QueryResult<Option<ApiKeyRecordRow>> {
+    api_keys::table
+        .filter(api_keys::key_digest.eq(digest))
+        .select(ApiKeyRecordRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn revocations_since(
+    conn: &mut DbConnection,
+    since: i64,
+    now: i64,
+) -> QueryResult<Vec<RevocationRow>> {
+    revoked_tokens::table
+        .filter(revoked_tokens::revoked_at.ge(since))
+        .filter(revoked_tokens::expires_at.gt(now))
+        .select(RevocationRow::as_select())
+        .load(conn)
+}
+
+/// Records last use; never moves `last_used_at` backwards and never touches `updated_at`.
+pub fn touch_last_used(conn: &mut DbConnection, id: &str, at: i64) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table.filter(api_keys::id.eq(id)).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.lt(at)),
+        ),
+    )
+    .set(api_keys::last_used_at.eq(Some(at)))
+    .execute(conn)
+}

@@ -1,0 +1,304 @@
+//! Typed values parsed at the edge, and the rules of the `/v2` records.
+
+pub mod risk;
+pub mod screening;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{Error, Result};
+
+/// Random base62 text from the thread-local CSPRNG.
+pub fn random_base62(len: usize) -> String {
+    use rand::distributions::Alphanumeric;
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A new opaque id, e.g. `case_…`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", random_base62(20))
+}
+
+/// Whether `id` could be an id with this prefix. Anything else (traversal, NUL, SQL, absurd
+/// length) names no record and never reaches the database.
+pub fn plausible_id(prefix: &str, id: &str) -> bool {
+    id.len() <= 64
+        && id.len() > prefix.len() + 1
+        && id.starts_with(prefix)
+        && id.as_bytes()[prefix.len()] == b'_'
+        && id[prefix.len() + 1..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `page` (from 1) and `page_size` (1–100, default 20), as the query string carries them.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    pub page: Option<String>,
+    pub page_size: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: i64,
+    pub page_size: i64,
+}
+
+impl PageRequest {
+    pub fn parse(q: &PageQuery) -> Result<PageRequest> {
+        let num = |name: &str, v: &Option<String>, default: i64, max: i64| -> Result<i64> {
+            match v {
+                None => Ok(default),
+                Some(s) => s
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        Error::Query(format!("`{name}` must be a whole number from 1 to {max}."))
+                    }),
+            }
+        };
+        Ok(PageRequest {
+            page: num("page", &q.page, 1, 1_000_000)?,
+            page_size: num("page_size", &q.page_size, 20, 100)?,
+        })
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.page_size
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Pagination {
+    pub page: i64,
+    pub page_size: i64,
+    pub total: i64,
+    pub total_pages: i64,
+}
+
+/// `{"data": [...], "pagination": {...}}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+impl<T> Page<T> {
+    pub fn new(data: Vec<T>, req: PageRequest, total: i64) -> Self {
+        Page {
+            data,
+            pagination: Pagination {
+                page: req.page,
+                page_size: req.page_size,
+                total,
+                total_pages: (total + req.page_size - 1) / req.page_size,
+            },
+        }
+    }
+}
+
+/// Checks free text: trimmed, non-empty when required, bounded, no control characters other
+/// than newline and tab (NUL in particular, which PostgreSQL refuses).
+pub fn text(field: &'static str, value: &str, required: bool, max: usize) -> Result<String> {
+    let v = value.trim();
+    if required && v.is_empty() {
+        return Err(Error::validation(
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    if v.chars().count() > max {
+        return Err(Error::validation(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Error::validation(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// ISO 3166-1 alpha-2 shape: two ASCII letters, stored upper-case.
+pub fn country(field: &'static str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(v.to_ascii_uppercase())
+    } else {
+        Err(Error::validation(
+            field,
+            format!("{field} must be an ISO 3166-1 alpha-2 code such as GB"),
+        ))
+    }
+}
+
+/// `YYYY-MM-DD`, a real date, not in the future.
+pub fn date_of_birth(value: &str, today: chrono::NaiveDate) -> Result<String> {
+    let d = chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::validation(
+            "date_of_birth",
+            "date_of_birth must be a date like 1980-04-12",
+        )
+    })?;
+    if d > today || d < chrono::NaiveDate::from_ymd_opt(1850, 1, 1).unwrap_or(d) {
+        return Err(Error::validation(
+            "date_of_birth",
+            "date_of_birth is out of range",
+        ));
+    }
+    Ok(d.format("%Y-%m-%d").to_string())
+}
+
+/// A money amount as a decimal string: up to 15 integer digits and 2 decimals, non-negative.
+/// Returned canonical (no leading zeros, two decimals are kept as given).
+pub fn amount(value: &str) -> Result<String> {
+    let v = value.trim();
+    let err = || {
+        Error::validation(
+            "amount",
+            "amount must be a decimal string such as \"125000.50\" (at most 2 decimals)",
+        )
+    };
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if int.is_empty() || int.len() > 15 || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
+    }
+    if v.contains('.')
+        && (frac.is_empty() || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(err());
+    }
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    Ok(if frac.is_empty() {
+        int.to_owned()
+    } else {
+        format!("{int}.{frac}")
+    })
+}
+
+/// ISO 4217 currency codes in current use.
+const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
+
+pub fn currency(value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.len() == 3 && CURRENCIES.split(' ').any(|c| c == v) {
+        Ok(v.to_owned())
+    } else {
+        Err(Error::validation(
+            "currency",
+            "currency must be an ISO 4217 code such as EUR or USD",
+        ))
+    }
+}
+
+/// A list of subject ids, each plausible, at most 100, deduplicated in order.
+pub fn subject_ids(ids: &[String]) -> Result<Vec<String>> {
+    if ids.len() > 100 {
+        return Err(Error::validation(
+            "subject_ids",
+            "subject_ids may hold at most 100 ids",
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !plausible_id("subj", id) {
+            return Err(Error::validation(
+                "subject_ids",
+                "subject_ids must hold subject ids such as subj_…",
+            ));
+        }
+        if !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_for_shape() {
+        assert!(plausible_id("case", "case_abc123"));
+        assert!(!plausible_id("case", "case_"));
+        assert!(!plausible_id("case", "sar_abc"));
+        assert!(!plausible_id("case", "case_a/../b"));
+        assert!(!plausible_id("case", "case_a\0"));
+        assert!(new_id("case").starts_with("case_"));
+        assert!(plausible_id("case", &new_id("case")));
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        let q = |p: &str, s: &str| PageQuery {
+            page: Some(p.into()),
+            page_size: Some(s.into()),
+        };
+        assert_eq!(
+            PageRequest::parse(&PageQuery::default()).unwrap(),
+            PageRequest {
+                page: 1,
+                page_size: 20
+            }
+        );
+        assert!(PageRequest::parse(&q("0", "10")).is_err());
+        assert!(PageRequest::parse(&q("1", "101")).is_err());
+        assert!(PageRequest::parse(&q("x", "10")).is_err());
+        assert_eq!(PageRequest::parse(&q("3", "10")).unwrap().offset(), 20);
+        assert_eq!(
+            Page::new(
+                vec![1],
+                PageRequest {
+                    page: 1,
+                    page_size: 20
+                },
+                41
+            )
+            .pagination
+            .total_pages,
+            3
+        );
+    }
+
+    #[test]
+    fn amounts_are_decimal_strings() {
+        assert_eq!(amount("125000.50").unwrap(), "125000.50");
+        assert_eq!(amount("007").unwrap(), "7");
+        assert!(amount("1e5").is_err());
+        assert!(amount("-5").is_err());
+        assert!(amount("1.234").is_err());
+        assert!(amount("1.").is_err());
+        assert!(amount("").is_err());
+        assert!(amount("1234567890123456").is_err());
+    }
+
+    #[test]
+    fn currencies_and_countries() {
+        assert!(currency("EUR").is_ok());
+        assert!(currency("eur").is_err());
+        assert!(currency("XXX").is_err());
+        assert_eq!(country("country", "gb").unwrap(), "GB");
+        assert!(country("country", "GBR").is_err());
+    }
+
+    #[test]
+    fn dates_of_birth() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(date_of_birth("1980-04-12", today).unwrap(), "1980-04-12");
+        assert!(date_of_birth("1980-02-30", today).is_err());
+        assert!(date_of_birth("2030-01-01", today).is_err());
+        assert!(date_of_birth("12/04/1980", today).is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations. Each `/v2` operation's
+//! `security` names the scope it needs.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{activity, cases, health, me, records};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "CaseForge resource API", description = "The /v2 API: cases, SARs, watchlist, subjects, transactions, alerts. Credentials: an access token from the authorization server or an API key (`Authorization: Bearer …` or `X-API-Key`). See CONTRACT.md §4."),
+    paths(
+        health::healthz, health::readyz, me::me, me::validate_api_key,
+        cases::list, cases::get, cases::history, cases::create, cases::patch, cases::assign, cases::close,
+        records::list_sars, records::get_sar, records::create_sar, records::patch_sar, records::submit_sar,
+        records::list_watchlist, records::get_watchlist, records::screen, records::create_watchlist,
+        records::patch_watchlist, records::delete_watchlist,
+        records::list_subjects, records::get_subject, records::create_subject, records::patch_subject,
+        activity::transactions, activity::alerts,
+    ),
+    components(schemas(shared::ErrorBody)),
+    modifiers(&Security),
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,525 @@
+//! Cases: create with a `CF-YYYY-NNNNNN` reference unique per environment, list with filters,
+//! update, assign, close, and an audit trail of every change.
+
+use chrono::Datelike;
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use shared::db::Db;
+use utoipa::ToSchema;
+
+use super::flatten;
+use crate::db::cases::{CaseEventRow, CaseFilters, CaseRow};
+use crate::db::{ids_from_json, ids_to_json, Scoped};
+use crate::domain::{self, new_id, plausible_id, Page, PageRequest};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Open,
+    InReview,
+    Escalated,
+    Closed,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::InReview => "in_review",
+            CaseStatus::Escalated => "escalated",
+            CaseStatus::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CasePriority {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl CasePriority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CasePriority::Low => "low",
+            CasePriority::Medium => "medium",
+            CasePriority::High => "high",
+            CasePriority::Critical => "critical",
+        }
+    }
+}
+
+fn parse_enum<T: for<'de> Deserialize<'de>>(field: &'static str, value: &str) -> Result<T> {
+    serde_json::from_value(Value::String(value.to_owned()))
+        .map_err(|_| Error::Query(format!("`{field}` has an unknown value.")))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCase {
+    pub title: String,
+    pub description: Option<String>,
+    pub priority: Option<CasePriority>,
+    pub assignee: Option<String>,
+    pub subject_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCase {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// `open`, `in_review` or `escalated`; closing goes through `/close`.
+    pub status: Option<CaseStatus>,
+    pub priority: Option<CasePriority>,
+    pub subject_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignCase {
+    /// The investigator to assign; `null` unassigns.
+    pub assignee: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseCase {
+    pub resolution: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct CaseQuery {
+    pub status: Option<String>,
+    pub assignee: Option<String>,
+    pub priority: Option<String>,
+    pub page: Option<String>,
+    pub page_size: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseView {
+    pub id: String,
+    pub reference: String,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub assignee: Option<String>,
+    pub subject_ids: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub resolution: Option<String>,
+}
+
+impl From<&CaseRow> for CaseView {
+    fn from(r: &CaseRow) -> Self {
+        CaseView {
+            id: r.id.clone(),
+            reference: r.reference.clone(),
+            title: r.title.clone(),
+            description: r.description.clone(),
+            status: r.status.clone(),
+            priority: r.priority.clone(),
+            assignee: r.assignee.clone(),
+            subject_ids: ids_from_json(&r.subject_ids),
+            created_at: shared::time::rfc3339(r.created_at),
+            updated_at: shared::time::rfc3339(r.updated_at),
+            closed_at: r.closed_at.map(shared::time::rfc3339),
+            resolution: r.resolution.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaseEventView {
+    pub at: String,
+    /// The client_id or API key id that made the change.
+    pub actor: String,
+    /// `created`, `updated`, `assigned` or `closed`.
+    pub action: String,
+    /// Changed fields: `{"field": {"from": …, "to": …}}`.
+    #[schema(value_type = Object)]
+    pub changes: Value,
+}
+
+fn assignee(value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(a) => {
+            let a = domain::text("assignee", a, true, 200)?;
+            Ok(Some(a))
+        }
+    }
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if plausible_id("case", id) {
+        Ok(())
+    } else {
+        Err(Error::NotFound("case"))
+    }
+}
+
+fn event(
+    scoped: &Scoped,
+    case_id: &str,
+    actor: &str,
+    action: &str,
+    changes: Value,
+    now: i64,
+) -> CaseEventRow {
+    CaseEventRow {
+        id: new_id("evt"),
+        case_id: case_id.to_owned(),
+        environment: scoped.env().to_owned(),
+        at: now,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        changes: changes.to_string(),
+    }
+}
+
+/// Records `field` in `changes` when `from` and `to` differ.
+fn diff(changes: &mut Map<String, Value>, field: &str, from: Value, to: Value) {
+    if from != to {
+        changes.insert(field.to_owned(), json!({ "from": from, "to": to }));
+    }
+}
+
+pub async fn create(
+    db: &Db,
+    scoped: Scoped,
+    actor: &str,
+    input: CreateCase,
+    now: i64,
+) -> Result<CaseView> {
+    let title = domain::text("title", &input.title, true, 300)?;
+    let description = domain::text(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        false,
+        20_000,
+    )?;
+    let assignee = assignee(input.assignee.as_deref())?;
+    let subject_ids = domain::subject_ids(input.subject_ids.as_deref().unwrap_or(&[]))?;
+    let priority = input.priority.unwrap_or(CasePriority::Medium);
+    let year = shared::time::from_micros(now).year();
+    let actor = actor.to_owned();
+    let row = flatten(
+        db.run(move |c| {
+            c.transaction(|c| {
+                if scoped.count_subjects(c, &subject_ids)? != subject_ids.len() as i64 {
+                    return Ok(Err(Error::validation(
+                        "subject_ids",
+                        "every subject_id must name a subject in this environment",
+                    )));
+                }
+                let n = scoped.next_case_number(c, year)?;
+                let row = CaseRow {
+                    id: new_id("case"),
+                    environment: scoped.env().to_owned(),
+                    reference: format!("CF-{year}-{n:06}"),
+                    title: title.clone(),
+                    description: description.clone(),
+                    status: CaseStatus::Open.as_str().to_owned(),
+                    priority: priority.as_str().to_owned(),
+                    assignee: assignee.clone(),
+                    subject_ids: ids_to_json(&subject_ids),
+                    resolution: None,
+                    created_at: now,
+                    updated_at: now,
+                    closed_at: None,
+                };
+                scoped.insert_case(c, &row)?;
+                let changes = json!({
+                    "title": {"from": null, "to": row.title},
+                    "status": {"from": null, "to": row.status},
+                    "priority": {"from": null, "to": row.priority},
+                    "assignee": {"from": null, "to": row.assignee},
+                    "subject_ids": {"from": null, "to": subject_ids},
+                });
+                scoped
+                    .insert_event(c, &event(&scoped, &row.id, &actor, "created", changes, now))?;
+                Ok(Ok(row))
+            })
+        })
+        .await,
+    )?;
+    Ok(CaseView::from(&row))
+}
+
+pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<CaseView> {
+    check_id(id)?;
+    let id = id.to_owned();
+    let row = db
+        .run(move |c| scoped.find_case(c, &id))
+        .await?
+        .ok_or(Error::NotFound("case"))?;
+    Ok(CaseView::from(&row))
+}
+
+pub async fn list(db: &Db, scoped: Scoped, q: CaseQuery) -> Result<Page<CaseView>> {
+    let page = PageRequest::parse(&domain::PageQuery {
+        page: q.page.clone(),
+        page_size: q.page_size.clone(),
+    })?;
+    let filters = CaseFilters {
+        status: q
+            .status
+            .as_deref()
+            .map(|s| parse_enum::<CaseStatus>("status", s).map(|s| s.as_str().to_owned()))
+            .transpose()?,
+        priority: q
+            .priority
+            .as_deref()
+            .map(|s| parse_enum::<CasePriority>("priority", s).map(|s| s.as_str().to_owned()))
+            .transpose()?,
+        assignee: q.assignee.clone(),
+    };
+    let (rows, total) = db
+        .run(move |c| scoped.list_cases(c, &filters, page))
+        .await?;
+    Ok(Page::new(
+        rows.iter().map(CaseView::from).collect(),
+        page,
+        total,
+    ))
+}
+
+/// Loads the case, applies `change` (which returns the action name and the changed fields, or
+/// a domain error), saves it and its event, all in one transaction.
+async fn modify<F>(
+    db: &Db,
+    scoped: Scoped,
+    actor: &str,
+    id: &str,
+    now: i64,
+    change: F,
+) -> Result<CaseView>
+where
+    F: Fn(
+            &mut CaseRow,
+            &Scoped,
+            &mut DbConnectionRef,
+        ) -> Result<Option<(&'static str, Map<String, Value>)>>
+        + Send
+        + Sync
+        + 'static,
+{
+    check_id(id)?;
+    let (id, actor) = (id.to_owned(), actor.to_owned());
+    let row = flatten(
+        db.run(move |c| {
+            c.transaction(|c| {
+                let Some(mut row) = scoped.find_case(c, &id)? else {
+                    return Ok(Err(Error::NotFound("case")));
+                };
+                let outcome = match change(&mut row, &scoped, c) {
+                    Ok(o) => o,
+                    Err(Error::Db(shared::db::DbError::Query(e))) => return Err(e),
+                    Err(e) => return Ok(Err(e)),
+                };
+                if let Some((action, changes)) = outcome {
+                    row.updated_at = now;
+                    scoped.save_case(c, &row)?;
+                    scoped.insert_event(
+                        c,
+                        &event(
+                            &scoped,
+                            &row.id,
+                            &actor,
+                            action,
+                            Value::Object(changes),
+                            now,
+                        ),
+                    )?;
+                }
+                Ok(Ok(row))
+            })
+        })
+        .await,
+    )?;
+    Ok(CaseView::from(&row))
+}
+
+type DbConnectionRef = shared::db::DbConnection;
+
+fn ensure_open(row: &CaseRow) -> Result<()> {
+    if row.status == CaseStatus::Closed.as_str() {
+        Err(Error::Conflict(
+            "The case is closed and can no longer change.".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+pub async fn patch(
+    db: &Db,
+    scoped: Scoped,
+    actor: &str,
+    id: &str,
+    input: PatchCase,
+    now: i64,
+) -> Result<CaseView> {
+    let title = input
+        .title
+        .as_deref()
+        .map(|t| domain::text("title", t, true, 300))
+        .transpose()?;
+    let description = input
+        .description
+        .as_deref()
+        .map(|d| domain::text("description", d, false, 20_000))
+        .transpose()?;
+    if input.status == Some(CaseStatus::Closed) {
+        return Err(Error::validation(
+            "status",
+            "close a case with POST /v2/cases/{id}/close and a resolution",
+        ));
+    }
+    let subject_ids = input
+        .subject_ids
+        .as_deref()
+        .map(domain::subject_ids)
+        .transpose()?;
+    let (status, priority) = (input.status, input.priority);
+    modify(db, scoped, actor, id, now, move |row, scoped, c| {
+        ensure_open(row)?;
+        let mut changes = Map::new();
+        if let Some(t) = &title {
+            diff(&mut changes, "title", json!(row.title), json!(t));
+            row.title = t.clone();
+        }
+        if let Some(d) = &description {
+            diff(
+                &mut changes,
+                "description",
+                json!(row.description),
+                json!(d),
+            );
+            row.description = d.clone();
+        }
+        if let Some(s) = status {
+            diff(&mut changes, "status", json!(row.status), json!(s.as_str()));
+            row.status = s.as_str().to_owned();
+        }
+        if let Some(p) = priority {
+            diff(
+                &mut changes,
+                "priority",
+                json!(row.priority),
+                json!(p.as_str()),
+            );
+            row.priority = p.as_str().to_owned();
+        }
+        if let Some(ids) = &subject_ids {
+            if scoped
+                .count_subjects(c, ids)
+                .map_err(|e| Error::Db(e.into()))?
+                != ids.len() as i64
+            {
+                return Err(Error::validation(
+                    "subject_ids",
+                    "every subject_id must name a subject in this environment",
+                ));
+            }
+            diff(
+                &mut changes,
+                "subject_ids",
+                json!(ids_from_json(&row.subject_ids)),
+                json!(ids),
+            );
+            row.subject_ids = ids_to_json(ids);
+        }
+        Ok((!changes.is_empty()).then_some(("updated", changes)))
+    })
+    .await
+}
+
+pub async fn assign(
+    db: &Db,
+    scoped: Scoped,
+    actor: &str,
+    id: &str,
+    input: AssignCase,
+    now: i64,
+) -> Result<CaseView> {
+    let new = assignee(input.assignee.as_deref())?;
+    modify(db, scoped, actor, id, now, move |row, _, _| {
+        ensure_open(row)?;
+        let mut changes = Map::new();
+        diff(&mut changes, "assignee", json!(row.assignee), json!(new));
+        row.assignee = new.clone();
+        Ok((!changes.is_empty()).then_some(("assigned", changes)))
+    })
+    .await
+}
+
+pub async fn close(
+    db: &Db,
+    scoped: Scoped,
+    actor: &str,
+    id: &str,
+    input: CloseCase,
+    now: i64,
+) -> Result<CaseView> {
+    let resolution = domain::text("resolution", &input.resolution, true, 20_000)?;
+    modify(db, scoped, actor, id, now, move |row, _, _| {
+        if row.status == CaseStatus::Closed.as_str() {
+            return Err(Error::Conflict("The case is already closed.".into()));
+        }
+        let mut changes = Map::new();
+        diff(&mut changes, "status", json!(row.status), json!("closed"));
+        diff(
+            &mut changes,
+            "resolution",
+            json!(row.resolution),
+            json!(resolution),
+        );
+        row.status = CaseStatus::Closed.as_str().to_owned();
+        row.resolution = Some(resolution.clone());
+        row.closed_at = Some(now);
+        Ok(Some(("closed", changes)))
+    })
+    .await
+}
+
+pub async fn history(
+    db: &Db,
+    scoped: Scoped,
+    id: &str,
+    q: domain::PageQuery,
+) -> Result<Page<CaseEventView>> {
+    check_id(id)?;
+    let page = PageRequest::parse(&q)?;
+    let id = id.to_owned();
+    let (exists, (rows, total)) = db
+        .run(move |c| {
+            Ok((
+                scoped.case_exists(c, &id)?,
+                scoped.case_events(c, &id, page)?,
+            ))
+        })
+        .await?;
+    if !exists {
+        return Err(Error::NotFound("case"));
+    }
+    let data = rows
+        .iter()
+        .map(|e| CaseEventView {
+            at: shared::time::rfc3339(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            changes: serde_json::from_str(&e.changes).unwrap_or(Value::Null),
+        })
+        .collect();
+    Ok(Page::new(data, page, total))
+}

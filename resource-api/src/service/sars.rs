@@ -1,0 +1,241 @@
+//! Suspicious activity reports: drafts are editable; submitting freezes them.
+
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use shared::db::Db;
+use utoipa::ToSchema;
+
+use super::flatten;
+use crate::db::records::SarRow;
+use crate::db::{ids_from_json, ids_to_json, Scoped};
+use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSar {
+    /// A case of the same environment.
+    pub case_id: String,
+    pub narrative: Option<String>,
+    pub subject_ids: Option<Vec<String>>,
+    /// Decimal string, e.g. "125000.50".
+    pub amount: String,
+    /// ISO 4217, e.g. "EUR".
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSar {
+    pub narrative: Option<String>,
+    pub subject_ids: Option<Vec<String>>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SarView {
+    pub id: String,
+    pub case_id: String,
+    /// `draft` or `submitted`.
+    pub status: String,
+    pub narrative: String,
+    pub subject_ids: Vec<String>,
+    pub amount: String,
+    pub currency: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub submitted_at: Option<String>,
+}
+
+impl From<&SarRow> for SarView {
+    fn from(r: &SarRow) -> Self {
+        SarView {
+            id: r.id.clone(),
+            case_id: r.case_id.clone(),
+            status: r.status.clone(),
+            narrative: r.narrative.clone(),
+            subject_ids: ids_from_json(&r.subject_ids),
+            amount: r.amount.clone(),
+            currency: r.currency.clone(),
+            created_at: shared::time::rfc3339(r.created_at),
+            updated_at: shared::time::rfc3339(r.updated_at),
+            submitted_at: r.submitted_at.map(shared::time::rfc3339),
+        }
+    }
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if plausible_id("sar", id) {
+        Ok(())
+    } else {
+        Err(Error::NotFound("SAR"))
+    }
+}
+
+const SUBJECTS_MISSING: &str = "every subject_id must name a subject in this environment";
+
+pub async fn create(db: &Db, scoped: Scoped, input: CreateSar, now: i64) -> Result<SarView> {
+    if !plausible_id("case", &input.case_id) {
+        return Err(Error::validation(
+            "case_id",
+            "case_id must name a case in this environment",
+        ));
+    }
+    let row = SarRow {
+        id: new_id("sar"),
+        environment: scoped.env().to_owned(),
+        case_id: input.case_id.clone(),
+        status: "draft".into(),
+        narrative: domain::text(
+            "narrative",
+            input.narrative.as_deref().unwrap_or(""),
+            false,
+            100_000,
+        )?,
+        subject_ids: ids_to_json(&domain::subject_ids(
+            input.subject_ids.as_deref().unwrap_or(&[]),
+        )?),
+        amount: domain::amount(&input.amount)?,
+        currency: domain::currency(&input.currency)?,
+        created_at: now,
+        updated_at: now,
+        submitted_at: None,
+    };
+    let saved = row.clone();
+    flatten(
+        db.run(move |c| {
+            c.transaction(|c| {
+                if !scoped.case_exists(c, &row.case_id)? {
+                    return Ok(Err(Error::validation(
+                        "case_id",
+                        "case_id must name a case in this environment",
+                    )));
+                }
+                let ids = ids_from_json(&row.subject_ids);
+                if scoped.count_subjects(c, &ids)? != ids.len() as i64 {
+                    return Ok(Err(Error::validation("subject_ids", SUBJECTS_MISSING)));
+                }
+                scoped.insert_sar(c, &row)?;
+                Ok(Ok(()))
+            })
+        })
+        .await,
+    )?;
+    Ok(SarView::from(&saved))
+}
+
+pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<SarView> {
+    check_id(id)?;
+    let id = id.to_owned();
+    let row = db
+        .run(move |c| scoped.find_sar(c, &id))
+        .await?
+        .ok_or(Error::NotFound("SAR"))?;
+    Ok(SarView::from(&row))
+}
+
+pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<SarView>> {
+    let page = PageRequest::parse(&q)?;
+    let (rows, total) = db.run(move |c| scoped.list_sars(c, page)).await?;
+    Ok(Page::new(
+        rows.iter().map(SarView::from).collect(),
+        page,
+        total,
+    ))
+}
+
+/// Edits a draft; a submitted SAR is immutable (409).
+pub async fn patch(
+    db: &Db,
+    scoped: Scoped,
+    id: &str,
+    input: PatchSar,
+    now: i64,
+) -> Result<SarView> {
+    check_id(id)?;
+    let narrative = input
+        .narrative
+        .as_deref()
+        .map(|n| domain::text("narrative", n, false, 100_000))
+        .transpose()?;
+    let subject_ids = input
+        .subject_ids
+        .as_deref()
+        .map(domain::subject_ids)
+        .transpose()?;
+    let amount = input.amount.as_deref().map(domain::amount).transpose()?;
+    let currency = input
+        .currency
+        .as_deref()
+        .map(domain::currency)
+        .transpose()?;
+    let id = id.to_owned();
+    let row = flatten(
+        db.run(move |c| {
+            c.transaction(|c| {
+                let Some(mut row) = scoped.find_sar(c, &id)? else {
+                    return Ok(Err(Error::NotFound("SAR")));
+                };
+                if row.status != "draft" {
+                    return Ok(Err(Error::Conflict(
+                        "Only draft SARs can be edited; this one was submitted.".into(),
+                    )));
+                }
+                if let Some(ids) = &subject_ids {
+                    if scoped.count_subjects(c, ids)? != ids.len() as i64 {
+                        return Ok(Err(Error::validation("subject_ids", SUBJECTS_MISSING)));
+                    }
+                    row.subject_ids = ids_to_json(ids);
+                }
+                if let Some(n) = &narrative {
+                    row.narrative = n.clone();
+                }
+                if let Some(a) = &amount {
+                    row.amount = a.clone();
+                }
+                if let Some(cur) = &currency {
+                    row.currency = cur.clone();
+                }
+                row.updated_at = now;
+                scoped.save_sar(c, &row)?;
+                Ok(Ok(row))
+            })
+        })
+        .await,
+    )?;
+    Ok(SarView::from(&row))
+}
+
+/// Draft → submitted for review. Submitting twice is a 409.
+pub async fn submit(db: &Db, scoped: Scoped, id: &str, now: i64) -> Result<SarView> {
+    check_id(id)?;
+    let id = id.to_owned();
+    let row = flatten(
+        db.run(move |c| {
+            c.transaction(|c| {
+                let Some(mut row) = scoped.find_sar(c, &id)? else {
+                    return Ok(Err(Error::NotFound("SAR")));
+                };
+                if row.status != "draft" {
+                    return Ok(Err(Error::Conflict(
+                        "This SAR was already submitted.".into(),
+                    )));
+                }
+                if row.narrative.trim().is_empty() {
+                    return Ok(Err(Error::validation(
+                        "narrative",
+                        "a SAR needs a narrative before it is submitted",
+                    )));
+                }
+                row.status = "submitted".into();
+                row.submitted_at = Some(now);
+                row.updated_at = now;
+                scoped.save_sar(c, &row)?;
+                Ok(Ok(row))
+            })
+        })
+        .await,
+    )?;
+    Ok(SarView::from(&row))
+}

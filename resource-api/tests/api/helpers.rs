@@ -1,0 +1,221 @@
+//! `TestStack`: the auth server and the resource API on one fresh database.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use shared::testing::TestDb;
+
+pub const ADMIN: &str = "test-admin-token";
+
+pub struct TestStack {
+    pub auth: String,
+    pub api: String,
+    pub http: reqwest::Client,
+    pub db: TestDb,
+}
+
+fn listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
+    resource_api::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: db_url.to_owned(),
+        issuer: issuer.to_owned(),
+        audience: "caseforge-api".to_owned(),
+        db_pool_size: 4,
+        credential_poll: Duration::from_secs(1),
+        last_used_flush: Duration::from_millis(300),
+    }
+}
+
+impl TestStack {
+    pub async fn start() -> TestStack {
+        let db = TestDb::create();
+        let (auth_listener, auth_port) = listener();
+        let issuer = format!("http://127.0.0.1:{auth_port}");
+        let auth_config = auth_server::Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            database_url: db.url().to_owned(),
+            issuer: issuer.clone(),
+            audience: "caseforge-api".to_owned(),
+            admin_token: Some(shared::Secret::new(ADMIN)),
+            bcrypt_cost: 4,
+            key_refresh_secs: 1,
+            db_pool_size: 4,
+        };
+        let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
+            .await
+            .unwrap();
+        actix_web::rt::spawn(auth.run_until_stopped());
+        let api = start_api(&db, &issuer).await;
+        TestStack {
+            auth: issuer,
+            api,
+            http: reqwest::Client::new(),
+            db,
+        }
+    }
+
+    /// Starts another resource API on the same database (a restart, or a second replica).
+    pub async fn another_api(&self) -> String {
+        start_api(&self.db, &self.auth).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.auth))
+            .bearer_auth(ADMIN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.auth))
+            .bearer_auth(ADMIN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A new application and a token for it: (client_id, client_secret, token).
+    pub async fn app_token(
+        &self,
+        scopes: &[&str],
+        environment: &str,
+        tier: &str,
+    ) -> (String, String, String) {
+        let app = self
+            .admin_post(
+                "/admin/applications",
+                &json!({"name": "t", "scopes": scopes, "environment": environment, "tier": tier}),
+            )
+            .await;
+        let (id, secret) = (
+            app["client_id"].as_str().unwrap().to_owned(),
+            app["client_secret"].as_str().unwrap().to_owned(),
+        );
+        let token = self.token(&id, &secret).await;
+        (id, secret, token)
+    }
+
+    pub async fn token(&self, id: &str, secret: &str) -> String {
+        let resp: Value = self
+            .http
+            .post(format!("{}/oauth/token", self.auth))
+            .basic_auth(id, Some(secret))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        resp["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A new API key: (id, key).
+    pub async fn api_key(
+        &self,
+        scopes: &[&str],
+        environment: &str,
+        tier: &str,
+    ) -> (String, String) {
+        let k = self
+            .admin_post(
+                "/admin/api-keys",
+                &json!({"name": "k", "scopes": scopes, "environment": environment, "tier": tier}),
+            )
+            .await;
+        (
+            k["id"].as_str().unwrap().to_owned(),
+            k["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        credential: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(credential);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, credential: &str) -> reqwest::Response {
+        self.call(reqwest::Method::GET, path, credential, None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, credential: &str, body: Value) -> reqwest::Response {
+        self.call(reqwest::Method::POST, path, credential, Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, credential: &str, body: Value) -> reqwest::Response {
+        self.call(reqwest::Method::PATCH, path, credential, Some(body))
+            .await
+    }
+}
+
+async fn start_api(db: &TestDb, issuer: &str) -> String {
+    let (l, port) = listener();
+    let app = resource_api::Application::build_with_listener(api_config(db.url(), issuer), l)
+        .await
+        .unwrap();
+    actix_web::rt::spawn(app.run_until_stopped());
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Asserts the JSON error envelope and returns it.
+pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status(), status, "status");
+    let body: Value = resp.json().await.expect("JSON error body");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["error_description"]
+        .as_str()
+        .is_some_and(|d| !d.is_empty()));
+    body
+}
+
+/// Polls until `f` holds, for at most `limit`; returns how long it took.
+pub async fn eventually<F, Fut>(limit: Duration, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if f().await {
+            return start.elapsed();
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("condition not met within {limit:?}");
+}

@@ -1,0 +1,11 @@
+//! Integration tests: a real auth-server and a real resource-api on port 0, one fresh database
+//! (SQLite, or PostgreSQL when `TEST_DATABASE_URL` names a server), real tokens, real HTTP.
+
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod cases;
+mod environments;
+mod helpers;
+mod ratelimit;
+mod records;

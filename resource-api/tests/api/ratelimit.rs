@@ -1,0 +1,64 @@
+//! Rate limits by tier.
+
+use serde_json::Value;
+
+use crate::helpers::{assert_error, TestStack};
+
+#[actix_web::test]
+async fn basic_tier_gets_headers_then_429_with_retry_after() {
+    let s = TestStack::start().await;
+    let (_, key) = s.api_key(&["cases:read"], "sandbox", "basic").await;
+    let mut last_remaining = u32::MAX;
+    for i in 0..10 {
+        let resp = s.get("/v2/me", &key).await;
+        assert_eq!(resp.status(), 200, "request {i}");
+        assert_eq!(resp.headers()["x-ratelimit-limit"], "60");
+        let remaining: u32 = resp.headers()["x-ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(remaining < last_remaining || remaining == 0);
+        last_remaining = remaining;
+        assert!(resp.headers().contains_key("x-ratelimit-reset"));
+    }
+    let mut limited = None;
+    for _ in 0..5 {
+        let resp = s.get("/v2/me", &key).await;
+        if resp.status() == 429 {
+            limited = Some(resp);
+            break;
+        }
+    }
+    let resp = limited.expect("the burst of 10 is exhausted");
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry));
+    assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
+    assert_error(resp, 429, "rate_limited").await;
+}
+
+#[actix_web::test]
+async fn unlimited_is_never_limited_and_applications_have_tiers_too() {
+    let s = TestStack::start().await;
+    let (_, key) = s.api_key(&[], "sandbox", "unlimited").await;
+    for _ in 0..150 {
+        let resp = s.get("/v2/me", &key).await;
+        assert_eq!(resp.status(), 200);
+        assert!(!resp.headers().contains_key("x-ratelimit-limit"));
+    }
+    let (_, _, token) = s.app_token(&[], "sandbox", "basic").await;
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..12 {
+            v.push(s.get("/v2/me", &token).await.status().as_u16());
+        }
+        v
+    };
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let me: Value = s.get("/v2/me", &key).await.json().await.unwrap();
+    assert_eq!(me["tier"], "unlimited");
+}
