@@ -64,10 +64,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(shared::http::json_config())
-                .app_data(shared::http::path_config())
-                .app_data(shared::http::query_config())
-                .app_data(web::PayloadConfig::new(shared::http::MAX_BODY_BYTES))
+                .configure(shared::http::edge)
                 // Innermost first: the request id is on the response before the envelope
                 // rewrite copies headers and before the access log (outermost) reads them.
                 .wrap(from_fn(telemetry::request_id))

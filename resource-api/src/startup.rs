@@ -80,10 +80,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(app_authn.clone())
-                .app_data(shared::http::json_config())
-                .app_data(shared::http::path_config())
-                .app_data(shared::http::query_config())
-                .app_data(web::PayloadConfig::new(shared::http::MAX_BODY_BYTES))
+                .configure(shared::http::edge)
                 .wrap(shared::http::envelope_errors())
                 .wrap(
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)

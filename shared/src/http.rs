@@ -146,3 +146,11 @@ where
     }
     serde_json::from_slice(body).map_err(|e| json_error(&JsonPayloadError::Deserialize(e)))
 }
+
+/// The edge configuration both services install: body limit and extractor error handlers.
+pub fn edge(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(path_config())
+        .app_data(query_config())
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES));
+}

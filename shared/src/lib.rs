@@ -22,6 +22,7 @@ pub mod secret;
 pub mod testing;
 pub mod tier;
 pub mod time;
+pub mod validate;
 
 pub use api_key::{ApiKey, ApiKeyFormatError};
 pub use claims::AccessTokenClaims;

@@ -121,9 +121,9 @@ impl ApiKeyView {
     }
 }
 
-/// Ids look like `key_` + 20 base62 characters; anything else names no key.
+/// Ids look like `key_` + base62; anything else names no key.
 fn plausible_id(id: &str) -> bool {
-    id.len() <= 64 && id.starts_with("key_") && id[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+    shared::validate::plausible_id("key", id)
 }
 
 pub async fn create(db: &Db, new: NewApiKey, now: i64) -> Result<ApiKeyWithSecret> {

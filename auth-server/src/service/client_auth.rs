@@ -24,8 +24,6 @@ use crate::error::{Error, Result};
 /// A verified credential is trusted without bcrypt for this long.
 const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
 const CACHE_MAX: usize = 10_000;
-/// Longer client ids are rejected before any lookup.
-pub const MAX_CLIENT_ID_LEN: usize = 128;
 /// Longer secrets are rejected before any hashing.
 const MAX_SECRET_LEN: usize = 512;
 
@@ -159,10 +157,7 @@ impl ClientAuthenticator {
 /// Client ids are `app_` + base62. Anything else (control characters, NUL, which PostgreSQL
 /// refuses in text, or absurd lengths) names no client and never reaches the database.
 pub fn plausible_client_id(id: &str) -> bool {
-    id.len() <= MAX_CLIENT_ID_LEN
-        && id.len() > 4
-        && id.starts_with("app_")
-        && id[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+    shared::validate::plausible_id("app", id)
 }
 
 /// SHA-256 over the length-prefixed id and the secret, so that no two (id, secret) pairs

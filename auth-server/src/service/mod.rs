@@ -28,32 +28,13 @@ pub fn random_base62(len: usize) -> String {
         .collect()
 }
 
-/// Checks a free-text field: trimmed, non-empty when `required`, at most `max` characters, and
-/// no control characters (they break logs and terminals).
+/// Checks a free-text field (see [`shared::validate::text`]).
 pub fn clean_text(
     field: &'static str,
     value: &str,
     required: bool,
     max: usize,
 ) -> Result<String, crate::error::Error> {
-    let v = value.trim();
-    if required && v.is_empty() {
-        return Err(crate::error::Error::validation(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if v.chars().count() > max {
-        return Err(crate::error::Error::validation(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(crate::error::Error::validation(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
-    }
-    Ok(v.to_owned())
+    shared::validate::text(field, value, required, max)
+        .map_err(|e| crate::error::Error::validation(e.field, e.message))
 }

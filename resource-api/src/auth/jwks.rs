@@ -139,3 +139,71 @@ impl JwksCache {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use actix_web::{web, App, HttpResponse, HttpServer};
+
+    use super::*;
+
+    /// A stand-in JWKS endpoint that counts its hits.
+    async fn fake_jwks(hits: Arc<AtomicUsize>) -> (String, actix_web::dev::ServerHandle) {
+        let jwks = serde_json::json!({"keys": [
+            {"kty": "OKP", "crv": "Ed25519", "kid": "k1", "alg": "EdDSA", "use": "sig",
+             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "oct", "kid": "sym", "alg": "HS256", "k": "c2VjcmV0"}
+        ]});
+        let server = HttpServer::new(move || {
+            let (hits, jwks) = (hits.clone(), jwks.clone());
+            App::new().route(
+                "/.well-known/jwks.json",
+                web::get().to(move || {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let body = jwks.clone();
+                    async move { HttpResponse::Ok().json(body) }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (format!("http://{addr}"), handle)
+    }
+
+    #[actix_web::test]
+    async fn unknown_kids_cannot_make_us_hammer_the_auth_server() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (issuer, _handle) = fake_jwks(hits.clone()).await;
+        let cache = JwksCache::new(&issuer);
+        cache.refresh().await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        for i in 0..50 {
+            assert!(cache.key(&format!("junk-{i}")).await.is_none());
+        }
+        // The refresh right after start-up is still inside MIN_REFRESH: no further fetch.
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.key("k1").await.unwrap().algorithm, Algorithm::EdDSA);
+    }
+
+    #[actix_web::test]
+    async fn symmetric_keys_are_never_loaded_and_cached_keys_survive_an_outage() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (issuer, handle) = fake_jwks(hits).await;
+        let cache = JwksCache::new(&issuer);
+        assert_eq!(cache.refresh().await.unwrap(), 1);
+        assert!(cache.key("sym").await.is_none());
+        handle.stop(true).await;
+        assert!(cache.refresh().await.is_err());
+        assert!(
+            cache.key("k1").await.is_some(),
+            "keys already cached keep working"
+        );
+        assert!(cache.has_keys());
+    }
+}

@@ -169,7 +169,7 @@ impl Authenticator {
                 if !record.usable(now_us) || record.environment != key.environment() {
                     return Err(AuthFailure::Invalid);
                 }
-                self.state.record_use(&record.id, now_us);
+                record.record_use(now_us);
                 Ok(Principal {
                     principal_type: PrincipalType::ApiKey,
                     id: record.id.clone(),

@@ -9,6 +9,7 @@
 //! `last_used_at` of API keys is collected here and written in one batch per flush interval.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use shared::db::{Db, DbError};
@@ -29,7 +30,7 @@ pub struct AppStatus {
 }
 
 /// An API key as the resource API needs it (and as `/v2/api_keys/validate` shows it).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct KeyRecord {
     pub id: String,
     pub name: String,
@@ -42,6 +43,9 @@ pub struct KeyRecord {
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// Last use not yet written to the database (0: none). An atomic, so that recording a use
+    /// costs no lock and no allocation on the request path.
+    pending_use: AtomicI64,
 }
 
 impl KeyRecord {
@@ -58,7 +62,13 @@ impl KeyRecord {
             last_used_at: row.last_used_at,
             revoked_at: row.revoked_at,
             created_at: row.created_at,
+            pending_use: AtomicI64::new(0),
         })
+    }
+
+    /// Notes a use at `now`; written by the next flush.
+    pub fn record_use(&self, now: i64) {
+        self.pending_use.fetch_max(now, Ordering::Relaxed);
     }
 
     /// Usable at `now`: not revoked, not expired.
@@ -88,7 +98,6 @@ pub struct CredentialState {
     unknown_keys: Mutex<HashMap<String, i64>>,
     revoked: RwLock<HashMap<String, i64>>,
     cursors: Mutex<Cursors>,
-    last_used: Mutex<HashMap<String, i64>>,
 }
 
 impl CredentialState {
@@ -130,7 +139,13 @@ impl CredentialState {
             for row in &keys {
                 unknown.remove(&row.key_digest);
                 match KeyRecord::from_row(row) {
-                    Some(rec) => map.insert(row.key_digest.clone(), Arc::new(rec)),
+                    Some(rec) => {
+                        // Carry a use not yet flushed over to the fresh record.
+                        if let Some(old) = map.get(&row.key_digest) {
+                            rec.record_use(old.pending_use.swap(0, Ordering::Relaxed));
+                        }
+                        map.insert(row.key_digest.clone(), Arc::new(rec))
+                    }
                     None => map.remove(&row.key_digest),
                 };
             }
@@ -243,20 +258,17 @@ impl CredentialState {
         }
     }
 
-    pub fn record_use(&self, key_id: &str, now: i64) {
-        self.last_used
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key_id.to_owned(), now);
-    }
-
     /// Writes the collected `last_used_at` values in one pass. Blocking.
     pub fn flush_last_used(&self, db: &Db) -> Result<usize, DbError> {
         let pending: Vec<(String, i64)> = self
-            .last_used
-            .lock()
+            .keys
+            .read()
             .unwrap_or_else(|p| p.into_inner())
-            .drain()
+            .values()
+            .filter_map(|k| {
+                let at = k.pending_use.swap(0, Ordering::Relaxed);
+                (at > 0).then(|| (k.id.clone(), at))
+            })
             .collect();
         let n = pending.len();
         if n == 0 {

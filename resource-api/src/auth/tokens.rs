@@ -7,7 +7,7 @@
 //! signature check; revocation and application status are checked on every request anyway.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use jsonwebtoken::Validation;
 use serde::Deserialize;
@@ -47,7 +47,7 @@ struct RawClaims {
 
 #[derive(Default)]
 pub struct TokenCache {
-    verified: Mutex<HashMap<[u8; 32], VerifiedClaims>>,
+    verified: RwLock<HashMap<[u8; 32], VerifiedClaims>>,
 }
 
 impl TokenCache {
@@ -64,7 +64,7 @@ impl TokenCache {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(c) = self
             .verified
-            .lock()
+            .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&digest)
         {
@@ -75,7 +75,7 @@ impl TokenCache {
             };
         }
         let claims = verify_uncached(authn, token, now).await?;
-        let mut map = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.verified.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_CACHED {
             map.retain(|_, c| c.exp > now);
             if map.len() >= MAX_CACHED {

@@ -24,17 +24,7 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", random_base62(20))
 }
 
-/// Whether `id` could be an id with this prefix. Anything else (traversal, NUL, SQL, absurd
-/// length) names no record and never reaches the database.
-pub fn plausible_id(prefix: &str, id: &str) -> bool {
-    id.len() <= 64
-        && id.len() > prefix.len() + 1
-        && id.starts_with(prefix)
-        && id.as_bytes()[prefix.len()] == b'_'
-        && id[prefix.len() + 1..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric())
-}
+pub use shared::validate::plausible_id;
 
 /// `page` (from 1) and `page_size` (1–100, default 20), as the query string carries them.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -104,29 +94,10 @@ impl<T> Page<T> {
     }
 }
 
-/// Checks free text: trimmed, non-empty when required, bounded, no control characters other
-/// than newline and tab (NUL in particular, which PostgreSQL refuses).
+/// Checks free text (see [`shared::validate::text`]).
 pub fn text(field: &'static str, value: &str, required: bool, max: usize) -> Result<String> {
-    let v = value.trim();
-    if required && v.is_empty() {
-        return Err(Error::validation(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if v.chars().count() > max {
-        return Err(Error::validation(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::validation(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
-    }
-    Ok(v.to_owned())
+    shared::validate::text(field, value, required, max)
+        .map_err(|e| Error::validation(e.field, e.message))
 }
 
 /// ISO 3166-1 alpha-2 shape: two ASCII letters, stored upper-case.
