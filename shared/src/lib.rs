@@ -11,6 +11,8 @@
 
 pub mod api_key;
 pub mod claims;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod environment;

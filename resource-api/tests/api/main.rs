@@ -5,6 +5,7 @@
 
 mod auth;
 mod cases;
+mod client;
 mod environments;
 mod helpers;
 mod ratelimit;
