@@ -113,7 +113,7 @@ async fn a_rotated_secret_surfaces_as_invalid_client_without_the_secret() {
     )
     .unwrap();
     assert_eq!(
-        unknown_scope.token().await.unwrap_err(),
+        unknown_client.token().await.unwrap_err(),
         TokenError::InvalidClient
     );
     let down = TokenSource::new("http://127.0.0.1:9/oauth/token", "app_x", "cfsec_x", &[]).unwrap();
