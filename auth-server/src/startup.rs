@@ -55,6 +55,8 @@ impl Application {
             keys.clone(),
             Duration::from_secs(config.key_refresh_secs.max(1)),
         );
+        let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_auth"));
+        let db_data = web::Data::new(db.clone());
         let state = web::Data::new(AppState {
             clients: ClientAuthenticator::new(config.bcrypt_cost),
             db,
@@ -64,12 +66,15 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(db_data.clone())
                 .configure(shared::http::edge)
                 // Innermost first: the request id is on the response before the envelope
                 // rewrite copies headers and before the access log (outermost) reads them.
                 .wrap(from_fn(telemetry::request_id))
                 .wrap(shared::http::envelope_errors())
                 .wrap(telemetry::access_log())
+                .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
                 .default_service(web::to(shared::http::not_found))
         })
@@ -93,6 +98,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/openapi.json", web::get().to(health::openapi))
+        .route("/metrics", web::get().to(shared::metrics::handler))
         .route("/oauth/token", web::post().to(oauth::token))
         .route("/oauth/introspect", web::post().to(oauth::introspect))
         .route("/oauth/revoke", web::post().to(oauth::revoke))

@@ -48,6 +48,7 @@ impl Application {
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
+        let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_api"));
         let authn = web::Data::new(Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -56,6 +57,7 @@ impl Application {
             tokens: TokenCache::new(),
             limiter,
             db: db.clone(),
+            metrics: metrics.clone(),
         });
         authn
             .state
@@ -74,18 +76,22 @@ impl Application {
             "resource-api on port {port} using {}",
             db.target().describe()
         );
+        let db_data = web::Data::new(db.clone());
         let state = web::Data::new(AppState { db });
         let app_authn = authn.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(app_authn.clone())
+                .app_data(metrics.clone())
+                .app_data(db_data.clone())
                 .configure(shared::http::edge)
                 .wrap(shared::http::envelope_errors())
                 .wrap(
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
+                .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
                 .default_service(web::to(shared::http::not_found))
         })
@@ -117,6 +123,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/openapi.json", web::get().to(health::openapi))
+        .route("/metrics", web::get().to(shared::metrics::handler))
         .service(
             web::scope("/v2")
                 .wrap(from_fn(auth::authenticate))

@@ -18,6 +18,7 @@ pub mod db;
 pub mod environment;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod scope;
 pub mod secret;
 #[cfg(feature = "testing")]

@@ -20,6 +20,7 @@ use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::error::{Error, Result};
 use crate::service::client_auth::ClientCredentials;
 use crate::service::{now_micros, tokens};
+use shared::metrics::Metrics;
 
 /// RFC 6749 §5.1 success response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -169,10 +170,22 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
         (status = 429, description = "Too many failed authentications for this client", body = shared::ErrorBody)))]
 pub async fn token(
     state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse> {
-    let form = parse_form(&req, &body)?;
+    let result = issue_token(&state, &req, &body).await;
+    match &result {
+        Ok(_) => metrics.tokens_issued.inc(),
+        Err(Error::InvalidClient { .. }) => metrics.auth_failure("invalid_client"),
+        Err(Error::Throttled { .. }) => metrics.auth_failure("throttled"),
+        Err(_) => {}
+    }
+    result
+}
+
+async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Result<HttpResponse> {
+    let form = parse_form(req, body)?;
     match form.get("grant_type").map(String::as_str) {
         None => {
             return Err(Error::InvalidRequest(
@@ -192,7 +205,7 @@ pub async fn token(
         .transpose()
         .map_err(|e| Error::InvalidScope(format!("The requested scope is invalid: {e}.")))?;
 
-    let app = authenticate(&state, &req, &form).await?;
+    let app = authenticate(state, req, &form).await?;
     let registered = ScopeSet::parse_delimited(&app.scopes).map_err(|_| {
         Error::Internal(format!("application {} has corrupt scopes", app.client_id))
     })?;

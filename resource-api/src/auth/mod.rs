@@ -68,6 +68,7 @@ pub struct Authenticator {
     pub tokens: TokenCache,
     pub limiter: Arc<dyn RateLimiter>,
     pub db: Db,
+    pub metrics: web::Data<shared::metrics::Metrics>,
 }
 
 /// Why a credential was refused. The variants never carry the credential.
@@ -88,6 +89,17 @@ fn challenge(error: Option<&str>, extra: &str) -> String {
 }
 
 impl AuthFailure {
+    /// The `reason` label of the authentication-failure metric.
+    fn reason(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::Malformed => "malformed",
+            AuthFailure::BothMethods => "both_methods",
+            AuthFailure::Invalid => "invalid",
+            AuthFailure::Unavailable => "unavailable",
+        }
+    }
+
     fn to_api_error(self) -> ApiError {
         match self {
             AuthFailure::Missing => ApiError::new(
@@ -240,7 +252,10 @@ pub async fn authenticate(
     };
     let principal = match principal {
         Ok(p) => p,
-        Err(f) => return Ok(req.error_response(f.to_api_error()).map_into_right_body()),
+        Err(f) => {
+            authn.metrics.auth_failure(f.reason());
+            return Ok(req.error_response(f.to_api_error()).map_into_right_body());
+        }
     };
     let decision = principal.tier.limits().map(|limits| {
         authn

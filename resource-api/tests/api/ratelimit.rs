@@ -62,3 +62,19 @@ async fn unlimited_is_never_limited_and_applications_have_tiers_too() {
     let me: Value = s.get("/v2/me", &key).await.json().await.unwrap();
     assert_eq!(me["tier"], "unlimited");
 }
+
+#[actix_web::test]
+async fn metrics_count_auth_failures_and_rate_limit_rejections() {
+    let s = TestStack::start().await;
+    let _ = s.http.get(format!("{}/v2/me", s.api)).send().await.unwrap();
+    let _ = s.get("/v2/me", "garbage").await;
+    let (_, key) = s.api_key(&[], "sandbox", "basic").await;
+    for _ in 0..12 {
+        let _ = s.get("/v2/me", &key).await;
+    }
+    let text = s.http.get(format!("{}/metrics", s.api)).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"caseforge_api_auth_failures_total{reason="missing"} 1"#), "{text}");
+    assert!(text.contains(r#"caseforge_api_auth_failures_total{reason="malformed"} 1"#), "{text}");
+    assert!(text.contains("caseforge_api_rate_limited_total 2"), "{text}");
+    assert!(text.contains(r#"route="/v2/me""#), "{text}");
+}

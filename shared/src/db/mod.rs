@@ -235,6 +235,12 @@ impl Db {
         }
     }
 
+    /// (open connections, idle connections) of the pool.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
     pub fn target(&self) -> &DatabaseTarget {
         &self.target
     }
