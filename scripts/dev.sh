@@ -34,6 +34,15 @@ target/release/resource-api &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://$API_BIND/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
+# Demo credentials, made fresh on each start (secrets are shown only once).
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+app=$(target/release/auth-server app create --name "demo service" --environment sandbox \
+  --scopes cases:read,cases:write,sar:read,sar:write,watchlist:read,watchlist:write,subjects:read,subjects:write,transactions:read,alerts:read 2>/dev/null)
+client_id=$(printf '%s' "$app" | json '["client_id"]')
+client_secret=$(printf '%s' "$app" | json '["client_secret"]')
+key=$(target/release/auth-server key create --name "dev sandbox key" --environment sandbox \
+  --scopes cases:read,cases:write,sar:read,watchlist:read,subjects:read,transactions:read,alerts:read 2>/dev/null | json '["key"]')
+
 cat <<HINT
 
 CaseForge is running on SQLite ($DATABASE_URL):
@@ -41,20 +50,20 @@ CaseForge is running on SQLite ($DATABASE_URL):
   resource-api  http://$API_BIND
 
 Admin token (kept in .env): $ADMIN_TOKEN
+Demo application (sandbox):  client_id=$client_id  client_secret=$client_secret
+Sandbox API key:             $key
 
-Register a sandbox application (the secret is shown once):
+Call the API with the key (sandbox comes with sample transactions and alerts):
+  curl -s http://$API_BIND/v2/transactions -H "X-API-Key: $key"
+
+Or exchange the application's credentials for a 60-minute token and use it:
+  TOKEN=\$(curl -s -X POST http://$AUTH_BIND/oauth/token -u "$client_id:$client_secret" -d grant_type=client_credentials | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s http://$API_BIND/v2/cases -H "Authorization: Bearer \$TOKEN"
+
+Register another application (the secret is shown once):
   curl -s -X POST http://$AUTH_BIND/admin/applications \\
     -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \\
-    -d '{"name":"my service","scopes":["cases:read","cases:write"],"environment":"sandbox"}'
-
-Exchange its credentials for a 60-minute access token:
-  curl -s -X POST http://$AUTH_BIND/oauth/token -u "<client_id>:<client_secret>" \\
-    -d grant_type=client_credentials
-
-Create a sandbox API key:
-  curl -s -X POST http://$AUTH_BIND/admin/api-keys \\
-    -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \\
-    -d '{"name":"my laptop","environment":"sandbox","scopes":["cases:read"]}'
+    -d '{"name":"my service","scopes":["cases:read"],"environment":"sandbox"}'
 
 Press Ctrl-C to stop.
 HINT

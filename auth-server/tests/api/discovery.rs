@@ -216,13 +216,27 @@ async fn metrics_count_requests_tokens_and_failures() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
     app.token_for(&client, None).await;
-    let _ = app.token_request("grant_type=client_credentials", Some((&client.client_id, "cfsec_wrong"))).await;
+    let _ = app
+        .token_request(
+            "grant_type=client_credentials",
+            Some((&client.client_id, "cfsec_wrong")),
+        )
+        .await;
     let resp = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = resp.text().await.unwrap();
-    assert!(text.contains("caseforge_auth_tokens_issued_total 1"), "{text}");
-    assert!(text.contains(r#"caseforge_auth_auth_failures_total{reason="invalid_client"} 1"#), "{text}");
+    assert!(
+        text.contains("caseforge_auth_tokens_issued_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"caseforge_auth_auth_failures_total{reason="invalid_client"} 1"#),
+        "{text}"
+    );
     assert!(text.contains(r#"caseforge_auth_http_requests_total{method="POST",route="/oauth/token",status="200"} 1"#), "{text}");
     assert!(text.contains("caseforge_auth_http_request_duration_seconds_bucket"));
     assert!(text.contains("caseforge_auth_db_pool_connections"));

@@ -10,3 +10,4 @@ mod environments;
 mod helpers;
 mod ratelimit;
 mod records;
+mod shutdown;

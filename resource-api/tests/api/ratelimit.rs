@@ -72,9 +72,26 @@ async fn metrics_count_auth_failures_and_rate_limit_rejections() {
     for _ in 0..12 {
         let _ = s.get("/v2/me", &key).await;
     }
-    let text = s.http.get(format!("{}/metrics", s.api)).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains(r#"caseforge_api_auth_failures_total{reason="missing"} 1"#), "{text}");
-    assert!(text.contains(r#"caseforge_api_auth_failures_total{reason="malformed"} 1"#), "{text}");
-    assert!(text.contains("caseforge_api_rate_limited_total 2"), "{text}");
+    let text = s
+        .http
+        .get(format!("{}/metrics", s.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"caseforge_api_auth_failures_total{reason="missing"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"caseforge_api_auth_failures_total{reason="malformed"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("caseforge_api_rate_limited_total 2"),
+        "{text}"
+    );
     assert!(text.contains(r#"route="/v2/me""#), "{text}");
 }

@@ -1,0 +1,127 @@
+//! The `resource-api` binary: SIGTERM drains and flushes batched state; bad configuration is
+//! one clear line.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::TestStack;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[actix_web::test]
+async fn sigterm_flushes_last_used_and_exits_cleanly() {
+    let s = TestStack::start().await;
+    let (key_id, key) = s.api_key(&["cases:read"], "sandbox", "unlimited").await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .env("DATABASE_URL", s.db.url())
+        .env("API_BIND", format!("127.0.0.1:{port}"))
+        .env("AUTH_ISSUER", &s.auth)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        s.http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let resp = s
+        .http
+        .get(format!("{base}/v2/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // The binary flushes last_used_at every 30 s; only the shutdown flush can write it now.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(st) = child.try_wait().unwrap() {
+            exited = Some(st);
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exited = exited.expect("exits after SIGTERM");
+    assert!(exited.success(), "{exited:?}");
+    let shown: Value = s
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/api-keys/{key_id}"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        shown["last_used_at"].is_string(),
+        "flushed at shutdown: {shown}"
+    );
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_the_variable() {
+    for (var, value) in [
+        ("API_BIND", "nowhere"),
+        ("AUTH_ISSUER", "auth.example.com"),
+        ("DATABASE_URL", "mysql://x/y"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_resource-api"))
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var), "{var}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[actix_web::test]
+async fn an_unreachable_auth_server_is_not_fatal_and_readyz_says_503() {
+    let s = TestStack::start().await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .env("DATABASE_URL", s.db.url())
+        .env("API_BIND", format!("127.0.0.1:{port}"))
+        .env("AUTH_ISSUER", "http://127.0.0.1:9")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        s.http.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
+    let ready = s.http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running, retrying"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
