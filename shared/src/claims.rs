@@ -7,6 +7,14 @@ use crate::Environment;
 /// The JOSE `typ` header of every access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// Whether a JOSE `typ` value names an access token: RFC 9068 §4 requires accepting `at+jwt`
+/// and `application/at+jwt` (media types compare case-insensitively) and nothing else.
+pub fn is_access_token_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| {
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+    })
+}
+
 /// Every access token lives exactly this long.
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
 
@@ -28,6 +36,14 @@ pub struct AccessTokenClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typ_accepts_both_rfc_9068_spellings_only() {
+        assert!(is_access_token_typ(Some("at+jwt")));
+        assert!(is_access_token_typ(Some("application/at+JWT")));
+        assert!(!is_access_token_typ(Some("JWT")));
+        assert!(!is_access_token_typ(None));
+    }
 
     #[test]
     fn claims_serialise_with_the_rfc_9068_names() {

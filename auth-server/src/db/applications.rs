@@ -73,27 +73,37 @@ impl ApplicationRow {
         .execute(conn)
     }
 
-    /// Replaces the secret hash; the old one stays valid until `previous_expires_at` (or not at
-    /// all when `None`).
+    /// Replaces the secret hash in one statement. With `grace_until`, the hash being replaced
+    /// (read by the database itself, so concurrent rotations chain correctly) keeps working
+    /// until then; without, it stops at once.
     pub fn rotate_secret(
         conn: &mut DbConnection,
         client_id: &str,
         new_hash: &str,
-        previous: Option<(&str, i64)>,
+        grace_until: Option<i64>,
         now: i64,
     ) -> QueryResult<usize> {
-        diesel::update(
-            applications::table
-                .filter(applications::client_id.eq(client_id))
-                .filter(applications::deleted_at.is_null()),
-        )
-        .set((
-            applications::secret_hash.eq(new_hash),
-            applications::previous_secret_hash.eq(previous.map(|(h, _)| h)),
-            applications::previous_secret_expires_at.eq(previous.map(|(_, t)| t)),
-            applications::updated_at.eq(now),
-        ))
-        .execute(conn)
+        let target = applications::table
+            .filter(applications::client_id.eq(client_id))
+            .filter(applications::deleted_at.is_null());
+        match grace_until {
+            Some(until) => diesel::update(target)
+                .set((
+                    applications::previous_secret_hash.eq(applications::secret_hash.nullable()),
+                    applications::previous_secret_expires_at.eq(Some(until)),
+                    applications::secret_hash.eq(new_hash),
+                    applications::updated_at.eq(now),
+                ))
+                .execute(conn),
+            None => diesel::update(target)
+                .set((
+                    applications::previous_secret_hash.eq(None::<String>),
+                    applications::previous_secret_expires_at.eq(None::<i64>),
+                    applications::secret_hash.eq(new_hash),
+                    applications::updated_at.eq(now),
+                ))
+                .execute(conn),
+        }
     }
 
     pub fn soft_delete(conn: &mut DbConnection, client_id: &str, now: i64) -> QueryResult<usize> {

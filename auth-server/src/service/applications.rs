@@ -279,19 +279,19 @@ pub async fn rotate_secret(
         ));
     }
     let id = client_id.to_owned();
-    let current = db
+    let exists = db
         .run(move |c| ApplicationRow::find(c, &id))
         .await?
-        .ok_or(Error::NotFound("application"))?;
+        .is_some();
+    if !exists {
+        return Err(Error::NotFound("application"));
+    }
     let secret = secrets::generate_client_secret();
     let hash = hash_off_thread(&secret, cost).await?;
     let id = client_id.to_owned();
-    let old_hash = current.secret_hash.clone();
+    let grace_until = (grace > 0).then(|| now + grace * 1_000_000);
     let updated = db
-        .run(move |c| {
-            let previous = (grace > 0).then(|| (old_hash.as_str(), now + grace * 1_000_000));
-            ApplicationRow::rotate_secret(c, &id, &hash, previous, now)
-        })
+        .run(move |c| ApplicationRow::rotate_secret(c, &id, &hash, grace_until, now))
         .await?;
     if updated == 0 {
         return Err(Error::NotFound("application"));

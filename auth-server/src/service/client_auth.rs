@@ -101,18 +101,25 @@ impl ClientAuthenticator {
             return Err(Error::Throttled { retry_after: wait });
         }
 
-        let dummy = self.dummy_hash.clone();
+        // Exactly two bcrypt verifications for every attempt that the cache did not answer,
+        // padded with the dummy hash: an unknown client, a wrong secret, and a wrong secret
+        // during a rotation grace period (two real hashes) all cost the same.
+        let real = candidates.len();
+        let mut to_check = candidates.clone();
+        to_check.resize(2, self.dummy_hash.clone());
         let secret = creds.secret.clone();
-        let to_check = candidates.clone();
         let matched: Option<String> = actix_web::web::block(move || {
-            if to_check.is_empty() {
-                // Unknown, disabled or deleted: spend the same time, then fail.
-                let _ = secrets::verify_secret(secret.expose(), &dummy);
-                return None;
-            }
+            // Verify all of them (no short-circuit), then accept only a real candidate.
+            let results: Vec<bool> = to_check
+                .iter()
+                .map(|h| secrets::verify_secret(secret.expose(), h))
+                .collect();
             to_check
                 .into_iter()
-                .find(|h| secrets::verify_secret(secret.expose(), h))
+                .zip(results)
+                .take(real)
+                .find(|(_, ok)| *ok)
+                .map(|(h, _)| h)
         })
         .await
         .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?;

@@ -67,7 +67,7 @@ pub fn verify_ignoring_expiry(
     }
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.alg != ALGORITHM
-        || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
+        || !shared::claims::is_access_token_typ(header.typ.as_deref())
         || header.jku.is_some()
         || header.x5u.is_some()
         || header.jwk.is_some()

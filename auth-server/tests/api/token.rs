@@ -466,3 +466,44 @@ async fn hostile_client_ids_are_invalid_client_never_500() {
         assert_error(app.token_request(&form, None).await, 401, "invalid_client").await;
     }
 }
+
+#[actix_web::test]
+async fn successive_rotations_with_grace_chain_correctly() {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let rotate = || async {
+        let body: Value = app
+            .admin_post(
+                &format!("/admin/applications/{}/rotate-secret", client.client_id),
+                &json!({"grace_period_seconds": 600}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["client_secret"].as_str().unwrap().to_owned()
+    };
+    let second = rotate().await;
+    let third = rotate().await;
+    let status = |secret: String| {
+        let id = client.client_id.clone();
+        let app = &app;
+        async move {
+            app.token_request("grant_type=client_credentials", Some((&id, &secret)))
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(third).await, 200, "the newest secret works");
+    assert_eq!(
+        status(second).await,
+        200,
+        "the one it replaced works during the grace period"
+    );
+    assert_eq!(
+        status(client.client_secret.clone()).await,
+        401,
+        "the first one is gone"
+    );
+}

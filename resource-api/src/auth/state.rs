@@ -66,6 +66,17 @@ impl KeyRecord {
         })
     }
 
+    /// The last use as far as this process knows: the stored value or a newer use not yet
+    /// written.
+    pub fn last_used(&self) -> Option<i64> {
+        let pending = self.pending_use.load(Ordering::Relaxed);
+        match (self.last_used_at, pending > 0) {
+            (Some(stored), true) => Some(stored.max(pending)),
+            (None, true) => Some(pending),
+            (stored, false) => stored,
+        }
+    }
+
     /// Notes a use at `now`; written by the next flush.
     pub fn record_use(&self, now: i64) {
         self.pending_use.fetch_max(now, Ordering::Relaxed);

@@ -12,7 +12,6 @@ use std::sync::RwLock;
 use jsonwebtoken::Validation;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use shared::claims::ACCESS_TOKEN_TYP;
 use shared::{Environment, ScopeSet};
 
 use super::{AuthFailure, Authenticator};
@@ -93,7 +92,7 @@ async fn verify_uncached(
     now: i64,
 ) -> Result<VerifiedClaims, AuthFailure> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::Malformed)?;
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
+    if !shared::claims::is_access_token_typ(header.typ.as_deref())
         || header.jku.is_some()
         || header.x5u.is_some()
         || header.jwk.is_some()

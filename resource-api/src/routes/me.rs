@@ -46,7 +46,7 @@ pub async fn validate_api_key(
             "tier": key.tier,
             "masked_token": key.masked_token,
             "expires_at": key.expires_at.map(shared::time::rfc3339),
-            "last_used_at": key.last_used_at.map(shared::time::rfc3339),
+            "last_used_at": key.last_used().map(shared::time::rfc3339),
             "created_at": shared::time::rfc3339(key.created_at),
             "revoked_at": key.revoked_at.map(shared::time::rfc3339),
         }

@@ -281,7 +281,15 @@ pub async fn list(db: &Db, scoped: Scoped, q: CaseQuery) -> Result<Page<CaseView
             .as_deref()
             .map(|s| parse_enum::<CasePriority>("priority", s).map(|s| s.as_str().to_owned()))
             .transpose()?,
-        assignee: q.assignee.clone(),
+        assignee: q
+            .assignee
+            .as_deref()
+            .map(|a| {
+                domain::text("assignee", a, true, 200).map_err(|_| {
+                    Error::Query("`assignee` must be 1–200 characters of text.".into())
+                })
+            })
+            .transpose()?,
     };
     let (rows, total) = db
         .run(move |c| scoped.list_cases(c, &filters, page))

@@ -73,6 +73,29 @@ impl DatabaseTarget {
         Ok(DatabaseTarget::Sqlite(PathBuf::from(url)))
     }
 
+    /// Removes the URL's password — and, since libpq may split a password that contains `/`
+    /// and quote a piece of it, every piece of it — from a message about this database.
+    pub fn redact(&self, message: &str) -> String {
+        let DatabaseTarget::Postgres(url) = self else {
+            return message.to_owned();
+        };
+        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+        let Some((userinfo, _)) = rest.rsplit_once('@') else {
+            return message.to_owned();
+        };
+        let Some((_, password)) = userinfo.split_once(':') else {
+            return message.to_owned();
+        };
+        let mut out = message.replace(password, "***");
+        for piece in password
+            .split(['/', '?', '#', '@', ':'])
+            .filter(|p| p.len() >= 3)
+        {
+            out = out.replace(piece, "***");
+        }
+        out
+    }
+
     /// A description safe to log: never the password of a PostgreSQL URL.
     pub fn describe(&self) -> String {
         match self {
@@ -191,10 +214,12 @@ impl Db {
             .build(ConnectionManager {
                 target: target.clone(),
             })
-            .map_err(|e| format!("cannot connect to {}: {e}", target.describe()))?;
+            .map_err(|e| target.redact(&format!("cannot connect to {}: {e}", target.describe())))?;
         let db = Db { pool, target };
-        db.prepare()
-            .map_err(|e| format!("cannot prepare {}: {e}", db.target.describe()))?;
+        db.prepare().map_err(|e| {
+            db.target
+                .redact(&format!("cannot prepare {}: {e}", db.target.describe()))
+        })?;
         Ok(db)
     }
 
@@ -332,6 +357,16 @@ mod tests {
             Err(DatabaseUrlError::Scheme("mysql".into()))
         );
         assert_eq!(DatabaseTarget::parse("  "), Err(DatabaseUrlError::Empty));
+    }
+
+    #[test]
+    fn errors_are_redacted_even_when_the_password_holds_a_slash() {
+        let t = DatabaseTarget::parse("postgres://cf:abc/defghi@db:5432/cf").unwrap();
+        let msg = r#"invalid integer value "abc" for connection option "port"; defghi@db"#;
+        let red = t.redact(msg);
+        assert!(!red.contains("abc") && !red.contains("defghi"), "{red}");
+        let plain = DatabaseTarget::parse("sqlite://x.db").unwrap();
+        assert_eq!(plain.redact("abc"), "abc");
     }
 
     #[test]
