@@ -350,7 +350,8 @@ impl<S: Requirement> FromRequest for Authorized<S> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let principal = req.extensions().get::<Principal>().cloned();
+        // Moved, not cloned: one handler has one `Authorized`, and nothing reads it later.
+        let principal = req.extensions_mut().remove::<Principal>();
         ready(match principal {
             None => Err(AuthFailure::Missing.to_api_error()),
             Some(p) => match S::SCOPE {
