@@ -18,7 +18,8 @@ async fn basic_tier_gets_headers_then_429_with_retry_after() {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(remaining < last_remaining || remaining == 0);
+        // Non-increasing: a slow machine may refill a token between two requests.
+        assert!(remaining <= last_remaining);
         last_remaining = remaining;
         assert!(resp.headers().contains_key("x-ratelimit-reset"));
     }
