@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by valgrind's callgrind: repeatable on a noisy shared
+# machine where wall-clock throughput is not. Compares the whole process of the bare baseline
+# (`GET /cases/{id}`) with the resource API (`GET /v2/cases/{id}`) with a JWT and with an API
+# key: each is run twice, with N1 and N2 sequential requests, and the difference divided by
+# N2 − N1 is the marginal cost of one request (start-up cancels out). The resource API's
+# once-a-second credential poller is included in its count, so its ratio is a lower bound.
+#
+#   bench/callgrind.sh            # N1=20, N2=220; takes a few minutes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N1=${N1:-20}
+N2=${N2:-220}
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
+cargo build --release -q -p auth-server -p resource-api -p bench
+R=$PWD/target/release
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+j() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
+export DATABASE_URL="sqlite://$work/cg.db" RUST_LOG=error
+auth_port=$(free_port); api_port=$(free_port); base_port=$(free_port)
+ADMIN_TOKEN=a AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port "$R/auth-server" serve >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$auth_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H 'Authorization: Bearer a' -H 'Content-Type: application/json' -d "$2"; }
+app=$(admin /admin/applications '{"name":"cg","scopes":["cases:read","cases:write"],"environment":"sandbox","tier":"unlimited"}')
+token=$(curl -fs -X POST "http://127.0.0.1:$auth_port/oauth/token" -u "$(echo "$app" | j '["client_id"]'):$(echo "$app" | j '["client_secret"]')" -d grant_type=client_credentials | j '["access_token"]')
+key=$(admin /admin/api-keys '{"name":"cg","environment":"sandbox","scopes":["cases:read"],"tier":"unlimited"}' | j '["key"]')
+export API_BIND=127.0.0.1:$api_port AUTH_ISSUER=http://127.0.0.1:$auth_port BASELINE_BIND=127.0.0.1:$base_port
+"$R/resource-api" >/dev/null 2>&1 &
+tmp_api=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$api_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+case_id=$(curl -fs -X POST "http://127.0.0.1:$api_port/v2/cases" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"title":"callgrind"}' | j '["id"]')
+kill "$tmp_api"; wait "$tmp_api" 2>/dev/null || true
+
+# Prints the total instructions of one run of `bin` serving `n` requests.
+count() {
+  local bin=$1 url=$2 cred=$3 n=$4 out="$work/cg.$RANDOM.out"
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 300); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" != "000" ] && break; sleep 0.2; done
+  sleep 1
+  for _ in $(seq 1 "$n"); do curl -s -o /dev/null "$url" -H "Authorization: Bearer $cred"; done
+  kill -TERM "$pid"; wait "$pid" || true
+  grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
+}
+per_request() {
+  local a b
+  a=$(count "$@" "$N1"); b=$(count "$@" "$N2")
+  echo $(( (b - a) / (N2 - N1) ))
+}
+base=$(per_request "$R/baseline" "http://127.0.0.1:$base_port/cases/$case_id" none)
+jwt=$(per_request "$R/resource-api" "http://127.0.0.1:$api_port/v2/cases/$case_id" "$token")
+apikey=$(per_request "$R/resource-api" "http://127.0.0.1:$api_port/v2/cases/$case_id" "$key")
+pct() { python3 -c "print(f'{$1 / $2 * 100:.0f}%')"; }
+echo "| scenario | instructions per request | throughput ratio if CPU-bound |"
+echo "|---|---|---|"
+echo "| baseline GET /cases/{id} (same DB read, no auth) | $base | 100% |"
+echo "| GET /v2/cases/{id} with a JWT | $jwt | $(pct "$base" "$jwt") |"
+echo "| GET /v2/cases/{id} with an API key | $apikey | $(pct "$base" "$apikey") |"
