@@ -69,8 +69,7 @@ pub fn path_config() -> web::PathConfig {
 }
 
 /// Default service for unknown routes.
-pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    let _ = req;
+pub async fn not_found() -> HttpResponse {
     ApiError::not_found("No route matches this path.").error_response()
 }
 

@@ -36,10 +36,7 @@ pub struct ActiveKey {
 /// A published public key.
 pub struct PublicKey {
     pub kid: String,
-    pub x: String,
     pub decoding: DecodingKey,
-    pub retired_at: Option<i64>,
-    pub created_at: i64,
 }
 
 /// A consistent snapshot: the key to sign with and every key to publish.
@@ -146,10 +143,7 @@ fn build_set(rows: &[SigningKeyRow]) -> Result<KeySet, String> {
         }));
         public.push(PublicKey {
             kid: row.kid.clone(),
-            x: row.public_key.clone(),
             decoding,
-            retired_at: row.retired_at,
-            created_at: row.created_at,
         });
     }
     let jwks_json =

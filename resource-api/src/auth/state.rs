@@ -138,13 +138,14 @@ impl CredentialState {
                 credentials::revocations_since(c, revoked_since, now)?,
             ))
         })?;
-        {
+        // Write locks block every request's read lock: take them only when there is news.
+        if !apps.is_empty() {
             let mut map = self.apps.write().unwrap_or_else(|p| p.into_inner());
             for row in &apps {
                 map.insert(row.client_id.clone(), app_status(row));
             }
         }
-        {
+        if !keys.is_empty() {
             let mut map = self.keys.write().unwrap_or_else(|p| p.into_inner());
             let mut unknown = self.unknown_keys.lock().unwrap_or_else(|p| p.into_inner());
             for row in &keys {
@@ -161,7 +162,7 @@ impl CredentialState {
                 };
             }
         }
-        {
+        if full || !revoked.is_empty() {
             let mut map = self.revoked.write().unwrap_or_else(|p| p.into_inner());
             if full {
                 map.retain(|_, exp| *exp > now);

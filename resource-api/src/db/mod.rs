@@ -27,12 +27,6 @@ impl Scoped {
     pub fn env(&self) -> &'static str {
         self.env.as_str()
     }
-
-    /// Test-only constructor.
-    #[cfg(test)]
-    pub fn for_tests(env: Environment) -> Scoped {
-        Scoped { env }
-    }
 }
 
 /// Encodes a list of ids for a TEXT column.

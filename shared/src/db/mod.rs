@@ -169,19 +169,6 @@ pub enum DbError {
     Canceled,
 }
 
-impl DbError {
-    /// Whether this is a unique-constraint violation (a lost race on an insert).
-    pub fn is_unique_violation(&self) -> bool {
-        matches!(
-            self,
-            DbError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _
-            ))
-        )
-    }
-}
-
 /// A cloneable handle to the pool.
 #[derive(Clone)]
 pub struct Db {
