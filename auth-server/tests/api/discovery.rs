@@ -7,15 +7,7 @@ use crate::helpers::{assert_error, claims_of, spawn_app, spawn_on, ISSUER};
 #[actix_web::test]
 async fn jwks_publishes_public_okp_keys_only() {
     let app = spawn_app().await;
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     let k = &keys[0];
@@ -34,14 +26,8 @@ async fn jwks_publishes_public_okp_keys_only() {
 async fn metadata_follows_rfc8414() {
     let app = spawn_app().await;
     let m: Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(m["issuer"], ISSUER);
     assert_eq!(m["token_endpoint"], format!("{ISSUER}/oauth/token"));
     assert_eq!(m["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"));
@@ -77,15 +63,7 @@ async fn health_readiness_and_openapi_answer() {
             .status(),
         200
     );
-    let doc: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/oauth/token",
@@ -129,28 +107,12 @@ async fn signing_keys_survive_a_restart_and_old_tokens_stay_valid() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
     let token = app.token_for(&client, None).await;
-    let jwks_before: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_before: Value = app.get_json("/.well-known/jwks.json").await;
 
     // A second server process on the same database (a restart, or another replica).
     let db = app.db;
     let second = spawn_on(db, |_| {}).await;
-    let jwks_after: Value = second
-        .http
-        .get(second.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_after: Value = second.get_json("/.well-known/jwks.json").await;
     assert_eq!(jwks_before, jwks_after);
     let answer = second.introspect(&token, &client).await;
     assert_eq!(answer["active"], true);
@@ -188,15 +150,7 @@ async fn rotated_signing_key_signs_new_tokens_while_the_old_stays_published() {
         }
     }
     assert_ne!(new_kid, old_kid, "the rotated key signs new tokens");
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()

@@ -73,6 +73,18 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// `GET path` without credentials, decoded as JSON.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url(path))
