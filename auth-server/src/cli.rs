@@ -50,13 +50,19 @@ pub enum AppCommand {
     List,
     /// Show one application.
     Show { client_id: String },
-    /// Issue a new client secret.
+    /// Issue a new client secret. Without --grace-period-seconds the old secret keeps working
+    /// until the new one is first used (at most 7 days); 0 ends it at once.
     RotateSecret {
         client_id: String,
-        /// How long the old secret keeps working, in seconds.
-        #[arg(long, default_value_t = 0)]
-        grace_period_seconds: i64,
+        /// How long the old secret keeps working, in seconds (0 to 604800).
+        #[arg(long)]
+        grace_period_seconds: Option<i64>,
+        /// Also refuse every token issued before now.
+        #[arg(long)]
+        revoke_tokens: bool,
     },
+    /// Refuse every token issued to the application before now.
+    RevokeTokens { client_id: String },
     /// Disable an application: its tokens stop working.
     Disable { client_id: String },
     /// Delete an application.
@@ -113,6 +119,9 @@ pub struct KeyCreate {
 pub enum KeysCommand {
     /// Make a new signing key active; old keys stay published until their tokens expire.
     Rotate,
+    /// Take a signing key out of service now (suspected compromise): it is unpublished and
+    /// every token it signed is refused; if it was active, a new key takes over first.
+    Revoke { kid: String },
     /// List signing keys.
     List,
 }
@@ -153,6 +162,17 @@ async fn serve(config: Config) -> Result<(), String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
+/// The KEKs from the configuration; commands that touch private signing keys need them.
+fn kek_ring(config: &Config) -> Result<signing::KekRing, String> {
+    let current = config.signing_key_encryption_key.clone().ok_or(
+        "SIGNING_KEY_ENCRYPTION_KEY is not set: private signing keys are encrypted at rest with it",
+    )?;
+    Ok(signing::KekRing::new(
+        current,
+        config.previous_signing_key_encryption_key.clone(),
+    ))
+}
+
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
     println!("{text}");
@@ -185,6 +205,7 @@ async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
                     scopes: a.scopes,
                     environment: a.environment,
                     tier: a.tier,
+                    introspection: None,
                 }
                 .validate()
                 .map_err(describe)?;
@@ -204,16 +225,16 @@ async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
             AppCommand::RotateSecret {
                 client_id,
                 grace_period_seconds,
+                revoke_tokens,
             } => {
-                let rotated = applications::rotate_secret(
-                    db,
-                    &client_id,
-                    Some(grace_period_seconds),
-                    config.bcrypt_cost,
-                    now,
-                )
-                .await
-                .map_err(describe)?;
+                let options = applications::RotateSecret {
+                    grace_period_seconds,
+                    revoke_tokens: Some(revoke_tokens),
+                };
+                let rotated =
+                    applications::rotate_secret(db, &client_id, options, config.bcrypt_cost, now)
+                        .await
+                        .map_err(describe)?;
                 print_json(&rotated)?;
                 eprintln!("Store the client_secret now: it cannot be shown again.");
                 Ok(())
@@ -228,6 +249,13 @@ async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
                         .await
                         .map_err(describe)?,
                 )
+            }
+            AppCommand::RevokeTokens { client_id } => {
+                applications::revoke_tokens(db, &client_id, now)
+                    .await
+                    .map_err(describe)?;
+                println!("every token issued to {client_id} before now is revoked");
+                Ok(())
             }
             AppCommand::Delete { client_id } => {
                 applications::delete(db, &client_id, now)
@@ -264,13 +292,26 @@ async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
         },
         Command::Keys(cmd) => match cmd {
             KeysCommand::Rotate => {
+                let keks = kek_ring(config)?;
                 // Make sure a key exists first, so that rotation always retires something real.
-                signing::KeyStore::load_or_create(db, now)?;
+                signing::KeyStore::load_or_create(db, &keks, now)?;
                 // A fresh timestamp, so that the new key is strictly the newest.
-                let kid =
-                    signing::rotate(db, now_micros().max(now + 1)).map_err(|e| e.to_string())?;
+                let kid = signing::rotate(db, &keks.current, now_micros().max(now + 1))
+                    .map_err(|e| e.to_string())?;
                 println!("new active signing key {kid}; previous keys stay published until their tokens expire");
                 Ok(())
+            }
+            KeysCommand::Revoke { kid } => {
+                let keks = kek_ring(config)?;
+                let active = signing::revoke(db, &keks.current, &kid, now_micros().max(now + 1))
+                    .map_err(|e| e.to_string())?;
+                match active {
+                    None => Err(format!("no signing key {kid}")),
+                    Some(active) => {
+                        println!("signing key {kid} revoked; tokens it signed are refused; active key {active}");
+                        Ok(())
+                    }
+                }
             }
             KeysCommand::List => {
                 let rows = db

@@ -25,9 +25,15 @@ pub enum Error {
     /// Too many failed authentications for one client id.
     #[error("throttled for {retry_after}s")]
     Throttled { retry_after: u64 },
+    /// The application's tier allows no more tokens right now.
+    #[error("token issuance limited for {retry_after}s")]
+    IssuanceLimited { retry_after: u64 },
     /// The admin API without (or with a wrong) `ADMIN_TOKEN`.
     #[error("admin unauthorized")]
     AdminUnauthorized,
+    /// Too many wrong admin tokens from one source address.
+    #[error("admin throttled for {retry_after}s")]
+    AdminThrottled { retry_after: u64 },
     #[error("validation_failed on {field}: {message}")]
     Validation {
         field: &'static str,
@@ -35,6 +41,9 @@ pub enum Error {
     },
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// The request lost a race with another change to the same record.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("database: {0}")]
     Db(#[from] DbError),
     #[error("internal: {0}")]
@@ -79,6 +88,14 @@ impl Error {
                 *retry_after,
                 "Too many failed authentication attempts for this client; retry later.",
             ),
+            Error::IssuanceLimited { retry_after } => ApiError::rate_limited(
+                *retry_after,
+                "This application's tier allows no more tokens right now; reuse the token you have until it nears expiry.",
+            ),
+            Error::AdminThrottled { retry_after } => ApiError::rate_limited(
+                *retry_after,
+                "Too many failed admin authentications from this address; retry later.",
+            ),
             Error::AdminUnauthorized => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -87,6 +104,7 @@ impl Error {
             .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"caseforge-admin\""),
             Error::Validation { field, message } => ApiError::validation(field, message.clone()),
             Error::NotFound(what) => ApiError::not_found(format!("No {what} with this id exists.")),
+            Error::Conflict(d) => ApiError::conflict(d.clone()),
             Error::Db(e) => {
                 log::error!("database error: {e}");
                 if matches!(e, DbError::Pool(_)) {

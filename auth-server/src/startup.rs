@@ -14,7 +14,13 @@ use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::routes::{admin, health, oauth, well_known, AppState};
 use crate::service::client_auth::ClientAuthenticator;
 use crate::service::now_micros;
-use crate::service::signing::KeyStore;
+use crate::service::signing::{KekRing, KeyStore};
+use shared::ratelimit::InMemoryRateLimiter;
+use shared::throttle::FailureThrottle;
+
+/// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
+const ADMIN_FAILURE_BURST: u32 = 10;
+const ADMIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
 use crate::telemetry;
 use crate::Config;
 
@@ -38,10 +44,15 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Application, String> {
+        let kek = config.signing_key_encryption_key.clone().ok_or(
+            "SIGNING_KEY_ENCRYPTION_KEY is not set: private signing keys are encrypted at rest \
+             with it (generate one with `openssl rand -base64 32`)",
+        )?;
+        let keks = KekRing::new(kek, config.previous_signing_key_encryption_key.clone());
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let keys = Arc::new(
-            KeyStore::load_or_create(&db, now_micros())
+            KeyStore::load_or_create(&db, &keks, now_micros())
                 .map_err(|e| format!("signing keys: {e}"))?,
         );
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -58,7 +69,13 @@ impl Application {
         let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_auth"));
         let db_data = web::Data::new(db.clone());
         let state = web::Data::new(AppState {
-            clients: ClientAuthenticator::new(config.bcrypt_cost),
+            clients: ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
+            issuance: InMemoryRateLimiter::new(),
+            admin_failures: FailureThrottle::new(
+                ADMIN_FAILURE_BURST,
+                ADMIN_FAILURE_REFILL,
+                100_000,
+            ),
             db,
             config,
             keys,
@@ -121,6 +138,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/applications/{client_id}/rotate-secret",
             web::post().to(admin::rotate_secret),
+        )
+        .route(
+            "/admin/applications/{client_id}/revoke-tokens",
+            web::post().to(admin::revoke_tokens),
         )
         .service(
             web::resource("/admin/api-keys")

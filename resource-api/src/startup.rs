@@ -58,6 +58,7 @@ impl Application {
             limiter,
             db: db.clone(),
             metrics: metrics.clone(),
+            failures_by_source: Authenticator::source_throttle(),
         });
         authn
             .state

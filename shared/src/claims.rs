@@ -18,6 +18,23 @@ pub fn is_access_token_typ(typ: Option<&str>) -> bool {
 /// Every access token lives exactly this long.
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
 
+/// A retired signing key stays published this long (a token lifetime plus a margin for clock
+/// skew and caches). A key retired longer ago than this — or taken out of service with
+/// `auth-server keys revoke`, which backdates its retirement — is unpublished, and verifiers
+/// refuse every token it signed.
+pub const RETIRED_KEY_PUBLISHED_SECS: i64 = ACCESS_TOKEN_LIFETIME_SECS + 300;
+
+/// Clock skew tolerated between the auth server and a verifier, for `iat`/`nbf` in the future and
+/// for a token's lifetime. `exp` itself gets none.
+pub const LEEWAY_SECS: i64 = 30;
+
+/// Whether `exp - iat` is a lifetime this issuer could have signed. A token claiming a longer one
+/// was not minted by the token endpoint (a stolen signing key, a forged claim set), so verifiers
+/// refuse it whatever its signature says.
+pub fn plausible_lifetime(iat: i64, exp: i64) -> bool {
+    exp > iat && exp - iat <= ACCESS_TOKEN_LIFETIME_SECS + LEEWAY_SECS
+}
+
 /// The claims of a CaseForge access token. `sub` equals `client_id` for the client-credentials
 /// grant (RFC 9068 §2.2); `scope` is space-delimited; `env` is the application's environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +60,13 @@ mod tests {
         assert!(is_access_token_typ(Some("application/at+JWT")));
         assert!(!is_access_token_typ(Some("JWT")));
         assert!(!is_access_token_typ(None));
+    }
+
+    #[test]
+    fn only_lifetimes_the_issuer_signs_are_plausible() {
+        assert!(plausible_lifetime(0, ACCESS_TOKEN_LIFETIME_SECS));
+        assert!(!plausible_lifetime(0, 100 * 365 * 24 * 3600));
+        assert!(!plausible_lifetime(10, 10));
     }
 
     #[test]

@@ -19,10 +19,12 @@ pub mod environment;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod ratelimit;
 pub mod scope;
 pub mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 pub mod tier;
 pub mod time;
 pub mod validate;

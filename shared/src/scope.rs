@@ -140,6 +140,11 @@ impl ScopeSet {
         self.0.iter().copied()
     }
 
+    /// The scopes in both sets: what a token still grants once its application lost scopes.
+    pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
+        ScopeSet(self.0.intersection(&other.0).copied().collect())
+    }
+
     /// The scopes of `self` that `other` lacks, for error messages.
     pub fn difference(&self, other: &ScopeSet) -> ScopeSet {
         ScopeSet(self.0.difference(&other.0).copied().collect())

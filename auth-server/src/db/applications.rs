@@ -20,6 +20,13 @@ pub struct ApplicationRow {
     pub deleted_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Tokens issued before this instant are refused ("revoke all tokens").
+    pub tokens_not_before: Option<i64>,
+    /// The previous secret ends at the first use of the new one (rotation without a grace
+    /// period), at the latest at `previous_secret_expires_at`.
+    pub previous_secret_until_used: bool,
+    /// May introspect other clients' tokens (RFC 7662 §4).
+    pub introspection: bool,
 }
 
 /// The fields an admin may change. `None` leaves a field alone.
@@ -31,10 +38,21 @@ pub struct ApplicationChanges {
     pub scopes: Option<String>,
     pub tier: Option<String>,
     pub disabled: Option<bool>,
+    pub introspection: Option<bool>,
     pub updated_at: i64,
 }
 
 impl ApplicationRow {
+    /// The hashes a presented secret may match at `now`: the current one, and the previous one
+    /// while it is still valid.
+    pub fn secret_candidates(&self, now: i64) -> impl Iterator<Item = &str> {
+        let previous = match (&self.previous_secret_hash, self.previous_secret_expires_at) {
+            (Some(prev), Some(until)) if until > now => Some(prev.as_str()),
+            _ => None,
+        };
+        std::iter::once(self.secret_hash.as_str()).chain(previous)
+    }
+
     pub fn insert(conn: &mut DbConnection, row: &ApplicationRow) -> QueryResult<usize> {
         diesel::insert_into(applications::table)
             .values(row)
@@ -73,37 +91,100 @@ impl ApplicationRow {
         .execute(conn)
     }
 
-    /// Replaces the secret hash in one statement. With `grace_until`, the hash being replaced
-    /// (read by the database itself, so concurrent rotations chain correctly) keeps working
-    /// until then; without, it stops at once.
+    /// Replaces the secret hash if it is still `expected` (so that of two concurrent rotations
+    /// the second finds 0 rows and answers 409 instead of silently invalidating the secret the
+    /// first one handed out). The replaced hash keeps working until `previous_until` — and, with
+    /// `until_used`, only until the new secret is first used.
+    #[allow(clippy::too_many_arguments)]
     pub fn rotate_secret(
         conn: &mut DbConnection,
         client_id: &str,
+        expected: &str,
         new_hash: &str,
-        grace_until: Option<i64>,
+        previous_until: Option<i64>,
+        until_used: bool,
+        revoke_tokens: bool,
         now: i64,
     ) -> QueryResult<usize> {
         let target = applications::table
             .filter(applications::client_id.eq(client_id))
-            .filter(applications::deleted_at.is_null());
-        match grace_until {
-            Some(until) => diesel::update(target)
-                .set((
-                    applications::previous_secret_hash.eq(applications::secret_hash.nullable()),
-                    applications::previous_secret_expires_at.eq(Some(until)),
-                    applications::secret_hash.eq(new_hash),
-                    applications::updated_at.eq(now),
-                ))
-                .execute(conn),
-            None => diesel::update(target)
-                .set((
-                    applications::previous_secret_hash.eq(None::<String>),
-                    applications::previous_secret_expires_at.eq(None::<i64>),
-                    applications::secret_hash.eq(new_hash),
-                    applications::updated_at.eq(now),
-                ))
-                .execute(conn),
+            .filter(applications::deleted_at.is_null())
+            .filter(applications::secret_hash.eq(expected));
+        let tokens_not_before = revoke_tokens.then_some(now);
+        let previous_hash = previous_until.map(|_| expected.to_owned());
+        let updated = diesel::update(target)
+            .set((
+                applications::previous_secret_hash.eq(previous_hash),
+                applications::previous_secret_expires_at.eq(previous_until),
+                applications::previous_secret_until_used.eq(until_used && previous_until.is_some()),
+                applications::secret_hash.eq(new_hash),
+                applications::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if updated > 0 && revoke_tokens {
+            Self::set_tokens_not_before(conn, client_id, tokens_not_before.unwrap_or(now))?;
         }
+        Ok(updated)
+    }
+
+    /// Ends the previous secret once the current one (`current`) has been used.
+    pub fn end_previous_secret(
+        conn: &mut DbConnection,
+        client_id: &str,
+        current: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            applications::table
+                .filter(applications::client_id.eq(client_id))
+                .filter(applications::secret_hash.eq(current))
+                .filter(applications::previous_secret_until_used.eq(true)),
+        )
+        .set((
+            applications::previous_secret_hash.eq(None::<String>),
+            applications::previous_secret_expires_at.eq(None::<i64>),
+            applications::previous_secret_until_used.eq(false),
+        ))
+        .execute(conn)
+    }
+
+    /// Replaces a hash by an equivalent one (a rehash at another bcrypt cost), only if the row
+    /// still holds `old`.
+    pub fn replace_secret_hash(
+        conn: &mut DbConnection,
+        client_id: &str,
+        old: &str,
+        new: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            applications::table
+                .filter(applications::client_id.eq(client_id))
+                .filter(applications::secret_hash.eq(old)),
+        )
+        .set(applications::secret_hash.eq(new))
+        .execute(conn)
+    }
+
+    /// Every token issued before `at` is refused from now on. Never moves the instant back.
+    pub fn set_tokens_not_before(
+        conn: &mut DbConnection,
+        client_id: &str,
+        at: i64,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            applications::table
+                .filter(applications::client_id.eq(client_id))
+                .filter(applications::deleted_at.is_null())
+                .filter(
+                    applications::tokens_not_before
+                        .is_null()
+                        .or(applications::tokens_not_before.lt(at)),
+                ),
+        )
+        .set((
+            applications::tokens_not_before.eq(Some(at)),
+            applications::updated_at.eq(at),
+        ))
+        .execute(conn)
     }
 
     pub fn soft_delete(conn: &mut DbConnection, client_id: &str, now: i64) -> QueryResult<usize> {

@@ -57,6 +57,47 @@ impl SigningKeyRow {
             .load(conn)
     }
 
+    pub fn find(conn: &mut DbConnection, kid: &str) -> QueryResult<Option<SigningKeyRow>> {
+        signing_keys::table
+            .find(kid)
+            .select(SigningKeyRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The kid of the newest active key.
+    pub fn active_kid(conn: &mut DbConnection) -> QueryResult<Option<String>> {
+        signing_keys::table
+            .filter(signing_keys::retired_at.is_null())
+            .order((signing_keys::created_at.desc(), signing_keys::kid))
+            .select(signing_keys::kid)
+            .first(conn)
+            .optional()
+    }
+
+    /// Replaces the stored private key only if it is still `old` (another replica may have
+    /// re-sealed it already).
+    pub fn replace_private_key(
+        conn: &mut DbConnection,
+        kid: &str,
+        old: &str,
+        new: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            signing_keys::table
+                .filter(signing_keys::kid.eq(kid))
+                .filter(signing_keys::private_key.eq(old)),
+        )
+        .set(signing_keys::private_key.eq(new))
+        .execute(conn)
+    }
+
+    pub fn set_retired_at(conn: &mut DbConnection, kid: &str, at: i64) -> QueryResult<usize> {
+        diesel::update(signing_keys::table.filter(signing_keys::kid.eq(kid)))
+            .set(signing_keys::retired_at.eq(Some(at)))
+            .execute(conn)
+    }
+
     /// Retires every active key except `keep`.
     pub fn retire_all_but(conn: &mut DbConnection, keep: &str, now: i64) -> QueryResult<usize> {
         diesel::update(

@@ -1,6 +1,7 @@
 //! The admin API (contract §3.4): applications and API keys, behind `ADMIN_TOKEN`.
 
 use std::future::{ready, Ready};
+use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -30,27 +31,44 @@ impl FromRequest for Admin {
     }
 }
 
+/// A correct admin token is always accepted (the comparison is cheap, so there is nothing to
+/// protect by refusing it); wrong ones are counted per source address and, past a burst, answered
+/// 429 instead of 401, which bounds online guessing of the token.
 fn check_admin(req: &HttpRequest) -> Result<Admin> {
-    let expected = req
+    let state = req
         .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.config.admin_token.clone())
         .ok_or(Error::AdminUnauthorized)?;
-    let presented = req
+    if admin_token_matches(req, state) {
+        return Ok(Admin);
+    }
+    let source = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    match state.admin_failures.try_take(&source, Instant::now()) {
+        Ok(()) => Err(Error::AdminUnauthorized),
+        Err(retry_after) => Err(Error::AdminThrottled { retry_after }),
+    }
+}
+
+fn admin_token_matches(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(expected) = state.config.admin_token.as_ref() else {
+        return false;
+    };
+    let Some(presented) = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .ok_or(Error::AdminUnauthorized)?;
+    else {
+        return false;
+    };
     // Comparing digests keeps the comparison constant-time and hides the token's length.
     let a = Sha256::digest(presented.as_bytes());
     let b = Sha256::digest(expected.expose().as_bytes());
-    if shared::secret::ct_eq(&a, &b) {
-        Ok(Admin)
-    } else {
-        Err(Error::AdminUnauthorized)
-    }
+    shared::secret::ct_eq(&a, &b)
 }
 
 /// Register an application. The `client_secret` is shown only in this answer.
@@ -111,10 +129,13 @@ pub async fn patch_application(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Issue a new secret; the old one works for `grace_period_seconds` only.
+/// Issue a new secret. The old one works for `grace_period_seconds`, or — when that is
+/// omitted — until the new one is first used (at most 7 days), so a lost answer never locks the
+/// application out. `revoke_tokens: true` also refuses every token issued before now.
 #[utoipa::path(post, path = "/admin/applications/{client_id}/rotate-secret", tag = "admin",
     request_body(content = Option<RotateSecret>), security(("admin_token" = [])), params(("client_id" = String, Path)),
     responses((status = 200, body = ApplicationWithSecret), (status = 404, body = shared::ErrorBody),
+        (status = 409, description = "Rotated concurrently by another request; nothing changed", body = shared::ErrorBody),
         (status = 422, body = shared::ErrorBody)))]
 pub async fn rotate_secret(
     _: Admin,
@@ -127,7 +148,7 @@ pub async fn rotate_secret(
     let rotated = applications::rotate_secret(
         &state.db,
         &id,
-        input.grace_period_seconds,
+        input,
         state.config.bcrypt_cost,
         now_micros(),
     )
@@ -139,6 +160,23 @@ pub async fn rotate_secret(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(rotated))
+}
+
+/// Refuse every token issued to the application before now (e.g. after a leaked secret). The
+/// resource API refuses them within the revocation bound; introspection says inactive at once.
+#[utoipa::path(post, path = "/admin/applications/{client_id}/revoke-tokens", tag = "admin",
+    security(("admin_token" = [])), params(("client_id" = String, Path)),
+    responses((status = 204, description = "Every earlier token is revoked"),
+        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody),
+        (status = 404, body = shared::ErrorBody)))]
+pub async fn revoke_tokens(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse> {
+    applications::revoke_tokens(&state.db, &id, now_micros()).await?;
+    log::info!("application {} tokens revoked", id.as_str());
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Delete an application; its tokens stop working.

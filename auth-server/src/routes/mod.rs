@@ -9,6 +9,8 @@ pub mod well_known;
 use std::sync::Arc;
 
 use shared::db::Db;
+use shared::ratelimit::InMemoryRateLimiter;
+use shared::throttle::FailureThrottle;
 
 use crate::service::client_auth::ClientAuthenticator;
 use crate::service::signing::KeyStore;
@@ -20,4 +22,8 @@ pub struct AppState {
     pub config: Config,
     pub keys: Arc<KeyStore>,
     pub clients: ClientAuthenticator,
+    /// Tokens issued per application, by tier (contract §4.3 limits).
+    pub issuance: InMemoryRateLimiter,
+    /// Failed admin authentications per source address.
+    pub admin_failures: FailureThrottle,
 }

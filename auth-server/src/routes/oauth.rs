@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::service::client_auth::ClientCredentials;
 use crate::service::{now_micros, tokens};
 use shared::metrics::Metrics;
+use shared::ratelimit::RateLimiter;
 
 /// RFC 6749 §5.1 success response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -199,13 +200,34 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
             ));
         }
     }
-    let requested = form
-        .get("scope")
-        .map(|s| ScopeSet::parse_delimited(s))
-        .transpose()
-        .map_err(|e| Error::InvalidScope(format!("The requested scope is invalid: {e}.")))?;
+    let requested = match form.get("scope") {
+        None => None,
+        Some(s) if s.trim().is_empty() => {
+            return Err(Error::InvalidScope(
+                "The requested scope is empty; omit `scope` to get every registered scope.".into(),
+            ))
+        }
+        Some(s) => {
+            Some(ScopeSet::parse_delimited(s).map_err(|e| {
+                Error::InvalidScope(format!("The requested scope is invalid: {e}."))
+            })?)
+        }
+    };
 
     let app = authenticate(state, req, &form).await?;
+    if let Some(limits) = app
+        .tier
+        .parse::<shared::Tier>()
+        .unwrap_or_default()
+        .limits()
+    {
+        let decision = state.issuance.check(&app.client_id, limits, Instant::now());
+        if !decision.allowed {
+            return Err(Error::IssuanceLimited {
+                retry_after: decision.retry_after.unwrap_or(1),
+            });
+        }
+    }
     let registered = ScopeSet::parse_delimited(&app.scopes).map_err(|_| {
         Error::Internal(format!("application {} has corrupt scopes", app.client_id))
     })?;
@@ -233,7 +255,7 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
         &app.client_id,
         environment,
         &granted,
-        now_micros() / 1_000_000,
+        tokens::issued_at(now_micros(), app.tokens_not_before),
     )
     .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
     Ok(no_store(HttpResponse::Ok()).json(TokenResponse {
@@ -262,7 +284,7 @@ pub async fn introspect(
         .get("token")
         .cloned()
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
-    authenticate(&state, &req, &form).await?;
+    let caller = authenticate(&state, &req, &form).await?;
     let keys = state.keys.current();
     let now_us = now_micros();
     let inactive = || no_store(HttpResponse::Ok()).json(json!({ "active": false }));
@@ -275,6 +297,10 @@ pub async fn introspect(
     ) else {
         return Ok(inactive());
     };
+    // RFC 7662 §4: a client learns about its own tokens only, unless granted introspection.
+    if claims.client_id != caller.client_id && !caller.introspection {
+        return Ok(inactive());
+    }
     let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
     let (revoked, app) = state
         .db
@@ -285,14 +311,19 @@ pub async fn introspect(
             ))
         })
         .await?;
-    let app_active = app.is_some_and(|a| !a.disabled && a.deleted_at.is_none());
-    if revoked || !app_active {
+    let Some(app) = app.filter(|a| !a.disabled && a.deleted_at.is_none()) else {
         return Ok(inactive());
-    }
+    };
+    let Some(scope) = (!revoked)
+        .then(|| tokens::effective_scopes(&claims, &app))
+        .flatten()
+    else {
+        return Ok(inactive());
+    };
     Ok(no_store(HttpResponse::Ok()).json(json!({
         "active": true,
         "token_type": "Bearer",
-        "scope": claims.scope,
+        "scope": scope.to_delimited(),
         "client_id": claims.client_id,
         "sub": claims.sub,
         "aud": claims.aud,

@@ -61,6 +61,10 @@ pub struct NewApiKey {
     pub expires_at: Option<i64>,
 }
 
+/// The furthest ahead an API key may expire: 10 years (and every expiry then renders as a
+/// four-digit-year RFC 3339 timestamp).
+pub const MAX_KEY_LIFETIME_MICROS: i64 = 10 * 366 * 24 * 3600 * 1_000_000;
+
 impl CreateApiKey {
     /// Validates into a [`NewApiKey`]; `now` decides whether `expires_at` is in the future.
     pub fn validate(self, now: i64) -> Result<NewApiKey> {
@@ -74,6 +78,12 @@ impl CreateApiKey {
                     return Err(Error::validation(
                         "expires_at",
                         "expires_at must be in the future",
+                    ));
+                }
+                if t - now > MAX_KEY_LIFETIME_MICROS {
+                    return Err(Error::validation(
+                        "expires_at",
+                        "expires_at must be at most 10 years ahead",
                     ));
                 }
                 Some(t)
@@ -214,7 +224,15 @@ mod tests {
         ));
         let mut r = req();
         r.expires_at = Some("2027-01-01T00:00:00Z".into());
-        assert!(r.validate(now).unwrap().expires_at.is_some());
+        assert!(r.clone().validate(now).unwrap().expires_at.is_some());
+        r.expires_at = Some("9999-12-31T23:59:59Z".into());
+        assert!(matches!(
+            r.validate(now),
+            Err(Error::Validation {
+                field: "expires_at",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct CreateApplication {
     pub environment: Option<String>,
     /// Rate-limit tier (default `standard`).
     pub tier: Option<String>,
+    /// May introspect tokens of other applications (RFC 7662 §4; default false).
+    pub introspection: Option<bool>,
 }
 
 /// `PATCH /admin/applications/{client_id}`: only the fields present change.
@@ -36,14 +38,19 @@ pub struct PatchApplication {
     pub scopes: Option<Vec<String>>,
     pub tier: Option<String>,
     pub disabled: Option<bool>,
+    pub introspection: Option<bool>,
 }
 
 /// `POST /admin/applications/{client_id}/rotate-secret`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
-    /// How long the old secret keeps working, in seconds (default 0, at most 7 days).
+    /// How long the old secret keeps working, in seconds (at most 7 days); `0` ends it at once.
+    /// Omitted: the old secret keeps working until the new one is first used (at most 7 days),
+    /// so that a rotation whose answer was lost never locks the application out.
     pub grace_period_seconds: Option<i64>,
+    /// Also refuse every token issued before now (as `revoke-tokens`).
+    pub revoke_tokens: Option<bool>,
 }
 
 /// An application as the admin API shows it. Never a secret or a hash.
@@ -58,6 +65,10 @@ pub struct ApplicationView {
     pub tier: Tier,
     pub grant_types: Vec<String>,
     pub disabled: bool,
+    /// May introspect tokens of other applications.
+    pub introspection: bool,
+    /// Tokens issued before this instant are refused (RFC 3339), if "revoke all tokens" was used.
+    pub tokens_not_before: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -110,6 +121,7 @@ pub struct NewApplication {
     pub scopes: ScopeSet,
     pub environment: Environment,
     pub tier: Tier,
+    pub introspection: bool,
 }
 
 impl CreateApplication {
@@ -131,6 +143,7 @@ impl CreateApplication {
                 None => Tier::default(),
                 Some(t) => parse_tier(t)?,
             },
+            introspection: self.introspection.unwrap_or(false),
         })
     }
 }
@@ -155,6 +168,8 @@ impl ApplicationView {
             tier: row.tier.parse().map_err(|_| corrupt("tier"))?,
             grant_types: vec!["client_credentials".to_owned()],
             disabled: row.disabled,
+            introspection: row.introspection,
+            tokens_not_before: row.tokens_not_before.map(shared::time::rfc3339),
             created_at: shared::time::rfc3339(row.created_at),
             updated_at: shared::time::rfc3339(row.updated_at),
         })
@@ -191,6 +206,9 @@ pub async fn create(
         deleted_at: None,
         created_at: now,
         updated_at: now,
+        tokens_not_before: None,
+        previous_secret_until_used: false,
+        introspection: new.introspection,
     };
     let to_insert = row.clone();
     db.run(move |c| ApplicationRow::insert(c, &to_insert))
@@ -249,6 +267,7 @@ pub async fn patch(
             .map(|t| parse_tier(t).map(|t| t.as_str().to_owned()))
             .transpose()?,
         disabled: patch.disabled,
+        introspection: patch.introspection,
         updated_at: now,
     };
     let id = client_id.to_owned();
@@ -261,45 +280,84 @@ pub async fn patch(
     get(db, client_id).await
 }
 
+/// Issues a new secret. Of two concurrent rotations the second answers 409: each secret
+/// handed out is valid when it is shown.
 pub async fn rotate_secret(
     db: &Db,
     client_id: &str,
-    grace_period_seconds: Option<i64>,
+    options: RotateSecret,
     cost: u32,
     now: i64,
 ) -> Result<ApplicationWithSecret> {
     if !super::client_auth::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
-    let grace = grace_period_seconds.unwrap_or(0);
-    if !(0..=MAX_GRACE_PERIOD_SECS).contains(&grace) {
-        return Err(Error::validation(
-            "grace_period_seconds",
-            format!("grace_period_seconds must be from 0 to {MAX_GRACE_PERIOD_SECS}"),
-        ));
-    }
+    let previous_until = match options.grace_period_seconds {
+        None => Some(now + MAX_GRACE_PERIOD_SECS * 1_000_000),
+        Some(0) => None,
+        Some(g) if (1..=MAX_GRACE_PERIOD_SECS).contains(&g) => Some(now + g * 1_000_000),
+        Some(_) => {
+            return Err(Error::validation(
+                "grace_period_seconds",
+                format!("grace_period_seconds must be from 0 to {MAX_GRACE_PERIOD_SECS}"),
+            ))
+        }
+    };
+    let until_used = options.grace_period_seconds.is_none();
+    let revoke_tokens = options.revoke_tokens.unwrap_or(false);
     let id = client_id.to_owned();
-    let exists = db
+    let expected = db
         .run(move |c| ApplicationRow::find(c, &id))
         .await?
-        .is_some();
-    if !exists {
-        return Err(Error::NotFound("application"));
-    }
+        .ok_or(Error::NotFound("application"))?
+        .secret_hash;
     let secret = secrets::generate_client_secret();
     let hash = hash_off_thread(&secret, cost).await?;
     let id = client_id.to_owned();
-    let grace_until = (grace > 0).then(|| now + grace * 1_000_000);
     let updated = db
-        .run(move |c| ApplicationRow::rotate_secret(c, &id, &hash, grace_until, now))
+        .run(move |c| {
+            use diesel::Connection;
+            c.transaction(|c| {
+                ApplicationRow::rotate_secret(
+                    c,
+                    &id,
+                    &expected,
+                    &hash,
+                    previous_until,
+                    until_used,
+                    revoke_tokens,
+                    now,
+                )
+            })
+        })
         .await?;
     if updated == 0 {
-        return Err(Error::NotFound("application"));
+        return Err(Error::Conflict(
+            "The secret was rotated concurrently by another request; nothing was changed by this one.".into(),
+        ));
     }
     Ok(ApplicationWithSecret {
         application: get(db, client_id).await?,
         client_secret: secret.expose().to_owned(),
     })
+}
+
+/// Refuses every token the application was issued before `now`.
+pub async fn revoke_tokens(db: &Db, client_id: &str, now: i64) -> Result<()> {
+    if !super::client_auth::plausible_client_id(client_id) {
+        return Err(Error::NotFound("application"));
+    }
+    let id = client_id.to_owned();
+    let exists = db
+        .run(move |c| {
+            ApplicationRow::set_tokens_not_before(c, &id, now)?;
+            Ok(ApplicationRow::find(c, &id)?.is_some())
+        })
+        .await?;
+    if !exists {
+        return Err(Error::NotFound("application"));
+    }
+    Ok(())
 }
 
 pub async fn delete(db: &Db, client_id: &str, now: i64) -> Result<()> {
@@ -327,6 +385,7 @@ mod tests {
             scopes: vec!["cases:read".into(), "cases:write".into()],
             environment: None,
             tier: None,
+            introspection: None,
         }
     }
 

@@ -4,9 +4,9 @@
 pub mod api_keys;
 pub mod applications;
 pub mod client_auth;
+pub mod kek;
 pub mod secrets;
 pub mod signing;
-pub mod throttle;
 pub mod tokens;
 
 use chrono::Utc;

@@ -28,6 +28,11 @@ pub fn hash_secret(secret: &Secret, cost: u32) -> Result<String, bcrypt::BcryptE
     bcrypt::hash(prehash(secret.expose()), cost)
 }
 
+/// The work factor a bcrypt hash was made with (`$2b$11$…` → 11).
+pub fn hash_cost(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
+}
+
 /// Verifies `secret` against a stored hash; a malformed hash verifies as false.
 pub fn verify_secret(secret: &str, hash: &str) -> bool {
     bcrypt::verify(prehash(secret), hash).unwrap_or(false)
@@ -57,6 +62,13 @@ mod tests {
         altered.push('!');
         assert!(!verify_secret(&altered, &h));
         assert!(!verify_secret(s.expose(), "not-a-hash"));
+    }
+
+    #[test]
+    fn the_cost_is_read_from_the_hash() {
+        let h = hash_secret(&generate_client_secret(), 5).unwrap();
+        assert_eq!(hash_cost(&h), Some(5));
+        assert_eq!(hash_cost("garbage"), None);
     }
 
     #[test]

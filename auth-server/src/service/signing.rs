@@ -10,21 +10,19 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use sha2::{Digest, Sha256};
-use shared::claims::ACCESS_TOKEN_LIFETIME_SECS;
+use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 
+use super::kek::{self, Kek};
 use crate::db::signing_keys::SigningKeyRow;
 
 /// The one algorithm this server signs with. Never HS*.
 pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
 const ALGORITHM_NAME: &str = "EdDSA";
 
-/// A retired key stays published for a token lifetime plus this margin (clock skew, caches).
-const PUBLISH_MARGIN_SECS: i64 = 300;
-
 /// How long after retirement a key is still published, in microseconds.
 pub const fn retired_publish_window_micros() -> i64 {
-    (ACCESS_TOKEN_LIFETIME_SECS + PUBLISH_MARGIN_SECS) * 1_000_000
+    RETIRED_KEY_PUBLISHED_SECS * 1_000_000
 }
 
 /// The private half, used to sign.
@@ -45,6 +43,7 @@ pub struct KeySet {
     pub public: Vec<PublicKey>,
     /// The JWKS document, serialised once per refresh.
     pub jwks_json: String,
+    fingerprint: Vec<(String, Option<i64>)>,
 }
 
 impl KeySet {
@@ -56,24 +55,70 @@ impl KeySet {
     }
 }
 
-/// The keys in memory, replaced wholesale on refresh.
+/// The key-encryption keys this replica holds: `current` seals; `current` and `previous` (during
+/// a KEK rotation) open.
+#[derive(Debug, Clone)]
+pub struct KekRing {
+    pub current: Kek,
+    pub previous: Option<Kek>,
+}
+
+impl KekRing {
+    pub fn new(current: Kek, previous: Option<Kek>) -> Self {
+        KekRing { current, previous }
+    }
+
+    /// The PKCS#8 DER of a stored private key.
+    fn open(&self, row: &SigningKeyRow) -> Result<Vec<u8>, String> {
+        let opened = match kek::sealed_with(&row.private_key) {
+            // Written before keys were sealed: plaintext base64 PKCS#8 (re-sealed at start).
+            None => STANDARD
+                .decode(&row.private_key)
+                .map_err(|_| kek::OpenError::Corrupt),
+            Some(id) => match &self.previous {
+                Some(prev) if prev.id() == id && self.current.id() != id => {
+                    prev.open(&row.kid, &row.private_key)
+                }
+                _ => self.current.open(&row.kid, &row.private_key),
+            },
+        };
+        opened.map_err(|e| format!("cannot open private signing key {}: {e}", row.kid))
+    }
+
+    /// Whether a stored key must be re-sealed with the current KEK (legacy plaintext, or sealed
+    /// with the previous KEK).
+    fn needs_reseal(&self, row: &SigningKeyRow) -> bool {
+        kek::sealed_with(&row.private_key) != Some(self.current.id())
+    }
+}
+
+/// The keys in memory, replaced wholesale when the database says they changed.
 pub struct KeyStore {
     current: RwLock<Arc<KeySet>>,
+    keks: KekRing,
 }
 
 impl KeyStore {
-    /// Loads the published keys, generating the first one when the database has none.
+    /// Loads the published keys, generating the first one when the database has none, and
+    /// re-seals with the current KEK every key stored in plaintext or under the previous KEK.
     /// Blocking: call at start-up.
-    pub fn load_or_create(db: &Db, now: i64) -> Result<KeyStore, String> {
-        let set = load_set(db, now, true)?;
+    pub fn load_or_create(db: &Db, keks: &KekRing, now: i64) -> Result<KeyStore, String> {
+        reseal_all(db, keks)?;
+        let set = load_set(db, keks, now, true)?;
         Ok(KeyStore {
             current: RwLock::new(Arc::new(set)),
+            keks: keks.clone(),
         })
     }
 
-    /// Re-reads keys from the database (blocking), picking up rotations done elsewhere.
+    /// Re-reads keys from the database (blocking), picking up rotations and revocations done
+    /// elsewhere. The key set is rebuilt only when it changed.
     pub fn refresh(&self, db: &Db, now: i64) -> Result<(), String> {
-        let set = load_set(db, now, false)?;
+        let rows = published_rows(db, now)?;
+        if fingerprint(&rows) == self.current().fingerprint {
+            return Ok(());
+        }
+        let set = build_set(&rows, &self.keks)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
         Ok(())
     }
@@ -86,20 +131,45 @@ impl KeyStore {
     }
 }
 
-fn load_set(db: &Db, now: i64, create_if_missing: bool) -> Result<KeySet, String> {
+/// What identifies a published key set: each key and whether it is retired.
+fn fingerprint(rows: &[SigningKeyRow]) -> Vec<(String, Option<i64>)> {
+    rows.iter().map(|r| (r.kid.clone(), r.retired_at)).collect()
+}
+
+fn published_rows(db: &Db, now: i64) -> Result<Vec<SigningKeyRow>, String> {
+    db.run_blocking(move |c| SigningKeyRow::published(c, now - retired_publish_window_micros()))
+        .map_err(|e| format!("cannot read signing keys: {e}"))
+}
+
+fn reseal_all(db: &Db, keks: &KekRing) -> Result<(), String> {
+    let rows = db
+        .run_blocking(SigningKeyRow::all)
+        .map_err(|e| format!("cannot read signing keys: {e}"))?;
+    for row in rows.iter().filter(|r| keks.needs_reseal(r)) {
+        let der = keks.open(row)?;
+        let sealed = keks.current.seal(&row.kid, &der);
+        let (kid, old) = (row.kid.clone(), row.private_key.clone());
+        db.run_blocking(move |c| SigningKeyRow::replace_private_key(c, &kid, &old, &sealed))
+            .map_err(|e| format!("cannot re-seal signing key {}: {e}", row.kid))?;
+        log::info!(
+            "signing key {} re-sealed with KEK {}",
+            row.kid,
+            keks.current.id()
+        );
+    }
+    Ok(())
+}
+
+fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Result<KeySet, String> {
     for _ in 0..2 {
-        let rows = db
-            .run_blocking(move |c| {
-                SigningKeyRow::published(c, now - retired_publish_window_micros())
-            })
-            .map_err(|e| format!("cannot read signing keys: {e}"))?;
+        let rows = published_rows(db, now)?;
         if rows.iter().any(|r| r.retired_at.is_none()) {
-            return build_set(&rows);
+            return build_set(&rows, keks);
         }
         if !create_if_missing {
             return Err("no active signing key in the database".into());
         }
-        let row = generate(now);
+        let row = generate(now, &keks.current);
         log::info!("no active signing key: generated {}", row.kid);
         db.run_blocking(move |c| SigningKeyRow::insert(c, &row))
             .map_err(|e| format!("cannot store the new signing key: {e}"))?;
@@ -107,16 +177,14 @@ fn load_set(db: &Db, now: i64, create_if_missing: bool) -> Result<KeySet, String
     Err("could not create a signing key".into())
 }
 
-fn build_set(rows: &[SigningKeyRow]) -> Result<KeySet, String> {
+fn build_set(rows: &[SigningKeyRow], keks: &KekRing) -> Result<KeySet, String> {
     // Rows come newest first: the newest active key signs. Replicas that raced to create the
     // first key therefore converge on the same one.
     let active_row = rows
         .iter()
         .find(|r| r.retired_at.is_none())
         .ok_or("no active signing key")?;
-    let der = STANDARD
-        .decode(&active_row.private_key)
-        .map_err(|_| format!("signing key {} is corrupt", active_row.kid))?;
+    let der = keks.open(active_row)?;
     let active = ActiveKey {
         kid: active_row.kid.clone(),
         encoding: EncodingKey::from_ed_der(&der),
@@ -152,20 +220,23 @@ fn build_set(rows: &[SigningKeyRow]) -> Result<KeySet, String> {
         active,
         public,
         jwks_json,
+        fingerprint: fingerprint(rows),
     })
 }
 
-/// A new Ed25519 key as a row. The `kid` is the RFC 7638 JWK thumbprint.
-pub fn generate(now: i64) -> SigningKeyRow {
+/// A new Ed25519 key as a row, its private half sealed with `kek`. The `kid` is the RFC 7638
+/// JWK thumbprint.
+pub fn generate(now: i64, kek: &Kek) -> SigningKeyRow {
     let signing = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
     let der = signing
         .to_pkcs8_der()
         .expect("invariant: encoding a valid Ed25519 key as PKCS#8 cannot fail");
     let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes());
+    let kid = thumbprint(&x);
     SigningKeyRow {
-        kid: thumbprint(&x),
+        private_key: kek.seal(&kid, der.as_bytes()),
+        kid,
         algorithm: ALGORITHM_NAME.to_owned(),
-        private_key: STANDARD.encode(der.as_bytes()),
         public_key: x,
         created_at: now,
         retired_at: None,
@@ -179,8 +250,8 @@ pub fn thumbprint(x: &str) -> String {
 }
 
 /// Adds a new active key and retires the others (which stay published). Returns the new kid.
-pub fn rotate(db: &Db, now: i64) -> Result<String, DbError> {
-    let row = generate(now);
+pub fn rotate(db: &Db, kek: &Kek, now: i64) -> Result<String, DbError> {
+    let row = generate(now, kek);
     let kid = row.kid.clone();
     db.run_blocking(move |c| {
         use diesel::Connection;
@@ -192,14 +263,42 @@ pub fn rotate(db: &Db, now: i64) -> Result<String, DbError> {
     Ok(kid)
 }
 
+/// Takes a key out of service at once (a suspected compromise): it stops being published, the
+/// resource API refuses every token it signed within the revocation bound, and when it was the
+/// active key a new one takes over first. Returns the kid of the key now signing.
+pub fn revoke(db: &Db, kek: &Kek, kid: &str, now: i64) -> Result<Option<String>, DbError> {
+    let replacement = generate(now, kek);
+    let kid = kid.to_owned();
+    db.run_blocking(move |c| {
+        use diesel::Connection;
+        c.transaction(|c| {
+            let Some(target) = SigningKeyRow::find(c, &kid)? else {
+                return Ok(None);
+            };
+            if target.retired_at.is_none() {
+                SigningKeyRow::insert(c, &replacement)?;
+                SigningKeyRow::retire_all_but(c, &replacement.kid, now)?;
+            }
+            // Retired long enough ago that no token it signed is still valid: unpublished.
+            SigningKeyRow::set_retired_at(c, &kid, now - retired_publish_window_micros() - 1)?;
+            SigningKeyRow::active_kid(c)
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ring() -> KekRing {
+        KekRing::new(Kek::generate(), None)
+    }
+
     #[test]
     fn generated_key_signs_and_its_public_half_verifies() {
-        let row = generate(0);
-        let set = build_set(std::slice::from_ref(&row)).unwrap();
+        let keks = ring();
+        let row = generate(0, &keks.current);
+        let set = build_set(std::slice::from_ref(&row), &keks).unwrap();
         assert_eq!(set.active.kid, row.kid);
         let token = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(ALGORITHM),
@@ -230,15 +329,33 @@ mod tests {
 
     #[test]
     fn debug_of_a_key_row_hides_the_private_key() {
-        let row = generate(0);
+        let row = generate(0, &Kek::generate());
         assert!(!format!("{row:?}").contains(&row.private_key));
+    }
+
+    #[test]
+    fn stored_private_key_is_sealed_not_pkcs8() {
+        let keks = ring();
+        let row = generate(0, &keks.current);
+        assert!(row.private_key.starts_with("enc1:"));
+        assert!(!keks.needs_reseal(&row));
+        // Another KEK cannot open it, and says the KEK is wrong.
+        let other = ring();
+        let err = build_set(std::slice::from_ref(&row), &other).err().unwrap();
+        assert!(err.contains("SIGNING_KEY_ENCRYPTION_KEY is wrong"), "{err}");
+        // During a KEK rotation the previous KEK still opens it, and it is marked for re-sealing.
+        let rotated = KekRing::new(Kek::generate(), Some(keks.current.clone()));
+        assert!(build_set(std::slice::from_ref(&row), &rotated).is_ok());
+        assert!(rotated.needs_reseal(&row));
     }
 }
 
 /// Lets sibling modules' tests build a key set without a database.
 #[cfg(test)]
 pub(crate) mod tests_support {
-    pub fn build(rows: &[super::SigningKeyRow]) -> super::KeySet {
-        super::build_set(rows).unwrap()
+    pub fn build() -> super::KeySet {
+        let kek = super::Kek::generate();
+        let row = super::generate(0, &kek);
+        super::build_set(&[row], &super::KekRing::new(kek, None)).unwrap()
     }
 }

@@ -34,8 +34,39 @@ pub fn issue(
     Ok((token, claims))
 }
 
-/// Allowed clock skew for `iat` in the future.
-const LEEWAY_SECS: i64 = 60;
+use shared::claims::LEEWAY_SECS;
+
+use crate::db::applications::ApplicationRow;
+
+/// The `iat` of a token issued at `now_us` (Unix microseconds) for an application whose tokens
+/// issued before `tokens_not_before` are refused. Tokens carry whole seconds, so a token issued
+/// in the same second as a "revoke all tokens" would look older than it is: its `iat` is moved
+/// up to the next whole second, which verifiers accept as clock skew.
+pub fn issued_at(now_us: i64, tokens_not_before: Option<i64>) -> i64 {
+    let now = now_us.div_euclid(1_000_000);
+    match tokens_not_before {
+        Some(t) => now.max((t + 999_999).div_euclid(1_000_000)),
+        None => now,
+    }
+}
+
+/// What a verified token still grants against its application's current row: nothing when its
+/// `env` is not the application's, when it was issued before the application's
+/// `tokens_not_before`, or when its lifetime is longer than this issuer signs; otherwise the
+/// intersection of its scopes with the application's current scopes.
+pub fn effective_scopes(claims: &AccessTokenClaims, app: &ApplicationRow) -> Option<ScopeSet> {
+    if app.environment != claims.env.as_str()
+        || !shared::claims::plausible_lifetime(claims.iat, claims.exp)
+        || app
+            .tokens_not_before
+            .is_some_and(|t| claims.iat.saturating_mul(1_000_000) < t)
+    {
+        return None;
+    }
+    let token = ScopeSet::parse_delimited(&claims.scope).ok()?;
+    let current = ScopeSet::parse_delimited(&app.scopes).ok()?;
+    Some(token.intersection(&current))
+}
 
 /// Checks signature (with a published key named by `kid`, algorithm pinned), `typ`, `iss`,
 /// `aud`, `exp` and `iat` against `now_secs`. Returns the claims of a valid token, `None` for
@@ -91,9 +122,7 @@ mod tests {
     use crate::service::signing;
 
     fn keyset() -> KeySet {
-        let row = signing::generate(0);
-        // Build through the public path used at start-up.
-        signing::tests_support::build(&[row])
+        signing::tests_support::build()
     }
 
     #[test]
@@ -119,6 +148,69 @@ mod tests {
         assert!(verify(&keys, &token, "http://other", "aud", 1_001).is_none());
         assert!(verify(&keys, &token, "http://iss", "other", 1_001).is_none());
         assert!(verify_ignoring_expiry(&keys, &token, "http://iss", "aud").is_some());
+    }
+
+    #[test]
+    fn tokens_issued_after_revoke_all_are_not_older_than_it() {
+        // Revoked at 100.4 s: a token issued at 100.7 s gets iat 101, one at 100.2 s (before)
+        // keeps iat 100 and is refused by `iat * 1e6 < tokens_not_before`.
+        assert_eq!(issued_at(100_700_000, Some(100_400_000)), 101);
+        assert_eq!(issued_at(100_200_000, None), 100);
+        assert_eq!(issued_at(200_000_000, Some(100_400_000)), 200);
+    }
+
+    fn app_row(scopes: &str, environment: &str, tokens_not_before: Option<i64>) -> ApplicationRow {
+        ApplicationRow {
+            client_id: "app_1".into(),
+            name: "n".into(),
+            description: String::new(),
+            scopes: scopes.into(),
+            environment: environment.into(),
+            tier: "standard".into(),
+            secret_hash: String::new(),
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            disabled: false,
+            deleted_at: None,
+            created_at: 0,
+            updated_at: 0,
+            tokens_not_before,
+            previous_secret_until_used: false,
+            introspection: false,
+        }
+    }
+
+    #[test]
+    fn a_token_grants_only_what_its_application_still_allows() {
+        let keys = keyset();
+        let scopes = ScopeSet::parse_delimited("cases:read cases:write").unwrap();
+        let (_, claims) =
+            issue(&keys, "i", "a", "app_1", Environment::Sandbox, &scopes, 100).unwrap();
+        let granted =
+            |row: &ApplicationRow| effective_scopes(&claims, row).map(|s| s.to_delimited());
+        assert_eq!(
+            granted(&app_row("cases:read cases:write", "sandbox", None)).as_deref(),
+            Some("cases:read cases:write")
+        );
+        // A scope removed since issuance is gone.
+        assert_eq!(
+            granted(&app_row("cases:read", "sandbox", None)).as_deref(),
+            Some("cases:read")
+        );
+        // Another environment, or issued before "revoke all tokens": nothing.
+        assert_eq!(granted(&app_row("cases:read", "live", None)), None);
+        assert_eq!(
+            granted(&app_row("cases:read", "sandbox", Some(100_000_001))),
+            None
+        );
+        assert!(granted(&app_row("cases:read", "sandbox", Some(100_000_000))).is_some());
+        // A lifetime this issuer never signs: nothing.
+        let mut forged = claims.clone();
+        forged.exp = forged.iat + 100 * 365 * 24 * 3600;
+        assert_eq!(
+            effective_scopes(&forged, &app_row("cases:read", "sandbox", None)),
+            None
+        );
     }
 
     #[test]

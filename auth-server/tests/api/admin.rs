@@ -225,7 +225,7 @@ async fn api_keys_are_created_listed_newest_first_and_revoked() {
     let resp = app
         .admin_post(
             "/admin/api-keys",
-            &json!({"name": "CI", "environment": "sandbox", "scopes": ["cases:read"], "tier": "basic", "expires_at": "2099-01-01T00:00:00Z"}),
+            &json!({"name": "CI", "environment": "sandbox", "scopes": ["cases:read"], "tier": "basic", "expires_at": "2033-01-01T00:00:00Z"}),
         )
         .await;
     assert_eq!(resp.status(), 201);
@@ -236,7 +236,7 @@ async fn api_keys_are_created_listed_newest_first_and_revoked() {
     let masked = first["masked_token"].as_str().unwrap();
     assert!(masked.starts_with("cf_sand_********"));
     assert!(masked.ends_with(&key[key.len() - 4..]));
-    assert_eq!(first["expires_at"], "2099-01-01T00:00:00Z");
+    assert_eq!(first["expires_at"], "2033-01-01T00:00:00Z");
     assert_eq!(first["tier"], "basic");
     assert!(first["last_used_at"].is_null());
     assert!(first["revoked_at"].is_null());

@@ -8,10 +8,15 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_on, Client, TestDb};
 
+/// Base64 of the helpers' fixed test KEK (`[42; 32]`).
+const TEST_KEK_B64: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+const LOG_TEST_ADMIN_TOKEN: &str = "log-test-admin-token-0123456789abcdef";
+
 fn cli(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_auth-server"))
         .args(args)
         .env("DATABASE_URL", db.url())
+        .env("SIGNING_KEY_ENCRYPTION_KEY", TEST_KEK_B64)
         .env("BCRYPT_COST", "4")
         .env("RUST_LOG", "warn")
         .output()
@@ -164,7 +169,7 @@ fn key_commands_create_list_and_revoke() {
             "--scopes",
             "cases:read,alerts:read",
             "--expires-at",
-            "2099-06-01T00:00:00Z",
+            "2033-06-01T00:00:00Z",
         ],
     ));
     let key = created["key"].as_str().unwrap();
@@ -200,6 +205,8 @@ fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
         ("AUTH_BIND", "not-an-address"),
         ("AUTH_ISSUER", "auth.example.com"),
         ("BCRYPT_COST", "99"),
+        ("ADMIN_TOKEN", "short-admin-token"),
+        ("SIGNING_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
             .arg("migrate")
@@ -236,7 +243,8 @@ async fn the_served_binary_logs_requests_with_ids_but_never_secrets() {
         .arg("serve")
         .env("DATABASE_URL", db.url())
         .env("AUTH_BIND", format!("127.0.0.1:{port}"))
-        .env("ADMIN_TOKEN", "log-test-admin-token")
+        .env("ADMIN_TOKEN", LOG_TEST_ADMIN_TOKEN)
+        .env("SIGNING_KEY_ENCRYPTION_KEY", TEST_KEK_B64)
         .env("BCRYPT_COST", "4")
         .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
@@ -256,7 +264,7 @@ async fn the_served_binary_logs_requests_with_ids_but_never_secrets() {
     assert!(up, "server came up");
     let created: Value = http
         .post(format!("{base}/admin/applications"))
-        .bearer_auth("log-test-admin-token")
+        .bearer_auth(LOG_TEST_ADMIN_TOKEN)
         .json(&serde_json::json!({"name": "log", "scopes": ["cases:read"]}))
         .send()
         .await
@@ -304,7 +312,7 @@ async fn the_served_binary_logs_requests_with_ids_but_never_secrets() {
     for secret_value in [
         secret,
         token.as_str(),
-        "log-test-admin-token",
+        LOG_TEST_ADMIN_TOKEN,
         "cfsec_wrong_secret_value",
     ] {
         assert!(
@@ -315,5 +323,121 @@ async fn the_served_binary_logs_requests_with_ids_but_never_secrets() {
     assert!(
         !logs.to_lowercase().contains("authorization: "),
         "a header reached the log"
+    );
+}
+
+/// Runs `auth-server serve` until it exits (or 10 s pass) and returns its stderr.
+fn serve_until_exit(db: &TestDb, kek: Option<&str>) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auth-server"));
+    cmd.arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("AUTH_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("BCRYPT_COST", "4")
+        .env("RUST_LOG", "warn")
+        .env("ADMIN_TOKEN", LOG_TEST_ADMIN_TOKEN)
+        .env_remove("SIGNING_KEY_ENCRYPTION_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(k) = kek {
+        cmd.env("SIGNING_KEY_ENCRYPTION_KEY", k);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.is_some_and(|s| !s.success()), err)
+}
+
+#[test]
+fn serving_without_a_key_encryption_key_refuses_to_start_naming_it() {
+    let db = TestDb::create();
+    let (failed, stderr) = serve_until_exit(&db, None);
+    assert!(failed, "exits non-zero: {stderr}");
+    assert!(stderr.contains("SIGNING_KEY_ENCRYPTION_KEY"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn signing_keys_are_sealed_at_rest_and_a_wrong_kek_is_reported_as_wrong() {
+    let db = TestDb::create();
+    // Creates the first signing key under the test KEK.
+    assert!(cli(&db, &["keys", "rotate"]).status.success());
+    let stored: Vec<String> = {
+        use diesel::prelude::*;
+        use shared::db::schema::signing_keys;
+        let conn = shared::db::Db::connect(db.url(), 1).unwrap();
+        conn.run_blocking(|c| {
+            signing_keys::table
+                .select(signing_keys::private_key)
+                .load(c)
+        })
+        .unwrap()
+    };
+    assert_eq!(stored.len(), 2);
+    for value in &stored {
+        assert!(value.starts_with("enc1:"), "sealed: {value}");
+        // An Ed25519 PKCS#8 document starts with these bytes; base64 of it starts "MC4CAQAw".
+        assert!(!value.contains("MC4CAQAw"), "no plaintext PKCS#8: {value}");
+    }
+    let (failed, stderr) =
+        serve_until_exit(&db, Some("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="));
+    assert!(failed, "exits non-zero: {stderr}");
+    assert!(
+        stderr.contains("SIGNING_KEY_ENCRYPTION_KEY is wrong"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("corrupt"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_kek_rotation_reseals_every_key_with_the_new_kek() {
+    let db = TestDb::create();
+    assert!(cli(&db, &["keys", "rotate"]).status.success());
+    let new_kek = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["keys", "rotate"])
+        .env("DATABASE_URL", db.url())
+        .env("SIGNING_KEY_ENCRYPTION_KEY", new_kek)
+        .env("SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS", TEST_KEK_B64)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The old KEK alone no longer opens the keys; the new one alone does.
+    let old_only = cli(&db, &["keys", "rotate"]);
+    assert!(!old_only.status.success());
+    assert!(
+        String::from_utf8_lossy(&old_only.stderr).contains("SIGNING_KEY_ENCRYPTION_KEY is wrong")
+    );
+    let new_only = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["keys", "rotate"])
+        .env("DATABASE_URL", db.url())
+        .env("SIGNING_KEY_ENCRYPTION_KEY", new_kek)
+        .output()
+        .unwrap();
+    assert!(
+        new_only.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new_only.stderr)
     );
 }

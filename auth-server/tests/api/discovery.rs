@@ -131,6 +131,10 @@ async fn rotated_signing_key_signs_new_tokens_while_the_old_stays_published() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-server"))
         .args(["keys", "rotate"])
         .env("DATABASE_URL", app.db.url())
+        .env(
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+        )
         .output()
         .unwrap();
     assert!(

@@ -17,17 +17,28 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// The admin token of every test server (at least 32 characters, as the server demands).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
+
+/// One fixed key-encryption key, so that servers restarted on the same database open its keys.
+pub fn test_kek() -> auth_server::service::kek::Kek {
+    auth_server::service::kek::Kek::from_bytes([42; 32])
+}
+
 pub fn test_config(db_url: &str) -> Config {
     Config {
         bind: "127.0.0.1:0".parse::<SocketAddr>().expect("valid address"),
         database_url: db_url.to_owned(),
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
-        admin_token: Some(shared::Secret::new("test-admin-token")),
+        admin_token: Some(shared::Secret::new(ADMIN_TOKEN)),
         // The lowest bcrypt cost keeps the suite fast; the production default is 11.
         bcrypt_cost: 4,
         key_refresh_secs: 1,
         db_pool_size: 4,
+        signing_key_encryption_key: Some(test_kek()),
+        previous_signing_key_encryption_key: None,
+        bcrypt_concurrency: 2,
     }
 }
 

@@ -4,7 +4,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, claims_of, spawn_app, AUDIENCE, ISSUER};
+use crate::helpers::{assert_error, claims_of, spawn_app, TestApp, AUDIENCE, ISSUER};
 
 #[actix_web::test]
 async fn basic_auth_gets_a_signed_rfc9068_token_verifiable_with_the_jwks() {
@@ -281,21 +281,35 @@ async fn disabled_and_deleted_applications_cannot_get_tokens() {
     assert_error(resp, 401, "invalid_client").await;
 }
 
+async fn rotate(app: &TestApp, client_id: &str, body: Option<Value>) -> reqwest::Response {
+    let mut req = app
+        .http
+        .post(app.url(&format!("/admin/applications/{client_id}/rotate-secret")))
+        .bearer_auth(&app.admin_token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
+async fn token_status(app: &TestApp, client_id: &str, secret: &str) -> u16 {
+    app.token_request("grant_type=client_credentials", Some((client_id, secret)))
+        .await
+        .status()
+        .as_u16()
+}
+
 #[actix_web::test]
-async fn rotation_without_grace_stops_the_old_secret_at_once() {
+async fn rotation_with_zero_grace_stops_the_old_secret_at_once() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
     app.token_for(&client, None).await; // cached as verified
-    let resp = app
-        .http
-        .post(app.url(&format!(
-            "/admin/applications/{}/rotate-secret",
-            client.client_id
-        )))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let resp = rotate(
+        &app,
+        &client.client_id,
+        Some(json!({"grace_period_seconds": 0})),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     let new_secret = body["client_secret"].as_str().unwrap().to_owned();
@@ -308,13 +322,83 @@ async fn rotation_without_grace_stops_the_old_secret_at_once() {
         )
         .await;
     assert_error(old, 401, "invalid_client").await;
-    let new = app
-        .token_request(
-            "grant_type=client_credentials",
-            Some((&client.client_id, &new_secret)),
-        )
-        .await;
-    assert_eq!(new.status(), 200);
+    assert_eq!(
+        token_status(&app, &client.client_id, &new_secret).await,
+        200
+    );
+}
+
+/// A rotation whose answer never reached anyone (a killed CLI, a dropped connection) must not
+/// lock the application out: without a grace period the old secret keeps working until the new
+/// one is first used, and stops then.
+#[actix_web::test]
+async fn rotation_without_grace_keeps_the_old_secret_until_the_new_one_is_used() {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    // The answer of this rotation is "lost": nobody reads the new secret.
+    assert_eq!(rotate(&app, &client.client_id, None).await.status(), 200);
+    assert_eq!(
+        token_status(&app, &client.client_id, &client.client_secret).await,
+        200,
+        "the old secret still works: nobody is locked out"
+    );
+    let body: Value = rotate(&app, &client.client_id, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let newest = body["client_secret"].as_str().unwrap().to_owned();
+    // The secret of the lost rotation was replaced; the one before it is the previous secret.
+    assert_eq!(
+        token_status(&app, &client.client_id, &newest).await,
+        200,
+        "the new secret works"
+    );
+    assert_eq!(
+        token_status(&app, &client.client_id, &client.client_secret).await,
+        401,
+        "once the new secret was used, the old one stops"
+    );
+}
+
+#[actix_web::test]
+async fn concurrent_rotations_leave_every_returned_secret_valid_or_answer_409() {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let rotations = (0..6).map(|_| {
+        let app = &app;
+        let id = client.client_id.clone();
+        async move { rotate(app, &id, Some(json!({"grace_period_seconds": 0}))).await }
+    });
+    let responses = futures_util::future::join_all(rotations).await;
+    let mut secrets = Vec::new();
+    for resp in responses {
+        match resp.status().as_u16() {
+            200 => secrets.push(
+                resp.json::<Value>().await.unwrap()["client_secret"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            409 => {
+                assert_error(resp, 409, "conflict").await;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(!secrets.is_empty());
+    // With no grace period exactly one secret is valid: every 200 handed out a secret that was
+    // current when answered, and the last writer's is the one that works.
+    let working = {
+        let mut n = 0;
+        for s in &secrets {
+            if token_status(&app, &client.client_id, s).await == 200 {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(working, 1, "{} rotations answered 200", secrets.len());
 }
 
 #[actix_web::test]

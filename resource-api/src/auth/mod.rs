@@ -7,7 +7,7 @@
 //! [`Authorized<S>`], which answers 403 `insufficient_scope` when the principal lacks it.
 
 pub mod jwks;
-pub mod ratelimit;
+pub use shared::ratelimit;
 pub mod state;
 pub mod tokens;
 
@@ -27,8 +27,9 @@ use shared::{ApiError, ApiKey, Environment, Scope, ScopeSet, Tier};
 
 use self::jwks::JwksCache;
 use self::ratelimit::{Decision, RateLimiter};
-use self::state::{CredentialState, KeyRecord};
+use self::state::{CredentialState, KeyRecord, Lookup, LookupError};
 use self::tokens::TokenCache;
+use shared::throttle::FailureThrottle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,6 +70,21 @@ pub struct Authenticator {
     pub limiter: Arc<dyn RateLimiter>,
     pub db: Db,
     pub metrics: web::Data<shared::metrics::Metrics>,
+    /// Failed authentications per source address. Past the burst, a source is held to
+    /// credentials memory can answer: junk cannot cost unbounded database lookups.
+    pub failures_by_source: FailureThrottle,
+}
+
+/// Failed `/v2` authentications tolerated per source address in a burst, and how often one
+/// comes back (10 a second sustained).
+pub const SOURCE_FAILURE_BURST: u32 = 60;
+pub const SOURCE_FAILURE_REFILL: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Authenticator {
+    /// A new per-source failure throttle with the limits above.
+    pub fn source_throttle() -> FailureThrottle {
+        FailureThrottle::new(SOURCE_FAILURE_BURST, SOURCE_FAILURE_REFILL, 100_000)
+    }
 }
 
 /// Why a credential was refused. The variants never carry the credential.
@@ -76,9 +92,12 @@ pub struct Authenticator {
 pub enum AuthFailure {
     Missing,
     Malformed,
-    BothMethods,
+    /// Two credentials that differ, or a credential header sent twice.
+    Ambiguous,
     Invalid,
     Unavailable,
+    /// The source address sent too many bad credentials, and this one is not known in memory.
+    Throttled,
 }
 
 fn challenge(error: Option<&str>, extra: &str) -> String {
@@ -94,9 +113,10 @@ impl AuthFailure {
         match self {
             AuthFailure::Missing => "missing",
             AuthFailure::Malformed => "malformed",
-            AuthFailure::BothMethods => "both_methods",
+            AuthFailure::Ambiguous => "ambiguous",
             AuthFailure::Invalid => "invalid",
             AuthFailure::Unavailable => "unavailable",
+            AuthFailure::Throttled => "throttled",
         }
     }
 
@@ -108,9 +128,9 @@ impl AuthFailure {
                 "This endpoint needs `Authorization: Bearer <token or API key>` or `X-API-Key`.",
             )
             .with_header(header::WWW_AUTHENTICATE, challenge(None, "")),
-            AuthFailure::BothMethods => ApiError::bad_request(
+            AuthFailure::Ambiguous => ApiError::bad_request(
                 "invalid_request",
-                "Send one credential: either `Authorization` or `X-API-Key`, not both.",
+                "Send one credential, once: `Authorization` or `X-API-Key` (both only when they carry the same key), each header at most once.",
             )
             .with_header(
                 header::WWW_AUTHENTICATE,
@@ -128,6 +148,10 @@ impl AuthFailure {
             AuthFailure::Unavailable => {
                 ApiError::unavailable("Credentials cannot be verified right now; retry shortly.")
             }
+            AuthFailure::Throttled => ApiError::rate_limited(
+                1,
+                "Too many failed authentications from this address; retry later.",
+            ),
         }
     }
 }
@@ -137,25 +161,49 @@ enum Credential {
     Key(String),
 }
 
-fn extract(req: &ServiceRequest) -> Result<Credential, AuthFailure> {
-    let auth = req.headers().get(header::AUTHORIZATION);
-    let key = req.headers().get("x-api-key");
-    if auth.is_some() && key.is_some() {
-        return Err(AuthFailure::BothMethods);
+/// The one value of a header that may appear at most once.
+fn single_header(
+    req: &ServiceRequest,
+    name: impl header::AsHeaderName,
+) -> Result<Option<&str>, AuthFailure> {
+    let mut values = req.headers().get_all(name);
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthFailure::Ambiguous);
     }
-    if let Some(v) = key {
-        let v = v.to_str().map_err(|_| AuthFailure::Malformed)?.trim();
-        return Ok(Credential::Key(v.to_owned()));
-    }
-    let v = auth
-        .ok_or(AuthFailure::Missing)?
+    first
         .to_str()
-        .map_err(|_| AuthFailure::Malformed)?;
-    let (scheme, token) = v.split_once(' ').ok_or(AuthFailure::Malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthFailure::Malformed);
-    }
-    let token = token.trim();
+        .map(|v| Some(v.trim()))
+        .map_err(|_| AuthFailure::Malformed)
+}
+
+fn extract(req: &ServiceRequest) -> Result<Credential, AuthFailure> {
+    let auth = single_header(req, header::AUTHORIZATION)?;
+    let key = single_header(req, "x-api-key")?;
+    let bearer = match auth {
+        None => None,
+        Some(v) => {
+            let (scheme, token) = v.split_once(' ').ok_or(AuthFailure::Malformed)?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                // Another scheme beside an API key is two different credentials.
+                return Err(if key.is_some() {
+                    AuthFailure::Ambiguous
+                } else {
+                    AuthFailure::Malformed
+                });
+            }
+            Some(token.trim())
+        }
+    };
+    let token = match (bearer, key) {
+        (Some(b), Some(k)) if b == k => k,
+        (Some(_), Some(_)) => return Err(AuthFailure::Ambiguous),
+        (None, Some(k)) => return Ok(Credential::Key(k.to_owned())),
+        (Some(b), None) => b,
+        (None, None) => return Err(AuthFailure::Missing),
+    };
     if token.is_empty() || token.len() > 8 * 1024 {
         return Err(AuthFailure::Malformed);
     }
@@ -166,17 +214,29 @@ fn extract(req: &ServiceRequest) -> Result<Credential, AuthFailure> {
     })
 }
 
+fn lookup_error(e: LookupError) -> AuthFailure {
+    match e {
+        LookupError::Db(_) => AuthFailure::Unavailable,
+        LookupError::NotInMemory => AuthFailure::Throttled,
+    }
+}
+
 impl Authenticator {
-    async fn verify(&self, credential: Credential, now_us: i64) -> Result<Principal, AuthFailure> {
+    async fn verify(
+        &self,
+        credential: Credential,
+        now_us: i64,
+        lookup: Lookup,
+    ) -> Result<Principal, AuthFailure> {
         match credential {
             Credential::Key(raw) => {
                 // The checksum rejects typos and junk without touching the database.
                 let key = ApiKey::parse(&raw).map_err(|_| AuthFailure::Malformed)?;
                 let record = self
                     .state
-                    .key(&self.db, &key.digest(), now_us)
+                    .key(&self.db, &key.digest(), now_us, lookup)
                     .await
-                    .map_err(|_| AuthFailure::Unavailable)?
+                    .map_err(lookup_error)?
                     .ok_or(AuthFailure::Invalid)?;
                 if !record.usable(now_us) || record.environment != key.environment() {
                     return Err(AuthFailure::Invalid);
@@ -192,24 +252,43 @@ impl Authenticator {
                 })
             }
             Credential::Jwt(token) => {
-                let claims = self.tokens.verify(self, &token, now_us / 1_000_000).await?;
-                if self.state.is_revoked(&claims.jti) {
+                let claims = self
+                    .tokens
+                    .verify(
+                        self,
+                        &token,
+                        now_us / 1_000_000,
+                        lookup == Lookup::MemoryOnly,
+                    )
+                    .await?;
+                // Checked on every request, cached or not: a revoked token, a signing key taken
+                // out of service, and the application's current row.
+                if self.state.is_revoked(&claims.jti) || self.state.kid_unpublished(&claims.kid) {
                     return Err(AuthFailure::Invalid);
                 }
                 let app = self
                     .state
-                    .app(&self.db, &claims.client_id)
+                    .app(&self.db, &claims.client_id, lookup)
                     .await
-                    .map_err(|_| AuthFailure::Unavailable)?
+                    .map_err(lookup_error)?
                     .ok_or(AuthFailure::Invalid)?;
-                if !app.active {
+                // The token is believed only as far as its application allows today: the same
+                // environment, not issued before "revoke all tokens", and no scope the
+                // application no longer has. A token signed with a stolen key for a sandbox
+                // application cannot claim `live` or extra scopes.
+                if !app.active
+                    || app.environment != Some(claims.env)
+                    || app
+                        .tokens_not_before
+                        .is_some_and(|t| claims.iat.saturating_mul(1_000_000) < t)
+                {
                     return Err(AuthFailure::Invalid);
                 }
                 Ok(Principal {
                     principal_type: PrincipalType::Application,
                     id: claims.client_id.clone(),
                     environment: claims.env,
-                    scopes: claims.scopes.clone(),
+                    scopes: claims.scopes.intersection(&app.scopes),
                     tier: app.tier,
                     api_key: None,
                 })
@@ -246,15 +325,35 @@ pub async fn authenticate(
             .map_into_right_body());
     };
     let now_us = shared::time::to_micros(chrono::Utc::now());
+    let now = Instant::now();
+    let source = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let lookup = if authn.failures_by_source.throttled(&source, now).is_some() {
+        Lookup::MemoryOnly
+    } else {
+        Lookup::MayQuery
+    };
     let principal = match extract(&req) {
-        Ok(c) => authn.verify(c, now_us).await,
+        Ok(c) => authn.verify(c, now_us, lookup).await,
         Err(f) => Err(f),
     };
     let principal = match principal {
         Ok(p) => p,
         Err(f) => {
             authn.metrics.auth_failure(f.reason());
-            return Ok(req.error_response(f.to_api_error()).map_into_right_body());
+            let mut err = f.to_api_error();
+            if !matches!(f, AuthFailure::Unavailable) {
+                // Past the burst, unauthenticated traffic from this source is answered 429.
+                if let Err(wait) = authn.failures_by_source.try_take(&source, now) {
+                    err = ApiError::rate_limited(
+                        wait,
+                        "Too many failed authentications from this address; retry later.",
+                    );
+                }
+            }
+            return Ok(req.error_response(err).map_into_right_body());
         }
     };
     let decision = principal.tier.limits().map(|limits| {

@@ -1,6 +1,7 @@
 //! What the resource API knows about credentials, kept in memory and refreshed from the
-//! database every poll interval (1 s by default): application status and tier, API keys by
-//! digest, and revoked token ids. Each refresh reads only rows changed since the last one
+//! database every poll interval (1 s by default): application status, environment, current
+//! scopes, tier and `tokens_not_before`, API keys by digest, revoked token ids, and the signing
+//! keys no longer published. Each refresh reads only rows changed since the last one
 //! (with an overlap, so a row committed late is not missed), and a full reload runs every
 //! minute as a safety net. A revocation, a disabled or deleted application, or a revoked key
 //! therefore takes effect within about one poll interval on every replica, without a database
@@ -8,10 +9,11 @@
 //!
 //! `last_used_at` of API keys is collected here and written in one batch per flush interval.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 use shared::{Environment, ScopeSet, Tier};
 
@@ -23,10 +25,15 @@ const OVERLAP_US: i64 = 5_000_000;
 const NEGATIVE_TTL_US: i64 = 5_000_000;
 const MAX_NEGATIVE: usize = 50_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a token is checked against: its application as the database has it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppStatus {
     pub active: bool,
     pub tier: Tier,
+    pub environment: Option<Environment>,
+    pub scopes: ScopeSet,
+    /// Tokens issued before this instant (Unix microseconds) are refused.
+    pub tokens_not_before: Option<i64>,
 }
 
 /// An API key as the resource API needs it (and as `/v2/api_keys/validate` shows it).
@@ -88,11 +95,45 @@ impl KeyRecord {
     }
 }
 
-fn app_status(row: &AppStatusRow) -> AppStatus {
-    AppStatus {
+fn app_status(row: &AppStatusRow) -> Arc<AppStatus> {
+    // A row that does not parse grants nothing: no environment matches and no scope is left.
+    Arc::new(AppStatus {
         active: !row.disabled && row.deleted_at.is_none(),
         tier: row.tier.parse().unwrap_or_default(),
+        environment: row.environment.parse().ok(),
+        scopes: ScopeSet::parse_delimited(&row.scopes).unwrap_or_default(),
+        tokens_not_before: row.tokens_not_before,
+    })
+}
+
+/// A revoked token id as a compact map key: token ids this issuer mints are 32 hex digits
+/// (128 bits); anything else is reduced to 128 bits of its SHA-256.
+pub fn jti_key(jti: &str) -> u128 {
+    if jti.len() == 32 {
+        if let Ok(n) = u128::from_str_radix(jti, 16) {
+            return n;
+        }
     }
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(jti.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_be_bytes(b)
+}
+
+/// Whether a lookup that misses memory may go to the database (a source address that keeps
+/// sending unknown credentials is held to what memory can answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    MayQuery,
+    MemoryOnly,
+}
+
+/// A lookup that memory could not answer and the database was not asked.
+#[derive(Debug)]
+pub enum LookupError {
+    Db(DbError),
+    NotInMemory,
 }
 
 #[derive(Default)]
@@ -104,10 +145,14 @@ struct Cursors {
 
 #[derive(Default)]
 pub struct CredentialState {
-    apps: RwLock<HashMap<String, AppStatus>>,
+    apps: RwLock<HashMap<String, Arc<AppStatus>>>,
     keys: RwLock<HashMap<String, Arc<KeyRecord>>>,
     unknown_keys: Mutex<HashMap<String, i64>>,
-    revoked: RwLock<HashMap<String, i64>>,
+    /// Revoked token ids (see [`jti_key`]) → the token's `exp`; dropped after it at each full
+    /// reload.
+    revoked: RwLock<HashMap<u128, i64>>,
+    /// Signing keys retired so long ago, or revoked, that no token they signed is honoured.
+    unpublished_kids: RwLock<HashSet<String>>,
     cursors: Mutex<Cursors>,
 }
 
@@ -131,13 +176,30 @@ impl CredentialState {
                 )
             }
         };
-        let (apps, keys, revoked) = db.run_blocking(move |c| {
+        let unpublished_before = now - RETIRED_KEY_PUBLISHED_SECS * 1_000_000;
+        let (apps, keys, revoked, unpublished) = db.run_blocking(move |c| {
             Ok((
                 credentials::apps_changed_since(c, apps_since)?,
                 credentials::keys_changed_since(c, keys_since)?,
                 credentials::revocations_since(c, revoked_since, now)?,
+                credentials::unpublished_kids(c, unpublished_before)?,
             ))
         })?;
+        {
+            let current = self
+                .unpublished_kids
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            let changed = current.len() != unpublished.len()
+                || unpublished.iter().any(|k| !current.contains(k));
+            drop(current);
+            if changed {
+                *self
+                    .unpublished_kids
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = unpublished.into_iter().collect();
+            }
+        }
         // Write locks block every request's read lock: take them only when there is news.
         if !apps.is_empty() {
             let mut map = self.apps.write().unwrap_or_else(|p| p.into_inner());
@@ -168,7 +230,7 @@ impl CredentialState {
                 map.retain(|_, exp| *exp > now);
             }
             for row in &revoked {
-                map.insert(row.jti.clone(), row.expires_at);
+                map.insert(jti_key(&row.jti), row.expires_at);
             }
         }
         let mut c = self.cursors.lock().unwrap_or_else(|p| p.into_inner());
@@ -197,28 +259,47 @@ impl CredentialState {
         self.revoked
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .contains_key(jti)
+            .contains_key(&jti_key(jti))
+    }
+
+    /// Whether the signing key `kid` has been unpublished (retired past its window, or revoked).
+    pub fn kid_unpublished(&self, kid: &str) -> bool {
+        self.unpublished_kids
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(kid)
     }
 
     /// The status of an application; a miss (an application created since the last poll) is
-    /// read from the database once.
-    pub async fn app(&self, db: &Db, client_id: &str) -> Result<Option<AppStatus>, DbError> {
+    /// read from the database once, when `lookup` allows it.
+    pub async fn app(
+        &self,
+        db: &Db,
+        client_id: &str,
+        lookup: Lookup,
+    ) -> Result<Option<Arc<AppStatus>>, LookupError> {
         if let Some(s) = self
             .apps
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(client_id)
         {
-            return Ok(Some(*s));
+            return Ok(Some(s.clone()));
+        }
+        if lookup == Lookup::MemoryOnly {
+            return Err(LookupError::NotInMemory);
         }
         let id = client_id.to_owned();
-        let row = db.run(move |c| credentials::app(c, &id)).await?;
+        let row = db
+            .run(move |c| credentials::app(c, &id))
+            .await
+            .map_err(LookupError::Db)?;
         Ok(row.map(|r| {
             let status = app_status(&r);
             self.apps
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(r.client_id, status);
+                .insert(r.client_id, status.clone());
             status
         }))
     }
@@ -230,7 +311,8 @@ impl CredentialState {
         db: &Db,
         digest: &str,
         now: i64,
-    ) -> Result<Option<Arc<KeyRecord>>, DbError> {
+        lookup: Lookup,
+    ) -> Result<Option<Arc<KeyRecord>>, LookupError> {
         if let Some(k) = self
             .keys
             .read()
@@ -248,8 +330,14 @@ impl CredentialState {
                 return Ok(None);
             }
         }
+        if lookup == Lookup::MemoryOnly {
+            return Err(LookupError::NotInMemory);
+        }
         let d = digest.to_owned();
-        let row = db.run(move |c| credentials::key_by_digest(c, &d)).await?;
+        let row = db
+            .run(move |c| credentials::key_by_digest(c, &d))
+            .await
+            .map_err(LookupError::Db)?;
         match row.as_ref().and_then(KeyRecord::from_row) {
             Some(rec) => {
                 let rec = Arc::new(rec);

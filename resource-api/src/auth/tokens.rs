@@ -4,29 +4,32 @@
 //! the JWKS), signature with the algorithm the JWKS key names (so `none` and HS*-with-the-public-
 //! key cannot pass), then `iss`, `aud`, `exp`, `nbf` and `iat` against an explicit time. A token
 //! that passed is remembered by its SHA-256 until its `exp`, so repeat requests skip the
-//! signature check; revocation and application status are checked on every request anyway.
+//! signature check; revocation, the signing key's publication and the application's current
+//! row are checked on every request anyway (see `Authenticator::verify`).
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::Validation;
+use moka::sync::Cache;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use shared::claims::{plausible_lifetime, ACCESS_TOKEN_LIFETIME_SECS, LEEWAY_SECS};
 use shared::{Environment, ScopeSet};
 
 use super::{AuthFailure, Authenticator};
 
-/// Allowed clock skew for `iat` and `nbf` in the future; `exp` gets none.
-const LEEWAY_SECS: i64 = 30;
-const MAX_CACHED: usize = 100_000;
+const MAX_CACHED: u64 = 100_000;
 
 /// The claims the resource API relies on, typed.
 #[derive(Debug, Clone)]
 pub struct VerifiedClaims {
     pub client_id: String,
     pub jti: String,
+    pub kid: String,
     pub env: Environment,
     pub scopes: ScopeSet,
+    pub iat: i64,
     pub exp: i64,
 }
 
@@ -43,9 +46,21 @@ struct RawClaims {
     env: Environment,
 }
 
-#[derive(Default)]
+/// Verified tokens by SHA-256, bounded in size (least-recently used entries go first) and never
+/// kept past a token lifetime.
 pub struct TokenCache {
-    verified: RwLock<HashMap<[u8; 32], VerifiedClaims>>,
+    verified: Cache<[u8; 32], Arc<VerifiedClaims>>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache {
+            verified: Cache::builder()
+                .max_capacity(MAX_CACHED)
+                .time_to_live(Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS as u64))
+                .build(),
+        }
+    }
 }
 
 impl TokenCache {
@@ -53,34 +68,28 @@ impl TokenCache {
         Self::default()
     }
 
+    /// The claims of a valid token, from the cache when it was verified before. `cached_only`
+    /// answers `NotInMemory` instead of verifying a token seen for the first time.
     pub async fn verify(
         &self,
         authn: &Authenticator,
         token: &str,
         now: i64,
-    ) -> Result<VerifiedClaims, AuthFailure> {
+        cached_only: bool,
+    ) -> Result<Arc<VerifiedClaims>, AuthFailure> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(c) = self
-            .verified
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&digest)
-        {
+        if let Some(c) = self.verified.get(&digest) {
             return if c.exp > now {
-                Ok(c.clone())
+                Ok(c)
             } else {
                 Err(AuthFailure::Invalid)
             };
         }
-        let claims = verify_uncached(authn, token, now).await?;
-        let mut map = self.verified.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_CACHED {
-            map.retain(|_, c| c.exp > now);
-            if map.len() >= MAX_CACHED {
-                map.clear();
-            }
+        if cached_only {
+            return Err(AuthFailure::Throttled);
         }
-        map.insert(digest, claims.clone());
+        let claims = Arc::new(verify_uncached(authn, token, now).await?);
+        self.verified.insert(digest, claims.clone());
         Ok(claims)
     }
 }
@@ -99,6 +108,9 @@ async fn verify_uncached(
         return Err(AuthFailure::Invalid);
     }
     let kid = header.kid.ok_or(AuthFailure::Invalid)?;
+    if authn.state.kid_unpublished(&kid) {
+        return Err(AuthFailure::Invalid);
+    }
     let key = authn.jwks.key(&kid).await.ok_or(AuthFailure::Invalid)?;
     if header.alg != key.algorithm {
         return Err(AuthFailure::Invalid);
@@ -113,7 +125,11 @@ async fn verify_uncached(
     let data = jsonwebtoken::decode::<RawClaims>(token, &key.key, &validation)
         .map_err(|_| AuthFailure::Invalid)?;
     let c = data.claims;
-    if c.exp <= now || c.iat > now + LEEWAY_SECS || c.nbf.is_some_and(|n| n > now + LEEWAY_SECS) {
+    if c.exp <= now
+        || c.iat > now + LEEWAY_SECS
+        || c.nbf.is_some_and(|n| n > now + LEEWAY_SECS)
+        || !plausible_lifetime(c.iat, c.exp)
+    {
         return Err(AuthFailure::Invalid);
     }
     if c.sub != c.client_id {
@@ -123,8 +139,10 @@ async fn verify_uncached(
     Ok(VerifiedClaims {
         client_id: c.client_id,
         jti: c.jti,
+        kid,
         env: c.env,
         scopes,
+        iat: c.iat,
         exp: c.exp,
     })
 }

@@ -2,14 +2,17 @@
 //! except `api_keys.last_used_at`, which it writes in batches.
 
 use diesel::prelude::*;
-use shared::db::schema::{api_keys, applications, revoked_tokens};
+use shared::db::schema::{api_keys, applications, revoked_tokens, signing_keys};
 use shared::db::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = applications)]
 pub struct AppStatusRow {
     pub client_id: String,
+    pub environment: String,
+    pub scopes: String,
     pub tier: String,
+    pub tokens_not_before: Option<i64>,
     pub disabled: bool,
     pub deleted_at: Option<i64>,
     pub updated_at: i64,
@@ -86,6 +89,15 @@ pub fn revocations_since(
         .filter(revoked_tokens::revoked_at.ge(since))
         .filter(revoked_tokens::expires_at.gt(now))
         .select(RevocationRow::as_select())
+        .load(conn)
+}
+
+/// Signing keys no longer published: retired at or before `retired_before` (the public half is
+/// all this reads; the resource API never reads a private key).
+pub fn unpublished_kids(conn: &mut DbConnection, retired_before: i64) -> QueryResult<Vec<String>> {
+    signing_keys::table
+        .filter(signing_keys::retired_at.le(retired_before))
+        .select(signing_keys::kid)
         .load(conn)
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
@@ -10,27 +10,28 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, eventually, TestStack};
 
-/// The real signing key, read from the database, so tests can sign tokens with chosen claims.
-fn real_key(stack: &TestStack) -> (String, EncodingKey) {
+/// The real signing key, read from the database and opened with the key-encryption key (what an
+/// attacker holding both would have), so tests can sign tokens with chosen claims.
+pub(crate) fn real_key(stack: &TestStack) -> (String, EncodingKey) {
     let db = shared::db::Db::connect(stack.db.url(), 1).unwrap();
     let rows = db
         .run_blocking(auth_server::db::signing_keys::SigningKeyRow::all)
         .unwrap();
     let row = rows.into_iter().find(|r| r.retired_at.is_none()).unwrap();
-    (
-        row.kid,
-        EncodingKey::from_ed_der(&STANDARD.decode(row.private_key).unwrap()),
-    )
+    let der = crate::helpers::test_kek()
+        .open(&row.kid, &row.private_key)
+        .unwrap();
+    (row.kid, EncodingKey::from_ed_der(&der))
 }
 
-fn claims(stack: &TestStack, client_id: &str) -> Value {
+pub(crate) fn claims(stack: &TestStack, client_id: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({"iss": stack.auth, "sub": client_id, "client_id": client_id, "aud": "caseforge-api",
            "iat": now, "exp": now + 3600, "jti": uuid::Uuid::new_v4().to_string(),
            "scope": "cases:read", "env": "sandbox"})
 }
 
-fn sign(kid: &str, key: &EncodingKey, typ: &str, claims: &Value) -> String {
+pub(crate) fn sign(kid: &str, key: &EncodingKey, typ: &str, claims: &Value) -> String {
     let mut h = Header::new(Algorithm::EdDSA);
     h.kid = Some(kid.to_owned());
     h.typ = Some(typ.to_owned());

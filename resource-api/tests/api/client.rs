@@ -97,7 +97,7 @@ async fn a_rotated_secret_surfaces_as_invalid_client_without_the_secret() {
     source.token().await.unwrap();
     s.admin_post(
         &format!("/admin/applications/{id}/rotate-secret"),
-        &json!({}),
+        &json!({"grace_period_seconds": 0}),
     )
     .await;
     source.invalidate().await;

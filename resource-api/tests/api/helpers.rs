@@ -6,7 +6,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use shared::testing::TestDb;
 
-pub const ADMIN: &str = "test-admin-token";
+pub const ADMIN: &str = "test-admin-token-0123456789abcdefghij";
+
+/// The key-encryption key of every test auth server.
+pub fn test_kek() -> auth_server::service::kek::Kek {
+    auth_server::service::kek::Kek::from_bytes([42; 32])
+}
 
 pub struct TestStack {
     pub auth: String,
@@ -47,6 +52,9 @@ impl TestStack {
             bcrypt_cost: 4,
             key_refresh_secs: 1,
             db_pool_size: 4,
+            signing_key_encryption_key: Some(test_kek()),
+            previous_signing_key_encryption_key: None,
+            bcrypt_concurrency: 2,
         };
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await

@@ -7,6 +7,7 @@ mod auth;
 mod cases;
 mod client;
 mod environments;
+mod hardening;
 mod helpers;
 mod ratelimit;
 mod records;

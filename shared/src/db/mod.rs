@@ -132,6 +132,12 @@ impl ManageConnection for ConnectionManager {
                 .map(DbConnection::Pg)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseTarget::Sqlite(path) => {
+                create_private(path).map_err(|e| {
+                    r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(format!(
+                        "cannot create {}: {e}",
+                        path.display()
+                    )))
+                })?;
                 let path = path.to_string_lossy();
                 let mut conn =
                     SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
@@ -153,6 +159,24 @@ impl ManageConnection for ConnectionManager {
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         std::thread::panicking() || conn.is_broken()
     }
+}
+
+/// Creates the SQLite file readable and writable by its owner only (0600) before SQLite opens
+/// it: it holds credential hashes and sealed signing keys. SQLite gives its `-wal` and `-shm`
+/// files the mode of the database file, so they are private too. An existing file is left as
+/// the operator set it.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
 }
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
@@ -377,6 +401,28 @@ mod tests {
         assert_eq!(n, 0);
         // Connecting again finds nothing pending.
         Db::connect(&format!("sqlite://{}", path.display()), 2).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_sqlite_database_and_its_wal_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.db");
+        // Keep the pool open so that the -wal and -shm files exist while they are checked.
+        let db = Db::connect(&format!("sqlite://{}", path.display()), 1).unwrap();
+        db.run_blocking(|c| {
+            c.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+        })
+        .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&file)
+                .unwrap_or_else(|e| panic!("{file}: {e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
+        }
     }
 
     #[test]

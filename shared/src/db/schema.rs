@@ -47,6 +47,9 @@ diesel::table! {
         deleted_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        tokens_not_before -> Nullable<BigInt>,
+        previous_secret_until_used -> Bool,
+        introspection -> Bool,
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use shared::TierLimits;
+use crate::TierLimits;
 
 /// What a limiter decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl RateLimiter for InMemoryRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::Tier;
+    use crate::Tier;
 
     #[test]
     fn burst_then_sustained_rate() {
