@@ -85,6 +85,19 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         closed_at -> Nullable<BigInt>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (credential_id, idempotency_key) {
+        credential_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        response_etag -> Nullable<Text>,
+        created_at -> BigInt,
     }
 }
 
@@ -110,6 +123,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         submitted_at -> Nullable<BigInt>,
+        version -> BigInt,
     }
 }
 
@@ -136,6 +150,7 @@ diesel::table! {
         risk_level -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        version -> BigInt,
     }
 }
 
@@ -166,6 +181,7 @@ diesel::table! {
         reason -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        version -> BigInt,
     }
 }
 
@@ -179,6 +195,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_events,
     case_reference_counters,
     cases,
+    idempotency_keys,
     revoked_tokens,
     sars,
     signing_keys,
