@@ -882,3 +882,88 @@ async fn the_openapi_document_shows_etag_if_match_412_and_idempotency_key() {
         assert!(o["responses"]["422"].is_object(), "POST {path} 422");
     }
 }
+
+/// The issue's scenario: a replica dies (SIGKILL) with creates in flight; the clients retry
+/// every create with its key on another replica. Each key ends as exactly one case, and a
+/// create that was answered before the kill is answered the same way again.
+#[actix_web::test]
+async fn creates_cut_off_by_kill_9_are_retried_without_duplicates() {
+    let s = TestStack::start().await;
+    let (_, key) = s
+        .api_key(&["cases:read", "cases:write"], "live", "unlimited")
+        .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .env("DATABASE_URL", s.db.url())
+        .env("API_BIND", format!("127.0.0.1:{port}"))
+        .env("AUTH_ISSUER", &s.auth)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let doomed = format!("http://127.0.0.1:{port}");
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        s.http
+            .get(format!("{doomed}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    const N: usize = 16;
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let (http, url, key) = (s.http.clone(), format!("{doomed}/v2/cases"), key.clone());
+            actix_web::rt::spawn(async move {
+                let resp = http
+                    .post(url)
+                    .bearer_auth(key)
+                    .header("Idempotency-Key", format!("crash-{i}"))
+                    .json(&json!({"title": format!("in flight {i}")}))
+                    .send()
+                    .await
+                    .ok()?;
+                let body: Value = resp.json().await.ok()?;
+                body["id"].as_str().map(str::to_owned)
+            })
+        })
+        .collect();
+    // Kill as soon as the first case is committed, while the others are in flight.
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        total(&s, "/v2/cases", &key).await >= 1
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut first = Vec::new();
+    for t in tasks {
+        first.push(t.await.unwrap());
+    }
+
+    for (i, answered) in first.iter().enumerate() {
+        let resp = send(
+            &s,
+            reqwest::Method::POST,
+            "/v2/cases",
+            &key,
+            &[("Idempotency-Key", &format!("crash-{i}"))],
+            Some(json!({"title": format!("in flight {i}")})),
+        )
+        .await;
+        assert_eq!(resp.status(), 201, "retry {i}");
+        let id = resp.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if let Some(answered) = answered {
+            assert_eq!(&id, answered, "retry {i} answered another case");
+        }
+    }
+    assert_eq!(total(&s, "/v2/cases?page_size=100", &key).await, N as i64);
+}
