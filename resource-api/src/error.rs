@@ -18,6 +18,12 @@ pub enum Error {
     NotFound(&'static str),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// `If-Match` names a version the record no longer has (RFC 9110 §13.1.1).
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// An `Idempotency-Key` already used for a different request.
+    #[error("idempotency key reused for a different request")]
+    IdempotencyKeyReused,
     #[error("database: {0}")]
     Db(#[from] DbError),
     #[error("internal: {0}")]
@@ -25,6 +31,13 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// So that a transaction can return [`Error`] and roll back on a domain error too.
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        Error::Db(DbError::Query(e))
+    }
+}
 
 impl Error {
     pub fn validation(field: &'static str, message: impl Into<String>) -> Self {
@@ -40,6 +53,17 @@ impl Error {
             Error::Query(m) => ApiError::bad_request("invalid_query", m.clone()),
             Error::NotFound(what) => ApiError::not_found(format!("No {what} with this id exists.")),
             Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m.clone()),
+            Error::PreconditionFailed => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "The record has changed since the version named in `If-Match`; fetch it again.",
+            ),
+            Error::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used for a different request.",
+            )
+            .with_details(serde_json::json!({ "header": "Idempotency-Key" })),
             Error::Db(e) => {
                 log::error!("database error: {e}");
                 if matches!(e, DbError::Pool(_)) {

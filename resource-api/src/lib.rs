@@ -6,6 +6,7 @@
 //! authorization server's tables (except `api_keys.last_used_at`, in batches).
 
 pub mod auth;
+pub mod conditional;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -52,11 +52,17 @@ pub struct Principal {
 }
 
 impl Principal {
-    fn rate_key(&self) -> String {
+    /// The credential, unique across both kinds: `app:<client_id>` or `key:<api key id>`.
+    /// Rate limits and idempotency keys are per credential.
+    pub fn credential_id(&self) -> String {
         match self.principal_type {
             PrincipalType::Application => format!("app:{}", self.id),
             PrincipalType::ApiKey => format!("key:{}", self.id),
         }
+    }
+
+    fn rate_key(&self) -> String {
+        self.credential_id()
     }
 }
 

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use shared::db::schema::{case_events, cases};
 use shared::db::{Backend, DbConnection};
 
-use super::Scoped;
+use super::{versioned_row, Scoped};
 use crate::domain::PageRequest;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -23,6 +23,8 @@ pub struct CaseRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    /// Bumped by every write; the record's `ETag`.
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -127,16 +129,6 @@ impl Scoped {
         diesel::insert_into(cases::table).values(row).execute(conn)
     }
 
-    pub fn save_case(&self, conn: &mut DbConnection, row: &CaseRow) -> QueryResult<usize> {
-        diesel::update(
-            cases::table
-                .filter(cases::environment.eq(self.env()))
-                .filter(cases::id.eq(&row.id)),
-        )
-        .set(row)
-        .execute(conn)
-    }
-
     pub fn insert_event(
         &self,
         conn: &mut DbConnection,
@@ -168,3 +160,5 @@ impl Scoped {
         Ok((rows, total))
     }
 }
+
+versioned_row!(CaseRow, cases, "case", find_case);

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use shared::db::schema::{alerts, sars, subjects, transactions, watchlist_entries};
 use shared::db::{Backend, DbConnection};
 
-use super::Scoped;
+use super::{versioned_row, Scoped};
 use crate::domain::PageRequest;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -21,6 +21,7 @@ pub struct SarRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub submitted_at: Option<i64>,
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -37,6 +38,7 @@ pub struct WatchlistRow {
     pub reason: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -52,6 +54,7 @@ pub struct SubjectRow {
     pub risk_level: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -130,16 +133,6 @@ impl Scoped {
         diesel::insert_into(sars::table).values(row).execute(conn)
     }
 
-    pub fn save_sar(&self, conn: &mut DbConnection, row: &SarRow) -> QueryResult<usize> {
-        diesel::update(
-            sars::table
-                .filter(sars::environment.eq(self.env()))
-                .filter(sars::id.eq(&row.id)),
-        )
-        .set(row)
-        .execute(conn)
-    }
-
     // --- watchlist ------------------------------------------------------------------------
     pub fn find_watchlist(
         &self,
@@ -195,25 +188,18 @@ impl Scoped {
             .execute(conn)
     }
 
-    pub fn save_watchlist(
+    /// Deletes the entry if it is still at `version`; 0 when another write came first.
+    pub fn delete_watchlist(
         &self,
         conn: &mut DbConnection,
-        row: &WatchlistRow,
+        id: &str,
+        version: i64,
     ) -> QueryResult<usize> {
-        diesel::update(
-            watchlist_entries::table
-                .filter(watchlist_entries::environment.eq(self.env()))
-                .filter(watchlist_entries::id.eq(&row.id)),
-        )
-        .set(row)
-        .execute(conn)
-    }
-
-    pub fn delete_watchlist(&self, conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
         diesel::delete(
             watchlist_entries::table
                 .filter(watchlist_entries::environment.eq(self.env()))
-                .filter(watchlist_entries::id.eq(id)),
+                .filter(watchlist_entries::id.eq(id))
+                .filter(watchlist_entries::version.eq(version)),
         )
         .execute(conn)
     }
@@ -267,16 +253,6 @@ impl Scoped {
         diesel::insert_into(subjects::table)
             .values(row)
             .execute(conn)
-    }
-
-    pub fn save_subject(&self, conn: &mut DbConnection, row: &SubjectRow) -> QueryResult<usize> {
-        diesel::update(
-            subjects::table
-                .filter(subjects::environment.eq(self.env()))
-                .filter(subjects::id.eq(&row.id)),
-        )
-        .set(row)
-        .execute(conn)
     }
 
     // --- transactions and alerts ----------------------------------------------------------
@@ -349,3 +325,12 @@ impl Scoped {
         Ok((rows, total))
     }
 }
+
+versioned_row!(SarRow, sars, "SAR", find_sar);
+versioned_row!(
+    WatchlistRow,
+    watchlist_entries,
+    "watchlist entry",
+    find_watchlist
+);
+versioned_row!(SubjectRow, subjects, "subject", find_subject);

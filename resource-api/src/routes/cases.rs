@@ -1,16 +1,19 @@
 //! `/v2/cases`.
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::HttpResponse;
 
 use super::AppState;
 use crate::auth::{need, Authorized};
+use crate::conditional::{respond, IfMatch};
 use crate::db::Scoped;
 use crate::domain::PageQuery;
 use crate::error::Result;
 use crate::service::cases::{
     self, AssignCase, CaseEventView, CaseQuery, CaseView, CloseCase, CreateCase, PatchCase,
 };
+use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 
 /// List cases (filters `status`, `assignee`, `priority`), newest first.
@@ -28,14 +31,17 @@ pub async fn list(
 
 /// One case.
 #[utoipa::path(get, path = "/v2/cases/{id}", tag = "cases", params(("id" = String, Path)), security(("bearer" = ["cases:read"])),
-    responses((status = 200, body = CaseView), (status = 401, body = shared::ErrorBody),
-        (status = 403, body = shared::ErrorBody), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of this version of the case, for `If-Match`"))),
+        (status = 401, body = shared::ErrorBody), (status = 403, body = shared::ErrorBody), (status = 404, body = shared::ErrorBody)))]
 pub async fn get(
     auth: Authorized<need::CasesRead>,
     state: Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(cases::get(&state.db, Scoped::of(&auth), &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &cases::get(&state.db, Scoped::of(&auth), &id).await?,
+    ))
 }
 
 /// Every change to a case, oldest first.
@@ -53,93 +59,117 @@ pub async fn history(
         .json(cases::history(&state.db, Scoped::of(&auth), &id, q.into_inner()).await?))
 }
 
-/// Open a case; it gets a `CF-YYYY-NNNNNN` reference.
+/// Open a case; it gets a `CF-YYYY-NNNNNN` reference. With an `Idempotency-Key`, a retry
+/// of the same request answers the first answer again instead of opening another case.
 #[utoipa::path(post, path = "/v2/cases", tag = "cases", request_body = CreateCase, security(("bearer" = ["cases:write"])),
-    responses((status = 201, body = CaseView), (status = 400, body = shared::ErrorBody), (status = 403, body = shared::ErrorBody),
-        (status = 413, body = shared::ErrorBody), (status = 415, body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
+    responses((status = 201, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the new case"),
+            ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
+        (status = 400, description = "Malformed request or `Idempotency-Key`", body = shared::ErrorBody), (status = 403, body = shared::ErrorBody),
+        (status = 413, body = shared::ErrorBody), (status = 415, body = shared::ErrorBody),
+        (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create(
     auth: Authorized<need::CasesWrite>,
     state: Data<AppState>,
+    key: IdempotencyKey,
     body: Json<CreateCase>,
 ) -> Result<HttpResponse> {
-    let case = cases::create(
+    let input = body.into_inner();
+    let idem = key.bind(&auth, "POST /v2/cases", &input);
+    let created = cases::create(
         &state.db,
         Scoped::of(&auth),
         &auth.id,
-        body.into_inner(),
+        input,
+        idem,
         now_micros(),
     )
     .await?;
-    Ok(HttpResponse::Created().json(case))
+    Ok(created.respond())
 }
 
 /// Change title, description, status (not `closed`), priority or subjects.
-#[utoipa::path(patch, path = "/v2/cases/{id}", tag = "cases", params(("id" = String, Path)), request_body = PatchCase,
+#[utoipa::path(patch, path = "/v2/cases/{id}", tag = "cases", request_body = PatchCase,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the change is made only if the case still has one of them")),
     security(("bearer" = ["cases:write"])),
-    responses((status = 200, body = CaseView), (status = 404, body = shared::ErrorBody), (status = 409, description = "The case is closed", body = shared::ErrorBody),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the case after the change"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
+        (status = 409, description = "The case is closed", body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the case changed since the `If-Match` version; nothing was written", body = shared::ErrorBody),
         (status = 422, body = shared::ErrorBody)))]
 pub async fn patch(
     auth: Authorized<need::CasesWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
     body: Json<PatchCase>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        cases::patch(
-            &state.db,
-            Scoped::of(&auth),
-            &auth.id,
-            &id,
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let case = cases::patch(
+        &state.db,
+        Scoped::of(&auth),
+        &auth.id,
+        &id,
+        body.into_inner(),
+        if_match,
+        now_micros(),
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &case))
 }
 
 /// Assign (or unassign with `null`).
-#[utoipa::path(post, path = "/v2/cases/{id}/assign", tag = "cases", params(("id" = String, Path)), request_body = AssignCase,
+#[utoipa::path(post, path = "/v2/cases/{id}/assign", tag = "cases", request_body = AssignCase,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the change is made only if the case still has one of them")),
     security(("bearer" = ["cases:write"])),
-    responses((status = 200, body = CaseView), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody)))]
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the case after the change"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
+        (status = 409, body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the case changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn assign(
     auth: Authorized<need::CasesWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
     body: Json<AssignCase>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        cases::assign(
-            &state.db,
-            Scoped::of(&auth),
-            &auth.id,
-            &id,
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let case = cases::assign(
+        &state.db,
+        Scoped::of(&auth),
+        &auth.id,
+        &id,
+        body.into_inner(),
+        if_match,
+        now_micros(),
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &case))
 }
 
 /// Close with a resolution; closing a closed case is 409.
-#[utoipa::path(post, path = "/v2/cases/{id}/close", tag = "cases", params(("id" = String, Path)), request_body = CloseCase,
+#[utoipa::path(post, path = "/v2/cases/{id}/close", tag = "cases", request_body = CloseCase,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the case is closed only if it still has one of them")),
     security(("bearer" = ["cases:write"])),
-    responses((status = 200, body = CaseView), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the closed case"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
+        (status = 409, body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the case changed since the `If-Match` version; nothing was written", body = shared::ErrorBody),
         (status = 422, body = shared::ErrorBody)))]
 pub async fn close(
     auth: Authorized<need::CasesWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
     body: Json<CloseCase>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        cases::close(
-            &state.db,
-            Scoped::of(&auth),
-            &auth.id,
-            &id,
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let case = cases::close(
+        &state.db,
+        Scoped::of(&auth),
+        &auth.id,
+        &id,
+        body.into_inner(),
+        if_match,
+        now_micros(),
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &case))
 }

@@ -1,13 +1,16 @@
 //! `/v2/sars`, `/v2/watchlist`, `/v2/subjects`.
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::HttpResponse;
 
 use super::AppState;
 use crate::auth::{need, Authorized};
+use crate::conditional::{respond, IfMatch};
 use crate::db::Scoped;
 use crate::domain::PageQuery;
 use crate::error::Result;
+use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 use crate::service::sars::{self, CreateSar, PatchSar, SarView};
 use crate::service::subjects::{self, CreateSubject, PatchSubject, SubjectView};
@@ -28,66 +31,73 @@ pub async fn list_sars(
 
 /// One SAR.
 #[utoipa::path(get, path = "/v2/sars/{id}", tag = "sars", params(("id" = String, Path)), security(("bearer" = ["sar:read"])),
-    responses((status = 200, body = SarView), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = SarView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_sar(
     auth: Authorized<need::SarRead>,
     state: Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(sars::get(&state.db, Scoped::of(&auth), &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &sars::get(&state.db, Scoped::of(&auth), &id).await?,
+    ))
 }
 
 /// Create a draft SAR for a case of the same environment.
 #[utoipa::path(post, path = "/v2/sars", tag = "sars", request_body = CreateSar, security(("bearer" = ["sar:write"])),
-    responses((status = 201, body = SarView), (status = 422, body = shared::ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
+    responses((status = 201, body = SarView, headers(("ETag" = String, description = "Strong entity tag of the new record"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
+        (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create_sar(
     auth: Authorized<need::SarWrite>,
     state: Data<AppState>,
+    key: IdempotencyKey,
     body: Json<CreateSar>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created().json(
-        sars::create(
-            &state.db,
-            Scoped::of(&auth),
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let input = body.into_inner();
+    let idem = key.bind(&auth, "POST /v2/sars", &input);
+    let created = sars::create(&state.db, Scoped::of(&auth), input, idem, now_micros()).await?;
+    Ok(created.respond())
 }
 
 /// Edit a draft; submitted SARs are immutable (409).
-#[utoipa::path(patch, path = "/v2/sars/{id}", tag = "sars", params(("id" = String, Path)), request_body = PatchSar,
+#[utoipa::path(patch, path = "/v2/sars/{id}", tag = "sars", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchSar,
     security(("bearer" = ["sar:write"])),
-    responses((status = 200, body = SarView), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody)))]
+    responses((status = 200, body = SarView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_sar(
     auth: Authorized<need::SarWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
     body: Json<PatchSar>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        sars::patch(
-            &state.db,
-            Scoped::of(&auth),
-            &id,
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let record = sars::patch(
+        &state.db,
+        Scoped::of(&auth),
+        &id,
+        body.into_inner(),
+        if_match,
+        now_micros(),
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &record))
 }
 
 /// Submit a draft for review.
-#[utoipa::path(post, path = "/v2/sars/{id}/submit", tag = "sars", params(("id" = String, Path)), security(("bearer" = ["sar:write"])),
-    responses((status = 200, body = SarView), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody)))]
+#[utoipa::path(post, path = "/v2/sars/{id}/submit", tag = "sars", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["sar:write"])),
+    responses((status = 200, body = SarView, headers(("ETag" = String, description = "Strong entity tag of the submitted SAR"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, description = "The SAR has no narrative", body = shared::ErrorBody)))]
 pub async fn submit_sar(
     auth: Authorized<need::SarWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok()
-        .json(sars::submit(&state.db, Scoped::of(&auth), &id, now_micros()).await?))
+    let sar = sars::submit(&state.db, Scoped::of(&auth), &id, if_match, now_micros()).await?;
+    Ok(respond(StatusCode::OK, &sar))
 }
 
 /// List watchlist entries.
@@ -104,13 +114,16 @@ pub async fn list_watchlist(
 
 /// One watchlist entry.
 #[utoipa::path(get, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path)), security(("bearer" = ["watchlist:read"])),
-    responses((status = 200, body = EntryView), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = EntryView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_watchlist(
     auth: Authorized<need::WatchlistRead>,
     state: Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(watchlist::get(&state.db, Scoped::of(&auth), &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &watchlist::get(&state.db, Scoped::of(&auth), &id).await?,
+    ))
 }
 
 /// Screen a name against the watchlist: tolerant of case, accents, word order and small misspellings.
@@ -134,54 +147,57 @@ pub async fn screen(
 
 /// Add a watchlist entry.
 #[utoipa::path(post, path = "/v2/watchlist", tag = "watchlist", request_body = CreateEntry, security(("bearer" = ["watchlist:write"])),
-    responses((status = 201, body = EntryView), (status = 422, body = shared::ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
+    responses((status = 201, body = EntryView, headers(("ETag" = String, description = "Strong entity tag of the new record"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
+        (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create_watchlist(
     auth: Authorized<need::WatchlistWrite>,
     state: Data<AppState>,
+    key: IdempotencyKey,
     body: Json<CreateEntry>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created().json(
-        watchlist::create(
-            &state.db,
-            Scoped::of(&auth),
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let input = body.into_inner();
+    let idem = key.bind(&auth, "POST /v2/watchlist", &input);
+    let created =
+        watchlist::create(&state.db, Scoped::of(&auth), input, idem, now_micros()).await?;
+    Ok(created.respond())
 }
 
 /// Change a watchlist entry.
-#[utoipa::path(patch, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path)), request_body = PatchEntry,
+#[utoipa::path(patch, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchEntry,
     security(("bearer" = ["watchlist:write"])),
-    responses((status = 200, body = EntryView), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = EntryView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_watchlist(
     auth: Authorized<need::WatchlistWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
     body: Json<PatchEntry>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        watchlist::patch(
-            &state.db,
-            Scoped::of(&auth),
-            &id,
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let record = watchlist::patch(
+        &state.db,
+        Scoped::of(&auth),
+        &id,
+        body.into_inner(),
+        if_match,
+        now_micros(),
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &record))
 }
 
 /// Remove a watchlist entry.
-#[utoipa::path(delete, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path)), security(("bearer" = ["watchlist:write"])),
-    responses((status = 204, description = "Deleted"), (status = 404, body = shared::ErrorBody)))]
+#[utoipa::path(delete, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["watchlist:write"])),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn delete_watchlist(
     auth: Authorized<need::WatchlistWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse> {
-    watchlist::delete(&state.db, Scoped::of(&auth), &id).await?;
+    watchlist::delete(&state.db, Scoped::of(&auth), &id, if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -201,52 +217,56 @@ pub async fn list_subjects(
 
 /// A subject's profile with its risk score and level.
 #[utoipa::path(get, path = "/v2/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("bearer" = ["subjects:read"])),
-    responses((status = 200, body = SubjectView), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_subject(
     auth: Authorized<need::SubjectsRead>,
     state: Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(subjects::get(&state.db, Scoped::of(&auth), &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &subjects::get(&state.db, Scoped::of(&auth), &id).await?,
+    ))
 }
 
 /// Create a subject; its risk is scored at once.
 #[utoipa::path(post, path = "/v2/subjects", tag = "subjects", request_body = CreateSubject, security(("bearer" = ["subjects:write"])),
-    responses((status = 201, body = SubjectView), (status = 422, body = shared::ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
+    responses((status = 201, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of the new record"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
+        (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create_subject(
     auth: Authorized<need::SubjectsWrite>,
     state: Data<AppState>,
+    key: IdempotencyKey,
     body: Json<CreateSubject>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created().json(
-        subjects::create(
-            &state.db,
-            Scoped::of(&auth),
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let input = body.into_inner();
+    let idem = key.bind(&auth, "POST /v2/subjects", &input);
+    let created = subjects::create(&state.db, Scoped::of(&auth), input, idem, now_micros()).await?;
+    Ok(created.respond())
 }
 
 /// Change a subject; its risk is scored again.
-#[utoipa::path(patch, path = "/v2/subjects/{id}", tag = "subjects", params(("id" = String, Path)), request_body = PatchSubject,
+#[utoipa::path(patch, path = "/v2/subjects/{id}", tag = "subjects", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchSubject,
     security(("bearer" = ["subjects:write"])),
-    responses((status = 200, body = SubjectView), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_subject(
     auth: Authorized<need::SubjectsWrite>,
     state: Data<AppState>,
     id: Path<String>,
+    if_match: IfMatch,
     body: Json<PatchSubject>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        subjects::patch(
-            &state.db,
-            Scoped::of(&auth),
-            &id,
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    let record = subjects::patch(
+        &state.db,
+        Scoped::of(&auth),
+        &id,
+        body.into_inner(),
+        if_match,
+        now_micros(),
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &record))
 }

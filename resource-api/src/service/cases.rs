@@ -2,13 +2,14 @@
 //! update, assign, close, and an audit trail of every change.
 
 use chrono::Datelike;
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use shared::db::Db;
+use shared::db::{Db, DbConnection};
 use utoipa::ToSchema;
 
-use super::flatten;
+use super::idempotency::{self, Created, IdempotentRequest};
+use super::versioned;
+use crate::conditional::{IfMatch, Versioned};
 use crate::db::cases::{CaseEventRow, CaseFilters, CaseRow};
 use crate::db::{ids_from_json, ids_to_json, Scoped};
 use crate::domain::{self, new_id, plausible_id, Page, PageRequest};
@@ -59,7 +60,7 @@ fn parse_enum<T: for<'de> Deserialize<'de>>(field: &'static str, value: &str) ->
         .map_err(|_| Error::Query(format!("`{field}` has an unknown value.")))
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCase {
     pub title: String,
@@ -198,8 +199,9 @@ pub async fn create(
     scoped: Scoped,
     actor: &str,
     input: CreateCase,
+    idem: Option<IdempotentRequest>,
     now: i64,
-) -> Result<CaseView> {
+) -> Result<Created<CaseView>> {
     let title = domain::text("title", &input.title, true, 300)?;
     let description = domain::text(
         "description",
@@ -212,57 +214,56 @@ pub async fn create(
     let priority = input.priority.unwrap_or(CasePriority::Medium);
     let year = shared::time::from_micros(now).year();
     let actor = actor.to_owned();
-    let row = flatten(
-        db.run(move |c| {
-            c.transaction(|c| {
-                if scoped.count_subjects(c, &subject_ids)? != subject_ids.len() as i64 {
-                    return Ok(Err(Error::validation(
-                        "subject_ids",
-                        "every subject_id must name a subject in this environment",
-                    )));
-                }
-                let n = scoped.next_case_number(c, year)?;
-                let row = CaseRow {
-                    id: new_id("case"),
-                    environment: scoped.env().to_owned(),
-                    reference: format!("CF-{year}-{n:06}"),
-                    title: title.clone(),
-                    description: description.clone(),
-                    status: CaseStatus::Open.as_str().to_owned(),
-                    priority: priority.as_str().to_owned(),
-                    assignee: assignee.clone(),
-                    subject_ids: ids_to_json(&subject_ids),
-                    resolution: None,
-                    created_at: now,
-                    updated_at: now,
-                    closed_at: None,
-                };
-                scoped.insert_case(c, &row)?;
-                let changes = json!({
-                    "title": {"from": null, "to": row.title},
-                    "status": {"from": null, "to": row.status},
-                    "priority": {"from": null, "to": row.priority},
-                    "assignee": {"from": null, "to": row.assignee},
-                    "subject_ids": {"from": null, "to": subject_ids},
-                });
-                scoped
-                    .insert_event(c, &event(&scoped, &row.id, &actor, "created", changes, now))?;
-                Ok(Ok(row))
-            })
-        })
-        .await,
-    )?;
-    Ok(CaseView::from(&row))
+    idempotency::create(db, idem, now, move |c| {
+        if scoped.count_subjects(c, &subject_ids)? != subject_ids.len() as i64 {
+            return Err(Error::validation(
+                "subject_ids",
+                "every subject_id must name a subject in this environment",
+            ));
+        }
+        let n = scoped.next_case_number(c, year)?;
+        let row = CaseRow {
+            id: new_id("case"),
+            environment: scoped.env().to_owned(),
+            reference: format!("CF-{year}-{n:06}"),
+            title: title.clone(),
+            description: description.clone(),
+            status: CaseStatus::Open.as_str().to_owned(),
+            priority: priority.as_str().to_owned(),
+            assignee: assignee.clone(),
+            subject_ids: ids_to_json(&subject_ids),
+            resolution: None,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            version: 1,
+        };
+        scoped.insert_case(c, &row)?;
+        let changes = json!({
+            "title": {"from": null, "to": row.title},
+            "status": {"from": null, "to": row.status},
+            "priority": {"from": null, "to": row.priority},
+            "assignee": {"from": null, "to": row.assignee},
+            "subject_ids": {"from": null, "to": subject_ids},
+        });
+        scoped.insert_event(c, &event(&scoped, &row.id, &actor, "created", changes, now))?;
+        Ok(versioned_view(&row))
+    })
+    .await
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<CaseView> {
+fn versioned_view(row: &CaseRow) -> Versioned<CaseView> {
+    Versioned::new(CaseView::from(row), row.version)
+}
+
+pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<CaseView>> {
     check_id(id)?;
     let id = id.to_owned();
     let row = db
         .run(move |c| scoped.find_case(c, &id))
         .await?
         .ok_or(Error::NotFound("case"))?;
-    Ok(CaseView::from(&row))
+    Ok(versioned_view(&row))
 }
 
 pub async fn list(db: &Db, scoped: Scoped, q: CaseQuery) -> Result<Page<CaseView>> {
@@ -301,63 +302,49 @@ pub async fn list(db: &Db, scoped: Scoped, q: CaseQuery) -> Result<Page<CaseView
     ))
 }
 
-/// Loads the case, applies `change` (which returns the action name and the changed fields, or
-/// a domain error), saves it and its event, all in one transaction.
+/// The change a request makes to a case: the action and the changed fields for its history
+/// event, or `None` when nothing changes.
+type CaseChange = Option<(&'static str, Map<String, Value>)>;
+
+/// Loads the case, checks `If-Match`, applies `change`, and saves the case and its history
+/// event, all in one transaction (see `service::versioned`), so the two never disagree.
 async fn modify<F>(
     db: &Db,
     scoped: Scoped,
     actor: &str,
     id: &str,
+    if_match: IfMatch,
     now: i64,
     change: F,
-) -> Result<CaseView>
+) -> Result<Versioned<CaseView>>
 where
-    F: Fn(
-            &mut CaseRow,
-            &Scoped,
-            &mut DbConnectionRef,
-        ) -> Result<Option<(&'static str, Map<String, Value>)>>
-        + Send
-        + Sync
-        + 'static,
+    F: Fn(&mut CaseRow, &Scoped, i64, &mut DbConnection) -> Result<CaseChange> + Send + 'static,
 {
     check_id(id)?;
-    let (id, actor) = (id.to_owned(), actor.to_owned());
-    let row = flatten(
-        db.run(move |c| {
-            c.transaction(|c| {
-                let Some(mut row) = scoped.find_case(c, &id)? else {
-                    return Ok(Err(Error::NotFound("case")));
-                };
-                let outcome = match change(&mut row, &scoped, c) {
-                    Ok(o) => o,
-                    Err(Error::Db(shared::db::DbError::Query(e))) => return Err(e),
-                    Err(e) => return Ok(Err(e)),
-                };
-                if let Some((action, changes)) = outcome {
-                    row.updated_at = now;
-                    scoped.save_case(c, &row)?;
-                    scoped.insert_event(
-                        c,
-                        &event(
-                            &scoped,
-                            &row.id,
-                            &actor,
-                            action,
-                            Value::Object(changes),
-                            now,
-                        ),
-                    )?;
-                }
-                Ok(Ok(row))
-            })
-        })
-        .await,
-    )?;
-    Ok(CaseView::from(&row))
+    let actor = actor.to_owned();
+    let row = versioned::update(
+        db,
+        scoped,
+        id,
+        if_match,
+        now,
+        move |row: &mut CaseRow, at, c| {
+            let outcome = change(row, &scoped, at, c)?;
+            if outcome.is_some() {
+                row.updated_at = at;
+            }
+            Ok(outcome)
+        },
+        move |row, (action, changes), c| {
+            let at = row.updated_at;
+            let e = event(&scoped, &row.id, &actor, action, Value::Object(changes), at);
+            scoped.insert_event(c, &e)?;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(versioned_view(&row))
 }
-
-type DbConnectionRef = shared::db::DbConnection;
 
 fn ensure_open(row: &CaseRow) -> Result<()> {
     if row.status == CaseStatus::Closed.as_str() {
@@ -375,8 +362,9 @@ pub async fn patch(
     actor: &str,
     id: &str,
     input: PatchCase,
+    if_match: IfMatch,
     now: i64,
-) -> Result<CaseView> {
+) -> Result<Versioned<CaseView>> {
     let title = input
         .title
         .as_deref()
@@ -399,56 +387,60 @@ pub async fn patch(
         .map(domain::subject_ids)
         .transpose()?;
     let (status, priority) = (input.status, input.priority);
-    modify(db, scoped, actor, id, now, move |row, scoped, c| {
-        ensure_open(row)?;
-        let mut changes = Map::new();
-        if let Some(t) = &title {
-            diff(&mut changes, "title", json!(row.title), json!(t));
-            row.title = t.clone();
-        }
-        if let Some(d) = &description {
-            diff(
-                &mut changes,
-                "description",
-                json!(row.description),
-                json!(d),
-            );
-            row.description = d.clone();
-        }
-        if let Some(s) = status {
-            diff(&mut changes, "status", json!(row.status), json!(s.as_str()));
-            row.status = s.as_str().to_owned();
-        }
-        if let Some(p) = priority {
-            diff(
-                &mut changes,
-                "priority",
-                json!(row.priority),
-                json!(p.as_str()),
-            );
-            row.priority = p.as_str().to_owned();
-        }
-        if let Some(ids) = &subject_ids {
-            if scoped
-                .count_subjects(c, ids)
-                .map_err(|e| Error::Db(e.into()))?
-                != ids.len() as i64
-            {
-                return Err(Error::validation(
-                    "subject_ids",
-                    "every subject_id must name a subject in this environment",
-                ));
+    modify(
+        db,
+        scoped,
+        actor,
+        id,
+        if_match,
+        now,
+        move |row, scoped, _, c| {
+            ensure_open(row)?;
+            let mut changes = Map::new();
+            if let Some(t) = &title {
+                diff(&mut changes, "title", json!(row.title), json!(t));
+                row.title = t.clone();
             }
-            diff(
-                &mut changes,
-                "subject_ids",
-                json!(ids_from_json(&row.subject_ids)),
-                json!(ids),
-            );
-            row.subject_ids = ids_to_json(ids);
-        }
-        Ok((!changes.is_empty()).then_some(("updated", changes)))
-    })
+            if let Some(d) = &description {
+                diff(
+                    &mut changes,
+                    "description",
+                    json!(row.description),
+                    json!(d),
+                );
+                row.description = d.clone();
+            }
+            if let Some(s) = status {
+                diff(&mut changes, "status", json!(row.status), json!(s.as_str()));
+                row.status = s.as_str().to_owned();
+            }
+            if let Some(p) = priority {
+                diff(
+                    &mut changes,
+                    "priority",
+                    json!(row.priority),
+                    json!(p.as_str()),
+                );
+                row.priority = p.as_str().to_owned();
+            }
+            if let Some(ids) = &subject_ids {
+                if scoped.count_subjects(c, ids)? != ids.len() as i64 {
+                    return Err(Error::validation(
+                        "subject_ids",
+                        "every subject_id must name a subject in this environment",
+                    ));
+                }
+                diff(
+                    &mut changes,
+                    "subject_ids",
+                    json!(ids_from_json(&row.subject_ids)),
+                    json!(ids),
+                );
+                row.subject_ids = ids_to_json(ids);
+            }
+            Ok((!changes.is_empty()).then_some(("updated", changes)))
+        },
+    )
     .await
 }
 
@@ -458,10 +450,11 @@ pub async fn assign(
     actor: &str,
     id: &str,
     input: AssignCase,
+    if_match: IfMatch,
     now: i64,
-) -> Result<CaseView> {
+) -> Result<Versioned<CaseView>> {
     let new = assignee(input.assignee.as_deref())?;
-    modify(db, scoped, actor, id, now, move |row, _, _| {
+    modify(db, scoped, actor, id, if_match, now, move |row, _, _, _| {
         ensure_open(row)?;
         let mut changes = Map::new();
         diff(&mut changes, "assignee", json!(row.assignee), json!(new));
@@ -477,26 +470,35 @@ pub async fn close(
     actor: &str,
     id: &str,
     input: CloseCase,
+    if_match: IfMatch,
     now: i64,
-) -> Result<CaseView> {
+) -> Result<Versioned<CaseView>> {
     let resolution = domain::text("resolution", &input.resolution, true, 20_000)?;
-    modify(db, scoped, actor, id, now, move |row, _, _| {
-        if row.status == CaseStatus::Closed.as_str() {
-            return Err(Error::Conflict("The case is already closed.".into()));
-        }
-        let mut changes = Map::new();
-        diff(&mut changes, "status", json!(row.status), json!("closed"));
-        diff(
-            &mut changes,
-            "resolution",
-            json!(row.resolution),
-            json!(resolution),
-        );
-        row.status = CaseStatus::Closed.as_str().to_owned();
-        row.resolution = Some(resolution.clone());
-        row.closed_at = Some(now);
-        Ok(Some(("closed", changes)))
-    })
+    modify(
+        db,
+        scoped,
+        actor,
+        id,
+        if_match,
+        now,
+        move |row, _, at, _| {
+            if row.status == CaseStatus::Closed.as_str() {
+                return Err(Error::Conflict("The case is already closed.".into()));
+            }
+            let mut changes = Map::new();
+            diff(&mut changes, "status", json!(row.status), json!("closed"));
+            diff(
+                &mut changes,
+                "resolution",
+                json!(row.resolution),
+                json!(resolution),
+            );
+            row.status = CaseStatus::Closed.as_str().to_owned();
+            row.resolution = Some(resolution.clone());
+            row.closed_at = Some(at);
+            Ok(Some(("closed", changes)))
+        },
+    )
     .await
 }
 

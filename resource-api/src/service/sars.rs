@@ -1,17 +1,18 @@
 //! Suspicious activity reports: drafts are editable; submitting freezes them.
 
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::db::Db;
 use utoipa::ToSchema;
 
-use super::flatten;
+use super::idempotency::{self, Created, IdempotentRequest};
+use super::versioned;
+use crate::conditional::{IfMatch, Versioned};
 use crate::db::records::SarRow;
 use crate::db::{ids_from_json, ids_to_json, Scoped};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSar {
     /// A case of the same environment.
@@ -75,7 +76,17 @@ fn check_id(id: &str) -> Result<()> {
 
 const SUBJECTS_MISSING: &str = "every subject_id must name a subject in this environment";
 
-pub async fn create(db: &Db, scoped: Scoped, input: CreateSar, now: i64) -> Result<SarView> {
+fn versioned_view(row: &SarRow) -> Versioned<SarView> {
+    Versioned::new(SarView::from(row), row.version)
+}
+
+pub async fn create(
+    db: &Db,
+    scoped: Scoped,
+    input: CreateSar,
+    idem: Option<IdempotentRequest>,
+    now: i64,
+) -> Result<Created<SarView>> {
     if !plausible_id("case", &input.case_id) {
         return Err(Error::validation(
             "case_id",
@@ -101,38 +112,33 @@ pub async fn create(db: &Db, scoped: Scoped, input: CreateSar, now: i64) -> Resu
         created_at: now,
         updated_at: now,
         submitted_at: None,
+        version: 1,
     };
-    let saved = row.clone();
-    flatten(
-        db.run(move |c| {
-            c.transaction(|c| {
-                if !scoped.case_exists(c, &row.case_id)? {
-                    return Ok(Err(Error::validation(
-                        "case_id",
-                        "case_id must name a case in this environment",
-                    )));
-                }
-                let ids = ids_from_json(&row.subject_ids);
-                if scoped.count_subjects(c, &ids)? != ids.len() as i64 {
-                    return Ok(Err(Error::validation("subject_ids", SUBJECTS_MISSING)));
-                }
-                scoped.insert_sar(c, &row)?;
-                Ok(Ok(()))
-            })
-        })
-        .await,
-    )?;
-    Ok(SarView::from(&saved))
+    idempotency::create(db, idem, now, move |c| {
+        if !scoped.case_exists(c, &row.case_id)? {
+            return Err(Error::validation(
+                "case_id",
+                "case_id must name a case in this environment",
+            ));
+        }
+        let ids = ids_from_json(&row.subject_ids);
+        if scoped.count_subjects(c, &ids)? != ids.len() as i64 {
+            return Err(Error::validation("subject_ids", SUBJECTS_MISSING));
+        }
+        scoped.insert_sar(c, &row)?;
+        Ok(versioned_view(&row))
+    })
+    .await
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<SarView> {
+pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<SarView>> {
     check_id(id)?;
     let id = id.to_owned();
     let row = db
         .run(move |c| scoped.find_sar(c, &id))
         .await?
         .ok_or(Error::NotFound("SAR"))?;
-    Ok(SarView::from(&row))
+    Ok(versioned_view(&row))
 }
 
 pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<SarView>> {
@@ -151,8 +157,9 @@ pub async fn patch(
     scoped: Scoped,
     id: &str,
     input: PatchSar,
+    if_match: IfMatch,
     now: i64,
-) -> Result<SarView> {
+) -> Result<Versioned<SarView>> {
     check_id(id)?;
     let narrative = input
         .narrative
@@ -170,72 +177,74 @@ pub async fn patch(
         .as_deref()
         .map(domain::currency)
         .transpose()?;
-    let id = id.to_owned();
-    let row = flatten(
-        db.run(move |c| {
-            c.transaction(|c| {
-                let Some(mut row) = scoped.find_sar(c, &id)? else {
-                    return Ok(Err(Error::NotFound("SAR")));
-                };
-                if row.status != "draft" {
-                    return Ok(Err(Error::Conflict(
-                        "Only draft SARs can be edited; this one was submitted.".into(),
-                    )));
+    let row = versioned::update(
+        db,
+        scoped,
+        id,
+        if_match,
+        now,
+        move |row: &mut SarRow, at, c| {
+            if row.status != "draft" {
+                return Err(Error::Conflict(
+                    "Only draft SARs can be edited; this one was submitted.".into(),
+                ));
+            }
+            if let Some(ids) = &subject_ids {
+                if scoped.count_subjects(c, ids)? != ids.len() as i64 {
+                    return Err(Error::validation("subject_ids", SUBJECTS_MISSING));
                 }
-                if let Some(ids) = &subject_ids {
-                    if scoped.count_subjects(c, ids)? != ids.len() as i64 {
-                        return Ok(Err(Error::validation("subject_ids", SUBJECTS_MISSING)));
-                    }
-                    row.subject_ids = ids_to_json(ids);
-                }
-                if let Some(n) = &narrative {
-                    row.narrative = n.clone();
-                }
-                if let Some(a) = &amount {
-                    row.amount = a.clone();
-                }
-                if let Some(cur) = &currency {
-                    row.currency = cur.clone();
-                }
-                row.updated_at = now;
-                scoped.save_sar(c, &row)?;
-                Ok(Ok(row))
-            })
-        })
-        .await,
-    )?;
-    Ok(SarView::from(&row))
+                row.subject_ids = ids_to_json(ids);
+            }
+            if let Some(n) = &narrative {
+                row.narrative = n.clone();
+            }
+            if let Some(a) = &amount {
+                row.amount = a.clone();
+            }
+            if let Some(cur) = &currency {
+                row.currency = cur.clone();
+            }
+            row.updated_at = at;
+            Ok(Some(()))
+        },
+        |_, (), _| Ok(()),
+    )
+    .await?;
+    Ok(versioned_view(&row))
 }
 
 /// Draft → submitted for review. Submitting twice is a 409.
-pub async fn submit(db: &Db, scoped: Scoped, id: &str, now: i64) -> Result<SarView> {
+pub async fn submit(
+    db: &Db,
+    scoped: Scoped,
+    id: &str,
+    if_match: IfMatch,
+    now: i64,
+) -> Result<Versioned<SarView>> {
     check_id(id)?;
-    let id = id.to_owned();
-    let row = flatten(
-        db.run(move |c| {
-            c.transaction(|c| {
-                let Some(mut row) = scoped.find_sar(c, &id)? else {
-                    return Ok(Err(Error::NotFound("SAR")));
-                };
-                if row.status != "draft" {
-                    return Ok(Err(Error::Conflict(
-                        "This SAR was already submitted.".into(),
-                    )));
-                }
-                if row.narrative.trim().is_empty() {
-                    return Ok(Err(Error::validation(
-                        "narrative",
-                        "a SAR needs a narrative before it is submitted",
-                    )));
-                }
-                row.status = "submitted".into();
-                row.submitted_at = Some(now);
-                row.updated_at = now;
-                scoped.save_sar(c, &row)?;
-                Ok(Ok(row))
-            })
-        })
-        .await,
-    )?;
-    Ok(SarView::from(&row))
+    let row = versioned::update(
+        db,
+        scoped,
+        id,
+        if_match,
+        now,
+        move |row: &mut SarRow, at, _| {
+            if row.status != "draft" {
+                return Err(Error::Conflict("This SAR was already submitted.".into()));
+            }
+            if row.narrative.trim().is_empty() {
+                return Err(Error::validation(
+                    "narrative",
+                    "a SAR needs a narrative before it is submitted",
+                ));
+            }
+            row.status = "submitted".into();
+            row.submitted_at = Some(at);
+            row.updated_at = at;
+            Ok(Some(()))
+        },
+        |_, (), _| Ok(()),
+    )
+    .await?;
+    Ok(versioned_view(&row))
 }

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use shared::db::Db;
 use utoipa::ToSchema;
 
+use super::idempotency::{self, Created, IdempotentRequest};
+use super::versioned;
+use crate::conditional::{IfMatch, Versioned};
 use crate::db::records::SubjectRow;
 use crate::db::Scoped;
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
@@ -12,7 +15,7 @@ use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 use crate::service::watchlist::{best_matches, EntryType};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubject {
     pub subject_type: EntryType,
@@ -95,14 +98,19 @@ fn score_row(
     Ok(())
 }
 
+fn versioned_view(row: &SubjectRow) -> Versioned<SubjectView> {
+    Versioned::new(SubjectView::from(row), row.version)
+}
+
 pub async fn create(
     db: &Db,
     scoped: Scoped,
     input: CreateSubject,
+    idem: Option<IdempotentRequest>,
     now: i64,
-) -> Result<SubjectView> {
+) -> Result<Created<SubjectView>> {
     let today = shared::time::from_micros(now).date_naive();
-    let mut row = SubjectRow {
+    let draft = SubjectRow {
         id: new_id("subj"),
         environment: scoped.env().to_owned(),
         subject_type: input.subject_type.as_str().to_owned(),
@@ -121,27 +129,25 @@ pub async fn create(
         risk_level: "low".into(),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
-    let draft = row.clone();
-    row = db
-        .run(move |c| {
-            let mut r = draft.clone();
-            score_row(&scoped, c, &mut r)?;
-            scoped.insert_subject(c, &r)?;
-            Ok(r)
-        })
-        .await?;
-    Ok(SubjectView::from(&row))
+    idempotency::create(db, idem, now, move |c| {
+        let mut r = draft.clone();
+        score_row(&scoped, c, &mut r)?;
+        scoped.insert_subject(c, &r)?;
+        Ok(versioned_view(&r))
+    })
+    .await
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<SubjectView> {
+pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<SubjectView>> {
     check_id(id)?;
     let id = id.to_owned();
     let row = db
         .run(move |c| scoped.find_subject(c, &id))
         .await?
         .ok_or(Error::NotFound("subject"))?;
-    Ok(SubjectView::from(&row))
+    Ok(versioned_view(&row))
 }
 
 pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<SubjectView>> {
@@ -159,8 +165,9 @@ pub async fn patch(
     scoped: Scoped,
     id: &str,
     input: PatchSubject,
+    if_match: IfMatch,
     now: i64,
-) -> Result<SubjectView> {
+) -> Result<Versioned<SubjectView>> {
     check_id(id)?;
     let today = shared::time::from_micros(now).date_naive();
     let name = input
@@ -179,12 +186,13 @@ pub async fn patch(
         .map(|d| domain::date_of_birth(d, today))
         .transpose()?;
     let subject_type = input.subject_type;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| {
-            let Some(mut row) = scoped.find_subject(c, &id)? else {
-                return Ok(None);
-            };
+    let row = versioned::update(
+        db,
+        scoped,
+        id,
+        if_match,
+        now,
+        move |row: &mut SubjectRow, at, c| {
             if let Some(v) = &name {
                 row.name = v.clone();
             }
@@ -197,12 +205,12 @@ pub async fn patch(
             if let Some(v) = subject_type {
                 row.subject_type = v.as_str().to_owned();
             }
-            row.updated_at = now;
-            score_row(&scoped, c, &mut row)?;
-            scoped.save_subject(c, &row)?;
-            Ok(Some(row))
-        })
-        .await?
-        .ok_or(Error::NotFound("subject"))?;
-    Ok(SubjectView::from(&row))
+            row.updated_at = at;
+            score_row(&scoped, c, row)?;
+            Ok(Some(()))
+        },
+        |_, (), _| Ok(()),
+    )
+    .await?;
+    Ok(versioned_view(&row))
 }

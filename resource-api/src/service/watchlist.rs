@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 use shared::db::Db;
 use utoipa::ToSchema;
 
+use super::idempotency::{self, Created, IdempotentRequest};
+use super::versioned;
+use crate::conditional::{IfMatch, Versioned};
 use crate::db::records::WatchlistRow;
 use crate::db::{ids_from_json, ids_to_json, Scoped};
 use crate::domain::screening::{self, Candidate, Query};
@@ -26,7 +29,7 @@ impl EntryType {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEntry {
     pub name: String,
@@ -128,7 +131,17 @@ fn today(now: i64) -> chrono::NaiveDate {
     shared::time::from_micros(now).date_naive()
 }
 
-pub async fn create(db: &Db, scoped: Scoped, input: CreateEntry, now: i64) -> Result<EntryView> {
+fn versioned_view(row: &WatchlistRow) -> Versioned<EntryView> {
+    Versioned::new(EntryView::from(row), row.version)
+}
+
+pub async fn create(
+    db: &Db,
+    scoped: Scoped,
+    input: CreateEntry,
+    idem: Option<IdempotentRequest>,
+    now: i64,
+) -> Result<Created<EntryView>> {
     let row = WatchlistRow {
         id: new_id("wl"),
         environment: scoped.env().to_owned(),
@@ -149,21 +162,23 @@ pub async fn create(db: &Db, scoped: Scoped, input: CreateEntry, now: i64) -> Re
         reason: domain::text("reason", input.reason.as_deref().unwrap_or(""), false, 2000)?,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
-    let to_insert = row.clone();
-    db.run(move |c| scoped.insert_watchlist(c, &to_insert))
-        .await?;
-    Ok(EntryView::from(&row))
+    idempotency::create(db, idem, now, move |c| {
+        scoped.insert_watchlist(c, &row)?;
+        Ok(versioned_view(&row))
+    })
+    .await
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<EntryView> {
+pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<EntryView>> {
     check_id(id)?;
     let id = id.to_owned();
     let row = db
         .run(move |c| scoped.find_watchlist(c, &id))
         .await?
         .ok_or(Error::NotFound("watchlist entry"))?;
-    Ok(EntryView::from(&row))
+    Ok(versioned_view(&row))
 }
 
 pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<EntryView>> {
@@ -181,8 +196,9 @@ pub async fn patch(
     scoped: Scoped,
     id: &str,
     input: PatchEntry,
+    if_match: IfMatch,
     now: i64,
-) -> Result<EntryView> {
+) -> Result<Versioned<EntryView>> {
     check_id(id)?;
     let name = input
         .name
@@ -211,12 +227,13 @@ pub async fn patch(
         .map(|r| domain::text("reason", r, false, 2000))
         .transpose()?;
     let entry_type = input.entry_type;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| {
-            let Some(mut row) = scoped.find_watchlist(c, &id)? else {
-                return Ok(None);
-            };
+    let row = versioned::update(
+        db,
+        scoped,
+        id,
+        if_match,
+        now,
+        move |row: &mut WatchlistRow, at, _| {
             if let Some(v) = &name {
                 row.name = v.clone();
             }
@@ -238,23 +255,21 @@ pub async fn patch(
             if let Some(v) = &reason {
                 row.reason = v.clone();
             }
-            row.updated_at = now;
-            scoped.save_watchlist(c, &row)?;
-            Ok(Some(row))
-        })
-        .await?
-        .ok_or(Error::NotFound("watchlist entry"))?;
-    Ok(EntryView::from(&row))
+            row.updated_at = at;
+            Ok(Some(()))
+        },
+        |_, (), _| Ok(()),
+    )
+    .await?;
+    Ok(versioned_view(&row))
 }
 
-pub async fn delete(db: &Db, scoped: Scoped, id: &str) -> Result<()> {
+pub async fn delete(db: &Db, scoped: Scoped, id: &str, if_match: IfMatch) -> Result<()> {
     check_id(id)?;
-    let id = id.to_owned();
-    let n = db.run(move |c| scoped.delete_watchlist(c, &id)).await?;
-    if n == 0 {
-        return Err(Error::NotFound("watchlist entry"));
-    }
-    Ok(())
+    versioned::delete::<WatchlistRow, _>(db, scoped, id, if_match, |scoped, c, id, version| {
+        scoped.delete_watchlist(c, id, version)
+    })
+    .await
 }
 
 /// Best matches first, scores ≥ the screening threshold, at most 25.

@@ -6,6 +6,7 @@
 mod auth;
 mod cases;
 mod client;
+mod concurrency;
 mod environments;
 mod hardening;
 mod helpers;

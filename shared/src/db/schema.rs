@@ -88,6 +88,19 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         closed_at -> Nullable<BigInt>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (credential_id, idempotency_key) {
+        credential_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        response_etag -> Nullable<Text>,
+        created_at -> BigInt,
     }
 }
 
@@ -113,6 +126,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         submitted_at -> Nullable<BigInt>,
+        version -> BigInt,
     }
 }
 
@@ -139,6 +153,7 @@ diesel::table! {
         risk_level -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        version -> BigInt,
     }
 }
 
@@ -169,6 +184,7 @@ diesel::table! {
         reason -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        version -> BigInt,
     }
 }
 
@@ -182,6 +198,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_events,
     case_reference_counters,
     cases,
+    idempotency_keys,
     revoked_tokens,
     sars,
     signing_keys,

@@ -1,0 +1,226 @@
+//! Idempotent creates: `POST` on any `/v2` collection accepts an `Idempotency-Key` header.
+//!
+//! The first successful answer to (credential, key) is stored in the same transaction as the
+//! record it describes, so a create can never be committed without its answer, even if the
+//! process dies before replying. The same key with the same request answers the stored
+//! response again (same status, body and `ETag`, plus `Idempotent-Replayed: true`); with a
+//! different request (another body or another route) it is 422 `idempotency_key_reused`.
+//! Keys are per credential — an application's `client_id` or an API key's id — and kept
+//! 24 hours. Two concurrent requests with the same key cannot both create: the primary key
+//! of `idempotency_keys` lets one insert, the other waits for it (PostgreSQL) or is retried
+//! (SQLite), then reads and answers the winner's stored response. An error answer is not
+//! stored: nothing was created, so a retry is evaluated afresh.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use shared::db::{Db, DbConnection};
+use shared::ApiError;
+
+use super::{flatten, in_transaction};
+use crate::auth::Principal;
+use crate::conditional::{self, Versioned};
+use crate::db::idempotency::IdempotencyRow;
+use crate::error::{Error, Result};
+
+/// How long a stored answer is replayed.
+pub const RETENTION_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
+
+/// Longest accepted key.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The header name, also on replayed answers: `Idempotent-Replayed: true`.
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The `Idempotency-Key` header of a create: absent, or 1–255 visible ASCII characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdempotencyKey(Option<String>);
+
+impl IdempotencyKey {
+    /// `None` when the value is not 1–255 visible ASCII characters (`%x21-7E`).
+    pub fn parse(value: &str) -> Option<IdempotencyKey> {
+        let ok = (1..=MAX_KEY_LEN).contains(&value.len())
+            && value.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        ok.then(|| IdempotencyKey(Some(value.to_owned())))
+    }
+
+    /// The key bound to the caller and the request, or `None` when no key was sent.
+    /// `route` names the operation (e.g. `POST /v2/cases`); `input` is the parsed body, so
+    /// that whitespace and field order do not make the same request look different.
+    pub fn bind(
+        &self,
+        principal: &Principal,
+        route: &str,
+        input: &impl Serialize,
+    ) -> Option<IdempotentRequest> {
+        let key = self.0.clone()?;
+        let mut h = Sha256::new();
+        h.update(route.as_bytes());
+        h.update([0]);
+        h.update(serde_json::to_vec(input).unwrap_or_default());
+        Some(IdempotentRequest {
+            credential_id: principal.credential_id(),
+            key,
+            request_hash: hex::encode(h.finalize()),
+        })
+    }
+}
+
+fn malformed() -> ApiError {
+    ApiError::bad_request(
+        "invalid_request",
+        "`Idempotency-Key` must be 1–255 visible ASCII characters, sent once.",
+    )
+}
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let mut values = req.headers().get_all("idempotency-key");
+        let result = match (values.next(), values.next()) {
+            (None, _) => Ok(IdempotencyKey(None)),
+            (Some(v), None) => v
+                .to_str()
+                .ok()
+                .and_then(IdempotencyKey::parse)
+                .ok_or_else(malformed),
+            (Some(_), Some(_)) => Err(malformed()),
+        };
+        ready(result)
+    }
+}
+
+/// An `Idempotency-Key` bound to its credential and to a hash of the request.
+#[derive(Debug, Clone)]
+pub struct IdempotentRequest {
+    credential_id: String,
+    key: String,
+    request_hash: String,
+}
+
+/// What a create answers: the new record, or the stored first answer to the same request.
+#[derive(Debug)]
+pub enum Created<V> {
+    New(Versioned<V>),
+    Replayed(StoredAnswer),
+}
+
+#[derive(Debug)]
+pub struct StoredAnswer {
+    status: u16,
+    body: String,
+    etag: Option<String>,
+}
+
+impl<V: Serialize> Created<V> {
+    /// The HTTP answer: 201 with the record and its `ETag`, or the stored answer replayed.
+    pub fn respond(self) -> HttpResponse {
+        match self {
+            Created::New(record) => conditional::respond(StatusCode::CREATED, &record),
+            Created::Replayed(a) => {
+                let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::CREATED);
+                let mut b = HttpResponse::build(status);
+                b.insert_header((REPLAYED, "true"));
+                if let Some(etag) = a.etag {
+                    b.insert_header((header::ETAG, etag));
+                }
+                b.content_type("application/json").body(a.body)
+            }
+        }
+    }
+}
+
+/// Attempts when a concurrent request with the same key committed first.
+const MAX_ATTEMPTS: usize = 3;
+
+/// Runs `insert` (which writes the record and returns it) in one transaction together with
+/// storing its answer under `idem`; or answers the answer stored earlier for the same key.
+pub(crate) async fn create<V, F>(
+    db: &Db,
+    idem: Option<IdempotentRequest>,
+    now: i64,
+    insert: F,
+) -> Result<Created<V>>
+where
+    V: Serialize + Send + 'static,
+    F: Fn(&mut DbConnection) -> Result<Versioned<V>> + Send + 'static,
+{
+    let Some(idem) = idem else {
+        return flatten(db.run(move |c| in_transaction(c, &insert)).await).map(Created::New);
+    };
+    flatten(
+        db.run(move |c| {
+            let since = now - RETENTION_MICROS;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                IdempotencyRow::purge(c, since)?;
+                let result = in_transaction(c, |c| {
+                    if let Some(stored) =
+                        IdempotencyRow::find(c, &idem.credential_id, &idem.key, since)?
+                    {
+                        return replay(stored, &idem);
+                    }
+                    let record = insert(c)?;
+                    let body = serde_json::to_string(&record.value)
+                        .map_err(|e| Error::Internal(format!("serialising the answer: {e}")))?;
+                    IdempotencyRow {
+                        credential_id: idem.credential_id.clone(),
+                        idempotency_key: idem.key.clone(),
+                        request_hash: idem.request_hash.clone(),
+                        response_status: i32::from(StatusCode::CREATED.as_u16()),
+                        response_body: body,
+                        response_etag: Some(conditional::etag(record.version)),
+                        created_at: now,
+                    }
+                    .insert(c)?;
+                    Ok(Created::New(record))
+                });
+                match result {
+                    // Another request with this key committed between our read and insert:
+                    // everything here rolled back; read its answer.
+                    Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+                        if attempt < MAX_ATTEMPTS => {}
+                    other => return other,
+                }
+            }
+        })
+        .await,
+    )
+}
+
+fn replay<V>(stored: IdempotencyRow, idem: &IdempotentRequest) -> Result<Created<V>> {
+    if stored.request_hash != idem.request_hash {
+        return Err(Error::IdempotencyKeyReused);
+    }
+    Ok(Created::Replayed(StoredAnswer {
+        status: u16::try_from(stored.response_status).unwrap_or(201),
+        body: stored.response_body,
+        etag: stored.response_etag,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_one_to_255_visible_ascii_characters() {
+        assert!(IdempotencyKey::parse("a").is_some());
+        assert!(IdempotencyKey::parse("3f2b8c1e-retry-#1").is_some());
+        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_some());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_none());
+        assert!(IdempotencyKey::parse("").is_none());
+        assert!(IdempotencyKey::parse("has space").is_none());
+        assert!(IdempotencyKey::parse("tab\t").is_none());
+        assert!(IdempotencyKey::parse("clé").is_none());
+    }
+}
