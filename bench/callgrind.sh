@@ -22,11 +22,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 j() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 export DATABASE_URL="sqlite://$work/cg.db" RUST_LOG=error
+export SIGNING_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+ADMIN=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)
 auth_port=$(free_port); api_port=$(free_port); base_port=$(free_port)
-ADMIN_TOKEN=a AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port "$R/auth-server" serve >/dev/null 2>&1 &
+ADMIN_TOKEN=$ADMIN AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port "$R/auth-server" serve >/dev/null 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$auth_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H 'Authorization: Bearer a' -H 'Content-Type: application/json' -d "$2"; }
+admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d "$2"; }
 app=$(admin /admin/applications '{"name":"cg","scopes":["cases:read","cases:write"],"environment":"sandbox","tier":"unlimited"}')
 token=$(curl -fs -X POST "http://127.0.0.1:$auth_port/oauth/token" -u "$(echo "$app" | j '["client_id"]'):$(echo "$app" | j '["client_secret"]')" -d grant_type=client_credentials | j '["access_token"]')
 key=$(admin /admin/api-keys '{"name":"cg","environment":"sandbox","scopes":["cases:read"],"tier":"unlimited"}' | j '["key"]')

@@ -37,8 +37,10 @@ wait_up() { for _ in $(seq 1 150); do [ "$(curl -s -o /dev/null -w "%{http_code}
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 export DATABASE_URL="sqlite://$work/bench.db" RUST_LOG=warn
+export SIGNING_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+ADMIN=bench-admin-$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
 auth_port=$(free_port); api_port=$(free_port); base_port=$(free_port)
-ADMIN_TOKEN=bench-admin AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port \
+ADMIN_TOKEN=$ADMIN AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port \
   target/release/auth-server serve >"$work/auth.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$auth_port/healthz"
@@ -49,7 +51,7 @@ pids+=($!)
 wait_up "http://127.0.0.1:$api_port/readyz"
 wait_up "http://127.0.0.1:$base_port/cases/none"
 
-admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Bearer bench-admin" -H "Content-Type: application/json" -d "$2"; }
+admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" -d "$2"; }
 app=$(admin /admin/applications '{"name":"bench","scopes":["cases:read","cases:write"],"environment":"sandbox","tier":"unlimited"}')
 client_id=$(printf '%s' "$app" | json '["client_id"]'); secret=$(printf '%s' "$app" | json '["client_secret"]')
 basic="Basic $(printf '%s:%s' "$client_id" "$secret" | base64 -w0)"

@@ -17,7 +17,10 @@ if "healthcheck" not in services.get("db", {}):
     problems.append("db has no health check")
 if "pgdata" not in (compose.get("volumes") or {}):
     problems.append("no volume for PostgreSQL data")
-known = {"DATABASE_URL", "AUTH_BIND", "API_BIND", "AUTH_ISSUER", "API_AUDIENCE", "ADMIN_TOKEN", "RUST_LOG", "BCRYPT_COST", "DB_POOL_SIZE"}
+known = {"DATABASE_URL", "AUTH_BIND", "API_BIND", "AUTH_ISSUER", "API_AUDIENCE", "ADMIN_TOKEN", "RUST_LOG", "BCRYPT_COST", "DB_POOL_SIZE",
+         "SIGNING_KEY_ENCRYPTION_KEY", "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS", "BCRYPT_CONCURRENCY",
+         "METRICS_BIND", "CORS_ALLOWED_ORIGINS", "JWKS_URL", "REDIS_URL", "DATABASE_LISTEN_URL",
+         "LOG_FORMAT"}
 for name in ("auth-server", "resource-api"):
     env = services.get(name, {}).get("environment", {})
     if not str(env.get("DATABASE_URL", "")).startswith("postgres://"):
@@ -27,8 +30,9 @@ for name in ("auth-server", "resource-api"):
             problems.append(f"{name} sets {var}, which no service reads")
     if services.get(name, {}).get("depends_on", {}).get("db", {}).get("condition") != "service_healthy":
         problems.append(f"{name} does not wait for a healthy db")
-if "ADMIN_TOKEN" not in services.get("auth-server", {}).get("environment", {}):
-    problems.append("auth-server gets no ADMIN_TOKEN")
+for var in ("ADMIN_TOKEN", "SIGNING_KEY_ENCRYPTION_KEY"):
+    if var not in services.get("auth-server", {}).get("environment", {}):
+        problems.append(f"auth-server gets no {var}")
 if problems:
     print("docker-compose.yml: " + "; ".join(problems))
     sys.exit(1)

@@ -10,16 +10,26 @@ export AUTH_BIND=${AUTH_BIND:-127.0.0.1:8081}
 export API_BIND=${API_BIND:-127.0.0.1:8080}
 export AUTH_ISSUER=${AUTH_ISSUER:-http://$AUTH_BIND}
 export RUST_LOG=${RUST_LOG:-info}
-# A development admin token, generated once and kept in .env (which is git-ignored).
+# A development admin token and key-encryption key, generated once and kept in .env (which is
+# git-ignored and readable by you only): the signing keys in the database are sealed with the
+# KEK, so losing it means new signing keys, and leaking it with the database leaks them.
+touch .env && chmod 600 .env
+from_env_file() { grep "^$1=" .env | tail -n 1 | cut -d= -f2-; }
 if [ -z "${ADMIN_TOKEN:-}" ]; then
-  if [ -f .env ] && grep -q '^ADMIN_TOKEN=' .env; then
-    ADMIN_TOKEN=$(grep '^ADMIN_TOKEN=' .env | tail -n 1 | cut -d= -f2-)
-  else
-    ADMIN_TOKEN="dev-$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)"
+  ADMIN_TOKEN=$(from_env_file ADMIN_TOKEN)
+  if [ "${#ADMIN_TOKEN}" -lt 32 ]; then
+    ADMIN_TOKEN="dev-$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
     echo "ADMIN_TOKEN=$ADMIN_TOKEN" >>.env
   fi
 fi
-export ADMIN_TOKEN
+if [ -z "${SIGNING_KEY_ENCRYPTION_KEY:-}" ]; then
+  SIGNING_KEY_ENCRYPTION_KEY=$(from_env_file SIGNING_KEY_ENCRYPTION_KEY)
+  if [ -z "$SIGNING_KEY_ENCRYPTION_KEY" ]; then
+    SIGNING_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+    echo "SIGNING_KEY_ENCRYPTION_KEY=$SIGNING_KEY_ENCRYPTION_KEY" >>.env
+  fi
+fi
+export ADMIN_TOKEN SIGNING_KEY_ENCRYPTION_KEY
 
 cargo build --release -q -p auth-server -p resource-api
 
