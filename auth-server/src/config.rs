@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 
 pub use shared::config::ConfigError;
-use shared::config::{parse_bind, parse_issuer, parse_number, var};
+use shared::config::{
+    parse_bind, parse_cors_allowed_origins, parse_issuer, parse_metrics_bind, parse_number, var,
+};
 use shared::Secret;
 
 /// Everything the server needs to run. Tests build it directly; `from_env` builds it for the
@@ -25,6 +27,11 @@ pub struct Config {
     pub key_refresh_secs: u64,
     /// Database pool size.
     pub db_pool_size: u32,
+    /// `METRICS_BIND`: when set, `/metrics` is served only there (port 0 picks a free port),
+    /// and the main port answers 404 for it.
+    pub metrics_bind: Option<SocketAddr>,
+    /// `CORS_ALLOWED_ORIGINS`: exact origins browsers may call from; empty disables CORS.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8081";
@@ -37,7 +44,7 @@ pub const DEFAULT_BCRYPT_COST: u32 = 11;
 
 impl Config {
     /// Reads `AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `ADMIN_TOKEN`,
-    /// `BCRYPT_COST`, `DB_POOL_SIZE`.
+    /// `BCRYPT_COST`, `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`.
     pub fn from_env() -> Result<Config, ConfigError> {
         let bind = parse_bind(
             "AUTH_BIND",
@@ -58,6 +65,8 @@ impl Config {
             None => 8,
             Some(v) => parse_number("DB_POOL_SIZE", &v, 1..=256)?,
         };
+        let metrics_bind = parse_metrics_bind()?;
+        let cors_allowed_origins = parse_cors_allowed_origins()?;
         Ok(Config {
             bind,
             database_url,
@@ -67,6 +76,8 @@ impl Config {
             bcrypt_cost,
             key_refresh_secs: 10,
             db_pool_size,
+            metrics_bind,
+            cors_allowed_origins,
         })
     }
 }

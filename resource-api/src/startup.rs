@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
+use shared::routing::Endpoint;
 
 use crate::auth::jwks::JwksCache;
 use crate::auth::ratelimit::{InMemoryRateLimiter, RateLimiter};
@@ -22,6 +24,8 @@ use crate::Config;
 pub struct Application {
     port: u16,
     server: Server,
+    /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
+    metrics: Option<(u16, Server)>,
     authn: web::Data<Authenticator>,
 }
 
@@ -47,6 +51,7 @@ impl Application {
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let metrics_listener = shared::metrics::listen(config.metrics_bind)?;
         let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
         let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_api"));
         let authn = web::Data::new(Authenticator {
@@ -77,6 +82,18 @@ impl Application {
             db.target().describe()
         );
         let db_data = web::Data::new(db.clone());
+        let metrics_server = match metrics_listener {
+            None => None,
+            Some(l) => {
+                let metrics_port = l.local_addr().map_err(|e| e.to_string())?.port();
+                log::info!("metrics on {}", l.local_addr().map_err(|e| e.to_string())?);
+                let server = shared::metrics::server(l, metrics.clone(), db_data.clone())
+                    .map_err(|e| format!("METRICS_BIND: {e}"))?;
+                Some((metrics_port, server))
+            }
+        };
+        let metrics_on_main_port = metrics_server.is_none();
+        let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState { db });
         let app_authn = authn.clone();
         let server = HttpServer::new(move || {
@@ -86,6 +103,9 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(db_data.clone())
                 .configure(shared::http::edge)
+                // CORS innermost, so that it answers preflights before the `/v2`
+                // authentication and its answers still get the envelope.
+                .wrap(shared::cors::middleware(&cors_origins))
                 .wrap(shared::http::envelope_errors())
                 .wrap(
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
@@ -93,6 +113,11 @@ impl Application {
                 )
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
+                .configure(|cfg| {
+                    if metrics_on_main_port {
+                        shared::metrics::route(cfg);
+                    }
+                })
                 .default_service(web::to(shared::http::not_found))
         })
         .listen(listener)
@@ -101,6 +126,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics: metrics_server,
             authn,
         })
     }
@@ -109,9 +135,14 @@ impl Application {
         self.port
     }
 
+    /// The port `/metrics` is served on when `METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until stopped, then writes the `last_used_at` values still in memory.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let result = shared::metrics::run_beside(self.server, self.metrics.map(|(_, s)| s)).await;
         let authn = self.authn.clone();
         let _ = web::block(move || authn.state.flush_last_used(&authn.db)).await;
         result
@@ -119,64 +150,64 @@ impl Application {
 }
 
 /// Every route. `/v2` sits behind the authentication middleware; each handler names its scope.
+/// Every `/v2` response, errors included, carries `Cache-Control: no-store`. Each path is one
+/// [`Endpoint`], so that a method it does not serve is 405 with `Allow`. `/metrics` is added
+/// by [`Application::build`], on this port or on `METRICS_BIND`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/openapi.json", web::get().to(health::openapi))
-        .route("/metrics", web::get().to(shared::metrics::handler))
+    cfg.service(Endpoint::new("/healthz").get(health::healthz))
+        .service(Endpoint::new("/readyz").get(health::readyz))
+        .service(Endpoint::new("/openapi.json").get(health::openapi))
         .service(
             web::scope("/v2")
                 .wrap(from_fn(auth::authenticate))
-                .route("/me", web::get().to(me::me))
-                .route("/api_keys/validate", web::post().to(me::validate_api_key))
+                // Outside the authentication, so that its 401 and 429 carry it too.
+                .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+                .service(Endpoint::new("/me").get(me::me))
+                .service(Endpoint::new("/api_keys/validate").post(me::validate_api_key))
+                .service(Endpoint::new("/cases").get(cases::list).post(cases::create))
                 .service(
-                    web::resource("/cases")
-                        .route(web::get().to(cases::list))
-                        .route(web::post().to(cases::create)),
+                    Endpoint::new("/cases/{id}")
+                        .get(cases::get)
+                        .patch(cases::patch),
+                )
+                .service(Endpoint::new("/cases/{id}/history").get(cases::history))
+                .service(Endpoint::new("/cases/{id}/assign").post(cases::assign))
+                .service(Endpoint::new("/cases/{id}/close").post(cases::close))
+                .service(
+                    Endpoint::new("/sars")
+                        .get(records::list_sars)
+                        .post(records::create_sar),
                 )
                 .service(
-                    web::resource("/cases/{id}")
-                        .route(web::get().to(cases::get))
-                        .route(web::patch().to(cases::patch)),
+                    Endpoint::new("/sars/{id}")
+                        .get(records::get_sar)
+                        .patch(records::patch_sar),
                 )
-                .route("/cases/{id}/history", web::get().to(cases::history))
-                .route("/cases/{id}/assign", web::post().to(cases::assign))
-                .route("/cases/{id}/close", web::post().to(cases::close))
+                .service(Endpoint::new("/sars/{id}/submit").post(records::submit_sar))
+                .service(Endpoint::new("/watchlist/screen").post(records::screen))
                 .service(
-                    web::resource("/sars")
-                        .route(web::get().to(records::list_sars))
-                        .route(web::post().to(records::create_sar)),
-                )
-                .service(
-                    web::resource("/sars/{id}")
-                        .route(web::get().to(records::get_sar))
-                        .route(web::patch().to(records::patch_sar)),
-                )
-                .route("/sars/{id}/submit", web::post().to(records::submit_sar))
-                .route("/watchlist/screen", web::post().to(records::screen))
-                .service(
-                    web::resource("/watchlist")
-                        .route(web::get().to(records::list_watchlist))
-                        .route(web::post().to(records::create_watchlist)),
+                    Endpoint::new("/watchlist")
+                        .get(records::list_watchlist)
+                        .post(records::create_watchlist),
                 )
                 .service(
-                    web::resource("/watchlist/{id}")
-                        .route(web::get().to(records::get_watchlist))
-                        .route(web::patch().to(records::patch_watchlist))
-                        .route(web::delete().to(records::delete_watchlist)),
+                    Endpoint::new("/watchlist/{id}")
+                        .get(records::get_watchlist)
+                        .patch(records::patch_watchlist)
+                        .delete(records::delete_watchlist),
                 )
                 .service(
-                    web::resource("/subjects")
-                        .route(web::get().to(records::list_subjects))
-                        .route(web::post().to(records::create_subject)),
+                    Endpoint::new("/subjects")
+                        .get(records::list_subjects)
+                        .post(records::create_subject),
                 )
                 .service(
-                    web::resource("/subjects/{id}")
-                        .route(web::get().to(records::get_subject))
-                        .route(web::patch().to(records::patch_subject)),
+                    Endpoint::new("/subjects/{id}")
+                        .get(records::get_subject)
+                        .patch(records::patch_subject),
                 )
-                .route("/transactions", web::get().to(activity::transactions))
-                .route("/alerts", web::get().to(activity::alerts)),
+                .service(Endpoint::new("/transactions").get(activity::transactions))
+                .service(Endpoint::new("/alerts").get(activity::alerts)),
         );
 }
 

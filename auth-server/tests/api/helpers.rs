@@ -28,6 +28,8 @@ pub fn test_config(db_url: &str) -> Config {
         bcrypt_cost: 4,
         key_refresh_secs: 1,
         db_pool_size: 4,
+        metrics_bind: None,
+        cors_allowed_origins: Vec::new(),
     }
 }
 

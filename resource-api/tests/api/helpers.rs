@@ -28,6 +28,8 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         issuer: issuer.to_owned(),
         audience: "caseforge-api".to_owned(),
         db_pool_size: 4,
+        metrics_bind: None,
+        cors_allowed_origins: Vec::new(),
         credential_poll: Duration::from_secs(1),
         last_used_flush: Duration::from_millis(300),
     }
@@ -47,6 +49,8 @@ impl TestStack {
             bcrypt_cost: 4,
             key_refresh_secs: 1,
             db_pool_size: 4,
+            metrics_bind: None,
+            cors_allowed_origins: Vec::new(),
         };
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await
