@@ -200,6 +200,9 @@ fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
         ("AUTH_BIND", "not-an-address"),
         ("AUTH_ISSUER", "auth.example.com"),
         ("BCRYPT_COST", "99"),
+        ("METRICS_BIND", "internal-only"),
+        ("CORS_ALLOWED_ORIGINS", "*"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
             .arg("migrate")

@@ -6,6 +6,7 @@
 mod admin;
 mod cli;
 mod discovery;
+mod edge;
 mod helpers;
 mod introspect_revoke;
 mod oauth2_client;

@@ -70,6 +70,15 @@ impl TestStack {
         start_api(&self.db, &self.auth).await
     }
 
+    /// As [`TestStack::another_api`], with its configuration adjusted: (base URL, the
+    /// `METRICS_BIND` port if any).
+    pub async fn another_api_with(
+        &self,
+        adjust: impl FnOnce(&mut resource_api::Config),
+    ) -> (String, Option<u16>) {
+        start_api_with(&self.db, &self.auth, adjust).await
+    }
+
     pub async fn admin_post(&self, path: &str, body: &Value) -> Value {
         let resp = self
             .http
@@ -189,12 +198,23 @@ impl TestStack {
 }
 
 async fn start_api(db: &TestDb, issuer: &str) -> String {
+    start_api_with(db, issuer, |_| {}).await.0
+}
+
+async fn start_api_with(
+    db: &TestDb,
+    issuer: &str,
+    adjust: impl FnOnce(&mut resource_api::Config),
+) -> (String, Option<u16>) {
     let (l, port) = listener();
-    let app = resource_api::Application::build_with_listener(api_config(db.url(), issuer), l)
+    let mut config = api_config(db.url(), issuer);
+    adjust(&mut config);
+    let app = resource_api::Application::build_with_listener(config, l)
         .await
         .unwrap();
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run_until_stopped());
-    format!("http://127.0.0.1:{port}")
+    (format!("http://127.0.0.1:{port}"), metrics_port)
 }
 
 /// Asserts the JSON error envelope and returns it.

@@ -6,6 +6,7 @@
 mod auth;
 mod cases;
 mod client;
+mod edge;
 mod environments;
 mod helpers;
 mod ratelimit;
