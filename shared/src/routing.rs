@@ -101,6 +101,80 @@ impl HttpServiceFactory for Endpoint {
     }
 }
 
+/// Adds to an OpenAPI document what [`Endpoint`] makes true of every path: a `405` answer
+/// with `Allow` on every operation, and a `HEAD` operation beside every `GET` (the same answer
+/// without a body). Paths under `no_store_prefix` (the resource API's `/v2`) also document
+/// `Cache-Control: no-store` on every response.
+pub fn document(openapi: &mut utoipa::openapi::OpenApi, no_store_prefix: Option<&str>) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+    let string = || ObjectBuilder::new().schema_type(Type::String).build();
+    let not_allowed = ResponseBuilder::new()
+        .description("The path does not serve this method; `Allow` lists the methods it does.")
+        .header(
+            "Allow",
+            HeaderBuilder::new()
+                .schema(string())
+                .description(Some(
+                    "The methods this path serves, e.g. `GET, HEAD, POST`.",
+                ))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    let no_store = HeaderBuilder::new()
+        .schema(string())
+        .description(Some("Always `no-store`."))
+        .build();
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if item.head.is_none() {
+            item.head = item.get.clone().map(|mut op| {
+                op.operation_id = op.operation_id.map(|id| format!("{id}_head"));
+                op.summary = op.summary.map(|s| format!("{s} (headers only)"));
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        r.content.clear();
+                    }
+                }
+                op
+            });
+        }
+        let store = no_store_prefix.is_some_and(|p| path.starts_with(p));
+        for op in [
+            &mut item.get,
+            &mut item.head,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses
+                .responses
+                .entry("405".to_owned())
+                .or_insert_with(|| RefOr::T(not_allowed.clone()));
+            if store {
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        r.headers
+                            .entry("Cache-Control".to_owned())
+                            .or_insert_with(|| no_store.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// 405 in the envelope, with `Allow`.
 pub fn method_not_allowed(allow: &str) -> HttpResponse {
     ApiError::new(

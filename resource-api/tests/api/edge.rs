@@ -150,6 +150,22 @@ async fn a_wrong_method_is_405_with_allow_and_head_answers_wherever_get_does() {
         );
         assert_error(resp, 405, "method_not_allowed").await;
     }
+    // The OpenAPI document says so.
+    let doc: Value = s
+        .http
+        .get(format!("{}/openapi.json", s.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cases = &doc["paths"]["/v2/cases"];
+    assert!(cases["post"]["responses"]["405"]["headers"]["Allow"].is_object());
+    assert!(cases["head"]["operationId"].is_string(), "{cases}");
+    assert!(cases["get"]["responses"]["200"]["headers"]["Cache-Control"].is_object());
+    assert!(cases["get"]["responses"]["401"]["headers"]["Cache-Control"].is_object());
+
     // A path that does not exist is still 404, whatever the method.
     let resp = s.call(Method::PUT, "/v2/nothing", &key, None).await;
     assert_error(resp, 404, "not_found").await;
