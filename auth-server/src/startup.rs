@@ -23,7 +23,7 @@ pub struct Application {
     port: u16,
     server: Server,
     /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
-    metrics: Option<(u16, Server)>,
+    metrics_server: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -48,7 +48,6 @@ impl Application {
                 .map_err(|e| format!("signing keys: {e}"))?,
         );
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let metrics_listener = shared::metrics::listen(config.metrics_bind)?;
         log::info!(
             "auth-server on {} using {}",
             listener.local_addr().map_err(|e| e.to_string())?,
@@ -59,19 +58,14 @@ impl Application {
             keys.clone(),
             Duration::from_secs(config.key_refresh_secs.max(1)),
         );
-        let metrics_data = web::Data::new(shared::metrics::Metrics::new("caseforge_auth"));
+        let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_auth"));
         let db_data = web::Data::new(db.clone());
-        let metrics = match metrics_listener {
-            None => None,
-            Some(l) => {
-                let metrics_port = l.local_addr().map_err(|e| e.to_string())?.port();
-                log::info!("metrics on {}", l.local_addr().map_err(|e| e.to_string())?);
-                let server = shared::metrics::server(l, metrics_data.clone(), db_data.clone())
-                    .map_err(|e| format!("METRICS_BIND: {e}"))?;
-                Some((metrics_port, server))
-            }
-        };
-        let metrics_on_main_port = metrics.is_none();
+        let metrics_server = shared::metrics::separate_server(
+            config.metrics_bind,
+            metrics.clone(),
+            db_data.clone(),
+        )?;
+        let metrics_on_main_port = metrics_server.is_none();
         let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState {
             clients: ClientAuthenticator::new(config.bcrypt_cost),
@@ -82,7 +76,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(metrics_data.clone())
+                .app_data(metrics.clone())
                 .app_data(db_data.clone())
                 .configure(shared::http::edge)
                 // Innermost first: CORS answers preflights before any route; the request id is
@@ -107,7 +101,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            metrics,
+            metrics_server,
         })
     }
 
@@ -117,11 +111,11 @@ impl Application {
 
     /// The port `/metrics` is served on when `METRICS_BIND` is set.
     pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics.as_ref().map(|(port, _)| *port)
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        shared::metrics::run_beside(self.server, self.metrics.map(|(_, s)| s)).await
+        shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await
     }
 }
 

@@ -25,7 +25,7 @@ pub struct Application {
     port: u16,
     server: Server,
     /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
-    metrics: Option<(u16, Server)>,
+    metrics_server: Option<(u16, Server)>,
     authn: web::Data<Authenticator>,
 }
 
@@ -51,7 +51,6 @@ impl Application {
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let metrics_listener = shared::metrics::listen(config.metrics_bind)?;
         let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
         let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_api"));
         let authn = web::Data::new(Authenticator {
@@ -82,16 +81,11 @@ impl Application {
             db.target().describe()
         );
         let db_data = web::Data::new(db.clone());
-        let metrics_server = match metrics_listener {
-            None => None,
-            Some(l) => {
-                let metrics_port = l.local_addr().map_err(|e| e.to_string())?.port();
-                log::info!("metrics on {}", l.local_addr().map_err(|e| e.to_string())?);
-                let server = shared::metrics::server(l, metrics.clone(), db_data.clone())
-                    .map_err(|e| format!("METRICS_BIND: {e}"))?;
-                Some((metrics_port, server))
-            }
-        };
+        let metrics_server = shared::metrics::separate_server(
+            config.metrics_bind,
+            metrics.clone(),
+            db_data.clone(),
+        )?;
         let metrics_on_main_port = metrics_server.is_none();
         let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState { db });
@@ -126,7 +120,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            metrics: metrics_server,
+            metrics_server,
             authn,
         })
     }
@@ -137,12 +131,13 @@ impl Application {
 
     /// The port `/metrics` is served on when `METRICS_BIND` is set.
     pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics.as_ref().map(|(port, _)| *port)
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     /// Serves until stopped, then writes the `last_used_at` values still in memory.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = shared::metrics::run_beside(self.server, self.metrics.map(|(_, s)| s)).await;
+        let result =
+            shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await;
         let authn = self.authn.clone();
         let _ = web::block(move || authn.state.flush_last_used(&authn.db)).await;
         result

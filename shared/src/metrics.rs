@@ -7,7 +7,7 @@
 //! never a raw path; the method is one of the standard methods or `other`; the status is the
 //! response code, which actix only produces from its own table.
 //!
-//! With `METRICS_BIND` set, [`server`] serves `/metrics` on that address alone (e.g. an
+//! With `METRICS_BIND` set, [`separate_server`] serves `/metrics` on that address alone (e.g. an
 //! internal interface) and the main port does not route it.
 
 use std::net::{SocketAddr, TcpListener};
@@ -172,15 +172,22 @@ pub fn route(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/metrics").get(handler));
 }
 
-/// The `METRICS_BIND` server: `/metrics` alone on its own listener, one worker, in the same
-/// process as the service it reports on. It ignores signals; the service's
-/// `run_until_stopped` stops it when the main server stops.
-pub fn server(
-    listener: TcpListener,
+/// The `METRICS_BIND` server, when the address is set: `/metrics` alone on its own
+/// listener, one worker, in the same process as the service it reports on, with the port it
+/// got (port 0 picks one). It ignores signals; [`run_beside`] stops it when the service's
+/// server stops. Errors name the variable.
+pub fn separate_server(
+    addr: Option<SocketAddr>,
     metrics: web::Data<Metrics>,
     db: web::Data<Db>,
-) -> std::io::Result<Server> {
-    Ok(HttpServer::new(move || {
+) -> Result<Option<(u16, Server)>, String> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let fail = |e: std::io::Error| format!("METRICS_BIND: cannot listen on {addr}: {e}");
+    let listener = TcpListener::bind(addr).map_err(fail)?;
+    let local = listener.local_addr().map_err(fail)?;
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(metrics.clone())
             .app_data(db.clone())
@@ -191,16 +198,11 @@ pub fn server(
     })
     .workers(1)
     .disable_signals()
-    .listen(listener)?
-    .run())
-}
-
-/// Binds `METRICS_BIND` when it is set; the error names the variable.
-pub fn listen(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, String> {
-    addr.map(|a| {
-        TcpListener::bind(a).map_err(|e| format!("METRICS_BIND: cannot listen on {a}: {e}"))
-    })
-    .transpose()
+    .listen(listener)
+    .map_err(fail)?
+    .run();
+    log::info!("metrics on {local}");
+    Ok(Some((local.port(), server)))
 }
 
 /// Runs the service's server and, when there is one, the metrics server beside it, until the

@@ -11,7 +11,7 @@ use reqwest::header::{
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, test_config, TestApp};
 
 const APP_ORIGIN: &str = "https://app.example.com";
 
@@ -97,6 +97,15 @@ async fn metrics_bind_serves_metrics_only_on_its_own_port() {
         .await
         .unwrap();
     assert_envelope(resp, 404, "not_found").await;
+
+    // An address that cannot be had stops the start with one line naming the variable.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = test_config(app.db.url());
+    config.metrics_bind = Some(taken.local_addr().unwrap());
+    match auth_server::Application::build(config).await {
+        Ok(_) => panic!("started on a taken METRICS_BIND"),
+        Err(e) => assert!(e.starts_with("METRICS_BIND: "), "{e}"),
+    }
 }
 
 #[actix_web::test]
