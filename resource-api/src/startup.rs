@@ -5,9 +5,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, Logger, Next};
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
 use shared::routing::Endpoint;
@@ -100,6 +101,7 @@ impl Application {
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
+                .wrap(from_fn(no_store_on_v2))
                 .wrap(shared::http::envelope_errors())
                 .wrap(
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
@@ -145,7 +147,7 @@ impl Application {
 }
 
 /// Every route. `/v2` sits behind the authentication middleware; each handler names its scope.
-/// Every `/v2` response, errors included, carries `Cache-Control: no-store`. Each path is one
+/// Each path is one
 /// [`Endpoint`], so that a method it does not serve is 405 with `Allow`. `/metrics` is added
 /// by [`Application::build`], on this port or on `METRICS_BIND`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -155,8 +157,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/v2")
                 .wrap(from_fn(auth::authenticate))
-                // Outside the authentication, so that its 401 and 429 carry it too.
-                .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
                 .service(Endpoint::new("/me").get(me::me))
                 .service(Endpoint::new("/api_keys/validate").post(me::validate_api_key))
                 .service(Endpoint::new("/cases").get(cases::list).post(cases::create))
@@ -204,6 +204,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(Endpoint::new("/transactions").get(activity::transactions))
                 .service(Endpoint::new("/alerts").get(activity::alerts)),
         );
+}
+
+/// `Cache-Control: no-store` on every `/v2` response: successes, the authentication's 401 and
+/// 429, 404/405, and CORS preflights (answered before the `/v2` scope, hence out here).
+async fn no_store_on_v2(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let v2 = req.path() == "/v2" || req.path().starts_with("/v2/");
+    let mut res = next.call(req).await?;
+    if v2 {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
 }
 
 fn spawn_background(authn: web::Data<Authenticator>, poll: Duration, flush: Duration) {

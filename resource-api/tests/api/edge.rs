@@ -285,6 +285,7 @@ async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() 
     assert!(preflight.status().is_success(), "{}", preflight.status());
     let h = preflight.headers();
     assert_eq!(h[ACCESS_CONTROL_ALLOW_ORIGIN], APP_ORIGIN);
+    assert_eq!(h[CACHE_CONTROL], "no-store");
     assert!(h.get(WWW_AUTHENTICATE).is_none());
     assert!(h.get(ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
     let methods = h[ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap();
