@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 
 pub use shared::config::ConfigError;
-use shared::config::{parse_bind, parse_issuer, parse_number, var};
+use shared::config::{
+    parse_bind, parse_cors_allowed_origins, parse_issuer, parse_metrics_bind, parse_number, var,
+};
 use shared::Secret;
 
 use crate::service::kek::Kek;
@@ -37,6 +39,11 @@ pub struct Config {
     /// How many bcrypt verifications may run at once (`BCRYPT_CONCURRENCY`); the rest wait, so
     /// a flood of uncached or wrong secrets cannot take every core from token issuance.
     pub bcrypt_concurrency: u32,
+    /// `METRICS_BIND`: when set, `/metrics` is served only there (port 0 picks a free port),
+    /// and the main port answers 404 for it.
+    pub metrics_bind: Option<SocketAddr>,
+    /// `CORS_ALLOWED_ORIGINS`: exact origins browsers may call from; empty disables CORS.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// `ADMIN_TOKEN` must be at least this long: it guards every credential.
@@ -64,8 +71,8 @@ pub const DEFAULT_BCRYPT_COST: u32 = 11;
 
 impl Config {
     /// Reads `AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `ADMIN_TOKEN`,
-    /// `BCRYPT_COST`, `BCRYPT_CONCURRENCY`, `DB_POOL_SIZE`, `SIGNING_KEY_ENCRYPTION_KEY` and
-    /// `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS`.
+    /// `BCRYPT_COST`, `BCRYPT_CONCURRENCY`, `DB_POOL_SIZE`, `SIGNING_KEY_ENCRYPTION_KEY`,
+    /// `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS`, `METRICS_BIND` and `CORS_ALLOWED_ORIGINS`.
     pub fn from_env() -> Result<Config, ConfigError> {
         let bind = parse_bind(
             "AUTH_BIND",
@@ -101,6 +108,8 @@ impl Config {
             None => default_bcrypt_concurrency(),
             Some(v) => parse_number("BCRYPT_CONCURRENCY", &v, 1..=256)?,
         };
+        let metrics_bind = parse_metrics_bind()?;
+        let cors_allowed_origins = parse_cors_allowed_origins()?;
         Ok(Config {
             bind,
             database_url,
@@ -113,6 +122,8 @@ impl Config {
             signing_key_encryption_key: parse_kek("SIGNING_KEY_ENCRYPTION_KEY")?,
             previous_signing_key_encryption_key: parse_kek("SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS")?,
             bcrypt_concurrency,
+            metrics_bind,
+            cors_allowed_origins,
         })
     }
 }

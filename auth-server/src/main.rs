@@ -3,7 +3,11 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let _ = dotenvy::dotenv();
+    // `./.env` only: never a parent directory's.
+    if let Err(e) = shared::config::load_dotenv() {
+        eprintln!("auth-server: configuration error: {e}");
+        return std::process::ExitCode::from(2);
+    }
     auth_server::telemetry::init_logging();
     let cli = auth_server::cli::Cli::parse();
     auth_server::cli::run(cli)

@@ -17,7 +17,7 @@ use crate::routes::{admin, health, oauth, well_known};
         admin::create_api_key, admin::list_api_keys, admin::get_api_key, admin::revoke_api_key,
     ),
     components(schemas(shared::ErrorBody, oauth::TokenResponse, oauth::TokenRequest)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &Edge),
 )]
 pub struct ApiDoc;
 
@@ -34,6 +34,15 @@ impl Modify for SecuritySchemes {
             "client_secret_basic",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
         );
+    }
+}
+
+/// 405 with `Allow` and `HEAD` on every path (see `shared::routing::document`).
+struct Edge;
+
+impl Modify for Edge {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        shared::routing::document(openapi, None);
     }
 }
 

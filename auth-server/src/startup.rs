@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
+use shared::routing::Endpoint;
 
 use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::routes::{admin, health, oauth, well_known, AppState};
@@ -27,6 +28,8 @@ use crate::Config;
 pub struct Application {
     port: u16,
     server: Server,
+    /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
+    metrics_server: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -68,6 +71,13 @@ impl Application {
         );
         let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_auth"));
         let db_data = web::Data::new(db.clone());
+        let metrics_server = shared::metrics::separate_server(
+            config.metrics_bind,
+            metrics.clone(),
+            db_data.clone(),
+        )?;
+        let metrics_on_main_port = metrics_server.is_none();
+        let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState {
             clients: ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
             issuance: InMemoryRateLimiter::new(),
@@ -86,72 +96,86 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(db_data.clone())
                 .configure(shared::http::edge)
-                // Innermost first: the request id is on the response before the envelope
-                // rewrite copies headers and before the access log (outermost) reads them.
+                // Innermost first: CORS answers preflights before any route; the request id is
+                // on the response before the envelope rewrite copies headers and before the
+                // access log (outermost) reads them.
+                .wrap(shared::cors::middleware(&cors_origins))
                 .wrap(from_fn(telemetry::request_id))
                 .wrap(shared::http::envelope_errors())
                 .wrap(telemetry::access_log())
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
+                .configure(|cfg| {
+                    if metrics_on_main_port {
+                        shared::metrics::route(cfg);
+                    }
+                })
                 .default_service(web::to(shared::http::not_found))
         })
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            metrics_server,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The port `/metrics` is served on when `METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await
     }
 }
 
-/// Every route of the auth server.
+/// Every route of the auth server (`/metrics` is added by [`Application::build`], on this
+/// port or on `METRICS_BIND`). Each path is one [`Endpoint`], so that a method it does not
+/// serve is 405 with `Allow`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/openapi.json", web::get().to(health::openapi))
-        .route("/metrics", web::get().to(shared::metrics::handler))
-        .route("/oauth/token", web::post().to(oauth::token))
-        .route("/oauth/introspect", web::post().to(oauth::introspect))
-        .route("/oauth/revoke", web::post().to(oauth::revoke))
-        .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(well_known::metadata),
+    cfg.service(Endpoint::new("/healthz").get(health::healthz))
+        .service(Endpoint::new("/readyz").get(health::readyz))
+        .service(Endpoint::new("/openapi.json").get(health::openapi))
+        .service(Endpoint::new("/oauth/token").post(oauth::token))
+        .service(Endpoint::new("/oauth/introspect").post(oauth::introspect))
+        .service(Endpoint::new("/oauth/revoke").post(oauth::revoke))
+        .service(Endpoint::new("/.well-known/jwks.json").get(well_known::jwks))
+        .service(Endpoint::new("/.well-known/oauth-authorization-server").get(well_known::metadata))
+        .service(
+            Endpoint::new("/admin/applications")
+                .get(admin::list_applications)
+                .post(admin::create_application),
         )
         .service(
-            web::resource("/admin/applications")
-                .route(web::get().to(admin::list_applications))
-                .route(web::post().to(admin::create_application)),
+            Endpoint::new("/admin/applications/{client_id}")
+                .get(admin::get_application)
+                .patch(admin::patch_application)
+                .delete(admin::delete_application),
         )
         .service(
-            web::resource("/admin/applications/{client_id}")
-                .route(web::get().to(admin::get_application))
-                .route(web::patch().to(admin::patch_application))
-                .route(web::delete().to(admin::delete_application)),
-        )
-        .route(
-            "/admin/applications/{client_id}/rotate-secret",
-            web::post().to(admin::rotate_secret),
-        )
-        .route(
-            "/admin/applications/{client_id}/revoke-tokens",
-            web::post().to(admin::revoke_tokens),
+            Endpoint::new("/admin/applications/{client_id}/rotate-secret")
+                .post(admin::rotate_secret),
         )
         .service(
-            web::resource("/admin/api-keys")
-                .route(web::get().to(admin::list_api_keys))
-                .route(web::post().to(admin::create_api_key)),
+            Endpoint::new("/admin/applications/{client_id}/revoke-tokens")
+                .post(admin::revoke_tokens),
         )
         .service(
-            web::resource("/admin/api-keys/{id}")
-                .route(web::get().to(admin::get_api_key))
-                .route(web::delete().to(admin::revoke_api_key)),
+            Endpoint::new("/admin/api-keys")
+                .get(admin::list_api_keys)
+                .post(admin::create_api_key),
+        )
+        .service(
+            Endpoint::new("/admin/api-keys/{id}")
+                .get(admin::get_api_key)
+                .delete(admin::revoke_api_key),
         );
 }
 

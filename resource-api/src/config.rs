@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use shared::config::ConfigError;
-use shared::config::{parse_bind, parse_issuer, parse_number, var};
+use shared::config::{
+    parse_bind, parse_cors_allowed_origins, parse_issuer, parse_metrics_bind, parse_number, var,
+};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -15,6 +17,11 @@ pub struct Config {
     /// The only `aud` accepted.
     pub audience: String,
     pub db_pool_size: u32,
+    /// `METRICS_BIND`: when set, `/metrics` is served only there (port 0 picks a free port),
+    /// and the main port answers 404 for it.
+    pub metrics_bind: Option<SocketAddr>,
+    /// `CORS_ALLOWED_ORIGINS`: exact origins browsers may call from; empty disables CORS.
+    pub cors_allowed_origins: Vec<String>,
     /// How often credential changes (revocations, disabled apps, revoked keys) are read.
     pub credential_poll: Duration,
     /// How often `last_used_at` of API keys is written.
@@ -22,7 +29,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `DB_POOL_SIZE`.
+    /// Reads `API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `DB_POOL_SIZE`,
+    /// `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`.
     pub fn from_env() -> Result<Config, ConfigError> {
         let bind = parse_bind(
             "API_BIND",
@@ -40,12 +48,16 @@ impl Config {
             None => 8,
             Some(v) => parse_number("DB_POOL_SIZE", &v, 1..=256)?,
         };
+        let metrics_bind = parse_metrics_bind()?;
+        let cors_allowed_origins = parse_cors_allowed_origins()?;
         Ok(Config {
             bind,
             database_url,
             issuer,
             audience,
             db_pool_size,
+            metrics_bind,
+            cors_allowed_origins,
             credential_poll: Duration::from_secs(1),
             last_used_flush: Duration::from_secs(30),
         })

@@ -3,7 +3,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
+    // `./.env` only: never a parent directory's.
+    if let Err(e) = shared::config::load_dotenv() {
+        eprintln!("resource-api: configuration error: {e}");
+        return ExitCode::from(2);
+    }
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .try_init();
     let config = match resource_api::Config::from_env() {

@@ -19,7 +19,7 @@ use crate::routes::{activity, cases, health, me, records};
         activity::transactions, activity::alerts,
     ),
     components(schemas(shared::ErrorBody)),
-    modifiers(&Security),
+    modifiers(&Security, &Edge),
 )]
 pub struct ApiDoc;
 
@@ -32,6 +32,16 @@ impl Modify for Security {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// 405 with `Allow` and `HEAD` on every path, and `Cache-Control: no-store` on `/v2` (see
+/// `shared::routing::document`).
+struct Edge;
+
+impl Modify for Edge {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        shared::routing::document(openapi, Some("/v2"));
     }
 }
 

@@ -5,10 +5,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Logger, Next};
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
+use shared::routing::Endpoint;
 
 use crate::auth::jwks::JwksCache;
 use crate::auth::ratelimit::{InMemoryRateLimiter, RateLimiter};
@@ -22,6 +25,8 @@ use crate::Config;
 pub struct Application {
     port: u16,
     server: Server,
+    /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
+    metrics_server: Option<(u16, Server)>,
     authn: web::Data<Authenticator>,
 }
 
@@ -78,6 +83,13 @@ impl Application {
             db.target().describe()
         );
         let db_data = web::Data::new(db.clone());
+        let metrics_server = shared::metrics::separate_server(
+            config.metrics_bind,
+            metrics.clone(),
+            db_data.clone(),
+        )?;
+        let metrics_on_main_port = metrics_server.is_none();
+        let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState { db });
         let app_authn = authn.clone();
         let server = HttpServer::new(move || {
@@ -87,6 +99,10 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(db_data.clone())
                 .configure(shared::http::edge)
+                // CORS innermost, so that it answers preflights before the `/v2`
+                // authentication and its answers still get the envelope.
+                .wrap(shared::cors::middleware(&cors_origins))
+                .wrap(from_fn(no_store_on_v2))
                 .wrap(shared::http::envelope_errors())
                 .wrap(
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
@@ -94,6 +110,11 @@ impl Application {
                 )
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
+                .configure(|cfg| {
+                    if metrics_on_main_port {
+                        shared::metrics::route(cfg);
+                    }
+                })
                 .default_service(web::to(shared::http::not_found))
         })
         .listen(listener)
@@ -102,6 +123,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics_server,
             authn,
         })
     }
@@ -110,9 +132,15 @@ impl Application {
         self.port
     }
 
+    /// The port `/metrics` is served on when `METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until stopped, then writes the `last_used_at` values still in memory.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let result =
+            shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await;
         let authn = self.authn.clone();
         let _ = web::block(move || authn.state.flush_last_used(&authn.db)).await;
         result
@@ -120,65 +148,80 @@ impl Application {
 }
 
 /// Every route. `/v2` sits behind the authentication middleware; each handler names its scope.
+/// Each path is one
+/// [`Endpoint`], so that a method it does not serve is 405 with `Allow`. `/metrics` is added
+/// by [`Application::build`], on this port or on `METRICS_BIND`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/openapi.json", web::get().to(health::openapi))
-        .route("/metrics", web::get().to(shared::metrics::handler))
+    cfg.service(Endpoint::new("/healthz").get(health::healthz))
+        .service(Endpoint::new("/readyz").get(health::readyz))
+        .service(Endpoint::new("/openapi.json").get(health::openapi))
         .service(
             web::scope("/v2")
                 .wrap(from_fn(auth::authenticate))
-                .route("/me", web::get().to(me::me))
-                .route("/api_keys/validate", web::post().to(me::validate_api_key))
+                .service(Endpoint::new("/me").get(me::me))
+                .service(Endpoint::new("/api_keys/validate").post(me::validate_api_key))
+                .service(Endpoint::new("/cases").get(cases::list).post(cases::create))
                 .service(
-                    web::resource("/cases")
-                        .route(web::get().to(cases::list))
-                        .route(web::post().to(cases::create)),
+                    Endpoint::new("/cases/{id}")
+                        .get(cases::get)
+                        .patch(cases::patch),
+                )
+                .service(Endpoint::new("/cases/{id}/history").get(cases::history))
+                .service(Endpoint::new("/cases/{id}/assign").post(cases::assign))
+                .service(Endpoint::new("/cases/{id}/close").post(cases::close))
+                .service(
+                    Endpoint::new("/sars")
+                        .get(records::list_sars)
+                        .post(records::create_sar),
                 )
                 .service(
-                    web::resource("/cases/{id}")
-                        .route(web::get().to(cases::get))
-                        .route(web::patch().to(cases::patch)),
+                    Endpoint::new("/sars/{id}")
+                        .get(records::get_sar)
+                        .patch(records::patch_sar),
                 )
-                .route("/cases/{id}/history", web::get().to(cases::history))
-                .route("/cases/{id}/assign", web::post().to(cases::assign))
-                .route("/cases/{id}/close", web::post().to(cases::close))
+                .service(Endpoint::new("/sars/{id}/submit").post(records::submit_sar))
+                .service(Endpoint::new("/watchlist/screen").post(records::screen))
                 .service(
-                    web::resource("/sars")
-                        .route(web::get().to(records::list_sars))
-                        .route(web::post().to(records::create_sar)),
-                )
-                .service(
-                    web::resource("/sars/{id}")
-                        .route(web::get().to(records::get_sar))
-                        .route(web::patch().to(records::patch_sar)),
-                )
-                .route("/sars/{id}/submit", web::post().to(records::submit_sar))
-                .route("/watchlist/screen", web::post().to(records::screen))
-                .service(
-                    web::resource("/watchlist")
-                        .route(web::get().to(records::list_watchlist))
-                        .route(web::post().to(records::create_watchlist)),
+                    Endpoint::new("/watchlist")
+                        .get(records::list_watchlist)
+                        .post(records::create_watchlist),
                 )
                 .service(
-                    web::resource("/watchlist/{id}")
-                        .route(web::get().to(records::get_watchlist))
-                        .route(web::patch().to(records::patch_watchlist))
-                        .route(web::delete().to(records::delete_watchlist)),
+                    Endpoint::new("/watchlist/{id}")
+                        .get(records::get_watchlist)
+                        .patch(records::patch_watchlist)
+                        .delete(records::delete_watchlist),
                 )
                 .service(
-                    web::resource("/subjects")
-                        .route(web::get().to(records::list_subjects))
-                        .route(web::post().to(records::create_subject)),
+                    Endpoint::new("/subjects")
+                        .get(records::list_subjects)
+                        .post(records::create_subject),
                 )
                 .service(
-                    web::resource("/subjects/{id}")
-                        .route(web::get().to(records::get_subject))
-                        .route(web::patch().to(records::patch_subject)),
+                    Endpoint::new("/subjects/{id}")
+                        .get(records::get_subject)
+                        .patch(records::patch_subject),
                 )
-                .route("/transactions", web::get().to(activity::transactions))
-                .route("/alerts", web::get().to(activity::alerts)),
+                .service(Endpoint::new("/transactions").get(activity::transactions))
+                .service(Endpoint::new("/alerts").get(activity::alerts)),
         );
+}
+
+/// `Cache-Control: no-store` on every `/v2` response: successes, the authentication's 401 and
+/// 429, 404/405, and CORS preflights (answered before the `/v2` scope, hence out here).
+async fn no_store_on_v2(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let v2 = req.path() == "/v2" || req.path().starts_with("/v2/");
+    let mut res = next.call(req).await?;
+    if v2 {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
 }
 
 fn spawn_background(authn: web::Data<Authenticator>, poll: Duration, flush: Duration) {

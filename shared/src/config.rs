@@ -77,6 +77,101 @@ pub fn parse_number(
         })
 }
 
+/// `METRICS_BIND`: unset (or empty) keeps `/metrics` on the main port; an address moves it
+/// there.
+pub fn parse_metrics_bind() -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    var("METRICS_BIND")
+        .map(|v| parse_bind("METRICS_BIND", &v))
+        .transpose()
+}
+
+/// `CORS_ALLOWED_ORIGINS`, parsed by [`parse_origins`]; unset means none.
+pub fn parse_cors_allowed_origins() -> Result<Vec<String>, ConfigError> {
+    var("CORS_ALLOWED_ORIGINS")
+        .map(|v| parse_origins("CORS_ALLOWED_ORIGINS", &v))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// A list of origins such as `CORS_ALLOWED_ORIGINS`: comma-separated exact origins (`https://app.example.com`,
+/// `http://localhost:3000`). Each must be what a browser sends in `Origin`: an http(s) scheme,
+/// a lower-case host, an optional port, and nothing else, so that a typo cannot silently match
+/// nothing (a trailing slash) or everything (`*`).
+pub fn parse_origins(var: &'static str, raw: &str) -> Result<Vec<String>, ConfigError> {
+    let mut origins = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !is_origin(item) {
+            let shown: String = item.chars().take(80).collect();
+            return Err(ConfigError::new(
+                var,
+                format!("`{shown}` is not an origin like https://app.example.com (scheme, lower-case host, optional port; no path, no `*`)"),
+            ));
+        }
+        if !origins.iter().any(|o| o == item) {
+            origins.push(item.to_owned());
+        }
+    }
+    Ok(origins)
+}
+
+fn is_origin(s: &str) -> bool {
+    let Some(authority) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host_ok, port) = if let Some(rest) = authority.strip_prefix('[') {
+        // An IPv6 literal, as browsers write it: lower-case hex inside brackets.
+        let Some((inner, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let port = match after {
+            "" => None,
+            p => match p.strip_prefix(':') {
+                Some(p) => Some(p),
+                None => return false,
+            },
+        };
+        let ok = !inner.is_empty()
+            && inner.bytes().all(|b| {
+                b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b':' || b == b'.'
+            });
+        (ok, port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let ok = !host.is_empty()
+            && !host.starts_with(['.', '-'])
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        (ok, port)
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.starts_with('0') && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+    });
+    host_ok && port_ok
+}
+
+/// Loads `./.env` — the working directory's file only, never a parent directory's (where
+/// `dotenvy::dotenv` would also look, picking up a stranger's settings). A missing file is
+/// fine; one that cannot be read or parsed is an error naming the file. Variables already set
+/// in the environment win.
+pub fn load_dotenv() -> Result<(), String> {
+    match dotenvy::from_path(".env") {
+        Ok(()) => Ok(()),
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // The line itself is not shown: it may hold a password.
+        Err(dotenvy::Error::LineParse(_, _)) => {
+            Err(".env: a line is not KEY=value (its content is not shown)".to_owned())
+        }
+        Err(e) => Err(format!(".env: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +201,40 @@ mod tests {
         );
         assert_eq!(parse_number("N", "5", 1..=10).unwrap(), 5);
         assert!(parse_number("N", "50", 1..=10).is_err());
+    }
+
+    #[test]
+    fn origins_are_exact_browser_origins() {
+        assert_eq!(
+            parse_origins(
+                "CORS_ALLOWED_ORIGINS",
+                " https://app.example.com, http://localhost:3000,,http://[::1]:8080 "
+            )
+            .unwrap(),
+            [
+                "https://app.example.com",
+                "http://localhost:3000",
+                "http://[::1]:8080"
+            ]
+        );
+        assert!(parse_origins("CORS_ALLOWED_ORIGINS", "")
+            .unwrap()
+            .is_empty());
+        for bad in [
+            "*",
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://App.example.com",
+            "https://app.example.com:99999",
+            "https://app.example.com:",
+            "ftp://app.example.com",
+            "https://",
+            "https://a b",
+            "https://user@app.example.com",
+        ] {
+            let err = parse_origins("CORS_ALLOWED_ORIGINS", bad).unwrap_err();
+            assert_eq!(err.var, "CORS_ALLOWED_ORIGINS", "{bad}");
+        }
     }
 }

@@ -14,12 +14,14 @@ pub mod claims;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod environment;
 pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;
+pub mod routing;
 pub mod scope;
 pub mod secret;
 #[cfg(feature = "testing")]

@@ -2,22 +2,34 @@
 //! latency by route and status, tokens issued, authentication failures by reason, rate-limit
 //! rejections, and database pool usage.
 //!
-//! Route labels are actix match patterns (`/v2/cases/{id}`), never raw paths, so that label
-//! cardinality stays bounded whatever clients send.
+//! Every label value comes from a closed set, so that `/metrics` keeps its size whatever
+//! clients send: the route is the matched actix pattern (`/v2/cases/{id}`) or `unmatched`,
+//! never a raw path; the method is one of the standard methods or `other`; the status is the
+//! response code, which actix only produces from its own table.
+//!
+//! With `METRICS_BIND` set, [`separate_server`] serves `/metrics` on that address alone (e.g. an
+//! internal interface) and the main port does not route it.
 
+use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
 use crate::db::Db;
+use crate::routing::Endpoint;
+
+/// The route label of every request that matched no registered path.
+pub const UNMATCHED: &str = "unmatched";
+/// The method label of every method outside the standard set.
+pub const OTHER_METHOD: &str = "other";
 
 pub struct Metrics {
     registry: Registry,
@@ -99,7 +111,8 @@ impl Metrics {
         }
     }
 
-    pub fn auth_failure(&self, reason: &str) {
+    /// `reason` is a `&'static str` so that only a fixed string can become a label.
+    pub fn auth_failure(&self, reason: &'static str) {
         self.auth_failures.with_label_values(&[reason]).inc();
     }
 
@@ -120,19 +133,17 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    let route = req.match_pattern().unwrap_or_else(|| UNMATCHED.to_owned());
+    let method = method_label(req.method());
     let start = Instant::now();
     let res = next.call(req).await?;
     if let Some(m) = metrics {
         let status = res.status().as_u16().to_string();
         m.requests
-            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .with_label_values(&[route.as_str(), method, status.as_str()])
             .inc();
         m.latency
-            .with_label_values(&[route.as_str(), method.as_str()])
+            .with_label_values(&[route.as_str(), method])
             .observe(start.elapsed().as_secs_f64());
         if res.status().as_u16() == 429 {
             m.rate_limited.inc();
@@ -141,9 +152,91 @@ pub async fn record(
     Ok(res)
 }
 
+/// The method as a label: one of the methods the services know, else [`OTHER_METHOD`]. A
+/// raw method is any token a client cares to send, and each would be a new time series.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => OTHER_METHOD,
+    }
+}
+
+/// Registers `GET /metrics`.
+pub fn route(cfg: &mut web::ServiceConfig) {
+    cfg.service(Endpoint::new("/metrics").get(handler));
+}
+
+/// The `METRICS_BIND` server, when the address is set: `/metrics` alone on its own
+/// listener, one worker, in the same process as the service it reports on, with the port it
+/// got (port 0 picks one). It ignores signals; [`run_beside`] stops it when the service's
+/// server stops. Errors name the variable.
+pub fn separate_server(
+    addr: Option<SocketAddr>,
+    metrics: web::Data<Metrics>,
+    db: web::Data<Db>,
+) -> Result<Option<(u16, Server)>, String> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let fail = |e: std::io::Error| format!("METRICS_BIND: cannot listen on {addr}: {e}");
+    let listener = TcpListener::bind(addr).map_err(fail)?;
+    let local = listener.local_addr().map_err(fail)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .app_data(db.clone())
+            .configure(crate::http::edge)
+            .wrap(crate::http::envelope_errors())
+            .configure(route)
+            .default_service(web::to(crate::http::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(fail)?
+    .run();
+    log::info!("metrics on {local}");
+    Ok(Some((local.port(), server)))
+}
+
+/// Runs the service's server and, when there is one, the metrics server beside it, until the
+/// service's server stops (on a signal); then stops the metrics server too.
+pub async fn run_beside(main: Server, metrics: Option<Server>) -> std::io::Result<()> {
+    let metrics = metrics.map(|server| {
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        handle
+    });
+    let result = main.await;
+    if let Some(handle) = metrics {
+        handle.stop(true).await;
+    }
+    result
+}
+
 /// `GET /metrics`.
 pub async fn handler(metrics: web::Data<Metrics>, db: web::Data<Db>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
         .body(metrics.render(&db))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_are_a_closed_set() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        let odd = Method::from_bytes(b"XYZ123RANDOM").unwrap();
+        assert_eq!(method_label(&odd), OTHER_METHOD);
+        assert_eq!(method_label(&Method::TRACE), OTHER_METHOD);
+    }
 }

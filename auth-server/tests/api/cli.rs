@@ -207,6 +207,9 @@ fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
         ("BCRYPT_COST", "99"),
         ("ADMIN_TOKEN", "short-admin-token"),
         ("SIGNING_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+        ("METRICS_BIND", "internal-only"),
+        ("CORS_ALLOWED_ORIGINS", "*"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
             .arg("migrate")

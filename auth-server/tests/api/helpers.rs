@@ -12,6 +12,8 @@ pub const AUDIENCE: &str = "caseforge-api";
 
 pub struct TestApp {
     pub address: String,
+    /// The `METRICS_BIND` port, when the test set one.
+    pub metrics_port: Option<u16>,
     pub http: reqwest::Client,
     pub admin_token: String,
     pub db: TestDb,
@@ -39,6 +41,8 @@ pub fn test_config(db_url: &str) -> Config {
         signing_key_encryption_key: Some(test_kek()),
         previous_signing_key_encryption_key: None,
         bcrypt_concurrency: 2,
+        metrics_bind: None,
+        cors_allowed_origins: Vec::new(),
     }
 }
 
@@ -62,10 +66,11 @@ pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         .unwrap_or_default();
     let app = Application::build(config).await.expect("server builds");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-
+        metrics_port,
         http: reqwest::Client::new(),
         admin_token,
         db,

@@ -6,6 +6,7 @@
 mod admin;
 mod cli;
 mod discovery;
+mod edge;
 mod hardening;
 mod helpers;
 mod introspect_revoke;

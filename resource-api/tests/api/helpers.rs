@@ -33,6 +33,8 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         issuer: issuer.to_owned(),
         audience: "caseforge-api".to_owned(),
         db_pool_size: 4,
+        metrics_bind: None,
+        cors_allowed_origins: Vec::new(),
         credential_poll: Duration::from_secs(1),
         last_used_flush: Duration::from_millis(300),
     }
@@ -55,6 +57,8 @@ impl TestStack {
             signing_key_encryption_key: Some(test_kek()),
             previous_signing_key_encryption_key: None,
             bcrypt_concurrency: 2,
+            metrics_bind: None,
+            cors_allowed_origins: Vec::new(),
         };
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await
@@ -72,6 +76,15 @@ impl TestStack {
     /// Starts another resource API on the same database (a restart, or a second replica).
     pub async fn another_api(&self) -> String {
         start_api(&self.db, &self.auth).await
+    }
+
+    /// As [`TestStack::another_api`], with its configuration adjusted: (base URL, the
+    /// `METRICS_BIND` port if any).
+    pub async fn another_api_with(
+        &self,
+        adjust: impl FnOnce(&mut resource_api::Config),
+    ) -> (String, Option<u16>) {
+        start_api_with(&self.db, &self.auth, adjust).await
     }
 
     pub async fn admin_post(&self, path: &str, body: &Value) -> Value {
@@ -193,12 +206,23 @@ impl TestStack {
 }
 
 async fn start_api(db: &TestDb, issuer: &str) -> String {
+    start_api_with(db, issuer, |_| {}).await.0
+}
+
+async fn start_api_with(
+    db: &TestDb,
+    issuer: &str,
+    adjust: impl FnOnce(&mut resource_api::Config),
+) -> (String, Option<u16>) {
     let (l, port) = listener();
-    let app = resource_api::Application::build_with_listener(api_config(db.url(), issuer), l)
+    let mut config = api_config(db.url(), issuer);
+    adjust(&mut config);
+    let app = resource_api::Application::build_with_listener(config, l)
         .await
         .unwrap();
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run_until_stopped());
-    format!("http://127.0.0.1:{port}")
+    (format!("http://127.0.0.1:{port}"), metrics_port)
 }
 
 /// Asserts the JSON error envelope and returns it.

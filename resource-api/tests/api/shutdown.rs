@@ -86,6 +86,9 @@ fn bad_configuration_is_one_line_naming_the_variable() {
         ("API_BIND", "nowhere"),
         ("AUTH_ISSUER", "auth.example.com"),
         ("DATABASE_URL", "mysql://x/y"),
+        ("METRICS_BIND", "internal-only"),
+        ("CORS_ALLOWED_ORIGINS", "*"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_resource-api"))
             .env(var, value)

@@ -13,7 +13,7 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
-use diesel::Connection;
+use diesel::{Connection, ConnectionError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 /// Migrations compiled into both binaries; the same portable SQL serves both backends.
@@ -29,11 +29,18 @@ pub enum DbConnection {
 /// The backend type of [`DbConnection`], for boxed queries.
 pub type Backend = <DbConnection as Connection>::Backend;
 
-/// Which backend a `DATABASE_URL` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which backend a `DATABASE_URL` names. Its `Debug` is [`DatabaseTarget::describe`], so that
+/// printing it (or the pool that holds it) never shows a password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
     Postgres(String),
     Sqlite(PathBuf),
+}
+
+impl std::fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 /// A `DATABASE_URL` that cannot be used.
@@ -73,27 +80,46 @@ impl DatabaseTarget {
         Ok(DatabaseTarget::Sqlite(PathBuf::from(url)))
     }
 
-    /// Removes the URL's password — and, since libpq may split a password that contains `/`
-    /// and quote a piece of it, every piece of it — from a message about this database.
+    /// Removes the URL's password — from the userinfo or a `password=` query parameter — and,
+    /// since libpq may split a password that contains `/` and quote a piece of it, every piece
+    /// of it, from a message about this database.
     pub fn redact(&self, message: &str) -> String {
-        let DatabaseTarget::Postgres(url) = self else {
-            return message.to_owned();
-        };
-        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-        let Some((userinfo, _)) = rest.rsplit_once('@') else {
-            return message.to_owned();
-        };
-        let Some((_, password)) = userinfo.split_once(':') else {
-            return message.to_owned();
-        };
-        let mut out = message.replace(password, "***");
-        for piece in password
-            .split(['/', '?', '#', '@', ':'])
-            .filter(|p| p.len() >= 3)
-        {
-            out = out.replace(piece, "***");
+        let mut out = message.to_owned();
+        for password in self.passwords() {
+            out = out.replace(password, "***");
+            for piece in password
+                .split(['/', '?', '#', '@', ':', '&', '='])
+                .filter(|p| p.len() >= 3)
+            {
+                out = out.replace(piece, "***");
+            }
         }
         out
+    }
+
+    /// The secret parts of a PostgreSQL URL, as written in it.
+    fn passwords(&self) -> Vec<&str> {
+        let DatabaseTarget::Postgres(url) = self else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+        if let Some((userinfo, _)) = rest.rsplit_once('@') {
+            if let Some((_, password)) = userinfo.split_once(':') {
+                found.push(password);
+            }
+        }
+        if let Some((_, query)) = url.split_once('?') {
+            found.extend(
+                query
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("password"))
+                    .map(|(_, v)| v),
+            );
+        }
+        found.retain(|p| !p.is_empty());
+        found
     }
 
     /// A description safe to log: never the password of a PostgreSQL URL.
@@ -101,10 +127,13 @@ impl DatabaseTarget {
         match self {
             DatabaseTarget::Sqlite(p) => format!("SQLite at {}", p.display()),
             DatabaseTarget::Postgres(url) => {
-                let host = url
-                    .split_once('@')
+                // The last `@` ends the userinfo (a password may hold an unescaped `@`), and
+                // the query string may carry `password=`: neither is shown.
+                let without_query = url.split(['?', '#']).next().unwrap_or("");
+                let host = without_query
+                    .rsplit_once('@')
                     .map(|(_, rest)| rest)
-                    .or_else(|| url.split_once("://").map(|(_, rest)| rest))
+                    .or_else(|| without_query.split_once("://").map(|(_, rest)| rest))
                     .unwrap_or("");
                 format!("PostgreSQL at {host}")
             }
@@ -128,9 +157,15 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.target {
+            // libpq's message may quote parts of the URL: it is redacted here, at the source,
+            // so that neither r2d2's error handler nor a pool timeout can carry the password.
             DatabaseTarget::Postgres(url) => PgConnection::establish(url)
                 .map(DbConnection::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+                .map_err(|e| {
+                    r2d2::Error::ConnectionError(ConnectionError::BadConnection(
+                        self.target.redact(&e.to_string()),
+                    ))
+                }),
             DatabaseTarget::Sqlite(path) => {
                 create_private(path).map_err(|e| {
                     r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(format!(
@@ -181,6 +216,23 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
+/// r2d2 logs every failed connection attempt itself; its default handler prints the error as
+/// is. This one logs it through [`DatabaseTarget::redact`] (a second guard behind the redaction
+/// in [`ConnectionManager::connect`]).
+#[derive(Debug)]
+struct RedactingErrorHandler {
+    target: DatabaseTarget,
+}
+
+impl r2d2::HandleError<r2d2::Error> for RedactingErrorHandler {
+    fn handle_error(&self, error: r2d2::Error) {
+        log::error!(
+            "database connection failed: {}",
+            self.target.redact(&error.to_string())
+        );
+    }
+}
+
 /// Errors of the database layer. Their `Display` is for logs only; handlers map them to a
 /// generic 500/503 so that no SQL or path ever reaches a client.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +274,9 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .connection_timeout(Duration::from_secs(5))
+            .error_handler(Box::new(RedactingErrorHandler {
+                target: target.clone(),
+            }))
             .build(ConnectionManager {
                 target: target.clone(),
             })
@@ -385,6 +440,19 @@ mod tests {
         let t = DatabaseTarget::parse("postgres://user:s3cret@db.internal:5432/cf").unwrap();
         assert!(!t.describe().contains("s3cret"));
         assert!(t.describe().contains("db.internal"));
+        assert!(!format!("{t:?}").contains("s3cret"));
+        let at = DatabaseTarget::parse("postgres://user:s3c@ret@db.internal/cf").unwrap();
+        assert_eq!(at.describe(), "PostgreSQL at db.internal/cf");
+        let query = DatabaseTarget::parse("postgres://db.internal/cf?password=s3cret").unwrap();
+        assert_eq!(query.describe(), "PostgreSQL at db.internal/cf");
+    }
+
+    #[test]
+    fn query_string_passwords_are_redacted() {
+        let t = DatabaseTarget::parse("postgres://u@db/cf?sslmode=require&password=Sup3rSecret")
+            .unwrap();
+        let red = t.redact("failed: password=Sup3rSecret rejected");
+        assert!(!red.contains("Sup3rSecret"), "{red}");
     }
 
     #[test]

@@ -1,0 +1,368 @@
+//! The HTTP edge: bounded metrics, `METRICS_BIND`, 405 with `Allow`, `HEAD`, CORS, and what
+//! the binary reads (`./.env` only) and logs (never the database password).
+
+use std::process::Command;
+
+use reqwest::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD,
+    ALLOW, ORIGIN,
+};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, spawn_app_with, test_config, TestApp};
+
+const APP_ORIGIN: &str = "https://app.example.com";
+
+async fn metrics_text(app: &TestApp, base: &str) -> String {
+    let resp = app
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
+async fn assert_envelope(resp: reqwest::Response, status: u16, code: &str) {
+    assert_eq!(resp.status(), status);
+    let body: Value = resp.json().await.expect("JSON error body");
+    assert_eq!(body["error"], code, "{body}");
+}
+
+/// Random requests from a blocking thread, so that the server on this one keeps running.
+async fn random_requests(base: &str, count: usize) -> shared::testing::RandomRequests {
+    let addr = base.trim_start_matches("http://").to_owned();
+    let sent = actix_web::rt::task::spawn_blocking(move || {
+        shared::testing::send_random_requests(
+            &addr,
+            &["/admin/applications", "/oauth/token", "/"],
+            count,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(sent.answered, sent.sent, "every request was answered");
+    sent
+}
+
+#[actix_web::test]
+async fn thousands_of_random_methods_and_paths_leave_metrics_the_same_size() {
+    let app = spawn_app().await;
+    // One request of each shape first, so that the series the flood may add exist already;
+    // `/metrics` twice, since the first read creates its own series.
+    random_requests(&app.address, 8).await;
+    metrics_text(&app, &app.address).await;
+    let before = metrics_text(&app, &app.address).await.len();
+
+    let flood = random_requests(&app.address, 3000).await;
+
+    let after = metrics_text(&app, &app.address).await;
+    assert!(
+        after.len() <= before + 4096,
+        "/metrics grew from {before} to {} bytes",
+        after.len()
+    );
+    assert!(after.len() < 64 * 1024, "{} bytes", after.len());
+    assert!(after.contains(r#"method="other""#), "{after}");
+    assert!(after.contains(r#"route="unmatched""#), "{after}");
+    for token in &flood.tokens {
+        assert!(!after.contains(token.as_str()), "{token} became a label");
+    }
+}
+
+#[actix_web::test]
+async fn metrics_bind_serves_metrics_only_on_its_own_port() {
+    let app = spawn_app_with(|c| c.metrics_bind = Some("127.0.0.1:0".parse().unwrap())).await;
+    let metrics_port = app.metrics_port.expect("a metrics port");
+    let resp = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_envelope(resp, 404, "not_found").await;
+    let resp = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let internal = format!("http://127.0.0.1:{metrics_port}");
+    let text = metrics_text(&app, &internal).await;
+    assert!(
+        text.contains(
+            r#"caseforge_auth_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "the metrics server reports the main port's requests: {text}"
+    );
+    let resp = app
+        .http
+        .get(format!("{internal}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(resp, 404, "not_found").await;
+
+    // An address that cannot be had stops the start with one line naming the variable.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = test_config(app.db.url());
+    config.metrics_bind = Some(taken.local_addr().unwrap());
+    match auth_server::Application::build(config).await {
+        Ok(_) => panic!("started on a taken METRICS_BIND"),
+        Err(e) => assert!(e.starts_with("METRICS_BIND: "), "{e}"),
+    }
+}
+
+#[actix_web::test]
+async fn a_wrong_method_is_405_with_allow_and_head_answers_wherever_get_does() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        (Method::GET, "/oauth/token", "POST"),
+        (Method::PUT, "/oauth/introspect", "POST"),
+        (Method::GET, "/oauth/revoke", "POST"),
+        (Method::POST, "/.well-known/jwks.json", "GET, HEAD"),
+        (
+            Method::DELETE,
+            "/.well-known/oauth-authorization-server",
+            "GET, HEAD",
+        ),
+        (Method::PUT, "/admin/applications", "GET, HEAD, POST"),
+        (
+            Method::POST,
+            "/admin/applications/cf_x",
+            "GET, HEAD, PATCH, DELETE",
+        ),
+        (
+            Method::GET,
+            "/admin/applications/cf_x/rotate-secret",
+            "POST",
+        ),
+        (Method::PATCH, "/admin/api-keys", "GET, HEAD, POST"),
+        (Method::PATCH, "/admin/api-keys/key_x", "GET, HEAD, DELETE"),
+        (Method::POST, "/healthz", "GET, HEAD"),
+        (Method::POST, "/readyz", "GET, HEAD"),
+        (Method::DELETE, "/openapi.json", "GET, HEAD"),
+        (Method::POST, "/metrics", "GET, HEAD"),
+        (Method::OPTIONS, "/oauth/token", "POST"),
+    ] {
+        let resp = app
+            .http
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers().get(ALLOW).map(|v| v.to_str().unwrap()),
+            Some(allow),
+            "{method} {path}"
+        );
+        assert_envelope(resp, 405, "method_not_allowed").await;
+    }
+    let resp = app
+        .http
+        .get(app.url("/oauth/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(resp, 404, "not_found").await;
+
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/.well-known/jwks.json",
+        "/.well-known/oauth-authorization-server",
+        "/admin/applications",
+        "/metrics",
+    ] {
+        let get = app.admin_get(path).await;
+        let head = app
+            .http
+            .head(app.url(path))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), 200, "GET {path}");
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path} body");
+    }
+}
+
+#[actix_web::test]
+async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() {
+    let app = spawn_app_with(|c| c.cors_allowed_origins = vec![APP_ORIGIN.to_owned()]).await;
+    let preflight = app
+        .http
+        .request(Method::OPTIONS, app.url("/oauth/token"))
+        .header(ORIGIN, APP_ORIGIN)
+        .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = preflight.headers();
+    assert_eq!(h[ACCESS_CONTROL_ALLOW_ORIGIN], APP_ORIGIN);
+    assert!(h.get(ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
+    let allowed = h[ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"));
+
+    // A failed token request from the page: readable, WWW-Authenticate included.
+    let resp = app
+        .http
+        .post(app.url("/oauth/token"))
+        .header(ORIGIN, APP_ORIGIN)
+        .basic_auth("cf_nobody", Some("wrong"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], APP_ORIGIN);
+    assert!(resp
+        .headers()
+        .get(ACCESS_CONTROL_ALLOW_CREDENTIALS)
+        .is_none());
+    let exposed = resp.headers()[ACCESS_CONTROL_EXPOSE_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+
+    for other in ["https://evil.example.com", "http://app.example.com"] {
+        let resp = app
+            .http
+            .get(app.url("/.well-known/jwks.json"))
+            .header(ORIGIN, other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        let preflight = app
+            .http
+            .request(Method::OPTIONS, app.url("/oauth/token"))
+            .header(ORIGIN, other)
+            .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight
+            .headers()
+            .get(ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none());
+    }
+
+    // The default (no origins): no CORS for anyone.
+    let plain = spawn_app().await;
+    let preflight = plain
+        .http
+        .request(Method::OPTIONS, plain.url("/oauth/token"))
+        .header(ORIGIN, APP_ORIGIN)
+        .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight
+        .headers()
+        .get(ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+}
+
+/// Runs `auth-server migrate` in `dir` with `vars`; returns (success, stderr). Every run here
+/// fails at configuration.
+fn run_in(dir: &std::path::Path, vars: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auth-server"));
+    cmd.arg("migrate").current_dir(dir);
+    for var in ["AUTH_BIND", "DATABASE_URL", "AUTH_ISSUER", "METRICS_BIND"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dotenv_is_read_from_the_working_directory_only_never_a_parent() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join(".env"),
+        "AUTH_BIND=parent-dotenv-was-read\n",
+    )
+    .unwrap();
+    let child = root.path().join("child");
+    std::fs::create_dir(&child).unwrap();
+    let bad_db = [("DATABASE_URL", "mysql://x/y")];
+
+    let (ok, stderr) = run_in(root.path(), &bad_db);
+    assert!(!ok);
+    assert!(stderr.contains("AUTH_BIND"), "{stderr}");
+    let (ok, stderr) = run_in(&child, &bad_db);
+    assert!(!ok);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("AUTH_BIND"), "{stderr}");
+
+    std::fs::write(child.join(".env"), "ADMIN_TOKEN='Sup3rSecretAdminToken\n").unwrap();
+    let (ok, stderr) = run_in(&child, &[]);
+    assert!(!ok);
+    assert!(stderr.contains(".env"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("Sup3r"), "{stderr}");
+}
+
+#[test]
+fn no_part_of_the_database_password_reaches_the_log() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Nothing answers on `closed`. A password with a `/` makes libpq read the URL differently
+    // and quote a piece of the password in its error.
+    let runs: Vec<_> = ["Sup3rSecretPw", "Sup3r/SecretPw"]
+        .into_iter()
+        .map(|password| {
+            let child = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+                .arg("serve")
+                .env(
+                    "DATABASE_URL",
+                    format!("postgres://user:{password}@127.0.0.1:{closed}/x"),
+                )
+                .env("AUTH_BIND", "127.0.0.1:0")
+                .env("RUST_LOG", "debug")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (password, child)
+        })
+        .collect();
+    for (password, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        let logs = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(logs.contains("DATABASE_URL"), "{logs}");
+        let chars: Vec<char> = password.chars().collect();
+        let mut pieces: Vec<String> = chars.windows(6).map(|w| w.iter().collect()).collect();
+        pieces.push(password.to_owned());
+        pieces.extend(password.split('/').map(str::to_owned));
+        for piece in pieces {
+            assert!(!logs.contains(&piece), "`{piece}` reached the log: {logs}");
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! The HTTP edge: bounded metrics, `METRICS_BIND`, 405 with `Allow`, `HEAD`, `Cache-Control`
+//! on `/v2`, CORS, and what the binary reads (`./.env` only) and logs (never the database
+//! password).
+
+use std::process::Command;
+
+use reqwest::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_REQUEST_HEADERS,
+    ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CACHE_CONTROL, ORIGIN, WWW_AUTHENTICATE,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, TestStack};
+
+const ALL_SCOPES: [&str; 10] = [
+    "cases:read",
+    "cases:write",
+    "sar:read",
+    "sar:write",
+    "watchlist:read",
+    "watchlist:write",
+    "subjects:read",
+    "subjects:write",
+    "transactions:read",
+    "alerts:read",
+];
+
+const APP_ORIGIN: &str = "https://app.example.com";
+
+async fn metrics_text(s: &TestStack, base: &str) -> String {
+    let resp = s.http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
+/// Random requests from a blocking thread, so that the servers on this one keep running.
+async fn random_requests(base: &str, count: usize) -> shared::testing::RandomRequests {
+    let addr = base.trim_start_matches("http://").to_owned();
+    let sent = actix_web::rt::task::spawn_blocking(move || {
+        shared::testing::send_random_requests(&addr, &["/v2/cases", "/healthz", "/"], count)
+    })
+    .await
+    .unwrap();
+    assert_eq!(sent.answered, sent.sent, "every request was answered");
+    sent
+}
+
+#[actix_web::test]
+async fn thousands_of_random_methods_and_paths_leave_metrics_the_same_size() {
+    let s = TestStack::start().await;
+    // One request of each shape first, so that the series the flood may add exist already.
+    random_requests(&s.api, 8).await;
+    // Twice: the first read creates the series of `/metrics` itself.
+    metrics_text(&s, &s.api).await;
+    let before = metrics_text(&s, &s.api).await.len();
+
+    let flood = random_requests(&s.api, 3000).await;
+
+    let after = metrics_text(&s, &s.api).await;
+    assert!(
+        after.len() <= before + 4096,
+        "/metrics grew from {before} to {} bytes",
+        after.len()
+    );
+    assert!(after.len() < 64 * 1024, "{} bytes", after.len());
+    assert!(after.contains(r#"method="other""#), "{after}");
+    assert!(after.contains(r#"route="unmatched""#), "{after}");
+    for token in &flood.tokens {
+        assert!(!after.contains(token.as_str()), "{token} became a label");
+    }
+}
+
+#[actix_web::test]
+async fn metrics_bind_serves_metrics_only_on_its_own_port() {
+    let s = TestStack::start().await;
+    let (api, metrics_port) = s
+        .another_api_with(|c| c.metrics_bind = Some("127.0.0.1:0".parse().unwrap()))
+        .await;
+    let metrics_port = metrics_port.expect("a metrics port");
+    let resp = s.http.get(format!("{api}/metrics")).send().await.unwrap();
+    assert_error(resp, 404, "not_found").await;
+    assert_eq!(
+        s.http
+            .get(format!("{api}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let internal = format!("http://127.0.0.1:{metrics_port}");
+    let text = metrics_text(&s, &internal).await;
+    assert!(
+        text.contains(
+            r#"caseforge_api_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "the metrics server reports the main port's requests: {text}"
+    );
+    let resp = s
+        .http
+        .get(format!("{internal}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "not_found").await;
+
+    // Unset (the default): on the main port, as before.
+    assert!(metrics_text(&s, &s.api)
+        .await
+        .contains("caseforge_api_db_pool_connections"));
+}
+
+#[actix_web::test]
+async fn a_wrong_method_is_405_with_allow_and_head_answers_wherever_get_does() {
+    let s = TestStack::start().await;
+    let (_, key) = s.api_key(&ALL_SCOPES, "sandbox", "unlimited").await;
+    for (method, path, allow) in [
+        (Method::PUT, "/v2/cases", "GET, HEAD, POST"),
+        (Method::DELETE, "/v2/cases/case_x", "GET, HEAD, PATCH"),
+        (Method::GET, "/v2/cases/case_x/close", "POST"),
+        (Method::PATCH, "/v2/cases/case_x/history", "GET, HEAD"),
+        (Method::GET, "/v2/watchlist/screen", "POST"),
+        (
+            Method::PUT,
+            "/v2/watchlist/wl_x",
+            "GET, HEAD, PATCH, DELETE",
+        ),
+        (Method::POST, "/v2/me", "GET, HEAD"),
+        (Method::GET, "/v2/api_keys/validate", "POST"),
+        (Method::DELETE, "/v2/transactions", "GET, HEAD"),
+        (Method::OPTIONS, "/v2/alerts", "GET, HEAD"),
+        (Method::POST, "/healthz", "GET, HEAD"),
+        (Method::DELETE, "/metrics", "GET, HEAD"),
+        (Method::PUT, "/openapi.json", "GET, HEAD"),
+    ] {
+        let resp = s
+            .http
+            .request(method.clone(), format!("{}{path}", s.api))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers().get(ALLOW).map(|v| v.to_str().unwrap()),
+            Some(allow),
+            "{method} {path}"
+        );
+        assert_error(resp, 405, "method_not_allowed").await;
+    }
+    // The OpenAPI document says so.
+    let doc: Value = s
+        .http
+        .get(format!("{}/openapi.json", s.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cases = &doc["paths"]["/v2/cases"];
+    assert!(cases["post"]["responses"]["405"]["headers"]["Allow"].is_object());
+    assert!(cases["head"]["operationId"].is_string(), "{cases}");
+    assert!(cases["get"]["responses"]["200"]["headers"]["Cache-Control"].is_object());
+    assert!(cases["get"]["responses"]["401"]["headers"]["Cache-Control"].is_object());
+
+    // A path that does not exist is still 404, whatever the method.
+    let resp = s.call(Method::PUT, "/v2/nothing", &key, None).await;
+    assert_error(resp, 404, "not_found").await;
+
+    let created: Value = s
+        .post("/v2/cases", &key, json!({"title": "head me"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case_path = format!("/v2/cases/{}", created["id"].as_str().unwrap());
+    for path in [
+        "/healthz",
+        "/openapi.json",
+        "/metrics",
+        "/v2/me",
+        "/v2/cases",
+        case_path.as_str(),
+    ] {
+        let get = s.get(path, &key).await;
+        let head = s.call(Method::HEAD, path, &key, None).await;
+        assert_eq!(get.status(), 200, "GET {path}");
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert_eq!(
+            head.headers().get("etag"),
+            get.headers().get("etag"),
+            "{path}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path} body");
+    }
+}
+
+#[actix_web::test]
+async fn every_v2_response_is_no_store_errors_included() {
+    let s = TestStack::start().await;
+    let (_, key) = s.api_key(&["cases:read"], "sandbox", "basic").await;
+    let mut statuses = Vec::new();
+    let mut check = |resp: &reqwest::Response| {
+        assert_eq!(
+            resp.headers()
+                .get(CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{} {}",
+            resp.status(),
+            resp.url()
+        );
+        statuses.push(resp.status().as_u16());
+    };
+    check(&s.get("/v2/me", &key).await);
+    check(&s.get("/v2/cases", &key).await);
+    check(&s.get("/v2/cases/case_nothere", &key).await);
+    check(&s.get("/v2/nothing", &key).await);
+    check(&s.call(Method::PUT, "/v2/cases", &key, None).await);
+    // Two different credentials at once: 400.
+    check(
+        &s.http
+            .get(format!("{}/v2/me", s.api))
+            .bearer_auth(&key)
+            .header("x-api-key", "cfk_test_another")
+            .send()
+            .await
+            .unwrap(),
+    );
+    check(&s.get("/v2/sars", &key).await);
+    check(&s.http.get(format!("{}/v2/me", s.api)).send().await.unwrap());
+    check(&s.get("/v2/me", "cfk_not_a_key").await);
+    // The basic tier's burst is 10: keep going until 429.
+    for _ in 0..20 {
+        let resp = s.get("/v2/me", &key).await;
+        let limited = resp.status() == 429;
+        check(&resp);
+        if limited {
+            break;
+        }
+    }
+    for status in [200, 400, 401, 403, 404, 405, 429] {
+        assert!(statuses.contains(&status), "{status} in {statuses:?}");
+    }
+    // Outside /v2 nothing changes.
+    let health = s
+        .http
+        .get(format!("{}/healthz", s.api))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        health
+            .headers()
+            .get(CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
+}
+
+#[actix_web::test]
+async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() {
+    let s = TestStack::start().await;
+    let (_, key) = s.api_key(&["cases:read"], "sandbox", "basic").await;
+    let (api, _) = s
+        .another_api_with(|c| c.cors_allowed_origins = vec![APP_ORIGIN.to_owned()])
+        .await;
+
+    // A preflight needs no credentials: it never reaches the /v2 authentication.
+    let preflight = s
+        .http
+        .request(Method::OPTIONS, format!("{api}/v2/cases"))
+        .header(ORIGIN, APP_ORIGIN)
+        .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization, content-type, idempotency-key, if-match, x-api-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = preflight.headers();
+    assert_eq!(h[ACCESS_CONTROL_ALLOW_ORIGIN], APP_ORIGIN);
+    assert_eq!(h[CACHE_CONTROL], "no-store");
+    assert!(h.get(WWW_AUTHENTICATE).is_none());
+    assert!(h.get(ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
+    let methods = h[ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap();
+    for m in ["GET", "POST", "PATCH", "DELETE"] {
+        assert!(methods.contains(m), "{methods}");
+    }
+    let allowed = h[ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in shared::cors::ALLOWED_HEADERS {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+
+    // An actual request from the allowed origin: its headers are readable by the page.
+    let resp = s
+        .http
+        .get(format!("{api}/v2/me"))
+        .bearer_auth(&key)
+        .header(ORIGIN, APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], APP_ORIGIN);
+    assert!(resp
+        .headers()
+        .get(ACCESS_CONTROL_ALLOW_CREDENTIALS)
+        .is_none());
+    let exposed = resp.headers()[ACCESS_CONTROL_EXPOSE_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in shared::cors::EXPOSED_HEADERS {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+    // Errors too, so the page can read WWW-Authenticate.
+    let resp = s
+        .http
+        .get(format!("{api}/v2/me"))
+        .header(ORIGIN, APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], APP_ORIGIN);
+
+    // Any other origin: served as usual, without CORS headers, so the browser blocks it.
+    for other in [
+        "https://evil.example.com",
+        "https://app.example.com.evil.net",
+        "null",
+    ] {
+        let resp = s
+            .http
+            .get(format!("{api}/v2/me"))
+            .bearer_auth(&key)
+            .header(ORIGIN, other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{other}");
+        assert!(resp.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        let preflight = s
+            .http
+            .request(Method::OPTIONS, format!("{api}/v2/cases"))
+            .header(ORIGIN, other)
+            .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight
+            .headers()
+            .get(ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none());
+        assert!(preflight
+            .headers()
+            .get(ACCESS_CONTROL_ALLOW_METHODS)
+            .is_none());
+    }
+
+    // The default (no origins): no CORS for anyone.
+    let preflight = s
+        .http
+        .request(Method::OPTIONS, format!("{}/v2/cases", s.api))
+        .header(ORIGIN, APP_ORIGIN)
+        .header(ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight
+        .headers()
+        .get(ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+    let resp = s
+        .http
+        .get(format!("{}/v2/me", s.api))
+        .bearer_auth(&key)
+        .header(ORIGIN, APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+}
+
+/// Runs the binary in `dir` with `vars` and a clean slate for the variables the test is about;
+/// returns its stderr. Every run here fails at configuration, before binding anything.
+fn run_in(dir: &std::path::Path, vars: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_resource-api"));
+    cmd.current_dir(dir);
+    for var in ["API_BIND", "DATABASE_URL", "AUTH_ISSUER", "METRICS_BIND"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dotenv_is_read_from_the_working_directory_only_never_a_parent() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join(".env"),
+        "API_BIND=parent-dotenv-was-read\n",
+    )
+    .unwrap();
+    let child = root.path().join("child");
+    std::fs::create_dir(&child).unwrap();
+    let bad_db = [("DATABASE_URL", "mysql://x/y")];
+
+    // In the directory itself the file is read (so the next check means something) ...
+    let (ok, stderr) = run_in(root.path(), &bad_db);
+    assert!(!ok);
+    assert!(stderr.contains("API_BIND"), "{stderr}");
+    // ... but never from a subdirectory: configuration stops at DATABASE_URL instead.
+    let (ok, stderr) = run_in(&child, &bad_db);
+    assert!(!ok);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("API_BIND"), "{stderr}");
+
+    // A malformed file is one line naming it, without its content.
+    std::fs::write(
+        child.join(".env"),
+        "DB_PASSWORD=\"Sup3rSecretPw\nAPI_BIND='unterminated\n",
+    )
+    .unwrap();
+    let (ok, stderr) = run_in(&child, &[]);
+    assert!(!ok);
+    assert!(stderr.contains(".env"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("Sup3r"), "{stderr}");
+}
+
+/// Every piece of `password` a log could carry: the whole, each `/`-separated part, and every
+/// six-character window.
+fn pieces(password: &str) -> Vec<String> {
+    let chars: Vec<char> = password.chars().collect();
+    let mut out: Vec<String> = chars.windows(6).map(|w| w.iter().collect()).collect();
+    out.push(password.to_owned());
+    out.extend(
+        password
+            .split('/')
+            .filter(|p| p.len() >= 4)
+            .map(str::to_owned),
+    );
+    out
+}
+
+#[test]
+fn no_part_of_the_database_password_reaches_the_log() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The listener is dropped: nothing answers on `closed`. A password with a `/` makes libpq
+    // read the URL differently and quote a piece of the password in its error.
+    let runs: Vec<_> = ["Sup3rSecretPw", "Sup3r/SecretPw"]
+        .into_iter()
+        .map(|password| {
+            let url = format!("postgres://user:{password}@127.0.0.1:{closed}/x");
+            let child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
+                .env("DATABASE_URL", &url)
+                .env("API_BIND", "127.0.0.1:0")
+                .env("RUST_LOG", "debug")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (password, child)
+        })
+        .collect();
+    for (password, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        let logs = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(logs.contains("DATABASE_URL"), "{logs}");
+        for piece in pieces(password) {
+            assert!(!logs.contains(&piece), "`{piece}` reached the log: {logs}");
+        }
+    }
+}
