@@ -343,6 +343,10 @@ fn no_part_of_the_database_password_reaches_the_log() {
                     format!("postgres://user:{password}@127.0.0.1:{closed}/x"),
                 )
                 .env("AUTH_BIND", "127.0.0.1:0")
+                .env(
+                    "SIGNING_KEY_ENCRYPTION_KEY",
+                    "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+                )
                 .env("RUST_LOG", "debug")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
