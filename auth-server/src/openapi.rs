@@ -43,6 +43,51 @@ struct Edge;
 impl Modify for Edge {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         shared::routing::document(openapi, None);
+        admin_throttle(openapi);
+    }
+}
+
+/// Every admin operation may answer 429 once a source address has sent too many wrong admin
+/// tokens (the right token is always accepted).
+fn admin_throttle(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let throttled = ResponseBuilder::new()
+        .description("Too many wrong admin tokens from this source address (`rate_limited`).")
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer).build())
+                .description(Some("Seconds until another attempt is counted."))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if !path.starts_with("/admin/") {
+            continue;
+        }
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.head,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| throttled.clone().into());
+        }
     }
 }
 

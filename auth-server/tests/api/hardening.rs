@@ -285,3 +285,23 @@ async fn api_key_expiry_is_bounded_to_ten_years() {
     let listed: Value = app.admin_get("/admin/api-keys").await.json().await.unwrap();
     assert_eq!(listed["data"], json!([]), "nothing was written");
 }
+
+#[actix_web::test]
+async fn the_openapi_document_shows_revoke_tokens_and_admin_throttling() {
+    let app = spawn_app().await;
+    let doc: Value = app.get_json("/openapi.json").await;
+    let revoke = &doc["paths"]["/admin/applications/{client_id}/revoke-tokens"]["post"];
+    assert!(revoke["responses"]["204"].is_object(), "{revoke}");
+    for (path, method) in [
+        ("/admin/applications", "post"),
+        ("/admin/api-keys/{id}", "delete"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(
+            op["responses"]["429"]["headers"]["Retry-After"].is_object(),
+            "{path}: {op}"
+        );
+    }
+    let rotate = &doc["components"]["schemas"]["RotateSecret"]["properties"];
+    assert!(rotate["revoke_tokens"].is_object(), "{rotate}");
+}
