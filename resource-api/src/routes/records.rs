@@ -154,7 +154,7 @@ pub async fn create_watchlist(
 /// Change a watchlist entry.
 #[utoipa::path(patch, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path)), request_body = PatchEntry,
     security(("bearer" = ["watchlist:write"])),
-    responses((status = 200, body = EntryView), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = EntryView), (status = 404, body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_watchlist(
     auth: Authorized<need::WatchlistWrite>,
     state: Data<AppState>,
@@ -232,7 +232,8 @@ pub async fn create_subject(
 /// Change a subject; its risk is scored again.
 #[utoipa::path(patch, path = "/v2/subjects/{id}", tag = "subjects", params(("id" = String, Path)), request_body = PatchSubject,
     security(("bearer" = ["subjects:write"])),
-    responses((status = 200, body = SubjectView), (status = 404, body = shared::ErrorBody)))]
+    responses((status = 200, body = SubjectView), (status = 404, body = shared::ErrorBody), (status = 409, description = "Changed concurrently while it was being screened; retry", body = shared::ErrorBody),
+        (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_subject(
     auth: Authorized<need::SubjectsWrite>,
     state: Data<AppState>,

@@ -1,6 +1,10 @@
 //! Subjects: people and entities under investigation, with a risk score computed by the rule in
 //! `domain::risk` from their country, type and best watchlist match.
+//!
+//! The watchlist match comes from the indexed screening path and is computed before the write,
+//! with no database connection held while names are scored; the write then only stores it.
 
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::db::Db;
 use utoipa::ToSchema;
@@ -10,12 +14,14 @@ use crate::db::Scoped;
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
-use crate::service::watchlist::{best_matches, EntryType};
+use crate::service::watchlist::{self, best_score, EntryType};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubject {
     pub subject_type: EntryType,
+    /// At most 200 characters; screened against the watchlist.
+    #[schema(max_length = 200)]
     pub name: String,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
@@ -25,6 +31,8 @@ pub struct CreateSubject {
 #[serde(deny_unknown_fields)]
 pub struct PatchSubject {
     pub subject_type: Option<EntryType>,
+    /// At most 200 characters; screened against the watchlist.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
@@ -69,31 +77,40 @@ fn check_id(id: &str) -> Result<()> {
     }
 }
 
-/// Recomputes the row's risk against the environment's watchlist (inside the transaction).
-fn score_row(
-    scoped: &Scoped,
-    c: &mut shared::db::DbConnection,
-    row: &mut SubjectRow,
-) -> diesel::QueryResult<()> {
-    let entries = scoped.all_watchlist(c)?;
-    let best = best_matches(
-        &entries,
-        &row.name,
-        row.country.as_deref(),
-        row.date_of_birth.as_deref(),
-        1,
-    )
-    .first()
-    .map(|m| m.score);
+/// Sets the row's risk from its type, country and best watchlist score.
+fn apply_risk(row: &mut SubjectRow, best_watchlist_score: Option<f64>) {
     let score = risk::risk_score(&RiskInputs {
         subject_type_is_entity: row.subject_type == "entity",
         country: row.country.as_deref(),
-        best_watchlist_score: best,
+        best_watchlist_score,
     });
     row.risk_score = i32::from(score);
     row.risk_level = RiskLevel::from_score(score).as_str().to_owned();
-    Ok(())
 }
+
+/// The best watchlist score of the row's name, country and date of birth.
+async fn screen_row(db: &Db, scoped: Scoped, row: &SubjectRow) -> Result<Option<f64>> {
+    best_score(
+        db,
+        scoped,
+        &row.name,
+        row.country.clone(),
+        row.date_of_birth.clone(),
+    )
+    .await
+}
+
+/// What the watchlist score depends on.
+fn screened_fields(row: &SubjectRow) -> (&str, Option<&str>, Option<&str>) {
+    (
+        &row.name,
+        row.country.as_deref(),
+        row.date_of_birth.as_deref(),
+    )
+}
+
+/// How often a patch is re-screened when a concurrent patch changed the screened fields.
+const PATCH_ATTEMPTS: usize = 3;
 
 pub async fn create(
     db: &Db,
@@ -106,7 +123,7 @@ pub async fn create(
         id: new_id("subj"),
         environment: scoped.env().to_owned(),
         subject_type: input.subject_type.as_str().to_owned(),
-        name: domain::text("name", &input.name, true, 300)?,
+        name: watchlist::name("name", &input.name)?,
         country: input
             .country
             .as_deref()
@@ -122,14 +139,10 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let draft = row.clone();
-    row = db
-        .run(move |c| {
-            let mut r = draft.clone();
-            score_row(&scoped, c, &mut r)?;
-            scoped.insert_subject(c, &r)?;
-            Ok(r)
-        })
+    let best = screen_row(db, scoped, &row).await?;
+    apply_risk(&mut row, best);
+    let to_insert = row.clone();
+    db.run(move |c| scoped.insert_subject(c, &to_insert))
         .await?;
     Ok(SubjectView::from(&row))
 }
@@ -166,7 +179,7 @@ pub async fn patch(
     let name = input
         .name
         .as_deref()
-        .map(|n| domain::text("name", n, true, 300))
+        .map(|n| watchlist::name("name", n))
         .transpose()?;
     let country = input
         .country
@@ -179,30 +192,54 @@ pub async fn patch(
         .map(|d| domain::date_of_birth(d, today))
         .transpose()?;
     let subject_type = input.subject_type;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| {
-            let Some(mut row) = scoped.find_subject(c, &id)? else {
-                return Ok(None);
-            };
-            if let Some(v) = &name {
-                row.name = v.clone();
-            }
-            if let Some(v) = &country {
-                row.country = Some(v.clone());
-            }
-            if let Some(v) = &dob {
-                row.date_of_birth = Some(v.clone());
-            }
-            if let Some(v) = subject_type {
-                row.subject_type = v.as_str().to_owned();
-            }
-            row.updated_at = now;
-            score_row(&scoped, c, &mut row)?;
-            scoped.save_subject(c, &row)?;
-            Ok(Some(row))
-        })
-        .await?
-        .ok_or(Error::NotFound("subject"))?;
-    Ok(SubjectView::from(&row))
+    let apply = move |row: &mut SubjectRow| {
+        if let Some(v) = &name {
+            row.name = v.clone();
+        }
+        if let Some(v) = &country {
+            row.country = Some(v.clone());
+        }
+        if let Some(v) = &dob {
+            row.date_of_birth = Some(v.clone());
+        }
+        if let Some(v) = subject_type {
+            row.subject_type = v.as_str().to_owned();
+        }
+        row.updated_at = now;
+    };
+    // Screen the patched subject first, with no connection held, then write in a transaction
+    // that re-reads the row: if a concurrent patch changed what was screened, screen again.
+    for _ in 0..PATCH_ATTEMPTS {
+        let id_read = id.to_owned();
+        let Some(mut draft) = db.run(move |c| scoped.find_subject(c, &id_read)).await? else {
+            return Err(Error::NotFound("subject"));
+        };
+        apply(&mut draft);
+        let best = screen_row(db, scoped, &draft).await?;
+        let id_write = id.to_owned();
+        let apply = apply.clone();
+        let screened = draft.clone();
+        let saved = db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let Some(mut row) = scoped.find_subject(c, &id_write)? else {
+                        return Ok(Err(Error::NotFound("subject")));
+                    };
+                    apply(&mut row);
+                    if screened_fields(&row) != screened_fields(&screened) {
+                        return Ok(Ok(None));
+                    }
+                    apply_risk(&mut row, best);
+                    scoped.save_subject(c, &row)?;
+                    Ok(Ok(Some(row)))
+                })
+            })
+            .await??;
+        if let Some(row) = saved {
+            return Ok(SubjectView::from(&row));
+        }
+    }
+    Err(Error::Conflict(
+        "the subject changed concurrently; try again".into(),
+    ))
 }

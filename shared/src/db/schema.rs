@@ -166,11 +166,22 @@ diesel::table! {
         reason -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        normalized_names -> Text,
+        index_version -> Integer,
+    }
+}
+
+diesel::table! {
+    watchlist_terms (environment, term, entry_id) {
+        environment -> Text,
+        term -> Text,
+        entry_id -> Text,
     }
 }
 
 diesel::joinable!(case_events -> cases (case_id));
 diesel::joinable!(sars -> cases (case_id));
+diesel::joinable!(watchlist_terms -> watchlist_entries (entry_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     alerts,
@@ -185,4 +196,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     subjects,
     transactions,
     watchlist_entries,
+    watchlist_terms,
 );
