@@ -10,4 +10,5 @@ mod environments;
 mod helpers;
 mod ratelimit;
 mod records;
+mod screening;
 mod shutdown;
