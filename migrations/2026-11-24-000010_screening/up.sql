@@ -11,6 +11,9 @@
 ALTER TABLE watchlist_entries ADD COLUMN normalized_names TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE watchlist_entries ADD COLUMN index_version INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX watchlist_entries_index_version ON watchlist_entries (index_version);
+-- Lets SQLite, which keeps no statistics, load a screen's candidates (environment = ? AND id
+-- IN (…)) by key instead of walking the environment's rows in watchlist_environment_created.
+CREATE INDEX watchlist_entries_environment_id ON watchlist_entries (environment, id);
 
 CREATE TABLE watchlist_terms (
     environment TEXT NOT NULL,
@@ -18,4 +21,7 @@ CREATE TABLE watchlist_terms (
     entry_id TEXT NOT NULL REFERENCES watchlist_entries (id),
     PRIMARY KEY (environment, term, entry_id)
 );
-CREATE INDEX watchlist_terms_entry ON watchlist_terms (entry_id);
+-- Rewriting an entry's keys looks them up by (entry_id, environment). Leading with entry_id
+-- matters: an index leading with environment would tempt SQLite's planner into walking the
+-- whole environment for a screen instead of the primary key's (environment, term) lookups.
+CREATE INDEX watchlist_terms_entry ON watchlist_terms (entry_id, environment);

@@ -104,11 +104,11 @@ fn replace_terms(
 
 impl WatchlistRow {
     /// Up to `limit` entries, of any environment, indexed under an older version than
-    /// `version`. Startup maintenance only: each row is re-indexed within its own environment.
+    /// `version`, in no particular order (an order would sort every stale row per batch).
+    /// Startup maintenance only: each row is re-indexed within its own environment.
     pub fn stale(conn: &mut DbConnection, version: i32, limit: i64) -> QueryResult<Vec<Self>> {
         watchlist_entries::table
             .filter(watchlist_entries::index_version.lt(version))
-            .order(watchlist_entries::id)
             .limit(limit)
             .select(WatchlistRow::as_select())
             .load(conn)
