@@ -40,13 +40,12 @@ app=$(curl -fs -X POST "http://127.0.0.1:$port/admin/applications" -H "Authoriza
   -H "Content-Type: application/json" -d '{"name":"legit","scopes":["cases:read"],"environment":"sandbox","tier":"unlimited"}')
 id=$(printf '%s' "$app" | json '["client_id"]'); secret=$(printf '%s' "$app" | json '["client_secret"]')
 legit="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
-victim="Basic $(printf '%s:%s' "$id" "cfsec_guessing" | base64 -w0)"
-unknown="Basic $(printf '%s:%s' "app_doesnotexist0000000000" "cfsec_guessing" | base64 -w0)"
+unknown_id=app_doesnotexist0000000000
 url="http://127.0.0.1:$port/oauth/token"
 
-run() { # conns secs auth -> "rps p50 p99 non2xx"
+run() { # conns secs auth [client id to guess for] -> "rps p50 p99 non2xx"
   local line
-  line=$(METHOD=POST BODY=grant_type=client_credentials AUTH="$3" wrk -t1 -c"$1" -d"${2}s" -s bench/request.lua "$url" | grep '^BENCH')
+  line=$(GUESS_CLIENT_ID="${4:-}" METHOD=POST BODY=grant_type=client_credentials AUTH="$3" wrk -t1 -c"$1" -d"${2}s" -s bench/request.lua "$url" | grep '^BENCH')
   python3 - "$line" <<'PY'
 import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
@@ -60,9 +59,9 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   echo "alone $(run "$LEGIT" "$DURATION" "$legit")" >>"$samples"
   # The attack starts first and outlasts the measurement.
-  run 16 $((DURATION + 3)) "$victim" >"$work/victim.$round" &
+  run 16 $((DURATION + 3)) "" "$id" >"$work/victim.$round" &
   a1=$!
-  run 16 $((DURATION + 3)) "$unknown" >"$work/unknown.$round" &
+  run 16 $((DURATION + 3)) "" "$unknown_id" >"$work/unknown.$round" &
   a2=$!
   sleep 1
   echo "attacked $(run "$LEGIT" "$DURATION" "$legit")" >>"$samples"

@@ -51,6 +51,11 @@ impl Application {
     ) -> Result<Application, String> {
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
+        let indexed = crate::service::watchlist::index_stale_entries(&db)
+            .map_err(|e| format!("DATABASE_URL: cannot index the watchlist: {e}"))?;
+        if indexed > 0 {
+            log::info!("indexed {indexed} watchlist entries for screening");
+        }
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
         let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_api"));

@@ -29,6 +29,23 @@
 //!    of birth adds 0.02, and a different year subtracts 0.15. The result is clamped to \[0, 1\]
 //!    and rounded to four decimals so that stored and displayed scores agree.
 //!
+//! Screening must stay cheap however long the list grows, so nothing is scored blindly:
+//!
+//! 4. **Candidate keys** ([`candidate_keys`]). When an entry is written its names are
+//!    normalised once and stored, and a handful of keys per word is indexed: the word itself,
+//!    its first three letters, and a consonant skeleton ([`skeleton`]) that ignores vowels,
+//!    doubled letters and letters that transliteration confuses (c/k/q/g, s/z, v/w/f, b/p,
+//!    d/t). A small misspelling changes the word but rarely both its beginning and its
+//!    skeleton ("Mohammed"/"Mohamed", "Usama"/"Osama", "Qadhafi"/"Gaddafi"), and a name whose
+//!    words are joined differently still shares the first word's prefix ("Abubakr"/"Abu
+//!    Bakr"), as does the name written as one word. A screen computes the same keys for the query, takes at most
+//!    [`MAX_CANDIDATES`] entries sharing the most keys, and scores only those. Only the first
+//!    [`MAX_KEYED_TOKENS`] words of at least three letters are keyed (all words when a name has
+//!    none that long), so the keys of one name are bounded whatever its length.
+//!
+//! Inputs are bounded as well: a name or alias has at most [`MAX_NAME_CHARS`] characters and
+//! an entry at most [`MAX_ALIASES`] aliases.
+//!
 //! A score at or above [`DEFAULT_THRESHOLD`] is meant for an analyst to review, not as a finding:
 //! the algorithm favours recall over precision because a missed sanctioned party costs far more
 //! than a dismissed false positive.
@@ -39,11 +56,32 @@
 //! ("Ivan Grozny" against "Ivan Petrov" scores 0.84). Country and date of birth, when known,
 //! are what separate them: a differing year of birth alone takes 0.15 off.
 
+use std::collections::BTreeSet;
+
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 /// Scores at or above this are reported as potential matches.
 pub const DEFAULT_THRESHOLD: f64 = 0.80;
+
+/// The longest name or alias, in characters, that is accepted for an entry or a screen.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The most aliases one watchlist entry may have.
+pub const MAX_ALIASES: usize = 20;
+
+/// A screen scores at most this many candidates: the ones sharing the most keys with the query.
+pub const MAX_CANDIDATES: i64 = 200;
+
+/// At most this many words of one name get candidate keys.
+pub const MAX_KEYED_TOKENS: usize = 8;
+
+/// The version of the normalisation and the keys. Entries indexed under a lower version are
+/// indexed again when the resource API starts, so raise it whenever either changes.
+pub const INDEX_VERSION: i32 = 1;
+
+/// Keys are cut to this many characters so that an absurdly long word cannot bloat the index.
+const MAX_KEY_CHARS: usize = 24;
 
 /// Words that say nothing about who someone is: honorifics, articles and legal forms.
 const NOISE_TOKENS: &[&str] = &[
@@ -54,13 +92,29 @@ const NOISE_TOKENS: &[&str] = &[
 /// Weight of the larger of the two directional averages; the smaller one gets the rest.
 const LARGER_DIRECTION_WEIGHT: f64 = 0.75;
 
-/// A watchlist entry as the screening needs it.
+/// A watchlist entry as the screening needs it: its names already normalised.
 #[derive(Debug, Clone)]
 pub struct Candidate<'a> {
-    pub name: &'a str,
-    pub aliases: &'a [String],
+    /// The normalised name, then the normalised aliases (see [`normalize_names`]).
+    pub names: Vec<Vec<String>>,
     pub country: Option<&'a str>,
     pub date_of_birth: Option<&'a str>,
+}
+
+impl<'a> Candidate<'a> {
+    /// A candidate from raw names, normalising them here.
+    pub fn new(
+        name: &str,
+        aliases: &[String],
+        country: Option<&'a str>,
+        date_of_birth: Option<&'a str>,
+    ) -> Candidate<'a> {
+        Candidate {
+            names: normalize_names(std::iter::once(name).chain(aliases.iter().map(String::as_str))),
+            country,
+            date_of_birth,
+        }
+    }
 }
 
 /// The name being screened, with the optional identifiers that refine the score.
@@ -115,6 +169,102 @@ pub fn normalize_name(s: &str) -> Vec<String> {
         .filter(|t| !NOISE_TOKENS.contains(t))
         .map(str::to_owned)
         .collect()
+}
+
+/// Normalises every name of an entry (its name first, then its aliases), dropping names that
+/// normalise to nothing and repeats, so that fifty spellings of one alias are scored once.
+pub fn normalize_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for name in names {
+        let tokens = normalize_name(name);
+        if !tokens.is_empty() && !out.contains(&tokens) {
+            out.push(tokens);
+        }
+    }
+    out
+}
+
+/// The normalised names as stored: one space-joined string per name.
+pub fn encode_names(names: &[Vec<String>]) -> Vec<String> {
+    names.iter().map(|tokens| tokens.join(" ")).collect()
+}
+
+/// The stored form back as token lists. Normalised tokens never contain whitespace.
+pub fn decode_names(stored: &[String]) -> Vec<Vec<String>> {
+    stored
+        .iter()
+        .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|tokens| !tokens.is_empty())
+        .collect()
+}
+
+/// A consonant skeleton of a normalised word, a crude phonetic key.
+///
+/// Vowels (and `y`) are dropped, `h` is ignored, letters that transliterations swap for one
+/// another share a code (c/k/q/g → k, s/z → s, v/w/f → f, b/p → p, d/t → t, x → ks), and
+/// a run of the same code collapses to one, so that doubled letters do not matter. Letters of
+/// other scripts and digits are kept as they are.
+pub fn skeleton(token: &str) -> String {
+    let mut out = String::new();
+    let mut last: Option<char> = None;
+    for c in token.chars() {
+        let codes: &[char] = match c {
+            'a' | 'e' | 'i' | 'o' | 'u' | 'y' => {
+                last = None;
+                continue;
+            }
+            'h' => continue,
+            'c' | 'k' | 'q' | 'g' => &['k'],
+            's' | 'z' => &['s'],
+            'v' | 'w' | 'f' => &['f'],
+            'b' | 'p' => &['p'],
+            'd' | 't' => &['t'],
+            'x' => &['k', 's'],
+            _ => std::slice::from_ref(&c),
+        };
+        for &code in codes {
+            if last != Some(code) {
+                out.push(code);
+            }
+            last = Some(code);
+        }
+    }
+    out
+}
+
+/// The first `n` characters of `s`.
+fn head(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
+/// The candidate keys of some normalised names: for each of the first [`MAX_KEYED_TOKENS`]
+/// words of at least three letters (or of every word, when a name has none that long), the
+/// word (`t:`), its first three letters (`p:`) and its consonant skeleton (`s:`, when it has at
+/// least two letters); and for a name of several words, the words joined (`t:`), which a query
+/// spelling them as one word shares. Entries are indexed under the keys of all their names; a
+/// screen looks up the keys of the query.
+pub fn candidate_keys(names: &[Vec<String>]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for tokens in names {
+        let long: Vec<&String> = tokens.iter().filter(|t| t.chars().count() >= 3).collect();
+        let keyed = if long.is_empty() {
+            tokens.iter().collect()
+        } else {
+            long
+        };
+        for token in keyed.into_iter().take(MAX_KEYED_TOKENS) {
+            keys.insert(format!("t:{}", head(token, MAX_KEY_CHARS)));
+            keys.insert(format!("p:{}", head(token, 3)));
+            let sk = skeleton(token);
+            if sk.chars().count() >= 2 {
+                keys.insert(format!("s:{}", head(&sk, MAX_KEY_CHARS)));
+            }
+        }
+        if tokens.len() > 1 {
+            keys.insert(format!("t:{}", head(&tokens.concat(), MAX_KEY_CHARS)));
+        }
+    }
+    keys
 }
 
 /// The length of a token in characters, which is what its weight in the average is.
@@ -242,9 +392,10 @@ fn round4(x: f64) -> f64 {
 
 /// The score of one candidate against an already normalised query name.
 fn score_normalized(query_tokens: &[String], query: &Query, candidate: &Candidate) -> f64 {
-    let best_name = std::iter::once(candidate.name)
-        .chain(candidate.aliases.iter().map(String::as_str))
-        .map(|name| name_similarity(query_tokens, &normalize_name(name)))
+    let best_name = candidate
+        .names
+        .iter()
+        .map(|name| name_similarity(query_tokens, name))
         .fold(0.0_f64, f64::max);
     round4((best_name + identifier_adjustment(query, candidate)).clamp(0.0, 1.0))
 }
@@ -304,17 +455,12 @@ mod tests {
     }
 
     fn candidate<'a>(
-        name: &'a str,
-        aliases: &'a [String],
+        name: &str,
+        aliases: &[String],
         country: Option<&'a str>,
         dob: Option<&'a str>,
     ) -> Candidate<'a> {
-        Candidate {
-            name,
-            aliases,
-            country,
-            date_of_birth: dob,
-        }
+        Candidate::new(name, aliases, country, dob)
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -562,6 +708,78 @@ mod tests {
         assert!(close(hits[1].1, 0.90));
     }
 
+    fn shared_keys(a: &str, b: &str) -> usize {
+        let ka = candidate_keys(&[normalize_name(a)]);
+        let kb = candidate_keys(&[normalize_name(b)]);
+        ka.intersection(&kb).count()
+    }
+
+    #[test]
+    fn skeleton_ignores_vowels_doubled_letters_and_confusable_consonants() {
+        assert_eq!(skeleton("mohammed"), skeleton("mohamed"));
+        assert_eq!(skeleton("qadhafi"), skeleton("gaddafi"));
+        assert_eq!(skeleton("sokolow"), skeleton("sokolov"));
+        assert_eq!(skeleton("usama"), skeleton("osama"));
+        assert_eq!(skeleton("puttin"), "ptn");
+        assert_eq!(skeleton("alexander"), "lksntr");
+        assert_eq!(skeleton("путин"), "путин");
+    }
+
+    #[test]
+    fn small_misspellings_share_candidate_keys() {
+        for (a, b) in [
+            ("Mohammed Al Rashid", "Mohamed Al-Rashid"),
+            ("Vladimir Putin", "Vladmir Puttin"),
+            ("Osama bin Laden", "Usama bin Ladin"),
+            ("Muammar Gaddafi", "Moammar Qadhafi"),
+            ("José Müller-Ramírez", "Jose Muler Ramirez"),
+            ("Viktor Sokolov", "Victor Sokolow"),
+            ("Abu Bakr", "Abubakr"),
+            ("Smith John", "John Smith"),
+        ] {
+            assert!(shared_keys(a, b) >= 2, "{a} / {b}: {}", shared_keys(a, b));
+        }
+    }
+
+    #[test]
+    fn unrelated_names_share_no_candidate_keys() {
+        assert_eq!(shared_keys("John Smith", "Maria Garcia"), 0);
+        assert_eq!(shared_keys("Acme Holdings", "Jose Muller Ramirez"), 0);
+    }
+
+    #[test]
+    fn candidate_keys_are_bounded_per_name() {
+        let long = "Abcdef ".repeat(28) + &"Ghijkl ".repeat(28);
+        assert!(long.chars().count() <= 400);
+        assert!(candidate_keys(&[normalize_name(&long)]).len() <= 3 * MAX_KEYED_TOKENS + 1);
+        let many: Vec<String> = (0..MAX_KEYED_TOKENS + 5)
+            .map(|i| format!("word{i:02}"))
+            .collect();
+        assert!(candidate_keys(&[many]).len() <= 3 * MAX_KEYED_TOKENS + 1);
+        let key_chars = candidate_keys(&[vec!["x".repeat(200)]])
+            .iter()
+            .map(|k| k.chars().count())
+            .max();
+        assert_eq!(key_chars, Some(2 + MAX_KEY_CHARS));
+    }
+
+    #[test]
+    fn short_words_are_keyed_only_when_a_name_has_nothing_longer() {
+        let keys = candidate_keys(&[normalize_name("Li Wei")]);
+        assert!(keys.contains("t:wei") && !keys.contains("t:li"), "{keys:?}");
+        let keys = candidate_keys(&[normalize_name("Li")]);
+        assert!(keys.contains("t:li"), "{keys:?}");
+        assert!(candidate_keys(&[normalize_name("The Ltd.")]).is_empty());
+    }
+
+    #[test]
+    fn names_are_normalised_once_without_repeats_or_empty_names() {
+        let names = normalize_names(["Pepe Muller", "PEPE MÜLLER", "Mr.", "Jose Muller"]);
+        assert_eq!(names, [vec!["pepe", "muller"], vec!["jose", "muller"]]);
+        assert_eq!(decode_names(&encode_names(&names)), names);
+        assert_eq!(encode_names(&names), ["pepe muller", "jose muller"]);
+    }
+
     /// Any text at all, including controls, combining marks and unassigned code points.
     fn any_text() -> impl Strategy<Value = String> {
         proptest::collection::vec(any::<char>(), 0..=60).prop_map(String::from_iter)
@@ -595,6 +813,12 @@ mod tests {
             // Reversing the words exercises the matching rather than the equality shortcut.
             let reversed: Vec<String> = tokens.iter().rev().cloned().collect();
             prop_assert_eq!(name_similarity(&tokens, &reversed), 1.0);
+        }
+
+        #[test]
+        fn stored_names_decode_to_what_was_normalised(a in any_text(), b in any_text()) {
+            let names = normalize_names([a.as_str(), b.as_str()]);
+            prop_assert_eq!(decode_names(&encode_names(&names)), names);
         }
 
         #[test]

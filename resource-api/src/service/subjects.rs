@@ -1,5 +1,8 @@
 //! Subjects: people and entities under investigation, with a risk score computed by the rule in
 //! `domain::risk` from their country, type and best watchlist match.
+//!
+//! The watchlist match comes from the indexed screening path and is computed before the write,
+//! with no database connection held while names are scored; the write then only stores it.
 
 use serde::{Deserialize, Serialize};
 use shared::db::Db;
@@ -13,12 +16,14 @@ use crate::db::Scoped;
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
-use crate::service::watchlist::{best_matches, EntryType};
+use crate::service::watchlist::{self, best_score, EntryType};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubject {
     pub subject_type: EntryType,
+    /// At most 200 characters; screened against the watchlist.
+    #[schema(max_length = 200)]
     pub name: String,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
@@ -28,6 +33,8 @@ pub struct CreateSubject {
 #[serde(deny_unknown_fields)]
 pub struct PatchSubject {
     pub subject_type: Option<EntryType>,
+    /// At most 200 characters; screened against the watchlist.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
@@ -72,35 +79,44 @@ fn check_id(id: &str) -> Result<()> {
     }
 }
 
-/// Recomputes the row's risk against the environment's watchlist (inside the transaction).
-fn score_row(
-    scoped: &Scoped,
-    c: &mut shared::db::DbConnection,
-    row: &mut SubjectRow,
-) -> diesel::QueryResult<()> {
-    let entries = scoped.all_watchlist(c)?;
-    let best = best_matches(
-        &entries,
-        &row.name,
-        row.country.as_deref(),
-        row.date_of_birth.as_deref(),
-        1,
-    )
-    .first()
-    .map(|m| m.score);
+/// Sets the row's risk from its type, country and best watchlist score.
+fn apply_risk(row: &mut SubjectRow, best_watchlist_score: Option<f64>) {
     let score = risk::risk_score(&RiskInputs {
         subject_type_is_entity: row.subject_type == "entity",
         country: row.country.as_deref(),
-        best_watchlist_score: best,
+        best_watchlist_score,
     });
     row.risk_score = i32::from(score);
     row.risk_level = RiskLevel::from_score(score).as_str().to_owned();
-    Ok(())
 }
 
 fn versioned_view(row: &SubjectRow) -> Versioned<SubjectView> {
     Versioned::new(SubjectView::from(row), row.version)
 }
+
+/// The best watchlist score of the row's name, country and date of birth.
+async fn screen_row(db: &Db, scoped: Scoped, row: &SubjectRow) -> Result<Option<f64>> {
+    best_score(
+        db,
+        scoped,
+        &row.name,
+        row.country.clone(),
+        row.date_of_birth.clone(),
+    )
+    .await
+}
+
+/// What the watchlist score depends on.
+fn screened_fields(row: &SubjectRow) -> (String, Option<String>, Option<String>) {
+    (
+        row.name.clone(),
+        row.country.clone(),
+        row.date_of_birth.clone(),
+    )
+}
+
+/// How often a patch is re-screened when a concurrent patch changed the screened fields.
+const PATCH_ATTEMPTS: usize = 3;
 
 pub async fn create(
     db: &Db,
@@ -114,7 +130,7 @@ pub async fn create(
         id: new_id("subj"),
         environment: scoped.env().to_owned(),
         subject_type: input.subject_type.as_str().to_owned(),
-        name: domain::text("name", &input.name, true, 300)?,
+        name: watchlist::name("name", &input.name)?,
         country: input
             .country
             .as_deref()
@@ -131,11 +147,13 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
+    // Screened before the write, with no database connection held; the write only stores it.
+    let mut row = draft;
+    let best = screen_row(db, scoped, &row).await?;
+    apply_risk(&mut row, best);
     idempotency::create(db, idem, now, move |c| {
-        let mut r = draft.clone();
-        score_row(&scoped, c, &mut r)?;
-        scoped.insert_subject(c, &r)?;
-        Ok(versioned_view(&r))
+        scoped.insert_subject(c, &row)?;
+        Ok(versioned_view(&row))
     })
     .await
 }
@@ -173,7 +191,7 @@ pub async fn patch(
     let name = input
         .name
         .as_deref()
-        .map(|n| domain::text("name", n, true, 300))
+        .map(|n| watchlist::name("name", n))
         .transpose()?;
     let country = input
         .country
@@ -186,31 +204,59 @@ pub async fn patch(
         .map(|d| domain::date_of_birth(d, today))
         .transpose()?;
     let subject_type = input.subject_type;
-    let row = versioned::update(
-        db,
-        scoped,
-        id,
-        if_match,
-        now,
-        move |row: &mut SubjectRow, at, c| {
-            if let Some(v) = &name {
-                row.name = v.clone();
-            }
-            if let Some(v) = &country {
-                row.country = Some(v.clone());
-            }
-            if let Some(v) = &dob {
-                row.date_of_birth = Some(v.clone());
-            }
-            if let Some(v) = subject_type {
-                row.subject_type = v.as_str().to_owned();
-            }
-            row.updated_at = at;
-            score_row(&scoped, c, row)?;
-            Ok(Some(()))
-        },
-        |_, (), _| Ok(()),
-    )
-    .await?;
-    Ok(versioned_view(&row))
+    let apply = move |row: &mut SubjectRow, at: i64| {
+        if let Some(v) = &name {
+            row.name = v.clone();
+        }
+        if let Some(v) = &country {
+            row.country = Some(v.clone());
+        }
+        if let Some(v) = &dob {
+            row.date_of_birth = Some(v.clone());
+        }
+        if let Some(v) = subject_type {
+            row.subject_type = v.as_str().to_owned();
+        }
+        row.updated_at = at;
+    };
+    // Screen the patched subject first, with no connection held, then write it through the
+    // versioned path: if a concurrent patch changed what was screened, screen again.
+    for _ in 0..PATCH_ATTEMPTS {
+        let id_read = id.to_owned();
+        let Some(mut draft) = db.run(move |c| scoped.find_subject(c, &id_read)).await? else {
+            return Err(Error::NotFound("subject"));
+        };
+        apply(&mut draft, now);
+        let best = screen_row(db, scoped, &draft).await?;
+        let screened = screened_fields(&draft);
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let marker = written.clone();
+        let apply = apply.clone();
+        let row = versioned::update(
+            db,
+            scoped,
+            id,
+            if_match.clone(),
+            now,
+            move |row: &mut SubjectRow, at, _| {
+                apply(row, at);
+                if screened_fields(row) != screened {
+                    return Ok(None);
+                }
+                apply_risk(row, best);
+                Ok(Some(()))
+            },
+            move |_, (), _| {
+                marker.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            },
+        )
+        .await?;
+        if written.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(versioned_view(&row));
+        }
+    }
+    Err(Error::Conflict(
+        "The subject changed concurrently while it was being screened; retry.".into(),
+    ))
 }

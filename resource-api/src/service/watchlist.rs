@@ -1,15 +1,22 @@
 //! Watchlist entries and name screening.
+//!
+//! Screening never scores the whole list and never scores on a database connection. Writes
+//! store each entry's normalised names and its candidate keys (`watchlist_terms`) in the same
+//! transaction as the entry; a screen looks up at most `screening::MAX_CANDIDATES` entries
+//! sharing the most keys with the query, returns the connection, and scores those on the
+//! blocking pool. Subject risk scoring goes through the same path ([`best_score`]).
 
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
-use shared::db::Db;
+use shared::db::{Db, DbError};
 use utoipa::ToSchema;
 
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
-use crate::db::records::WatchlistRow;
+use crate::db::records::{ScreeningRow, WatchlistRow};
 use crate::db::{ids_from_json, ids_to_json, Scoped};
-use crate::domain::screening::{self, Candidate, Query};
+use crate::domain::screening::{self, Candidate, Query, MAX_ALIASES, MAX_NAME_CHARS};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 
@@ -32,7 +39,11 @@ impl EntryType {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEntry {
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     pub name: String,
+    /// Other names of the entry: at most 20, each at most 200 characters.
+    #[schema(max_items = 20)]
     pub aliases: Option<Vec<String>>,
     pub entry_type: EntryType,
     /// ISO 3166-1 alpha-2.
@@ -47,7 +58,11 @@ pub struct CreateEntry {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchEntry {
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    /// Replaces all aliases: at most 20, each at most 200 characters.
+    #[schema(max_items = 20)]
     pub aliases: Option<Vec<String>>,
     pub entry_type: Option<EntryType>,
     pub country: Option<String>,
@@ -59,6 +74,8 @@ pub struct PatchEntry {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenRequest {
+    /// The name to screen, at most 200 characters.
+    #[schema(max_length = 200)]
     pub name: String,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
@@ -115,16 +132,64 @@ fn check_id(id: &str) -> Result<()> {
     }
 }
 
+/// A watchlist or screened name: non-empty, at most `MAX_NAME_CHARS` characters.
+pub fn name(field: &'static str, value: &str) -> Result<String> {
+    domain::text(field, value, true, MAX_NAME_CHARS)
+}
+
 fn aliases(v: &[String]) -> Result<Vec<String>> {
-    if v.len() > 50 {
+    if v.len() > MAX_ALIASES {
         return Err(Error::validation(
             "aliases",
-            "aliases may hold at most 50 names",
+            format!("aliases may hold at most {MAX_ALIASES} names"),
         ));
     }
-    v.iter()
-        .map(|a| domain::text("aliases", a, true, 300))
-        .collect()
+    v.iter().map(|a| name("aliases", a)).collect()
+}
+
+/// Fills in the row's normalised names and index version and returns its candidate keys.
+fn index(row: &mut WatchlistRow) -> Vec<String> {
+    let aliases = ids_from_json(&row.aliases);
+    let names = screening::normalize_names(
+        std::iter::once(row.name.as_str()).chain(aliases.iter().map(String::as_str)),
+    );
+    row.normalized_names = ids_to_json(&screening::encode_names(&names));
+    row.index_version = screening::INDEX_VERSION;
+    screening::candidate_keys(&names).into_iter().collect()
+}
+
+/// Entries re-indexed per transaction by [`index_stale_entries`].
+const REINDEX_BATCH: i64 = 500;
+
+/// Indexes every entry written before the screening index existed, or under an older
+/// `screening::INDEX_VERSION`. Runs once at startup; returns how many entries it indexed.
+///
+/// Two replicas starting at once may race on the same batch; the loser's transaction fails
+/// (or finds nothing left) and the next round continues with what is still stale.
+pub fn index_stale_entries(db: &Db) -> std::result::Result<usize, DbError> {
+    let mut total = 0;
+    let mut failures = 0;
+    loop {
+        let batch = db.run_blocking(|c| {
+            c.transaction(|c| {
+                let rows = WatchlistRow::stale(c, screening::INDEX_VERSION, REINDEX_BATCH)?;
+                for mut row in rows.iter().cloned() {
+                    let terms = index(&mut row);
+                    row.reindex(c, &terms)?;
+                }
+                Ok(rows.len())
+            })
+        });
+        match batch {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n,
+            Err(e) if failures < 3 => {
+                failures += 1;
+                log::warn!("watchlist indexing batch failed, retrying: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn today(now: i64) -> chrono::NaiveDate {
@@ -142,10 +207,10 @@ pub async fn create(
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<EntryView>> {
-    let row = WatchlistRow {
+    let mut row = WatchlistRow {
         id: new_id("wl"),
         environment: scoped.env().to_owned(),
-        name: domain::text("name", &input.name, true, 300)?,
+        name: name("name", &input.name)?,
         aliases: ids_to_json(&aliases(input.aliases.as_deref().unwrap_or(&[]))?),
         entry_type: input.entry_type.as_str().to_owned(),
         country: input
@@ -163,9 +228,12 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         version: 1,
+        normalized_names: String::new(),
+        index_version: 0,
     };
+    let terms = index(&mut row);
     idempotency::create(db, idem, now, move |c| {
-        scoped.insert_watchlist(c, &row)?;
+        scoped.insert_watchlist(c, &row, &terms)?;
         Ok(versioned_view(&row))
     })
     .await
@@ -200,11 +268,7 @@ pub async fn patch(
     now: i64,
 ) -> Result<Versioned<EntryView>> {
     check_id(id)?;
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| domain::text("name", n, true, 300))
-        .transpose()?;
+    let new_name = input.name.as_deref().map(|n| name("name", n)).transpose()?;
     let aliases = input.aliases.as_deref().map(aliases).transpose()?;
     let country = input
         .country
@@ -234,7 +298,7 @@ pub async fn patch(
         if_match,
         now,
         move |row: &mut WatchlistRow, at, _| {
-            if let Some(v) = &name {
+            if let Some(v) = &new_name {
                 row.name = v.clone();
             }
             if let Some(v) = &aliases {
@@ -256,9 +320,10 @@ pub async fn patch(
                 row.reason = v.clone();
             }
             row.updated_at = at;
-            Ok(Some(()))
+            // The normalised names and candidate keys follow the names, in the same write.
+            Ok(Some(index(row)))
         },
-        |_, (), _| Ok(()),
+        move |row, terms, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
     )
     .await?;
     Ok(versioned_view(&row))
@@ -279,7 +344,7 @@ pub async fn screen(
     input: ScreenRequest,
     now: i64,
 ) -> Result<ScreenResponse> {
-    let name = domain::text("name", &input.name, true, 300)?;
+    let name = name("name", &input.name)?;
     let country = input
         .country
         .as_deref()
@@ -290,30 +355,88 @@ pub async fn screen(
         .as_deref()
         .map(|d| domain::date_of_birth(d, today(now)))
         .transpose()?;
-    let rows = db.run(move |c| scoped.all_watchlist(c)).await?;
-    let matches = actix_web::web::block(move || {
-        best_matches(&rows, &name, country.as_deref(), dob.as_deref(), 25)
-    })
-    .await
-    .map_err(|_| Error::Internal("screening task cancelled".into()))?;
+    let hits = best_matches(db, scoped, name, country, dob, 25).await?;
+    if hits.is_empty() {
+        return Ok(ScreenResponse { matches: vec![] });
+    }
+    let ids: Vec<String> = hits.iter().map(|(id, _)| id.clone()).collect();
+    let rows = db.run(move |c| scoped.watchlist_by_ids(c, &ids)).await?;
+    // An entry deleted since it was scored is simply left out.
+    let matches = hits
+        .into_iter()
+        .filter_map(|(id, score)| {
+            rows.iter().find(|r| r.id == id).map(|r| ScreenMatch {
+                entry: EntryView::from(r),
+                score,
+            })
+        })
+        .collect();
     Ok(ScreenResponse { matches })
 }
 
-/// Screens `name` against `rows`; shared with subject risk scoring.
-pub fn best_matches(
-    rows: &[WatchlistRow],
+/// The best score of `name` against the watchlist, if any entry reaches the threshold; the
+/// watchlist input of subject risk scoring.
+pub async fn best_score(
+    db: &Db,
+    scoped: Scoped,
+    name: &str,
+    country: Option<String>,
+    dob: Option<String>,
+) -> Result<Option<f64>> {
+    let hits = best_matches(db, scoped, name.to_owned(), country, dob, 1).await?;
+    Ok(hits.first().map(|&(_, score)| score))
+}
+
+/// `(entry id, score)` of at most `limit` entries at or above the threshold, best first.
+///
+/// The connection is held only for two indexed reads: the candidate ids, then those entries'
+/// stored normalised names. Scoring runs afterwards on the blocking pool.
+async fn best_matches(
+    db: &Db,
+    scoped: Scoped,
+    name: String,
+    country: Option<String>,
+    dob: Option<String>,
+    limit: usize,
+) -> Result<Vec<(String, f64)>> {
+    let query_tokens = screening::normalize_name(&name);
+    let terms: Vec<String> = screening::candidate_keys(std::slice::from_ref(&query_tokens))
+        .into_iter()
+        .collect();
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .run(move |c| {
+            let ids = scoped.screening_candidates(c, &terms, screening::MAX_CANDIDATES)?;
+            scoped.watchlist_for_scoring(c, &ids)
+        })
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    actix_web::web::block(move || {
+        score_rows(&rows, &name, country.as_deref(), dob.as_deref(), limit)
+    })
+    .await
+    .map_err(|_| Error::Internal("screening task cancelled".into()))
+}
+
+/// Scores candidate rows; ties are broken by entry id so that results do not depend on the
+/// order the database returned them in.
+fn score_rows(
+    rows: &[ScreeningRow],
     name: &str,
     country: Option<&str>,
     dob: Option<&str>,
     limit: usize,
-) -> Vec<ScreenMatch> {
-    let aliases: Vec<Vec<String>> = rows.iter().map(|r| ids_from_json(&r.aliases)).collect();
-    let candidates: Vec<Candidate> = rows
+) -> Vec<(String, f64)> {
+    let mut sorted: Vec<&ScreeningRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let candidates: Vec<Candidate> = sorted
         .iter()
-        .zip(&aliases)
-        .map(|(r, a)| Candidate {
-            name: &r.name,
-            aliases: a,
+        .map(|r| Candidate {
+            names: screening::decode_names(&ids_from_json(&r.normalized_names)),
             country: r.country.as_deref(),
             date_of_birth: r.date_of_birth.as_deref(),
         })
@@ -325,9 +448,6 @@ pub fn best_matches(
     };
     screening::screen(&query, &candidates, screening::DEFAULT_THRESHOLD, limit)
         .into_iter()
-        .map(|(i, score)| ScreenMatch {
-            entry: EntryView::from(&rows[i]),
-            score,
-        })
+        .map(|(i, score)| (sorted[i].id.clone(), score))
         .collect()
 }

@@ -13,4 +13,5 @@ mod hardening;
 mod helpers;
 mod ratelimit;
 mod records;
+mod screening;
 mod shutdown;

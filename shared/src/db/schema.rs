@@ -184,12 +184,23 @@ diesel::table! {
         reason -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        normalized_names -> Text,
+        index_version -> Integer,
         version -> BigInt,
+    }
+}
+
+diesel::table! {
+    watchlist_terms (environment, term, entry_id) {
+        environment -> Text,
+        term -> Text,
+        entry_id -> Text,
     }
 }
 
 diesel::joinable!(case_events -> cases (case_id));
 diesel::joinable!(sars -> cases (case_id));
+diesel::joinable!(watchlist_terms -> watchlist_entries (entry_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     alerts,
@@ -205,4 +216,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     subjects,
     transactions,
     watchlist_entries,
+    watchlist_terms,
 );
