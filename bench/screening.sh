@@ -46,13 +46,15 @@ else
   backend=SQLite
 fi
 export RUST_LOG=info
+export SIGNING_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+ADMIN=bench-$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)
 
 auth_port=$(free_port); api_port=$(free_port)
-ADMIN_TOKEN=bench-admin AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port \
+ADMIN_TOKEN=$ADMIN AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port \
   target/release/auth-server serve >"$work/auth.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$auth_port/healthz"
-admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Bearer bench-admin" -H "Content-Type: application/json" -d "$2"; }
+admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" -d "$2"; }
 key=$(admin /admin/api-keys '{"name":"bench","environment":"live","scopes":["watchlist:read"],"tier":"unlimited"}' | json '["key"]')
 
 start=$(date +%s.%N)
