@@ -14,3 +14,4 @@ mod helpers;
 mod ratelimit;
 mod records;
 mod shutdown;
+mod tls;
