@@ -146,7 +146,9 @@ impl TokenSource {
                         description: r.error_description().cloned().unwrap_or_default(),
                     },
                 },
-                RequestTokenError::Request(e) => TokenError::Network(e.to_string()),
+                RequestTokenError::Request(e) => {
+                    TokenError::Network(crate::outbound::error_chain(&e))
+                }
                 RequestTokenError::Parse(_, body) => {
                     TokenError::Server(format!("unparsable response ({} bytes)", body.len()))
                 }
@@ -197,7 +199,7 @@ impl AuthorizedClient {
             .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| TokenError::Network(e.to_string()))?;
+            .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))?;
         if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -207,6 +209,6 @@ impl AuthorizedClient {
             .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| TokenError::Network(e.to_string()))
+            .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))
     }
 }

@@ -27,6 +27,22 @@ pub fn builder(timeout: Duration) -> reqwest::ClientBuilder {
         .timeout(timeout)
 }
 
+/// An error and its causes, so that a TLS failure shows as "…: invalid peer certificate:
+/// UnknownIssuer" and not just "error sending request".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !out.ends_with(&s_text) {
+            out.push_str(": ");
+            out.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// When `SSL_CERT_FILE` is set, it must be a readable file holding at least one PEM
 /// certificate; unset is fine (the system store is used).
 pub fn check_trust_store() -> Result<(), ConfigError> {

@@ -126,7 +126,7 @@ impl JwksCache {
             .get(&at)
             .send()
             .await
-            .map_err(|e| format!("{at}: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{at}: {}", shared::outbound::error_chain(&e)))?;
         if !resp.status().is_success() {
             return Err(format!("{at} answered {}", resp.status()));
         }
@@ -153,7 +153,7 @@ impl JwksCache {
             .get(&url)
             .send()
             .await
-            .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{url}: {}", shared::outbound::error_chain(&e)))?;
         if !resp.status().is_success() {
             return Err(format!("{url} answered {}", resp.status()));
         }
@@ -211,19 +211,6 @@ fn check_jwks_uri(issuer: &str, uri: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The error and its causes, so that a TLS failure ("invalid peer certificate: UnknownIssuer")
-/// shows in the log and not just "error sending request".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

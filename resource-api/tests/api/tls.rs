@@ -159,6 +159,16 @@ impl Drop for ApiProcess {
 }
 
 impl ApiProcess {
+    /// Stops the process and returns what it logged.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let mut log = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut log).unwrap();
+        }
+        log
+    }
+
     /// Starts the binary on the stack's database with `AUTH_ISSUER=issuer` and `env`; no
     /// trust or JWKS settings are inherited from the test's own environment.
     async fn start(s: &TestStack, issuer: &str, env: &[(&str, &str)]) -> ApiProcess {
@@ -173,7 +183,7 @@ impl ApiProcess {
             .env_remove("SSL_CERT_DIR")
             .env_remove("JWKS_URL")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -248,6 +258,11 @@ async fn the_resource_api_discovers_the_jwks_over_https_trusting_ssl_cert_file()
     assert!(
         untrusted.child.try_wait().unwrap().is_none(),
         "still running"
+    );
+    let log = untrusted.stop();
+    assert!(
+        log.contains("/.well-known/oauth-authorization-server") && log.contains("certificate"),
+        "the log says why: {log}"
     );
 }
 
@@ -379,7 +394,7 @@ async fn token_source_child() {
     match var("CF_CHILD_EXPECT").as_str() {
         "token" => assert_eq!(got.unwrap().expose().split('.').count(), 3, "a JWT"),
         _ => assert!(
-            matches!(got, Err(shared::client::TokenError::Network(_))),
+            matches!(&got, Err(shared::client::TokenError::Network(m)) if m.contains("certificate")),
             "{got:?}"
         ),
     }
