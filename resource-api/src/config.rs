@@ -14,6 +14,9 @@ pub struct Config {
     pub database_url: String,
     /// The authorization server: `iss` of accepted tokens, and where the JWKS is.
     pub issuer: String,
+    /// `JWKS_URL`: where the authorization server's keys are fetched. `None`: the `jwks_uri`
+    /// of the issuer's RFC 8414 metadata.
+    pub jwks_url: Option<String>,
     /// The only `aud` accepted.
     pub audience: String,
     pub db_pool_size: u32,
@@ -29,8 +32,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `DB_POOL_SIZE`,
-    /// `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`.
+    /// Reads `API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `JWKS_URL`, `API_AUDIENCE`,
+    /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, and checks `SSL_CERT_FILE`.
     pub fn from_env() -> Result<Config, ConfigError> {
         let bind = parse_bind(
             "API_BIND",
@@ -43,6 +46,8 @@ impl Config {
         let issuer = parse_issuer(
             &var("AUTH_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned()),
         )?;
+        let jwks_url = var("JWKS_URL").map(|v| parse_jwks_url(&v)).transpose()?;
+        shared::outbound::check_trust_store()?;
         let audience = var("API_AUDIENCE").unwrap_or_else(|| "caseforge-api".to_owned());
         let db_pool_size = match var("DB_POOL_SIZE") {
             None => 8,
@@ -54,6 +59,7 @@ impl Config {
             bind,
             database_url,
             issuer,
+            jwks_url,
             audience,
             db_pool_size,
             metrics_bind,
@@ -61,5 +67,51 @@ impl Config {
             credential_poll: Duration::from_secs(1),
             last_used_flush: Duration::from_secs(30),
         })
+    }
+}
+
+/// `JWKS_URL`: an absolute http(s) URL with a host, no whitespace and no fragment.
+fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
+    let s = raw.trim();
+    let host = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !s.contains(char::is_whitespace) && !s.contains('#') => {
+            Ok(s.to_owned())
+        }
+        _ => {
+            let shown: String = s.chars().take(80).collect();
+            Err(ConfigError::new(
+                "JWKS_URL",
+                format!("`{shown}` is not an http:// or https:// URL"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_jwks_url;
+
+    #[test]
+    fn jwks_url_must_be_an_http_url() {
+        assert_eq!(
+            parse_jwks_url(" http://auth-server:8081/.well-known/jwks.json ").unwrap(),
+            "http://auth-server:8081/.well-known/jwks.json"
+        );
+        assert!(parse_jwks_url("https://a.example/keys?v=1").is_ok());
+        for bad in [
+            "auth-server:8081/jwks",
+            "https://",
+            "https:///x",
+            "ftp://a/x",
+            "https://a/b c",
+            "https://a/#x",
+        ] {
+            let e = parse_jwks_url(bad).unwrap_err();
+            assert_eq!(e.var, "JWKS_URL", "{bad}");
+        }
     }
 }

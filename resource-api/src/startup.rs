@@ -62,7 +62,7 @@ impl Application {
         let authn = web::Data::new(Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
-            jwks: JwksCache::new(&config.issuer),
+            jwks: JwksCache::new(&config.issuer, config.jwks_url.as_deref())?,
             state: CredentialState::new(),
             tokens: TokenCache::new(),
             limiter,
@@ -75,7 +75,10 @@ impl Application {
             .refresh(&db, now_micros(), true)
             .map_err(|e| format!("DATABASE_URL: cannot read credentials: {e}"))?;
         match authn.jwks.refresh().await {
-            Ok(n) => log::info!("loaded {n} signing key(s) from {}", config.issuer),
+            Ok(n) => log::info!(
+                "loaded {n} signing key(s) from {}",
+                authn.jwks.jwks_url().unwrap_or_default()
+            ),
             Err(e) => log::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
         }
         spawn_background(

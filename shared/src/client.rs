@@ -4,7 +4,7 @@
 //! # async fn demo() -> Result<(), shared::client::TokenError> {
 //! use shared::client::{AuthorizedClient, TokenSource};
 //! let tokens = TokenSource::new("http://127.0.0.1:8081/oauth/token", "app_…", "cfsec_…", &["cases:read"])?;
-//! let api = AuthorizedClient::new(tokens);
+//! let api = AuthorizedClient::new(tokens)?;
 //! let resp = api.send(|http| http.get("http://127.0.0.1:8080/v2/cases")).await?;
 //! # let _ = resp; Ok(()) }
 //! ```
@@ -90,10 +90,8 @@ impl TokenSource {
         let client = BasicClient::new(ClientId::new(client_id.into()))
             .set_client_secret(ClientSecret::new(client_secret.into()))
             .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|_| TokenError::Config)?);
-        let http = reqwest::Client::builder()
-            // RFC 6749 §10: never follow redirects from the token endpoint.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
+        // rustls with the system roots or `SSL_CERT_FILE`; never follows redirects (RFC 6749 §10).
+        let http = crate::outbound::builder(Duration::from_secs(10))
             .build()
             .map_err(|e| TokenError::Network(e.to_string()))?;
         Ok(TokenSource {
@@ -148,7 +146,9 @@ impl TokenSource {
                         description: r.error_description().cloned().unwrap_or_default(),
                     },
                 },
-                RequestTokenError::Request(e) => TokenError::Network(e.to_string()),
+                RequestTokenError::Request(e) => {
+                    TokenError::Network(crate::outbound::error_chain(&e))
+                }
                 RequestTokenError::Parse(_, body) => {
                     TokenError::Server(format!("unparsable response ({} bytes)", body.len()))
                 }
@@ -170,8 +170,12 @@ pub struct AuthorizedClient {
 }
 
 impl AuthorizedClient {
-    pub fn new(tokens: TokenSource) -> Self {
-        Self::with_http(tokens, reqwest::Client::new())
+    /// With an HTTP client from [`crate::outbound::builder`] (30 s per request).
+    pub fn new(tokens: TokenSource) -> Result<Self, TokenError> {
+        let http = crate::outbound::builder(Duration::from_secs(30))
+            .build()
+            .map_err(|e| TokenError::Network(e.to_string()))?;
+        Ok(Self::with_http(tokens, http))
     }
 
     pub fn with_http(tokens: TokenSource, http: reqwest::Client) -> Self {
@@ -195,7 +199,7 @@ impl AuthorizedClient {
             .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| TokenError::Network(e.to_string()))?;
+            .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))?;
         if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -205,6 +209,6 @@ impl AuthorizedClient {
             .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| TokenError::Network(e.to_string()))
+            .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))
     }
 }

@@ -20,6 +20,8 @@ pub mod environment;
 pub mod error;
 pub mod http;
 pub mod metrics;
+#[cfg(feature = "outbound")]
+pub mod outbound;
 pub mod ratelimit;
 pub mod routing;
 pub mod scope;

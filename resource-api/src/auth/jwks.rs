@@ -1,9 +1,15 @@
 //! The authorization server's public keys, cached.
 //!
-//! Fetched from `AUTH_ISSUER/.well-known/jwks.json` at start and every few minutes. A token
-//! naming an unknown `kid` triggers a refresh, but at most once per [`MIN_REFRESH`], so junk
-//! `kid`s cannot make us hammer the auth server. When the auth server is down, the keys already
-//! cached keep working. Symmetric (`oct`) keys are never accepted, whatever the JWKS says.
+//! Where the JWKS is: `JWKS_URL` when set; otherwise the `jwks_uri` of the issuer's RFC 8414
+//! metadata (`AUTH_ISSUER/.well-known/oauth-authorization-server`), whose `issuer` must equal
+//! `AUTH_ISSUER` exactly (RFC 8414 §3.3). Discovery is retried with every fetch until it works,
+//! then its answer is kept for the life of the process.
+//!
+//! Fetched at start and every few minutes. A token naming an unknown `kid` triggers a refresh,
+//! but at most once per [`MIN_REFRESH`], so junk `kid`s cannot make us hammer the auth server.
+//! When the auth server is down, the keys already cached keep working. Symmetric (`oct`) keys
+//! are never accepted, whatever the JWKS says. Every fetch goes through
+//! [`shared::outbound::builder`]: rustls, the system roots or `SSL_CERT_FILE`, no redirects.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -23,7 +29,9 @@ pub struct VerificationKey {
 }
 
 pub struct JwksCache {
-    url: String,
+    issuer: String,
+    /// `JWKS_URL`, or the discovered `jwks_uri` once discovery has worked.
+    url: RwLock<Option<String>>,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, VerificationKey>>,
     /// Serialises fetches and remembers when the last one started.
@@ -31,17 +39,23 @@ pub struct JwksCache {
 }
 
 impl JwksCache {
-    pub fn new(issuer: &str) -> Self {
-        JwksCache {
-            url: format!("{issuer}/.well-known/jwks.json"),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(3))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+    /// Keys of `issuer`, fetched from `jwks_url`, or from the `jwks_uri` its metadata names.
+    pub fn new(issuer: &str, jwks_url: Option<&str>) -> Result<Self, String> {
+        let http = shared::outbound::builder(Duration::from_secs(3))
+            .build()
+            .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
+        Ok(JwksCache {
+            issuer: issuer.to_owned(),
+            url: RwLock::new(jwks_url.map(str::to_owned)),
+            http,
             keys: RwLock::new(HashMap::new()),
             last_fetch: tokio::sync::Mutex::new(None),
-        }
+        })
+    }
+
+    /// Where the keys are fetched from, once known.
+    pub fn jwks_url(&self) -> Option<String> {
+        self.url.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn has_keys(&self) -> bool {
@@ -89,20 +103,64 @@ impl JwksCache {
         self.fetch().await
     }
 
-    async fn fetch(&self) -> Result<usize, String> {
+    /// The JWKS URL: configured, already discovered, or discovered now.
+    async fn url(&self) -> Result<String, String> {
+        if let Some(url) = self.jwks_url() {
+            return Ok(url);
+        }
+        let url = self.discover().await?;
+        *self.url.write().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
+        Ok(url)
+    }
+
+    /// `jwks_uri` from the issuer's RFC 8414 metadata.
+    async fn discover(&self) -> Result<String, String> {
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            issuer: String,
+            jwks_uri: String,
+        }
+        let at = format!("{}/.well-known/oauth-authorization-server", self.issuer);
         let resp = self
             .http
-            .get(&self.url)
+            .get(&at)
             .send()
             .await
-            .map_err(|e| format!("{}: {e}", self.url))?;
+            .map_err(|e| format!("{at}: {}", shared::outbound::error_chain(&e)))?;
         if !resp.status().is_success() {
-            return Err(format!("{} answered {}", self.url, resp.status()));
+            return Err(format!("{at} answered {}", resp.status()));
+        }
+        let meta: Metadata = resp
+            .json()
+            .await
+            .map_err(|e| format!("{at}: not authorization-server metadata: {e}"))?;
+        // RFC 8414 §3.3: metadata naming another issuer must not be used.
+        if meta.issuer != self.issuer {
+            return Err(format!(
+                "{at} names issuer `{}`, not AUTH_ISSUER `{}`",
+                meta.issuer, self.issuer
+            ));
+        }
+        check_jwks_uri(&self.issuer, &meta.jwks_uri).map_err(|e| format!("{at}: {e}"))?;
+        log::info!("discovered the JWKS at {}", meta.jwks_uri);
+        Ok(meta.jwks_uri)
+    }
+
+    async fn fetch(&self) -> Result<usize, String> {
+        let url = self.url().await?;
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {}", shared::outbound::error_chain(&e)))?;
+        if !resp.status().is_success() {
+            return Err(format!("{url} answered {}", resp.status()));
         }
         let set: JwkSet = resp
             .json()
             .await
-            .map_err(|e| format!("{}: not a JWK set: {e}", self.url))?;
+            .map_err(|e| format!("{url}: not a JWK set: {e}"))?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             let Some(kid) = jwk.common.key_id.clone() else {
@@ -133,11 +191,26 @@ impl JwksCache {
         }
         let n = keys.len();
         if n == 0 {
-            return Err(format!("{} holds no usable keys", self.url));
+            return Err(format!("{url} holds no usable keys"));
         }
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
         Ok(n)
     }
+}
+
+/// A discovered `jwks_uri` must be an absolute http(s) URL, and https when the issuer is: a
+/// tampered or mistaken metadata document must not downgrade the key fetch to plain HTTP.
+fn check_jwks_uri(issuer: &str, uri: &str) -> Result<(), String> {
+    let https = uri.starts_with("https://");
+    if !https && !uri.starts_with("http://") {
+        return Err(format!("jwks_uri `{uri}` is not an http(s) URL"));
+    }
+    if !https && issuer.starts_with("https://") {
+        return Err(format!(
+            "jwks_uri `{uri}` is plain HTTP while the issuer is HTTPS"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -148,41 +221,59 @@ mod tests {
 
     use super::*;
 
-    /// A stand-in JWKS endpoint that counts its hits.
-    async fn fake_jwks(hits: Arc<AtomicUsize>) -> (String, actix_web::dev::ServerHandle) {
+    /// A stand-in authorization server: its JWKS (counting hits) at `/keys`, and metadata
+    /// naming `metadata_issuer` (its own base URL when `None`) and that JWKS.
+    async fn fake_issuer(
+        hits: Arc<AtomicUsize>,
+        metadata_issuer: Option<&str>,
+    ) -> (String, actix_web::dev::ServerHandle) {
         let jwks = serde_json::json!({"keys": [
             {"kty": "OKP", "crv": "Ed25519", "kid": "k1", "alg": "EdDSA", "use": "sig",
              "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
             {"kty": "oct", "kid": "sym", "alg": "HS256", "k": "c2VjcmV0"}
         ]});
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let metadata = serde_json::json!({
+            "issuer": metadata_issuer.unwrap_or(&base),
+            "jwks_uri": format!("{base}/keys"),
+        });
         let server = HttpServer::new(move || {
-            let (hits, jwks) = (hits.clone(), jwks.clone());
-            App::new().route(
-                "/.well-known/jwks.json",
-                web::get().to(move || {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                    let body = jwks.clone();
-                    async move { HttpResponse::Ok().json(body) }
-                }),
-            )
+            let (hits, jwks, metadata) = (hits.clone(), jwks.clone(), metadata.clone());
+            App::new()
+                .route(
+                    "/keys",
+                    web::get().to(move || {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        let body = jwks.clone();
+                        async move { HttpResponse::Ok().json(body) }
+                    }),
+                )
+                .route(
+                    "/.well-known/oauth-authorization-server",
+                    web::get().to(move || {
+                        let body = metadata.clone();
+                        async move { HttpResponse::Ok().json(body) }
+                    }),
+                )
         })
         .workers(1)
-        .bind("127.0.0.1:0")
+        .listen(listener)
         .unwrap();
-        let addr = server.addrs()[0];
         let server = server.run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        (format!("http://{addr}"), handle)
+        (base, handle)
     }
 
     #[actix_web::test]
     async fn unknown_kids_cannot_make_us_hammer_the_auth_server() {
         let hits = Arc::new(AtomicUsize::new(0));
-        let (issuer, _handle) = fake_jwks(hits.clone()).await;
-        let cache = JwksCache::new(&issuer);
+        let (issuer, _handle) = fake_issuer(hits.clone(), None).await;
+        let cache = JwksCache::new(&issuer, None).unwrap();
         cache.refresh().await.unwrap();
         assert_eq!(hits.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.jwks_url(), Some(format!("{issuer}/keys")));
         for i in 0..50 {
             assert!(cache.key(&format!("junk-{i}")).await.is_none());
         }
@@ -194,8 +285,8 @@ mod tests {
     #[actix_web::test]
     async fn symmetric_keys_are_never_loaded_and_cached_keys_survive_an_outage() {
         let hits = Arc::new(AtomicUsize::new(0));
-        let (issuer, handle) = fake_jwks(hits).await;
-        let cache = JwksCache::new(&issuer);
+        let (issuer, handle) = fake_issuer(hits, None).await;
+        let cache = JwksCache::new(&issuer, None).unwrap();
         assert_eq!(cache.refresh().await.unwrap(), 1);
         assert!(cache.key("sym").await.is_none());
         handle.stop(true).await;
@@ -205,5 +296,36 @@ mod tests {
             "keys already cached keep working"
         );
         assert!(cache.has_keys());
+    }
+
+    #[actix_web::test]
+    async fn metadata_naming_another_issuer_is_not_used() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (issuer, _handle) = fake_issuer(hits.clone(), Some("https://evil.example")).await;
+        let cache = JwksCache::new(&issuer, None).unwrap();
+        let e = cache.refresh().await.unwrap_err();
+        assert!(e.contains("https://evil.example"), "{e}");
+        assert!(!cache.has_keys());
+        assert_eq!(cache.jwks_url(), None, "a refused discovery is not cached");
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+    }
+
+    #[actix_web::test]
+    async fn jwks_url_overrides_discovery() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (base, _handle) = fake_issuer(hits.clone(), Some("https://elsewhere.example")).await;
+        // The metadata names another issuer, but with JWKS_URL it is never read.
+        let cache =
+            JwksCache::new("https://unreachable.invalid", Some(&format!("{base}/keys"))).unwrap();
+        assert_eq!(cache.refresh().await.unwrap(), 1);
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_discovered_jwks_uri_cannot_downgrade_to_plain_http() {
+        assert!(check_jwks_uri("https://a.example", "http://a.example/k").is_err());
+        assert!(check_jwks_uri("https://a.example", "ftp://a.example/k").is_err());
+        assert!(check_jwks_uri("https://a.example", "https://b.example/k").is_ok());
+        assert!(check_jwks_uri("http://a.example", "http://a.example/k").is_ok());
     }
 }

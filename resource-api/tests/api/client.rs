@@ -135,7 +135,8 @@ async fn the_http_helper_retries_once_with_a_fresh_token_after_a_401() {
             &["cases:read"],
         )
         .unwrap(),
-    );
+    )
+    .unwrap();
     let url = format!("{}/v2/cases", s.api);
     assert_eq!(client.send(|h| h.get(&url)).await.unwrap().status(), 200);
 

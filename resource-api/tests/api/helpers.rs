@@ -31,6 +31,7 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: db_url.to_owned(),
         issuer: issuer.to_owned(),
+        jwks_url: None,
         audience: "caseforge-api".to_owned(),
         db_pool_size: 4,
         metrics_bind: None,

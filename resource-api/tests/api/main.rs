@@ -15,3 +15,4 @@ mod ratelimit;
 mod records;
 mod screening;
 mod shutdown;
+mod tls;
