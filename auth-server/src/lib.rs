@@ -16,7 +16,7 @@ pub mod openapi;
 pub mod routes;
 pub mod service;
 pub mod startup;
-pub mod telemetry;
+pub use shared::telemetry;
 
 pub use config::Config;
 pub use startup::Application;

@@ -2,14 +2,26 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
+/// CaseForge /v2 resource API: cases, SARs, watchlist, subjects, transactions and alerts.
+///
+/// Configured from the environment (and `./.env`): API_BIND, DATABASE_URL, AUTH_ISSUER,
+/// API_AUDIENCE, JWKS_URL, DB_POOL_SIZE, METRICS_BIND, CORS_ALLOWED_ORIGINS, RUST_LOG; see
+/// README "Configuration".
+#[derive(Debug, Parser)]
+#[command(name = "resource-api", version)]
+struct Cli {}
+
 fn main() -> ExitCode {
+    // `--help` and `--version` answer and exit before anything starts.
+    Cli::parse();
     // `./.env` only: never a parent directory's.
     if let Err(e) = shared::config::load_dotenv() {
         eprintln!("resource-api: configuration error: {e}");
         return ExitCode::from(2);
     }
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .try_init();
+    shared::telemetry::init_logging();
     let config = match resource_api::Config::from_env() {
         Ok(c) => c,
         Err(e) => {

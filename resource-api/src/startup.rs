@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Logger, Next};
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
 use shared::routing::Endpoint;
@@ -111,11 +111,11 @@ impl Application {
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
                 .wrap(from_fn(no_store_on_v2))
+                // The request id is on the response before the envelope rewrite copies headers
+                // and before the access log (outer) reads it, as on the auth server.
+                .wrap(from_fn(shared::telemetry::request_id))
                 .wrap(shared::http::envelope_errors())
-                .wrap(
-                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                )
+                .wrap(shared::telemetry::access_log())
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
                 .configure(|cfg| {

@@ -26,6 +26,7 @@ pub mod ratelimit;
 pub mod routing;
 pub mod scope;
 pub mod secret;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;

@@ -128,3 +128,51 @@ async fn an_unreachable_auth_server_is_not_fatal_and_readyz_says_503() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+#[test]
+fn help_and_version_answer_without_starting_a_server() {
+    for (flag, expected) in [
+        (
+            "--version",
+            concat!("resource-api ", env!("CARGO_PKG_VERSION")),
+        ),
+        ("--help", "Usage: resource-api"),
+    ] {
+        // A bad configuration would make a starting server fail: these must not get that far.
+        let out = Command::new(env!("CARGO_BIN_EXE_resource-api"))
+            .arg(flag)
+            .env("API_BIND", "not-an-address")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{flag}: {out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(expected), "{flag}: {stdout}");
+    }
+}
+
+#[actix_web::test]
+async fn a_request_id_is_taken_or_made_and_echoed_on_every_response() {
+    let s = TestStack::start().await;
+    let echoed = s
+        .http
+        .get(format!("{}/healthz", s.api))
+        .header("X-Request-Id", "trace-abc_123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-abc_123");
+    // Made up when absent or unusable, on errors too.
+    for resp in [
+        s.http.get(format!("{}/v2/me", s.api)).send().await.unwrap(),
+        s.http
+            .get(format!("{}/healthz", s.api))
+            .header("X-Request-Id", "bad id with spaces")
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    }
+}

@@ -1,4 +1,5 @@
-//! Logging: env_logger, and one access-log line per request carrying a request id. The access
+//! Logging both services install the same way: env_logger, and one access-log line per request
+//! carrying a request id. The access
 //! log names method, path (never the query string), status, size and time: never a header,
 //! body, secret or token.
 
@@ -40,7 +41,7 @@ pub async fn request_id(
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned);
-    let id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let id = incoming.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
     let mut res = next.call(req).await?;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
