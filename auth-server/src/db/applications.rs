@@ -29,6 +29,22 @@ pub struct ApplicationRow {
     pub introspection: bool,
 }
 
+/// A secret rotation, as decided from the row it read.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The current hash that was read; the rotation applies only while it is still current.
+    pub expected: String,
+    /// Whether the row's previous secret was waiting for the current one's first use.
+    pub expected_until_used: bool,
+    pub new_hash: String,
+    /// The hash that keeps working after the rotation, and until when.
+    pub previous: Option<(String, i64)>,
+    /// The previous secret ends at the new one's first use.
+    pub until_used: bool,
+    pub revoke_tokens: bool,
+    pub now: i64,
+}
+
 /// The fields an admin may change. `None` leaves a field alone.
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = applications)]
@@ -91,38 +107,35 @@ impl ApplicationRow {
         .execute(conn)
     }
 
-    /// Replaces the secret hash if it is still `expected` (so that of two concurrent rotations
-    /// the second finds 0 rows and answers 409 instead of silently invalidating the secret the
-    /// first one handed out). The replaced hash keeps working until `previous_until` — and, with
-    /// `until_used`, only until the new secret is first used.
-    #[allow(clippy::too_many_arguments)]
+    /// Replaces the secret hash if the row is still as `rotation` read it (so that of two
+    /// concurrent rotations the second finds 0 rows and answers 409 instead of silently
+    /// invalidating the secret the first one handed out), and sets the previous secret.
     pub fn rotate_secret(
         conn: &mut DbConnection,
         client_id: &str,
-        expected: &str,
-        new_hash: &str,
-        previous_until: Option<i64>,
-        until_used: bool,
-        revoke_tokens: bool,
-        now: i64,
+        rotation: &Rotation,
     ) -> QueryResult<usize> {
         let target = applications::table
             .filter(applications::client_id.eq(client_id))
             .filter(applications::deleted_at.is_null())
-            .filter(applications::secret_hash.eq(expected));
-        let tokens_not_before = revoke_tokens.then_some(now);
-        let previous_hash = previous_until.map(|_| expected.to_owned());
+            .filter(applications::secret_hash.eq(&rotation.expected))
+            .filter(applications::previous_secret_until_used.eq(rotation.expected_until_used));
+        let (previous_hash, previous_until) = match &rotation.previous {
+            Some((hash, until)) => (Some(hash.clone()), Some(*until)),
+            None => (None, None),
+        };
         let updated = diesel::update(target)
             .set((
                 applications::previous_secret_hash.eq(previous_hash),
                 applications::previous_secret_expires_at.eq(previous_until),
-                applications::previous_secret_until_used.eq(until_used && previous_until.is_some()),
-                applications::secret_hash.eq(new_hash),
-                applications::updated_at.eq(now),
+                applications::previous_secret_until_used
+                    .eq(rotation.until_used && rotation.previous.is_some()),
+                applications::secret_hash.eq(&rotation.new_hash),
+                applications::updated_at.eq(rotation.now),
             ))
             .execute(conn)?;
-        if updated > 0 && revoke_tokens {
-            Self::set_tokens_not_before(conn, client_id, tokens_not_before.unwrap_or(now))?;
+        if updated > 0 && rotation.revoke_tokens {
+            Self::set_tokens_not_before(conn, client_id, rotation.now)?;
         }
         Ok(updated)
     }

@@ -7,7 +7,7 @@ use shared::{Environment, Scope, ScopeSet, Secret, Tier};
 use utoipa::ToSchema;
 
 use super::{clean_text, random_base62, secrets};
-use crate::db::applications::{ApplicationChanges, ApplicationRow};
+use crate::db::applications::{ApplicationChanges, ApplicationRow, Rotation};
 use crate::error::{Error, Result};
 
 /// The longest grace period a rotated secret may keep working.
@@ -292,10 +292,9 @@ pub async fn rotate_secret(
     if !super::client_auth::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
-    let previous_until = match options.grace_period_seconds {
-        None => Some(now + MAX_GRACE_PERIOD_SECS * 1_000_000),
-        Some(0) => None,
-        Some(g) if (1..=MAX_GRACE_PERIOD_SECS).contains(&g) => Some(now + g * 1_000_000),
+    let grace = match options.grace_period_seconds {
+        None | Some(0) => None,
+        Some(g) if (1..=MAX_GRACE_PERIOD_SECS).contains(&g) => Some(g),
         Some(_) => {
             return Err(Error::validation(
                 "grace_period_seconds",
@@ -304,31 +303,43 @@ pub async fn rotate_secret(
         }
     };
     let until_used = options.grace_period_seconds.is_none();
-    let revoke_tokens = options.revoke_tokens.unwrap_or(false);
     let id = client_id.to_owned();
-    let expected = db
+    let row = db
         .run(move |c| ApplicationRow::find(c, &id))
         .await?
-        .ok_or(Error::NotFound("application"))?
-        .secret_hash;
+        .ok_or(Error::NotFound("application"))?;
+    // Which secret keeps working. With an explicit grace period: the current one, for that long
+    // (0: none). Without: the current one until the new one is first used — unless the current
+    // one itself was never used (an earlier rotation whose answer was lost), in which case the
+    // secret before it, which somebody may still hold, keeps working instead.
+    let previous = match (until_used, grace) {
+        (false, None) => None,
+        (false, Some(g)) => Some((row.secret_hash.clone(), now + g * 1_000_000)),
+        (true, _) => {
+            let bound = now + MAX_GRACE_PERIOD_SECS * 1_000_000;
+            match (&row.previous_secret_hash, row.previous_secret_expires_at) {
+                (Some(prev), Some(until)) if row.previous_secret_until_used && until > now => {
+                    Some((prev.clone(), until))
+                }
+                _ => Some((row.secret_hash.clone(), bound)),
+            }
+        }
+    };
     let secret = secrets::generate_client_secret();
-    let hash = hash_off_thread(&secret, cost).await?;
+    let rotation = Rotation {
+        expected: row.secret_hash.clone(),
+        expected_until_used: row.previous_secret_until_used,
+        new_hash: hash_off_thread(&secret, cost).await?,
+        previous,
+        until_used,
+        revoke_tokens: options.revoke_tokens.unwrap_or(false),
+        now,
+    };
     let id = client_id.to_owned();
     let updated = db
         .run(move |c| {
             use diesel::Connection;
-            c.transaction(|c| {
-                ApplicationRow::rotate_secret(
-                    c,
-                    &id,
-                    &expected,
-                    &hash,
-                    previous_until,
-                    until_used,
-                    revoke_tokens,
-                    now,
-                )
-            })
+            c.transaction(|c| ApplicationRow::rotate_secret(c, &id, &rotation))
         })
         .await?;
     if updated == 0 {

@@ -330,17 +330,18 @@ async fn rotation_with_zero_grace_stops_the_old_secret_at_once() {
 
 /// A rotation whose answer never reached anyone (a killed CLI, a dropped connection) must not
 /// lock the application out: without a grace period the old secret keeps working until the new
-/// one is first used, and stops then.
+/// one is first used, and stops then — even across several rotations whose answers were lost.
 #[actix_web::test]
 async fn rotation_without_grace_keeps_the_old_secret_until_the_new_one_is_used() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
-    // The answer of this rotation is "lost": nobody reads the new secret.
+    // Two rotations whose answers are "lost": nobody reads the new secrets.
+    assert_eq!(rotate(&app, &client.client_id, None).await.status(), 200);
     assert_eq!(rotate(&app, &client.client_id, None).await.status(), 200);
     assert_eq!(
         token_status(&app, &client.client_id, &client.client_secret).await,
         200,
-        "the old secret still works: nobody is locked out"
+        "the secret the client holds still works: nobody is locked out"
     );
     let body: Value = rotate(&app, &client.client_id, None)
         .await
@@ -348,7 +349,11 @@ async fn rotation_without_grace_keeps_the_old_secret_until_the_new_one_is_used()
         .await
         .unwrap();
     let newest = body["client_secret"].as_str().unwrap().to_owned();
-    // The secret of the lost rotation was replaced; the one before it is the previous secret.
+    assert_eq!(
+        token_status(&app, &client.client_id, &client.client_secret).await,
+        200,
+        "still, until the new secret is used"
+    );
     assert_eq!(
         token_status(&app, &client.client_id, &newest).await,
         200,
