@@ -14,7 +14,7 @@ export RUST_LOG=${RUST_LOG:-info}
 # git-ignored and readable by you only): the signing keys in the database are sealed with the
 # KEK, so losing it means new signing keys, and leaking it with the database leaks them.
 touch .env && chmod 600 .env
-from_env_file() { grep "^$1=" .env | tail -n 1 | cut -d= -f2-; }
+from_env_file() { { grep "^$1=" .env || true; } | tail -n 1 | cut -d= -f2-; }
 if [ -z "${ADMIN_TOKEN:-}" ]; then
   ADMIN_TOKEN=$(from_env_file ADMIN_TOKEN)
   if [ "${#ADMIN_TOKEN}" -lt 32 ]; then
