@@ -126,3 +126,125 @@ pub fn send_random_requests(addr: &str, paths: &[&str], count: usize) -> RandomR
     }
     out
 }
+
+fn run_service(
+    bin: &str,
+    args: &[&str],
+    dir: &std::path::Path,
+    bind_var: &str,
+    vars: &[(&str, &str)],
+) -> (bool, String) {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(args).current_dir(dir);
+    for var in [bind_var, "DATABASE_URL", "AUTH_ISSUER", "METRICS_BIND"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the service binary");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts that the service binary `bin` (run with `args`) reads `./.env` but never a parent
+/// directory's, and that a malformed `.env` stops it with one line naming the file and none of
+/// its content. `bind_var` is the service's listen-address variable. Every run fails at
+/// configuration, before anything is bound.
+pub fn assert_dotenv_is_read_from_the_working_directory_only(
+    bin: &str,
+    args: &[&str],
+    bind_var: &str,
+) {
+    let root = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(
+        root.path().join(".env"),
+        format!("{bind_var}=parent-dotenv-was-read\n"),
+    )
+    .expect("write .env");
+    let child = root.path().join("child");
+    std::fs::create_dir(&child).expect("create a subdirectory");
+    let bad_db = [("DATABASE_URL", "mysql://x/y")];
+
+    // In the directory itself the file is read (so the next check means something) ...
+    let (ok, stderr) = run_service(bin, args, root.path(), bind_var, &bad_db);
+    assert!(!ok && stderr.contains(bind_var), "{stderr}");
+    // ... but never from a subdirectory: configuration stops at DATABASE_URL instead.
+    let (ok, stderr) = run_service(bin, args, &child, bind_var, &bad_db);
+    assert!(!ok && stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains(bind_var), "{stderr}");
+
+    // A malformed file is one line naming it, without its content.
+    std::fs::write(
+        child.join(".env"),
+        format!("DB_PASSWORD=\"Sup3rSecretPw\n{bind_var}='unterminated\n"),
+    )
+    .expect("write .env");
+    let (ok, stderr) = run_service(bin, args, &child, bind_var, &[]);
+    assert!(!ok && stderr.contains(".env"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("Sup3r"), "{stderr}");
+}
+
+/// Every piece of `password` a log could carry: the whole, each `/`-separated part, and every
+/// six-character window.
+fn password_pieces(password: &str) -> Vec<String> {
+    let chars: Vec<char> = password.chars().collect();
+    let mut out: Vec<String> = chars.windows(6).map(|w| w.iter().collect()).collect();
+    out.push(password.to_owned());
+    out.extend(
+        password
+            .split('/')
+            .filter(|p| p.len() >= 4)
+            .map(str::to_owned),
+    );
+    out
+}
+
+/// Asserts that the service binary `bin` (run with `args` and `env`), pointed at a PostgreSQL URL
+/// whose server does not answer, exits non-zero naming `DATABASE_URL` at `RUST_LOG=debug` with
+/// no piece of the password in its output — also for a password holding `/`, which makes libpq
+/// read the URL differently and quote a piece of it.
+pub fn assert_no_database_password_in_the_log(
+    bin: &str,
+    args: &[&str],
+    bind_var: &str,
+    env: &[(&str, &str)],
+) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    // The listener is dropped: nothing answers on `closed`.
+    let runs: Vec<_> = ["Sup3rSecretPw", "Sup3r/SecretPw"]
+        .into_iter()
+        .map(|password| {
+            let child = std::process::Command::new(bin)
+                .args(args)
+                .envs(env.iter().copied())
+                .env(
+                    "DATABASE_URL",
+                    format!("postgres://user:{password}@127.0.0.1:{closed}/x"),
+                )
+                .env(bind_var, "127.0.0.1:0")
+                .env("RUST_LOG", "debug")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start the service binary");
+            (password, child)
+        })
+        .collect();
+    for (password, child) in runs {
+        let out = child.wait_with_output().expect("service output");
+        assert!(!out.status.success());
+        let logs = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(logs.contains("DATABASE_URL"), "{logs}");
+        for piece in password_pieces(password) {
+            assert!(!logs.contains(&piece), "`{piece}` reached the log: {logs}");
+        }
+    }
+}

@@ -1,8 +1,6 @@
 //! The HTTP edge: bounded metrics, `METRICS_BIND`, 405 with `Allow`, `HEAD`, CORS, and what
 //! the binary reads (`./.env` only) and logs (never the database password).
 
-use std::process::Command;
-
 use reqwest::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD,
@@ -278,95 +276,25 @@ async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() 
         .is_none());
 }
 
-/// Runs `auth-server migrate` in `dir` with `vars`; returns (success, stderr). Every run here
-/// fails at configuration.
-fn run_in(dir: &std::path::Path, vars: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auth-server"));
-    cmd.arg("migrate").current_dir(dir);
-    for var in ["AUTH_BIND", "DATABASE_URL", "AUTH_ISSUER", "METRICS_BIND"] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn dotenv_is_read_from_the_working_directory_only_never_a_parent() {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(
-        root.path().join(".env"),
-        "AUTH_BIND=parent-dotenv-was-read\n",
-    )
-    .unwrap();
-    let child = root.path().join("child");
-    std::fs::create_dir(&child).unwrap();
-    let bad_db = [("DATABASE_URL", "mysql://x/y")];
-
-    let (ok, stderr) = run_in(root.path(), &bad_db);
-    assert!(!ok);
-    assert!(stderr.contains("AUTH_BIND"), "{stderr}");
-    let (ok, stderr) = run_in(&child, &bad_db);
-    assert!(!ok);
-    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
-    assert!(!stderr.contains("AUTH_BIND"), "{stderr}");
-
-    std::fs::write(child.join(".env"), "ADMIN_TOKEN='Sup3rSecretAdminToken\n").unwrap();
-    let (ok, stderr) = run_in(&child, &[]);
-    assert!(!ok);
-    assert!(stderr.contains(".env"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(!stderr.contains("Sup3r"), "{stderr}");
+    shared::testing::assert_dotenv_is_read_from_the_working_directory_only(
+        env!("CARGO_BIN_EXE_auth-server"),
+        &["migrate"],
+        "AUTH_BIND",
+    );
 }
 
 #[test]
 fn no_part_of_the_database_password_reaches_the_log() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // Nothing answers on `closed`. A password with a `/` makes libpq read the URL differently
-    // and quote a piece of the password in its error.
-    let runs: Vec<_> = ["Sup3rSecretPw", "Sup3r/SecretPw"]
-        .into_iter()
-        .map(|password| {
-            let child = Command::new(env!("CARGO_BIN_EXE_auth-server"))
-                .arg("serve")
-                .env(
-                    "DATABASE_URL",
-                    format!("postgres://user:{password}@127.0.0.1:{closed}/x"),
-                )
-                .env("AUTH_BIND", "127.0.0.1:0")
-                .env(
-                    "SIGNING_KEY_ENCRYPTION_KEY",
-                    "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
-                )
-                .env("RUST_LOG", "debug")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            (password, child)
-        })
-        .collect();
-    for (password, child) in runs {
-        let out = child.wait_with_output().unwrap();
-        assert!(!out.status.success());
-        let logs = String::from_utf8_lossy(&out.stderr).into_owned()
-            + &String::from_utf8_lossy(&out.stdout);
-        assert!(logs.contains("DATABASE_URL"), "{logs}");
-        let chars: Vec<char> = password.chars().collect();
-        let mut pieces: Vec<String> = chars.windows(6).map(|w| w.iter().collect()).collect();
-        pieces.push(password.to_owned());
-        pieces.extend(password.split('/').map(str::to_owned));
-        for piece in pieces {
-            assert!(!logs.contains(&piece), "`{piece}` reached the log: {logs}");
-        }
-    }
+    shared::testing::assert_no_database_password_in_the_log(
+        env!("CARGO_BIN_EXE_auth-server"),
+        &["serve"],
+        "AUTH_BIND",
+        // With its KEK the server gets as far as the database.
+        &[(
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+        )],
+    );
 }

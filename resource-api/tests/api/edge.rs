@@ -2,8 +2,6 @@
 //! on `/v2`, CORS, and what the binary reads (`./.env` only) and logs (never the database
 //! password).
 
-use std::process::Command;
-
 use reqwest::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_REQUEST_HEADERS,
@@ -391,106 +389,21 @@ async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() 
     assert!(resp.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }
 
-/// Runs the binary in `dir` with `vars` and a clean slate for the variables the test is about;
-/// returns its stderr. Every run here fails at configuration, before binding anything.
-fn run_in(dir: &std::path::Path, vars: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_resource-api"));
-    cmd.current_dir(dir);
-    for var in ["API_BIND", "DATABASE_URL", "AUTH_ISSUER", "METRICS_BIND"] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn dotenv_is_read_from_the_working_directory_only_never_a_parent() {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(
-        root.path().join(".env"),
-        "API_BIND=parent-dotenv-was-read\n",
-    )
-    .unwrap();
-    let child = root.path().join("child");
-    std::fs::create_dir(&child).unwrap();
-    let bad_db = [("DATABASE_URL", "mysql://x/y")];
-
-    // In the directory itself the file is read (so the next check means something) ...
-    let (ok, stderr) = run_in(root.path(), &bad_db);
-    assert!(!ok);
-    assert!(stderr.contains("API_BIND"), "{stderr}");
-    // ... but never from a subdirectory: configuration stops at DATABASE_URL instead.
-    let (ok, stderr) = run_in(&child, &bad_db);
-    assert!(!ok);
-    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
-    assert!(!stderr.contains("API_BIND"), "{stderr}");
-
-    // A malformed file is one line naming it, without its content.
-    std::fs::write(
-        child.join(".env"),
-        "DB_PASSWORD=\"Sup3rSecretPw\nAPI_BIND='unterminated\n",
-    )
-    .unwrap();
-    let (ok, stderr) = run_in(&child, &[]);
-    assert!(!ok);
-    assert!(stderr.contains(".env"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(!stderr.contains("Sup3r"), "{stderr}");
-}
-
-/// Every piece of `password` a log could carry: the whole, each `/`-separated part, and every
-/// six-character window.
-fn pieces(password: &str) -> Vec<String> {
-    let chars: Vec<char> = password.chars().collect();
-    let mut out: Vec<String> = chars.windows(6).map(|w| w.iter().collect()).collect();
-    out.push(password.to_owned());
-    out.extend(
-        password
-            .split('/')
-            .filter(|p| p.len() >= 4)
-            .map(str::to_owned),
+    shared::testing::assert_dotenv_is_read_from_the_working_directory_only(
+        env!("CARGO_BIN_EXE_resource-api"),
+        &[],
+        "API_BIND",
     );
-    out
 }
 
 #[test]
 fn no_part_of_the_database_password_reaches_the_log() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // The listener is dropped: nothing answers on `closed`. A password with a `/` makes libpq
-    // read the URL differently and quote a piece of the password in its error.
-    let runs: Vec<_> = ["Sup3rSecretPw", "Sup3r/SecretPw"]
-        .into_iter()
-        .map(|password| {
-            let url = format!("postgres://user:{password}@127.0.0.1:{closed}/x");
-            let child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
-                .env("DATABASE_URL", &url)
-                .env("API_BIND", "127.0.0.1:0")
-                .env("RUST_LOG", "debug")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            (password, child)
-        })
-        .collect();
-    for (password, child) in runs {
-        let out = child.wait_with_output().unwrap();
-        assert!(!out.status.success());
-        let logs = String::from_utf8_lossy(&out.stderr).into_owned()
-            + &String::from_utf8_lossy(&out.stdout);
-        assert!(logs.contains("DATABASE_URL"), "{logs}");
-        for piece in pieces(password) {
-            assert!(!logs.contains(&piece), "`{piece}` reached the log: {logs}");
-        }
-    }
+    shared::testing::assert_no_database_password_in_the_log(
+        env!("CARGO_BIN_EXE_resource-api"),
+        &[],
+        "API_BIND",
+        &[],
+    );
 }
