@@ -80,6 +80,53 @@ pub struct RandomRequests {
     pub tokens: Vec<String>,
 }
 
+/// The body of `GET {path}` on `addr` (`127.0.0.1:port`), over a plain connection that the
+/// request closes. Panics unless the answer is 200.
+fn get_body(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).expect("read the answer");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
+
+/// Asserts that thousands of random methods and paths sent to the service at `addr` leave its
+/// `/metrics` the same size: every label comes from a closed set.
+/// `paths` are some of the service's real paths, so that matched routes are flooded too.
+/// Blocking: run it off the thread that serves the service.
+pub fn assert_metrics_stay_bounded_under_random_requests(addr: &str, paths: &[&str]) {
+    // One request of each shape first, so that the series the flood may add exist already;
+    // `/metrics` twice, since the first read creates its own series.
+    send_random_requests(addr, paths, 8);
+    get_body(addr, "/metrics");
+    let before = get_body(addr, "/metrics").len();
+
+    let flood = send_random_requests(addr, paths, 3000);
+    assert_eq!(flood.answered, flood.sent, "every request was answered");
+
+    let after = get_body(addr, "/metrics");
+    assert!(
+        after.len() <= before + 4096,
+        "/metrics grew from {before} to {} bytes",
+        after.len()
+    );
+    assert!(after.len() < 64 * 1024, "{} bytes", after.len());
+    assert!(after.contains(r#"method="other""#), "{after}");
+    assert!(after.contains(r#"route="unmatched""#), "{after}");
+    for token in &flood.tokens {
+        assert!(!after.contains(token.as_str()), "{token} became a label");
+    }
+}
+
 /// Sends `count` requests to `addr` (`127.0.0.1:port`), 100 pipelined per connection, each
 /// with a random 33-character method and either a random path or one of `paths` with a random
 /// last segment appended. Stops by itself: every read has a 10 s timeout.

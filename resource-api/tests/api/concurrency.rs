@@ -218,6 +218,22 @@ async fn send(
     req.send().await.unwrap()
 }
 
+/// An unlimited sandbox token that may read and write cases, SARs, watchlist entries and
+/// subjects.
+async fn record_writer(s: &TestStack) -> String {
+    let scopes = [
+        "cases:read",
+        "cases:write",
+        "sar:read",
+        "sar:write",
+        "watchlist:read",
+        "watchlist:write",
+        "subjects:read",
+        "subjects:write",
+    ];
+    s.app_token(&scopes, "sandbox", "unlimited").await.2
+}
+
 fn etag_of(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("etag")
@@ -230,22 +246,7 @@ fn etag_of(resp: &reqwest::Response) -> String {
 #[actix_web::test]
 async fn single_records_carry_an_etag_that_changes_with_every_write() {
     let s = TestStack::start().await;
-    let (_, _, token) = s
-        .app_token(
-            &[
-                "cases:read",
-                "cases:write",
-                "sar:read",
-                "sar:write",
-                "watchlist:read",
-                "watchlist:write",
-                "subjects:read",
-                "subjects:write",
-            ],
-            "sandbox",
-            "unlimited",
-        )
-        .await;
+    let token = record_writer(&s).await;
     let case_resp = s.post("/v2/cases", &token, json!({"title": "etag"})).await;
     assert_eq!(case_resp.status(), 201);
     let created_tag = etag_of(&case_resp);
@@ -458,21 +459,7 @@ async fn a_stale_if_match_is_412_and_writes_nothing() {
 #[actix_web::test]
 async fn if_match_guards_sar_submit_subject_patch_and_watchlist_delete() {
     let s = TestStack::start().await;
-    let (_, _, token) = s
-        .app_token(
-            &[
-                "cases:write",
-                "sar:read",
-                "sar:write",
-                "watchlist:read",
-                "watchlist:write",
-                "subjects:read",
-                "subjects:write",
-            ],
-            "sandbox",
-            "unlimited",
-        )
-        .await;
+    let token = record_writer(&s).await;
     let case: Value = s
         .post("/v2/cases", &token, json!({"title": "c"}))
         .await
@@ -678,21 +665,7 @@ async fn an_idempotent_create_is_answered_once_and_replayed() {
 #[actix_web::test]
 async fn every_create_accepts_an_idempotency_key() {
     let s = TestStack::start().await;
-    let (_, _, token) = s
-        .app_token(
-            &[
-                "cases:write",
-                "sar:read",
-                "sar:write",
-                "watchlist:read",
-                "watchlist:write",
-                "subjects:read",
-                "subjects:write",
-            ],
-            "sandbox",
-            "unlimited",
-        )
-        .await;
+    let token = record_writer(&s).await;
     let case: Value = s
         .post("/v2/cases", &token, json!({"title": "c"}))
         .await
