@@ -22,7 +22,6 @@ use shared::throttle::FailureThrottle;
 /// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
 const ADMIN_FAILURE_BURST: u32 = 10;
 const ADMIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
-use crate::telemetry;
 use crate::Config;
 
 pub struct Application {
@@ -96,13 +95,11 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(db_data.clone())
                 .configure(shared::http::edge)
-                // Innermost first: CORS answers preflights before any route; the request id is
-                // on the response before the envelope rewrite copies headers and before the
-                // access log (outermost) reads them.
+                // Innermost first: CORS answers preflights before any route; the request span
+                // puts the id on the response before the envelope rewrite copies headers.
                 .wrap(shared::cors::middleware(&cors_origins))
-                .wrap(from_fn(telemetry::request_id))
+                .wrap(from_fn(shared::telemetry::request_span))
                 .wrap(shared::http::envelope_errors())
-                .wrap(telemetry::access_log())
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
                 .configure(|cfg| {

@@ -30,8 +30,6 @@ pub struct Application {
     authn: web::Data<Authenticator>,
 }
 
-/// The JWKS is re-read this often even when no unknown `kid` shows up.
-const JWKS_REFRESH: Duration = Duration::from_secs(300);
 /// Until the first JWKS arrives, retry this often.
 const JWKS_RETRY: Duration = Duration::from_secs(2);
 /// Every this many polls, reload credential state in full.
@@ -85,6 +83,7 @@ impl Application {
             authn.clone(),
             config.credential_poll,
             config.last_used_flush,
+            config.jwks_refresh,
         );
         log::info!(
             "resource-api on port {port} using {}",
@@ -111,11 +110,10 @@ impl Application {
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
                 .wrap(from_fn(no_store_on_v2))
-                // The request id is on the response before the envelope rewrite copies headers
-                // and before the access log (outer) reads it, as on the auth server.
-                .wrap(from_fn(shared::telemetry::request_id))
+                // The request span puts the id on the response before the envelope rewrite
+                // copies headers, as on the auth server.
+                .wrap(from_fn(shared::telemetry::request_span))
                 .wrap(shared::http::envelope_errors())
-                .wrap(shared::telemetry::access_log())
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
                 .configure(|cfg| {
@@ -232,7 +230,12 @@ async fn no_store_on_v2(
     Ok(res)
 }
 
-fn spawn_background(authn: web::Data<Authenticator>, poll: Duration, flush: Duration) {
+fn spawn_background(
+    authn: web::Data<Authenticator>,
+    poll: Duration,
+    flush: Duration,
+    jwks_refresh: Duration,
+) {
     let a = authn.clone();
     actix_web::rt::spawn(async move {
         let mut ticker = actix_web::rt::time::interval(poll);
@@ -266,7 +269,7 @@ fn spawn_background(authn: web::Data<Authenticator>, poll: Duration, flush: Dura
     actix_web::rt::spawn(async move {
         loop {
             let wait = if authn.jwks.has_keys() {
-                JWKS_REFRESH
+                jwks_refresh
             } else {
                 JWKS_RETRY
             };

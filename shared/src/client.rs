@@ -19,10 +19,11 @@ use std::time::{Duration, SystemTime};
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope, TokenResponse,
-    TokenUrl,
+    AsyncHttpClient, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
 };
 
+use crate::trace::{outbound_traceparent, TRACEPARENT};
 use crate::Secret;
 
 /// A token is replaced when it has less than this left.
@@ -136,7 +137,12 @@ impl TokenSource {
             request = request.add_scope(Scope::new(s.clone()));
         }
         let response = request
-            .request_async(&self.http)
+            .request_async(&|mut request: oauth2::HttpRequest| {
+                if let Ok(v) = oauth2::http::HeaderValue::from_str(&outbound_traceparent()) {
+                    request.headers_mut().insert(TRACEPARENT, v);
+                }
+                self.http.call(request)
+            })
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => match r.error() {
@@ -197,6 +203,7 @@ impl AuthorizedClient {
         let token = self.tokens.token().await?;
         let resp = build(&self.http)
             .bearer_auth(token.expose())
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))?;
@@ -207,6 +214,7 @@ impl AuthorizedClient {
         let token = self.tokens.token().await?;
         build(&self.http)
             .bearer_auth(token.expose())
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use shared::trace::{outbound_traceparent, TRACEPARENT};
 
 /// Unknown-`kid` refreshes happen at most this often.
 pub const MIN_REFRESH: Duration = Duration::from_secs(10);
@@ -124,6 +125,7 @@ impl JwksCache {
         let resp = self
             .http
             .get(&at)
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| format!("{at}: {}", shared::outbound::error_chain(&e)))?;
@@ -151,6 +153,7 @@ impl JwksCache {
         let resp = self
             .http
             .get(&url)
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| format!("{url}: {}", shared::outbound::error_chain(&e)))?;
