@@ -68,7 +68,14 @@ impl Application {
             keys.clone(),
             Duration::from_secs(config.key_refresh_secs.max(1)),
         );
-        let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_auth"));
+        let metrics = web::Data::new(
+            shared::metrics::Metrics::new(
+                "caseforge_auth",
+                "auth-server",
+                env!("CARGO_PKG_VERSION"),
+            )
+            .with_tokens_issued(),
+        );
         let db_data = web::Data::new(db.clone());
         let metrics_server = shared::metrics::separate_server(
             config.metrics_bind,

@@ -56,7 +56,12 @@ impl Application {
         }
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
-        let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_api"));
+        // It issues no tokens: no `tokens_issued_total`, which could only show zero here.
+        let metrics = web::Data::new(shared::metrics::Metrics::new(
+            "caseforge_api",
+            "resource-api",
+            env!("CARGO_PKG_VERSION"),
+        ));
         let authn = web::Data::new(Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),

@@ -68,7 +68,7 @@ fn request_id_of(req: &ServiceRequest) -> String {
 /// line in that span: `"<method> <path> <status>"` with peer, bytes and milliseconds as fields.
 pub async fn request_span(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
+    next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let id = request_id_of(&req);
@@ -88,13 +88,18 @@ pub async fn request_span(
     let peer = req
         .peer_addr()
         .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
-    let http_req = req.request().clone();
     let served = trace.scope(next.call(req)).instrument(span.clone()).await;
-    // An error that no inner layer turned into a response becomes one here, so that it too
-    // carries the id and is logged.
     let mut res = match served {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::from_err(e, http_req).map_into_boxed_body(),
+        Ok(res) => res,
+        Err(e) => {
+            // Actix renders it further out; it is logged here, in the request's span.
+            let status = e.as_response_error().status_code().as_u16();
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            span.in_scope(|| {
+                tracing::info!(target: "access", peer = %peer, ms = format_args!("{ms:.3}"), "{method} {path} {status}");
+            });
+            return Err(e);
+        }
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
