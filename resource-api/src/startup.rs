@@ -2,6 +2,7 @@
 //! place routes are registered. Binds a `TcpListener` so tests can use port 0.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
 use shared::routing::Endpoint;
+use shared::skeleton::Skeleton;
 
 use crate::auth::jwks::JwksCache;
 use crate::auth::ratelimit::{InMemoryRateLimiter, RateLimiter};
@@ -94,13 +96,7 @@ impl Application {
             "resource-api on port {port} using {}",
             db.target().describe()
         );
-        let db_data = web::Data::new(db.clone());
-        let metrics_server = shared::metrics::separate_server(
-            config.metrics_bind,
-            metrics.clone(),
-            db_data.clone(),
-        )?;
-        let metrics_on_main_port = metrics_server.is_none();
+        let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState { db });
         let app_authn = authn.clone();
@@ -108,9 +104,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(app_authn.clone())
-                .app_data(metrics.clone())
-                .app_data(db_data.clone())
-                .configure(shared::http::edge)
+                .configure(|cfg| skeleton.configure(cfg))
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
@@ -121,11 +115,6 @@ impl Application {
                 .wrap(shared::http::envelope_errors())
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
-                .configure(|cfg| {
-                    if metrics_on_main_port {
-                        shared::metrics::route(cfg);
-                    }
-                })
                 .default_service(web::to(shared::http::not_found))
         })
         .listen(listener)
@@ -242,34 +231,15 @@ fn spawn_background(
     jwks_refresh: Duration,
 ) {
     let a = authn.clone();
-    actix_web::rt::spawn(async move {
-        let mut ticker = actix_web::rt::time::interval(poll);
-        let mut n: u32 = 0;
-        loop {
-            ticker.tick().await;
-            n = n.wrapping_add(1);
-            let full = n % FULL_RELOAD_EVERY == 0;
-            let a2 = a.clone();
-            match web::block(move || a2.state.refresh(&a2.db, now_micros(), full)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    log::warn!("credential refresh failed (serving the state already loaded): {e}")
-                }
-                Err(_) => log::warn!("credential refresh was cancelled"),
-            }
-        }
+    let polls = AtomicU32::new(0);
+    shared::skeleton::every("credential refresh", poll, move || {
+        let n = polls.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        a.state
+            .refresh(&a.db, now_micros(), n % FULL_RELOAD_EVERY == 0)
     });
     let a = authn.clone();
-    actix_web::rt::spawn(async move {
-        let mut ticker = actix_web::rt::time::interval(flush);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            let a2 = a.clone();
-            if let Ok(Err(e)) = web::block(move || a2.state.flush_last_used(&a2.db)).await {
-                log::warn!("writing last_used_at failed: {e}");
-            }
-        }
+    shared::skeleton::every("writing last_used_at", flush, move || {
+        a.state.flush_last_used(&a.db)
     });
     actix_web::rt::spawn(async move {
         loop {

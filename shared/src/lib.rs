@@ -30,11 +30,14 @@ pub mod http;
 pub mod metrics;
 #[cfg(feature = "outbound")]
 pub mod outbound;
+pub mod random;
 pub mod ratelimit;
 #[cfg(feature = "server")]
 pub mod routing;
 pub mod scope;
 pub mod secret;
+#[cfg(feature = "server")]
+pub mod skeleton;
 #[cfg(feature = "server")]
 pub mod telemetry;
 #[cfg(feature = "testing")]
