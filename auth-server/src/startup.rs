@@ -59,7 +59,7 @@ impl Application {
                 .map_err(|e| format!("signing keys: {e}"))?,
         );
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        log::info!(
+        tracing::info!(
             "auth-server on {} using {}",
             listener.local_addr().map_err(|e| e.to_string())?,
             db.target().describe()

@@ -54,7 +54,7 @@ impl Application {
         let indexed = crate::service::watchlist::index_stale_entries(&db)
             .map_err(|e| format!("DATABASE_URL: cannot index the watchlist: {e}"))?;
         if indexed > 0 {
-            log::info!("indexed {indexed} watchlist entries for screening");
+            tracing::info!("indexed {indexed} watchlist entries for screening");
         }
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
@@ -80,11 +80,11 @@ impl Application {
             .refresh(&db, now_micros(), true)
             .map_err(|e| format!("DATABASE_URL: cannot read credentials: {e}"))?;
         match authn.jwks.refresh().await {
-            Ok(n) => log::info!(
+            Ok(n) => tracing::info!(
                 "loaded {n} signing key(s) from {}",
                 authn.jwks.jwks_url().unwrap_or_default()
             ),
-            Err(e) => log::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
+            Err(e) => tracing::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
         }
         spawn_background(
             authn.clone(),
@@ -92,7 +92,7 @@ impl Application {
             config.last_used_flush,
             config.jwks_refresh,
         );
-        log::info!(
+        tracing::info!(
             "resource-api on port {port} using {}",
             db.target().describe()
         );
@@ -251,7 +251,7 @@ fn spawn_background(
             actix_web::rt::time::sleep(wait).await;
             match authn.jwks.refresh().await {
                 Ok(_) => {}
-                Err(e) => log::warn!("JWKS refresh failed (keeping cached keys): {e}"),
+                Err(e) => tracing::warn!("JWKS refresh failed (keeping cached keys): {e}"),
             }
         }
     });

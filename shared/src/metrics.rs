@@ -230,7 +230,7 @@ pub fn separate_server(
     .listen(listener)
     .map_err(fail)?
     .run();
-    log::info!("metrics on {local}");
+    tracing::info!("metrics on {local}");
     Ok(Some((local.port(), server)))
 }
 

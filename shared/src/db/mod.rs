@@ -226,7 +226,7 @@ struct RedactingErrorHandler {
 
 impl r2d2::HandleError<r2d2::Error> for RedactingErrorHandler {
     fn handle_error(&self, error: r2d2::Error) {
-        log::error!(
+        tracing::error!(
             "database connection failed: {}",
             self.target.redact(&error.to_string())
         );
