@@ -130,8 +130,8 @@ pub enum KeysCommand {
 pub fn run(cli: Cli) -> ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("auth-server: configuration error: {e}");
+        Err(errors) => {
+            errors.report("auth-server");
             return ExitCode::from(2);
         }
     };

@@ -2,10 +2,10 @@
 
 use std::net::SocketAddr;
 
-pub use shared::config::ConfigError;
-use shared::config::{
-    parse_bind, parse_cors_allowed_origins, parse_issuer, parse_metrics_bind, parse_number, var,
-};
+use std::time::Duration;
+
+use shared::config::{interval_secs, parse_number, secret_var, var, Common};
+pub use shared::config::{ConfigError, ConfigErrors};
 use shared::Secret;
 
 use crate::service::kek::Kek;
@@ -25,8 +25,9 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// bcrypt work factor for client secrets.
     pub bcrypt_cost: u32,
-    /// How often each replica re-reads signing keys from the database (2 s: a key revoked by
-    /// `keys revoke` stops verifying in introspection within the revocation bound).
+    /// How often each replica re-reads signing keys from the database
+    /// (`SIGNING_KEY_REFRESH_SECS`, 2 s by default: a key revoked by `keys revoke` stops
+    /// verifying in introspection within the revocation bound).
     pub key_refresh_secs: u64,
     /// Database pool size.
     pub db_pool_size: u32,
@@ -55,41 +56,38 @@ pub fn default_bcrypt_concurrency() -> u32 {
     u32::try_from(cores / 2).unwrap_or(1).max(1)
 }
 
-fn parse_kek(var: &'static str) -> Result<Option<Kek>, ConfigError> {
-    shared::config::var(var)
+fn parse_kek(var: &'static str, file_var: &'static str) -> Result<Option<Kek>, ConfigError> {
+    secret_var(var, file_var)?
         .map(|raw| Kek::parse(&raw).map_err(|m| ConfigError::new(var, m)))
         .transpose()
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8081";
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://caseforge.db";
-pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8081";
-pub const DEFAULT_AUDIENCE: &str = "caseforge-api";
+pub use shared::config::{DEFAULT_AUDIENCE, DEFAULT_DATABASE_URL, DEFAULT_ISSUER};
+/// Signing keys are re-read this often by default (`SIGNING_KEY_REFRESH_SECS`).
+pub const DEFAULT_KEY_REFRESH_SECS: u32 = 2;
 /// Cost 11 is ≈ 0.1 s per verify on a 2-core machine: slow for a guesser, and repeat clients
 /// skip it through the verified-credential cache.
 pub const DEFAULT_BCRYPT_COST: u32 = 11;
 
 impl Config {
-    /// Reads `AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`, `ADMIN_TOKEN`,
-    /// `BCRYPT_COST`, `BCRYPT_CONCURRENCY`, `DB_POOL_SIZE`, `SIGNING_KEY_ENCRYPTION_KEY`,
-    /// `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS`, `METRICS_BIND` and `CORS_ALLOWED_ORIGINS`.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        let bind = parse_bind(
-            "AUTH_BIND",
-            &var("AUTH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned()),
-        )?;
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        shared::db::DatabaseTarget::parse(&database_url)
-            .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
-        let issuer =
-            parse_issuer(&var("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()))?;
-        let audience = var("API_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
-        let admin_token = var("ADMIN_TOKEN").map(Secret::new);
+    /// Reads the shared variables (`AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
+    /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`: see
+    /// [`shared::config::Common`]) and `ADMIN_TOKEN`, `BCRYPT_COST`, `BCRYPT_CONCURRENCY`,
+    /// `SIGNING_KEY_ENCRYPTION_KEY`, `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS` and
+    /// `SIGNING_KEY_REFRESH_SECS`; secrets also from `*_FILE`. Every bad variable is reported.
+    pub fn from_env() -> Result<Config, ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+        let common = Common::from_env("AUTH_BIND", DEFAULT_BIND, &mut errors);
+        let admin_token = errors
+            .check(secret_var("ADMIN_TOKEN", "ADMIN_TOKEN_FILE"))
+            .flatten()
+            .map(Secret::new);
         if admin_token
             .as_ref()
             .is_some_and(|t| t.expose().trim().chars().count() < MIN_ADMIN_TOKEN_LEN)
         {
-            return Err(ConfigError::new(
+            errors.push(ConfigError::new(
                 "ADMIN_TOKEN",
                 format!(
                     "must be at least {MIN_ADMIN_TOKEN_LEN} characters (generate one with `openssl rand -base64 32`)"
@@ -98,32 +96,42 @@ impl Config {
         }
         let bcrypt_cost = match var("BCRYPT_COST") {
             None => DEFAULT_BCRYPT_COST,
-            Some(v) => parse_number("BCRYPT_COST", &v, 4..=16)?,
-        };
-        let db_pool_size = match var("DB_POOL_SIZE") {
-            None => 8,
-            Some(v) => parse_number("DB_POOL_SIZE", &v, 1..=256)?,
+            Some(v) => errors.or(parse_number("BCRYPT_COST", &v, 4..=16), DEFAULT_BCRYPT_COST),
         };
         let bcrypt_concurrency = match var("BCRYPT_CONCURRENCY") {
             None => default_bcrypt_concurrency(),
-            Some(v) => parse_number("BCRYPT_CONCURRENCY", &v, 1..=256)?,
+            Some(v) => errors.or(parse_number("BCRYPT_CONCURRENCY", &v, 1..=256), 1),
         };
-        let metrics_bind = parse_metrics_bind()?;
-        let cors_allowed_origins = parse_cors_allowed_origins()?;
-        Ok(Config {
-            bind,
-            database_url,
-            issuer,
-            audience,
+        let key_refresh = errors.or(
+            interval_secs("SIGNING_KEY_REFRESH_SECS", DEFAULT_KEY_REFRESH_SECS, 1..=60),
+            Duration::from_secs(DEFAULT_KEY_REFRESH_SECS.into()),
+        );
+        let signing_key_encryption_key = errors
+            .check(parse_kek(
+                "SIGNING_KEY_ENCRYPTION_KEY",
+                "SIGNING_KEY_ENCRYPTION_KEY_FILE",
+            ))
+            .flatten();
+        let previous_signing_key_encryption_key = errors
+            .check(parse_kek(
+                "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS",
+                "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS_FILE",
+            ))
+            .flatten();
+        errors.into_result(Config {
+            bind: common.bind,
+            database_url: common.database_url,
+            issuer: common.issuer,
+            audience: common.audience,
             admin_token,
             bcrypt_cost,
-            key_refresh_secs: 2,
-            db_pool_size,
-            signing_key_encryption_key: parse_kek("SIGNING_KEY_ENCRYPTION_KEY")?,
-            previous_signing_key_encryption_key: parse_kek("SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS")?,
+            key_refresh_secs: key_refresh.as_secs(),
+            db_pool_size: common.db_pool_size,
+            signing_key_encryption_key,
+            previous_signing_key_encryption_key,
             bcrypt_concurrency,
-            metrics_bind,
-            cors_allowed_origins,
+            metrics_bind: common.metrics_bind,
+            cors_allowed_origins: common.cors_allowed_origins,
         })
     }
 }

@@ -16,7 +16,6 @@ pub mod openapi;
 pub mod routes;
 pub mod service;
 pub mod startup;
-pub use shared::telemetry;
 
 pub use config::Config;
 pub use startup::Application;

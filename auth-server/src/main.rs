@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("auth-server: configuration error: {e}");
         return std::process::ExitCode::from(2);
     }
-    auth_server::telemetry::init_logging();
+    shared::telemetry::init_logging_from_env();
     let cli = auth_server::cli::Cli::parse();
     auth_server::cli::run(cli)
 }

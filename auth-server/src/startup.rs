@@ -10,6 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
 use shared::routing::Endpoint;
+use shared::skeleton::Skeleton;
 
 use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::routes::{admin, health, oauth, well_known, AppState};
@@ -22,7 +23,6 @@ use shared::throttle::FailureThrottle;
 /// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
 const ADMIN_FAILURE_BURST: u32 = 10;
 const ADMIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
-use crate::telemetry;
 use crate::Config;
 
 pub struct Application {
@@ -59,24 +59,34 @@ impl Application {
                 .map_err(|e| format!("signing keys: {e}"))?,
         );
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        log::info!(
+        tracing::info!(
             "auth-server on {} using {}",
             listener.local_addr().map_err(|e| e.to_string())?,
             db.target().describe()
         );
-        spawn_refresh(
-            db.clone(),
-            keys.clone(),
+        let (db2, keys2) = (db.clone(), keys.clone());
+        // Re-reads signing keys (a rotation by the CLI or another replica is picked up) and
+        // purges revocations of expired tokens.
+        shared::skeleton::every(
+            "signing-key refresh",
             Duration::from_secs(config.key_refresh_secs.max(1)),
+            move || {
+                let now = now_micros();
+                keys2.refresh(&db2, now)?;
+                db2.run_blocking(move |c| RevokedTokenRow::purge_expired(c, now))
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(())
+            },
         );
-        let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_auth"));
-        let db_data = web::Data::new(db.clone());
-        let metrics_server = shared::metrics::separate_server(
-            config.metrics_bind,
-            metrics.clone(),
-            db_data.clone(),
-        )?;
-        let metrics_on_main_port = metrics_server.is_none();
+        let metrics = web::Data::new(
+            shared::metrics::Metrics::new(
+                "caseforge_auth",
+                "auth-server",
+                env!("CARGO_PKG_VERSION"),
+            )
+            .with_tokens_issued(),
+        );
+        let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState {
             clients: ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
@@ -93,23 +103,14 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(metrics.clone())
-                .app_data(db_data.clone())
-                .configure(shared::http::edge)
-                // Innermost first: CORS answers preflights before any route; the request id is
-                // on the response before the envelope rewrite copies headers and before the
-                // access log (outermost) reads them.
+                .configure(|cfg| skeleton.configure(cfg))
+                // Innermost first: CORS answers preflights before any route; the request span
+                // puts the id on the response before the envelope rewrite copies headers.
                 .wrap(shared::cors::middleware(&cors_origins))
-                .wrap(from_fn(telemetry::request_id))
+                .wrap(from_fn(shared::telemetry::request_span))
                 .wrap(shared::http::envelope_errors())
-                .wrap(telemetry::access_log())
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
-                .configure(|cfg| {
-                    if metrics_on_main_port {
-                        shared::metrics::route(cfg);
-                    }
-                })
                 .default_service(web::to(shared::http::not_found))
         })
         .listen(listener)
@@ -177,32 +178,4 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(admin::get_api_key)
                 .delete(admin::revoke_api_key),
         );
-}
-
-/// Re-reads signing keys every `every` (so a rotation by the CLI or another replica is picked
-/// up) and purges revocations of expired tokens.
-fn spawn_refresh(db: Db, keys: Arc<KeyStore>, every: Duration) {
-    actix_web::rt::spawn(async move {
-        let mut ticker = actix_web::rt::time::interval(every);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            let (db2, keys2) = (db.clone(), keys.clone());
-            let result = web::block(move || {
-                let now = now_micros();
-                keys2.refresh(&db2, now)?;
-                db2.run_blocking(move |c| RevokedTokenRow::purge_expired(c, now))
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>(())
-            })
-            .await;
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    log::warn!("background refresh failed (serving the keys already loaded): {e}")
-                }
-                Err(_) => log::warn!("background refresh was cancelled"),
-            }
-        }
-    });
 }

@@ -3,10 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use shared::config::ConfigError;
-use shared::config::{
-    parse_bind, parse_cors_allowed_origins, parse_issuer, parse_metrics_bind, parse_number, var,
-};
+use shared::config::{interval_secs, var, Common};
+pub use shared::config::{ConfigError, ConfigErrors};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,43 +27,46 @@ pub struct Config {
     pub credential_poll: Duration,
     /// How often `last_used_at` of API keys is written.
     pub last_used_flush: Duration,
+    /// How often the JWKS is re-read even when no unknown `kid` shows up.
+    pub jwks_refresh: Duration,
 }
 
 impl Config {
-    /// Reads `API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `JWKS_URL`, `API_AUDIENCE`,
-    /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, and checks `SSL_CERT_FILE`.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        let bind = parse_bind(
-            "API_BIND",
-            &var("API_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
-        )?;
-        let database_url =
-            var("DATABASE_URL").unwrap_or_else(|| "sqlite://caseforge.db".to_owned());
-        shared::db::DatabaseTarget::parse(&database_url)
-            .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
-        let issuer = parse_issuer(
-            &var("AUTH_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned()),
-        )?;
-        let jwks_url = var("JWKS_URL").map(|v| parse_jwks_url(&v)).transpose()?;
-        shared::outbound::check_trust_store()?;
-        let audience = var("API_AUDIENCE").unwrap_or_else(|| "caseforge-api".to_owned());
-        let db_pool_size = match var("DB_POOL_SIZE") {
-            None => 8,
-            Some(v) => parse_number("DB_POOL_SIZE", &v, 1..=256)?,
-        };
-        let metrics_bind = parse_metrics_bind()?;
-        let cors_allowed_origins = parse_cors_allowed_origins()?;
-        Ok(Config {
-            bind,
-            database_url,
-            issuer,
+    /// Reads the shared variables (`API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
+    /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`: see
+    /// [`shared::config::Common`]), `JWKS_URL`, the intervals `CREDENTIAL_POLL_SECS`,
+    /// `LAST_USED_FLUSH_SECS` and `JWKS_REFRESH_SECS`, and checks `SSL_CERT_FILE`. Every bad
+    /// variable is reported.
+    pub fn from_env() -> Result<Config, ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+        let common = Common::from_env("API_BIND", "127.0.0.1:8080", &mut errors);
+        let jwks_url = var("JWKS_URL").and_then(|v| errors.check(parse_jwks_url(&v)));
+        errors.check(shared::outbound::check_trust_store());
+        // The credential poll bounds how long a revoked credential keeps working: at most 60 s.
+        let credential_poll = errors.or(
+            interval_secs("CREDENTIAL_POLL_SECS", 1, 1..=60),
+            Duration::from_secs(1),
+        );
+        let last_used_flush = errors.or(
+            interval_secs("LAST_USED_FLUSH_SECS", 30, 1..=3600),
+            Duration::from_secs(30),
+        );
+        let jwks_refresh = errors.or(
+            interval_secs("JWKS_REFRESH_SECS", 300, 10..=86_400),
+            Duration::from_secs(300),
+        );
+        errors.into_result(Config {
+            bind: common.bind,
+            database_url: common.database_url,
+            issuer: common.issuer,
             jwks_url,
-            audience,
-            db_pool_size,
-            metrics_bind,
-            cors_allowed_origins,
-            credential_poll: Duration::from_secs(1),
-            last_used_flush: Duration::from_secs(30),
+            audience: common.audience,
+            db_pool_size: common.db_pool_size,
+            metrics_bind: common.metrics_bind,
+            cors_allowed_origins: common.cors_allowed_origins,
+            credential_poll,
+            last_used_flush,
+            jwks_refresh,
         })
     }
 }

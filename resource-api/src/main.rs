@@ -7,8 +7,9 @@ use clap::Parser;
 /// CaseForge /v2 resource API: cases, SARs, watchlist, subjects, transactions and alerts.
 ///
 /// Configured from the environment (and `./.env`): API_BIND, DATABASE_URL, AUTH_ISSUER,
-/// API_AUDIENCE, JWKS_URL, DB_POOL_SIZE, METRICS_BIND, CORS_ALLOWED_ORIGINS, RUST_LOG; see
-/// README "Configuration".
+/// API_AUDIENCE, JWKS_URL, DB_POOL_SIZE, METRICS_BIND, CORS_ALLOWED_ORIGINS, RUST_LOG,
+/// LOG_FORMAT, CREDENTIAL_POLL_SECS, LAST_USED_FLUSH_SECS, JWKS_REFRESH_SECS (DATABASE_URL also
+/// from DATABASE_URL_FILE); see README "Configuration".
 #[derive(Debug, Parser)]
 #[command(name = "resource-api", version)]
 struct Cli {}
@@ -21,11 +22,11 @@ fn main() -> ExitCode {
         eprintln!("resource-api: configuration error: {e}");
         return ExitCode::from(2);
     }
-    shared::telemetry::init_logging();
+    shared::telemetry::init_logging_from_env();
     let config = match resource_api::Config::from_env() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("resource-api: configuration error: {e}");
+        Err(errors) => {
+            errors.report("resource-api");
             return ExitCode::from(2);
         }
     };

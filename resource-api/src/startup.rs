@@ -2,6 +2,7 @@
 //! place routes are registered. Binds a `TcpListener` so tests can use port 0.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
 use shared::routing::Endpoint;
+use shared::skeleton::Skeleton;
 
 use crate::auth::jwks::JwksCache;
 use crate::auth::ratelimit::{InMemoryRateLimiter, RateLimiter};
@@ -30,8 +32,6 @@ pub struct Application {
     authn: web::Data<Authenticator>,
 }
 
-/// The JWKS is re-read this often even when no unknown `kid` shows up.
-const JWKS_REFRESH: Duration = Duration::from_secs(300);
 /// Until the first JWKS arrives, retry this often.
 const JWKS_RETRY: Duration = Duration::from_secs(2);
 /// Every this many polls, reload credential state in full.
@@ -54,11 +54,16 @@ impl Application {
         let indexed = crate::service::watchlist::index_stale_entries(&db)
             .map_err(|e| format!("DATABASE_URL: cannot index the watchlist: {e}"))?;
         if indexed > 0 {
-            log::info!("indexed {indexed} watchlist entries for screening");
+            tracing::info!("indexed {indexed} watchlist entries for screening");
         }
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
-        let metrics = web::Data::new(shared::metrics::Metrics::new("caseforge_api"));
+        // It issues no tokens: no `tokens_issued_total`, which could only show zero here.
+        let metrics = web::Data::new(shared::metrics::Metrics::new(
+            "caseforge_api",
+            "resource-api",
+            env!("CARGO_PKG_VERSION"),
+        ));
         let authn = web::Data::new(Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -75,28 +80,23 @@ impl Application {
             .refresh(&db, now_micros(), true)
             .map_err(|e| format!("DATABASE_URL: cannot read credentials: {e}"))?;
         match authn.jwks.refresh().await {
-            Ok(n) => log::info!(
+            Ok(n) => tracing::info!(
                 "loaded {n} signing key(s) from {}",
                 authn.jwks.jwks_url().unwrap_or_default()
             ),
-            Err(e) => log::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
+            Err(e) => tracing::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
         }
         spawn_background(
             authn.clone(),
             config.credential_poll,
             config.last_used_flush,
+            config.jwks_refresh,
         );
-        log::info!(
+        tracing::info!(
             "resource-api on port {port} using {}",
             db.target().describe()
         );
-        let db_data = web::Data::new(db.clone());
-        let metrics_server = shared::metrics::separate_server(
-            config.metrics_bind,
-            metrics.clone(),
-            db_data.clone(),
-        )?;
-        let metrics_on_main_port = metrics_server.is_none();
+        let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState { db });
         let app_authn = authn.clone();
@@ -104,25 +104,17 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(app_authn.clone())
-                .app_data(metrics.clone())
-                .app_data(db_data.clone())
-                .configure(shared::http::edge)
+                .configure(|cfg| skeleton.configure(cfg))
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
                 .wrap(from_fn(no_store_on_v2))
-                // The request id is on the response before the envelope rewrite copies headers
-                // and before the access log (outer) reads it, as on the auth server.
-                .wrap(from_fn(shared::telemetry::request_id))
+                // The request span puts the id on the response before the envelope rewrite
+                // copies headers, as on the auth server.
+                .wrap(from_fn(shared::telemetry::request_span))
                 .wrap(shared::http::envelope_errors())
-                .wrap(shared::telemetry::access_log())
                 .wrap(from_fn(shared::metrics::record))
                 .configure(routes)
-                .configure(|cfg| {
-                    if metrics_on_main_port {
-                        shared::metrics::route(cfg);
-                    }
-                })
                 .default_service(web::to(shared::http::not_found))
         })
         .listen(listener)
@@ -232,48 +224,34 @@ async fn no_store_on_v2(
     Ok(res)
 }
 
-fn spawn_background(authn: web::Data<Authenticator>, poll: Duration, flush: Duration) {
+fn spawn_background(
+    authn: web::Data<Authenticator>,
+    poll: Duration,
+    flush: Duration,
+    jwks_refresh: Duration,
+) {
     let a = authn.clone();
-    actix_web::rt::spawn(async move {
-        let mut ticker = actix_web::rt::time::interval(poll);
-        let mut n: u32 = 0;
-        loop {
-            ticker.tick().await;
-            n = n.wrapping_add(1);
-            let full = n % FULL_RELOAD_EVERY == 0;
-            let a2 = a.clone();
-            match web::block(move || a2.state.refresh(&a2.db, now_micros(), full)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    log::warn!("credential refresh failed (serving the state already loaded): {e}")
-                }
-                Err(_) => log::warn!("credential refresh was cancelled"),
-            }
-        }
+    let polls = AtomicU32::new(0);
+    shared::skeleton::every("credential refresh", poll, move || {
+        let n = polls.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        a.state
+            .refresh(&a.db, now_micros(), n % FULL_RELOAD_EVERY == 0)
     });
     let a = authn.clone();
-    actix_web::rt::spawn(async move {
-        let mut ticker = actix_web::rt::time::interval(flush);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            let a2 = a.clone();
-            if let Ok(Err(e)) = web::block(move || a2.state.flush_last_used(&a2.db)).await {
-                log::warn!("writing last_used_at failed: {e}");
-            }
-        }
+    shared::skeleton::every("writing last_used_at", flush, move || {
+        a.state.flush_last_used(&a.db)
     });
     actix_web::rt::spawn(async move {
         loop {
             let wait = if authn.jwks.has_keys() {
-                JWKS_REFRESH
+                jwks_refresh
             } else {
                 JWKS_RETRY
             };
             actix_web::rt::time::sleep(wait).await;
             match authn.jwks.refresh().await {
                 Ok(_) => {}
-                Err(e) => log::warn!("JWKS refresh failed (keeping cached keys): {e}"),
+                Err(e) => tracing::warn!("JWKS refresh failed (keeping cached keys): {e}"),
             }
         }
     });

@@ -8,8 +8,6 @@
 
 use std::fmt;
 
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::Environment;
@@ -45,11 +43,7 @@ pub struct ApiKey {
 impl ApiKey {
     /// Generates a fresh key for `environment` from the OS-seeded CSPRNG.
     pub fn generate(environment: Environment) -> Self {
-        let body: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(BODY_LEN)
-            .map(char::from)
-            .collect();
+        let body = crate::random::random_base62(BODY_LEN);
         let mut key = String::with_capacity(API_KEY_LEN);
         key.push_str(environment.api_key_prefix());
         key.push_str(&body);

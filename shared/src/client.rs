@@ -19,10 +19,11 @@ use std::time::{Duration, SystemTime};
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope, TokenResponse,
-    TokenUrl,
+    AsyncHttpClient, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
 };
 
+use crate::trace::{outbound_traceparent, TRACEPARENT};
 use crate::Secret;
 
 /// A token is replaced when it has less than this left.
@@ -136,7 +137,12 @@ impl TokenSource {
             request = request.add_scope(Scope::new(s.clone()));
         }
         let response = request
-            .request_async(&self.http)
+            .request_async(&|mut request: oauth2::HttpRequest| {
+                if let Ok(v) = oauth2::http::HeaderValue::from_str(&outbound_traceparent()) {
+                    request.headers_mut().insert(TRACEPARENT, v);
+                }
+                self.http.call(request)
+            })
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => match r.error() {
@@ -197,6 +203,7 @@ impl AuthorizedClient {
         let token = self.tokens.token().await?;
         let resp = build(&self.http)
             .bearer_auth(token.expose())
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))?;
@@ -207,8 +214,67 @@ impl AuthorizedClient {
         let token = self.tokens.token().await?;
         build(&self.http)
             .bearer_auth(token.expose())
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| TokenError::Network(crate::outbound::error_chain(&e)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+    use super::*;
+    use crate::trace::TraceContext;
+
+    #[actix_web::test]
+    async fn token_requests_send_a_traceparent_continuing_the_current_trace() {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let record = seen.clone();
+        let server = HttpServer::new(move || {
+            let record = record.clone();
+            App::new().route(
+                "/oauth/token",
+                web::post().to(move |req: HttpRequest| {
+                    let header = req
+                        .headers()
+                        .get(TRACEPARENT)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    record.lock().unwrap().push(header);
+                    async {
+                        HttpResponse::Ok().json(serde_json::json!({
+                            "access_token": "t0k3n", "token_type": "Bearer", "expires_in": 3600
+                        }))
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://{}/oauth/token", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+
+        let tokens = TokenSource::new(&url, "app_x", "cfsec_x", &["cases:read"]).unwrap();
+        let request =
+            TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(
+            request.scope(tokens.token()).await.unwrap().expose(),
+            "t0k3n"
+        );
+        handle.stop(true).await;
+
+        let seen = seen.lock().unwrap().clone();
+        let sent = TraceContext::parse(&seen[0]).expect("a valid traceparent");
+        assert_eq!(sent.trace_id(), request.trace_id());
+        assert_ne!(sent.span_id(), request.span_id(), "a fresh span id");
     }
 }

@@ -1,4 +1,8 @@
-//! Configuration values both services parse the same way.
+//! Configuration values both services parse the same way: the variables they share
+//! ([`Common`]), intervals, `*_FILE` secrets, and [`ConfigErrors`], which collects every bad
+//! variable so that an operator sees them all at once, one line each.
+
+use std::time::Duration;
 
 /// A configuration value that cannot be used. The message names the variable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -13,6 +17,218 @@ impl ConfigError {
         ConfigError {
             var,
             message: message.into(),
+        }
+    }
+}
+
+/// Every bad variable found while reading the configuration, in the order read.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigErrors(Vec<ConfigError>);
+
+impl ConfigErrors {
+    pub fn new() -> Self {
+        ConfigErrors::default()
+    }
+
+    pub fn push(&mut self, e: ConfigError) {
+        self.0.push(e);
+    }
+
+    /// The value, or `None` with the error recorded.
+    pub fn check<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        r.map_err(|e| self.push(e)).ok()
+    }
+
+    /// The value, or `fallback` with the error recorded (so that reading can go on and find
+    /// the next bad variable).
+    pub fn or<T>(&mut self, r: Result<T, ConfigError>, fallback: T) -> T {
+        self.check(r).unwrap_or(fallback)
+    }
+
+    pub fn errors(&self) -> &[ConfigError] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was wrong.
+    pub fn into_result<T>(self, value: T) -> Result<T, ConfigErrors> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+
+    /// Writes one line per bad variable to stderr: `<program>: configuration error: VAR: …`.
+    pub fn report(&self, program: &str) {
+        for e in &self.0 {
+            eprintln!("{program}: configuration error: {e}");
+        }
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// `LOG_FORMAT`: `text` (the default) or `json`, one object a line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(raw: &str) -> Result<LogFormat, ConfigError> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(ConfigError::new("LOG_FORMAT", "must be `text` or `json`")),
+        }
+    }
+
+    pub fn from_env() -> Result<LogFormat, ConfigError> {
+        var("LOG_FORMAT").map_or(Ok(LogFormat::Text), |v| LogFormat::parse(&v))
+    }
+}
+
+/// An interval in whole seconds from `name` (e.g. `CREDENTIAL_POLL_SECS`), `default` when
+/// unset, within `range`.
+pub fn interval_secs(
+    name: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<Duration, ConfigError> {
+    let secs = match var(name) {
+        None => default,
+        Some(v) => parse_number(name, &v, range)?,
+    };
+    Ok(Duration::from_secs(u64::from(secs)))
+}
+
+/// A secret from `name` or from the file named by `file_name` (`name` + `_FILE`, as Docker
+/// and Kubernetes secrets are mounted): the file's content with one trailing newline removed.
+/// Setting both is an error, and so is a file that cannot be read or is empty; the message
+/// names the variable and the path, never the content.
+pub fn secret_var(
+    name: &'static str,
+    file_name: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match (var(name), var(file_name)) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            file_name,
+            format!("{name} and {file_name} are both set; set one of them"),
+        )),
+        (Some(v), None) => Ok(Some(v)),
+        (None, None) => Ok(None),
+        (None, Some(path)) => {
+            let content = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::new(file_name, format!("cannot read `{path}`: {}", e.kind()))
+            })?;
+            let value = content
+                .strip_suffix('\n')
+                .map(|v| v.strip_suffix('\r').unwrap_or(v))
+                .unwrap_or(&content);
+            if value.trim().is_empty() {
+                return Err(ConfigError::new(file_name, format!("`{path}` is empty")));
+            }
+            Ok(Some(value.to_owned()))
+        }
+    }
+}
+
+/// The variables both services read, parsed the same way: listen address (`bind_var`),
+/// `DATABASE_URL` (or `DATABASE_URL_FILE`), `DB_POOL_SIZE`, `AUTH_ISSUER`, `API_AUDIENCE`,
+/// `METRICS_BIND`, `CORS_ALLOWED_ORIGINS` and `LOG_FORMAT`.
+#[cfg(feature = "server")]
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub bind: std::net::SocketAddr,
+    pub database_url: String,
+    pub db_pool_size: u32,
+    /// Without a trailing slash.
+    pub issuer: String,
+    pub audience: String,
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    pub cors_allowed_origins: Vec<String>,
+    pub log_format: LogFormat,
+}
+
+#[cfg(feature = "server")]
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://caseforge.db";
+#[cfg(feature = "server")]
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8081";
+#[cfg(feature = "server")]
+pub const DEFAULT_AUDIENCE: &str = "caseforge-api";
+#[cfg(feature = "server")]
+pub const DEFAULT_DB_POOL_SIZE: u32 = 8;
+
+#[cfg(feature = "server")]
+impl Common {
+    /// Reads the shared variables; each bad one is recorded in `errors` (and a default stands
+    /// in for it, so that reading goes on).
+    pub fn from_env(
+        bind_var: &'static str,
+        default_bind: &str,
+        errors: &mut ConfigErrors,
+    ) -> Common {
+        let fallback_bind: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        let bind = errors.or(
+            parse_bind(
+                bind_var,
+                &var(bind_var).unwrap_or_else(|| default_bind.to_owned()),
+            ),
+            fallback_bind,
+        );
+        // The URL may hold a password: messages describe it, never quote it.
+        let database_url = errors
+            .check(secret_var("DATABASE_URL", "DATABASE_URL_FILE"))
+            .flatten()
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if let Err(e) = crate::db::DatabaseTarget::parse(&database_url) {
+            errors.push(ConfigError::new("DATABASE_URL", e.to_string()));
+        }
+        let db_pool_size = match var("DB_POOL_SIZE") {
+            None => DEFAULT_DB_POOL_SIZE,
+            Some(v) => errors.or(
+                parse_number("DB_POOL_SIZE", &v, 1..=256),
+                DEFAULT_DB_POOL_SIZE,
+            ),
+        };
+        let issuer = errors.or(
+            parse_issuer(&var("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned())),
+            DEFAULT_ISSUER.to_owned(),
+        );
+        let audience = var("API_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
+        Common {
+            bind,
+            database_url,
+            db_pool_size,
+            issuer,
+            audience,
+            metrics_bind: errors.or(parse_metrics_bind(), None),
+            cors_allowed_origins: errors.or(parse_cors_allowed_origins(), Vec::new()),
+            log_format: errors.or(LogFormat::from_env(), LogFormat::Text),
         }
     }
 }
@@ -160,6 +376,7 @@ fn is_origin(s: &str) -> bool {
 /// `dotenvy::dotenv` would also look, picking up a stranger's settings). A missing file is
 /// fine; one that cannot be read or parsed is an error naming the file. Variables already set
 /// in the environment win.
+#[cfg(feature = "server")]
 pub fn load_dotenv() -> Result<(), String> {
     match dotenvy::from_path(".env") {
         Ok(()) => Ok(()),

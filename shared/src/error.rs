@@ -1,9 +1,13 @@
 //! The JSON error envelope both services answer with (contract §2), and its HTTP mapping.
 
+#[cfg(feature = "server")]
 use std::fmt;
 
+#[cfg(feature = "server")]
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+#[cfg(feature = "server")]
 use actix_web::http::StatusCode;
+#[cfg(feature = "server")]
 use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,9 +24,10 @@ pub struct ErrorBody {
     pub details: Option<Value>,
 }
 
-/// An error on its way to becoming an HTTP response: status, envelope and extra headers
+/// (feature `server`) An error on its way to becoming an HTTP response: status, envelope and extra headers
 /// (`WWW-Authenticate`, `Retry-After`, …). Each crate maps its own error enum into this in
 /// one place.
+#[cfg(feature = "server")]
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
@@ -31,8 +36,10 @@ pub struct ApiError {
 }
 
 /// Descriptions that quote user input are cut to this many characters.
+#[cfg(feature = "server")]
 const MAX_DESCRIPTION: usize = 300;
 
+#[cfg(feature = "server")]
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, description: impl Into<String>) -> Self {
         let mut description: String = description.into();
@@ -124,6 +131,7 @@ impl ApiError {
     }
 }
 
+#[cfg(feature = "server")]
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -136,6 +144,7 @@ impl fmt::Display for ApiError {
     }
 }
 
+#[cfg(feature = "server")]
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
@@ -151,7 +160,7 @@ impl ResponseError for ApiError {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
     use actix_web::body::to_bytes;

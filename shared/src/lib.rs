@@ -8,36 +8,54 @@
 //!
 //! It must never hold service policy: no handler, no token issuance, no credential lookup.
 //! A type lives here only when both services would otherwise have to agree on it by copy.
+//!
+//! Features: `server` (both services) adds the service skeleton — configuration, telemetry,
+//! metrics, the database, the HTTP edge — and with it actix-web, diesel and prometheus;
+//! `client` alone (backend services) compiles none of those.
 
 pub mod api_key;
 pub mod claims;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
+#[cfg(feature = "server")]
 pub mod cors;
+#[cfg(feature = "server")]
 pub mod db;
 pub mod environment;
 pub mod error;
+#[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "outbound")]
 pub mod outbound;
+pub mod random;
 pub mod ratelimit;
+#[cfg(feature = "server")]
 pub mod routing;
 pub mod scope;
 pub mod secret;
+#[cfg(feature = "server")]
+pub mod skeleton;
+#[cfg(feature = "server")]
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "server")]
 pub mod throttle;
 pub mod tier;
 pub mod time;
+#[cfg(any(feature = "server", feature = "client"))]
+pub mod trace;
 pub mod validate;
 
 pub use api_key::{ApiKey, ApiKeyFormatError};
 pub use claims::AccessTokenClaims;
 pub use environment::Environment;
-pub use error::{ApiError, ErrorBody};
+#[cfg(feature = "server")]
+pub use error::ApiError;
+pub use error::ErrorBody;
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use secret::Secret;
 pub use tier::{Tier, TierLimits};

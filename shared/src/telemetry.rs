@@ -1,37 +1,56 @@
-//! Logging both services install the same way: env_logger, and one access-log line per request
-//! carrying a request id. The access
-//! log names method, path (never the query string), status, size and time: never a header,
+//! Logging both services install the same way: `tracing`, text or one JSON object a line
+//! (`LOG_FORMAT`), filtered by `RUST_LOG`, timestamps in RFC 3339 UTC; the `log` macros of
+//! dependencies are bridged into it.
+//!
+//! Every request is served inside a `request` span carrying its request id and trace id, so
+//! every line logged while serving it — the access line included — names both. The access
+//! line names method, path (never the query string), status, size and time: never a header,
 //! body, secret or token.
 
-use actix_web::body::MessageBody;
+use std::time::Instant;
+
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{Logger, Next};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
 
-/// The response header that carries the request id.
+use crate::config::LogFormat;
+use crate::trace::{TraceContext, TRACEPARENT};
+
+/// The request and response header that carries the request id.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// `RUST_LOG` filter, `info` by default. Safe to call twice (tests).
-pub fn init_logging() {
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
-        .try_init();
+/// Installs the subscriber: `RUST_LOG` filter (`info` when unset or unreadable), `format`
+/// lines on stderr. Safe to call twice (tests): the second call changes nothing.
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    // The default timer writes RFC 3339 in UTC (`2026-11-23T19:24:31.123456Z`) in both formats.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
-/// The access log: `<request id> <peer> "<method> <path>" <status> <bytes> <ms>`.
-pub fn access_log() -> Logger {
-    Logger::new(r#"%{x-request-id}o %a "%{method}xi %U" %s %b %Dms"#)
-        .custom_request_replace("method", |req| req.method().to_string())
+/// Reads `LOG_FORMAT` alone, for the logging that starts before the whole configuration is
+/// read; a bad value falls back to text here and is reported with the configuration.
+pub fn init_logging_from_env() {
+    init_logging(LogFormat::from_env().unwrap_or_default());
 }
 
-/// Gives every request an id: the caller's `X-Request-Id` when it is short and plain, a fresh
-/// one otherwise. It is echoed in the response and printed in the access log.
-pub async fn request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let incoming = req
-        .headers()
+/// The caller's `X-Request-Id` when it is short and plain, a fresh one otherwise.
+fn request_id_of(req: &ServiceRequest) -> String {
+    req.headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
@@ -40,12 +59,67 @@ pub async fn request_id(
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-        .map(str::to_owned);
-    let id = incoming.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
-    let mut res = next.call(req).await?;
+        .map_or_else(|| format!("{:032x}", rand::random::<u128>()), str::to_owned)
+}
+
+/// Serves each request inside a `request` span with its request id (taken or made, and
+/// echoed in `X-Request-Id`) and its trace id (continued from a valid `traceparent`, a new
+/// trace otherwise; current for outbound calls, see [`crate::trace`]), then logs the access
+/// line in that span: `"<method> <path> <status>"` with peer, bytes and milliseconds as fields.
+pub async fn request_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let id = request_id_of(&req);
+    let trace = req
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse)
+        .map_or_else(TraceContext::new_root, |parent| parent.child());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        trace_id = %trace.trace_id(),
+    );
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
+    let served = trace.scope(next.call(req)).instrument(span.clone()).await;
+    let mut res = match served {
+        Ok(res) => res,
+        Err(e) => {
+            // Actix renders it further out; it is logged here, in the request's span.
+            let status = e.as_response_error().status_code().as_u16();
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            span.in_scope(|| {
+                tracing::info!(target: "access", peer = %peer, ms = format_args!("{ms:.3}"), "{method} {path} {status}");
+            });
+            return Err(e);
+        }
+    };
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), v);
     }
+    let status = res.status().as_u16();
+    let bytes = match res.response().body().size() {
+        BodySize::Sized(n) => n.to_string(),
+        BodySize::None => "0".to_owned(),
+        BodySize::Stream => "-".to_owned(),
+    };
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(
+            target: "access",
+            peer = %peer,
+            bytes = %bytes,
+            ms = format_args!("{ms:.3}"),
+            "{method} {path} {status}"
+        );
+    });
     Ok(res)
 }

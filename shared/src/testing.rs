@@ -295,3 +295,270 @@ pub fn assert_no_database_password_in_the_log(
         }
     }
 }
+
+/// A service binary started for a test on a free port, killed when stopped or dropped.
+pub struct RunningService {
+    child: Option<std::process::Child>,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+}
+
+impl RunningService {
+    /// Starts `bin` with `args` and `env`, listening on a free port named by `bind_var`, with
+    /// its stderr kept; waits (up to 20 s) until it accepts connections.
+    pub fn start(bin: &str, args: &[&str], bind_var: &str, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = std::process::Command::new(bin)
+            .args(args)
+            .env_remove("METRICS_BIND")
+            .envs(env.iter().copied())
+            .env(bind_var, &addr)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the service binary");
+        let mut service = RunningService {
+            child: Some(child),
+            addr,
+        };
+        for _ in 0..400 {
+            if std::net::TcpStream::connect(&service.addr).is_ok() {
+                return service;
+            }
+            if let Some(Ok(Some(status))) = service.child.as_mut().map(|c| c.try_wait()) {
+                panic!("the service exited ({status}): {}", service.stop());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the service did not come up: {}", service.stop());
+    }
+
+    /// Sends `GET {path}` with the extra `headers` (`Name: value` lines) and returns the
+    /// response head and body.
+    pub fn get(&self, path: &str, headers: &[&str]) -> (String, String) {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(&self.addr).expect("connect");
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .expect("read timeout");
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for h in headers {
+            request.push_str(h);
+            request.push_str("\r\n");
+        }
+        request.push_str("Connection: close\r\n\r\n");
+        conn.write_all(request.as_bytes()).expect("send");
+        let mut raw = String::new();
+        conn.read_to_string(&mut raw).expect("read the answer");
+        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+        (head.to_owned(), body.to_owned())
+    }
+
+    /// Kills the service and returns everything it wrote to stderr.
+    pub fn stop(&mut self) -> String {
+        let Some(mut child) = self.child.take() else {
+            return String::new();
+        };
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("service output");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The value of header `name` (lower case) in a response head.
+fn header_of<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The access line (target `access`) of the request whose id is `request_id`, among JSON lines.
+fn access_line<'a>(lines: &'a [serde_json::Value], request_id: &str) -> &'a serde_json::Value {
+    lines
+        .iter()
+        .find(|l| l["target"] == "access" && l["span"]["request_id"] == request_id)
+        .unwrap_or_else(|| panic!("no access line for {request_id}: {lines:#?}"))
+}
+
+/// Asserts that the service binary `bin` (run with `args` and `env`, on a free port named by
+/// `bind_var`) with `LOG_FORMAT=json` writes only JSON objects, one a line, with RFC 3339 UTC
+/// timestamps, and that the access line of a request carries its request id (taken from
+/// `X-Request-Id`, echoed) and the trace id of a valid `traceparent`; an invalid
+/// `traceparent` starts a new trace instead.
+pub fn assert_json_logs_carry_request_and_trace_ids(
+    bin: &str,
+    args: &[&str],
+    bind_var: &str,
+    env: &[(&str, &str)],
+) {
+    let mut vars = env.to_vec();
+    vars.extend([("LOG_FORMAT", "json"), ("RUST_LOG", "info")]);
+    let mut service = RunningService::start(bin, args, bind_var, &vars);
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (head, _) = service.get(
+        "/healthz?probe=1",
+        &[
+            "X-Request-Id: json-log-1",
+            &format!("traceparent: 00-{trace_id}-00f067aa0ba902b7-01"),
+        ],
+    );
+    assert_eq!(
+        header_of(&head, "x-request-id"),
+        Some("json-log-1"),
+        "{head}"
+    );
+    // Upper-case hex is invalid: ignored, and the request starts a trace of its own.
+    let bad_trace = "4BF92F3577B34DA6A3CE929D0E0E4736";
+    let (head, _) = service.get(
+        "/no/such/path",
+        &[
+            "X-Request-Id: json-log-2",
+            &format!("traceparent: 00-{bad_trace}-00f067aa0ba902b7-01"),
+        ],
+    );
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    assert_eq!(
+        header_of(&head, "x-request-id"),
+        Some("json-log-2"),
+        "{head}"
+    );
+    let logs = service.stop();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v.is_object(), "{l}");
+            let ts = v["timestamp"].as_str().unwrap_or_else(|| panic!("{l}"));
+            let parsed = chrono::DateTime::parse_from_rfc3339(ts)
+                .unwrap_or_else(|e| panic!("timestamp {ts}: {e}"));
+            assert!(
+                ts.ends_with('Z') && parsed.offset().local_minus_utc() == 0,
+                "{ts}"
+            );
+            v
+        })
+        .collect();
+    let first = access_line(&lines, "json-log-1");
+    assert_eq!(first["span"]["trace_id"], trace_id, "{first}");
+    let message = first["message"].as_str().unwrap_or_default();
+    assert_eq!(message, "GET /healthz 200", "no query string: {first}");
+    let second = access_line(&lines, "json-log-2");
+    let new_trace = second["span"]["trace_id"].as_str().unwrap_or_default();
+    assert_eq!(new_trace.len(), 32, "{second}");
+    assert_ne!(new_trace, trace_id);
+    assert_ne!(new_trace, bad_trace.to_ascii_lowercase());
+}
+
+/// Asserts `/metrics` of `service` at `addr`: the process metrics (resident memory, CPU time,
+/// open file descriptors, start time) with plausible values, and
+/// `caseforge_build_info{service,version} 1`.
+pub fn assert_process_and_build_info_metrics(addr: &str, service: &str, version: &str) {
+    let text = get_body(addr, "/metrics");
+    let value = |family: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(family)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {family}: {text}"))
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{family}: {e}"))
+    };
+    assert!(
+        value("process_resident_memory_bytes") > 1_000_000.0,
+        "{text}"
+    );
+    assert!(value("process_open_fds") >= 3.0, "{text}");
+    assert!(value("process_cpu_seconds_total") >= 0.0, "{text}");
+    let started = value("process_start_time_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(
+        started > now - 3600.0 && started <= now + 1.0,
+        "{started} vs {now}"
+    );
+    let build = format!("caseforge_build_info{{service=\"{service}\",version=\"{version}\"}} 1");
+    assert!(text.lines().any(|l| l == build), "{build}: {text}");
+}
+
+/// Runs `bin` with `args` and `vars` (the database and bind variables cleared first, and the
+/// working directory a fresh one, so that no `.env` is read) and returns its exit code and
+/// stderr. For configuration checks: the run is expected to stop before serving.
+pub fn config_outcome(bin: &str, args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(args).current_dir(dir.path());
+    for var in [
+        "DATABASE_URL",
+        "DATABASE_URL_FILE",
+        "AUTH_ISSUER",
+        "METRICS_BIND",
+        "LOG_FORMAT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(vars.iter().copied());
+    let out = cmd.output().expect("run the service binary");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts that `bin` given every one of the `bad` variables at once reports each of them,
+/// one line each naming it, and exits with status 2 (as clap does for usage errors).
+pub fn assert_every_bad_variable_is_reported(bin: &str, args: &[&str], bad: &[(&str, &str)]) {
+    let (code, stderr) = config_outcome(bin, args, bad);
+    assert_eq!(code, Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.trim().lines().collect();
+    assert_eq!(lines.len(), bad.len(), "{stderr}");
+    for ((var, _), line) in bad.iter().zip(&lines) {
+        assert!(
+            line.contains(var),
+            "{var} is not named in `{line}`: {stderr}"
+        );
+    }
+}
+
+/// Asserts the `*_FILE` rules for the secret `var` of `bin`: setting both `var` and
+/// `var_FILE` is refused (status 2, one line naming both, the value not shown), and an
+/// unreadable file is refused naming the variable and the path. `value` is a valid value.
+pub fn assert_secret_file_rules(bin: &str, args: &[&str], var: &str, value: &str) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("secret");
+    std::fs::write(&file, format!("{value}\n")).expect("write the secret file");
+    let file_var = format!("{var}_FILE");
+    let path = file.to_str().expect("a UTF-8 path");
+    let (code, stderr) = config_outcome(bin, args, &[(var, value), (&file_var, path)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&file_var) && stderr.contains(&format!("{var} ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(value), "{stderr}");
+
+    let missing = dir.path().join("no-such-file");
+    let missing = missing.to_str().expect("a UTF-8 path");
+    let (code, stderr) = config_outcome(bin, args, &[(&file_var, missing)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&file_var) && stderr.contains(missing),
+        "{stderr}"
+    );
+}

@@ -3,6 +3,13 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// Now, in Unix microseconds: the one clock both services read. Only the outermost layer
+/// (handlers, the CLI, background loops) calls it; everything below takes the time as a
+/// parameter.
+pub fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
 /// Unix microseconds of `t`.
 pub fn to_micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()

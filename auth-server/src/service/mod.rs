@@ -9,24 +9,8 @@ pub mod secrets;
 pub mod signing;
 pub mod tokens;
 
-use chrono::Utc;
-
-/// Now, in Unix microseconds. Only the outermost layer (handlers, CLI) calls this; everything
-/// below takes the time as a parameter.
-pub fn now_micros() -> i64 {
-    Utc::now().timestamp_micros()
-}
-
-/// Random base62 text of `len` characters from the thread-local CSPRNG.
-pub fn random_base62(len: usize) -> String {
-    use rand::distributions::Alphanumeric;
-    use rand::Rng;
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
+pub use shared::random::random_base62;
+pub use shared::time::now_micros;
 
 /// Checks a free-text field (see [`shared::validate::text`]).
 pub fn clean_text(

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use shared::trace::{outbound_traceparent, TRACEPARENT};
 
 /// Unknown-`kid` refreshes happen at most this often.
 pub const MIN_REFRESH: Duration = Duration::from_secs(10);
@@ -124,6 +125,7 @@ impl JwksCache {
         let resp = self
             .http
             .get(&at)
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| format!("{at}: {}", shared::outbound::error_chain(&e)))?;
@@ -151,6 +153,7 @@ impl JwksCache {
         let resp = self
             .http
             .get(&url)
+            .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
             .map_err(|e| format!("{url}: {}", shared::outbound::error_chain(&e)))?;
@@ -319,6 +322,52 @@ mod tests {
             JwksCache::new("https://unreachable.invalid", Some(&format!("{base}/keys"))).unwrap();
         assert_eq!(cache.refresh().await.unwrap(), 1);
         assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[actix_web::test]
+    async fn key_fetches_send_a_traceparent_continuing_the_current_trace() {
+        use shared::trace::TraceContext;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let record = seen.clone();
+        let server = HttpServer::new(move || {
+            let record = record.clone();
+            App::new().route(
+                "/keys",
+                web::get().to(move |req: actix_web::HttpRequest| {
+                    let header = req
+                        .headers()
+                        .get(TRACEPARENT)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    record.lock().unwrap().push(header);
+                    async { HttpResponse::Ok().json(serde_json::json!({"keys": []})) }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://{}/keys", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let cache = JwksCache::new("https://unreachable.invalid", Some(&url)).unwrap();
+
+        let request =
+            TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let _ = request.scope(cache.refresh()).await;
+        let _ = cache.refresh().await;
+        handle.stop(true).await;
+
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let within = TraceContext::parse(&seen[0]).expect("a valid traceparent");
+        assert_eq!(within.trace_id(), request.trace_id());
+        assert_ne!(within.span_id(), request.span_id(), "a fresh span id");
+        // Outside a request (the periodic refresh): a trace of its own.
+        let outside = TraceContext::parse(&seen[1]).expect("a valid traceparent");
+        assert_ne!(outside.trace_id(), request.trace_id());
     }
 
     #[test]

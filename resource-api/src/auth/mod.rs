@@ -330,7 +330,7 @@ pub async fn authenticate(
             .error_response(ApiError::internal())
             .map_into_right_body());
     };
-    let now_us = shared::time::to_micros(chrono::Utc::now());
+    let now_us = shared::time::now_micros();
     let now = Instant::now();
     let source = req
         .peer_addr()

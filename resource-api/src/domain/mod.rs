@@ -8,16 +8,7 @@ use utoipa::ToSchema;
 
 use crate::error::{Error, Result};
 
-/// Random base62 text from the thread-local CSPRNG.
-pub fn random_base62(len: usize) -> String {
-    use rand::distributions::Alphanumeric;
-    use rand::Rng;
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
+pub use shared::random::random_base62;
 
 /// A new opaque id, e.g. `case_…`.
 pub fn new_id(prefix: &str) -> String {

@@ -14,10 +14,7 @@ use shared::db::{DbConnection, DbError};
 
 use crate::error::Error;
 
-/// Now, in Unix microseconds. Only handlers call this; services take the time as a parameter.
-pub fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
+pub use shared::time::now_micros;
 
 /// Runs `f` and turns a domain error inside a transaction into the outer error.
 pub(crate) fn flatten<T>(

@@ -38,6 +38,7 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         cors_allowed_origins: Vec::new(),
         credential_poll: Duration::from_secs(1),
         last_used_flush: Duration::from_millis(300),
+        jwks_refresh: Duration::from_secs(300),
     }
 }
 

@@ -15,4 +15,5 @@ mod ratelimit;
 mod records;
 mod screening;
 mod shutdown;
+mod telemetry;
 mod tls;

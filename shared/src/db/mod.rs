@@ -226,7 +226,7 @@ struct RedactingErrorHandler {
 
 impl r2d2::HandleError<r2d2::Error> for RedactingErrorHandler {
     fn handle_error(&self, error: r2d2::Error) {
-        log::error!(
+        tracing::error!(
             "database connection failed: {}",
             self.target.redact(&error.to_string())
         );
@@ -345,7 +345,9 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        web::block(move || run_with_retry(&pool, f))
+        // The blocking thread logs in the caller's span (its request id).
+        let span = tracing::Span::current();
+        web::block(move || span.in_scope(|| run_with_retry(&pool, f)))
             .await
             .map_err(|_| DbError::Canceled)?
     }
