@@ -78,6 +78,7 @@ impl Application {
         )?;
         let metrics_on_main_port = metrics_server.is_none();
         let cors_origins = config.cors_allowed_origins.clone();
+        let openapi = web::Data::new(crate::openapi::document(&config.issuer));
         let state = web::Data::new(AppState {
             clients: ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
             issuance: InMemoryRateLimiter::new(),
@@ -95,6 +96,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(metrics.clone())
                 .app_data(db_data.clone())
+                .app_data(openapi.clone())
                 .configure(shared::http::edge)
                 // Innermost first: CORS answers preflights before any route; the request id is
                 // on the response before the envelope rewrite copies headers and before the
@@ -142,7 +144,8 @@ impl Application {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/healthz").get(health::healthz))
         .service(Endpoint::new("/readyz").get(health::readyz))
-        .service(Endpoint::new("/openapi.json").get(health::openapi))
+        .service(Endpoint::new("/openapi.json").get(crate::openapi::serve))
+        .configure(shared::docs::routes)
         .service(Endpoint::new("/oauth/token").post(oauth::token))
         .service(Endpoint::new("/oauth/introspect").post(oauth::introspect))
         .service(Endpoint::new("/oauth/revoke").post(oauth::revoke))

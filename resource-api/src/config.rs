@@ -11,6 +11,9 @@ use shared::config::{
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// `API_PUBLIC_URL`: where clients reach this API (the `servers` entry of `/openapi.json`).
+    /// Default: `http://` and `API_BIND`.
+    pub public_url: String,
     pub database_url: String,
     /// The authorization server: `iss` of accepted tokens, and where the JWKS is.
     pub issuer: String,
@@ -32,13 +35,17 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `JWKS_URL`, `API_AUDIENCE`,
+    /// Reads `API_BIND`, `API_PUBLIC_URL`, `DATABASE_URL`, `AUTH_ISSUER`, `JWKS_URL`, `API_AUDIENCE`,
     /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, and checks `SSL_CERT_FILE`.
     pub fn from_env() -> Result<Config, ConfigError> {
         let bind = parse_bind(
             "API_BIND",
             &var("API_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
         )?;
+        let public_url = match var("API_PUBLIC_URL") {
+            Some(v) => parse_http_url("API_PUBLIC_URL", &v)?,
+            None => format!("http://{bind}"),
+        };
         let database_url =
             var("DATABASE_URL").unwrap_or_else(|| "sqlite://caseforge.db".to_owned());
         shared::db::DatabaseTarget::parse(&database_url)
@@ -46,7 +53,9 @@ impl Config {
         let issuer = parse_issuer(
             &var("AUTH_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned()),
         )?;
-        let jwks_url = var("JWKS_URL").map(|v| parse_jwks_url(&v)).transpose()?;
+        let jwks_url = var("JWKS_URL")
+            .map(|v| parse_http_url("JWKS_URL", &v))
+            .transpose()?;
         shared::outbound::check_trust_store()?;
         let audience = var("API_AUDIENCE").unwrap_or_else(|| "caseforge-api".to_owned());
         let db_pool_size = match var("DB_POOL_SIZE") {
@@ -57,6 +66,7 @@ impl Config {
         let cors_allowed_origins = parse_cors_allowed_origins()?;
         Ok(Config {
             bind,
+            public_url,
             database_url,
             issuer,
             jwks_url,
@@ -70,8 +80,9 @@ impl Config {
     }
 }
 
-/// `JWKS_URL`: an absolute http(s) URL with a host, no whitespace and no fragment.
-fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
+/// `JWKS_URL`, `API_PUBLIC_URL`: an absolute http(s) URL with a host, no whitespace and no
+/// fragment.
+fn parse_http_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
     let s = raw.trim();
     let host = s
         .strip_prefix("https://")
@@ -84,7 +95,7 @@ fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
         _ => {
             let shown: String = s.chars().take(80).collect();
             Err(ConfigError::new(
-                "JWKS_URL",
+                name,
                 format!("`{shown}` is not an http:// or https:// URL"),
             ))
         }
@@ -93,7 +104,11 @@ fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_jwks_url;
+    use super::parse_http_url;
+
+    fn parse_jwks_url(raw: &str) -> Result<String, super::ConfigError> {
+        parse_http_url("JWKS_URL", raw)
+    }
 
     #[test]
     fn jwks_url_must_be_an_http_url() {

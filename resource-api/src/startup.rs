@@ -99,6 +99,7 @@ impl Application {
         let metrics_on_main_port = metrics_server.is_none();
         let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState { db });
+        let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
         let app_authn = authn.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -106,6 +107,7 @@ impl Application {
                 .app_data(app_authn.clone())
                 .app_data(metrics.clone())
                 .app_data(db_data.clone())
+                .app_data(openapi.clone())
                 .configure(shared::http::edge)
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
@@ -162,7 +164,8 @@ impl Application {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/healthz").get(health::healthz))
         .service(Endpoint::new("/readyz").get(health::readyz))
-        .service(Endpoint::new("/openapi.json").get(health::openapi))
+        .service(Endpoint::new("/openapi.json").get(crate::openapi::serve))
+        .configure(shared::docs::routes)
         .service(
             web::scope("/v2")
                 .wrap(from_fn(auth::authenticate))

@@ -16,10 +16,12 @@ pub mod client;
 pub mod config;
 pub mod cors;
 pub mod db;
+pub mod docs;
 pub mod environment;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod openapi;
 #[cfg(feature = "outbound")]
 pub mod outbound;
 pub mod ratelimit;

@@ -7,8 +7,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, Json, Path};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::{Error, Result};
@@ -17,6 +18,12 @@ use crate::service::applications::{
     self, ApplicationView, ApplicationWithSecret, CreateApplication, PatchApplication, RotateSecret,
 };
 use crate::service::now_micros;
+
+/// `{"data": [...]}`: every admin list.
+#[derive(Serialize, ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
 
 /// Proof that the request carried `Authorization: Bearer $ADMIN_TOKEN`. When `ADMIN_TOKEN` is
 /// unset every admin request fails.
@@ -94,11 +101,11 @@ pub async fn create_application(
 
 /// List applications.
 #[utoipa::path(get, path = "/admin/applications", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, description = "`{\"data\": [...]}`, newest first", body = Vec<ApplicationView>),
+    responses((status = 200, description = "Every application, newest first", body = List<ApplicationView>),
         (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody)))]
 pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let data = applications::list(&state.db).await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(List { data }))
 }
 
 /// One application.
@@ -214,10 +221,10 @@ pub async fn create_api_key(
 
 /// List API keys, newest first.
 #[utoipa::path(get, path = "/admin/api-keys", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, description = "`{\"data\": [...]}`", body = Vec<ApiKeyView>)))]
+    responses((status = 200, description = "Every API key, newest first", body = List<ApiKeyView>)))]
 pub async fn list_api_keys(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let data = api_keys::list(&state.db).await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(List { data }))
 }
 
 /// One API key.

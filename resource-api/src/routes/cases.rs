@@ -8,7 +8,7 @@ use super::AppState;
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
 use crate::db::Scoped;
-use crate::domain::PageQuery;
+use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::service::cases::{
     self, AssignCase, CaseEventView, CaseQuery, CaseView, CloseCase, CreateCase, PatchCase,
@@ -18,7 +18,7 @@ use crate::service::now_micros;
 
 /// List cases (filters `status`, `assignee`, `priority`), newest first.
 #[utoipa::path(get, path = "/v2/cases", tag = "cases", params(CaseQuery), security(("bearer" = ["cases:read"])),
-    responses((status = 200, description = "`{data: [Case], pagination}`", body = Vec<CaseView>),
+    responses((status = 200, description = "A page of cases, newest first", body = Page<CaseView>),
         (status = 400, body = shared::ErrorBody), (status = 401, body = shared::ErrorBody),
         (status = 403, body = shared::ErrorBody), (status = 429, body = shared::ErrorBody)))]
 pub async fn list(
@@ -47,7 +47,7 @@ pub async fn get(
 /// Every change to a case, oldest first.
 #[utoipa::path(get, path = "/v2/cases/{id}/history", tag = "cases", params(("id" = String, Path), PageQuery),
     security(("bearer" = ["cases:read"])),
-    responses((status = 200, description = "`{data: [Event], pagination}`", body = Vec<CaseEventView>),
+    responses((status = 200, description = "A page of history events, oldest first", body = Page<CaseEventView>),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn history(
     auth: Authorized<need::CasesRead>,
