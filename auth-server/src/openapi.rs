@@ -126,7 +126,16 @@ impl Modify for Shared {
                     extend(op, 413, "`payload_too_large`: the body exceeds 64 KiB.");
                 }
                 add_response(op, 503, &unavailable);
+                // An attribute's own 401/429 gets the headers too.
                 add_header(op, "Retry-After", &retry_after(), |status| status == "429");
+                let challenge = if admin {
+                    &admin_unauthorized
+                } else {
+                    &invalid_client
+                };
+                for (name, header) in &challenge.headers {
+                    add_header(op, name, header, |status| status == "401");
+                }
             }
         }
     }

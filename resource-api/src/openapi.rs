@@ -118,6 +118,16 @@ impl Modify for V2Shared {
                         status != "401" && status != "503"
                     });
                 }
+                // An attribute's own 401/403/429 gets the headers too.
+                for (status, shared) in [
+                    ("401", &unauthenticated),
+                    ("403", &forbidden),
+                    ("429", &limited),
+                ] {
+                    for (name, header) in &shared.headers {
+                        add_header(op, name, header, |s| s == status);
+                    }
+                }
             }
         }
     }

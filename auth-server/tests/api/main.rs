@@ -11,4 +11,5 @@ mod hardening;
 mod helpers;
 mod introspect_revoke;
 mod oauth2_client;
+mod openapi;
 mod token;
