@@ -14,6 +14,7 @@ use shared::openapi::{
 };
 use shared::Scope;
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
     SecurityRequirement, SecurityScheme,
@@ -84,6 +85,7 @@ impl Modify for V2Shared {
             }
             for op in operations_mut(item) {
                 expand_security(op);
+                constrain_parameters(op);
                 extend(op, 400, "`invalid_request`: two different credentials, or a credential header sent twice.");
                 add_response(op, 401, &unauthenticated);
                 if !required_scopes(op).is_empty() {
@@ -130,6 +132,38 @@ impl Modify for V2Shared {
                 }
             }
         }
+    }
+}
+
+/// The shapes the edge parsers accept, for the parameters every list and every conditional or
+/// idempotent write shares (`domain::PageRequest`, `conditional::IfMatch`,
+/// `service::idempotency::IdempotencyKey`): a client sees the rule, a fuzzer reaches the logic.
+fn constrain_parameters(op: &mut Operation) {
+    for p in op.parameters.iter_mut().flatten() {
+        let schema = match (p.name.as_str(), &p.parameter_in) {
+            ("page", ParameterIn::Query) => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(1_000_000))
+                .default(Some(1.into())),
+            ("page_size", ParameterIn::Query) => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(100))
+                .default(Some(20.into())),
+            ("If-Match", ParameterIn::Header) => {
+                ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+                    r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#,
+                ))
+            }
+            ("Idempotency-Key", ParameterIn::Header) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+            _ => continue,
+        };
+        p.schema = Some(schema.build().into());
     }
 }
 
