@@ -69,12 +69,19 @@ pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operatio
 }
 
 /// Adds `response` under `status` unless the operation documents that status already: its own
-/// description is the more precise one.
+/// description is the more precise one (a blank one is filled in).
 pub fn add_response(op: &mut Operation, status: u16, response: &Response) {
-    op.responses
-        .responses
-        .entry(status.to_string())
-        .or_insert_with(|| RefOr::T(response.clone()));
+    match op.responses.responses.get_mut(&status.to_string()) {
+        Some(RefOr::T(own)) if own.description.trim().is_empty() => {
+            own.description = response.description.clone();
+        }
+        Some(_) => {}
+        None => {
+            op.responses
+                .responses
+                .insert(status.to_string(), RefOr::T(response.clone()));
+        }
+    }
 }
 
 /// Documents `status` with `sentence`: a new envelope answer, or one more sentence on the

@@ -83,7 +83,6 @@ fn admin_token_matches(req: &HttpRequest, state: &AppState) -> bool {
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "Created; the secret is shown once", body = ApplicationWithSecret),
-        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
 pub async fn create_application(
     _: Admin,
@@ -101,8 +100,7 @@ pub async fn create_application(
 
 /// List applications.
 #[utoipa::path(get, path = "/admin/applications", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, description = "Every application, newest first", body = List<ApplicationView>),
-        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody)))]
+    responses((status = 200, description = "Every application, newest first", body = List<ApplicationView>)))]
 pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let data = applications::list(&state.db).await?;
     Ok(HttpResponse::Ok().json(List { data }))
@@ -174,7 +172,6 @@ pub async fn rotate_secret(
 #[utoipa::path(post, path = "/admin/applications/{client_id}/revoke-tokens", tag = "admin",
     security(("admin_token" = [])), params(("client_id" = String, Path)),
     responses((status = 204, description = "Every earlier token is revoked"),
-        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn revoke_tokens(
     _: Admin,
@@ -203,7 +200,7 @@ pub async fn delete_application(
 /// Create an API key. The `key` is shown only in this answer.
 #[utoipa::path(post, path = "/admin/api-keys", tag = "admin", request_body = CreateApiKey,
     security(("admin_token" = [])),
-    responses((status = 201, body = ApiKeyWithSecret), (status = 401, body = shared::ErrorBody),
+    responses((status = 201, body = ApiKeyWithSecret),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
 pub async fn create_api_key(
     _: Admin,

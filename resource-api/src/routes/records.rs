@@ -20,7 +20,7 @@ use crate::service::watchlist::{
 
 /// List SARs, newest first.
 #[utoipa::path(get, path = "/v2/sars", tag = "sars", params(PageQuery), security(("bearer" = ["sar:read"])),
-    responses((status = 200, description = "A page of SARs, newest first", body = Page<SarView>), (status = 403, body = shared::ErrorBody)))]
+    responses((status = 200, description = "A page of SARs, newest first", body = Page<SarView>)))]
 pub async fn list_sars(
     auth: Authorized<need::SarRead>,
     state: Data<AppState>,
