@@ -88,6 +88,7 @@ impl Application {
         );
         let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
+        let openapi = web::Data::new(crate::openapi::document(&config.issuer));
         let state = web::Data::new(AppState {
             clients: ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
             issuance: InMemoryRateLimiter::new(),
@@ -104,6 +105,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(|cfg| skeleton.configure(cfg))
+                .app_data(openapi.clone())
                 // Innermost first: CORS answers preflights before any route; the request span
                 // puts the id on the response before the envelope rewrite copies headers.
                 .wrap(shared::cors::middleware(&cors_origins))
@@ -143,7 +145,8 @@ impl Application {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/healthz").get(health::healthz))
         .service(Endpoint::new("/readyz").get(health::readyz))
-        .service(Endpoint::new("/openapi.json").get(health::openapi))
+        .service(Endpoint::new("/openapi.json").get(crate::openapi::serve))
+        .configure(shared::docs::routes)
         .service(Endpoint::new("/oauth/token").post(oauth::token))
         .service(Endpoint::new("/oauth/introspect").post(oauth::introspect))
         .service(Endpoint::new("/oauth/revoke").post(oauth::revoke))

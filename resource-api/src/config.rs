@@ -9,6 +9,9 @@ pub use shared::config::{ConfigError, ConfigErrors};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// `API_PUBLIC_URL`: where clients reach this API (the `servers` entry of `/openapi.json`).
+    /// Default: `http://` and `API_BIND`.
+    pub public_url: String,
     pub database_url: String,
     /// The authorization server: `iss` of accepted tokens, and where the JWKS is.
     pub issuer: String,
@@ -34,13 +37,17 @@ pub struct Config {
 impl Config {
     /// Reads the shared variables (`API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
     /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`: see
-    /// [`shared::config::Common`]), `JWKS_URL`, the intervals `CREDENTIAL_POLL_SECS`,
+    /// [`shared::config::Common`]), `API_PUBLIC_URL`, `JWKS_URL`, the intervals `CREDENTIAL_POLL_SECS`,
     /// `LAST_USED_FLUSH_SECS` and `JWKS_REFRESH_SECS`, and checks `SSL_CERT_FILE`. Every bad
     /// variable is reported.
     pub fn from_env() -> Result<Config, ConfigErrors> {
         let mut errors = ConfigErrors::new();
         let common = Common::from_env("API_BIND", "127.0.0.1:8080", &mut errors);
-        let jwks_url = var("JWKS_URL").and_then(|v| errors.check(parse_jwks_url(&v)));
+        let public_url = match var("API_PUBLIC_URL") {
+            Some(v) => errors.or(parse_http_url("API_PUBLIC_URL", &v), String::new()),
+            None => format!("http://{}", common.bind),
+        };
+        let jwks_url = var("JWKS_URL").and_then(|v| errors.check(parse_http_url("JWKS_URL", &v)));
         errors.check(shared::outbound::check_trust_store());
         // The credential poll bounds how long a revoked credential keeps working: at most 60 s.
         let credential_poll = errors.or(
@@ -57,6 +64,7 @@ impl Config {
         );
         errors.into_result(Config {
             bind: common.bind,
+            public_url,
             database_url: common.database_url,
             issuer: common.issuer,
             jwks_url,
@@ -71,8 +79,9 @@ impl Config {
     }
 }
 
-/// `JWKS_URL`: an absolute http(s) URL with a host, no whitespace and no fragment.
-fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
+/// `JWKS_URL`, `API_PUBLIC_URL`: an absolute http(s) URL with a host, no whitespace and no
+/// fragment.
+fn parse_http_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
     let s = raw.trim();
     let host = s
         .strip_prefix("https://")
@@ -85,7 +94,7 @@ fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
         _ => {
             let shown: String = s.chars().take(80).collect();
             Err(ConfigError::new(
-                "JWKS_URL",
+                name,
                 format!("`{shown}` is not an http:// or https:// URL"),
             ))
         }
@@ -94,7 +103,11 @@ fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_jwks_url;
+    use super::parse_http_url;
+
+    fn parse_jwks_url(raw: &str) -> Result<String, super::ConfigError> {
+        parse_http_url("JWKS_URL", raw)
+    }
 
     #[test]
     fn jwks_url_must_be_an_http_url() {

@@ -1,7 +1,24 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations. Each `/v2` operation's
-//! `security` names the scope it needs.
+//! The OpenAPI 3 document, generated from the handlers' annotations, and `/openapi.json`.
+//!
+//! Each `/v2` operation's attribute names the scope it needs and the answers only it can give;
+//! [`V2Shared`] adds what every `/v2` operation shares because one middleware and one set of
+//! extractors stand in front of all of them (401, 403, 429 with the `X-RateLimit-*` headers, the
+//! JSON-body errors, …). The security schemes and `servers` depend on the configuration and are
+//! added by [`document`] when the server starts.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use actix_web::web::Data;
+use actix_web::HttpResponse;
+use shared::openapi::{
+    add_header, add_response, error, extend, integer_header, operations_mut, required_scopes,
+    retry_after, text_header,
+};
+use shared::Scope;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
+    SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{activity, cases, health, me, records};
@@ -19,20 +36,166 @@ use crate::routes::{activity, cases, health, me, records};
         activity::transactions, activity::alerts,
     ),
     components(schemas(shared::ErrorBody)),
-    modifiers(&Security, &Edge),
+    modifiers(&V2Shared, &Edge),
 )]
 pub struct ApiDoc;
 
-struct Security;
+/// The security schemes: an access token from the authorization server's client-credentials
+/// grant (as OAuth 2.0 and as a plain JWT bearer), or an API key in `X-API-Key` (or as a bearer).
+pub const OAUTH2: &str = "oauth2";
+pub const BEARER: &str = "bearer";
+pub const API_KEY: &str = "api_key";
 
-impl Modify for Security {
+/// What every `/v2` operation can answer, whatever it does.
+struct V2Shared;
+
+impl Modify for V2Shared {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        let www_authenticate = |what: &str| {
+            text_header(&format!(
+                "`Bearer realm=\"caseforge\"`{what} (RFC 6750 §3)."
+            ))
+        };
+        let rate_limit = [
+            ("X-RateLimit-Limit", integer_header("Requests allowed per minute for the credential's tier (absent for the `unlimited` tier).")),
+            ("X-RateLimit-Remaining", integer_header("Requests left in the current window (absent for the `unlimited` tier).")),
+            ("X-RateLimit-Reset", integer_header("Seconds until the window resets (absent for the `unlimited` tier).")),
+        ];
+        let unauthenticated = error(
+            "`invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent.",
+            &[("WWW-Authenticate", www_authenticate(", with `error=\"invalid_token\"` when a credential was sent"))],
         );
+        let forbidden = error(
+            "`insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`).",
+            &[("WWW-Authenticate", www_authenticate(", error=\"insufficient_scope\", scope=\"<needed>\""))],
+        );
+        let mut limited_headers = vec![("Retry-After", retry_after())];
+        limited_headers.extend(rate_limit.iter().cloned());
+        let limited = error(
+            "`rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials.",
+            &limited_headers,
+        );
+        let unavailable = error(
+            "`service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly.",
+            &[],
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v2/") {
+                continue;
+            }
+            for op in operations_mut(item) {
+                expand_security(op);
+                constrain_parameters(op);
+                extend(op, 400, "`invalid_request`: two different credentials, or a credential header sent twice.");
+                add_response(op, 401, &unauthenticated);
+                if !required_scopes(op).is_empty() {
+                    add_response(op, 403, &forbidden);
+                }
+                add_response(op, 429, &limited);
+                add_response(op, 503, &unavailable);
+                if op.request_body.is_some() {
+                    json_body_errors(op);
+                }
+                let queried = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == ParameterIn::Query);
+                if queried {
+                    extend(
+                        op,
+                        400,
+                        "`invalid_query`: a query parameter does not parse.",
+                    );
+                }
+                if path.contains('{') {
+                    extend(
+                        op,
+                        404,
+                        "`not_found`: no record with this id in the credential's environment.",
+                    );
+                }
+                for (name, header) in &rate_limit {
+                    add_header(op, name, header, |status| {
+                        status != "401" && status != "503"
+                    });
+                }
+                // An attribute's own 401/403/429 gets the headers too.
+                for (status, shared) in [
+                    ("401", &unauthenticated),
+                    ("403", &forbidden),
+                    ("429", &limited),
+                ] {
+                    for (name, header) in &shared.headers {
+                        add_header(op, name, header, |s| s == status);
+                    }
+                }
+            }
+        }
     }
+}
+
+/// The shapes the edge parsers accept, for the parameters every list and every conditional or
+/// idempotent write shares (`domain::PageRequest`, `conditional::IfMatch`,
+/// `service::idempotency::IdempotencyKey`): a client sees the rule, a fuzzer reaches the logic.
+fn constrain_parameters(op: &mut Operation) {
+    for p in op.parameters.iter_mut().flatten() {
+        let schema = match (p.name.as_str(), &p.parameter_in) {
+            ("page", ParameterIn::Query) => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(1_000_000))
+                .default(Some(1.into())),
+            ("page_size", ParameterIn::Query) => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(100))
+                .default(Some(20.into())),
+            ("If-Match", ParameterIn::Header) => {
+                ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+                    r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#,
+                ))
+            }
+            ("Idempotency-Key", ParameterIn::Header) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+            _ => continue,
+        };
+        p.schema = Some(schema.build().into());
+    }
+}
+
+/// The answers of the JSON body extractor (`shared::http::json_config`).
+fn json_body_errors(op: &mut Operation) {
+    extend(
+        op,
+        400,
+        "`malformed_json`: the body is not well-formed JSON.",
+    );
+    extend(op, 413, "`payload_too_large`: the body exceeds 64 KiB.");
+    extend(
+        op,
+        415,
+        "`unsupported_media_type`: the body is not `application/json`.",
+    );
+    extend(op, 422, "`validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known).");
+}
+
+/// The attribute names the scope under one scheme; any of the three ways to present a
+/// credential carries it.
+fn expand_security(op: &mut Operation) {
+    if op.security.is_none() {
+        return;
+    }
+    let scopes = required_scopes(op);
+    op.security = Some(
+        [OAUTH2, BEARER, API_KEY]
+            .into_iter()
+            .map(|scheme| SecurityRequirement::new(scheme, scopes.clone()))
+            .collect(),
+    );
 }
 
 /// 405 with `Allow` and `HEAD` on every path, and `Cache-Control: no-store` on `/v2` (see
@@ -45,6 +208,49 @@ impl Modify for Edge {
     }
 }
 
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The document as served: the annotations, the security schemes (the token URL is the
+/// issuer's) and `servers` (this API's public URL).
+pub fn document(public_url: &str, issuer: &str) -> utoipa::openapi::OpenApi {
+    let mut openapi = ApiDoc::openapi();
+    let scopes: Scopes = Scope::ALL
+        .iter()
+        .map(|s| (s.as_str(), s.description()))
+        .collect();
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        OAUTH2,
+        SecurityScheme::OAuth2(OAuth2::with_description(
+            [Flow::ClientCredentials(ClientCredentials::new(
+                format!("{}/oauth/token", issuer.trim_end_matches('/')),
+                scopes,
+            ))],
+            "An access token from the authorization server's client-credentials grant (RFC 6749 §4.4), sent as `Authorization: Bearer`.",
+        )),
+    );
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(
+                    "`Authorization: Bearer` with an access token (an RFC 9068 JWT) or an API key.",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        API_KEY,
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-API-Key",
+            "An API key (`cf_live_…` or `cf_sand_…`) created by an operator.",
+        ))),
+    );
+    shared::openapi::set_server(&mut openapi, public_url, "This resource API");
+    openapi
+}
+
+/// `GET /openapi.json`: the document built at start (see [`document`]).
+pub async fn serve(doc: Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    shared::openapi::respond(&doc)
 }

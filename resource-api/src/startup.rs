@@ -99,12 +99,14 @@ impl Application {
         let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let state = web::Data::new(AppState { db });
+        let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
         let app_authn = authn.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(app_authn.clone())
                 .configure(|cfg| skeleton.configure(cfg))
+                .app_data(openapi.clone())
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
@@ -154,7 +156,8 @@ impl Application {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/healthz").get(health::healthz))
         .service(Endpoint::new("/readyz").get(health::readyz))
-        .service(Endpoint::new("/openapi.json").get(health::openapi))
+        .service(Endpoint::new("/openapi.json").get(crate::openapi::serve))
+        .configure(shared::docs::routes)
         .service(
             web::scope("/v2")
                 .wrap(from_fn(auth::authenticate))

@@ -22,12 +22,14 @@ pub mod config;
 pub mod cors;
 #[cfg(feature = "server")]
 pub mod db;
+pub mod docs;
 pub mod environment;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
 pub mod metrics;
+pub mod openapi;
 #[cfg(feature = "outbound")]
 pub mod outbound;
 pub mod random;

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 macro_rules! scopes {
-    ($($variant:ident => $name:literal),+ $(,)?) => {
+    ($($variant:ident => $name:literal, $description:literal),+ $(,)?) => {
         /// A permission on the `/v2` API. The string form is the only one on the wire.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Scope { $($variant),+ }
@@ -19,6 +19,11 @@ macro_rules! scopes {
             /// The wire name, e.g. `cases:read`.
             pub const fn as_str(self) -> &'static str {
                 match self { $(Scope::$variant => $name),+ }
+            }
+
+            /// What the scope allows, for people (the OpenAPI documents' OAuth 2.0 scopes).
+            pub const fn description(self) -> &'static str {
+                match self { $(Scope::$variant => $description),+ }
             }
         }
 
@@ -35,16 +40,16 @@ macro_rules! scopes {
 }
 
 scopes! {
-    CasesRead => "cases:read",
-    CasesWrite => "cases:write",
-    SarRead => "sar:read",
-    SarWrite => "sar:write",
-    WatchlistRead => "watchlist:read",
-    WatchlistWrite => "watchlist:write",
-    SubjectsRead => "subjects:read",
-    SubjectsWrite => "subjects:write",
-    TransactionsRead => "transactions:read",
-    AlertsRead => "alerts:read",
+    CasesRead => "cases:read", "Read cases and their history.",
+    CasesWrite => "cases:write", "Open, change, assign and close cases.",
+    SarRead => "sar:read", "Read suspicious activity reports.",
+    SarWrite => "sar:write", "Draft, change and submit suspicious activity reports.",
+    WatchlistRead => "watchlist:read", "Read the watchlist and screen names against it.",
+    WatchlistWrite => "watchlist:write", "Add, change and remove watchlist entries.",
+    SubjectsRead => "subjects:read", "Read subjects and their risk profiles.",
+    SubjectsWrite => "subjects:write", "Create and change subjects.",
+    TransactionsRead => "transactions:read", "Read transactions.",
+    AlertsRead => "alerts:read", "Read alerts.",
 }
 
 /// A scope string that names no known scope. Carries the offending value (shortened) so the

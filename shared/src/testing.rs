@@ -562,3 +562,81 @@ pub fn assert_secret_file_rules(bin: &str, args: &[&str], var: &str, value: &str
         "{stderr}"
     );
 }
+
+/// Asserts that `/docs` on the service at `addr` (`127.0.0.1:port`) is an HTML page that loads
+/// only assets this service serves: every `src`/`href` is relative and answers 200 here with
+/// a script or stylesheet content type, no `http(s)://` URL appears in the page, and the page
+/// carries a Content-Security-Policy that allows nothing but `'self'` (and `data:` images).
+/// Blocking: run it off the thread that serves the service.
+pub fn assert_docs_are_self_contained(addr: &str) {
+    let (head, page) = get_with_head(addr, "/docs");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let header = |head: &str, name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        header(&head, "content-type").starts_with("text/html"),
+        "{head}"
+    );
+    let csp = header(&head, "content-security-policy");
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    for source in csp.split(';').flat_map(|d| d.split_whitespace().skip(1)) {
+        assert!(
+            ["'self'", "'none'", "data:"].contains(&source),
+            "the CSP allows `{source}`: {csp}"
+        );
+    }
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    let assets: Vec<&str> = page
+        .split(['"', '\''])
+        .zip(page.split(['"', '\'']).skip(1))
+        .filter(|(before, _)| before.ends_with("src=") || before.ends_with("href="))
+        .map(|(_, url)| url)
+        .collect();
+    assert!(
+        assets.iter().any(|a| a.ends_with(".js")) && assets.iter().any(|a| a.ends_with(".css")),
+        "{assets:?}"
+    );
+    for asset in assets {
+        assert!(!asset.starts_with('/') && !asset.contains(':'), "{asset}");
+        let (head, body) = get_with_head(addr, &format!("/{asset}"));
+        assert!(head.starts_with("HTTP/1.1 200"), "{asset}: {head}");
+        let content_type = header(&head, "content-type");
+        let expected = if asset.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
+        assert!(!body.is_empty(), "{asset} is empty");
+    }
+}
+
+/// `GET {path}` on `addr` over a connection the request closes: (status line and headers, body).
+fn get_with_head(addr: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("read the answer");
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    (head.to_owned(), body.to_owned())
+}

@@ -7,8 +7,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, Json, Path};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::{Error, Result};
@@ -17,6 +18,12 @@ use crate::service::applications::{
     self, ApplicationView, ApplicationWithSecret, CreateApplication, PatchApplication, RotateSecret,
 };
 use crate::service::now_micros;
+
+/// `{"data": [...]}`: every admin list.
+#[derive(Serialize, ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
 
 /// Proof that the request carried `Authorization: Bearer $ADMIN_TOKEN`. When `ADMIN_TOKEN` is
 /// unset every admin request fails.
@@ -76,7 +83,6 @@ fn admin_token_matches(req: &HttpRequest, state: &AppState) -> bool {
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "Created; the secret is shown once", body = ApplicationWithSecret),
-        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
 pub async fn create_application(
     _: Admin,
@@ -94,11 +100,10 @@ pub async fn create_application(
 
 /// List applications.
 #[utoipa::path(get, path = "/admin/applications", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, description = "`{\"data\": [...]}`, newest first", body = Vec<ApplicationView>),
-        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody)))]
+    responses((status = 200, description = "Every application, newest first", body = List<ApplicationView>)))]
 pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let data = applications::list(&state.db).await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(List { data }))
 }
 
 /// One application.
@@ -167,7 +172,6 @@ pub async fn rotate_secret(
 #[utoipa::path(post, path = "/admin/applications/{client_id}/revoke-tokens", tag = "admin",
     security(("admin_token" = [])), params(("client_id" = String, Path)),
     responses((status = 204, description = "Every earlier token is revoked"),
-        (status = 401, description = "Missing or wrong admin token", body = shared::ErrorBody),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn revoke_tokens(
     _: Admin,
@@ -196,7 +200,7 @@ pub async fn delete_application(
 /// Create an API key. The `key` is shown only in this answer.
 #[utoipa::path(post, path = "/admin/api-keys", tag = "admin", request_body = CreateApiKey,
     security(("admin_token" = [])),
-    responses((status = 201, body = ApiKeyWithSecret), (status = 401, body = shared::ErrorBody),
+    responses((status = 201, body = ApiKeyWithSecret),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
 pub async fn create_api_key(
     _: Admin,
@@ -214,10 +218,10 @@ pub async fn create_api_key(
 
 /// List API keys, newest first.
 #[utoipa::path(get, path = "/admin/api-keys", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, description = "`{\"data\": [...]}`", body = Vec<ApiKeyView>)))]
+    responses((status = 200, description = "Every API key, newest first", body = List<ApiKeyView>)))]
 pub async fn list_api_keys(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let data = api_keys::list(&state.db).await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(List { data }))
 }
 
 /// One API key.

@@ -1,4 +1,4 @@
-//! Liveness, readiness and the OpenAPI document.
+//! Liveness and readiness.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -22,9 +22,4 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     } else {
         Err(ApiError::unavailable("The database is not reachable."))
     }
-}
-
-/// This server's OpenAPI 3 document.
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
 }

@@ -167,7 +167,6 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     responses(
         (status = 200, description = "A signed access token", body = TokenResponse),
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = shared::ErrorBody),
-        (status = 401, description = "invalid_client", body = shared::ErrorBody),
         (status = 429, description = "Too many failed authentications for this client (a correct secret is still accepted), or the application's tier allows no more tokens right now; `Retry-After` says when", body = shared::ErrorBody)))]
 pub async fn token(
     state: web::Data<AppState>,
@@ -272,8 +271,7 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
     security(("client_secret_basic" = [])),
     responses(
         (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims, with `scope` cut to the application's current scopes. A client sees only its own tokens unless its application has `introspection: true`."),
-        (status = 400, description = "invalid_request", body = shared::ErrorBody),
-        (status = 401, description = "invalid_client", body = shared::ErrorBody)))]
+        (status = 400, description = "invalid_request", body = shared::ErrorBody)))]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -342,8 +340,7 @@ pub async fn introspect(
     security(("client_secret_basic" = [])),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "invalid_request, or unauthorized_client for another client's token", body = shared::ErrorBody),
-        (status = 401, description = "invalid_client", body = shared::ErrorBody)))]
+        (status = 400, description = "invalid_request, or unauthorized_client for another client's token", body = shared::ErrorBody)))]
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,

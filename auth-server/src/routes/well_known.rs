@@ -33,12 +33,17 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "revocation_endpoint": format!("{iss}/oauth/revoke"),
             "introspection_endpoint": format!("{iss}/oauth/introspect"),
             "grant_types_supported": ["client_credentials"],
-            // No authorization endpoint: this server issues no tokens through the browser.
-            "response_types_supported": [],
+            // RFC 8414 §2 requires this member and a non-empty array. This server has no
+            // authorization endpoint and issues nothing through the browser, so it publishes
+            // only `none` (OAuth 2.0 Multiple Response Type Encoding Practices §4: the response
+            // carries no code and no token) rather than claim `code` or `token`, which it does
+            // not support. `grant_types_supported` says what it does support.
+            "response_types_supported": ["none"],
             "token_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_methods_supported": auth_methods,
             "introspection_endpoint_auth_methods_supported": auth_methods,
             "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            "service_documentation": format!("{iss}/openapi.json"),
+            // A page for people (RFC 8414 §2); it reads `/openapi.json`.
+            "service_documentation": format!("{iss}/docs"),
         }))
 }

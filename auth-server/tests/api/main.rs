@@ -11,5 +11,6 @@ mod hardening;
 mod helpers;
 mod introspect_revoke;
 mod oauth2_client;
+mod openapi;
 mod telemetry;
 mod token;

@@ -65,7 +65,7 @@ pub struct Pagination {
 }
 
 /// `{"data": [...], "pagination": {...}}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub pagination: Pagination,

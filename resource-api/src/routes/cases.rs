@@ -8,7 +8,7 @@ use super::AppState;
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
 use crate::db::Scoped;
-use crate::domain::PageQuery;
+use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::service::cases::{
     self, AssignCase, CaseEventView, CaseQuery, CaseView, CloseCase, CreateCase, PatchCase,
@@ -18,9 +18,7 @@ use crate::service::now_micros;
 
 /// List cases (filters `status`, `assignee`, `priority`), newest first.
 #[utoipa::path(get, path = "/v2/cases", tag = "cases", params(CaseQuery), security(("bearer" = ["cases:read"])),
-    responses((status = 200, description = "`{data: [Case], pagination}`", body = Vec<CaseView>),
-        (status = 400, body = shared::ErrorBody), (status = 401, body = shared::ErrorBody),
-        (status = 403, body = shared::ErrorBody), (status = 429, body = shared::ErrorBody)))]
+    responses((status = 200, description = "A page of cases, newest first", body = Page<CaseView>)))]
 pub async fn list(
     auth: Authorized<need::CasesRead>,
     state: Data<AppState>,
@@ -32,7 +30,7 @@ pub async fn list(
 /// One case.
 #[utoipa::path(get, path = "/v2/cases/{id}", tag = "cases", params(("id" = String, Path)), security(("bearer" = ["cases:read"])),
     responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of this version of the case, for `If-Match`"))),
-        (status = 401, body = shared::ErrorBody), (status = 403, body = shared::ErrorBody), (status = 404, body = shared::ErrorBody)))]
+        (status = 404, body = shared::ErrorBody)))]
 pub async fn get(
     auth: Authorized<need::CasesRead>,
     state: Data<AppState>,
@@ -47,7 +45,7 @@ pub async fn get(
 /// Every change to a case, oldest first.
 #[utoipa::path(get, path = "/v2/cases/{id}/history", tag = "cases", params(("id" = String, Path), PageQuery),
     security(("bearer" = ["cases:read"])),
-    responses((status = 200, description = "`{data: [Event], pagination}`", body = Vec<CaseEventView>),
+    responses((status = 200, description = "A page of history events, oldest first", body = Page<CaseEventView>),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn history(
     auth: Authorized<need::CasesRead>,
@@ -65,7 +63,7 @@ pub async fn history(
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
     responses((status = 201, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the new case"),
             ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
-        (status = 400, description = "Malformed request or `Idempotency-Key`", body = shared::ErrorBody), (status = 403, body = shared::ErrorBody),
+        (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody),
         (status = 413, body = shared::ErrorBody), (status = 415, body = shared::ErrorBody),
         (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create(

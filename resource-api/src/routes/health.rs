@@ -1,4 +1,4 @@
-//! Liveness, readiness and the OpenAPI document.
+//! Liveness and readiness.
 
 use actix_web::web::Data;
 use actix_web::HttpResponse;
@@ -29,8 +29,4 @@ pub async fn readyz(
         ));
     }
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
-}
-
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
 }

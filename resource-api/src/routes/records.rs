@@ -8,7 +8,7 @@ use super::AppState;
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
 use crate::db::Scoped;
-use crate::domain::PageQuery;
+use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
@@ -20,7 +20,7 @@ use crate::service::watchlist::{
 
 /// List SARs, newest first.
 #[utoipa::path(get, path = "/v2/sars", tag = "sars", params(PageQuery), security(("bearer" = ["sar:read"])),
-    responses((status = 200, description = "`{data: [SAR], pagination}`", body = Vec<SarView>), (status = 403, body = shared::ErrorBody)))]
+    responses((status = 200, description = "A page of SARs, newest first", body = Page<SarView>)))]
 pub async fn list_sars(
     auth: Authorized<need::SarRead>,
     state: Data<AppState>,
@@ -102,7 +102,7 @@ pub async fn submit_sar(
 
 /// List watchlist entries.
 #[utoipa::path(get, path = "/v2/watchlist", tag = "watchlist", params(PageQuery), security(("bearer" = ["watchlist:read"])),
-    responses((status = 200, description = "`{data: [Entry], pagination}`", body = Vec<EntryView>)))]
+    responses((status = 200, description = "A page of watchlist entries", body = Page<EntryView>)))]
 pub async fn list_watchlist(
     auth: Authorized<need::WatchlistRead>,
     state: Data<AppState>,
@@ -203,7 +203,7 @@ pub async fn delete_watchlist(
 
 /// List subjects.
 #[utoipa::path(get, path = "/v2/subjects", tag = "subjects", params(PageQuery), security(("bearer" = ["subjects:read"])),
-    responses((status = 200, description = "`{data: [Subject], pagination}`", body = Vec<SubjectView>)))]
+    responses((status = 200, description = "A page of subjects", body = Page<SubjectView>)))]
 pub async fn list_subjects(
     auth: Authorized<need::SubjectsRead>,
     state: Data<AppState>,

@@ -29,6 +29,7 @@ fn listener() -> (TcpListener, u16) {
 pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
     resource_api::Config {
         bind: "127.0.0.1:0".parse().unwrap(),
+        public_url: "http://127.0.0.1:0".to_owned(),
         database_url: db_url.to_owned(),
         issuer: issuer.to_owned(),
         jwks_url: None,
@@ -218,6 +219,7 @@ async fn start_api_with(
 ) -> (String, Option<u16>) {
     let (l, port) = listener();
     let mut config = api_config(db.url(), issuer);
+    config.public_url = format!("http://127.0.0.1:{port}");
     adjust(&mut config);
     let app = resource_api::Application::build_with_listener(config, l)
         .await
