@@ -318,7 +318,10 @@ async fn modify<F>(
     change: F,
 ) -> Result<Versioned<CaseView>>
 where
-    F: Fn(&mut CaseRow, &Scoped, i64, &mut DbConnection) -> Result<CaseChange> + Send + 'static,
+    F: Fn(&mut CaseRow, &Scoped, i64, &mut DbConnection) -> Result<CaseChange>
+        + Send
+        + Sync
+        + 'static,
 {
     check_id(id)?;
     let actor = actor.to_owned();
