@@ -29,6 +29,7 @@ use self::jwks::JwksCache;
 use self::ratelimit::{Decision, RateLimiter};
 use self::state::{CredentialState, KeyRecord, Lookup, LookupError};
 use self::tokens::TokenCache;
+use crate::db::{EnvDb, Scoped};
 use shared::throttle::FailureThrottle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -38,20 +39,47 @@ pub enum PrincipalType {
     ApiKey,
 }
 
-/// A verified caller.
+/// A verified caller. Only [`authenticate`] makes one (its fields are private), so a handler
+/// holding a principal holds a verified one.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub principal_type: PrincipalType,
+    principal_type: PrincipalType,
     /// The `client_id` of an application, or the id of an API key. Recorded as the actor.
-    pub id: String,
-    pub environment: Environment,
-    pub scopes: ScopeSet,
-    pub tier: Tier,
+    id: String,
+    environment: Environment,
+    scopes: ScopeSet,
+    tier: Tier,
     /// The key's record, for API keys (`/v2/api_keys/validate`).
-    pub api_key: Option<Arc<KeyRecord>>,
+    api_key: Option<Arc<KeyRecord>>,
 }
 
 impl Principal {
+    pub fn principal_type(&self) -> PrincipalType {
+        self.principal_type
+    }
+
+    /// The `client_id` of an application, or the id of an API key. Recorded as the actor.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The key's record, for API keys (`/v2/api_keys/validate`).
+    pub fn api_key(&self) -> Option<&KeyRecord> {
+        self.api_key.as_deref()
+    }
+
     /// The credential, unique across both kinds: `app:<client_id>` or `key:<api key id>`.
     /// Rate limits and idempotency keys are per credential.
     pub fn credential_id(&self) -> String {
@@ -377,6 +405,10 @@ pub async fn authenticate(
         }
         return Ok(req.error_response(err).map_into_right_body());
     }
+    // The environment goes in beside the principal: `EnvDb` reads it whatever the order of a
+    // handler's extractors (`Authorized` takes the principal out).
+    req.extensions_mut()
+        .insert(Scoped::bound_to(principal.environment));
     req.extensions_mut().insert(principal);
     let mut res = next.call(req).await?;
     if let Some(d) = decision {
@@ -466,6 +498,23 @@ impl<S: Requirement> FromRequest for Authorized<S> {
                     _scope: PhantomData,
                 }),
             },
+        })
+    }
+}
+
+/// The environment-bound repository of the request's principal. Fails like a missing
+/// credential outside the `/v2` authentication middleware, which is the only place the
+/// environment is set.
+impl FromRequest for EnvDb {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let scoped = req.extensions().get::<Scoped>().copied();
+        let authn = req.app_data::<web::Data<Authenticator>>();
+        ready(match (scoped, authn) {
+            (Some(scoped), Some(authn)) => Ok(EnvDb::new(authn.db.clone(), scoped)),
+            _ => Err(AuthFailure::Missing.to_api_error()),
         })
     }
 }

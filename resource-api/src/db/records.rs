@@ -221,8 +221,13 @@ impl Scoped {
         Ok((rows, total))
     }
 
+    /// Inserts the SAR in this environment, whatever `row.environment` says.
     pub fn insert_sar(&self, conn: &mut DbConnection, row: &SarRow) -> QueryResult<usize> {
-        diesel::insert_into(sars::table).values(row).execute(conn)
+        let row = SarRow {
+            environment: self.env().to_owned(),
+            ..row.clone()
+        };
+        diesel::insert_into(sars::table).values(&row).execute(conn)
     }
 
     // --- watchlist ------------------------------------------------------------------------
@@ -314,15 +319,20 @@ impl Scoped {
             .load(conn)
     }
 
-    /// Inserts an entry with its candidate keys; call it inside a transaction.
+    /// Inserts an entry with its candidate keys in this environment, whatever
+    /// `row.environment` says; call it inside a transaction.
     pub fn insert_watchlist(
         &self,
         conn: &mut DbConnection,
         row: &WatchlistRow,
         terms: &[String],
     ) -> QueryResult<usize> {
+        let row = WatchlistRow {
+            environment: self.env().to_owned(),
+            ..row.clone()
+        };
         let n = diesel::insert_into(watchlist_entries::table)
-            .values(row)
+            .values(&row)
             .execute(conn)?;
         replace_terms(conn, self.env(), &row.id, terms)?;
         Ok(n)
@@ -405,9 +415,14 @@ impl Scoped {
         Ok((rows, total))
     }
 
+    /// Inserts the subject in this environment, whatever `row.environment` says.
     pub fn insert_subject(&self, conn: &mut DbConnection, row: &SubjectRow) -> QueryResult<usize> {
+        let row = SubjectRow {
+            environment: self.env().to_owned(),
+            ..row.clone()
+        };
         diesel::insert_into(subjects::table)
-            .values(row)
+            .values(&row)
             .execute(conn)
     }
 

@@ -1,13 +1,12 @@
 //! `/v2/sars`, `/v2/watchlist`, `/v2/subjects`.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Json, Path, Query};
+use actix_web::web::{Json, Path, Query};
 use actix_web::HttpResponse;
 
-use super::AppState;
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
-use crate::db::Scoped;
+use crate::db::EnvDb;
 use crate::domain::PageQuery;
 use crate::error::Result;
 use crate::service::idempotency::IdempotencyKey;
@@ -22,25 +21,22 @@ use crate::service::watchlist::{
 #[utoipa::path(get, path = "/v2/sars", tag = "sars", params(PageQuery), security(("bearer" = ["sar:read"])),
     responses((status = 200, description = "`{data: [SAR], pagination}`", body = Vec<SarView>), (status = 403, body = shared::ErrorBody)))]
 pub async fn list_sars(
-    auth: Authorized<need::SarRead>,
-    state: Data<AppState>,
+    _: Authorized<need::SarRead>,
+    repo: EnvDb,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(sars::list(&state.db, Scoped::of(&auth), q.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(sars::list(&repo, q.into_inner()).await?))
 }
 
 /// One SAR.
 #[utoipa::path(get, path = "/v2/sars/{id}", tag = "sars", params(("id" = String, Path)), security(("bearer" = ["sar:read"])),
     responses((status = 200, body = SarView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_sar(
-    auth: Authorized<need::SarRead>,
-    state: Data<AppState>,
+    _: Authorized<need::SarRead>,
+    repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(
-        StatusCode::OK,
-        &sars::get(&state.db, Scoped::of(&auth), &id).await?,
-    ))
+    Ok(respond(StatusCode::OK, &sars::get(&repo, &id).await?))
 }
 
 /// Create a draft SAR for a case of the same environment.
@@ -50,13 +46,13 @@ pub async fn get_sar(
         (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create_sar(
     auth: Authorized<need::SarWrite>,
-    state: Data<AppState>,
+    repo: EnvDb,
     key: IdempotencyKey,
     body: Json<CreateSar>,
 ) -> Result<HttpResponse> {
     let input = body.into_inner();
     let idem = key.bind(&auth, "POST /v2/sars", &input);
-    let created = sars::create(&state.db, Scoped::of(&auth), input, idem, now_micros()).await?;
+    let created = sars::create(&repo, input, idem, now_micros()).await?;
     Ok(created.respond())
 }
 
@@ -67,21 +63,13 @@ pub async fn create_sar(
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_sar(
-    auth: Authorized<need::SarWrite>,
-    state: Data<AppState>,
+    _: Authorized<need::SarWrite>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
     body: Json<PatchSar>,
 ) -> Result<HttpResponse> {
-    let record = sars::patch(
-        &state.db,
-        Scoped::of(&auth),
-        &id,
-        body.into_inner(),
-        if_match,
-        now_micros(),
-    )
-    .await?;
+    let record = sars::patch(&repo, &id, body.into_inner(), if_match, now_micros()).await?;
     Ok(respond(StatusCode::OK, &record))
 }
 
@@ -91,12 +79,12 @@ pub async fn patch_sar(
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, description = "The SAR has no narrative", body = shared::ErrorBody)))]
 pub async fn submit_sar(
-    auth: Authorized<need::SarWrite>,
-    state: Data<AppState>,
+    _: Authorized<need::SarWrite>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
 ) -> Result<HttpResponse> {
-    let sar = sars::submit(&state.db, Scoped::of(&auth), &id, if_match, now_micros()).await?;
+    let sar = sars::submit(&repo, &id, if_match, now_micros()).await?;
     Ok(respond(StatusCode::OK, &sar))
 }
 
@@ -104,45 +92,33 @@ pub async fn submit_sar(
 #[utoipa::path(get, path = "/v2/watchlist", tag = "watchlist", params(PageQuery), security(("bearer" = ["watchlist:read"])),
     responses((status = 200, description = "`{data: [Entry], pagination}`", body = Vec<EntryView>)))]
 pub async fn list_watchlist(
-    auth: Authorized<need::WatchlistRead>,
-    state: Data<AppState>,
+    _: Authorized<need::WatchlistRead>,
+    repo: EnvDb,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok()
-        .json(watchlist::list(&state.db, Scoped::of(&auth), q.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(watchlist::list(&repo, q.into_inner()).await?))
 }
 
 /// One watchlist entry.
 #[utoipa::path(get, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path)), security(("bearer" = ["watchlist:read"])),
     responses((status = 200, body = EntryView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_watchlist(
-    auth: Authorized<need::WatchlistRead>,
-    state: Data<AppState>,
+    _: Authorized<need::WatchlistRead>,
+    repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(
-        StatusCode::OK,
-        &watchlist::get(&state.db, Scoped::of(&auth), &id).await?,
-    ))
+    Ok(respond(StatusCode::OK, &watchlist::get(&repo, &id).await?))
 }
 
 /// Screen a name against the watchlist: tolerant of case, accents, word order and small misspellings.
 #[utoipa::path(post, path = "/v2/watchlist/screen", tag = "watchlist", request_body = ScreenRequest, security(("bearer" = ["watchlist:read"])),
     responses((status = 200, body = ScreenResponse), (status = 422, body = shared::ErrorBody)))]
 pub async fn screen(
-    auth: Authorized<need::WatchlistRead>,
-    state: Data<AppState>,
+    _: Authorized<need::WatchlistRead>,
+    repo: EnvDb,
     body: Json<ScreenRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        watchlist::screen(
-            &state.db,
-            Scoped::of(&auth),
-            body.into_inner(),
-            now_micros(),
-        )
-        .await?,
-    ))
+    Ok(HttpResponse::Ok().json(watchlist::screen(&repo, body.into_inner(), now_micros()).await?))
 }
 
 /// Add a watchlist entry.
@@ -152,14 +128,13 @@ pub async fn screen(
         (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create_watchlist(
     auth: Authorized<need::WatchlistWrite>,
-    state: Data<AppState>,
+    repo: EnvDb,
     key: IdempotencyKey,
     body: Json<CreateEntry>,
 ) -> Result<HttpResponse> {
     let input = body.into_inner();
     let idem = key.bind(&auth, "POST /v2/watchlist", &input);
-    let created =
-        watchlist::create(&state.db, Scoped::of(&auth), input, idem, now_micros()).await?;
+    let created = watchlist::create(&repo, input, idem, now_micros()).await?;
     Ok(created.respond())
 }
 
@@ -170,21 +145,13 @@ pub async fn create_watchlist(
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_watchlist(
-    auth: Authorized<need::WatchlistWrite>,
-    state: Data<AppState>,
+    _: Authorized<need::WatchlistWrite>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
     body: Json<PatchEntry>,
 ) -> Result<HttpResponse> {
-    let record = watchlist::patch(
-        &state.db,
-        Scoped::of(&auth),
-        &id,
-        body.into_inner(),
-        if_match,
-        now_micros(),
-    )
-    .await?;
+    let record = watchlist::patch(&repo, &id, body.into_inner(), if_match, now_micros()).await?;
     Ok(respond(StatusCode::OK, &record))
 }
 
@@ -192,12 +159,12 @@ pub async fn patch_watchlist(
 #[utoipa::path(delete, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["watchlist:write"])),
     responses((status = 204, description = "Deleted"), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn delete_watchlist(
-    auth: Authorized<need::WatchlistWrite>,
-    state: Data<AppState>,
+    _: Authorized<need::WatchlistWrite>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
 ) -> Result<HttpResponse> {
-    watchlist::delete(&state.db, Scoped::of(&auth), &id, if_match).await?;
+    watchlist::delete(&repo, &id, if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -205,28 +172,22 @@ pub async fn delete_watchlist(
 #[utoipa::path(get, path = "/v2/subjects", tag = "subjects", params(PageQuery), security(("bearer" = ["subjects:read"])),
     responses((status = 200, description = "`{data: [Subject], pagination}`", body = Vec<SubjectView>)))]
 pub async fn list_subjects(
-    auth: Authorized<need::SubjectsRead>,
-    state: Data<AppState>,
+    _: Authorized<need::SubjectsRead>,
+    repo: EnvDb,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(
-        HttpResponse::Ok()
-            .json(subjects::list(&state.db, Scoped::of(&auth), q.into_inner()).await?),
-    )
+    Ok(HttpResponse::Ok().json(subjects::list(&repo, q.into_inner()).await?))
 }
 
 /// A subject's profile with its risk score and level.
 #[utoipa::path(get, path = "/v2/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("bearer" = ["subjects:read"])),
     responses((status = 200, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_subject(
-    auth: Authorized<need::SubjectsRead>,
-    state: Data<AppState>,
+    _: Authorized<need::SubjectsRead>,
+    repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(
-        StatusCode::OK,
-        &subjects::get(&state.db, Scoped::of(&auth), &id).await?,
-    ))
+    Ok(respond(StatusCode::OK, &subjects::get(&repo, &id).await?))
 }
 
 /// Create a subject; its risk is scored at once.
@@ -236,13 +197,13 @@ pub async fn get_subject(
         (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create_subject(
     auth: Authorized<need::SubjectsWrite>,
-    state: Data<AppState>,
+    repo: EnvDb,
     key: IdempotencyKey,
     body: Json<CreateSubject>,
 ) -> Result<HttpResponse> {
     let input = body.into_inner();
     let idem = key.bind(&auth, "POST /v2/subjects", &input);
-    let created = subjects::create(&state.db, Scoped::of(&auth), input, idem, now_micros()).await?;
+    let created = subjects::create(&repo, input, idem, now_micros()).await?;
     Ok(created.respond())
 }
 
@@ -254,20 +215,12 @@ pub async fn create_subject(
         (status = 409, description = "Changed concurrently while it was being screened; retry", body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_subject(
-    auth: Authorized<need::SubjectsWrite>,
-    state: Data<AppState>,
+    _: Authorized<need::SubjectsWrite>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
     body: Json<PatchSubject>,
 ) -> Result<HttpResponse> {
-    let record = subjects::patch(
-        &state.db,
-        Scoped::of(&auth),
-        &id,
-        body.into_inner(),
-        if_match,
-        now_micros(),
-    )
-    .await?;
+    let record = subjects::patch(&repo, &id, body.into_inner(), if_match, now_micros()).await?;
     Ok(respond(StatusCode::OK, &record))
 }
