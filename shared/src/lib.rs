@@ -33,6 +33,7 @@ pub mod throttle;
 pub mod tier;
 pub mod time;
 pub mod validate;
+pub mod verify;
 
 pub use api_key::{ApiKey, ApiKeyFormatError};
 pub use claims::AccessTokenClaims;

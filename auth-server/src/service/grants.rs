@@ -89,7 +89,7 @@ pub enum Introspection {
     Inactive,
     /// The token's claims, and its scopes cut to what its application grants today.
     Active {
-        claims: AccessTokenClaims,
+        claims: Box<AccessTokenClaims>,
         scope: ScopeSet,
     },
 }
@@ -220,7 +220,10 @@ impl Grants<'_> {
             return Ok(Introspection::Inactive);
         };
         Ok(match tokens::effective_scopes(&claims, &app) {
-            Some(scope) => Introspection::Active { claims, scope },
+            Some(scope) => Introspection::Active {
+                claims: Box::new(claims),
+                scope,
+            },
             None => Introspection::Inactive,
         })
     }
