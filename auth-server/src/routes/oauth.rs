@@ -26,8 +26,8 @@ use crate::service::grants::{Grants, Introspection};
 use crate::service::now_micros;
 use shared::metrics::Metrics;
 
-/// RFC 6749 §5.1 success response.
-#[derive(Debug, Serialize, ToSchema)]
+/// RFC 6749 §5.1 success response. No `Debug`: it holds a bearer token.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
