@@ -5,6 +5,12 @@
 //! principal's tier (429), stores the principal in the request, and puts the `X-RateLimit-*`
 //! headers on the response. Each handler then declares the scope it needs in its signature with
 //! [`Authorized<S>`], which answers 403 `insufficient_scope` when the principal lacks it.
+//!
+//! Invariants: every `/v2` route is behind [`authenticate`] (it wraps the whole scope in
+//! `startup.rs`); only it makes a [`Principal`] (private fields) and the request's
+//! [`Scoped`] environment, taken from that principal; a handler reaches the principal only
+//! through [`Authorized<S>`] and the database only through [`EnvDb`], so it can neither skip
+//! its scope check nor choose another environment.
 
 pub mod jwks;
 pub use shared::ratelimit;
