@@ -11,10 +11,13 @@
 //! watchlist entries (`WatchlistRow::stale` and `reindex`, which keep each row in its own
 //! environment).
 
+pub mod activity;
 pub mod cases;
 pub mod credentials;
 pub mod idempotency;
-pub mod records;
+pub mod sars;
+pub mod subjects;
+pub mod watchlist;
 
 use diesel::QueryResult;
 use shared::db::{Db, DbConnection};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::records::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
+use crate::db::activity::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
 use crate::db::EnvDb;
 use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
-use crate::db::records::SarRow;
+use crate::db::sars::SarRow;
 use crate::db::{ids_from_json, ids_to_json, EnvDb};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
-use crate::db::records::SubjectRow;
+use crate::db::subjects::SubjectRow;
 use crate::db::{EnvDb, Scoped};
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};

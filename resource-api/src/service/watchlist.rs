@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
-use crate::db::records::{ScreeningRow, WatchlistRow};
+use crate::db::watchlist::{ScreeningRow, WatchlistRow};
 use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::screening::{self, Candidate, Query, MAX_ALIASES, MAX_NAME_CHARS};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
