@@ -13,7 +13,9 @@ pub mod activity;
 pub mod cases;
 pub mod health;
 pub mod me;
-pub mod records;
+pub mod sars;
+pub mod subjects;
+pub mod watchlist;
 
 use shared::db::Db;
 
