@@ -39,6 +39,17 @@ impl From<diesel::result::Error> for Error {
     }
 }
 
+/// Lets a [`shared::db::Db::transaction`] end with [`Error`] and still retry a lock or
+/// serialization failure.
+impl shared::db::TransactionError for Error {
+    fn as_query_error(&self) -> Option<&diesel::result::Error> {
+        match self {
+            Error::Db(DbError::Query(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl Error {
     pub fn validation(field: &'static str, message: impl Into<String>) -> Self {
         Error::Validation {

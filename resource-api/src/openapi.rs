@@ -21,7 +21,7 @@ use utoipa::openapi::security::{
 };
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{activity, cases, health, me, records};
+use crate::routes::{activity, cases, health, me, sars, subjects, watchlist};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,10 +29,10 @@ use crate::routes::{activity, cases, health, me, records};
     paths(
         health::healthz, health::readyz, me::me, me::validate_api_key,
         cases::list, cases::get, cases::history, cases::create, cases::patch, cases::assign, cases::close,
-        records::list_sars, records::get_sar, records::create_sar, records::patch_sar, records::submit_sar,
-        records::list_watchlist, records::get_watchlist, records::screen, records::create_watchlist,
-        records::patch_watchlist, records::delete_watchlist,
-        records::list_subjects, records::get_subject, records::create_subject, records::patch_subject,
+        sars::list_sars, sars::get_sar, sars::create_sar, sars::patch_sar, sars::submit_sar,
+        watchlist::list_watchlist, watchlist::get_watchlist, watchlist::screen, watchlist::create_watchlist,
+        watchlist::patch_watchlist, watchlist::delete_watchlist,
+        subjects::list_subjects, subjects::get_subject, subjects::create_subject, subjects::patch_subject,
         activity::transactions, activity::alerts,
     ),
     components(schemas(shared::ErrorBody)),

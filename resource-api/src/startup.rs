@@ -20,7 +20,7 @@ use crate::auth::ratelimit::{InMemoryRateLimiter, RateLimiter};
 use crate::auth::state::CredentialState;
 use crate::auth::tokens::TokenCache;
 use crate::auth::{self, Authenticator};
-use crate::routes::{activity, cases, health, me, records, AppState};
+use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, AppState};
 use crate::service::now_micros;
 use crate::Config;
 
@@ -174,36 +174,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(Endpoint::new("/cases/{id}/close").post(cases::close))
                 .service(
                     Endpoint::new("/sars")
-                        .get(records::list_sars)
-                        .post(records::create_sar),
+                        .get(sars::list_sars)
+                        .post(sars::create_sar),
                 )
                 .service(
                     Endpoint::new("/sars/{id}")
-                        .get(records::get_sar)
-                        .patch(records::patch_sar),
+                        .get(sars::get_sar)
+                        .patch(sars::patch_sar),
                 )
-                .service(Endpoint::new("/sars/{id}/submit").post(records::submit_sar))
-                .service(Endpoint::new("/watchlist/screen").post(records::screen))
+                .service(Endpoint::new("/sars/{id}/submit").post(sars::submit_sar))
+                .service(Endpoint::new("/watchlist/screen").post(watchlist::screen))
                 .service(
                     Endpoint::new("/watchlist")
-                        .get(records::list_watchlist)
-                        .post(records::create_watchlist),
+                        .get(watchlist::list_watchlist)
+                        .post(watchlist::create_watchlist),
                 )
                 .service(
                     Endpoint::new("/watchlist/{id}")
-                        .get(records::get_watchlist)
-                        .patch(records::patch_watchlist)
-                        .delete(records::delete_watchlist),
+                        .get(watchlist::get_watchlist)
+                        .patch(watchlist::patch_watchlist)
+                        .delete(watchlist::delete_watchlist),
                 )
                 .service(
                     Endpoint::new("/subjects")
-                        .get(records::list_subjects)
-                        .post(records::create_subject),
+                        .get(subjects::list_subjects)
+                        .post(subjects::create_subject),
                 )
                 .service(
                     Endpoint::new("/subjects/{id}")
-                        .get(records::get_subject)
-                        .patch(records::patch_subject),
+                        .get(subjects::get_subject)
+                        .patch(subjects::patch_subject),
                 )
                 .service(Endpoint::new("/transactions").get(activity::transactions))
                 .service(Endpoint::new("/alerts").get(activity::alerts)),

@@ -37,6 +37,7 @@ pub fn plausible_lifetime(iat: i64, exp: i64) -> bool {
 
 /// The claims of a CaseForge access token. `sub` equals `client_id` for the client-credentials
 /// grant (RFC 9068 §2.2); `scope` is space-delimited; `env` is the application's environment.
+/// Both services decode tokens into this one type ([`crate::verify`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     pub iss: String,
@@ -45,6 +46,9 @@ pub struct AccessTokenClaims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// Not signed by this issuer; checked when another signer sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
     pub scope: String,
     pub env: Environment,
@@ -78,6 +82,7 @@ mod tests {
             aud: "caseforge-api".into(),
             iat: 10,
             exp: 10 + ACCESS_TOKEN_LIFETIME_SECS,
+            nbf: None,
             jti: "j".into(),
             scope: "cases:read".into(),
             env: Environment::Sandbox,

@@ -22,6 +22,7 @@ pub mod config;
 pub mod cors;
 #[cfg(feature = "server")]
 pub mod db;
+#[cfg(feature = "server")]
 pub mod docs;
 pub mod environment;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod http;
 #[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod openapi;
 #[cfg(feature = "outbound")]
 pub mod outbound;
@@ -51,6 +53,8 @@ pub mod time;
 #[cfg(any(feature = "server", feature = "client"))]
 pub mod trace;
 pub mod validate;
+#[cfg(feature = "server")]
+pub mod verify;
 
 pub use api_key::{ApiKey, ApiKeyFormatError};
 pub use claims::AccessTokenClaims;

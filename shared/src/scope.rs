@@ -99,11 +99,6 @@ impl ScopeSet {
         Self::default()
     }
 
-    /// Every scope there is.
-    pub fn all() -> Self {
-        Scope::ALL.iter().copied().collect()
-    }
-
     /// Parses an RFC 6749 `scope` value: scope names separated by single spaces. Runs of
     /// spaces and surrounding whitespace are tolerated; any unknown name is an error.
     pub fn parse_delimited(s: &str) -> Result<Self, UnknownScope> {

@@ -5,8 +5,10 @@ use std::fmt;
 use subtle::ConstantTimeEq;
 
 /// A plaintext secret (client secret, API key, admin token). `Debug` and `Display` never show
-/// it, so it cannot leak through a log line or an error message by accident.
-#[derive(Clone, PartialEq, Eq)]
+/// it, so it cannot leak through a log line or an error message by accident. There is no
+/// `PartialEq`: `==` on strings stops at the first differing byte, so comparing a secret goes
+/// through [`Secret::ct_eq`] (constant time) or a hash.
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -17,6 +19,11 @@ impl Secret {
     /// The plaintext. Call sites are few and deliberate: hashing, and showing it once.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `candidate` is this secret, compared in constant time.
+    pub fn ct_eq(&self, candidate: &str) -> bool {
+        ct_eq(self.0.as_bytes(), candidate.as_bytes())
     }
 }
 
@@ -41,6 +48,14 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret([REDACTED])");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_secret_compares_in_constant_time_by_content() {
+        let s = Secret::new("hunter2");
+        assert!(s.ct_eq("hunter2"));
+        assert!(!s.ct_eq("hunter3"));
+        assert!(!s.ct_eq("hunter"));
     }
 
     #[test]

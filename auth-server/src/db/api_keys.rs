@@ -37,14 +37,6 @@ impl ApiKeyRow {
             .optional()
     }
 
-    pub fn find_by_digest(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<ApiKeyRow>> {
-        api_keys::table
-            .filter(api_keys::key_digest.eq(digest))
-            .select(ApiKeyRow::as_select())
-            .first(conn)
-            .optional()
-    }
-
     /// Newest first.
     pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ApiKeyRow>> {
         api_keys::table

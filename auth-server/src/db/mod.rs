@@ -1,6 +1,15 @@
 //! Row structs and queries of the tables the auth server owns, as associated functions that
 //! take a connection. Handlers never build queries; they call the service layer, which calls
 //! these inside [`shared::db::Db::run`].
+//!
+//! Invariant: no secret is stored in plaintext. `applications.secret_hash` (and
+//! `previous_secret_hash`) hold bcrypt(base64(SHA-256(secret))) (`service::secrets`);
+//! `api_keys.key_digest` holds the SHA-256 digest of the key (`shared::api_key`), plus a masked
+//! form for display; `signing_keys.private_key` is sealed under `SIGNING_KEY_ENCRYPTION_KEY`
+//! (`service::kek`), which is never written here — a row left in plaintext by a version before
+//! sealing existed is sealed at the next start (`KeyStore::load_or_create`), the one window in
+//! which a plaintext key can sit in the table; `revoked_tokens` holds a token's `jti`, never the
+//! token.
 
 pub mod api_keys;
 pub mod applications;

@@ -1,5 +1,10 @@
 //! Thin HTTP handlers: extract → validate → call the service → map. Registered in
 //! `startup.rs`, the one place routes are wired.
+//!
+//! Invariant: no handler runs SQL. Handlers call `service/` (the OAuth endpoints
+//! `service::grants`, the admin API `service::applications` and `service::api_keys`), whose
+//! queries (`db/`) run inside `Db::run` on the blocking pool. The one exception is the readiness
+//! probe (`health.rs`), whose `Db::ping` runs `SELECT 1`.
 
 pub mod admin;
 pub mod health;

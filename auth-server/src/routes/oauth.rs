@@ -1,5 +1,10 @@
 //! `POST /oauth/token` (RFC 6749 §4.4), `POST /oauth/introspect` (RFC 7662) and
 //! `POST /oauth/revoke` (RFC 7009).
+//!
+//! These handlers only parse (the form, refusing repeated parameters; the client's credentials
+//! from HTTP Basic or the body, never both; the requested scope) and render (status, `no-store`
+//! headers, the RFC 6749 §5.2 error bodies via [`Error`]). Every rule of the grants is in
+//! [`crate::service::grants`]; no handler here touches the database.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -15,16 +20,14 @@ use shared::{ScopeSet, Secret};
 use utoipa::ToSchema;
 
 use super::AppState;
-use crate::db::applications::ApplicationRow;
-use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::error::{Error, Result};
 use crate::service::client_auth::ClientCredentials;
-use crate::service::{now_micros, tokens};
+use crate::service::grants::{Grants, Introspection};
+use crate::service::now_micros;
 use shared::metrics::Metrics;
-use shared::ratelimit::RateLimiter;
 
-/// RFC 6749 §5.1 success response.
-#[derive(Debug, Serialize, ToSchema)]
+/// RFC 6749 §5.1 success response. No `Debug`: it holds a bearer token.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -141,16 +144,18 @@ fn client_credentials(
     }
 }
 
-async fn authenticate(
-    state: &AppState,
-    req: &HttpRequest,
-    form: &HashMap<String, String>,
-) -> Result<ApplicationRow> {
-    let creds = client_credentials(req, form)?;
-    state
-        .clients
-        .authenticate(&state.db, creds, now_micros(), Instant::now())
-        .await
+impl AppState {
+    /// The grants service over this state.
+    fn grants(&self) -> Grants<'_> {
+        Grants {
+            db: &self.db,
+            clients: &self.clients,
+            keys: &self.keys,
+            issuance: &self.issuance,
+            issuer: &self.config.issuer,
+            audience: &self.config.audience,
+        }
+    }
 }
 
 fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
@@ -213,55 +218,16 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
         }
     };
 
-    let app = authenticate(state, req, &form).await?;
-    if let Some(limits) = app
-        .tier
-        .parse::<shared::Tier>()
-        .unwrap_or_default()
-        .limits()
-    {
-        let decision = state.issuance.check(&app.client_id, limits, Instant::now());
-        if !decision.allowed {
-            return Err(Error::IssuanceLimited {
-                retry_after: decision.retry_after.unwrap_or(1),
-            });
-        }
-    }
-    let registered = ScopeSet::parse_delimited(&app.scopes).map_err(|_| {
-        Error::Internal(format!("application {} has corrupt scopes", app.client_id))
-    })?;
-    let granted = match requested {
-        None => registered,
-        Some(requested) if requested.is_subset(&registered) => requested,
-        Some(requested) => {
-            return Err(Error::InvalidScope(format!(
-                "The application is not registered for: {}.",
-                requested.difference(&registered)
-            )));
-        }
-    };
-    let environment = app.environment.parse().map_err(|_| {
-        Error::Internal(format!(
-            "application {} has a corrupt environment",
-            app.client_id
-        ))
-    })?;
-    let keys = state.keys.current();
-    let (access_token, claims) = tokens::issue(
-        &keys,
-        &state.config.issuer,
-        &state.config.audience,
-        &app.client_id,
-        environment,
-        &granted,
-        tokens::issued_at(now_micros(), app.tokens_not_before),
-    )
-    .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
+    let creds = client_credentials(req, &form)?;
+    let issued = state
+        .grants()
+        .client_credentials(creds, requested, now_micros(), Instant::now())
+        .await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenResponse {
-        access_token,
+        access_token: issued.access_token,
         token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
-        scope: claims.scope,
+        expires_in: issued.expires_in,
+        scope: issued.scope.to_delimited(),
     }))
 }
 
@@ -282,41 +248,13 @@ pub async fn introspect(
         .get("token")
         .cloned()
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
-    let caller = authenticate(&state, &req, &form).await?;
-    let keys = state.keys.current();
-    let now_us = now_micros();
-    let inactive = || no_store(HttpResponse::Ok()).json(json!({ "active": false }));
-    let Some(claims) = tokens::verify(
-        &keys,
-        &token,
-        &state.config.issuer,
-        &state.config.audience,
-        now_us / 1_000_000,
-    ) else {
-        return Ok(inactive());
-    };
-    // RFC 7662 §4: a client learns about its own tokens only, unless granted introspection.
-    if claims.client_id != caller.client_id && !caller.introspection {
-        return Ok(inactive());
-    }
-    let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
-    let (revoked, app) = state
-        .db
-        .run(move |c| {
-            Ok((
-                RevokedTokenRow::is_revoked(c, &jti)?,
-                ApplicationRow::find(c, &client_id)?,
-            ))
-        })
+    let creds = client_credentials(&req, &form)?;
+    let answer = state
+        .grants()
+        .introspect(creds, &token, now_micros(), Instant::now())
         .await?;
-    let Some(app) = app.filter(|a| !a.disabled && a.deleted_at.is_none()) else {
-        return Ok(inactive());
-    };
-    let Some(scope) = (!revoked)
-        .then(|| tokens::effective_scopes(&claims, &app))
-        .flatten()
-    else {
-        return Ok(inactive());
+    let Introspection::Active { claims, scope } = answer else {
+        return Ok(no_store(HttpResponse::Ok()).json(json!({ "active": false })));
     };
     Ok(no_store(HttpResponse::Ok()).json(json!({
         "active": true,
@@ -351,31 +289,12 @@ pub async fn revoke(
         .get("token")
         .cloned()
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
-    let app = authenticate(&state, &req, &form).await?;
-    let keys = state.keys.current();
-    let Some(claims) =
-        tokens::verify_ignoring_expiry(&keys, &token, &state.config.issuer, &state.config.audience)
-    else {
-        return Ok(no_store(HttpResponse::Ok()).finish());
-    };
-    if claims.client_id != app.client_id {
-        return Err(Error::UnauthorizedClient(
-            "A client may only revoke its own tokens.".into(),
-        ));
-    }
-    let now = now_micros();
-    if claims.exp * 1_000_000 > now {
-        let row = RevokedTokenRow {
-            jti: claims.jti,
-            client_id: claims.client_id,
-            expires_at: claims.exp * 1_000_000,
-            revoked_at: now,
-        };
-        state
-            .db
-            .run(move |c| RevokedTokenRow::insert_if_absent(c, &row))
-            .await?;
-    }
+    let creds = client_credentials(&req, &form)?;
+    // Revoked, expired or not a token: RFC 7009 §2.2 answers 200 alike.
+    state
+        .grants()
+        .revoke(creds, &token, now_micros(), Instant::now())
+        .await?;
     Ok(no_store(HttpResponse::Ok()).finish())
 }
 

@@ -43,12 +43,22 @@ pub struct ApiKeyView {
     pub revoked_at: Option<String>,
 }
 
-/// The answer to create: the view plus the plaintext key, shown this once.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// The answer to create: the view plus the plaintext key, shown this once. Its `Debug` redacts
+/// the key.
+#[derive(Clone, Serialize, ToSchema)]
 pub struct ApiKeyWithSecret {
     #[serde(flatten)]
     pub api_key: ApiKeyView,
     pub key: String,
+}
+
+impl std::fmt::Debug for ApiKeyWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyWithSecret")
+            .field("api_key", &self.api_key)
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +199,31 @@ pub async fn revoke(db: &Db, id: &str, now: i64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_a_new_key_hides_the_key() {
+        let created = ApiKeyWithSecret {
+            api_key: ApiKeyView {
+                id: "key_x".into(),
+                name: "ci".into(),
+                description: String::new(),
+                environment: Environment::Sandbox,
+                scopes: ScopeSet::new(),
+                tier: Tier::default(),
+                masked_token: "cf_sand_…".into(),
+                expires_at: None,
+                last_used_at: None,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                revoked_at: None,
+            },
+            key: "cf_sand_plaintext".into(),
+        };
+        let printed = format!("{created:?}");
+        assert!(
+            printed.contains("key_x") && !printed.contains("plaintext"),
+            "{printed}"
+        );
+    }
 
     fn req() -> CreateApiKey {
         CreateApiKey {

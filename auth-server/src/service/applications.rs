@@ -73,12 +73,22 @@ pub struct ApplicationView {
     pub updated_at: String,
 }
 
-/// The answer to create and rotate: the view plus the secret, shown this once.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// The answer to create and rotate: the view plus the secret, shown this once. Its `Debug`
+/// redacts the secret.
+#[derive(Clone, Serialize, ToSchema)]
 pub struct ApplicationWithSecret {
     #[serde(flatten)]
     pub application: ApplicationView,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for ApplicationWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplicationWithSecret")
+            .field("application", &self.application)
+            .field("client_secret", &"[REDACTED]")
+            .finish()
+    }
 }
 
 /// Parses a list of scope names, naming the first unknown one.
@@ -388,6 +398,32 @@ pub async fn delete(db: &Db, client_id: &str, now: i64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_a_new_secret_hides_it() {
+        let created = ApplicationWithSecret {
+            application: ApplicationView {
+                client_id: "app_x".into(),
+                name: "n".into(),
+                description: String::new(),
+                scopes: ScopeSet::new(),
+                environment: Environment::Sandbox,
+                tier: Tier::default(),
+                grant_types: vec!["client_credentials".into()],
+                disabled: false,
+                introspection: false,
+                tokens_not_before: None,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                updated_at: "2026-01-01T00:00:00Z".into(),
+            },
+            client_secret: "cfsec_plaintext".into(),
+        };
+        let printed = format!("{created:?}");
+        assert!(
+            printed.contains("app_x") && !printed.contains("plaintext"),
+            "{printed}"
+        );
+    }
 
     fn create_req() -> CreateApplication {
         CreateApplication {

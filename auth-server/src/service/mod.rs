@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod applications;
 pub mod client_auth;
+pub mod grants;
 pub mod kek;
 pub mod secrets;
 pub mod signing;

@@ -48,7 +48,7 @@ mod tests {
         let b = generate_client_secret();
         assert!(a.expose().starts_with(CLIENT_SECRET_PREFIX));
         assert_eq!(a.expose().len(), CLIENT_SECRET_PREFIX.len() + 43);
-        assert_ne!(a, b);
+        assert!(!a.ct_eq(b.expose()));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::kek::{self, Kek};
 use crate::db::signing_keys::SigningKeyRow;
 
 /// The one algorithm this server signs with. Never HS*.
-pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
+pub const ALGORITHM: Algorithm = shared::verify::ALGORITHM;
 const ALGORITHM_NAME: &str = "EdDSA";
 
 /// How long after retirement a key is still published, in microseconds.

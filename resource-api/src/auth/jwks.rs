@@ -7,27 +7,24 @@
 //!
 //! Fetched at start and every few minutes. A token naming an unknown `kid` triggers a refresh,
 //! but at most once per [`MIN_REFRESH`], so junk `kid`s cannot make us hammer the auth server.
-//! When the auth server is down, the keys already cached keep working. Symmetric (`oct`) keys
-//! are never accepted, whatever the JWKS says. Every fetch goes through
+//! When the auth server is down, the keys already cached keep working. Only Ed25519 keys are
+//! kept ([`shared::verify::is_ed25519_jwk`]): an RSA, EC or symmetric (`oct`) key, or an
+//! Ed25519 key labelled with another `alg`, is ignored whatever the JWKS says. Every fetch goes through
 //! [`shared::outbound::builder`]: rustls, the system roots or `SSL_CERT_FILE`, no redirects.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::DecodingKey;
 use shared::trace::{outbound_traceparent, TRACEPARENT};
 
 /// Unknown-`kid` refreshes happen at most this often.
 pub const MIN_REFRESH: Duration = Duration::from_secs(10);
 
-/// A published key: the decoding key and the one algorithm it may verify.
-#[derive(Clone)]
-pub struct VerificationKey {
-    pub key: Arc<DecodingKey>,
-    pub algorithm: Algorithm,
-}
+/// A published Ed25519 key; it verifies `EdDSA` only ([`shared::verify::ALGORITHM`]).
+pub type VerificationKey = Arc<DecodingKey>;
 
 pub struct JwksCache {
     issuer: String,
@@ -169,27 +166,12 @@ impl JwksCache {
             let Some(kid) = jwk.common.key_id.clone() else {
                 continue;
             };
-            let algorithm = match (
-                &jwk.algorithm,
-                jwk.common
-                    .key_algorithm
-                    .and_then(|a| a.to_string().parse::<Algorithm>().ok()),
-            ) {
-                // Symmetric keys would let anyone holding the "public" value sign tokens.
-                (AlgorithmParameters::OctetKey(_), _) => continue,
-                (_, Some(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)) => continue,
-                (_, Some(alg)) => alg,
-                (AlgorithmParameters::OctetKeyPair(_), None) => Algorithm::EdDSA,
-                _ => continue,
-            };
+            // The algorithm is pinned: a key of another type or `alg` never verifies anything.
+            if !shared::verify::is_ed25519_jwk(jwk) {
+                continue;
+            }
             if let Ok(key) = DecodingKey::from_jwk(jwk) {
-                keys.insert(
-                    kid,
-                    VerificationKey {
-                        key: Arc::new(key),
-                        algorithm,
-                    },
-                );
+                keys.insert(kid, Arc::new(key));
             }
         }
         let n = keys.len();
@@ -233,7 +215,9 @@ mod tests {
         let jwks = serde_json::json!({"keys": [
             {"kty": "OKP", "crv": "Ed25519", "kid": "k1", "alg": "EdDSA", "use": "sig",
              "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
-            {"kty": "oct", "kid": "sym", "alg": "HS256", "k": "c2VjcmV0"}
+            {"kty": "oct", "kid": "sym", "alg": "HS256", "k": "c2VjcmV0"},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "relabelled", "alg": "RS256",
+             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
         ]});
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -282,7 +266,7 @@ mod tests {
         }
         // The refresh right after start-up is still inside MIN_REFRESH: no further fetch.
         assert_eq!(hits.load(Ordering::SeqCst), 1);
-        assert_eq!(cache.key("k1").await.unwrap().algorithm, Algorithm::EdDSA);
+        assert!(cache.key("k1").await.is_some());
     }
 
     #[actix_web::test]
@@ -292,6 +276,7 @@ mod tests {
         let cache = JwksCache::new(&issuer, None).unwrap();
         assert_eq!(cache.refresh().await.unwrap(), 1);
         assert!(cache.key("sym").await.is_none());
+        assert!(cache.key("relabelled").await.is_none());
         handle.stop(true).await;
         assert!(cache.refresh().await.is_err());
         assert!(

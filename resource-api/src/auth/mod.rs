@@ -5,6 +5,12 @@
 //! principal's tier (429), stores the principal in the request, and puts the `X-RateLimit-*`
 //! headers on the response. Each handler then declares the scope it needs in its signature with
 //! [`Authorized<S>`], which answers 403 `insufficient_scope` when the principal lacks it.
+//!
+//! Invariants: every `/v2` route is behind [`authenticate`] (it wraps the whole scope in
+//! `startup.rs`); only it makes a [`Principal`] (private fields) and the request's
+//! [`Scoped`] environment, taken from that principal; a handler reaches the principal only
+//! through [`Authorized<S>`] and the database only through [`EnvDb`], so it can neither skip
+//! its scope check nor choose another environment.
 
 pub mod jwks;
 pub use shared::ratelimit;
@@ -29,6 +35,7 @@ use self::jwks::JwksCache;
 use self::ratelimit::{Decision, RateLimiter};
 use self::state::{CredentialState, KeyRecord, Lookup, LookupError};
 use self::tokens::TokenCache;
+use crate::db::{EnvDb, Scoped};
 use shared::throttle::FailureThrottle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -38,20 +45,47 @@ pub enum PrincipalType {
     ApiKey,
 }
 
-/// A verified caller.
+/// A verified caller. Only [`authenticate`] makes one (its fields are private), so a handler
+/// holding a principal holds a verified one.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub principal_type: PrincipalType,
+    principal_type: PrincipalType,
     /// The `client_id` of an application, or the id of an API key. Recorded as the actor.
-    pub id: String,
-    pub environment: Environment,
-    pub scopes: ScopeSet,
-    pub tier: Tier,
+    id: String,
+    environment: Environment,
+    scopes: ScopeSet,
+    tier: Tier,
     /// The key's record, for API keys (`/v2/api_keys/validate`).
-    pub api_key: Option<Arc<KeyRecord>>,
+    api_key: Option<Arc<KeyRecord>>,
 }
 
 impl Principal {
+    pub fn principal_type(&self) -> PrincipalType {
+        self.principal_type
+    }
+
+    /// The `client_id` of an application, or the id of an API key. Recorded as the actor.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The key's record, for API keys (`/v2/api_keys/validate`).
+    pub fn api_key(&self) -> Option<&KeyRecord> {
+        self.api_key.as_deref()
+    }
+
     /// The credential, unique across both kinds: `app:<client_id>` or `key:<api key id>`.
     /// Rate limits and idempotency keys are per credential.
     pub fn credential_id(&self) -> String {
@@ -377,6 +411,10 @@ pub async fn authenticate(
         }
         return Ok(req.error_response(err).map_into_right_body());
     }
+    // The environment goes in beside the principal: `EnvDb` reads it whatever the order of a
+    // handler's extractors (`Authorized` takes the principal out).
+    req.extensions_mut()
+        .insert(Scoped::bound_to(principal.environment));
     req.extensions_mut().insert(principal);
     let mut res = next.call(req).await?;
     if let Some(d) = decision {
@@ -466,6 +504,23 @@ impl<S: Requirement> FromRequest for Authorized<S> {
                     _scope: PhantomData,
                 }),
             },
+        })
+    }
+}
+
+/// The environment-bound repository of the request's principal. Fails like a missing
+/// credential outside the `/v2` authentication middleware, which is the only place the
+/// environment is set.
+impl FromRequest for EnvDb {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let scoped = req.extensions().get::<Scoped>().copied();
+        let authn = req.app_data::<web::Data<Authenticator>>();
+        ready(match (scoped, authn) {
+            (Some(scoped), Some(authn)) => Ok(EnvDb::new(authn.db.clone(), scoped)),
+            _ => Err(AuthFailure::Missing.to_api_error()),
         })
     }
 }

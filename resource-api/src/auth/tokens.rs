@@ -1,20 +1,21 @@
 //! Access-token verification (RFC 9068) with a verified-token cache.
 //!
-//! Checks, in order: size, header (`typ: at+jwt`, no `jku`/`x5u`/`jwk`, a `kid` published in
-//! the JWKS), signature with the algorithm the JWKS key names (so `none` and HS*-with-the-public-
-//! key cannot pass), then `iss`, `aud`, `exp`, `nbf` and `iat` against an explicit time. A token
-//! that passed is remembered by its SHA-256 until its `exp`, so repeat requests skip the
-//! signature check; revocation, the signing key's publication and the application's current
-//! row are checked on every request anyway (see `Authenticator::verify`).
+//! The rule is [`shared::verify`], the same one the auth server's introspection applies: size,
+//! header (`alg: EdDSA` pinned, `typ: at+jwt`, a `kid`, no `jku`/`x5u`/`jwk`), signature with
+//! the Ed25519 key the JWKS publishes under that `kid` (and not taken out of service), `iss`,
+//! `aud`, `sub == client_id`, a plausible lifetime, then `exp`, `nbf` and `iat` against an
+//! explicit time. A token that passed is remembered by its SHA-256 until its `exp`, so repeat
+//! requests skip the signature check; revocation, the signing key's publication and the
+//! application's current row are checked on every request anyway (see
+//! `Authenticator::verify`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Validation;
 use moka::sync::Cache;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use shared::claims::{plausible_lifetime, ACCESS_TOKEN_LIFETIME_SECS, LEEWAY_SECS};
+use shared::claims::ACCESS_TOKEN_LIFETIME_SECS;
+use shared::verify::{Rejection, Time};
 use shared::{Environment, ScopeSet};
 
 use super::{AuthFailure, Authenticator};
@@ -31,19 +32,6 @@ pub struct VerifiedClaims {
     pub scopes: ScopeSet,
     pub iat: i64,
     pub exp: i64,
-}
-
-#[derive(Deserialize)]
-/// `iss` and `aud` are checked by `Validation` and need no field here.
-struct RawClaims {
-    sub: String,
-    client_id: String,
-    exp: i64,
-    iat: i64,
-    nbf: Option<i64>,
-    jti: String,
-    scope: String,
-    env: Environment,
 }
 
 /// Verified tokens by SHA-256, bounded in size (least-recently used entries go first) and never
@@ -99,42 +87,17 @@ async fn verify_uncached(
     token: &str,
     now: i64,
 ) -> Result<VerifiedClaims, AuthFailure> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::Malformed)?;
-    if !shared::claims::is_access_token_typ(header.typ.as_deref())
-        || header.jku.is_some()
-        || header.x5u.is_some()
-        || header.jwk.is_some()
-    {
-        return Err(AuthFailure::Invalid);
-    }
-    let kid = header.kid.ok_or(AuthFailure::Invalid)?;
+    let rejected = |r: Rejection| match r {
+        Rejection::Malformed => AuthFailure::Malformed,
+        _ => AuthFailure::Invalid,
+    };
+    let kid = shared::verify::header_kid(token).map_err(rejected)?;
     if authn.state.kid_unpublished(&kid) {
         return Err(AuthFailure::Invalid);
     }
     let key = authn.jwks.key(&kid).await.ok_or(AuthFailure::Invalid)?;
-    if header.alg != key.algorithm {
-        return Err(AuthFailure::Invalid);
-    }
-    let mut validation = Validation::new(key.algorithm);
-    // Time checks are done below against `now`; the library would read the system clock.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.set_issuer(&[&authn.issuer]);
-    validation.set_audience(&[&authn.audience]);
-    let data = jsonwebtoken::decode::<RawClaims>(token, &key.key, &validation)
-        .map_err(|_| AuthFailure::Invalid)?;
-    let c = data.claims;
-    if c.exp <= now
-        || c.iat > now + LEEWAY_SECS
-        || c.nbf.is_some_and(|n| n > now + LEEWAY_SECS)
-        || !plausible_lifetime(c.iat, c.exp)
-    {
-        return Err(AuthFailure::Invalid);
-    }
-    if c.sub != c.client_id {
-        return Err(AuthFailure::Invalid);
-    }
+    let c = shared::verify::verify(token, &key, &authn.issuer, &authn.audience, Time::At(now))
+        .map_err(rejected)?;
     let scopes = ScopeSet::parse_delimited(&c.scope).map_err(|_| AuthFailure::Invalid)?;
     Ok(VerifiedClaims {
         client_id: c.client_id,

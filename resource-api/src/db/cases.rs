@@ -124,18 +124,27 @@ impl Scoped {
             .first(conn)
     }
 
+    /// Inserts the case in this environment, whatever `row.environment` says.
     pub fn insert_case(&self, conn: &mut DbConnection, row: &CaseRow) -> QueryResult<usize> {
-        debug_assert_eq!(row.environment, self.env());
-        diesel::insert_into(cases::table).values(row).execute(conn)
+        let row = CaseRow {
+            environment: self.env().to_owned(),
+            ..row.clone()
+        };
+        diesel::insert_into(cases::table).values(&row).execute(conn)
     }
 
+    /// Inserts the event in this environment, whatever `event.environment` says.
     pub fn insert_event(
         &self,
         conn: &mut DbConnection,
         event: &CaseEventRow,
     ) -> QueryResult<usize> {
+        let event = CaseEventRow {
+            environment: self.env().to_owned(),
+            ..event.clone()
+        };
         diesel::insert_into(case_events::table)
-            .values(event)
+            .values(&event)
             .execute(conn)
     }
 

@@ -1,34 +1,67 @@
-//! Row structs and queries. Every query on `/v2` data goes through [`Scoped`], which can only
-//! be made from a verified principal and filters every read and write by its environment:
-//! forgetting the environment filter is not expressible.
+//! Row structs and queries.
+//!
+//! Invariant: every query on `/v2` data is environment-bound. The queries are methods of
+//! [`Scoped`], which filters every read, update and delete by its environment and stamps every
+//! insert with it (an insert sets the row's `environment` itself, whatever the caller put
+//! there); a `Scoped` is made only from a verified principal's environment, by the `/v2`
+//! authentication middleware, and reaches handlers inside [`EnvDb`]. Forgetting the
+//! environment filter is not expressible. The exceptions are deliberate and named:
+//! [`credentials`] (the auth server's credential tables, not `/v2` data), [`idempotency`]
+//! (keyed by credential, which belongs to one environment) and the startup re-indexing of
+//! watchlist entries (`WatchlistRow::stale` and `reindex`, which keep each row in its own
+//! environment).
 
+pub mod activity;
 pub mod cases;
 pub mod credentials;
 pub mod idempotency;
-pub mod records;
+pub mod sars;
+pub mod subjects;
+pub mod watchlist;
 
 use diesel::QueryResult;
-use shared::db::DbConnection;
+use shared::db::{Db, DbConnection};
 use shared::Environment;
 
-use crate::auth::Principal;
-
-/// The environment a request may see. Built from a principal, never from input.
+/// The environment a request may see. Built from a verified principal, never from input.
 #[derive(Debug, Clone, Copy)]
 pub struct Scoped {
     env: Environment,
 }
 
 impl Scoped {
-    pub fn of(principal: &Principal) -> Scoped {
-        Scoped {
-            env: principal.environment,
-        }
+    /// Only the `/v2` authentication middleware calls this, with the environment of the
+    /// principal it verified.
+    pub(crate) fn bound_to(env: Environment) -> Scoped {
+        Scoped { env }
     }
 
     /// The environment as stored.
     pub fn env(&self) -> &'static str {
         self.env.as_str()
+    }
+}
+
+/// The environment-bound repository: the database and the [`Scoped`] environment of the
+/// request's principal. Every `/v2` handler that reads or writes records takes one (it is an
+/// extractor, see `auth`), and every `/v2` operation in `service/` takes it.
+#[derive(Clone)]
+pub struct EnvDb {
+    db: Db,
+    scoped: Scoped,
+}
+
+impl EnvDb {
+    pub(crate) fn new(db: Db, scoped: Scoped) -> EnvDb {
+        EnvDb { db, scoped }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn scoped(&self) -> Scoped {
+        self.scoped
     }
 }
 
@@ -109,4 +142,46 @@ pub fn ids_to_json(ids: &[String]) -> String {
 /// Decodes a TEXT column of ids; a corrupt value reads as empty rather than failing a list.
 pub fn ids_from_json(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cases::CaseRow;
+    use super::*;
+
+    fn case(environment: &str) -> CaseRow {
+        CaseRow {
+            id: "case_0123456789abcdef".into(),
+            environment: environment.into(),
+            reference: "CF-2026-000001".into(),
+            title: "t".into(),
+            description: String::new(),
+            status: "open".into(),
+            priority: "medium".into(),
+            assignee: None,
+            subject_ids: "[]".into(),
+            resolution: None,
+            created_at: 0,
+            updated_at: 0,
+            closed_at: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_insert_is_in_the_scopes_environment_whatever_the_row_says() {
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 1).unwrap();
+        let live = Scoped::bound_to(Environment::Live);
+        let sandbox = Scoped::bound_to(Environment::Sandbox);
+        let row = case("sandbox");
+        let (in_live, in_sandbox) = db
+            .run_blocking(move |c| {
+                live.insert_case(c, &row)?;
+                Ok((live.find_case(c, &row.id)?, sandbox.find_case(c, &row.id)?))
+            })
+            .unwrap();
+        assert_eq!(in_live.unwrap().environment, "live");
+        assert!(in_sandbox.is_none());
+    }
 }

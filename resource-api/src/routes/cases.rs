@@ -1,13 +1,12 @@
 //! `/v2/cases`.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Json, Path, Query};
+use actix_web::web::{Json, Path, Query};
 use actix_web::HttpResponse;
 
-use super::AppState;
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
-use crate::db::Scoped;
+use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::service::cases::{
@@ -20,11 +19,11 @@ use crate::service::now_micros;
 #[utoipa::path(get, path = "/v2/cases", tag = "cases", params(CaseQuery), security(("bearer" = ["cases:read"])),
     responses((status = 200, description = "A page of cases, newest first", body = Page<CaseView>)))]
 pub async fn list(
-    auth: Authorized<need::CasesRead>,
-    state: Data<AppState>,
+    _: Authorized<need::CasesRead>,
+    repo: EnvDb,
     q: Query<CaseQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(cases::list(&state.db, Scoped::of(&auth), q.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(cases::list(&repo, q.into_inner()).await?))
 }
 
 /// One case.
@@ -32,14 +31,11 @@ pub async fn list(
     responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of this version of the case, for `If-Match`"))),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn get(
-    auth: Authorized<need::CasesRead>,
-    state: Data<AppState>,
+    _: Authorized<need::CasesRead>,
+    repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(
-        StatusCode::OK,
-        &cases::get(&state.db, Scoped::of(&auth), &id).await?,
-    ))
+    Ok(respond(StatusCode::OK, &cases::get(&repo, &id).await?))
 }
 
 /// Every change to a case, oldest first.
@@ -48,13 +44,12 @@ pub async fn get(
     responses((status = 200, description = "A page of history events, oldest first", body = Page<CaseEventView>),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn history(
-    auth: Authorized<need::CasesRead>,
-    state: Data<AppState>,
+    _: Authorized<need::CasesRead>,
+    repo: EnvDb,
     id: Path<String>,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok()
-        .json(cases::history(&state.db, Scoped::of(&auth), &id, q.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(cases::history(&repo, &id, q.into_inner()).await?))
 }
 
 /// Open a case; it gets a `CF-YYYY-NNNNNN` reference. With an `Idempotency-Key`, a retry
@@ -68,21 +63,13 @@ pub async fn history(
         (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn create(
     auth: Authorized<need::CasesWrite>,
-    state: Data<AppState>,
+    repo: EnvDb,
     key: IdempotencyKey,
     body: Json<CreateCase>,
 ) -> Result<HttpResponse> {
     let input = body.into_inner();
     let idem = key.bind(&auth, "POST /v2/cases", &input);
-    let created = cases::create(
-        &state.db,
-        Scoped::of(&auth),
-        &auth.id,
-        input,
-        idem,
-        now_micros(),
-    )
-    .await?;
+    let created = cases::create(&repo, auth.id(), input, idem, now_micros()).await?;
     Ok(created.respond())
 }
 
@@ -97,15 +84,14 @@ pub async fn create(
         (status = 422, body = shared::ErrorBody)))]
 pub async fn patch(
     auth: Authorized<need::CasesWrite>,
-    state: Data<AppState>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
     body: Json<PatchCase>,
 ) -> Result<HttpResponse> {
     let case = cases::patch(
-        &state.db,
-        Scoped::of(&auth),
-        &auth.id,
+        &repo,
+        auth.id(),
         &id,
         body.into_inner(),
         if_match,
@@ -125,15 +111,14 @@ pub async fn patch(
         (status = 412, description = "`precondition_failed`: the case changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn assign(
     auth: Authorized<need::CasesWrite>,
-    state: Data<AppState>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
     body: Json<AssignCase>,
 ) -> Result<HttpResponse> {
     let case = cases::assign(
-        &state.db,
-        Scoped::of(&auth),
-        &auth.id,
+        &repo,
+        auth.id(),
         &id,
         body.into_inner(),
         if_match,
@@ -154,15 +139,14 @@ pub async fn assign(
         (status = 422, body = shared::ErrorBody)))]
 pub async fn close(
     auth: Authorized<need::CasesWrite>,
-    state: Data<AppState>,
+    repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
     body: Json<CloseCase>,
 ) -> Result<HttpResponse> {
     let case = cases::close(
-        &state.db,
-        Scoped::of(&auth),
-        &auth.id,
+        &repo,
+        auth.id(),
         &id,
         body.into_inner(),
         if_match,

@@ -11,11 +11,11 @@ use crate::auth::{need, Authorized, PrincipalType};
     responses((status = 200, description = "`{principal_type, id, environment, scopes, tier}`")))]
 pub async fn me(auth: Authorized<need::AnyCredential>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
-        "principal_type": auth.principal_type,
-        "id": auth.id,
-        "environment": auth.environment,
-        "scopes": auth.scopes,
-        "tier": auth.tier,
+        "principal_type": auth.principal_type(),
+        "id": auth.id(),
+        "environment": auth.environment(),
+        "scopes": auth.scopes(),
+        "tier": auth.tier(),
     }))
 }
 
@@ -25,7 +25,7 @@ pub async fn me(auth: Authorized<need::AnyCredential>) -> HttpResponse {
 pub async fn validate_api_key(
     auth: Authorized<need::AnyCredential>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = match (&auth.principal_type, &auth.api_key) {
+    let key = match (auth.principal_type(), auth.api_key()) {
         (PrincipalType::ApiKey, Some(k)) => k,
         _ => {
             return Err(ApiError::bad_request(

@@ -1,11 +1,10 @@
 //! Transactions and alerts: read-only listings (seeded in sandbox).
 
 use serde::{Deserialize, Serialize};
-use shared::db::Db;
 use utoipa::ToSchema;
 
-use crate::db::records::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
-use crate::db::Scoped;
+use crate::db::activity::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
+use crate::db::EnvDb;
 use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 
@@ -112,11 +111,8 @@ fn one_of(name: &str, v: &Option<String>, allowed: &[&str]) -> Result<Option<Str
     }
 }
 
-pub async fn transactions(
-    db: &Db,
-    scoped: Scoped,
-    q: TransactionQuery,
-) -> Result<Page<TransactionView>> {
+pub async fn transactions(repo: &EnvDb, q: TransactionQuery) -> Result<Page<TransactionView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let page = PageRequest::parse(&PageQuery {
         page: q.page.clone(),
         page_size: q.page_size.clone(),
@@ -141,7 +137,8 @@ pub async fn transactions(
     ))
 }
 
-pub async fn alerts(db: &Db, scoped: Scoped, q: AlertQuery) -> Result<Page<AlertView>> {
+pub async fn alerts(repo: &EnvDb, q: AlertQuery) -> Result<Page<AlertView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let page = PageRequest::parse(&PageQuery {
         page: q.page.clone(),
         page_size: q.page_size.clone(),

@@ -11,7 +11,7 @@ use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::cases::{CaseEventRow, CaseFilters, CaseRow};
-use crate::db::{ids_from_json, ids_to_json, Scoped};
+use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::{self, new_id, plausible_id, Page, PageRequest};
 use crate::error::{Error, Result};
 
@@ -195,13 +195,13 @@ fn diff(changes: &mut Map<String, Value>, field: &str, from: Value, to: Value) {
 }
 
 pub async fn create(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     actor: &str,
     input: CreateCase,
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<CaseView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let title = domain::text("title", &input.title, true, 300)?;
     let description = domain::text(
         "description",
@@ -256,7 +256,8 @@ fn versioned_view(row: &CaseRow) -> Versioned<CaseView> {
     Versioned::new(CaseView::from(row), row.version)
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<CaseView>> {
+pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<CaseView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let id = id.to_owned();
     let row = db
@@ -266,7 +267,8 @@ pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<CaseView
     Ok(versioned_view(&row))
 }
 
-pub async fn list(db: &Db, scoped: Scoped, q: CaseQuery) -> Result<Page<CaseView>> {
+pub async fn list(repo: &EnvDb, q: CaseQuery) -> Result<Page<CaseView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let page = PageRequest::parse(&domain::PageQuery {
         page: q.page.clone(),
         page_size: q.page_size.clone(),
@@ -318,7 +320,10 @@ async fn modify<F>(
     change: F,
 ) -> Result<Versioned<CaseView>>
 where
-    F: Fn(&mut CaseRow, &Scoped, i64, &mut DbConnection) -> Result<CaseChange> + Send + 'static,
+    F: Fn(&mut CaseRow, &Scoped, i64, &mut DbConnection) -> Result<CaseChange>
+        + Send
+        + Sync
+        + 'static,
 {
     check_id(id)?;
     let actor = actor.to_owned();
@@ -357,14 +362,14 @@ fn ensure_open(row: &CaseRow) -> Result<()> {
 }
 
 pub async fn patch(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     actor: &str,
     id: &str,
     input: PatchCase,
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<CaseView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let title = input
         .title
         .as_deref()
@@ -445,14 +450,14 @@ pub async fn patch(
 }
 
 pub async fn assign(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     actor: &str,
     id: &str,
     input: AssignCase,
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<CaseView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let new = assignee(input.assignee.as_deref())?;
     modify(db, scoped, actor, id, if_match, now, move |row, _, _, _| {
         ensure_open(row)?;
@@ -465,14 +470,14 @@ pub async fn assign(
 }
 
 pub async fn close(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     actor: &str,
     id: &str,
     input: CloseCase,
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<CaseView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let resolution = domain::text("resolution", &input.resolution, true, 20_000)?;
     modify(
         db,
@@ -502,12 +507,8 @@ pub async fn close(
     .await
 }
 
-pub async fn history(
-    db: &Db,
-    scoped: Scoped,
-    id: &str,
-    q: domain::PageQuery,
-) -> Result<Page<CaseEventView>> {
+pub async fn history(repo: &EnvDb, id: &str, q: domain::PageQuery) -> Result<Page<CaseEventView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let page = PageRequest::parse(&q)?;
     let id = id.to_owned();

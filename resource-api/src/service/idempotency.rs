@@ -12,6 +12,7 @@
 //! stored: nothing was created, so a retry is evaluated afresh.
 
 use std::future::{ready, Ready};
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderName};
@@ -20,10 +21,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use shared::db::{Db, DbConnection};
+use shared::db::{Db, DbConnection, DbError};
 use shared::ApiError;
 
-use super::{flatten, in_transaction};
 use crate::auth::Principal;
 use crate::conditional::{self, Versioned};
 use crate::db::idempotency::IdempotencyRow;
@@ -151,50 +151,51 @@ pub(crate) async fn create<V, F>(
 ) -> Result<Created<V>>
 where
     V: Serialize + Send + 'static,
-    F: Fn(&mut DbConnection) -> Result<Versioned<V>> + Send + 'static,
+    F: Fn(&mut DbConnection) -> Result<Versioned<V>> + Send + Sync + 'static,
 {
     let Some(idem) = idem else {
-        return flatten(db.run(move |c| in_transaction(c, &insert)).await).map(Created::New);
+        return db.transaction(insert).await.map(Created::New);
     };
-    flatten(
-        db.run(move |c| {
-            let since = now - RETENTION_MICROS;
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                IdempotencyRow::purge(c, since)?;
-                let result = in_transaction(c, |c| {
-                    if let Some(stored) =
-                        IdempotencyRow::find(c, &idem.credential_id, &idem.key, since)?
-                    {
-                        return replay(stored, &idem);
-                    }
-                    let record = insert(c)?;
-                    let body = serde_json::to_string(&record.value)
-                        .map_err(|e| Error::Internal(format!("serialising the answer: {e}")))?;
-                    IdempotencyRow {
-                        credential_id: idem.credential_id.clone(),
-                        idempotency_key: idem.key.clone(),
-                        request_hash: idem.request_hash.clone(),
-                        response_status: i32::from(StatusCode::CREATED.as_u16()),
-                        response_body: body,
-                        response_etag: Some(conditional::etag(record.version)),
-                        created_at: now,
-                    }
-                    .insert(c)?;
-                    Ok(Created::New(record))
-                });
-                match result {
-                    // Another request with this key committed between our read and insert:
-                    // everything here rolled back; read its answer.
-                    Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
-                        if attempt < MAX_ATTEMPTS => {}
-                    other => return other,
+    let (idem, insert) = (Arc::new(idem), Arc::new(insert));
+    let since = now - RETENTION_MICROS;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        db.run(move |c| IdempotencyRow::purge(c, since)).await?;
+        let (idem, insert) = (idem.clone(), insert.clone());
+        let result = db
+            .transaction(move |c| {
+                if let Some(stored) =
+                    IdempotencyRow::find(c, &idem.credential_id, &idem.key, since)?
+                {
+                    return replay(stored, &idem);
                 }
-            }
-        })
-        .await,
-    )
+                let record = insert(c)?;
+                let body = serde_json::to_string(&record.value)
+                    .map_err(|e| Error::Internal(format!("serialising the answer: {e}")))?;
+                IdempotencyRow {
+                    credential_id: idem.credential_id.clone(),
+                    idempotency_key: idem.key.clone(),
+                    request_hash: idem.request_hash.clone(),
+                    response_status: i32::from(StatusCode::CREATED.as_u16()),
+                    response_body: body,
+                    response_etag: Some(conditional::etag(record.version)),
+                    created_at: now,
+                }
+                .insert(c)?;
+                Ok(Created::New(record))
+            })
+            .await;
+        match result {
+            // Another request with this key committed between our read and insert:
+            // everything here rolled back; read its answer.
+            Err(Error::Db(DbError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _,
+            )))) if attempt < MAX_ATTEMPTS => {}
+            other => return other,
+        }
+    }
 }
 
 fn replay<V>(stored: IdempotencyRow, idem: &IdempotentRequest) -> Result<Created<V>> {

@@ -1,14 +1,13 @@
 //! Suspicious activity reports: drafts are editable; submitting freezes them.
 
 use serde::{Deserialize, Serialize};
-use shared::db::Db;
 use utoipa::ToSchema;
 
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
-use crate::db::records::SarRow;
-use crate::db::{ids_from_json, ids_to_json, Scoped};
+use crate::db::sars::SarRow;
+use crate::db::{ids_from_json, ids_to_json, EnvDb};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 
@@ -81,12 +80,12 @@ fn versioned_view(row: &SarRow) -> Versioned<SarView> {
 }
 
 pub async fn create(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     input: CreateSar,
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<SarView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     if !plausible_id("case", &input.case_id) {
         return Err(Error::validation(
             "case_id",
@@ -131,7 +130,8 @@ pub async fn create(
     .await
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<SarView>> {
+pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SarView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let id = id.to_owned();
     let row = db
@@ -141,7 +141,8 @@ pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<SarView>
     Ok(versioned_view(&row))
 }
 
-pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<SarView>> {
+pub async fn list(repo: &EnvDb, q: PageQuery) -> Result<Page<SarView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let page = PageRequest::parse(&q)?;
     let (rows, total) = db.run(move |c| scoped.list_sars(c, page)).await?;
     Ok(Page::new(
@@ -153,13 +154,13 @@ pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<SarView>
 
 /// Edits a draft; a submitted SAR is immutable (409).
 pub async fn patch(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     id: &str,
     input: PatchSar,
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<SarView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let narrative = input
         .narrative
@@ -215,12 +216,12 @@ pub async fn patch(
 
 /// Draft → submitted for review. Submitting twice is a 409.
 pub async fn submit(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     id: &str,
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<SarView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let row = versioned::update(
         db,

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
-use crate::db::records::SubjectRow;
-use crate::db::Scoped;
+use crate::db::subjects::SubjectRow;
+use crate::db::{EnvDb, Scoped};
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
@@ -119,12 +119,12 @@ fn screened_fields(row: &SubjectRow) -> (String, Option<String>, Option<String>)
 const PATCH_ATTEMPTS: usize = 3;
 
 pub async fn create(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     input: CreateSubject,
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<SubjectView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let today = shared::time::from_micros(now).date_naive();
     let draft = SubjectRow {
         id: new_id("subj"),
@@ -158,7 +158,8 @@ pub async fn create(
     .await
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<SubjectView>> {
+pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SubjectView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let id = id.to_owned();
     let row = db
@@ -168,7 +169,8 @@ pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<SubjectV
     Ok(versioned_view(&row))
 }
 
-pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<SubjectView>> {
+pub async fn list(repo: &EnvDb, q: PageQuery) -> Result<Page<SubjectView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let page = PageRequest::parse(&q)?;
     let (rows, total) = db.run(move |c| scoped.list_subjects(c, page)).await?;
     Ok(Page::new(
@@ -179,13 +181,13 @@ pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<SubjectV
 }
 
 pub async fn patch(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     id: &str,
     input: PatchSubject,
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<SubjectView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let today = shared::time::from_micros(now).date_naive();
     let name = input

@@ -7,9 +7,10 @@
 //! writer at a time) and on PostgreSQL at READ COMMITTED (where a read-modify-write without
 //! the version check lost updates).
 
+use std::sync::Arc;
+
 use shared::db::{Db, DbConnection};
 
-use super::{flatten, in_transaction};
 use crate::conditional::IfMatch;
 use crate::db::{Scoped, VersionedRow};
 use crate::error::{Error, Result};
@@ -37,41 +38,39 @@ pub(crate) async fn update<R, E, F, A>(
 ) -> Result<R>
 where
     R: VersionedRow,
-    F: Fn(&mut R, i64, &mut DbConnection) -> Result<Option<E>> + Send + 'static,
-    A: Fn(&R, E, &mut DbConnection) -> Result<()> + Send + 'static,
+    F: Fn(&mut R, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
+    A: Fn(&R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
 {
-    let id = id.to_owned();
-    flatten(
-        db.run(move |c| {
-            for _ in 0..MAX_ATTEMPTS {
-                let attempt = in_transaction(c, |c| {
-                    let Some(mut row) = R::find(&scoped, c, &id)? else {
-                        return Err(Error::NotFound(R::NAME));
-                    };
-                    if !if_match.matches(row.version()) {
-                        return Err(Error::PreconditionFailed);
-                    }
-                    let at = now.max(row.updated_at() + 1);
-                    let Some(effect) = change(&mut row, at, c)? else {
-                        return Ok(Some(row));
-                    };
-                    if !row.save_if_current(&scoped, c)? {
-                        // Nothing was written in this transaction: read again.
-                        return Ok(None);
-                    }
-                    after(&row, effect, c)?;
-                    Ok(Some(row))
-                })?;
-                match attempt {
-                    Ok(None) => continue,
-                    Ok(Some(row)) => return Ok(Ok(row)),
-                    Err(e) => return Ok(Err(e)),
+    let id: Arc<str> = id.into();
+    let (change, after, if_match) = (Arc::new(change), Arc::new(after), Arc::new(if_match));
+    for _ in 0..MAX_ATTEMPTS {
+        let (id, change, after, if_match) =
+            (id.clone(), change.clone(), after.clone(), if_match.clone());
+        let attempt = db
+            .transaction(move |c| {
+                let Some(mut row) = R::find(&scoped, c, &id)? else {
+                    return Err(Error::NotFound(R::NAME));
+                };
+                if !if_match.matches(row.version()) {
+                    return Err(Error::PreconditionFailed);
                 }
-            }
-            Ok(Err(too_busy()))
-        })
-        .await,
-    )
+                let at = now.max(row.updated_at() + 1);
+                let Some(effect) = change(&mut row, at, c)? else {
+                    return Ok(Some(row));
+                };
+                if !row.save_if_current(&scoped, c)? {
+                    // Nothing was written in this transaction: read again.
+                    return Ok(None);
+                }
+                after(&row, effect, c)?;
+                Ok(Some(row))
+            })
+            .await?;
+        if let Some(row) = attempt {
+            return Ok(row);
+        }
+    }
+    Err(too_busy())
 }
 
 /// Loads record `id`, checks `if_match` (412), and deletes it with `delete`, which must remove
@@ -85,31 +84,31 @@ pub(crate) async fn delete<R, D>(
 ) -> Result<()>
 where
     R: VersionedRow,
-    D: Fn(&Scoped, &mut DbConnection, &str, i64) -> diesel::QueryResult<usize> + Send + 'static,
+    D: Fn(&Scoped, &mut DbConnection, &str, i64) -> diesel::QueryResult<usize>
+        + Send
+        + Sync
+        + 'static,
 {
-    let id = id.to_owned();
-    flatten(
-        db.run(move |c| {
-            for _ in 0..MAX_ATTEMPTS {
-                let attempt = in_transaction(c, |c| {
-                    let Some(row) = R::find(&scoped, c, &id)? else {
-                        return Err(Error::NotFound(R::NAME));
-                    };
-                    if !if_match.matches(row.version()) {
-                        return Err(Error::PreconditionFailed);
-                    }
-                    Ok(delete(&scoped, c, &id, row.version())? == 1)
-                })?;
-                match attempt {
-                    Ok(false) => continue,
-                    Ok(true) => return Ok(Ok(())),
-                    Err(e) => return Ok(Err(e)),
+    let id: Arc<str> = id.into();
+    let (delete, if_match) = (Arc::new(delete), Arc::new(if_match));
+    for _ in 0..MAX_ATTEMPTS {
+        let (id, delete, if_match) = (id.clone(), delete.clone(), if_match.clone());
+        let deleted = db
+            .transaction(move |c| {
+                let Some(row) = R::find(&scoped, c, &id)? else {
+                    return Err(Error::NotFound(R::NAME));
+                };
+                if !if_match.matches(row.version()) {
+                    return Err(Error::PreconditionFailed);
                 }
-            }
-            Ok(Err(too_busy()))
-        })
-        .await,
-    )
+                Ok(delete(&scoped, c, &id, row.version())? == 1)
+            })
+            .await?;
+        if deleted {
+            return Ok(());
+        }
+    }
+    Err(too_busy())
 }
 
 fn too_busy() -> Error {

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
-use crate::db::records::{ScreeningRow, WatchlistRow};
-use crate::db::{ids_from_json, ids_to_json, Scoped};
+use crate::db::watchlist::{ScreeningRow, WatchlistRow};
+use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::screening::{self, Candidate, Query, MAX_ALIASES, MAX_NAME_CHARS};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
@@ -201,12 +201,12 @@ fn versioned_view(row: &WatchlistRow) -> Versioned<EntryView> {
 }
 
 pub async fn create(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     input: CreateEntry,
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<EntryView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let mut row = WatchlistRow {
         id: new_id("wl"),
         environment: scoped.env().to_owned(),
@@ -239,7 +239,8 @@ pub async fn create(
     .await
 }
 
-pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<EntryView>> {
+pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<EntryView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let id = id.to_owned();
     let row = db
@@ -249,7 +250,8 @@ pub async fn get(db: &Db, scoped: Scoped, id: &str) -> Result<Versioned<EntryVie
     Ok(versioned_view(&row))
 }
 
-pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<EntryView>> {
+pub async fn list(repo: &EnvDb, q: PageQuery) -> Result<Page<EntryView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let page = PageRequest::parse(&q)?;
     let (rows, total) = db.run(move |c| scoped.list_watchlist(c, page)).await?;
     Ok(Page::new(
@@ -260,13 +262,13 @@ pub async fn list(db: &Db, scoped: Scoped, q: PageQuery) -> Result<Page<EntryVie
 }
 
 pub async fn patch(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     id: &str,
     input: PatchEntry,
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<EntryView>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     let new_name = input.name.as_deref().map(|n| name("name", n)).transpose()?;
     let aliases = input.aliases.as_deref().map(aliases).transpose()?;
@@ -329,7 +331,8 @@ pub async fn patch(
     Ok(versioned_view(&row))
 }
 
-pub async fn delete(db: &Db, scoped: Scoped, id: &str, if_match: IfMatch) -> Result<()> {
+pub async fn delete(repo: &EnvDb, id: &str, if_match: IfMatch) -> Result<()> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
     versioned::delete::<WatchlistRow, _>(db, scoped, id, if_match, |scoped, c, id, version| {
         scoped.delete_watchlist(c, id, version)
@@ -338,12 +341,8 @@ pub async fn delete(db: &Db, scoped: Scoped, id: &str, if_match: IfMatch) -> Res
 }
 
 /// Best matches first, scores ≥ the screening threshold, at most 25.
-pub async fn screen(
-    db: &Db,
-    scoped: Scoped,
-    input: ScreenRequest,
-    now: i64,
-) -> Result<ScreenResponse> {
+pub async fn screen(repo: &EnvDb, input: ScreenRequest, now: i64) -> Result<ScreenResponse> {
+    let (db, scoped) = (repo.db(), repo.scoped());
     let name = name("name", &input.name)?;
     let country = input
         .country

@@ -462,3 +462,76 @@ async fn readiness_and_openapi() {
         assert!(item.to_string().contains(scope), "{template} names {scope}");
     }
 }
+
+/// A JWKS entry that is not an Ed25519 key for `EdDSA` is ignored when the key set is built:
+/// the real Ed25519 key republished under another `kid` with `alg: RS256`, and an HS256 (`oct`)
+/// key, verify nothing, while the real entry still does.
+#[actix_web::test]
+async fn a_jwks_entry_with_another_alg_or_kty_is_ignored() {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+
+    let s = TestStack::start().await;
+    let (app_id, _, _) = s.app_token(&["cases:read"], "sandbox", "standard").await;
+    let published: Value = s
+        .http
+        .get(format!("{}/.well-known/jwks.json", s.auth))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut keys = published["keys"].as_array().unwrap().clone();
+    let mut relabelled = keys[0].clone();
+    relabelled["kid"] = json!("relabelled");
+    relabelled["alg"] = json!("RS256");
+    let secret = b"a shared secret of thirty-two by";
+    keys.push(relabelled);
+    keys.push(
+        json!({"kty": "oct", "kid": "hmac", "alg": "HS256", "use": "sig",
+                     "k": URL_SAFE_NO_PAD.encode(secret)}),
+    );
+    let jwks = json!({ "keys": keys });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let jwks_url = format!("http://{}/keys", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        let jwks = jwks.clone();
+        App::new().route(
+            "/keys",
+            web::get().to(move || {
+                let body = jwks.clone();
+                async move { HttpResponse::Ok().json(body) }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    let (api, _) = s
+        .another_api_with(|c| c.jwks_url = Some(jwks_url.clone()))
+        .await;
+    let me = |token: String| {
+        let (http, url) = (s.http.clone(), format!("{api}/v2/me"));
+        async move { http.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+
+    let (kid, key) = real_key(&s);
+    let genuine = sign(&kid, &key, "at+jwt", &claims(&s, &app_id));
+    assert_eq!(me(genuine).await.status(), 200, "the Ed25519 entry is used");
+
+    let relabelled = sign("relabelled", &key, "at+jwt", &claims(&s, &app_id));
+    assert_error(me(relabelled).await, 401, "invalid_token").await;
+
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("hmac".to_owned());
+    header.typ = Some("at+jwt".to_owned());
+    let hmac = jsonwebtoken::encode(
+        &header,
+        &claims(&s, &app_id),
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap();
+    assert_error(me(hmac).await, 401, "invalid_token").await;
+}

@@ -47,16 +47,21 @@ async fn tokens_are_cached_and_refreshed_five_minutes_before_expiry() {
     .unwrap()
     .with_clock(clock.clone());
     let first = source.token().await.unwrap();
-    assert_eq!(source.token().await.unwrap(), first, "cached");
+    assert!(
+        source.token().await.unwrap().ct_eq(first.expose()),
+        "cached"
+    );
     clock.advance(Duration::from_secs(54 * 60));
-    assert_eq!(
-        source.token().await.unwrap(),
-        first,
+    assert!(
+        source.token().await.unwrap().ct_eq(first.expose()),
         "still more than five minutes left"
     );
     clock.advance(Duration::from_secs(2 * 60));
     let second = source.token().await.unwrap();
-    assert_ne!(second, first, "refreshed within five minutes of expiry");
+    assert!(
+        !second.ct_eq(first.expose()),
+        "refreshed within five minutes of expiry"
+    );
     assert_eq!(s.get("/v2/me", second.expose()).await.status(), 200);
 }
 
@@ -78,7 +83,7 @@ async fn concurrent_callers_share_one_fetch() {
         tokens.push(t.await.unwrap());
     }
     assert!(
-        tokens.windows(2).all(|w| w[0] == w[1]),
+        tokens.windows(2).all(|w| w[0].ct_eq(w[1].expose())),
         "one token for all: one fetch"
     );
 }
@@ -157,5 +162,5 @@ async fn the_http_helper_retries_once_with_a_fresh_token_after_a_401() {
 
     let resp = client.send(|h| h.get(&url)).await.unwrap();
     assert_eq!(resp.status(), 200, "retried with a new token");
-    assert_ne!(client.tokens().token().await.unwrap(), old);
+    assert!(!client.tokens().token().await.unwrap().ct_eq(old.expose()));
 }

@@ -364,6 +364,58 @@ impl Db {
     pub async fn ping(&self) -> bool {
         self.run(|c| c.batch_execute("SELECT 1")).await.is_ok()
     }
+
+    /// Runs `f` in one transaction on the blocking pool. Any error from `f` — the database's or
+    /// the caller's own — rolls the whole transaction back and comes out as it is; a lock or
+    /// serialization failure, wherever in `f` it surfaced, reruns the whole transaction as
+    /// [`Db::run`] does. `f` must therefore be safe to run more than once.
+    pub async fn transaction<F, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: TransactionError + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || transaction_with_retry(&pool, f))
+            .await
+            .map_err(|_| E::from(DbError::Canceled))?
+    }
+}
+
+/// The error type of a [`Db::transaction`]: a database error (diesel's, or the pool's) or the
+/// caller's own. The transaction needs to see the database error inside to retry a lock or
+/// serialization failure.
+pub trait TransactionError: From<DieselError> + From<DbError> {
+    /// The query error this is, if it is one.
+    fn as_query_error(&self) -> Option<&DieselError>;
+}
+
+impl TransactionError for DbError {
+    fn as_query_error(&self) -> Option<&DieselError> {
+        match self {
+            DbError::Query(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn transaction_with_retry<F, T, E>(pool: &Pool, f: F) -> Result<T, E>
+where
+    F: Fn(&mut DbConnection) -> Result<T, E>,
+    E: TransactionError,
+{
+    let mut conn = pool.get().map_err(DbError::from)?;
+    let mut attempt = 0;
+    loop {
+        match conn.transaction(|c| f(c)) {
+            Err(e) if attempt < MAX_RETRIES && e.as_query_error().is_some_and(is_retryable) => {
+                attempt += 1;
+                let jitter = rand::random::<u64>() % 20;
+                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn run_with_retry<F, T>(pool: &Pool, f: F) -> Result<T, DbError>
@@ -493,6 +545,82 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
         }
+    }
+
+    /// The caller's own error type, as a service crate has one.
+    #[derive(Debug)]
+    enum TestError {
+        Db(DbError),
+        Domain,
+    }
+
+    impl From<DieselError> for TestError {
+        fn from(e: DieselError) -> Self {
+            TestError::Db(DbError::Query(e))
+        }
+    }
+
+    impl From<DbError> for TestError {
+        fn from(e: DbError) -> Self {
+            TestError::Db(e)
+        }
+    }
+
+    impl TransactionError for TestError {
+        fn as_query_error(&self) -> Option<&DieselError> {
+            match self {
+                TestError::Db(e) => e.as_query_error(),
+                TestError::Domain => None,
+            }
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_transaction_rolls_back_on_the_callers_error_and_commits_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(
+            &format!("sqlite://{}", dir.path().join("t.db").display()),
+            2,
+        )
+        .unwrap();
+        db.run(|c| c.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)"))
+            .await
+            .unwrap();
+        let failed: Result<(), TestError> = db
+            .transaction(|c| {
+                c.batch_execute("INSERT INTO t (x) VALUES (1)")?;
+                Err(TestError::Domain)
+            })
+            .await;
+        assert!(matches!(failed, Err(TestError::Domain)));
+        let committed: Result<usize, TestError> = db
+            .transaction(|c| {
+                c.batch_execute("INSERT INTO t (x) VALUES (2)")?;
+                Ok(1)
+            })
+            .await;
+        assert_eq!(committed.unwrap(), 1);
+        let count = |c: &mut DbConnection| {
+            use diesel::prelude::*;
+            #[derive(QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            diesel::sql_query("SELECT COUNT(*) AS n FROM t WHERE x = 1")
+                .get_result::<N>(c)
+                .map(|r| r.n)
+        };
+        assert_eq!(
+            db.run(count).await.unwrap(),
+            0,
+            "the failed insert rolled back"
+        );
+        // A query error comes out as the caller's type, with the query error inside.
+        let bad: Result<(), TestError> = db
+            .transaction(|c| Ok(c.batch_execute("INSERT INTO nowhere VALUES (1)")?))
+            .await;
+        assert!(bad.unwrap_err().as_query_error().is_some());
     }
 
     #[test]

@@ -1,31 +1,12 @@
-//! SARs, watchlist entries, subjects, transactions and alerts.
+//! Watchlist entries and their screening index (candidate keys).
 
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use shared::db::schema::{
-    alerts, sars, subjects, transactions, watchlist_entries, watchlist_terms,
-};
-use shared::db::{Backend, DbConnection};
+use shared::db::schema::{watchlist_entries, watchlist_terms};
+use shared::db::DbConnection;
 
 use super::{versioned_row, Scoped};
 use crate::domain::PageRequest;
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = sars, treat_none_as_null = true)]
-pub struct SarRow {
-    pub id: String,
-    pub environment: String,
-    pub case_id: String,
-    pub status: String,
-    pub narrative: String,
-    pub subject_ids: String,
-    pub amount: String,
-    pub currency: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub submitted_at: Option<i64>,
-    pub version: i64,
-}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = watchlist_entries, treat_none_as_null = true)]
@@ -133,99 +114,7 @@ impl WatchlistRow {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = subjects, treat_none_as_null = true)]
-pub struct SubjectRow {
-    pub id: String,
-    pub environment: String,
-    pub subject_type: String,
-    pub name: String,
-    pub country: Option<String>,
-    pub date_of_birth: Option<String>,
-    pub risk_score: i32,
-    pub risk_level: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub version: i64,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = transactions)]
-pub struct TransactionRow {
-    pub id: String,
-    pub environment: String,
-    pub subject_id: String,
-    pub amount: String,
-    pub currency: String,
-    pub direction: String,
-    pub counterparty: String,
-    pub description: String,
-    pub occurred_at: i64,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = alerts)]
-pub struct AlertRow {
-    pub id: String,
-    pub environment: String,
-    pub subject_id: String,
-    pub transaction_id: Option<String>,
-    pub alert_type: String,
-    pub severity: String,
-    pub status: String,
-    pub description: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct TransactionFilters {
-    pub subject_id: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AlertFilters {
-    pub status: Option<String>,
-    pub severity: Option<String>,
-    pub subject_id: Option<String>,
-}
-
 impl Scoped {
-    // --- SARs -----------------------------------------------------------------------------
-    pub fn find_sar(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<SarRow>> {
-        sars::table
-            .filter(sars::environment.eq(self.env()))
-            .filter(sars::id.eq(id))
-            .select(SarRow::as_select())
-            .first(conn)
-            .optional()
-    }
-
-    pub fn list_sars(
-        &self,
-        conn: &mut DbConnection,
-        page: PageRequest,
-    ) -> QueryResult<(Vec<SarRow>, i64)> {
-        let total = sars::table
-            .filter(sars::environment.eq(self.env()))
-            .count()
-            .get_result(conn)?;
-        let rows = sars::table
-            .filter(sars::environment.eq(self.env()))
-            .order((sars::created_at.desc(), sars::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(SarRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
-    }
-
-    pub fn insert_sar(&self, conn: &mut DbConnection, row: &SarRow) -> QueryResult<usize> {
-        diesel::insert_into(sars::table).values(row).execute(conn)
-    }
-
-    // --- watchlist ------------------------------------------------------------------------
     pub fn find_watchlist(
         &self,
         conn: &mut DbConnection,
@@ -314,15 +203,20 @@ impl Scoped {
             .load(conn)
     }
 
-    /// Inserts an entry with its candidate keys; call it inside a transaction.
+    /// Inserts an entry with its candidate keys in this environment, whatever
+    /// `row.environment` says; call it inside a transaction.
     pub fn insert_watchlist(
         &self,
         conn: &mut DbConnection,
         row: &WatchlistRow,
         terms: &[String],
     ) -> QueryResult<usize> {
+        let row = WatchlistRow {
+            environment: self.env().to_owned(),
+            ..row.clone()
+        };
         let n = diesel::insert_into(watchlist_entries::table)
-            .values(row)
+            .values(&row)
             .execute(conn)?;
         replace_terms(conn, self.env(), &row.id, terms)?;
         Ok(n)
@@ -359,134 +253,11 @@ impl Scoped {
         replace_terms(conn, self.env(), id, &[])?;
         diesel::delete(target).execute(conn)
     }
-
-    // --- subjects -------------------------------------------------------------------------
-    pub fn find_subject(
-        &self,
-        conn: &mut DbConnection,
-        id: &str,
-    ) -> QueryResult<Option<SubjectRow>> {
-        subjects::table
-            .filter(subjects::environment.eq(self.env()))
-            .filter(subjects::id.eq(id))
-            .select(SubjectRow::as_select())
-            .first(conn)
-            .optional()
-    }
-
-    /// How many of `ids` exist in this environment.
-    pub fn count_subjects(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<i64> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        subjects::table
-            .filter(subjects::environment.eq(self.env()))
-            .filter(subjects::id.eq_any(ids))
-            .count()
-            .get_result(conn)
-    }
-
-    pub fn list_subjects(
-        &self,
-        conn: &mut DbConnection,
-        page: PageRequest,
-    ) -> QueryResult<(Vec<SubjectRow>, i64)> {
-        let total = subjects::table
-            .filter(subjects::environment.eq(self.env()))
-            .count()
-            .get_result(conn)?;
-        let rows = subjects::table
-            .filter(subjects::environment.eq(self.env()))
-            .order((subjects::created_at.desc(), subjects::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(SubjectRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
-    }
-
-    pub fn insert_subject(&self, conn: &mut DbConnection, row: &SubjectRow) -> QueryResult<usize> {
-        diesel::insert_into(subjects::table)
-            .values(row)
-            .execute(conn)
-    }
-
-    // --- transactions and alerts ----------------------------------------------------------
-    fn filtered_transactions<'a>(
-        &self,
-        f: &'a TransactionFilters,
-    ) -> transactions::BoxedQuery<'a, Backend> {
-        let mut q = transactions::table
-            .filter(transactions::environment.eq(self.env()))
-            .into_boxed();
-        if let Some(s) = &f.subject_id {
-            q = q.filter(transactions::subject_id.eq(s));
-        }
-        if let Some(from) = f.from {
-            q = q.filter(transactions::occurred_at.ge(from));
-        }
-        if let Some(to) = f.to {
-            q = q.filter(transactions::occurred_at.le(to));
-        }
-        q
-    }
-
-    pub fn list_transactions(
-        &self,
-        conn: &mut DbConnection,
-        f: &TransactionFilters,
-        page: PageRequest,
-    ) -> QueryResult<(Vec<TransactionRow>, i64)> {
-        let total = self.filtered_transactions(f).count().get_result(conn)?;
-        let rows = self
-            .filtered_transactions(f)
-            .order((transactions::occurred_at.desc(), transactions::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(TransactionRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
-    }
-
-    fn filtered_alerts<'a>(&self, f: &'a AlertFilters) -> alerts::BoxedQuery<'a, Backend> {
-        let mut q = alerts::table
-            .filter(alerts::environment.eq(self.env()))
-            .into_boxed();
-        if let Some(s) = &f.status {
-            q = q.filter(alerts::status.eq(s));
-        }
-        if let Some(s) = &f.severity {
-            q = q.filter(alerts::severity.eq(s));
-        }
-        if let Some(s) = &f.subject_id {
-            q = q.filter(alerts::subject_id.eq(s));
-        }
-        q
-    }
-
-    pub fn list_alerts(
-        &self,
-        conn: &mut DbConnection,
-        f: &AlertFilters,
-        page: PageRequest,
-    ) -> QueryResult<(Vec<AlertRow>, i64)> {
-        let total = self.filtered_alerts(f).count().get_result(conn)?;
-        let rows = self
-            .filtered_alerts(f)
-            .order((alerts::created_at.desc(), alerts::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(AlertRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
-    }
 }
 
-versioned_row!(SarRow, sars, "SAR", find_sar);
 versioned_row!(
     WatchlistRow,
     watchlist_entries,
     "watchlist entry",
     find_watchlist
 );
-versioned_row!(SubjectRow, subjects, "subject", find_subject);

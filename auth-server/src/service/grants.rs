@@ -1,0 +1,265 @@
+//! The OAuth grants: the client-credentials grant (RFC 6749 §4.4), token introspection
+//! (RFC 7662) and token revocation (RFC 7009), each read as a checklist.
+//!
+//! Routes parse the form and the client's credentials and render what comes back; every rule —
+//! who the client is, what it may be granted, whether a token is still active, whose token may
+//! be revoked — is here, and returns typed values ([`Client`], [`IssuedToken`],
+//! [`Introspection`], [`Revocation`]), so no route reads a database row. Time is a parameter.
+//!
+//! Invariant: every grant authenticates the client first, through
+//! [`ClientAuthenticator`](super::client_auth::ClientAuthenticator); nothing here answers
+//! anything about a token to an unauthenticated caller.
+
+use std::time::Instant;
+
+use shared::db::Db;
+use shared::ratelimit::{InMemoryRateLimiter, RateLimiter};
+use shared::{AccessTokenClaims, Environment, ScopeSet, Tier};
+
+use super::client_auth::{ClientAuthenticator, ClientCredentials};
+use super::signing::KeyStore;
+use super::tokens;
+use crate::db::applications::ApplicationRow;
+use crate::db::revoked_tokens::RevokedTokenRow;
+use crate::error::{Error, Result};
+
+/// An authenticated client, typed: what its application row says, parsed once.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub scopes: ScopeSet,
+    pub environment: Environment,
+    pub tier: Tier,
+    /// May introspect other clients' tokens (RFC 7662 §4).
+    pub introspection: bool,
+    /// Tokens issued before this (Unix microseconds) are refused.
+    pub tokens_not_before: Option<i64>,
+}
+
+impl TryFrom<ApplicationRow> for Client {
+    type Error = Error;
+
+    /// A row that does not parse is corrupt (every write validates it): an internal error.
+    fn try_from(app: ApplicationRow) -> Result<Client> {
+        let scopes = ScopeSet::parse_delimited(&app.scopes).map_err(|_| {
+            Error::Internal(format!("application {} has corrupt scopes", app.client_id))
+        })?;
+        let environment = app.environment.parse().map_err(|_| {
+            Error::Internal(format!(
+                "application {} has a corrupt environment",
+                app.client_id
+            ))
+        })?;
+        Ok(Client {
+            scopes,
+            environment,
+            // An unknown tier gets the default tier's limits, as it always has.
+            tier: app.tier.parse().unwrap_or_default(),
+            introspection: app.introspection,
+            tokens_not_before: app.tokens_not_before,
+            client_id: app.client_id,
+        })
+    }
+}
+
+/// A signed access token (RFC 6749 §5.1).
+#[derive(Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: ScopeSet,
+}
+
+/// Redacted: it holds a bearer token.
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// The answer to an introspection (RFC 7662 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Introspection {
+    /// Invalid, expired, revoked, another client's (without `introspection`), or its
+    /// application is disabled, deleted or no longer grants anything it names.
+    Inactive,
+    /// The token's claims, and its scopes cut to what its application grants today.
+    Active {
+        claims: Box<AccessTokenClaims>,
+        scope: ScopeSet,
+    },
+}
+
+/// What a revocation did (RFC 7009 §2.2: every outcome is answered 200).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// The token is on the revocation list from now on.
+    Revoked,
+    /// The token has expired already: nothing to revoke.
+    Expired,
+    /// Not a token this server signed: nothing to revoke.
+    NotAToken,
+}
+
+/// What the grants need: the database, client authentication, the signing keys, the
+/// per-application issuance limiter and the issuer's names.
+pub struct Grants<'a> {
+    pub db: &'a Db,
+    pub clients: &'a ClientAuthenticator,
+    pub keys: &'a KeyStore,
+    pub issuance: &'a InMemoryRateLimiter,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+}
+
+impl Grants<'_> {
+    /// Authenticates a client (see [`ClientAuthenticator::authenticate`]).
+    pub async fn authenticate(
+        &self,
+        creds: ClientCredentials,
+        now_us: i64,
+        now: Instant,
+    ) -> Result<Client> {
+        let app = self
+            .clients
+            .authenticate(self.db, creds, now_us, now)
+            .await?;
+        Client::try_from(app)
+    }
+
+    /// The client-credentials grant: authenticate, apply the tier's issuance limit, grant the
+    /// requested scopes (all registered ones when `requested` is `None`) if the application is
+    /// registered for every one of them, and sign.
+    pub async fn client_credentials(
+        &self,
+        creds: ClientCredentials,
+        requested: Option<ScopeSet>,
+        now_us: i64,
+        now: Instant,
+    ) -> Result<IssuedToken> {
+        let client = self.authenticate(creds, now_us, now).await?;
+        if let Some(limits) = client.tier.limits() {
+            let decision = self.issuance.check(&client.client_id, limits, now);
+            if !decision.allowed {
+                return Err(Error::IssuanceLimited {
+                    retry_after: decision.retry_after.unwrap_or(1),
+                });
+            }
+        }
+        let granted = match requested {
+            None => client.scopes,
+            Some(requested) if requested.is_subset(&client.scopes) => requested,
+            Some(requested) => {
+                return Err(Error::InvalidScope(format!(
+                    "The application is not registered for: {}.",
+                    requested.difference(&client.scopes)
+                )));
+            }
+        };
+        let keys = self.keys.current();
+        let (access_token, claims) = tokens::issue(
+            &keys,
+            self.issuer,
+            self.audience,
+            &client.client_id,
+            client.environment,
+            &granted,
+            tokens::issued_at(now_us, client.tokens_not_before),
+        )
+        .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: claims.exp - claims.iat,
+            scope: granted,
+        })
+    }
+
+    /// Introspection: authenticate the caller, verify the token, and answer it active only if
+    /// it is the caller's own (or the caller may introspect any), not revoked, and its
+    /// application is enabled and still grants something it names.
+    pub async fn introspect(
+        &self,
+        creds: ClientCredentials,
+        token: &str,
+        now_us: i64,
+        now: Instant,
+    ) -> Result<Introspection> {
+        let caller = self.authenticate(creds, now_us, now).await?;
+        let keys = self.keys.current();
+        let Some(claims) = tokens::verify(
+            &keys,
+            token,
+            self.issuer,
+            self.audience,
+            now_us.div_euclid(1_000_000),
+        ) else {
+            return Ok(Introspection::Inactive);
+        };
+        // RFC 7662 §4: a client learns about its own tokens only, unless granted introspection.
+        if claims.client_id != caller.client_id && !caller.introspection {
+            return Ok(Introspection::Inactive);
+        }
+        let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
+        let (revoked, app) = self
+            .db
+            .run(move |c| {
+                Ok((
+                    RevokedTokenRow::is_revoked(c, &jti)?,
+                    ApplicationRow::find(c, &client_id)?,
+                ))
+            })
+            .await?;
+        if revoked {
+            return Ok(Introspection::Inactive);
+        }
+        let Some(app) = app.filter(|a| !a.disabled && a.deleted_at.is_none()) else {
+            return Ok(Introspection::Inactive);
+        };
+        Ok(match tokens::effective_scopes(&claims, &app) {
+            Some(scope) => Introspection::Active {
+                claims: Box::new(claims),
+                scope,
+            },
+            None => Introspection::Inactive,
+        })
+    }
+
+    /// Revocation: authenticate the caller; a token this server signed (expired or not) may be
+    /// revoked only by the client it was issued to ([`Error::UnauthorizedClient`] otherwise).
+    pub async fn revoke(
+        &self,
+        creds: ClientCredentials,
+        token: &str,
+        now_us: i64,
+        now: Instant,
+    ) -> Result<Revocation> {
+        let caller = self.authenticate(creds, now_us, now).await?;
+        let keys = self.keys.current();
+        let Some(claims) = tokens::verify_ignoring_expiry(&keys, token, self.issuer, self.audience)
+        else {
+            return Ok(Revocation::NotAToken);
+        };
+        if claims.client_id != caller.client_id {
+            return Err(Error::UnauthorizedClient(
+                "A client may only revoke its own tokens.".into(),
+            ));
+        }
+        if claims.exp.saturating_mul(1_000_000) <= now_us {
+            return Ok(Revocation::Expired);
+        }
+        let row = RevokedTokenRow {
+            jti: claims.jti,
+            client_id: claims.client_id,
+            expires_at: claims.exp * 1_000_000,
+            revoked_at: now_us,
+        };
+        self.db
+            .run(move |c| RevokedTokenRow::insert_if_absent(c, &row))
+            .await?;
+        Ok(Revocation::Revoked)
+    }
+}

@@ -1,0 +1,121 @@
+//! Transactions and alerts (read-only).
+
+use diesel::prelude::*;
+use shared::db::schema::{alerts, transactions};
+use shared::db::{Backend, DbConnection};
+
+use super::Scoped;
+use crate::domain::PageRequest;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = transactions)]
+pub struct TransactionRow {
+    pub id: String,
+    pub environment: String,
+    pub subject_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub direction: String,
+    pub counterparty: String,
+    pub description: String,
+    pub occurred_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = alerts)]
+pub struct AlertRow {
+    pub id: String,
+    pub environment: String,
+    pub subject_id: String,
+    pub transaction_id: Option<String>,
+    pub alert_type: String,
+    pub severity: String,
+    pub status: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilters {
+    pub subject_id: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilters {
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub subject_id: Option<String>,
+}
+
+impl Scoped {
+    fn filtered_transactions<'a>(
+        &self,
+        f: &'a TransactionFilters,
+    ) -> transactions::BoxedQuery<'a, Backend> {
+        let mut q = transactions::table
+            .filter(transactions::environment.eq(self.env()))
+            .into_boxed();
+        if let Some(s) = &f.subject_id {
+            q = q.filter(transactions::subject_id.eq(s));
+        }
+        if let Some(from) = f.from {
+            q = q.filter(transactions::occurred_at.ge(from));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(transactions::occurred_at.le(to));
+        }
+        q
+    }
+
+    pub fn list_transactions(
+        &self,
+        conn: &mut DbConnection,
+        f: &TransactionFilters,
+        page: PageRequest,
+    ) -> QueryResult<(Vec<TransactionRow>, i64)> {
+        let total = self.filtered_transactions(f).count().get_result(conn)?;
+        let rows = self
+            .filtered_transactions(f)
+            .order((transactions::occurred_at.desc(), transactions::id.desc()))
+            .limit(page.page_size)
+            .offset(page.offset())
+            .select(TransactionRow::as_select())
+            .load(conn)?;
+        Ok((rows, total))
+    }
+
+    fn filtered_alerts<'a>(&self, f: &'a AlertFilters) -> alerts::BoxedQuery<'a, Backend> {
+        let mut q = alerts::table
+            .filter(alerts::environment.eq(self.env()))
+            .into_boxed();
+        if let Some(s) = &f.status {
+            q = q.filter(alerts::status.eq(s));
+        }
+        if let Some(s) = &f.severity {
+            q = q.filter(alerts::severity.eq(s));
+        }
+        if let Some(s) = &f.subject_id {
+            q = q.filter(alerts::subject_id.eq(s));
+        }
+        q
+    }
+
+    pub fn list_alerts(
+        &self,
+        conn: &mut DbConnection,
+        f: &AlertFilters,
+        page: PageRequest,
+    ) -> QueryResult<(Vec<AlertRow>, i64)> {
+        let total = self.filtered_alerts(f).count().get_result(conn)?;
+        let rows = self
+            .filtered_alerts(f)
+            .order((alerts::created_at.desc(), alerts::id.desc()))
+            .limit(page.page_size)
+            .offset(page.offset())
+            .select(AlertRow::as_select())
+            .load(conn)?;
+        Ok((rows, total))
+    }
+}
