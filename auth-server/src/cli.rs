@@ -203,6 +203,7 @@ pub struct TokenArgs {
     /// The authorization server's issuer URL; the token endpoint is ISSUER/oauth/token.
     #[arg(long, env = "AUTH_ISSUER")]
     pub issuer: String,
+    /// The application's client_id (app_…).
     #[arg(long, env = "CLIENT_ID")]
     pub client_id: String,
     /// Scopes to request, space- or comma-separated, or repeated (default: all the
