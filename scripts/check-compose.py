@@ -1,39 +1,152 @@
 #!/usr/bin/env python3
-"""Checks docker-compose.yml without a Docker engine: it parses, the services are wired to
-PostgreSQL and to each other, and every variable the services read is one the contract names."""
+"""Checks docker-compose.yml and the Dockerfile beside it without a Docker engine.
+
+docker-compose.yml: it parses; the services are wired to PostgreSQL and to each other; every
+variable the services read is one they know; secrets arrive through Docker `secrets:` and
+`*_FILE` variables, never as plain environment values; and every service is hardened
+(`restart: unless-stopped`, `read_only: true`, `cap_drop: [ALL]`,
+`no-new-privileges:true`, `build` or `pull_policy`, a health check that needs no curl, pulled
+images pinned by digest).
+
+Dockerfile: every base image is pinned by digest (`image:tag@sha256:…`), dependencies are
+cached with cargo-chef, and the runtime image installs no curl.
+
+Usage: check-compose.py [docker-compose.yml [Dockerfile]]
+"""
+import os
+import re
 import sys
 
 import yaml
 
-with open(sys.argv[1] if len(sys.argv) > 1 else "docker-compose.yml") as f:
+compose_path = sys.argv[1] if len(sys.argv) > 1 else "docker-compose.yml"
+dockerfile_path = (
+    sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(compose_path) or ".", "Dockerfile")
+)
+
+with open(compose_path) as f:
     compose = yaml.safe_load(f)
 
-services = compose["services"]
+DIGEST = re.compile(r"^[^\s@]+:[^\s@]+@sha256:[0-9a-f]{64}$")
+
+services = compose.get("services") or {}
+top_secrets = compose.get("secrets") or {}
 problems = []
+
+
+def env_of(service):
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return env
+
+
+def secret_names(service):
+    names = []
+    for s in service.get("secrets") or []:
+        names.append(s if isinstance(s, str) else s.get("source"))
+    return names
+
+
 for name in ("db", "auth-server", "resource-api"):
     if name not in services:
         problems.append(f"service {name} is missing")
 if "healthcheck" not in services.get("db", {}):
     problems.append("db has no health check")
+# PostgreSQL writes its socket and lock file there; with a read-only root it needs a tmpfs.
+if "/var/run/postgresql" not in (services.get("db", {}).get("tmpfs") or []):
+    problems.append("db has no tmpfs for /var/run/postgresql (its root filesystem is read-only)")
 if "pgdata" not in (compose.get("volumes") or {}):
     problems.append("no volume for PostgreSQL data")
+
+# --- every service: hardened, reproducible, health-checked ---------------------------------
+for name, service in services.items():
+    if service.get("restart") != "unless-stopped":
+        problems.append(f"{name}: restart is not unless-stopped")
+    if service.get("read_only") is not True:
+        problems.append(f"{name}: root filesystem is not read_only: true")
+    if "ALL" not in (service.get("cap_drop") or []):
+        problems.append(f"{name}: cap_drop does not hold ALL")
+    if "no-new-privileges:true" not in (service.get("security_opt") or []):
+        problems.append(f"{name}: security_opt lacks no-new-privileges:true")
+    if "build" not in service and "pull_policy" not in service:
+        problems.append(f"{name}: neither build nor pull_policy")
+    image = str(service.get("image", ""))
+    pulled = "build" not in service and service.get("pull_policy") != "never"
+    if pulled and not DIGEST.match(image):
+        problems.append(f"{name}: image {image or '(none)'} is not pinned by digest (image:tag@sha256:…)")
+    test = (service.get("healthcheck") or {}).get("test")
+    if not test:
+        problems.append(f"{name}: no health check")
+    elif name != "db" and any(tool in " ".join(map(str, test)) for tool in ("curl", "wget")):
+        problems.append(f"{name}: health check needs curl/wget; use the binary's healthcheck command")
+
+# --- the two services: wiring, known variables, secrets as files ----------------------------
 known = {"DATABASE_URL", "AUTH_BIND", "API_BIND", "AUTH_ISSUER", "API_AUDIENCE", "ADMIN_TOKEN", "RUST_LOG", "BCRYPT_COST", "DB_POOL_SIZE",
          "SIGNING_KEY_ENCRYPTION_KEY", "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS", "BCRYPT_CONCURRENCY",
          "METRICS_BIND", "CORS_ALLOWED_ORIGINS", "JWKS_URL", "REDIS_URL", "DATABASE_LISTEN_URL",
-         "LOG_FORMAT"}
+         "LOG_FORMAT", "ADMIN_TOKEN_FILE", "SIGNING_KEY_ENCRYPTION_KEY_FILE", "DATABASE_URL_FILE"}
+# Values that are secrets: only ever as VAR_FILE pointing at a Docker secret.
+secret_vars = {
+    "db": ["POSTGRES_PASSWORD"],
+    "auth-server": ["DATABASE_URL", "ADMIN_TOKEN", "SIGNING_KEY_ENCRYPTION_KEY"],
+    "resource-api": ["DATABASE_URL"],
+}
+for name, needed in secret_vars.items():
+    service = services.get(name, {})
+    env = env_of(service)
+    mounted = secret_names(service)
+    for var in needed:
+        if var in env:
+            problems.append(f"{name}: {var} is a plain environment value; use {var}_FILE and a Docker secret")
+        path = str(env.get(f"{var}_FILE", ""))
+        if not path.startswith("/run/secrets/"):
+            problems.append(f"{name}: {var}_FILE does not point at /run/secrets/<name>")
+            continue
+        secret = path[len("/run/secrets/"):]
+        if secret not in mounted:
+            problems.append(f"{name}: secret {secret} is not in its secrets:")
+        if secret not in top_secrets:
+            problems.append(f"secret {secret} is not declared at the top level")
 for name in ("auth-server", "resource-api"):
-    env = services.get(name, {}).get("environment", {})
-    if not str(env.get("DATABASE_URL", "")).startswith("postgres://"):
-        problems.append(f"{name} does not use PostgreSQL")
-    for var in env:
+    service = services.get(name, {})
+    for var in env_of(service):
         if var not in known:
             problems.append(f"{name} sets {var}, which no service reads")
-    if services.get(name, {}).get("depends_on", {}).get("db", {}).get("condition") != "service_healthy":
+    if (service.get("depends_on") or {}).get("db", {}).get("condition") != "service_healthy":
         problems.append(f"{name} does not wait for a healthy db")
-for var in ("ADMIN_TOKEN", "SIGNING_KEY_ENCRYPTION_KEY"):
-    if var not in services.get("auth-server", {}).get("environment", {}):
-        problems.append(f"auth-server gets no {var}")
+    test = " ".join(map(str, (service.get("healthcheck") or {}).get("test") or []))
+    if "healthcheck" not in test:
+        problems.append(f"{name}: health check does not run `{name} healthcheck`")
+
+# --- Dockerfile ---------------------------------------------------------------------------
+try:
+    with open(dockerfile_path) as f:
+        dockerfile = f.read()
+except OSError as e:
+    problems.append(f"cannot read {dockerfile_path}: {e}")
+    dockerfile = ""
+stages = set()
+from_lines = [line.split() for line in dockerfile.splitlines() if line.strip().upper().startswith("FROM ")]
+if dockerfile and not from_lines:
+    problems.append(f"{dockerfile_path}: no FROM line")
+for words in from_lines:
+    args = [w for w in words[1:] if not w.startswith("--")]
+    image = args[0] if args else ""
+    if len(args) >= 3 and args[1].upper() == "AS":
+        stages.add(args[2])
+    if image in stages:
+        continue
+    if not DIGEST.match(image):
+        problems.append(f"{dockerfile_path}: FROM {image} is not pinned by digest (image:tag@sha256:…)")
+if dockerfile and "cargo chef cook" not in dockerfile:
+    problems.append(f"{dockerfile_path}: dependencies are not cached with cargo-chef (cargo chef cook)")
+runtime = dockerfile.rsplit("\nFROM ", 1)[-1] if dockerfile else ""
+installs = [line for line in runtime.replace("\\\n", " ").splitlines() if "apt-get install" in line]
+if any(re.search(r"\bcurl\b", line) for line in installs):
+    problems.append(f"{dockerfile_path}: the runtime image installs curl; health checks use the binaries")
+
 if problems:
     print("docker-compose.yml: " + "; ".join(problems))
     sys.exit(1)
-print("docker-compose.yml: ok")
+print(f"{compose_path} and {dockerfile_path}: ok")

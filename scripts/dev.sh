@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Starts the whole stack locally on SQLite: auth-server on :8081, resource-api on :8080,
-# one database file (./caseforge.db). Prints the admin token and curl lines that work as
-# printed. Ctrl-C stops both services.
+# one database file (./caseforge.db). Writes .caseforge-dev.env (yours only, git-ignored):
+# source it and every README example works as written. The demo application and sandbox key
+# are kept across restarts (made again only when they no longer work). Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
 export DATABASE_URL=${DATABASE_URL:-sqlite://caseforge.db}
 export AUTH_BIND=${AUTH_BIND:-127.0.0.1:8081}
@@ -32,48 +34,106 @@ fi
 export ADMIN_TOKEN SIGNING_KEY_ENCRYPTION_KEY
 
 cargo build --release -q -p auth-server -p resource-api
+bin=$repo/target/release
+
+# Creates the database on the first run (the ops commands below never create one).
+"$bin/auth-server" migrate >/dev/null
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-target/release/auth-server serve &
+wait_ready() {
+  for _ in $(seq 1 150); do "$bin/$1" healthcheck 2>/dev/null && return 0; sleep 0.2; done
+  echo "dev.sh: $1 did not become ready; see its log above" >&2
+  exit 1
+}
+"$bin/auth-server" serve &
 pids+=($!)
-for _ in $(seq 1 100); do curl -fs "http://$AUTH_BIND/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-target/release/resource-api &
+wait_ready auth-server
+"$bin/resource-api" serve &
 pids+=($!)
-for _ in $(seq 1 100); do curl -fs "http://$API_BIND/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready resource-api
 
-# Demo credentials, made fresh on each start (secrets are shown only once).
+# --- demo credentials: reused while they work, made again when they do not -----------------
+# Scopes the README examples need: the application gets all of them, the key the ones a script
+# calling with X-API-Key uses.
+app_scopes=cases:read,cases:write,sar:read,sar:write,watchlist:read,watchlist:write,subjects:read,subjects:write,transactions:read,alerts:read
+key_scopes=cases:read,cases:write,sar:read,watchlist:read,subjects:read,transactions:read,alerts:read
+env_file=$repo/.caseforge-dev.env
+from_dev_env() { [ -f "$env_file" ] && { grep "^export $1=" "$env_file" || true; } | tail -n 1 | cut -d= -f2- | tr -d "'"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-app=$(target/release/auth-server app create --name "demo service" --environment sandbox \
-  --scopes cases:read,cases:write,sar:read,sar:write,watchlist:read,watchlist:write,subjects:read,subjects:write,transactions:read,alerts:read 2>/dev/null)
-client_id=$(printf '%s' "$app" | json '["client_id"]')
-client_secret=$(printf '%s' "$app" | json '["client_secret"]')
-key=$(target/release/auth-server key create --name "dev sandbox key" --environment sandbox \
-  --scopes cases:read,cases:write,sar:read,watchlist:read,subjects:read,transactions:read,alerts:read 2>/dev/null | json '["key"]')
+
+client_id=$(from_dev_env CLIENT_ID || true)
+client_secret=$(from_dev_env CLIENT_SECRET || true)
+key=$(from_dev_env SANDBOX_KEY || true)
+
+app_works() {
+  [ -n "$client_id" ] && [ -n "$client_secret" ] &&
+    CLIENT_SECRET=$client_secret "$bin/auth-server" token --issuer "$AUTH_ISSUER" \
+      --client-id "$client_id" --scope "$app_scopes" >/dev/null 2>&1
+}
+key_works() {
+  [ -n "$key" ] || return 1
+  local me
+  me=$(curl -fs "http://$API_BIND/v2/me" -H "X-API-Key: $key") || return 1
+  printf '%s' "$me" | python3 -c "
+import json, sys
+have = set(json.load(sys.stdin)['scopes'])
+sys.exit(0 if set(sys.argv[1].split(',')) <= have else 1)" "$key_scopes"
+}
+
+if app_works; then
+  app_note="reused"
+else
+  app=$("$bin/auth-server" app create --name "demo service" --environment sandbox --scopes "$app_scopes" 2>/dev/null)
+  client_id=$(printf '%s' "$app" | json '["client_id"]')
+  client_secret=$(printf '%s' "$app" | json '["client_secret"]')
+  app_note="new"
+fi
+if key_works; then
+  key_note="reused"
+else
+  key=$("$bin/auth-server" key create --name "dev sandbox key" --environment sandbox \
+    --scopes "$key_scopes" 2>/dev/null | json '["key"]')
+  key_note="new"
+fi
+
+# Written whole each run, readable by you only.
+(
+  umask 077
+  cat >"$env_file.tmp" <<ENV
+# Written by scripts/dev.sh: the local stack and its demo credentials (sandbox).
+# Source it in your shell:  source $env_file
+export AUTH_URL='http://$AUTH_BIND'
+export API_URL='http://$API_BIND'
+export ADMIN_TOKEN='$ADMIN_TOKEN'
+export CLIENT_ID='$client_id'
+export CLIENT_SECRET='$client_secret'
+export SANDBOX_KEY='$key'
+# auth-server and resource-api on PATH (the release build dev.sh runs).
+case ":\$PATH:" in *":$bin:"*) ;; *) export PATH='$bin':"\$PATH" ;; esac
+ENV
+  chmod 600 "$env_file.tmp"
+  mv "$env_file.tmp" "$env_file"
+)
 
 cat <<HINT
 
 CaseForge is running on SQLite ($DATABASE_URL):
   auth-server   http://$AUTH_BIND   (JWKS: http://$AUTH_BIND/.well-known/jwks.json)
   resource-api  http://$API_BIND
+  demo application $client_id ($app_note), sandbox API key ($key_note), all in $env_file
 
-Admin token (kept in .env): $ADMIN_TOKEN
-Demo application (sandbox):  client_id=$client_id  client_secret=$client_secret
-Sandbox API key:             $key
+In another shell, load the credentials (ADMIN_TOKEN, CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY,
+AUTH_URL, API_URL; auth-server on PATH):
 
-Call the API with the key (sandbox comes with sample transactions and alerts):
-  curl -s http://$API_BIND/v2/transactions -H "X-API-Key: $key"
+  source $env_file
 
-Or exchange the application's credentials for a 60-minute token and use it:
-  TOKEN=\$(curl -s -X POST http://$AUTH_BIND/oauth/token -u "$client_id:$client_secret" -d grant_type=client_credentials | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  curl -s http://$API_BIND/v2/cases -H "Authorization: Bearer \$TOKEN"
-
-Register another application (the secret is shown once):
-  curl -s -X POST http://$AUTH_BIND/admin/applications \\
-    -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \\
-    -d '{"name":"my service","scopes":["cases:read"],"environment":"sandbox"}'
+Then, for example:
+  curl -s \$API_URL/v2/transactions -H "X-API-Key: \$SANDBOX_KEY"
+  TOKEN=\$(auth-server token --issuer \$AUTH_URL --client-id \$CLIENT_ID)   # 60 minutes, every demo scope
+  curl -s \$API_URL/v2/me -H "Authorization: Bearer \$TOKEN"
 
 Press Ctrl-C to stop.
 HINT

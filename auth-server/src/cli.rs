@@ -1,17 +1,21 @@
-//! The command line: `serve` (default), `migrate`, and the ops commands that mirror the admin
-//! API for people without HTTP access. Secrets are printed once; invalid values exit non-zero
-//! with a message naming the flag.
+//! The command line: `serve` (default), `migrate`, `healthcheck`, `token`, and the ops commands
+//! that mirror the admin API for people without HTTP access. Every command calls the service
+//! layer, never `db/`. Secrets are printed once; invalid values exit non-zero with one line
+//! naming the flag, and change nothing.
 
+use std::io::Read;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use shared::db::Db;
+use shared::db::{DatabaseTarget, Db};
 
 use crate::config::Config;
-use crate::db::signing_keys::SigningKeyRow;
 use crate::error::Error;
-use crate::service::{api_keys, applications, now_micros, signing};
+use crate::service::api_keys::{self, ApiKeyView};
+use crate::service::applications::{self, ApplicationView};
+use crate::service::now_micros;
+use crate::service::signing::{self, SigningKeyView};
 use crate::Application;
 
 #[derive(Debug, Parser)]
@@ -29,8 +33,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server (the default).
     Serve,
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit (creates a new SQLite file if needed).
     Migrate,
+    /// Exit 0 when the server on AUTH_BIND answers GET /readyz with 200, else 1 (for container
+    /// health checks: no curl needed).
+    Healthcheck,
+    /// Get an access token with the client-credentials grant and print it.
+    Token(TokenArgs),
     /// Manage applications (OAuth clients).
     #[command(subcommand)]
     App(AppCommand),
@@ -42,14 +51,35 @@ pub enum Command {
     Keys(KeysCommand),
 }
 
+/// How listing and show commands print: JSON (the default) or aligned columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    #[default]
+    Json,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArg {
+    /// json (default) or table (aligned columns).
+    #[arg(long, value_enum, default_value_t = Output::Json)]
+    pub output: Output,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AppCommand {
     /// Register an application; prints its client_id and client_secret (once).
     Create(AppCreate),
     /// List applications.
-    List,
+    List(OutputArg),
     /// Show one application.
-    Show { client_id: String },
+    Show {
+        client_id: String,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Change an application's name, description, scopes, tier or introspection permission.
+    Update(AppUpdate),
     /// Issue a new client secret. Without --grace-period-seconds the old secret keeps working
     /// until the new one is first used (at most 7 days); 0 ends it at once.
     RotateSecret {
@@ -65,6 +95,8 @@ pub enum AppCommand {
     RevokeTokens { client_id: String },
     /// Disable an application: its tokens stop working.
     Disable { client_id: String },
+    /// Enable a disabled application again: it can get new tokens.
+    Enable { client_id: String },
     /// Delete an application.
     Delete { client_id: String },
 }
@@ -86,12 +118,39 @@ pub struct AppCreate {
     pub tier: Option<String>,
 }
 
+/// The fields `PATCH /admin/applications/{client_id}` changes; at least one is needed. The
+/// environment cannot change (tokens and records are bound to it).
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("change").required(true).multiple(true)))]
+pub struct AppUpdate {
+    pub client_id: String,
+    #[arg(long, group = "change")]
+    pub name: Option<String>,
+    #[arg(long, group = "change")]
+    pub description: Option<String>,
+    /// Comma-separated scopes; replaces the current list.
+    #[arg(long, group = "change", value_delimiter = ',', num_args = 0..)]
+    pub scopes: Option<Vec<String>>,
+    /// basic, standard, professional, enterprise or unlimited.
+    #[arg(long, group = "change")]
+    pub tier: Option<String>,
+    /// May introspect tokens of other applications (true or false).
+    #[arg(long, group = "change")]
+    pub introspection: Option<bool>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create an API key; prints the key (once).
     Create(KeyCreate),
     /// List API keys, newest first.
-    List,
+    List(OutputArg),
+    /// Show one API key (never the key itself).
+    Show {
+        id: String,
+        #[command(flatten)]
+        output: OutputArg,
+    },
     /// Revoke an API key.
     Revoke { id: String },
 }
@@ -123,11 +182,48 @@ pub enum KeysCommand {
     /// every token it signed is refused; if it was active, a new key takes over first.
     Revoke { kid: String },
     /// List signing keys.
-    List,
+    List(OutputArg),
+}
+
+/// What `auth-server token` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TokenOutput {
+    /// The access token alone, for `TOKEN=$(auth-server token …)`.
+    #[default]
+    Token,
+    /// The token response as JSON.
+    Json,
+}
+
+/// The client-credentials grant from the command line. The secret comes from standard input or
+/// the `CLIENT_SECRET` variable, never from an argument (which would land in shell history and
+/// in `ps`).
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The authorization server's issuer URL; the token endpoint is ISSUER/oauth/token.
+    #[arg(long, env = "AUTH_ISSUER")]
+    pub issuer: String,
+    /// The application's client_id (app_…).
+    #[arg(long, env = "CLIENT_ID")]
+    pub client_id: String,
+    /// Scopes to request, space- or comma-separated, or repeated (default: all the
+    /// application's scopes).
+    #[arg(long)]
+    pub scope: Vec<String>,
+    /// Read the client secret from standard input (else from CLIENT_SECRET).
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    #[arg(long, value_enum, default_value_t = TokenOutput::Token)]
+    pub output: TokenOutput,
 }
 
 /// Runs the parsed command and turns the outcome into an exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The token helper talks to a server over HTTP: it needs no server configuration.
+    if let Command::Token(args) = command {
+        return exit(block_on(token(args)));
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(errors) => {
@@ -135,16 +231,26 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = actix_web::rt::System::new().block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
+    exit(block_on(async move {
+        match command {
             Command::Serve => serve(config).await,
-            other => {
-                let db = Db::connect(&config.database_url, 2)
-                    .map_err(|e| format!("DATABASE_URL: {e}"))?;
-                ops(other, &db, &config).await
-            }
+            Command::Healthcheck => shared::outbound::probe_ready(config.bind)
+                .await
+                .map_err(|e| format!("not ready: {e}")),
+            Command::Migrate => migrate(&config),
+            Command::Token(_) => unreachable!("token is handled before the configuration"),
+            Command::App(cmd) => app(cmd, &open_existing(&config)?, &config).await,
+            Command::Key(cmd) => key(cmd, &open_existing(&config)?).await,
+            Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, &config).await,
         }
-    });
+    }))
+}
+
+fn block_on<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(f)
+}
+
+fn exit(outcome: Result<(), String>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -160,6 +266,28 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     let app = Application::build(config).await?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+fn migrate(config: &Config) -> Result<(), String> {
+    let db = Db::connect(&config.database_url, 2).map_err(|e| format!("DATABASE_URL: {e}"))?;
+    println!("migrations are up to date ({})", db.target().describe());
+    Ok(())
+}
+
+/// Opens the database for an ops command. A SQLite file that does not exist is refused rather
+/// than created: a command run from another directory would otherwise answer from a new, empty
+/// database (`{"data": []}`) as if nothing were registered.
+fn open_existing(config: &Config) -> Result<Db, String> {
+    if let Ok(DatabaseTarget::Sqlite(path)) = DatabaseTarget::parse(&config.database_url) {
+        if !path.exists() {
+            let shown = std::path::absolute(&path).unwrap_or(path);
+            return Err(format!(
+                "DATABASE_URL: no database at {} (set DATABASE_URL, run from the directory that holds it, or create it with `auth-server migrate`)",
+                shown.display()
+            ));
+        }
+    }
+    Db::connect(&config.database_url, 2).map_err(|e| format!("DATABASE_URL: {e}"))
 }
 
 /// The KEKs from the configuration; commands that touch private signing keys need them.
@@ -189,155 +317,370 @@ fn describe(e: Error) -> String {
     }
 }
 
-async fn ops(command: Command, db: &Db, config: &Config) -> Result<(), String> {
-    let now = now_micros();
-    match command {
-        Command::Serve => unreachable!("serve is handled by run"),
-        Command::Migrate => {
-            println!("migrations are up to date ({})", db.target().describe());
+// --- output ----------------------------------------------------------------------------------
+
+/// A record that prints as one table row. Secrets are never among the columns.
+trait Tabular {
+    const HEADER: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+fn or_dash(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "-".to_owned())
+}
+
+impl Tabular for ApplicationView {
+    const HEADER: &'static [&'static str] = &[
+        "CLIENT_ID",
+        "NAME",
+        "ENVIRONMENT",
+        "TIER",
+        "SCOPES",
+        "DISABLED",
+        "CREATED_AT",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.client_id.clone(),
+            self.name.clone(),
+            self.environment.as_str().to_owned(),
+            self.tier.as_str().to_owned(),
+            self.scopes.to_delimited().replace(' ', ","),
+            self.disabled.to_string(),
+            self.created_at.clone(),
+        ]
+    }
+}
+
+impl Tabular for ApiKeyView {
+    const HEADER: &'static [&'static str] = &[
+        "ID",
+        "NAME",
+        "ENVIRONMENT",
+        "TIER",
+        "MASKED_TOKEN",
+        "SCOPES",
+        "EXPIRES_AT",
+        "LAST_USED_AT",
+        "REVOKED_AT",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            self.environment.as_str().to_owned(),
+            self.tier.as_str().to_owned(),
+            self.masked_token.clone(),
+            self.scopes.to_delimited().replace(' ', ","),
+            or_dash(&self.expires_at),
+            or_dash(&self.last_used_at),
+            or_dash(&self.revoked_at),
+        ]
+    }
+}
+
+impl Tabular for SigningKeyView {
+    const HEADER: &'static [&'static str] =
+        &["KID", "ALGORITHM", "STATUS", "CREATED_AT", "RETIRED_AT"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.kid.clone(),
+            self.algorithm.clone(),
+            self.status.to_owned(),
+            self.created_at.clone(),
+            or_dash(&self.retired_at),
+        ]
+    }
+}
+
+/// Aligned columns without borders, two spaces apart, like `kubectl get`.
+fn plain_table(header: Option<&[&str]>, rows: Vec<Vec<String>>) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    if let Some(header) = header {
+        table.set_header(header.to_vec());
+    }
+    table.add_rows(rows);
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table.trim_fmt()
+}
+
+fn print_list<T: Tabular + Serialize>(items: &[T], output: Output) -> Result<(), String> {
+    match output {
+        Output::Json => print_json(&serde_json::json!({ "data": items })),
+        Output::Table => {
+            let rows = items.iter().map(Tabular::cells).collect();
+            println!("{}", plain_table(Some(T::HEADER), rows));
             Ok(())
         }
-        Command::App(cmd) => match cmd {
-            AppCommand::Create(a) => {
-                let new = applications::CreateApplication {
-                    name: a.name,
-                    description: a.description,
-                    scopes: a.scopes,
-                    environment: a.environment,
-                    tier: a.tier,
-                    introspection: None,
-                }
-                .validate()
-                .map_err(describe)?;
-                let created = applications::create(db, new, config.bcrypt_cost, now)
-                    .await
-                    .map_err(describe)?;
-                print_json(&created)?;
-                eprintln!("Store the client_secret now: it cannot be shown again.");
-                Ok(())
-            }
-            AppCommand::List => print_json(
-                &serde_json::json!({ "data": applications::list(db).await.map_err(describe)? }),
-            ),
-            AppCommand::Show { client_id } => {
-                print_json(&applications::get(db, &client_id).await.map_err(describe)?)
-            }
-            AppCommand::RotateSecret {
-                client_id,
-                grace_period_seconds,
-                revoke_tokens,
-            } => {
-                let options = applications::RotateSecret {
-                    grace_period_seconds,
-                    revoke_tokens: Some(revoke_tokens),
-                };
-                let rotated =
-                    applications::rotate_secret(db, &client_id, options, config.bcrypt_cost, now)
-                        .await
-                        .map_err(describe)?;
-                print_json(&rotated)?;
-                eprintln!("Store the client_secret now: it cannot be shown again.");
-                Ok(())
-            }
-            AppCommand::Disable { client_id } => {
-                let patch = applications::PatchApplication {
-                    disabled: Some(true),
-                    ..Default::default()
-                };
-                print_json(
-                    &applications::patch(db, &client_id, patch, now)
-                        .await
-                        .map_err(describe)?,
-                )
-            }
-            AppCommand::RevokeTokens { client_id } => {
-                applications::revoke_tokens(db, &client_id, now)
-                    .await
-                    .map_err(describe)?;
-                println!("every token issued to {client_id} before now is revoked");
-                Ok(())
-            }
-            AppCommand::Delete { client_id } => {
-                applications::delete(db, &client_id, now)
-                    .await
-                    .map_err(describe)?;
-                println!("deleted {client_id}");
-                Ok(())
-            }
-        },
-        Command::Key(cmd) => match cmd {
-            KeyCommand::Create(k) => {
-                let new = api_keys::CreateApiKey {
-                    name: k.name,
-                    description: k.description,
-                    environment: k.environment,
-                    scopes: k.scopes,
-                    tier: k.tier,
-                    expires_at: k.expires_at,
-                }
-                .validate(now)
-                .map_err(describe)?;
-                print_json(&api_keys::create(db, new, now).await.map_err(describe)?)?;
-                eprintln!("Store the key now: it cannot be shown again.");
-                Ok(())
-            }
-            KeyCommand::List => print_json(
-                &serde_json::json!({ "data": api_keys::list(db).await.map_err(describe)? }),
-            ),
-            KeyCommand::Revoke { id } => {
-                api_keys::revoke(db, &id, now).await.map_err(describe)?;
-                println!("revoked {id}");
-                Ok(())
-            }
-        },
-        Command::Keys(cmd) => match cmd {
-            KeysCommand::Rotate => {
-                let keks = kek_ring(config)?;
-                // Make sure a key exists first, so that rotation always retires something real.
-                signing::KeyStore::load_or_create(db, &keks, now)?;
-                // A fresh timestamp, so that the new key is strictly the newest.
-                let kid = signing::rotate(db, &keks.current, now_micros().max(now + 1))
-                    .map_err(|e| e.to_string())?;
-                println!("new active signing key {kid}; previous keys stay published until their tokens expire");
-                Ok(())
-            }
-            KeysCommand::Revoke { kid } => {
-                let keks = kek_ring(config)?;
-                let active = signing::revoke(db, &keks.current, &kid, now_micros().max(now + 1))
-                    .map_err(|e| e.to_string())?;
-                match active {
-                    None => Err(format!("no signing key {kid}")),
-                    Some(active) => {
-                        println!("signing key {kid} revoked; tokens it signed are refused; active key {active}");
-                        Ok(())
-                    }
-                }
-            }
-            KeysCommand::List => {
-                let rows = db
-                    .run(SigningKeyRow::all)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let window = signing::retired_publish_window_micros();
-                let list: Vec<_> = rows
-                    .iter()
-                    .map(|r| {
-                        let status = match r.retired_at {
-                            None => "active",
-                            Some(t) if t + window > now => "retired (still published)",
-                            Some(_) => "retired",
-                        };
-                        serde_json::json!({
-                            "kid": r.kid,
-                            "algorithm": r.algorithm,
-                            "status": status,
-                            "created_at": shared::time::rfc3339(r.created_at),
-                            "retired_at": r.retired_at.map(shared::time::rfc3339),
-                        })
-                    })
-                    .collect();
-                print_json(&serde_json::json!({ "data": list }))
-            }
-        },
     }
+}
+
+fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), String> {
+    match output {
+        Output::Json => print_json(item),
+        Output::Table => {
+            let rows = T::HEADER
+                .iter()
+                .zip(item.cells())
+                .map(|(field, value)| vec![(*field).to_owned(), value])
+                .collect();
+            println!("{}", plain_table(None, rows));
+            Ok(())
+        }
+    }
+}
+
+// --- applications ------------------------------------------------------------------------------
+
+async fn app(command: AppCommand, db: &Db, config: &Config) -> Result<(), String> {
+    match command {
+        AppCommand::Create(a) => app_create(db, a, config.bcrypt_cost).await,
+        AppCommand::List(o) => {
+            print_list(&applications::list(db).await.map_err(describe)?, o.output)
+        }
+        AppCommand::Show { client_id, output } => print_one(
+            &applications::get(db, &client_id).await.map_err(describe)?,
+            output.output,
+        ),
+        AppCommand::Update(u) => app_update(db, u).await,
+        AppCommand::RotateSecret {
+            client_id,
+            grace_period_seconds,
+            revoke_tokens,
+        } => {
+            let options = applications::RotateSecret {
+                grace_period_seconds,
+                revoke_tokens: Some(revoke_tokens),
+            };
+            app_rotate_secret(db, &client_id, options, config.bcrypt_cost).await
+        }
+        AppCommand::RevokeTokens { client_id } => app_revoke_tokens(db, &client_id).await,
+        AppCommand::Disable { client_id } => app_set_disabled(db, &client_id, true).await,
+        AppCommand::Enable { client_id } => app_set_disabled(db, &client_id, false).await,
+        AppCommand::Delete { client_id } => app_delete(db, &client_id).await,
+    }
+}
+
+async fn app_create(db: &Db, a: AppCreate, bcrypt_cost: u32) -> Result<(), String> {
+    let new = applications::CreateApplication {
+        name: a.name,
+        description: a.description,
+        scopes: a.scopes,
+        environment: a.environment,
+        tier: a.tier,
+        introspection: None,
+    }
+    .validate()
+    .map_err(describe)?;
+    let created = applications::create(db, new, bcrypt_cost, now_micros())
+        .await
+        .map_err(describe)?;
+    print_json(&created)?;
+    eprintln!("Store the client_secret now: it cannot be shown again.");
+    Ok(())
+}
+
+/// The admin API's PATCH: every value is validated before anything is written.
+async fn app_update(db: &Db, u: AppUpdate) -> Result<(), String> {
+    let patch = applications::PatchApplication {
+        name: u.name,
+        description: u.description,
+        scopes: u.scopes,
+        tier: u.tier,
+        disabled: None,
+        introspection: u.introspection,
+    };
+    let updated = applications::patch(db, &u.client_id, patch, now_micros())
+        .await
+        .map_err(describe)?;
+    print_json(&updated)
+}
+
+async fn app_set_disabled(db: &Db, client_id: &str, disabled: bool) -> Result<(), String> {
+    let patch = applications::PatchApplication {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    let updated = applications::patch(db, client_id, patch, now_micros())
+        .await
+        .map_err(describe)?;
+    print_json(&updated)
+}
+
+async fn app_rotate_secret(
+    db: &Db,
+    client_id: &str,
+    options: applications::RotateSecret,
+    bcrypt_cost: u32,
+) -> Result<(), String> {
+    let rotated = applications::rotate_secret(db, client_id, options, bcrypt_cost, now_micros())
+        .await
+        .map_err(describe)?;
+    print_json(&rotated)?;
+    eprintln!("Store the client_secret now: it cannot be shown again.");
+    Ok(())
+}
+
+async fn app_revoke_tokens(db: &Db, client_id: &str) -> Result<(), String> {
+    applications::revoke_tokens(db, client_id, now_micros())
+        .await
+        .map_err(describe)?;
+    println!("every token issued to {client_id} before now is revoked");
+    Ok(())
+}
+
+async fn app_delete(db: &Db, client_id: &str) -> Result<(), String> {
+    applications::delete(db, client_id, now_micros())
+        .await
+        .map_err(describe)?;
+    println!("deleted {client_id}");
+    Ok(())
+}
+
+// --- API keys ----------------------------------------------------------------------------------
+
+async fn key(command: KeyCommand, db: &Db) -> Result<(), String> {
+    match command {
+        KeyCommand::Create(k) => key_create(db, k).await,
+        KeyCommand::List(o) => print_list(&api_keys::list(db).await.map_err(describe)?, o.output),
+        KeyCommand::Show { id, output } => print_one(
+            &api_keys::get(db, &id).await.map_err(describe)?,
+            output.output,
+        ),
+        KeyCommand::Revoke { id } => key_revoke(db, &id).await,
+    }
+}
+
+async fn key_create(db: &Db, k: KeyCreate) -> Result<(), String> {
+    let now = now_micros();
+    let new = api_keys::CreateApiKey {
+        name: k.name,
+        description: k.description,
+        environment: k.environment,
+        scopes: k.scopes,
+        tier: k.tier,
+        expires_at: k.expires_at,
+    }
+    .validate(now)
+    .map_err(describe)?;
+    print_json(&api_keys::create(db, new, now).await.map_err(describe)?)?;
+    eprintln!("Store the key now: it cannot be shown again.");
+    Ok(())
+}
+
+async fn key_revoke(db: &Db, id: &str) -> Result<(), String> {
+    api_keys::revoke(db, id, now_micros())
+        .await
+        .map_err(describe)?;
+    println!("revoked {id}");
+    Ok(())
+}
+
+// --- signing keys ------------------------------------------------------------------------------
+
+async fn keys(command: KeysCommand, db: &Db, config: &Config) -> Result<(), String> {
+    match command {
+        KeysCommand::Rotate => keys_rotate(db, config),
+        KeysCommand::Revoke { kid } => keys_revoke(db, config, &kid),
+        KeysCommand::List(o) => print_list(
+            &signing::list(db, now_micros())
+                .await
+                .map_err(|e| e.to_string())?,
+            o.output,
+        ),
+    }
+}
+
+fn keys_rotate(db: &Db, config: &Config) -> Result<(), String> {
+    let keks = kek_ring(config)?;
+    let now = now_micros();
+    // Make sure a key exists first, so that rotation always retires something real.
+    signing::KeyStore::load_or_create(db, &keks, now)?;
+    // A fresh timestamp, so that the new key is strictly the newest.
+    let kid =
+        signing::rotate(db, &keks.current, now_micros().max(now + 1)).map_err(|e| e.to_string())?;
+    println!(
+        "new active signing key {kid}; previous keys stay published until their tokens expire"
+    );
+    Ok(())
+}
+
+fn keys_revoke(db: &Db, config: &Config, kid: &str) -> Result<(), String> {
+    let keks = kek_ring(config)?;
+    match signing::revoke(db, &keks.current, kid, now_micros()).map_err(|e| e.to_string())? {
+        None => Err(format!("no signing key {kid}")),
+        Some(active) => {
+            println!(
+                "signing key {kid} revoked; tokens it signed are refused; active key {active}"
+            );
+            Ok(())
+        }
+    }
+}
+
+// --- token helper ------------------------------------------------------------------------------
+
+/// `auth-server token`: the client-credentials grant against a running server, through
+/// `shared`'s token source (rustls, system roots or `SSL_CERT_FILE`, no redirects).
+async fn token(args: TokenArgs) -> Result<(), String> {
+    let issuer = args.issuer.trim().trim_end_matches('/');
+    if !(issuer.starts_with("http://") || issuer.starts_with("https://")) {
+        return Err(format!(
+            "invalid --issuer: `{issuer}` is not an http:// or https:// URL"
+        ));
+    }
+    let secret = client_secret(args.client_secret_stdin)?;
+    let scopes: Vec<&str> = args
+        .scope
+        .iter()
+        .flat_map(|s| s.split([' ', ',']))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let source = shared::client::TokenSource::new(
+        &format!("{issuer}/oauth/token"),
+        args.client_id,
+        secret.expose(),
+        &scopes,
+    )
+    .map_err(|_| format!("invalid --issuer: `{issuer}` is not a URL"))?;
+    let grant = source
+        .fetch_grant()
+        .await
+        .map_err(|e| format!("no token: {e}"))?;
+    match args.output {
+        TokenOutput::Token => println!("{}", grant.access_token.expose()),
+        TokenOutput::Json => print_json(&serde_json::json!({
+            "access_token": grant.access_token.expose(),
+            "token_type": grant.token_type,
+            "expires_in": grant.expires_in.map(|d| d.as_secs()),
+            "scope": grant.scope,
+        }))?,
+    }
+    Ok(())
+}
+
+/// The client secret from standard input (its first line) or `CLIENT_SECRET`.
+fn client_secret(from_stdin: bool) -> Result<shared::Secret, String> {
+    let value = if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("--client-secret-stdin: cannot read standard input: {e}"))?;
+        text.lines().next().unwrap_or("").trim().to_owned()
+    } else {
+        std::env::var("CLIENT_SECRET").unwrap_or_default()
+    };
+    if value.is_empty() {
+        return Err(if from_stdin {
+            "--client-secret-stdin: standard input holds no client secret".to_owned()
+        } else {
+            "no client secret: pipe it in with --client-secret-stdin or set CLIENT_SECRET"
+                .to_owned()
+        });
+    }
+    Ok(shared::Secret::new(value))
 }

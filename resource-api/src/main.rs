@@ -12,11 +12,23 @@ use clap::Parser;
 /// from DATABASE_URL_FILE); see README "Configuration".
 #[derive(Debug, Parser)]
 #[command(name = "resource-api", version)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Exit 0 when the server on API_BIND answers GET /readyz with 200, else 1 (for container
+    /// health checks: no curl needed).
+    Healthcheck,
+}
 
 fn main() -> ExitCode {
     // `--help` and `--version` answer and exit before anything starts.
-    Cli::parse();
+    let cli = Cli::parse();
     // `./.env` only: never a parent directory's.
     if let Err(e) = shared::config::load_dotenv() {
         eprintln!("resource-api: configuration error: {e}");
@@ -30,6 +42,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Healthcheck) = cli.command {
+        let ready =
+            actix_web::rt::System::new().block_on(shared::outbound::probe_ready(config.bind));
+        return match ready {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("resource-api: not ready: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = actix_web::rt::System::new().block_on(async move {
         let app = resource_api::Application::build(config).await?;
         app.run_until_stopped().await.map_err(|e| e.to_string())

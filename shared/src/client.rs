@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenType};
 use oauth2::{
     AsyncHttpClient, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
     TokenResponse, TokenUrl,
@@ -70,6 +70,17 @@ type Client =
 struct Cached {
     token: Secret,
     expires_at: SystemTime,
+}
+
+/// One token response as the authorization server sent it (RFC 6749 §5.1), for callers that
+/// show it, such as the `auth-server token` command. Its `Debug` redacts the token.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub access_token: Secret,
+    pub token_type: String,
+    pub expires_in: Option<Duration>,
+    /// The granted scopes, when the server listed them.
+    pub scope: Option<String>,
 }
 
 /// Fetches, caches and refreshes an access token for one application.
@@ -132,6 +143,16 @@ impl TokenSource {
     }
 
     async fn fetch(&self, now: SystemTime) -> Result<Cached, TokenError> {
+        let grant = self.fetch_grant().await?;
+        let lifetime = grant.expires_in.unwrap_or(Duration::from_secs(3600));
+        Ok(Cached {
+            token: grant.access_token,
+            expires_at: now + lifetime,
+        })
+    }
+
+    /// Fetches a new token now, bypassing (and not filling) the cache.
+    pub async fn fetch_grant(&self) -> Result<Grant, TokenError> {
         let mut request = self.client.exchange_client_credentials();
         for s in &self.scopes {
             request = request.add_scope(Scope::new(s.clone()));
@@ -160,10 +181,21 @@ impl TokenSource {
                 }
                 RequestTokenError::Other(m) => TokenError::Server(m),
             })?;
-        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
-        Ok(Cached {
-            token: Secret::new(response.access_token().secret().clone()),
-            expires_at: now + lifetime,
+        Ok(Grant {
+            access_token: Secret::new(response.access_token().secret().clone()),
+            // The crate lower-cases the type; RFC 6750 spells it `Bearer`.
+            token_type: match response.token_type() {
+                BasicTokenType::Bearer => "Bearer".to_owned(),
+                other => other.as_ref().to_owned(),
+            },
+            expires_in: response.expires_in(),
+            scope: response.scopes().map(|scopes| {
+                scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
         })
     }
 }

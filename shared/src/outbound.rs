@@ -27,6 +27,33 @@ pub fn builder(timeout: Duration) -> reqwest::ClientBuilder {
         .timeout(timeout)
 }
 
+/// The `healthcheck` command of both binaries, so that a container needs no curl: `GET /readyz`
+/// on the service's own bind address (an unspecified one, `0.0.0.0` or `[::]`, is reached on
+/// loopback). `Ok` only for a 2xx answer within 3 seconds.
+pub async fn probe_ready(bind: std::net::SocketAddr) -> Result<(), String> {
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}/readyz");
+    let http = builder(Duration::from_secs(3))
+        .build()
+        .map_err(|e| error_chain(&e))?;
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url} answered {}", resp.status()))
+    }
+}
+
 /// An error and its causes, so that a TLS failure shows as "…: invalid peer certificate:
 /// UnknownIssuer" and not just "error sending request".
 pub fn error_chain(e: &dyn std::error::Error) -> String {

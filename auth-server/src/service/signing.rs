@@ -286,6 +286,37 @@ pub fn revoke(db: &Db, kek: &Kek, kid: &str, now: i64) -> Result<Option<String>,
     })
 }
 
+/// A signing key as `auth-server keys list` shows it: never the private half.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SigningKeyView {
+    pub kid: String,
+    pub algorithm: String,
+    /// `active`, `retired (still published)` or `retired`.
+    pub status: &'static str,
+    pub created_at: String,
+    pub retired_at: Option<String>,
+}
+
+/// Every signing key, newest first, with its status at `now`.
+pub async fn list(db: &Db, now: i64) -> Result<Vec<SigningKeyView>, DbError> {
+    let rows = db.run(SigningKeyRow::all).await?;
+    let window = retired_publish_window_micros();
+    Ok(rows
+        .into_iter()
+        .map(|r| SigningKeyView {
+            status: match r.retired_at {
+                None => "active",
+                Some(t) if t + window > now => "retired (still published)",
+                Some(_) => "retired",
+            },
+            created_at: shared::time::rfc3339(r.created_at),
+            retired_at: r.retired_at.map(shared::time::rfc3339),
+            kid: r.kid,
+            algorithm: r.algorithm,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,19 @@ fn cli(db: &TestDb, args: &[&str]) -> Output {
         .expect("run auth-server")
 }
 
+/// A fresh database with its tables, as `auth-server migrate` leaves it: the ops commands refuse
+/// to create a SQLite file themselves.
+fn migrated_db() -> TestDb {
+    let db = TestDb::create();
+    let out = cli(&db, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db
+}
+
 fn stdout_json(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -34,7 +47,7 @@ fn stdout_json(out: &Output) -> Value {
 
 #[actix_web::test]
 async fn app_commands_create_credentials_the_server_accepts() {
-    let db = TestDb::create();
+    let db = migrated_db();
     let created = stdout_json(&cli(
         &db,
         &[
@@ -89,7 +102,7 @@ async fn app_commands_create_credentials_the_server_accepts() {
 
 #[test]
 fn invalid_flag_values_exit_non_zero_naming_the_flag() {
-    let db = TestDb::create();
+    let db = migrated_db();
     let cases: [(&[&str], &str); 4] = [
         (
             &[
@@ -156,7 +169,7 @@ fn invalid_flag_values_exit_non_zero_naming_the_flag() {
 
 #[test]
 fn key_commands_create_list_and_revoke() {
-    let db = TestDb::create();
+    let db = migrated_db();
     let created = stdout_json(&cli(
         &db,
         &[
@@ -186,7 +199,7 @@ fn key_commands_create_list_and_revoke() {
 
 #[test]
 fn keys_list_shows_active_and_retired_keys_after_rotation() {
-    let db = TestDb::create();
+    let db = migrated_db();
     assert!(cli(&db, &["keys", "rotate"]).status.success());
     let listed = stdout_json(&cli(&db, &["keys", "list"]));
     let statuses: Vec<&str> = listed["data"]
@@ -378,7 +391,7 @@ fn serving_without_a_key_encryption_key_refuses_to_start_naming_it() {
 
 #[test]
 fn signing_keys_are_sealed_at_rest_and_a_wrong_kek_is_reported_as_wrong() {
-    let db = TestDb::create();
+    let db = migrated_db();
     // Creates the first signing key under the test KEK.
     assert!(cli(&db, &["keys", "rotate"]).status.success());
     let stored: Vec<String> = {
@@ -411,7 +424,7 @@ fn signing_keys_are_sealed_at_rest_and_a_wrong_kek_is_reported_as_wrong() {
 
 #[test]
 fn a_kek_rotation_reseals_every_key_with_the_new_kek() {
-    let db = TestDb::create();
+    let db = migrated_db();
     assert!(cli(&db, &["keys", "rotate"]).status.success());
     let new_kek = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
     let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
@@ -443,4 +456,371 @@ fn a_kek_rotation_reseals_every_key_with_the_new_kek() {
         "{}",
         String::from_utf8_lossy(&new_only.stderr)
     );
+}
+
+/// Runs the binary off the test's thread, so that a server spawned in this test keeps
+/// answering while the command waits for it.
+async fn cli_async(mut cmd: Command) -> Output {
+    actix_web::web::block(move || cmd.output().expect("run auth-server"))
+        .await
+        .expect("blocking task")
+}
+
+fn assert_one_line_failure(out: &Output, needle: &str) -> String {
+    assert!(!out.status.success(), "should fail: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(stderr.contains(needle), "{needle}: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    stderr
+}
+
+fn create_app_by_cli(db: &TestDb, scopes: &str) -> Client {
+    let created = stdout_json(&cli(
+        db,
+        &[
+            "app",
+            "create",
+            "--name",
+            "cli app",
+            "--scopes",
+            scopes,
+            "--environment",
+            "sandbox",
+        ],
+    ));
+    Client {
+        client_id: created["client_id"].as_str().unwrap().to_owned(),
+        client_secret: created["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[test]
+fn app_update_changes_what_the_admin_api_allows_and_bad_values_change_nothing() {
+    let db = migrated_db();
+    let client = create_app_by_cli(&db, "cases:read");
+    let id = client.client_id.as_str();
+    let updated = stdout_json(&cli(
+        &db,
+        &[
+            "app",
+            "update",
+            id,
+            "--name",
+            "renamed",
+            "--description",
+            "nightly sync",
+            "--scopes",
+            "cases:read,cases:write",
+            "--tier",
+            "professional",
+            "--introspection",
+            "true",
+        ],
+    ));
+    assert_eq!(updated["name"], "renamed");
+    assert_eq!(updated["description"], "nightly sync");
+    assert_eq!(
+        updated["scopes"],
+        serde_json::json!(["cases:read", "cases:write"])
+    );
+    assert_eq!(updated["tier"], "professional");
+    assert_eq!(updated["introspection"], true);
+    assert_eq!(updated["environment"], "sandbox");
+    let before = stdout_json(&cli(&db, &["app", "show", id]));
+    assert_eq!(before, updated);
+
+    // One bad value among good ones: one line naming the flag, and nothing written.
+    for (args, flag) in [
+        (vec!["--name", "x", "--tier", "gold"], "--tier"),
+        (
+            vec!["--tier", "basic", "--scopes", "cases:read,root"],
+            "--scopes",
+        ),
+        (vec!["--name", "   ", "--tier", "basic"], "--name"),
+    ] {
+        let mut full = vec!["app", "update", id];
+        full.extend(args);
+        assert_one_line_failure(&cli(&db, &full), flag);
+        assert_eq!(stdout_json(&cli(&db, &["app", "show", id])), before);
+    }
+    // Nothing to change, and an unknown application, are refused too.
+    assert!(!cli(&db, &["app", "update", id]).status.success());
+    assert_one_line_failure(
+        &cli(
+            &db,
+            &[
+                "app",
+                "update",
+                "app_000000000000000000000000",
+                "--name",
+                "x",
+            ],
+        ),
+        "no application",
+    );
+}
+
+#[actix_web::test]
+async fn app_enable_lets_a_disabled_application_get_tokens_again() {
+    let db = migrated_db();
+    let client = create_app_by_cli(&db, "cases:read");
+    let app = spawn_on(db, |_| {}).await;
+    let disabled = stdout_json(&cli(&app.db, &["app", "disable", &client.client_id]));
+    assert_eq!(disabled["disabled"], true);
+    let basic = Some((client.client_id.as_str(), client.client_secret.as_str()));
+    let resp = app
+        .token_request("grant_type=client_credentials", basic)
+        .await;
+    assert_eq!(resp.status(), 401);
+    let enabled = stdout_json(&cli(&app.db, &["app", "enable", &client.client_id]));
+    assert_eq!(enabled["disabled"], false);
+    app.token_for(&client, Some("cases:read")).await;
+    assert_one_line_failure(
+        &cli(&app.db, &["app", "enable", "app_000000000000000000000000"]),
+        "no application",
+    );
+}
+
+#[test]
+fn key_show_prints_one_key_and_never_the_key_itself() {
+    let db = migrated_db();
+    let created = stdout_json(&cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "ci",
+            "--environment",
+            "sandbox",
+            "--scopes",
+            "cases:read",
+        ],
+    ));
+    let (id, key) = (
+        created["id"].as_str().unwrap(),
+        created["key"].as_str().unwrap(),
+    );
+    let out = cli(&db, &["key", "show", id]);
+    let shown = stdout_json(&out);
+    assert_eq!(shown["id"], id);
+    assert_eq!(shown["masked_token"], created["masked_token"]);
+    assert!(shown.get("key").is_none());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(key));
+    let table = cli(&db, &["key", "show", id, "--output", "table"]);
+    let text = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(table.status.success());
+    assert!(text.contains(id) && !text.contains(key), "{text}");
+    assert_one_line_failure(&cli(&db, &["key", "show", "key_unknown"]), "no API key");
+}
+
+/// The column where each line's `n`-th column starts (columns are two or more spaces apart).
+fn column_starts(line: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let bytes = line.as_bytes();
+    for i in 2..bytes.len() {
+        if bytes[i] != b' ' && bytes[i - 1] == b' ' && bytes[i - 2] == b' ' {
+            starts.push(i);
+        }
+    }
+    starts
+}
+
+#[test]
+fn table_output_is_aligned_columns_without_secrets() {
+    let db = migrated_db();
+    let client = create_app_by_cli(&db, "cases:read,alerts:read");
+    let key = stdout_json(&cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "a much longer key name",
+            "--environment",
+            "live",
+            "--scopes",
+            "cases:read",
+        ],
+    ));
+    let key = key["key"].as_str().unwrap();
+    assert!(cli(&db, &["keys", "rotate"]).status.success());
+    for (args, header) in [
+        (vec!["app", "list"], "CLIENT_ID"),
+        (vec!["key", "list"], "MASKED_TOKEN"),
+        (vec!["keys", "list"], "KID"),
+    ] {
+        let mut with_table = args.clone();
+        with_table.extend(["--output", "table"]);
+        let out = cli(&db, &with_table);
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(column_starts(lines[0]).len() >= 5, "{text}");
+        assert!(lines[0].contains(header), "{text}");
+        assert!(lines.len() >= 2, "{text}");
+        let starts = column_starts(lines[0]);
+        for line in &lines[1..] {
+            assert_eq!(column_starts(line)[..starts.len()], starts[..], "{text}");
+        }
+        for secret in [client.client_secret.as_str(), key] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        // The default stays JSON.
+        stdout_json(&cli(&db, &args));
+    }
+    let out = cli(
+        &db,
+        &["app", "show", &client.client_id, "--output", "table"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains(&client.client_id), "{text}");
+    assert!(text.contains("cases:read,alerts:read") || text.contains("alerts:read,cases:read"));
+    assert!(!text.contains(&client.client_secret));
+    assert!(!cli(&db, &["app", "list", "--output", "yaml"])
+        .status
+        .success());
+}
+
+#[test]
+fn ops_commands_refuse_to_create_a_missing_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], url: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_auth-server"));
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env("SIGNING_KEY_ENCRYPTION_KEY", TEST_KEK_B64)
+            .env("RUST_LOG", "warn");
+        if let Some(url) = url {
+            cmd.env("DATABASE_URL", url);
+        }
+        cmd.output().unwrap()
+    };
+    let elsewhere = dir.path().join("elsewhere.db");
+    let elsewhere_url = format!("sqlite://{}", elsewhere.display());
+    for args in [
+        &["app", "list"][..],
+        &["key", "list"],
+        &["keys", "list"],
+        &["keys", "rotate"],
+        &["app", "show", "app_000000000000000000000000"],
+    ] {
+        // The default DATABASE_URL (./caseforge.db) in a directory without it, and an
+        // explicit path that does not exist.
+        let stderr = assert_one_line_failure(&run(args, None), "DATABASE_URL");
+        assert!(stderr.contains("caseforge.db"), "{stderr}");
+        assert!(!dir.path().join("caseforge.db").exists());
+        assert_one_line_failure(&run(args, Some(&elsewhere_url)), "DATABASE_URL");
+        assert!(!elsewhere.exists());
+    }
+    // `migrate` creates it; then the commands work.
+    assert!(run(&["migrate"], None).status.success());
+    assert!(dir.path().join("caseforge.db").exists());
+    let listed = stdout_json(&run(&["app", "list"], None));
+    assert_eq!(listed["data"], serde_json::json!([]));
+}
+
+fn token_cmd(issuer: &str, client_id: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auth-server"));
+    cmd.args(["token", "--issuer", issuer, "--client-id", client_id])
+        .args(extra)
+        .env_remove("CLIENT_SECRET")
+        .env_remove("AUTH_ISSUER")
+        .env_remove("CLIENT_ID")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn with_stdin(mut cmd: Command, input: &str) -> Command {
+    let path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    std::fs::write(&path, input).unwrap();
+    cmd.stdin(std::fs::File::open(&path).unwrap());
+    cmd
+}
+
+#[actix_web::test]
+async fn token_helper_gets_a_token_the_server_accepts() {
+    let app = crate::helpers::spawn_app().await;
+    let client = app
+        .create_app(&["cases:read", "cases:write"], "sandbox")
+        .await;
+    let (id, secret) = (client.client_id.as_str(), client.client_secret.as_str());
+
+    // The secret on standard input; the token alone on stdout.
+    let out = cli_async(with_stdin(
+        token_cmd(&app.address, id, &["--client-secret-stdin"]),
+        &format!("{secret}\n"),
+    ))
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let claims = crate::helpers::claims_of(&token);
+    assert_eq!(claims["sub"], id);
+    assert_eq!(claims["scope"], "cases:read cases:write");
+    assert_eq!(app.introspect(&token, &client).await["active"], true);
+
+    // The secret from CLIENT_SECRET, fewer scopes, the JSON response.
+    let mut cmd = token_cmd(
+        &format!("{}/", app.address),
+        id,
+        &["--scope", "cases:read", "--output", "json"],
+    );
+    cmd.env("CLIENT_SECRET", secret);
+    let out = cli_async(cmd).await;
+    let body = stdout_json(&out);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "cases:read");
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(crate::helpers::claims_of(token)["scope"], "cases:read");
+
+    // Refusals: one line, non-zero, never the secret.
+    let wrong = "cfsec_this_is_not_the_secret_0123456789";
+    let mut cmd = token_cmd(&app.address, id, &[]);
+    cmd.env("CLIENT_SECRET", wrong);
+    let stderr = assert_one_line_failure(&cli_async(cmd).await, "invalid client");
+    assert!(!stderr.contains(wrong), "{stderr}");
+    let mut cmd = token_cmd(&app.address, id, &["--scope", "sar:read"]);
+    cmd.env("CLIENT_SECRET", secret);
+    let stderr = assert_one_line_failure(&cli_async(cmd).await, "invalid_scope");
+    assert!(!stderr.contains(secret), "{stderr}");
+    assert_one_line_failure(
+        &cli_async(token_cmd(&app.address, id, &[])).await,
+        "CLIENT_SECRET",
+    );
+    assert_one_line_failure(
+        &cli_async(with_stdin(
+            token_cmd(&app.address, id, &["--client-secret-stdin"]),
+            "",
+        ))
+        .await,
+        "--client-secret-stdin",
+    );
+    let mut cmd = token_cmd("auth.example.com", id, &[]);
+    cmd.env("CLIENT_SECRET", secret);
+    assert_one_line_failure(&cli_async(cmd).await, "--issuer");
+    // There is no flag that would put the secret on the command line.
+    let mut cmd = token_cmd(&app.address, id, &["--client-secret", secret]);
+    cmd.env("CLIENT_SECRET", secret);
+    assert!(!cli_async(cmd).await.status.success());
+}
+
+#[actix_web::test]
+async fn healthcheck_exits_0_only_when_the_server_on_its_bind_address_is_ready() {
+    let app = crate::helpers::spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let healthcheck = |bind: String| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_auth-server"));
+        cmd.arg("healthcheck")
+            .env("AUTH_BIND", bind)
+            .env("RUST_LOG", "warn");
+        cmd
+    };
+    for bind in [format!("127.0.0.1:{port}"), format!("0.0.0.0:{port}")] {
+        let out = cli_async(healthcheck(bind.clone())).await;
+        assert!(out.status.success(), "{bind}: {out:?}");
+    }
+    let out = cli_async(healthcheck(format!("127.0.0.1:{}", free_port()))).await;
+    assert_one_line_failure(&out, "not ready");
 }

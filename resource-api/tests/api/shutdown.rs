@@ -176,3 +176,69 @@ async fn a_request_id_is_taken_or_made_and_echoed_on_every_response() {
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
     }
 }
+
+fn healthcheck(port: u16) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .arg("healthcheck")
+        .env("API_BIND", format!("0.0.0.0:{port}"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// `resource-api serve` is what `resource-api` alone does; `resource-api healthcheck` exits 0
+/// only while the server on API_BIND answers `/readyz` 200 (the container health check).
+#[actix_web::test]
+async fn healthcheck_follows_readyz_of_the_server_on_api_bind() {
+    let s = TestStack::start().await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .arg("serve")
+        .env("DATABASE_URL", s.db.url())
+        .env("API_BIND", format!("127.0.0.1:{port}"))
+        // Nothing answers here: the server runs, but is not ready without signing keys.
+        .env("AUTH_ISSUER", "http://127.0.0.1:9")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        s.http.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
+    let out = actix_web::web::block(move || healthcheck(port))
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("503"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .arg("serve")
+        .env("DATABASE_URL", s.db.url())
+        .env("API_BIND", format!("127.0.0.1:{port}"))
+        .env("AUTH_ISSUER", &s.auth)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        actix_web::web::block(move || healthcheck(port).status.success())
+            .await
+            .unwrap()
+    })
+    .await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let out = actix_web::web::block(move || healthcheck(port))
+        .await
+        .unwrap();
+    assert!(!out.status.success(), "nothing listens any more");
+}
