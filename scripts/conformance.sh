@@ -25,7 +25,7 @@ log() { printf '\n== conformance: %s\n' "$*"; }
 # --- tools -----------------------------------------------------------------------------------
 venv=target/conformance/venv
 want="schemathesis==$SCHEMATHESIS_VERSION authlib==$AUTHLIB_VERSION"
-if [ "$(cat "$venv/.pinned" 2>/dev/null)" != "$want" ]; then
+if [ "$(cat "$venv/.pinned" 2>/dev/null)" != "$want" ] || ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
   log "installing $want into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
