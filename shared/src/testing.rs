@@ -83,20 +83,9 @@ pub struct RandomRequests {
 /// The body of `GET {path}` on `addr` (`127.0.0.1:port`), over a plain connection that the
 /// request closes. Panics unless the answer is 200.
 fn get_body(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("read timeout");
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut raw = String::new();
-    conn.read_to_string(&mut raw).expect("read the answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    let (head, body) = get_with_head(addr, path, &[]);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_owned()
+    body
 }
 
 /// Asserts that thousands of random methods and paths sent to the service at `addr` leave its
@@ -340,21 +329,7 @@ impl RunningService {
     /// Sends `GET {path}` with the extra `headers` (`Name: value` lines) and returns the
     /// response head and body.
     pub fn get(&self, path: &str, headers: &[&str]) -> (String, String) {
-        use std::io::{Read, Write};
-        let mut conn = std::net::TcpStream::connect(&self.addr).expect("connect");
-        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .expect("read timeout");
-        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        for h in headers {
-            request.push_str(h);
-            request.push_str("\r\n");
-        }
-        request.push_str("Connection: close\r\n\r\n");
-        conn.write_all(request.as_bytes()).expect("send");
-        let mut raw = String::new();
-        conn.read_to_string(&mut raw).expect("read the answer");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-        (head.to_owned(), body.to_owned())
+        get_with_head(&self.addr, path, headers)
     }
 
     /// Kills the service and returns everything it wrote to stderr.
@@ -569,7 +544,7 @@ pub fn assert_secret_file_rules(bin: &str, args: &[&str], var: &str, value: &str
 /// carries a Content-Security-Policy that allows nothing but `'self'` (and `data:` images).
 /// Blocking: run it off the thread that serves the service.
 pub fn assert_docs_are_self_contained(addr: &str) {
-    let (head, page) = get_with_head(addr, "/docs");
+    let (head, page) = get_with_head(addr, "/docs", &[]);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let header = |head: &str, name: &str| {
         head.lines()
@@ -607,7 +582,7 @@ pub fn assert_docs_are_self_contained(addr: &str) {
     );
     for asset in assets {
         assert!(!asset.starts_with('/') && !asset.contains(':'), "{asset}");
-        let (head, body) = get_with_head(addr, &format!("/{asset}"));
+        let (head, body) = get_with_head(addr, &format!("/{asset}"), &[]);
         assert!(head.starts_with("HTTP/1.1 200"), "{asset}: {head}");
         let content_type = header(&head, "content-type");
         let expected = if asset.ends_with(".css") {
@@ -623,17 +598,20 @@ pub fn assert_docs_are_self_contained(addr: &str) {
     }
 }
 
-/// `GET {path}` on `addr` over a connection the request closes: (status line and headers, body).
-fn get_with_head(addr: &str, path: &str) -> (String, String) {
+/// `GET {path}` on `addr` with the extra `headers` (`Name: value` lines), over a connection the
+/// request closes: (status line and headers, body).
+fn get_with_head(addr: &str, path: &str, headers: &[&str]) -> (String, String) {
     use std::io::{Read, Write};
     let mut conn = std::net::TcpStream::connect(addr).expect("connect");
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .expect("read timeout");
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).expect("send");
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).expect("read the answer");
     let raw = String::from_utf8_lossy(&raw);

@@ -16,6 +16,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts the `resource-api` binary (with `args`) on `port` against the stack's database and
+/// the issuer `issuer`, logging only errors, its output discarded.
+fn spawn_api(s: &TestStack, args: &[&str], port: u16, issuer: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .args(args)
+        .env("DATABASE_URL", s.db.url())
+        .env("API_BIND", format!("127.0.0.1:{port}"))
+        .env("AUTH_ISSUER", issuer)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn sigterm_flushes_last_used_and_exits_cleanly() {
     let s = TestStack::start().await;
@@ -105,15 +120,7 @@ fn bad_configuration_is_one_line_naming_the_variable() {
 async fn an_unreachable_auth_server_is_not_fatal_and_readyz_says_503() {
     let s = TestStack::start().await;
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
-        .env("DATABASE_URL", s.db.url())
-        .env("API_BIND", format!("127.0.0.1:{port}"))
-        .env("AUTH_ISSUER", "http://127.0.0.1:9")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_api(&s, &[], port, "http://127.0.0.1:9");
     let base = format!("http://127.0.0.1:{port}");
     crate::helpers::eventually(Duration::from_secs(10), || async {
         s.http.get(format!("{base}/healthz")).send().await.is_ok()
@@ -192,17 +199,8 @@ fn healthcheck(port: u16) -> std::process::Output {
 async fn healthcheck_follows_readyz_of_the_server_on_api_bind() {
     let s = TestStack::start().await;
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
-        .arg("serve")
-        .env("DATABASE_URL", s.db.url())
-        .env("API_BIND", format!("127.0.0.1:{port}"))
-        // Nothing answers here: the server runs, but is not ready without signing keys.
-        .env("AUTH_ISSUER", "http://127.0.0.1:9")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Nothing answers at this issuer: the server runs, but is not ready without signing keys.
+    let mut child = spawn_api(&s, &["serve"], port, "http://127.0.0.1:9");
     let base = format!("http://127.0.0.1:{port}");
     crate::helpers::eventually(Duration::from_secs(10), || async {
         s.http.get(format!("{base}/healthz")).send().await.is_ok()
@@ -219,16 +217,7 @@ async fn healthcheck_follows_readyz_of_the_server_on_api_bind() {
     let _ = child.wait();
 
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_resource-api"))
-        .arg("serve")
-        .env("DATABASE_URL", s.db.url())
-        .env("API_BIND", format!("127.0.0.1:{port}"))
-        .env("AUTH_ISSUER", &s.auth)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_api(&s, &["serve"], port, &s.auth);
     crate::helpers::eventually(Duration::from_secs(10), || async {
         actix_web::web::block(move || healthcheck(port).status.success())
             .await
