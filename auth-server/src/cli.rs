@@ -262,7 +262,7 @@ fn exit(outcome: Result<(), String>) -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), String> {
     if config.admin_token.is_none() {
-        log::warn!("ADMIN_TOKEN is not set: the admin API answers 401 to everything");
+        tracing::warn!("ADMIN_TOKEN is not set: the admin API answers 401 to everything");
     }
     let app = Application::build(config).await?;
     app.run_until_stopped().await.map_err(|e| e.to_string())

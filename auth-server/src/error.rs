@@ -106,7 +106,7 @@ impl Error {
             Error::NotFound(what) => ApiError::not_found(format!("No {what} with this id exists.")),
             Error::Conflict(d) => ApiError::conflict(d.clone()),
             Error::Db(e) => {
-                log::error!("database error: {e}");
+                tracing::error!("database error: {e}");
                 if matches!(e, DbError::Pool(_)) {
                     ApiError::unavailable("The database is unavailable; retry shortly.")
                 } else {
@@ -114,7 +114,7 @@ impl Error {
                 }
             }
             Error::Internal(m) => {
-                log::error!("internal error: {m}");
+                tracing::error!("internal error: {m}");
                 ApiError::internal()
             }
             Error::Api(e) => e.clone(),

@@ -76,7 +76,7 @@ impl Error {
             )
             .with_details(serde_json::json!({ "header": "Idempotency-Key" })),
             Error::Db(e) => {
-                log::error!("database error: {e}");
+                tracing::error!("database error: {e}");
                 if matches!(e, DbError::Pool(_)) {
                     ApiError::unavailable("The database is unavailable; retry shortly.")
                 } else {
@@ -84,7 +84,7 @@ impl Error {
                 }
             }
             Error::Internal(m) => {
-                log::error!("internal error: {m}");
+                tracing::error!("internal error: {m}");
                 ApiError::internal()
             }
         }

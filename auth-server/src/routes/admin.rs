@@ -92,7 +92,7 @@ pub async fn create_application(
     let new = body.into_inner().validate()?;
     let created =
         applications::create(&state.db, new, state.config.bcrypt_cost, now_micros()).await?;
-    log::info!("application {} created", created.application.client_id);
+    tracing::info!("application {} created", created.application.client_id);
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(created))
@@ -130,7 +130,7 @@ pub async fn patch_application(
     body: Json<PatchApplication>,
 ) -> Result<HttpResponse> {
     let view = applications::patch(&state.db, &id, body.into_inner(), now_micros()).await?;
-    log::info!("application {} updated", view.client_id);
+    tracing::info!("application {} updated", view.client_id);
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -158,7 +158,7 @@ pub async fn rotate_secret(
         now_micros(),
     )
     .await?;
-    log::info!(
+    tracing::info!(
         "application {} secret rotated",
         rotated.application.client_id
     );
@@ -179,7 +179,7 @@ pub async fn revoke_tokens(
     id: Path<String>,
 ) -> Result<HttpResponse> {
     applications::revoke_tokens(&state.db, &id, now_micros()).await?;
-    log::info!("application {} tokens revoked", id.as_str());
+    tracing::info!("application {} tokens revoked", id.as_str());
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -193,7 +193,7 @@ pub async fn delete_application(
     id: Path<String>,
 ) -> Result<HttpResponse> {
     applications::delete(&state.db, &id, now_micros()).await?;
-    log::info!("application {} deleted", id.as_str());
+    tracing::info!("application {} deleted", id.as_str());
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -210,7 +210,7 @@ pub async fn create_api_key(
     let now = now_micros();
     let new = body.into_inner().validate(now)?;
     let created = api_keys::create(&state.db, new, now).await?;
-    log::info!("api key {} created", created.api_key.id);
+    tracing::info!("api key {} created", created.api_key.id);
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(created))
@@ -246,6 +246,6 @@ pub async fn revoke_api_key(
     id: Path<String>,
 ) -> Result<HttpResponse> {
     api_keys::revoke(&state.db, &id, now_micros()).await?;
-    log::info!("api key {} revoked", id.as_str());
+    tracing::info!("api key {} revoked", id.as_str());
     Ok(HttpResponse::NoContent().finish())
 }

@@ -174,7 +174,7 @@ impl ClientAuthenticator {
                 .run(move |c| ApplicationRow::end_previous_secret(c, &id, &current))
                 .await
             {
-                log::warn!(
+                tracing::warn!(
                     "could not retire the previous secret of {}: {e}",
                     row.client_id
                 );
@@ -192,17 +192,17 @@ impl ClientAuthenticator {
                         Ok(1) => {
                             let key = cache_key(&row.client_id, secret.expose());
                             self.verified.insert(key, new_hash.into()).await;
-                            log::info!(
+                            tracing::info!(
                                 "client secret of {} rehashed at bcrypt cost {}",
                                 row.client_id,
                                 self.cost
                             );
                         }
                         Ok(_) => {}
-                        Err(e) => log::warn!("rehash of {} not stored: {e}", row.client_id),
+                        Err(e) => tracing::warn!("rehash of {} not stored: {e}", row.client_id),
                     }
                 }
-                Err(e) => log::warn!("rehash of {} failed: {e}", row.client_id),
+                Err(e) => tracing::warn!("rehash of {} failed: {e}", row.client_id),
             }
         }
     }

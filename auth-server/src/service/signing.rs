@@ -151,7 +151,7 @@ fn reseal_all(db: &Db, keks: &KekRing) -> Result<(), String> {
         let (kid, old) = (row.kid.clone(), row.private_key.clone());
         db.run_blocking(move |c| SigningKeyRow::replace_private_key(c, &kid, &old, &sealed))
             .map_err(|e| format!("cannot re-seal signing key {}: {e}", row.kid))?;
-        log::info!(
+        tracing::info!(
             "signing key {} re-sealed with KEK {}",
             row.kid,
             keks.current.id()
@@ -170,7 +170,7 @@ fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Resul
             return Err("no active signing key in the database".into());
         }
         let row = generate(now, &keks.current);
-        log::info!("no active signing key: generated {}", row.kid);
+        tracing::info!("no active signing key: generated {}", row.kid);
         db.run_blocking(move |c| SigningKeyRow::insert(c, &row))
             .map_err(|e| format!("cannot store the new signing key: {e}"))?;
     }
@@ -193,7 +193,7 @@ fn build_set(rows: &[SigningKeyRow], keks: &KekRing) -> Result<KeySet, String> {
     let mut jwks = Vec::with_capacity(rows.len());
     for row in rows {
         if row.algorithm != ALGORITHM_NAME {
-            log::warn!(
+            tracing::warn!(
                 "skipping signing key {} with unsupported algorithm",
                 row.kid
             );

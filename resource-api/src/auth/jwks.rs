@@ -88,7 +88,7 @@ impl JwksCache {
             }
             *last = Some(Instant::now());
             if let Err(e) = self.fetch().await {
-                log::warn!("JWKS refresh for an unknown kid failed: {e}");
+                tracing::warn!("JWKS refresh for an unknown kid failed: {e}");
             }
         }
         self.cached(kid)
@@ -141,7 +141,7 @@ impl JwksCache {
             ));
         }
         check_jwks_uri(&self.issuer, &meta.jwks_uri).map_err(|e| format!("{at}: {e}"))?;
-        log::info!("discovered the JWKS at {}", meta.jwks_uri);
+        tracing::info!("discovered the JWKS at {}", meta.jwks_uri);
         Ok(meta.jwks_uri)
     }
 

@@ -185,7 +185,7 @@ pub fn index_stale_entries(db: &Db) -> std::result::Result<usize, DbError> {
             Ok(n) => total += n,
             Err(e) if failures < 3 => {
                 failures += 1;
-                log::warn!("watchlist indexing batch failed, retrying: {e}");
+                tracing::warn!("watchlist indexing batch failed, retrying: {e}");
             }
             Err(e) => return Err(e),
         }
