@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per request, counted by valgrind's callgrind: repeatable on a noisy shared
-# machine where wall-clock throughput is not. Compares the whole process of the bare baseline
+# machine where wall-clock throughput is not. Compares the whole process of the hand-written baseline
 # (`GET /cases/{id}`) with the resource API (`GET /v2/cases/{id}`) with a JWT and with an API
 # key: each is run twice, with N1 and N2 sequential requests, and the difference divided by
 # N2 − N1 is the marginal cost of one request (start-up cancels out). The resource API's
@@ -61,6 +61,6 @@ apikey=$(per_request "$R/resource-api" "http://127.0.0.1:$api_port/v2/cases/$cas
 pct() { python3 -c "print(f'{$1 / $2 * 100:.0f}%')"; }
 echo "| scenario | instructions per request | throughput ratio if CPU-bound |"
 echo "|---|---|---|"
-echo "| baseline GET /cases/{id} (same DB read, no auth) | $base | 100% |"
+echo "| baseline: hand-written GET /cases/{id} (same read and JSON, no auth) | $base | 100% |"
 echo "| GET /v2/cases/{id} with a JWT | $jwt | $(pct "$base" "$jwt") |"
 echo "| GET /v2/cases/{id} with an API key | $apikey | $(pct "$base" "$apikey") |"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks the hot paths against a bare actix-web baseline measured in the same run:
-#   1. POST /oauth/token for a repeat client   vs  baseline POST /token
-#   2. GET /v2/cases/{id} with a JWT           vs  baseline GET /cases/{id} (same DB read, no auth)
+# Benchmarks the hot paths against a hand-written baseline (bench/src/baseline.rs: actix-web,
+# plain diesel + r2d2, web::block; none of the workspace's crates) measured in the same run:
+#   1. POST /oauth/token for a repeat client   vs  baseline POST /token (one primary-key read + one Ed25519 signature)
+#   2. GET /v2/cases/{id} with a JWT           vs  baseline GET /cases/{id} (same read, same JSON, no auth)
 #   3. GET /v2/cases/{id} with an API key      vs  the same baseline
 #
 #   bench/run.sh                                   # 3 rounds × 5 s per scenario, 64 connections
@@ -88,7 +89,7 @@ run "$tok_url" POST grant_type=client_credentials "$basic" 8 2 >/dev/null
 samples="$work/samples"
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
-  echo "bt $(run "$base_tok" POST grant_type=client_credentials "" "$CONNECTIONS" "$DURATION")" >>"$samples"
+  echo "bt $(run "$base_tok" POST "grant_type=client_credentials&client_id=$client_id" "" "$CONNECTIONS" "$DURATION")" >>"$samples"
   echo "t $(run "$tok_url" POST grant_type=client_credentials "$basic" "$CONNECTIONS" "$DURATION")" >>"$samples"
   echo "bc $(run "$base_case" GET "" "" "$CONNECTIONS" "$DURATION")" >>"$samples"
   echo "j $(run "$case_url" GET "" "Bearer $token" "$CONNECTIONS" "$DURATION")" >>"$samples"
@@ -122,9 +123,9 @@ mkdir -p bench/results
   echo
   echo "| scenario | requests/s | p50 ms | p99 ms | non-2xx | vs its baseline |"
   echo "|---|---|---|---|---|---|"
-  echo "| baseline: bare actix-web POST /token | $bt_rps | $bt_p50 | $bt_p99 | $bt_err | 100% |"
+  echo "| baseline: hand-written POST /token (primary-key read + Ed25519 signature) | $bt_rps | $bt_p50 | $bt_p99 | $bt_err | 100% |"
   echo "| POST /oauth/token, repeat client | $t_rps | $t_p50 | $t_p99 | $t_err | $(ratio "$t_rps" "$bt_rps") |"
-  echo "| baseline: bare actix-web GET /cases/{id}, same DB read, no auth | $bc_rps | $bc_p50 | $bc_p99 | $bc_err | 100% |"
+  echo "| baseline: hand-written actix-web + diesel GET /cases/{id}, same read and JSON, no auth | $bc_rps | $bc_p50 | $bc_p99 | $bc_err | 100% |"
   echo "| GET /v2/cases/{id} with a JWT | $j_rps | $j_p50 | $j_p99 | $j_err | $(ratio "$j_rps" "$bc_rps") |"
   echo "| GET /v2/cases/{id} with an API key | $k_rps | $k_p50 | $k_p99 | $k_err | $(ratio "$k_rps" "$bc_rps") |"
   echo
