@@ -147,17 +147,7 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi, no_store_prefix: Option<
             });
         }
         let store = no_store_prefix.is_some_and(|p| path.starts_with(p));
-        for op in [
-            &mut item.get,
-            &mut item.head,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for op in crate::openapi::operations_mut(item) {
             op.responses
                 .responses
                 .entry("405".to_owned())
