@@ -28,6 +28,9 @@ pub enum Error {
     Db(#[from] DbError),
     #[error("internal: {0}")]
     Internal(String),
+    /// Every list slot stayed taken for the whole wait (`pagination::Lists::enter`).
+    #[error("too many lists at once")]
+    Busy,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -87,6 +90,7 @@ impl Error {
                 tracing::error!("internal error: {m}");
                 ApiError::internal()
             }
+            Error::Busy => ApiError::unavailable("Too many list requests at once; retry shortly."),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod openapi;
+pub mod pagination;
 pub mod routes;
 pub mod service;
 pub mod startup;

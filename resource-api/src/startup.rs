@@ -98,6 +98,10 @@ impl Application {
         );
         let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
+        let lists = web::Data::new(crate::pagination::Lists::new(
+            config.db_pool_size,
+            &config.public_url,
+        ));
         let state = web::Data::new(AppState { db });
         let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
         let app_authn = authn.clone();
@@ -107,6 +111,7 @@ impl Application {
                 .app_data(app_authn.clone())
                 .configure(|cfg| skeleton.configure(cfg))
                 .app_data(openapi.clone())
+                .app_data(lists.clone())
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))

@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use shared::db::schema::{alerts, transactions};
 use shared::db::{Backend, DbConnection};
 
+use super::keyset_list;
 use super::Scoped;
-use crate::domain::PageRequest;
+use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = transactions)]
@@ -73,17 +74,20 @@ impl Scoped {
         &self,
         conn: &mut DbConnection,
         f: &TransactionFilters,
-        page: PageRequest,
+        page: &PageRequest,
+        lists: &Lists,
     ) -> QueryResult<(Vec<TransactionRow>, i64)> {
-        let total = self.filtered_transactions(f).count().get_result(conn)?;
-        let rows = self
-            .filtered_transactions(f)
-            .order((transactions::occurred_at.desc(), transactions::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(TransactionRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
+        let base = || self.filtered_transactions(f);
+        Ok(keyset_list!(
+            conn,
+            lists,
+            page,
+            base,
+            transactions::occurred_at,
+            transactions::id,
+            TransactionRow,
+            desc
+        ))
     }
 
     fn filtered_alerts<'a>(&self, f: &'a AlertFilters) -> alerts::BoxedQuery<'a, Backend> {
@@ -106,16 +110,19 @@ impl Scoped {
         &self,
         conn: &mut DbConnection,
         f: &AlertFilters,
-        page: PageRequest,
+        page: &PageRequest,
+        lists: &Lists,
     ) -> QueryResult<(Vec<AlertRow>, i64)> {
-        let total = self.filtered_alerts(f).count().get_result(conn)?;
-        let rows = self
-            .filtered_alerts(f)
-            .order((alerts::created_at.desc(), alerts::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(AlertRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
+        let base = || self.filtered_alerts(f);
+        Ok(keyset_list!(
+            conn,
+            lists,
+            page,
+            base,
+            alerts::created_at,
+            alerts::id,
+            AlertRow,
+            desc
+        ))
     }
 }

@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use shared::db::schema::{case_events, cases};
 use shared::db::{Backend, DbConnection};
 
+use super::keyset_list;
 use super::{versioned_row, Scoped};
-use crate::domain::PageRequest;
+use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = cases, treat_none_as_null = true)]
@@ -86,17 +87,20 @@ impl Scoped {
         &self,
         conn: &mut DbConnection,
         f: &CaseFilters,
-        page: PageRequest,
+        page: &PageRequest,
+        lists: &Lists,
     ) -> QueryResult<(Vec<CaseRow>, i64)> {
-        let total = self.filtered_cases(f).count().get_result(conn)?;
-        let rows = self
-            .filtered_cases(f)
-            .order((cases::created_at.desc(), cases::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(CaseRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
+        let base = || self.filtered_cases(f);
+        Ok(keyset_list!(
+            conn,
+            lists,
+            page,
+            base,
+            cases::created_at,
+            cases::id,
+            CaseRow,
+            desc
+        ))
     }
 
     /// Takes the next `CF-YYYY-NNNNNN` number of this environment and year. Call inside the
@@ -152,21 +156,25 @@ impl Scoped {
         &self,
         conn: &mut DbConnection,
         case_id: &str,
-        page: PageRequest,
+        page: &PageRequest,
+        lists: &Lists,
     ) -> QueryResult<(Vec<CaseEventRow>, i64)> {
         let base = || {
             case_events::table
                 .filter(case_events::environment.eq(self.env()))
                 .filter(case_events::case_id.eq(case_id))
+                .into_boxed::<Backend>()
         };
-        let total = base().count().get_result(conn)?;
-        let rows = base()
-            .order((case_events::at.asc(), case_events::id.asc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(CaseEventRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
+        Ok(keyset_list!(
+            conn,
+            lists,
+            page,
+            base,
+            case_events::at,
+            case_events::id,
+            CaseEventRow,
+            asc
+        ))
     }
 }
 

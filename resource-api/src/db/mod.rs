@@ -134,6 +134,71 @@ macro_rules! versioned_row {
 }
 pub(crate) use versioned_row;
 
+/// One page of a list in the order `(key, id)`, and the list's total (see
+/// [`crate::pagination`]): at most `page_size + 1` rows, through the composite index on
+/// `(…filters, key, id)`. `$base` is a closure giving the environment-bound, filtered, boxed
+/// query. `?page=N` first finds the `(key, id)` of its first row with an index-only scan of
+/// the offset, then reads like a cursor.
+macro_rules! keyset_list {
+    ($conn:expr, $lists:expr, $page:expr, $base:ident, $key:expr, $id:expr, $row:ty, desc) => {
+        $crate::db::keyset_list!(@go $conn, $lists, $page, $base, $key, $id, $row, desc, le, lt)
+    };
+    ($conn:expr, $lists:expr, $page:expr, $base:ident, $key:expr, $id:expr, $row:ty, asc) => {
+        $crate::db::keyset_list!(@go $conn, $lists, $page, $base, $key, $id, $row, asc, ge, gt)
+    };
+    (@go $conn:expr, $lists:expr, $page:expr, $base:ident, $key:expr, $id:expr, $row:ty,
+        $dir:ident, $incl:ident, $excl:ident) => {{
+        use $crate::pagination::Start;
+        let page: &$crate::pagination::PageRequest = $page;
+        let conn: &mut DbConnection = $conn;
+        // `Some(None)`: from the first row; `None`: past the end.
+        let anchor: Option<Option<(i64, String, bool)>> = match &page.start {
+            Start::Offset(0) => Some(None),
+            Start::Offset(n) => $base()
+                .select(($key, $id))
+                .order(($key.$dir(), $id.$dir()))
+                .offset(*n)
+                .limit(1)
+                .first::<(i64, String)>(conn)
+                .optional()?
+                .map(|(k, i)| Some((k, i, true))),
+            Start::After(at) => Some(Some((at.key, at.id.clone(), false))),
+        };
+        let rows = match anchor {
+            None => Vec::new(),
+            Some(anchor) => {
+                let mut q = $base()
+                    .order(($key.$dir(), $id.$dir()))
+                    .limit(page.page_size + 1);
+                if let Some((k, i, inclusive)) = anchor {
+                    // The redundant bound on the key alone is what the index range uses.
+                    q = q.filter($key.$incl(k));
+                    q = if inclusive {
+                        q.filter($key.$excl(k).or($id.$incl(i)))
+                    } else {
+                        q.filter($key.$excl(k).or($id.$excl(i)))
+                    };
+                }
+                q.select(<$row>::as_select()).load::<$row>(conn)?
+            }
+        };
+        let total = $lists.total(
+            conn,
+            &page.list,
+            |c, n| {
+                $base()
+                    .select($key)
+                    .limit(n)
+                    .load::<i64>(c)
+                    .map(|v| v.len() as i64)
+            },
+            |c| $base().count().get_result(c),
+        )?;
+        (rows, total)
+    }};
+}
+pub(crate) use keyset_list;
+
 /// Encodes a list of ids for a TEXT column.
 pub fn ids_to_json(ids: &[String]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())

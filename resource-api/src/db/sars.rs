@@ -2,10 +2,11 @@
 
 use diesel::prelude::*;
 use shared::db::schema::sars;
-use shared::db::DbConnection;
+use shared::db::{Backend, DbConnection};
 
+use super::keyset_list;
 use super::{versioned_row, Scoped};
-use crate::domain::PageRequest;
+use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = sars, treat_none_as_null = true)]
@@ -37,20 +38,24 @@ impl Scoped {
     pub fn list_sars(
         &self,
         conn: &mut DbConnection,
-        page: PageRequest,
+        page: &PageRequest,
+        lists: &Lists,
     ) -> QueryResult<(Vec<SarRow>, i64)> {
-        let total = sars::table
-            .filter(sars::environment.eq(self.env()))
-            .count()
-            .get_result(conn)?;
-        let rows = sars::table
-            .filter(sars::environment.eq(self.env()))
-            .order((sars::created_at.desc(), sars::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(SarRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
+        let base = || {
+            sars::table
+                .filter(sars::environment.eq(self.env()))
+                .into_boxed::<Backend>()
+        };
+        Ok(keyset_list!(
+            conn,
+            lists,
+            page,
+            base,
+            sars::created_at,
+            sars::id,
+            SarRow,
+            desc
+        ))
     }
 
     /// Inserts the SAR in this environment, whatever `row.environment` says.

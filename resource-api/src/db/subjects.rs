@@ -2,10 +2,11 @@
 
 use diesel::prelude::*;
 use shared::db::schema::subjects;
-use shared::db::DbConnection;
+use shared::db::{Backend, DbConnection};
 
+use super::keyset_list;
 use super::{versioned_row, Scoped};
-use crate::domain::PageRequest;
+use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = subjects, treat_none_as_null = true)]
@@ -52,20 +53,24 @@ impl Scoped {
     pub fn list_subjects(
         &self,
         conn: &mut DbConnection,
-        page: PageRequest,
+        page: &PageRequest,
+        lists: &Lists,
     ) -> QueryResult<(Vec<SubjectRow>, i64)> {
-        let total = subjects::table
-            .filter(subjects::environment.eq(self.env()))
-            .count()
-            .get_result(conn)?;
-        let rows = subjects::table
-            .filter(subjects::environment.eq(self.env()))
-            .order((subjects::created_at.desc(), subjects::id.desc()))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(SubjectRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
+        let base = || {
+            subjects::table
+                .filter(subjects::environment.eq(self.env()))
+                .into_boxed::<Backend>()
+        };
+        Ok(keyset_list!(
+            conn,
+            lists,
+            page,
+            base,
+            subjects::created_at,
+            subjects::id,
+            SubjectRow,
+            desc
+        ))
     }
 
     /// Inserts the subject in this environment, whatever `row.environment` says.

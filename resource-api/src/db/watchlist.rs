@@ -3,10 +3,11 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use shared::db::schema::{watchlist_entries, watchlist_terms};
-use shared::db::DbConnection;
+use shared::db::{Backend, DbConnection};
 
+use super::keyset_list;
 use super::{versioned_row, Scoped};
-use crate::domain::PageRequest;
+use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = watchlist_entries, treat_none_as_null = true)]
@@ -131,23 +132,24 @@ impl Scoped {
     pub fn list_watchlist(
         &self,
         conn: &mut DbConnection,
-        page: PageRequest,
+        page: &PageRequest,
+        lists: &Lists,
     ) -> QueryResult<(Vec<WatchlistRow>, i64)> {
-        let total = watchlist_entries::table
-            .filter(watchlist_entries::environment.eq(self.env()))
-            .count()
-            .get_result(conn)?;
-        let rows = watchlist_entries::table
-            .filter(watchlist_entries::environment.eq(self.env()))
-            .order((
-                watchlist_entries::created_at.desc(),
-                watchlist_entries::id.desc(),
-            ))
-            .limit(page.page_size)
-            .offset(page.offset())
-            .select(WatchlistRow::as_select())
-            .load(conn)?;
-        Ok((rows, total))
+        let base = || {
+            watchlist_entries::table
+                .filter(watchlist_entries::environment.eq(self.env()))
+                .into_boxed::<Backend>()
+        };
+        Ok(keyset_list!(
+            conn,
+            lists,
+            page,
+            base,
+            watchlist_entries::created_at,
+            watchlist_entries::id,
+            WatchlistRow,
+            desc
+        ))
     }
 
     /// The ids of at most `limit` entries sharing the most of `terms`, most shared first: an

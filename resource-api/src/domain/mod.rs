@@ -3,9 +3,6 @@
 pub mod risk;
 pub mod screening;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 use crate::error::{Error, Result};
 
 pub use shared::random::random_base62;
@@ -17,73 +14,7 @@ pub fn new_id(prefix: &str) -> String {
 
 pub use shared::validate::plausible_id;
 
-/// `page` (from 1) and `page_size` (1–100, default 20), as the query string carries them.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-pub struct PageQuery {
-    pub page: Option<String>,
-    pub page_size: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    pub page: i64,
-    pub page_size: i64,
-}
-
-impl PageRequest {
-    pub fn parse(q: &PageQuery) -> Result<PageRequest> {
-        let num = |name: &str, v: &Option<String>, default: i64, max: i64| -> Result<i64> {
-            match v {
-                None => Ok(default),
-                Some(s) => s
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or_else(|| {
-                        Error::Query(format!("`{name}` must be a whole number from 1 to {max}."))
-                    }),
-            }
-        };
-        Ok(PageRequest {
-            page: num("page", &q.page, 1, 1_000_000)?,
-            page_size: num("page_size", &q.page_size, 20, 100)?,
-        })
-    }
-
-    pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.page_size
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Pagination {
-    pub page: i64,
-    pub page_size: i64,
-    pub total: i64,
-    pub total_pages: i64,
-}
-
-/// `{"data": [...], "pagination": {...}}`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub pagination: Pagination,
-}
-
-impl<T> Page<T> {
-    pub fn new(data: Vec<T>, req: PageRequest, total: i64) -> Self {
-        Page {
-            data,
-            pagination: Pagination {
-                page: req.page,
-                page_size: req.page_size,
-                total,
-                total_pages: (total + req.page_size - 1) / req.page_size,
-            },
-        }
-    }
-}
+pub use crate::pagination::{Page, PageQuery, PageRequest, Pagination};
 
 /// Checks free text (see [`shared::validate::text`]).
 pub fn text(field: &'static str, value: &str, required: bool, max: usize) -> Result<String> {
@@ -200,38 +131,6 @@ mod tests {
         assert!(!plausible_id("case", "case_a\0"));
         assert!(new_id("case").starts_with("case_"));
         assert!(plausible_id("case", &new_id("case")));
-    }
-
-    #[test]
-    fn pages_are_bounded() {
-        let q = |p: &str, s: &str| PageQuery {
-            page: Some(p.into()),
-            page_size: Some(s.into()),
-        };
-        assert_eq!(
-            PageRequest::parse(&PageQuery::default()).unwrap(),
-            PageRequest {
-                page: 1,
-                page_size: 20
-            }
-        );
-        assert!(PageRequest::parse(&q("0", "10")).is_err());
-        assert!(PageRequest::parse(&q("1", "101")).is_err());
-        assert!(PageRequest::parse(&q("x", "10")).is_err());
-        assert_eq!(PageRequest::parse(&q("3", "10")).unwrap().offset(), 20);
-        assert_eq!(
-            Page::new(
-                vec![1],
-                PageRequest {
-                    page: 1,
-                    page_size: 20
-                },
-                41
-            )
-            .pagination
-            .total_pages,
-            3
-        );
     }
 
     #[test]

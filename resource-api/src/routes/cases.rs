@@ -1,14 +1,16 @@
 //! `/v2/cases`.
 
 use actix_web::http::StatusCode;
+use actix_web::web::Data;
 use actix_web::web::{Json, Path, Query};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
+use crate::pagination::Lists;
 use crate::service::cases::{
     self, AssignCase, CaseEventView, CaseQuery, CaseView, CloseCase, CreateCase, PatchCase,
 };
@@ -17,13 +19,16 @@ use crate::service::now_micros;
 
 /// List cases (filters `status`, `assignee`, `priority`), newest first.
 #[utoipa::path(get, path = "/v2/cases", tag = "cases", params(CaseQuery), security(("bearer" = ["cases:read"])),
-    responses((status = 200, description = "A page of cases, newest first", body = Page<CaseView>)))]
+    responses((status = 200, description = "A page of cases, newest first", body = Page<CaseView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page")))))]
 pub async fn list(
     _: Authorized<need::CasesRead>,
     repo: EnvDb,
+    lists: Data<Lists>,
+    req: HttpRequest,
     q: Query<CaseQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(cases::list(&repo, q.into_inner()).await?))
+    let page = cases::list(&repo, &lists, q.into_inner()).await?;
+    Ok(page.respond(&req, &lists))
 }
 
 /// One case.
@@ -41,15 +46,18 @@ pub async fn get(
 /// Every change to a case, oldest first.
 #[utoipa::path(get, path = "/v2/cases/{id}/history", tag = "cases", params(("id" = String, Path), PageQuery),
     security(("bearer" = ["cases:read"])),
-    responses((status = 200, description = "A page of history events, oldest first", body = Page<CaseEventView>),
+    responses((status = 200, description = "A page of history events, oldest first", body = Page<CaseEventView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page"))),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn history(
     _: Authorized<need::CasesRead>,
     repo: EnvDb,
+    lists: Data<Lists>,
+    req: HttpRequest,
     id: Path<String>,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(cases::history(&repo, &id, q.into_inner()).await?))
+    let page = cases::history(&repo, &lists, &id, q.into_inner()).await?;
+    Ok(page.respond(&req, &lists))
 }
 
 /// Open a case; it gets a `CF-YYYY-NNNNNN` reference. With an `Idempotency-Key`, a retry

@@ -1,27 +1,32 @@
 //! `/v2/sars`.
 
 use actix_web::http::StatusCode;
+use actix_web::web::Data;
 use actix_web::web::{Json, Path, Query};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
+use crate::pagination::Lists;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 use crate::service::sars::{self, CreateSar, PatchSar, SarView};
 
 /// List SARs, newest first.
 #[utoipa::path(get, path = "/v2/sars", tag = "sars", params(PageQuery), security(("bearer" = ["sar:read"])),
-    responses((status = 200, description = "A page of SARs, newest first", body = Page<SarView>)))]
+    responses((status = 200, description = "A page of SARs, newest first", body = Page<SarView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page")))))]
 pub async fn list_sars(
     _: Authorized<need::SarRead>,
     repo: EnvDb,
+    lists: Data<Lists>,
+    req: HttpRequest,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(sars::list(&repo, q.into_inner()).await?))
+    let page = sars::list(&repo, &lists, q.into_inner()).await?;
+    Ok(page.respond(&req, &lists))
 }
 
 /// One SAR.

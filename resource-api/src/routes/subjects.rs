@@ -1,27 +1,32 @@
 //! `/v2/subjects`.
 
 use actix_web::http::StatusCode;
+use actix_web::web::Data;
 use actix_web::web::{Json, Path, Query};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
+use crate::pagination::Lists;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 use crate::service::subjects::{self, CreateSubject, PatchSubject, SubjectView};
 
 /// List subjects.
 #[utoipa::path(get, path = "/v2/subjects", tag = "subjects", params(PageQuery), security(("bearer" = ["subjects:read"])),
-    responses((status = 200, description = "A page of subjects", body = Page<SubjectView>)))]
+    responses((status = 200, description = "A page of subjects", body = Page<SubjectView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page")))))]
 pub async fn list_subjects(
     _: Authorized<need::SubjectsRead>,
     repo: EnvDb,
+    lists: Data<Lists>,
+    req: HttpRequest,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(subjects::list(&repo, q.into_inner()).await?))
+    let page = subjects::list(&repo, &lists, q.into_inner()).await?;
+    Ok(page.respond(&req, &lists))
 }
 
 /// A subject's profile with its risk score and level.

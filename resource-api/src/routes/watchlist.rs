@@ -1,14 +1,16 @@
 //! `/v2/watchlist`.
 
 use actix_web::http::StatusCode;
+use actix_web::web::Data;
 use actix_web::web::{Json, Path, Query};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
+use crate::pagination::Lists;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 use crate::service::watchlist::{
@@ -17,13 +19,16 @@ use crate::service::watchlist::{
 
 /// List watchlist entries.
 #[utoipa::path(get, path = "/v2/watchlist", tag = "watchlist", params(PageQuery), security(("bearer" = ["watchlist:read"])),
-    responses((status = 200, description = "A page of watchlist entries", body = Page<EntryView>)))]
+    responses((status = 200, description = "A page of watchlist entries", body = Page<EntryView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page")))))]
 pub async fn list_watchlist(
     _: Authorized<need::WatchlistRead>,
     repo: EnvDb,
+    lists: Data<Lists>,
+    req: HttpRequest,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(watchlist::list(&repo, q.into_inner()).await?))
+    let page = watchlist::list(&repo, &lists, q.into_inner()).await?;
+    Ok(page.respond(&req, &lists))
 }
 
 /// One watchlist entry.

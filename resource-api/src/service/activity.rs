@@ -7,6 +7,7 @@ use crate::db::activity::{AlertFilters, AlertRow, TransactionFilters, Transactio
 use crate::db::EnvDb;
 use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
+use crate::pagination::{list_name, Keyset, Lists};
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct TransactionQuery {
@@ -17,6 +18,8 @@ pub struct TransactionQuery {
     pub to: Option<String>,
     pub page: Option<String>,
     pub page_size: Option<String>,
+    /// `pagination.next_cursor` of the previous page (with the same filters); not with `page`.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -26,6 +29,8 @@ pub struct AlertQuery {
     pub subject_id: Option<String>,
     pub page: Option<String>,
     pub page_size: Option<String>,
+    /// `pagination.next_cursor` of the previous page (with the same filters); not with `page`.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -111,12 +116,12 @@ fn one_of(name: &str, v: &Option<String>, allowed: &[&str]) -> Result<Option<Str
     }
 }
 
-pub async fn transactions(repo: &EnvDb, q: TransactionQuery) -> Result<Page<TransactionView>> {
+pub async fn transactions(
+    repo: &EnvDb,
+    lists: &Lists,
+    q: TransactionQuery,
+) -> Result<Page<TransactionView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&PageQuery {
-        page: q.page.clone(),
-        page_size: q.page_size.clone(),
-    })?;
     let f = TransactionFilters {
         subject_id: subject_param(&q.subject_id)?,
         from: time_param("from", &q.from)?,
@@ -127,22 +132,29 @@ pub async fn transactions(repo: &EnvDb, q: TransactionQuery) -> Result<Page<Tran
             return Err(Error::Query("`from` must not be after `to`.".into()));
         }
     }
-    let (rows, total) = db
-        .run(move |c| scoped.list_transactions(c, &f, page))
+    let page = PageRequest::parse(
+        &PageQuery {
+            page: q.page.clone(),
+            page_size: q.page_size.clone(),
+            cursor: q.cursor.clone(),
+        },
+        list_name("transactions", scoped.env(), &f),
+    )?;
+    let req = page.clone();
+    let (rows, total) = lists
+        .read(db, move |c, l| scoped.list_transactions(c, &f, &req, l))
         .await?;
-    Ok(Page::new(
-        rows.iter().map(TransactionView::from).collect(),
-        page,
+    Ok(Page::from_rows(
+        rows,
+        &page,
         total,
+        |r| Keyset::new(r.occurred_at, &r.id),
+        |r| TransactionView::from(r),
     ))
 }
 
-pub async fn alerts(repo: &EnvDb, q: AlertQuery) -> Result<Page<AlertView>> {
+pub async fn alerts(repo: &EnvDb, lists: &Lists, q: AlertQuery) -> Result<Page<AlertView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&PageQuery {
-        page: q.page.clone(),
-        page_size: q.page_size.clone(),
-    })?;
     let f = AlertFilters {
         status: one_of("status", &q.status, &["open", "closed"])?,
         severity: one_of(
@@ -152,10 +164,23 @@ pub async fn alerts(repo: &EnvDb, q: AlertQuery) -> Result<Page<AlertView>> {
         )?,
         subject_id: subject_param(&q.subject_id)?,
     };
-    let (rows, total) = db.run(move |c| scoped.list_alerts(c, &f, page)).await?;
-    Ok(Page::new(
-        rows.iter().map(AlertView::from).collect(),
-        page,
+    let page = PageRequest::parse(
+        &PageQuery {
+            page: q.page.clone(),
+            page_size: q.page_size.clone(),
+            cursor: q.cursor.clone(),
+        },
+        list_name("alerts", scoped.env(), &f),
+    )?;
+    let req = page.clone();
+    let (rows, total) = lists
+        .read(db, move |c, l| scoped.list_alerts(c, &f, &req, l))
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
         total,
+        |r| Keyset::new(r.created_at, &r.id),
+        |r| AlertView::from(r),
     ))
 }

@@ -14,6 +14,7 @@ use crate::db::cases::{CaseEventRow, CaseFilters, CaseRow};
 use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::{self, new_id, plausible_id, Page, PageRequest};
 use crate::error::{Error, Result};
+use crate::pagination::{list_name, Keyset, Lists};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +102,8 @@ pub struct CaseQuery {
     pub priority: Option<String>,
     pub page: Option<String>,
     pub page_size: Option<String>,
+    /// `pagination.next_cursor` of the previous page (with the same filters); not with `page`.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -267,12 +270,8 @@ pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<CaseView>> {
     Ok(versioned_view(&row))
 }
 
-pub async fn list(repo: &EnvDb, q: CaseQuery) -> Result<Page<CaseView>> {
+pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<CaseView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&domain::PageQuery {
-        page: q.page.clone(),
-        page_size: q.page_size.clone(),
-    })?;
     let filters = CaseFilters {
         status: q
             .status
@@ -294,13 +293,24 @@ pub async fn list(repo: &EnvDb, q: CaseQuery) -> Result<Page<CaseView>> {
             })
             .transpose()?,
     };
-    let (rows, total) = db
-        .run(move |c| scoped.list_cases(c, &filters, page))
+    let page = PageRequest::parse(
+        &domain::PageQuery {
+            page: q.page.clone(),
+            page_size: q.page_size.clone(),
+            cursor: q.cursor.clone(),
+        },
+        list_name("cases", scoped.env(), &filters),
+    )?;
+    let req = page.clone();
+    let (rows, total) = lists
+        .read(db, move |c, l| scoped.list_cases(c, &filters, &req, l))
         .await?;
-    Ok(Page::new(
-        rows.iter().map(CaseView::from).collect(),
-        page,
+    Ok(Page::from_rows(
+        rows,
+        &page,
         total,
+        |r| Keyset::new(r.created_at, &r.id),
+        |r| CaseView::from(r),
     ))
 }
 
@@ -507,30 +517,39 @@ pub async fn close(
     .await
 }
 
-pub async fn history(repo: &EnvDb, id: &str, q: domain::PageQuery) -> Result<Page<CaseEventView>> {
+pub async fn history(
+    repo: &EnvDb,
+    lists: &Lists,
+    id: &str,
+    q: domain::PageQuery,
+) -> Result<Page<CaseEventView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
     check_id(id)?;
-    let page = PageRequest::parse(&q)?;
+    let page = PageRequest::parse(&q, list_name("case_history", scoped.env(), id))?;
+    let req = page.clone();
     let id = id.to_owned();
-    let (exists, (rows, total)) = db
-        .run(move |c| {
-            Ok((
-                scoped.case_exists(c, &id)?,
-                scoped.case_events(c, &id, page)?,
-            ))
+    let (rows, total) = lists
+        .read(db, move |c, l| {
+            if scoped.case_exists(c, &id)? {
+                scoped.case_events(c, &id, &req, l)
+            } else {
+                Ok((Vec::new(), -1))
+            }
         })
         .await?;
-    if !exists {
+    if total < 0 {
         return Err(Error::NotFound("case"));
     }
-    let data = rows
-        .iter()
-        .map(|e| CaseEventView {
+    Ok(Page::from_rows(
+        rows,
+        &page,
+        total,
+        |e| Keyset::new(e.at, &e.id),
+        |e| CaseEventView {
             at: shared::time::rfc3339(e.at),
             actor: e.actor.clone(),
             action: e.action.clone(),
             changes: serde_json::from_str(&e.changes).unwrap_or(Value::Null),
-        })
-        .collect();
-    Ok(Page::new(data, page, total))
+        },
+    ))
 }

@@ -10,6 +10,7 @@ use crate::db::sars::SarRow;
 use crate::db::{ids_from_json, ids_to_json, EnvDb};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
+use crate::pagination::{list_name, Keyset, Lists};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -141,14 +142,19 @@ pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SarView>> {
     Ok(versioned_view(&row))
 }
 
-pub async fn list(repo: &EnvDb, q: PageQuery) -> Result<Page<SarView>> {
+pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<SarView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&q)?;
-    let (rows, total) = db.run(move |c| scoped.list_sars(c, page)).await?;
-    Ok(Page::new(
-        rows.iter().map(SarView::from).collect(),
-        page,
+    let page = PageRequest::parse(&q, list_name("sars", scoped.env(), ()))?;
+    let req = page.clone();
+    let (rows, total) = lists
+        .read(db, move |c, l| scoped.list_sars(c, &req, l))
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
         total,
+        |r| Keyset::new(r.created_at, &r.id),
+        |r| SarView::from(r),
     ))
 }
 

@@ -16,6 +16,7 @@ use crate::db::{EnvDb, Scoped};
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
+use crate::pagination::{list_name, Keyset, Lists};
 use crate::service::watchlist::{self, best_score, EntryType};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -169,14 +170,19 @@ pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SubjectView>> {
     Ok(versioned_view(&row))
 }
 
-pub async fn list(repo: &EnvDb, q: PageQuery) -> Result<Page<SubjectView>> {
+pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<SubjectView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&q)?;
-    let (rows, total) = db.run(move |c| scoped.list_subjects(c, page)).await?;
-    Ok(Page::new(
-        rows.iter().map(SubjectView::from).collect(),
-        page,
+    let page = PageRequest::parse(&q, list_name("subjects", scoped.env(), ()))?;
+    let req = page.clone();
+    let (rows, total) = lists
+        .read(db, move |c, l| scoped.list_subjects(c, &req, l))
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
         total,
+        |r| Keyset::new(r.created_at, &r.id),
+        |r| SubjectView::from(r),
     ))
 }
 

@@ -19,6 +19,7 @@ use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::screening::{self, Candidate, Query, MAX_ALIASES, MAX_NAME_CHARS};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
+use crate::pagination::{list_name, Keyset, Lists};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -250,14 +251,19 @@ pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<EntryView>> {
     Ok(versioned_view(&row))
 }
 
-pub async fn list(repo: &EnvDb, q: PageQuery) -> Result<Page<EntryView>> {
+pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<EntryView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&q)?;
-    let (rows, total) = db.run(move |c| scoped.list_watchlist(c, page)).await?;
-    Ok(Page::new(
-        rows.iter().map(EntryView::from).collect(),
-        page,
+    let page = PageRequest::parse(&q, list_name("watchlist", scoped.env(), ()))?;
+    let req = page.clone();
+    let (rows, total) = lists
+        .read(db, move |c, l| scoped.list_watchlist(c, &req, l))
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
         total,
+        |r| Keyset::new(r.created_at, &r.id),
+        |r| EntryView::from(r),
     ))
 }
 

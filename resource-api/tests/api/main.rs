@@ -11,6 +11,7 @@ mod edge;
 mod environments;
 mod hardening;
 mod helpers;
+mod lists;
 mod openapi;
 mod ratelimit;
 mod records;
