@@ -40,6 +40,8 @@ use crate::error::{Error, Result};
 pub const EXACT_BELOW: i64 = 1_000;
 /// How old a cached `total` of a larger list may be.
 pub const COUNT_TTL: Duration = Duration::from_secs(10);
+/// `?page=` offsets are reached from a cached anchor at each multiple of this many rows.
+pub const ANCHOR_EVERY: i64 = 1_000;
 /// How long a list request waits for its turn before a 503.
 const GATE_WAIT: Duration = Duration::from_secs(5);
 /// Longest cursor accepted (they are about 60 characters).
@@ -273,10 +275,15 @@ struct Count {
     refreshing: AtomicBool,
 }
 
-/// What every list shares: the cached totals, the gate, the public URL for `Link`.
+/// The `(key, id)` of a row of a list, `None` past its end.
+type Anchor = Option<(i64, String)>;
+
+/// What every list shares: the cached totals and offset anchors, the gate, the public URL for
+/// `Link`.
 #[derive(Clone)]
 pub struct Lists {
     counts: moka::sync::Cache<String, Arc<Count>>,
+    anchors: moka::sync::Cache<(String, i64), Anchor>,
     gate: Arc<Semaphore>,
     public_url: Arc<str>,
 }
@@ -289,6 +296,10 @@ impl Lists {
             counts: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(Duration::from_secs(600))
+                .build(),
+            anchors: moka::sync::Cache::builder()
+                .max_capacity(20_000)
+                .time_to_live(COUNT_TTL)
                 .build(),
             gate: Arc::new(Semaphore::new((pool_size as usize / 2).max(1))),
             public_url: public_url.trim_end_matches('/').into(),
@@ -349,6 +360,27 @@ impl Lists {
         let total = full(conn)?;
         self.store(list, total);
         Ok(total)
+    }
+
+    /// The row at `offset` of `list` (a multiple of [`ANCHOR_EVERY`]), as `find` reads it,
+    /// remembered for [`COUNT_TTL`]: `?page=N` of a large list then skips fewer than
+    /// `ANCHOR_EVERY` index entries instead of `(N-1)·page_size`. Within that time a page
+    /// number means the same rows as when the anchor was read (rows added since then shift
+    /// later pages once it expires), as `total` does.
+    pub fn anchor(
+        &self,
+        conn: &mut DbConnection,
+        list: &str,
+        offset: i64,
+        find: impl Fn(&mut DbConnection) -> QueryResult<Anchor>,
+    ) -> QueryResult<Anchor> {
+        let key = (list.to_owned(), offset);
+        if let Some(a) = self.anchors.get(&key) {
+            return Ok(a);
+        }
+        let a = find(conn)?;
+        self.anchors.insert(key, a.clone());
+        Ok(a)
     }
 
     fn store(&self, list: &str, total: i64) {

@@ -137,8 +137,8 @@ pub(crate) use versioned_row;
 /// One page of a list in the order `(key, id)`, and the list's total (see
 /// [`crate::pagination`]): at most `page_size + 1` rows, through the composite index on
 /// `(…filters, key, id)`. `$base` is a closure giving the environment-bound, filtered, boxed
-/// query. `?page=N` first finds the `(key, id)` of its first row with an index-only scan of
-/// the offset, then reads like a cursor.
+/// query. `?page=N` first finds the `(key, id)` of its first row (index-only, from a cached
+/// anchor at most `ANCHOR_EVERY - 1` rows before it), then reads like a cursor.
 macro_rules! keyset_list {
     ($conn:expr, $lists:expr, $page:expr, $base:ident, $key:expr, $id:expr, $row:ty, desc) => {
         $crate::db::keyset_list!(@go $conn, $lists, $page, $base, $key, $id, $row, desc, le, lt)
@@ -154,14 +154,46 @@ macro_rules! keyset_list {
         // `Some(None)`: from the first row; `None`: past the end.
         let anchor: Option<Option<(i64, String, bool)>> = match &page.start {
             Start::Offset(0) => Some(None),
-            Start::Offset(n) => $base()
-                .select(($key, $id))
-                .order(($key.$dir(), $id.$dir()))
-                .offset(*n)
-                .limit(1)
-                .first::<(i64, String)>(conn)
-                .optional()?
-                .map(|(k, i)| Some((k, i, true))),
+            Start::Offset(n) => {
+                // The row at a multiple of `ANCHOR_EVERY` comes from the anchor cache (or one
+                // index-only scan of the offset); from there at most `ANCHOR_EVERY - 1` index
+                // entries are skipped.
+                let every = $crate::pagination::ANCHOR_EVERY;
+                let (m, rest) = (n - n % every, n % every);
+                let from = if m == 0 {
+                    Some(None)
+                } else {
+                    $lists
+                        .anchor(conn, &page.list, m, |c| {
+                            $base()
+                                .select(($key, $id))
+                                .order(($key.$dir(), $id.$dir()))
+                                .offset(m)
+                                .limit(1)
+                                .first::<(i64, String)>(c)
+                                .optional()
+                        })?
+                        .map(Some)
+                };
+                match from {
+                    None => None,
+                    Some(from) => {
+                        let mut q = $base()
+                            .select(($key, $id))
+                            .order(($key.$dir(), $id.$dir()))
+                            .offset(rest)
+                            .limit(1);
+                        if let Some((k, i)) = from {
+                            q = q
+                                .filter($key.$incl(k))
+                                .filter($key.$excl(k).or($id.$incl(i)));
+                        }
+                        q.first::<(i64, String)>(conn)
+                            .optional()?
+                            .map(|(k, i)| Some((k, i, true)))
+                    }
+                }
+            }
             Start::After(at) => Some(Some((at.key, at.id.clone(), false))),
         };
         let rows = match anchor {
@@ -248,5 +280,90 @@ mod tests {
             .unwrap();
         assert_eq!(in_live.unwrap().environment, "live");
         assert!(in_sandbox.is_none());
+    }
+
+    #[test]
+    fn deep_pages_through_anchors_match_a_cursor_walk() {
+        use crate::pagination::{Keyset, Lists, PageQuery, PageRequest, Start};
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 1).unwrap();
+        let live = Scoped::bound_to(Environment::Live);
+        let sandbox = Scoped::bound_to(Environment::Sandbox);
+        let lists = Lists::new(2, "");
+        let filters = super::cases::CaseFilters::default();
+        // 2,600 live cases, two per instant (the id breaks ties), and sandbox ones between.
+        db.run_blocking(|c| {
+            diesel::Connection::transaction(c, |c| {
+                for i in 0..2_600i64 {
+                    let mut row = case("live");
+                    row.id = format!("case_{i:08}");
+                    row.reference = format!("CF-2026-{i:06}");
+                    row.created_at = i / 2;
+                    live.insert_case(c, &row)?;
+                    if i % 10 == 0 {
+                        row.id = format!("case_s{i:08}");
+                        sandbox.insert_case(c, &row)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+        let list = crate::pagination::list_name("cases", live.env(), &filters);
+        let page = |q: PageQuery| {
+            let req = PageRequest::parse(&q, list.clone()).unwrap();
+            db.run_blocking(|c| live.list_cases(c, &filters, &req, &lists))
+                .unwrap()
+        };
+        // The cursor walk: every live case once, newest first.
+        let mut walked = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut n = 1;
+        loop {
+            let (rows, total) = page(PageQuery {
+                page_size: Some("100".into()),
+                cursor: cursor.clone(),
+                ..Default::default()
+            });
+            assert_eq!(total, 2_600);
+            let more = rows.len() > 100;
+            walked.extend(rows.iter().take(100).map(|r| r.id.clone()));
+            if !more {
+                break;
+            }
+            n += 1;
+            let last = &rows[99];
+            cursor = Some(crate::pagination::encode(
+                n,
+                &Keyset::new(last.created_at, &last.id),
+                &list,
+            ));
+        }
+        let expected: Vec<String> = (0..2_600).rev().map(|i| format!("case_{i:08}")).collect();
+        assert_eq!(walked, expected);
+        // Offset pages, some past an anchor (1,000, 2,000), twice (the second from the cache).
+        for _ in 0..2 {
+            for (p, size) in [
+                (11, 100),
+                (8, 99),
+                (21, 100),
+                (24, 87),
+                (26, 100),
+                (27, 100),
+                (12, 97),
+            ] {
+                let (rows, _) = page(PageQuery {
+                    page: Some(p.to_string()),
+                    page_size: Some(size.to_string()),
+                    ..Default::default()
+                });
+                let from = ((p - 1) * size) as usize;
+                let want: Vec<&String> = expected.iter().skip(from).take(size + 1).collect();
+                let got: Vec<&String> = rows.iter().map(|r| &r.id).collect();
+                assert_eq!(got, want, "page {p} of {size}");
+            }
+        }
+        let req = PageRequest::parse(&PageQuery::default(), list.clone()).unwrap();
+        assert_eq!(req.start, Start::Offset(0));
     }
 }
