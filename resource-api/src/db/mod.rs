@@ -357,7 +357,7 @@ mod tests {
                     page_size: Some(size.to_string()),
                     ..Default::default()
                 });
-                let from = ((p - 1) * size) as usize;
+                let from = (p - 1) * size;
                 let want: Vec<&String> = expected.iter().skip(from).take(size + 1).collect();
                 let got: Vec<&String> = rows.iter().map(|r| &r.id).collect();
                 assert_eq!(got, want, "page {p} of {size}");
