@@ -365,7 +365,8 @@ mod tests {
 }
 
 /// Against a real Redis: `TEST_REDIS_URL` (`.ci/run` starts one); skipped with a note without it.
-#[cfg(all(test, feature = "server"))]
+#[cfg(test)]
+#[cfg(feature = "server")]
 mod redis_tests {
     use std::sync::Arc;
 
