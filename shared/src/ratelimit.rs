@@ -279,7 +279,7 @@ impl Limiter {
         } else {
             Duration::from_millis(wait_ms.max(1)).min(LEASE_TTL)
         };
-        let lease = Lease {
+        let mut lease = Lease {
             left: granted.saturating_sub(1),
             until: now + ttl,
             shared_tokens,
@@ -287,11 +287,25 @@ impl Limiter {
             reset_secs,
             wait_ms,
         };
-        shared
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), lease);
+        let mut leases = shared.leases.lock().unwrap_or_else(|p| p.into_inner());
+        // Concurrent requests may have taken leases meanwhile: their tokens are carried over,
+        // never dropped (they are already counted in Redis).
+        let carried = leases.get(key).map_or(0, |l| l.left);
+        if granted == 0 && carried > 0 {
+            if let Some(l) = leases.get_mut(key) {
+                l.left -= 1;
+            }
+            return Decision {
+                allowed: true,
+                limit: limits.per_minute,
+                remaining: (carried - 1).min(hour_left),
+                reset_secs,
+                retry_after: None,
+            };
+        }
+        lease.left += carried;
+        leases.insert(key.to_owned(), lease);
+        drop(leases);
         if granted == 0 {
             return refused(limits, &lease);
         }
