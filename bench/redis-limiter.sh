@@ -4,7 +4,8 @@
 #   baseline   GET /cases/{id} of bench/src/baseline.rs (same read and JSON, no auth)
 #   local      GET /v2/cases/{id}, rate-limited API keys, the in-process limiter (no REDIS_URL)
 #   redis      the same on a second resource API with REDIS_URL (a throwaway redis-server)
-#   redis+unl  the Redis resource API with an `unlimited` key (the limiter is skipped)
+#   local+unl, redis+unl  both resource APIs with an `unlimited` key (the limiter is skipped):
+#              what the two processes cost apart from the limiter
 # Each request of `local` and `redis` sends the next of KEYS `enterprise` API keys (5000/min,
 # burst 500), so that the limiter is on the path of every request and no key reaches its limit
 # (non-2xx shows it if one does). Also prints the Redis calls per limited request (leases) and
@@ -105,6 +106,7 @@ for round in $(seq 1 "$ROUNDS"); do
   r=$(run "$redis_case" bench/keys.lua "")
   echo "r $r" >>"$samples"
   redis_requests=$((redis_requests + $(echo "$r" | awk '{print $5}')))
+  echo "lu $(run "$local_case" bench/request.lua "Bearer $unlimited_key")" >>"$samples"
   echo "u $(run "$redis_case" bench/request.lua "Bearer $unlimited_key")" >>"$samples"
 done
 evals_after=$(evals)
@@ -121,6 +123,7 @@ read -r b_rps b_p50 b_p99 b_err < <(median b)
 read -r l_rps l_p50 l_p99 l_err < <(median l)
 read -r r_rps r_p50 r_p99 r_err < <(median r)
 read -r u_rps u_p50 u_p99 u_err < <(median u)
+read -r lu_rps lu_p50 lu_p99 lu_err < <(median lu)
 per_call=$(python3 -c "e=$evals_after-$evals_before; print(f'{$redis_requests / e:.1f}' if e else 'n/a')")
 
 mkdir -p bench/results
@@ -132,6 +135,7 @@ mkdir -p bench/results
   echo "| baseline: hand-written GET /cases/{id}, no auth | $b_rps | $b_p50 | $b_p99 | $b_err | 100% |"
   echo "| GET /v2/cases/{id}, enterprise API keys, in-process limiter | $l_rps | $l_p50 | $l_p99 | $l_err | $(ratio "$l_rps" "$b_rps") |"
   echo "| GET /v2/cases/{id}, enterprise API keys, Redis limiter | $r_rps | $r_p50 | $r_p99 | $r_err | $(ratio "$r_rps" "$b_rps") |"
+  echo "| GET /v2/cases/{id}, unlimited API key, in-process limiter (skipped) | $lu_rps | $lu_p50 | $lu_p99 | $lu_err | $(ratio "$lu_rps" "$b_rps") |"
   echo "| GET /v2/cases/{id}, unlimited API key, Redis configured (limiter skipped) | $u_rps | $u_p50 | $u_p99 | $u_err | $(ratio "$u_rps" "$b_rps") |"
   echo
   echo "Redis limiter: $per_call limited requests per Redis call (leases); Redis vs in-process limiter: $(ratio "$r_rps" "$l_rps")"

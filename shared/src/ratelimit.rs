@@ -12,7 +12,7 @@
 //! With `REDIS_URL`, [`Limiter`] keeps the bucket and the hourly count in Redis (one Lua script
 //! per decision, on Redis's clock) so that all replicas share one budget. A replica takes a
 //! small *lease* of tokens per Redis call ([`lease_size`]: the tokens the tier refills in
-//! 100 ms, 1 to 16, at most a quarter of the burst) and answers from it in memory for up to
+//! 250 ms, 1 to 32, at most a quarter of the burst) and answers from it in memory for up to
 //! [`LEASE_TTL`]. Leased tokens are taken from the shared bucket *before* they are served, so
 //! replicas never admit more than the tier allows; the error is the other way: up to one
 //! lease per replica may sit unused for at most [`LEASE_TTL`] (it is given back at the
@@ -119,12 +119,13 @@ impl RateLimiter for InMemoryRateLimiter {
 #[cfg(feature = "server")]
 pub const LEASE_TTL: Duration = Duration::from_secs(1);
 
-/// Tokens taken from Redis per call: what the tier refills in 100 ms, from 1 to 16, and never
+/// Tokens taken from Redis per call: what the tier refills in 250 ms, from 1 to 32, and never
 /// more than a quarter of the burst (so that a few replicas cannot hold the whole burst).
+/// `basic`, `standard`, `professional`: 1, 1, 4; `enterprise`: 20.
 #[cfg(feature = "server")]
 pub fn lease_size(limits: TierLimits) -> u32 {
-    (limits.per_minute / 600)
-        .clamp(1, 16)
+    (limits.per_minute / 240)
+        .clamp(1, 32)
         .min((limits.burst / 4).max(1))
 }
 
