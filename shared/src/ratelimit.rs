@@ -444,6 +444,21 @@ mod redis_tests {
         assert!(!store.available());
     }
 
+    #[tokio::test]
+    async fn a_redis_that_never_answers_costs_one_bounded_wait_then_this_replica_decides() {
+        // Accepts connections (the kernel's backlog) and never answers a byte.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", silent.local_addr().unwrap());
+        let errors = prometheus::IntCounter::new("e", "e").unwrap();
+        let store = Arc::new(RedisStore::open(&url, "t:", errors.clone()).unwrap());
+        let limiter = Limiter::shared("api", store.clone());
+        let limits = Tier::Basic.limits().unwrap();
+        let allowed = futures_count(&limiter, limits, Instant::now(), 15).await;
+        assert_eq!(allowed, 10, "the in-process bucket answers");
+        assert_eq!(errors.get(), 1, "one timed-out call, then the backoff");
+        assert!(!store.available());
+    }
+
     async fn futures_count(l: &Limiter, limits: TierLimits, now: Instant, n: usize) -> usize {
         let mut allowed = 0;
         for _ in 0..n {
