@@ -37,6 +37,17 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_up() { for _ in $(seq 1 150); do [ "$(curl -s -o /dev/null -w "%{http_code}" "$1")" != "000" ] && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
+# REDIS=1: both services share their limits through a throwaway redis-server (REDIS_URL). The
+# bench credentials are `unlimited`, so this shows the cost of Redis being configured; the
+# limiter itself on every request: bench/redis-limiter.sh.
+if [ "${REDIS:-0}" = 1 ]; then
+  command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+  pids+=($!)
+  export REDIS_URL="redis://127.0.0.1:$redis_port/"
+fi
+
 export DATABASE_URL="sqlite://$work/bench.db" RUST_LOG=warn
 export SIGNING_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
 ADMIN=bench-admin-$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)

@@ -6,7 +6,10 @@ variable the services read is one they know; secrets arrive through Docker `secr
 `*_FILE` variables, never as plain environment values; and every service is hardened
 (`restart: unless-stopped`, `read_only: true`, `cap_drop: [ALL]`,
 `no-new-privileges:true`, `build` or `pull_policy`, a health check that needs no curl, pulled
-images pinned by digest).
+images pinned by digest). Several replicas: Redis (password from a secret file, nothing
+written to disk) and a load balancer (the only service publishing ports, configured from a
+file that sends to every replica and checks /readyz) in front of at least two replicas of each
+service, which share Redis through REDIS_URL_FILE.
 
 Dockerfile: every base image is pinned by digest (`image:tag@sha256:…`), dependencies are
 cached with cargo-chef, and the runtime image installs no curl.
@@ -48,7 +51,7 @@ def secret_names(service):
     return names
 
 
-for name in ("db", "auth-server", "resource-api"):
+for name in ("db", "redis", "lb", "auth-server", "resource-api"):
     if name not in services:
         problems.append(f"service {name} is missing")
 if "healthcheck" not in services.get("db", {}):
@@ -85,12 +88,13 @@ for name, service in services.items():
 known = {"DATABASE_URL", "AUTH_BIND", "API_BIND", "AUTH_ISSUER", "API_AUDIENCE", "ADMIN_TOKEN", "RUST_LOG", "BCRYPT_COST", "DB_POOL_SIZE",
          "SIGNING_KEY_ENCRYPTION_KEY", "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS", "BCRYPT_CONCURRENCY",
          "METRICS_BIND", "CORS_ALLOWED_ORIGINS", "JWKS_URL", "REDIS_URL", "DATABASE_LISTEN_URL",
-         "LOG_FORMAT", "ADMIN_TOKEN_FILE", "SIGNING_KEY_ENCRYPTION_KEY_FILE", "DATABASE_URL_FILE"}
+         "LOG_FORMAT", "ADMIN_TOKEN_FILE", "SIGNING_KEY_ENCRYPTION_KEY_FILE", "DATABASE_URL_FILE",
+         "REDIS_URL_FILE"}
 # Values that are secrets: only ever as VAR_FILE pointing at a Docker secret.
 secret_vars = {
     "db": ["POSTGRES_PASSWORD"],
-    "auth-server": ["DATABASE_URL", "ADMIN_TOKEN", "SIGNING_KEY_ENCRYPTION_KEY"],
-    "resource-api": ["DATABASE_URL"],
+    "auth-server": ["DATABASE_URL", "ADMIN_TOKEN", "SIGNING_KEY_ENCRYPTION_KEY", "REDIS_URL"],
+    "resource-api": ["DATABASE_URL", "REDIS_URL"],
 }
 for name, needed in secret_vars.items():
     service = services.get(name, {})
@@ -118,6 +122,55 @@ for name in ("auth-server", "resource-api"):
     test = " ".join(map(str, (service.get("healthcheck") or {}).get("test") or []))
     if "healthcheck" not in test:
         problems.append(f"{name}: health check does not run `{name} healthcheck`")
+
+# --- several replicas: Redis, the load balancer, two of each service --------------------------
+for name in ("auth-server", "resource-api"):
+    service = services.get(name, {})
+    replicas = (service.get("deploy") or {}).get("replicas", 1)
+    if not isinstance(replicas, int) or replicas < 2:
+        problems.append(f"{name}: fewer than two replicas (deploy.replicas)")
+    if (service.get("depends_on") or {}).get("redis", {}).get("condition") != "service_healthy":
+        problems.append(f"{name} does not wait for a healthy redis")
+for name, service in services.items():
+    if name != "lb" and service.get("ports"):
+        problems.append(f"{name}: publishes ports; only the lb does")
+redis = services.get("redis", {})
+redis_cmd = " ".join(map(str, redis.get("command") or []))
+if "/run/secrets/" not in redis_cmd or not any(
+    str(s).startswith("/run/secrets/") for s in redis.get("command") or []
+):
+    problems.append("redis: its configuration (requirepass) does not come from a secret file")
+if "--save" not in redis_cmd or "--appendonly" not in redis_cmd:
+    problems.append("redis: persistence is not turned off (--save '' --appendonly no): it holds counters only")
+lb = services.get("lb", {})
+lb_ports = " ".join(map(str, lb.get("ports") or []))
+for port in ("8080", "8081"):
+    if f":{port}" not in lb_ports:
+        problems.append(f"lb does not publish {port}")
+for dep in ("auth-server", "resource-api"):
+    if (lb.get("depends_on") or {}).get(dep, {}).get("condition") != "service_healthy":
+        problems.append(f"lb does not wait for a healthy {dep}")
+lb_configs = lb.get("configs") or []
+cfg_sources = [c.get("source") if isinstance(c, dict) else c for c in lb_configs]
+top_configs = compose.get("configs") or {}
+cfg_path = None
+for src in cfg_sources:
+    if src in top_configs and top_configs[src].get("file"):
+        cfg_path = os.path.join(os.path.dirname(compose_path) or ".", top_configs[src]["file"])
+if cfg_path is None:
+    problems.append("lb: no configuration file among its configs:")
+else:
+    try:
+        with open(cfg_path) as f:
+            cfg = f.read()
+    except OSError as e:
+        problems.append(f"lb: cannot read {cfg_path}: {e}")
+        cfg = ""
+    for target in ("auth-server:8081", "resource-api:8080"):
+        if not re.search(r"server-template\s+\S+\s+([2-9]|\d\d+)\s+" + re.escape(target), cfg):
+            problems.append(f"lb: {cfg_path} does not send to two or more replicas of {target}")
+    if cfg and cfg.count("GET /readyz") < 2:
+        problems.append(f"lb: {cfg_path} does not check /readyz of both services")
 
 # --- Dockerfile ---------------------------------------------------------------------------
 try:

@@ -45,6 +45,9 @@ pub struct Config {
     pub metrics_bind: Option<SocketAddr>,
     /// `CORS_ALLOWED_ORIGINS`: exact origins browsers may call from; empty disables CORS.
     pub cors_allowed_origins: Vec<String>,
+    /// `REDIS_URL`: when set, issuance limits and the failure throttles (per `client_id`, admin
+    /// per source) are shared by every replica through Redis.
+    pub redis_url: Option<String>,
 }
 
 /// `ADMIN_TOKEN` must be at least this long: it guards every credential.
@@ -132,6 +135,7 @@ impl Config {
             bcrypt_concurrency,
             metrics_bind: common.metrics_bind,
             cors_allowed_origins: common.cors_allowed_origins,
+            redis_url: common.redis_url,
         })
     }
 }

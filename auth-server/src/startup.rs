@@ -17,7 +17,8 @@ use crate::routes::{admin, health, oauth, well_known, AppState};
 use crate::service::client_auth::ClientAuthenticator;
 use crate::service::now_micros;
 use crate::service::signing::{KekRing, KeyStore};
-use shared::ratelimit::InMemoryRateLimiter;
+use shared::ratelimit::Limiter;
+use shared::redis_store::RedisStore;
 use shared::throttle::FailureThrottle;
 
 /// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
@@ -78,25 +79,45 @@ impl Application {
                 Ok::<_, String>(())
             },
         );
-        let metrics = web::Data::new(
-            shared::metrics::Metrics::new(
-                "caseforge_auth",
-                "auth-server",
-                env!("CARGO_PKG_VERSION"),
-            )
-            .with_tokens_issued(),
-        );
+        let mut metrics = shared::metrics::Metrics::new(
+            "caseforge_auth",
+            "auth-server",
+            env!("CARGO_PKG_VERSION"),
+        )
+        .with_tokens_issued();
+        let redis = match &config.redis_url {
+            Some(url) => {
+                metrics = metrics.with_redis_errors();
+                let store = RedisStore::open(url, "caseforge:", metrics.redis_errors.clone())
+                    .map_err(|e| format!("REDIS_URL: {e}"))?;
+                tracing::info!("issuance limits and failure throttles shared through redis");
+                Some(std::sync::Arc::new(store))
+            }
+            None => None,
+        };
+        let metrics = web::Data::new(metrics);
         let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let openapi = web::Data::new(crate::openapi::document(&config.issuer));
         let state = web::Data::new(AppState {
-            clients: ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
-            issuance: InMemoryRateLimiter::new(),
-            admin_failures: FailureThrottle::new(
-                ADMIN_FAILURE_BURST,
-                ADMIN_FAILURE_REFILL,
-                100_000,
-            ),
+            clients: match &redis {
+                Some(store) => {
+                    ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency)
+                        .with_shared_throttle(store.clone())
+                }
+                None => ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
+            },
+            issuance: match &redis {
+                Some(store) => Limiter::shared("issuance", store.clone()),
+                None => Limiter::local(),
+            },
+            admin_failures: match &redis {
+                Some(store) => {
+                    FailureThrottle::new(ADMIN_FAILURE_BURST, ADMIN_FAILURE_REFILL, 100_000)
+                        .shared("admin", store.clone())
+                }
+                None => FailureThrottle::new(ADMIN_FAILURE_BURST, ADMIN_FAILURE_REFILL, 100_000),
+            },
             db,
             config,
             keys,

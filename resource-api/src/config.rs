@@ -32,6 +32,9 @@ pub struct Config {
     pub last_used_flush: Duration,
     /// How often the JWKS is re-read even when no unknown `kid` shows up.
     pub jwks_refresh: Duration,
+    /// `REDIS_URL`: when set, tier limits and the per-source failure throttle are shared by
+    /// every replica through Redis.
+    pub redis_url: Option<String>,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             credential_poll,
             last_used_flush,
             jwks_refresh,
+            redis_url: common.redis_url,
         })
     }
 }

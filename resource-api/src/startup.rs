@@ -16,13 +16,14 @@ use shared::routing::Endpoint;
 use shared::skeleton::Skeleton;
 
 use crate::auth::jwks::JwksCache;
-use crate::auth::ratelimit::{InMemoryRateLimiter, RateLimiter};
+use crate::auth::ratelimit::Limiter;
 use crate::auth::state::CredentialState;
 use crate::auth::tokens::TokenCache;
 use crate::auth::{self, Authenticator};
 use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, AppState};
 use crate::service::now_micros;
 use crate::Config;
+use shared::redis_store::RedisStore;
 
 pub struct Application {
     port: u16,
@@ -57,13 +58,31 @@ impl Application {
             tracing::info!("indexed {indexed} watchlist entries for screening");
         }
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let limiter: Arc<dyn RateLimiter> = Arc::new(InMemoryRateLimiter::new());
         // It issues no tokens: no `tokens_issued_total`, which could only show zero here.
-        let metrics = web::Data::new(shared::metrics::Metrics::new(
+        let mut metrics = shared::metrics::Metrics::new(
             "caseforge_api",
             "resource-api",
             env!("CARGO_PKG_VERSION"),
-        ));
+        );
+        let redis = match &config.redis_url {
+            Some(url) => {
+                metrics = metrics.with_redis_errors();
+                let store = RedisStore::open(url, "caseforge:", metrics.redis_errors.clone())
+                    .map_err(|e| format!("REDIS_URL: {e}"))?;
+                tracing::info!("rate limits and failure throttles shared through redis");
+                Some(Arc::new(store))
+            }
+            None => None,
+        };
+        let metrics = web::Data::new(metrics);
+        let limiter = Arc::new(match &redis {
+            Some(store) => Limiter::shared("api", store.clone()),
+            None => Limiter::local(),
+        });
+        let mut failures_by_source = Authenticator::source_throttle();
+        if let Some(store) = &redis {
+            failures_by_source = failures_by_source.shared("source", store.clone());
+        }
         let authn = web::Data::new(Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -73,7 +92,7 @@ impl Application {
             limiter,
             db: db.clone(),
             metrics: metrics.clone(),
-            failures_by_source: Authenticator::source_throttle(),
+            failures_by_source,
         });
         authn
             .state

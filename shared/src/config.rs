@@ -172,6 +172,9 @@ pub struct Common {
     pub metrics_bind: Option<std::net::SocketAddr>,
     pub cors_allowed_origins: Vec<String>,
     pub log_format: LogFormat,
+    /// `REDIS_URL` (or `REDIS_URL_FILE`): `redis://` or `rediss://` (TLS). When set, tier
+    /// limits and failure throttles are shared by every replica (`shared::redis_store`).
+    pub redis_url: Option<String>,
 }
 
 #[cfg(feature = "server")]
@@ -229,8 +232,27 @@ impl Common {
             metrics_bind: errors.or(parse_metrics_bind(), None),
             cors_allowed_origins: errors.or(parse_cors_allowed_origins(), Vec::new()),
             log_format: errors.or(LogFormat::from_env(), LogFormat::Text),
+            redis_url: errors.or(parse_redis_url(), None),
         }
     }
+}
+
+/// `REDIS_URL` or `REDIS_URL_FILE`: unset means limits are per process. The URL may hold a
+/// password: errors never quote it.
+#[cfg(feature = "server")]
+pub fn parse_redis_url() -> Result<Option<String>, ConfigError> {
+    let Some(url) = secret_var("REDIS_URL", "REDIS_URL_FILE")? else {
+        return Ok(None);
+    };
+    let url = url.trim().to_owned();
+    let ok_scheme = url.starts_with("redis://") || url.starts_with("rediss://");
+    if !ok_scheme || redis::Client::open(url.as_str()).is_err() {
+        return Err(ConfigError::new(
+            "REDIS_URL",
+            "is not a redis:// or rediss:// URL (value not shown)",
+        ));
+    }
+    Ok(Some(url))
 }
 
 /// Reads a variable, treating empty as unset.

@@ -37,6 +37,8 @@ pub mod outbound;
 pub mod random;
 pub mod ratelimit;
 #[cfg(feature = "server")]
+pub mod redis_store;
+#[cfg(feature = "server")]
 pub mod routing;
 pub mod scope;
 pub mod secret;

@@ -43,6 +43,8 @@ pub struct Metrics {
     pub rate_limited: IntCounter,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    /// Redis calls that failed or timed out (registered only with `REDIS_URL`).
+    pub redis_errors: IntCounter,
 }
 
 impl Metrics {
@@ -101,6 +103,11 @@ impl Metrics {
         )
         .expect("invariant: static metric definition is valid");
         build_info.set(1);
+        let redis_errors = IntCounter::with_opts(opts(
+            "redis_errors_total",
+            "Redis calls that failed or timed out; each was answered with this replica's own limits.",
+        ))
+        .expect("invariant: static metric definition is valid");
         for c in [
             Box::new(requests.clone()) as Box<dyn Collector>,
             Box::new(latency.clone()),
@@ -129,6 +136,7 @@ impl Metrics {
             rate_limited,
             pool_connections,
             pool_idle,
+            redis_errors,
         }
     }
 
@@ -137,6 +145,14 @@ impl Metrics {
         self.registry
             .register(Box::new(self.tokens_issued.clone()))
             .expect("invariant: tokens_issued is registered once");
+        self
+    }
+
+    /// Registers `redis_errors_total`: only a service with `REDIS_URL` shows it.
+    pub fn with_redis_errors(self) -> Metrics {
+        self.registry
+            .register(Box::new(self.redis_errors.clone()))
+            .expect("invariant: redis_errors is registered once");
         self
     }
 

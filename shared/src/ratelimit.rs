@@ -8,6 +8,19 @@
 //!
 //! The limiter sits behind [`RateLimiter`] so that a shared store (e.g. Redis) can replace the
 //! in-process one when several replicas must share one budget.
+//!
+//! With `REDIS_URL`, [`Limiter`] keeps the bucket and the hourly count in Redis (one Lua script
+//! per decision, on Redis's clock) so that all replicas share one budget. A replica takes a
+//! small *lease* of tokens per Redis call ([`lease_size`]: the tokens the tier refills in
+//! 250 ms, 1 to 32, at most a quarter of the burst) and answers from it in memory for up to
+//! [`LEASE_TTL`]. Leased tokens are taken from the shared bucket *before* they are served, so
+//! replicas never admit more than the tier allows; the error is the other way: up to one
+//! lease per replica may sit unused for at most [`LEASE_TTL`] (it is given back at the
+//! replica's next call for that credential, or lost if the replica stops). A refusal is
+//! remembered locally until the next token is due (at most [`LEASE_TTL`]), so a client over its
+//! limit costs no Redis call per request. While Redis is down or slow (see
+//! [`crate::redis_store`]) each replica falls back to its own in-process limiter: the budget is
+//! then per replica (N replicas admit up to N times the tier) until Redis answers again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -102,6 +115,222 @@ impl RateLimiter for InMemoryRateLimiter {
     }
 }
 
+/// How long a lease of tokens (or a remembered refusal) is used without asking Redis.
+#[cfg(feature = "server")]
+pub const LEASE_TTL: Duration = Duration::from_secs(1);
+
+/// Tokens taken from Redis per call: what the tier refills in 250 ms, from 1 to 32, and never
+/// more than a quarter of the burst (so that a few replicas cannot hold the whole burst).
+/// `basic`, `standard`, `professional`: 1, 1, 4; `enterprise`: 20.
+#[cfg(feature = "server")]
+pub fn lease_size(limits: TierLimits) -> u32 {
+    (limits.per_minute / 240)
+        .clamp(1, 32)
+        .min((limits.burst / 4).max(1))
+}
+
+/// Token bucket + hourly count in one hash per credential, on Redis's clock. ARGV: burst,
+/// tokens per second, hourly quota, tokens wanted, unused tokens given back. Returns
+/// {granted, tokens left (floor), hourly quota left, seconds until full, ms until a token}.
+#[cfg(feature = "server")]
+const LIMIT_SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local per_hour = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local back = tonumber(ARGV[5])
+local s = redis.call('HMGET', KEYS[1], 't', 'at', 'hs', 'hc')
+local tokens = tonumber(s[1]) or burst
+local at = tonumber(s[2]) or now
+local hs = tonumber(s[3]) or now
+local hc = tonumber(s[4]) or 0
+if now > at then tokens = math.min(burst, tokens + (now - at) * rate) end
+if now - hs >= 3600 then hs = now; hc = 0 end
+if back > 0 then
+  tokens = math.min(burst, tokens + back)
+  hc = math.max(0, hc - back)
+end
+local grant = math.max(0, math.min(want, math.floor(tokens), per_hour - hc))
+tokens = tokens - grant
+hc = hc + grant
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(math.max(now, at)), 'hs', tostring(hs), 'hc', hc)
+redis.call('EXPIRE', KEYS[1], 3600)
+local wait = 0
+if grant == 0 then
+  if per_hour - hc <= 0 then
+    wait = math.ceil((3600 - (now - hs)) * 1000)
+  else
+    wait = math.ceil((1 - tokens) / rate * 1000)
+  end
+end
+return {grant, math.floor(tokens), per_hour - hc, math.ceil((burst - tokens) / rate), math.max(wait, 0)}
+"#;
+
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    /// Tokens still to be served from this lease.
+    left: u32,
+    until: Instant,
+    /// What Redis reported when the lease was taken (shared bucket, hour left, reset).
+    shared_tokens: u32,
+    hour_left: u32,
+    reset_secs: u64,
+    /// When refused: milliseconds until a token was due.
+    wait_ms: u64,
+}
+
+#[cfg(feature = "server")]
+struct Shared {
+    store: std::sync::Arc<crate::redis_store::RedisStore>,
+    script: redis::Script,
+    leases: Mutex<HashMap<String, Lease>>,
+}
+
+/// The tier limiter of a service: in process, or shared through Redis with local leases (see
+/// the module documentation).
+#[cfg(feature = "server")]
+pub struct Limiter {
+    name: &'static str,
+    local: InMemoryRateLimiter,
+    shared: Option<Shared>,
+}
+
+#[cfg(feature = "server")]
+impl Limiter {
+    /// The in-process limiter (exact for one replica).
+    pub fn local() -> Limiter {
+        Limiter {
+            name: "",
+            local: InMemoryRateLimiter::new(),
+            shared: None,
+        }
+    }
+
+    /// A limiter sharing its buckets through `store` under `name` (e.g. `api`, `issuance`).
+    pub fn shared(
+        name: &'static str,
+        store: std::sync::Arc<crate::redis_store::RedisStore>,
+    ) -> Limiter {
+        Limiter {
+            name,
+            local: InMemoryRateLimiter::new(),
+            shared: Some(Shared {
+                store,
+                script: redis::Script::new(LIMIT_SCRIPT),
+                leases: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Counts one request for `key` under `limits` at `now`.
+    pub async fn check(&self, key: &str, limits: TierLimits, now: Instant) -> Decision {
+        let Some(shared) = &self.shared else {
+            return self.local.check(key, limits, now);
+        };
+        let mut back = 0;
+        {
+            let mut leases = shared.leases.lock().unwrap_or_else(|p| p.into_inner());
+            match leases.get_mut(key) {
+                Some(l) if now < l.until && l.left > 0 => {
+                    l.left -= 1;
+                    return Decision {
+                        allowed: true,
+                        limit: limits.per_minute,
+                        remaining: (l.shared_tokens + l.left).min(l.hour_left),
+                        reset_secs: l.reset_secs,
+                        retry_after: None,
+                    };
+                }
+                Some(l) if now < l.until && l.wait_ms > 0 => {
+                    return refused(limits, l);
+                }
+                Some(_) => {
+                    back = leases.remove(key).map_or(0, |l| l.left);
+                }
+                None => {
+                    if leases.len() >= MAX_KEYS {
+                        leases.retain(|_, l| now < l.until);
+                    }
+                }
+            }
+        }
+        if !shared.store.available() {
+            return self.local.check(key, limits, now);
+        }
+        let want = lease_size(limits);
+        let args = [
+            limits.burst.to_string(),
+            (f64::from(limits.per_minute) / 60.0).to_string(),
+            limits.per_hour.to_string(),
+            want.to_string(),
+            back.to_string(),
+        ];
+        let answer: Option<(u32, u32, u32, u64, u64)> = shared
+            .store
+            .eval(&shared.script, &shared.store.key(self.name, key), &args)
+            .await;
+        let Some((granted, shared_tokens, hour_left, reset_secs, wait_ms)) = answer else {
+            return self.local.check(key, limits, now);
+        };
+        let ttl = if granted > 0 {
+            LEASE_TTL
+        } else {
+            Duration::from_millis(wait_ms.max(1)).min(LEASE_TTL)
+        };
+        let mut lease = Lease {
+            left: granted.saturating_sub(1),
+            until: now + ttl,
+            shared_tokens,
+            hour_left,
+            reset_secs,
+            wait_ms,
+        };
+        let mut leases = shared.leases.lock().unwrap_or_else(|p| p.into_inner());
+        // Concurrent requests may have taken leases meanwhile: their tokens are carried over,
+        // never dropped (they are already counted in Redis).
+        let carried = leases.get(key).map_or(0, |l| l.left);
+        if granted == 0 && carried > 0 {
+            if let Some(l) = leases.get_mut(key) {
+                l.left -= 1;
+            }
+            return Decision {
+                allowed: true,
+                limit: limits.per_minute,
+                remaining: (carried - 1).min(hour_left),
+                reset_secs,
+                retry_after: None,
+            };
+        }
+        lease.left += carried;
+        leases.insert(key.to_owned(), lease);
+        drop(leases);
+        if granted == 0 {
+            return refused(limits, &lease);
+        }
+        Decision {
+            allowed: true,
+            limit: limits.per_minute,
+            remaining: (shared_tokens + lease.left).min(hour_left),
+            reset_secs,
+            retry_after: None,
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+fn refused(limits: TierLimits, l: &Lease) -> Decision {
+    Decision {
+        allowed: false,
+        limit: limits.per_minute,
+        remaining: 0,
+        reset_secs: l.reset_secs,
+        retry_after: Some(l.wait_ms.div_ceil(1000).max(1)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +376,96 @@ mod tests {
         assert!(!d.allowed);
         assert_eq!(d.retry_after, Some(3590));
         assert!(limiter.check("k", limits, t0 + HOUR).allowed);
+    }
+}
+
+/// Against a real Redis: `TEST_REDIS_URL` (`.ci/run` starts one); skipped with a note without it.
+#[cfg(test)]
+#[cfg(feature = "server")]
+mod redis_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::redis_store::RedisStore;
+    use crate::Tier;
+
+    fn store(url: &str, prefix: &str) -> Arc<RedisStore> {
+        let errors = prometheus::IntCounter::new("e", "e").unwrap();
+        Arc::new(RedisStore::open(url, prefix, errors).unwrap())
+    }
+
+    fn redis_url() -> Option<String> {
+        let url = std::env::var("TEST_REDIS_URL").ok();
+        if url.is_none() {
+            eprintln!("skipped: TEST_REDIS_URL is not set");
+        }
+        url
+    }
+
+    #[tokio::test]
+    async fn two_replicas_share_one_burst() {
+        let Some(url) = redis_url() else { return };
+        let prefix = format!("test:{}:", crate::random::random_base62(12));
+        // Two replicas: two limiters, two connections, one Redis.
+        let (a, b) = (
+            Limiter::shared("api", store(&url, &prefix)),
+            Limiter::shared("api", store(&url, &prefix)),
+        );
+        let limits = Tier::Basic.limits().unwrap(); // burst 10
+        let now = Instant::now();
+        let mut allowed = 0;
+        for i in 0..30 {
+            let limiter = if i % 2 == 0 { &a } else { &b };
+            let d = limiter.check("key:k1", limits, now).await;
+            if d.allowed {
+                allowed += 1;
+                assert!(d.remaining < 10);
+            } else {
+                assert!(d.retry_after.is_some_and(|s| s >= 1));
+            }
+        }
+        // The burst once (plus at most what refilled while the test ran), not twice.
+        assert!((10..=11).contains(&allowed), "{allowed}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_falls_back_to_this_replica() {
+        let errors = prometheus::IntCounter::new("e", "e").unwrap();
+        // Nothing listens on port 1.
+        let store =
+            Arc::new(RedisStore::open("redis://127.0.0.1:1/", "t:", errors.clone()).unwrap());
+        let limiter = Limiter::shared("api", store.clone());
+        let limits = Tier::Basic.limits().unwrap();
+        let now = Instant::now();
+        let allowed = futures_count(&limiter, limits, now, 15).await;
+        assert_eq!(allowed, 10, "the in-process bucket answers");
+        // One fault, then the backoff: Redis is not asked for every request.
+        assert_eq!(errors.get(), 1);
+        assert!(!store.available());
+    }
+
+    #[tokio::test]
+    async fn a_redis_that_never_answers_costs_one_bounded_wait_then_this_replica_decides() {
+        // Accepts connections (the kernel's backlog) and never answers a byte.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", silent.local_addr().unwrap());
+        let errors = prometheus::IntCounter::new("e", "e").unwrap();
+        let store = Arc::new(RedisStore::open(&url, "t:", errors.clone()).unwrap());
+        let limiter = Limiter::shared("api", store.clone());
+        let limits = Tier::Basic.limits().unwrap();
+        let allowed = futures_count(&limiter, limits, Instant::now(), 15).await;
+        assert_eq!(allowed, 10, "the in-process bucket answers");
+        assert_eq!(errors.get(), 1, "one timed-out call, then the backoff");
+        assert!(!store.available());
+    }
+
+    async fn futures_count(l: &Limiter, limits: TierLimits, now: Instant, n: usize) -> usize {
+        let mut allowed = 0;
+        for _ in 0..n {
+            if l.check("key:k", limits, now).await.allowed {
+                allowed += 1;
+            }
+        }
+        allowed
     }
 }

@@ -13,6 +13,7 @@
 //! as a full refill takes is dropped (it would be full again anyway, which is what a missing
 //! bucket means).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moka::ops::compute::Op;
@@ -28,7 +29,42 @@ pub struct FailureThrottle {
     burst: f64,
     refill: Duration,
     buckets: Cache<String, Bucket>,
+    shared: Option<Shared>,
 }
+
+struct Shared {
+    name: &'static str,
+    store: Arc<crate::redis_store::RedisStore>,
+    script: redis::Script,
+    /// Keys Redis last answered "throttled" for, and until when.
+    blocked: Cache<String, Instant>,
+}
+
+/// One failure bucket in Redis, on Redis's clock. ARGV: burst, seconds per token, `take` or
+/// `refund`. Returns the milliseconds to wait (0: a token was taken, or the refund was made).
+const FAILURE_SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local burst = tonumber(ARGV[1])
+local refill = tonumber(ARGV[2])
+local s = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens = tonumber(s[1]) or burst
+local at = tonumber(s[2]) or now
+if now > at then tokens = math.min(burst, tokens + (now - at) / refill) end
+local wait = 0
+if ARGV[3] == 'take' then
+  if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * refill * 1000) end
+else
+  tokens = math.min(burst, tokens + 1)
+end
+if tokens >= burst then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(math.max(now, at)))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(burst * refill * 1000))
+end
+return wait
+"#;
 
 impl FailureThrottle {
     /// `burst` failures at once, then one more every `refill`; at most `max_keys` buckets.
@@ -41,6 +77,63 @@ impl FailureThrottle {
                 .max_capacity(max_keys)
                 .time_to_idle(full_after)
                 .build(),
+            shared: None,
+        }
+    }
+
+    /// Shares the buckets through `store` under `name` (e.g. `client`, `source`, `admin`).
+    pub fn shared(
+        mut self,
+        name: &'static str,
+        store: Arc<crate::redis_store::RedisStore>,
+    ) -> Self {
+        let max_keys = self.buckets.policy().max_capacity().unwrap_or(100_000);
+        self.shared = Some(Shared {
+            name,
+            store,
+            script: redis::Script::new(FAILURE_SCRIPT),
+            blocked: Cache::builder()
+                .max_capacity(max_keys)
+                .time_to_live(self.refill.max(Duration::from_secs(1)))
+                .build(),
+        });
+        self
+    }
+
+    /// Asks Redis; `None` when not shared or Redis did not answer (the caller uses memory).
+    async fn ask(&self, key: &str, op: &str) -> Option<u64> {
+        let shared = self.shared.as_ref()?;
+        let args = [
+            self.burst.to_string(),
+            self.refill.as_secs_f64().to_string(),
+            op.to_owned(),
+        ];
+        shared
+            .store
+            .eval(&shared.script, &shared.store.key(shared.name, key), &args)
+            .await
+    }
+
+    /// [`FailureThrottle::try_take`] across replicas when shared (in memory otherwise, or when
+    /// Redis does not answer).
+    pub async fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
+        match (self.ask(key, "take").await, &self.shared) {
+            (Some(0), _) => Ok(()),
+            (Some(wait_ms), Some(shared)) => {
+                shared.blocked.insert(
+                    key.to_owned(),
+                    now + Duration::from_millis(wait_ms).min(self.refill),
+                );
+                Err(wait_ms.div_ceil(1000).max(1))
+            }
+            _ => self.try_take(key, now),
+        }
+    }
+
+    /// [`FailureThrottle::refund`] across replicas when shared.
+    pub async fn give_back(&self, key: &str, now: Instant) {
+        if self.ask(key, "refund").await.is_none() {
+            self.refund(key, now);
         }
     }
 
@@ -95,7 +188,16 @@ impl FailureThrottle {
     }
 
     /// `Some(seconds)` while `key` has no failure token left; takes nothing.
+    /// When shared, this replica's memory of Redis's answers is consulted too (no Redis call).
     pub fn throttled(&self, key: &str, now: Instant) -> Option<u64> {
+        if let Some(until) = self
+            .shared
+            .as_ref()
+            .and_then(|s| s.blocked.get(key))
+            .filter(|until| *until > now)
+        {
+            return Some(until.saturating_duration_since(now).as_secs().max(1));
+        }
         let b = self.refilled(self.buckets.get(key)?, now);
         (b.tokens < 1.0).then(|| self.wait_secs(b.tokens))
     }
@@ -104,7 +206,6 @@ impl FailureThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn throttle() -> FailureThrottle {
         FailureThrottle::new(10, Duration::from_secs(6), 1000)
@@ -154,5 +255,43 @@ mod tests {
             .filter(|ok| *ok)
             .count();
         assert_eq!(passed, 10);
+    }
+}
+
+/// Against a real Redis: `TEST_REDIS_URL` (`.ci/run` starts one); skipped with a note without it.
+#[cfg(test)]
+mod redis_tests {
+    use super::*;
+    use crate::redis_store::RedisStore;
+
+    #[tokio::test]
+    async fn two_replicas_count_the_same_failures() {
+        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+            eprintln!("skipped: TEST_REDIS_URL is not set");
+            return;
+        };
+        let prefix = format!("test:{}:", crate::random::random_base62(12));
+        let replica = || {
+            let errors = prometheus::IntCounter::new("e", "e").unwrap();
+            let store = Arc::new(RedisStore::open(&url, &prefix, errors).unwrap());
+            FailureThrottle::new(10, Duration::from_secs(6), 1000).shared("client", store)
+        };
+        let (a, b) = (replica(), replica());
+        let now = Instant::now();
+        for i in 0..10 {
+            let t = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(t.take("app_a", now).await, Ok(()), "failure {i}");
+        }
+        let wait = b
+            .take("app_a", now)
+            .await
+            .expect_err("throttled on the other replica too");
+        assert!((1..=6).contains(&wait), "{wait}");
+        // B remembers Redis's answer without asking; A has not seen it yet but Redis has.
+        assert!(b.throttled("app_a", now).is_some());
+        assert!(a.take("app_a", now).await.is_err());
+        // A refund on one replica gives the token back to both.
+        a.give_back("app_a", now).await;
+        assert_eq!(b.take("app_a", now).await, Ok(()));
     }
 }

@@ -1,6 +1,7 @@
 //! The admin API (contract §3.4): applications and API keys, behind `ADMIN_TOKEN`.
 
-use std::future::{ready, Ready};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use actix_web::dev::Payload;
@@ -31,17 +32,18 @@ pub struct Admin;
 
 impl FromRequest for Admin {
     type Error = Error;
-    type Future = Ready<Result<Admin>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Admin>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(check_admin(req))
+        let req = req.clone();
+        Box::pin(async move { check_admin(&req).await })
     }
 }
 
 /// A correct admin token is always accepted (the comparison is cheap, so there is nothing to
 /// protect by refusing it); wrong ones are counted per source address and, past a burst, answered
 /// 429 instead of 401, which bounds online guessing of the token.
-fn check_admin(req: &HttpRequest) -> Result<Admin> {
+async fn check_admin(req: &HttpRequest) -> Result<Admin> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(Error::AdminUnauthorized)?;
@@ -52,7 +54,7 @@ fn check_admin(req: &HttpRequest) -> Result<Admin> {
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    match state.admin_failures.try_take(&source, Instant::now()) {
+    match state.admin_failures.take(&source, Instant::now()).await {
         Ok(()) => Err(Error::AdminUnauthorized),
         Err(retry_after) => Err(Error::AdminThrottled { retry_after }),
     }

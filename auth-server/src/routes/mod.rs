@@ -14,7 +14,7 @@ pub mod well_known;
 use std::sync::Arc;
 
 use shared::db::Db;
-use shared::ratelimit::InMemoryRateLimiter;
+use shared::ratelimit::Limiter;
 use shared::throttle::FailureThrottle;
 
 use crate::service::client_auth::ClientAuthenticator;
@@ -28,7 +28,7 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     pub clients: ClientAuthenticator,
     /// Tokens issued per application, by tier (contract §4.3 limits).
-    pub issuance: InMemoryRateLimiter,
+    pub issuance: Limiter,
     /// Failed admin authentications per source address.
     pub admin_failures: FailureThrottle,
 }

@@ -86,6 +86,12 @@ impl ClientAuthenticator {
         }
     }
 
+    /// Shares the per-`client_id` failure throttle with every replica through `store`.
+    pub fn with_shared_throttle(mut self, store: Arc<shared::redis_store::RedisStore>) -> Self {
+        self.throttle = self.throttle.shared("client", store);
+        self
+    }
+
     /// Runs `f` (bcrypt hashing) on the blocking pool under the same bound as verifications.
     pub async fn hash_bounded(&self, secret: &Secret) -> Result<String> {
         let _permit = self
@@ -132,7 +138,7 @@ impl ClientAuthenticator {
             }
         }
 
-        let throttled = self.throttle.try_take(&creds.client_id, now).err();
+        let throttled = self.throttle.take(&creds.client_id, now).await.err();
         // Exactly two bcrypt verifications for every attempt that the cache did not answer,
         // padded with the dummy hash: an unknown client, a wrong secret, and a wrong secret
         // during a rotation grace period (two real hashes) all cost the same.
@@ -145,7 +151,7 @@ impl ClientAuthenticator {
         match (row, outcome) {
             (Some(row), Ok(hash)) => {
                 if throttled.is_none() {
-                    self.throttle.refund(&creds.client_id, now);
+                    self.throttle.give_back(&creds.client_id, now).await;
                 }
                 self.after_success(db, &row, &hash, &creds.secret).await;
                 Ok(row)

@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use shared::db::Db;
-use shared::ratelimit::{InMemoryRateLimiter, RateLimiter};
+use shared::ratelimit::Limiter;
 use shared::{AccessTokenClaims, Environment, ScopeSet, Tier};
 
 use super::client_auth::{ClientAuthenticator, ClientCredentials};
@@ -111,7 +111,7 @@ pub struct Grants<'a> {
     pub db: &'a Db,
     pub clients: &'a ClientAuthenticator,
     pub keys: &'a KeyStore,
-    pub issuance: &'a InMemoryRateLimiter,
+    pub issuance: &'a Limiter,
     pub issuer: &'a str,
     pub audience: &'a str,
 }
@@ -143,7 +143,7 @@ impl Grants<'_> {
     ) -> Result<IssuedToken> {
         let client = self.authenticate(creds, now_us, now).await?;
         if let Some(limits) = client.tier.limits() {
-            let decision = self.issuance.check(&client.client_id, limits, now);
+            let decision = self.issuance.check(&client.client_id, limits, now).await;
             if !decision.allowed {
                 return Err(Error::IssuanceLimited {
                     retry_after: decision.retry_after.unwrap_or(1),

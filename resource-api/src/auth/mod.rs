@@ -32,7 +32,7 @@ use shared::db::Db;
 use shared::{ApiError, ApiKey, Environment, Scope, ScopeSet, Tier};
 
 use self::jwks::JwksCache;
-use self::ratelimit::{Decision, RateLimiter};
+use self::ratelimit::{Decision, Limiter};
 use self::state::{CredentialState, KeyRecord, Lookup, LookupError};
 use self::tokens::TokenCache;
 use crate::db::{EnvDb, Scoped};
@@ -107,7 +107,7 @@ pub struct Authenticator {
     pub jwks: JwksCache,
     pub state: CredentialState,
     pub tokens: TokenCache,
-    pub limiter: Arc<dyn RateLimiter>,
+    pub limiter: Arc<Limiter>,
     pub db: Db,
     pub metrics: web::Data<shared::metrics::Metrics>,
     /// Failed authentications per source address. Past the burst, a source is held to
@@ -386,7 +386,7 @@ pub async fn authenticate(
             let mut err = f.to_api_error();
             if !matches!(f, AuthFailure::Unavailable) {
                 // Past the burst, unauthenticated traffic from this source is answered 429.
-                if let Err(wait) = authn.failures_by_source.try_take(&source, now) {
+                if let Err(wait) = authn.failures_by_source.take(&source, now).await {
                     err = ApiError::rate_limited(
                         wait,
                         "Too many failed authentications from this address; retry later.",
@@ -396,11 +396,15 @@ pub async fn authenticate(
             return Ok(req.error_response(err).map_into_right_body());
         }
     };
-    let decision = principal.tier.limits().map(|limits| {
-        authn
-            .limiter
-            .check(&principal.rate_key(), limits, Instant::now())
-    });
+    let decision = match principal.tier.limits() {
+        Some(limits) => Some(
+            authn
+                .limiter
+                .check(&principal.rate_key(), limits, Instant::now())
+                .await,
+        ),
+        None => None,
+    };
     if let Some(d) = decision.filter(|d| !d.allowed) {
         let mut err = ApiError::rate_limited(
             d.retry_after.unwrap_or(1),

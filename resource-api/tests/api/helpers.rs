@@ -40,6 +40,7 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         credential_poll: Duration::from_secs(1),
         last_used_flush: Duration::from_millis(300),
         jwks_refresh: Duration::from_secs(300),
+        redis_url: None,
     }
 }
 
@@ -62,6 +63,7 @@ impl TestStack {
             bcrypt_concurrency: 2,
             metrics_bind: None,
             cors_allowed_origins: Vec::new(),
+            redis_url: None,
         };
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await

@@ -45,6 +45,8 @@ async fn metrics_show_the_process_and_the_build_and_no_always_zero_family() {
         .await
         .unwrap();
     assert!(!text.contains("tokens_issued"), "{text}");
+    // Without REDIS_URL there is no Redis to count errors of.
+    assert!(!text.contains("redis_errors_total"), "{text}");
 }
 
 #[test]
@@ -89,4 +91,22 @@ async fn the_database_url_is_read_from_a_file() {
     })
     .await
     .unwrap();
+}
+
+#[test]
+fn the_redis_url_follows_the_secret_file_rules_and_a_bad_one_is_named_not_shown() {
+    shared::testing::assert_secret_file_rules(
+        BIN,
+        &[],
+        "REDIS_URL",
+        "redis://:hunter2-redis@127.0.0.1:6379/0",
+    );
+    let (code, stderr) = shared::testing::config_outcome(
+        BIN,
+        &[],
+        &[("REDIS_URL", "http://:hunter2-redis@127.0.0.1:6379/")],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("REDIS_URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }
