@@ -15,6 +15,8 @@
 
 pub mod api_key;
 pub mod claims;
+#[cfg(feature = "server")]
+pub mod changes;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
