@@ -45,6 +45,10 @@ pub struct Config {
     pub metrics_bind: Option<SocketAddr>,
     /// `CORS_ALLOWED_ORIGINS`: exact origins browsers may call from; empty disables CORS.
     pub cors_allowed_origins: Vec<String>,
+    /// `DATABASE_LISTEN_URL`: where the credential change feed is listened to (PostgreSQL
+    /// only; default `DATABASE_URL`): a signing key added, retired or revoked elsewhere is
+    /// loaded at once. `None`: `SIGNING_KEY_REFRESH_SECS` alone.
+    pub database_listen_url: Option<String>,
 }
 
 /// `ADMIN_TOKEN` must be at least this long: it guards every credential.
@@ -132,6 +136,7 @@ impl Config {
             bcrypt_concurrency,
             metrics_bind: common.metrics_bind,
             cors_allowed_origins: common.cors_allowed_origins,
+            database_listen_url: common.database_listen_url,
         })
     }
 }

@@ -32,6 +32,9 @@ pub struct Config {
     pub last_used_flush: Duration,
     /// How often the JWKS is re-read even when no unknown `kid` shows up.
     pub jwks_refresh: Duration,
+    /// `DATABASE_LISTEN_URL`: where the credential change feed is listened to (PostgreSQL
+    /// only; default `DATABASE_URL`). `None`: no push, the poll alone.
+    pub database_listen_url: Option<String>,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             credential_poll,
             last_used_flush,
             jwks_refresh,
+            database_listen_url: common.database_listen_url,
         })
     }
 }

@@ -226,7 +226,10 @@ impl Common {
         );
         let audience = var("API_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
         let database_listen_url = errors
-            .check(secret_var("DATABASE_LISTEN_URL", "DATABASE_LISTEN_URL_FILE"))
+            .check(secret_var(
+                "DATABASE_LISTEN_URL",
+                "DATABASE_LISTEN_URL_FILE",
+            ))
             .flatten();
         let database_listen_url = match database_listen_url {
             Some(url) => match crate::db::DatabaseTarget::parse(&url) {

@@ -14,9 +14,9 @@
 //! `client` alone (backend services) compiles none of those.
 
 pub mod api_key;
-pub mod claims;
 #[cfg(feature = "server")]
 pub mod changes;
+pub mod claims;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;

@@ -1,8 +1,8 @@
 //! API keys: static bearer keys for developers, scripts and CI. The plaintext is returned once
 //! at creation; the database holds its SHA-256 digest and a masked form.
 
-use serde::{Deserialize, Serialize};
 use diesel::Connection;
+use serde::{Deserialize, Serialize};
 use shared::changes::{self, ChangeKind};
 use shared::db::Db;
 use shared::{ApiKey, Environment, ScopeSet, Tier};

@@ -1,8 +1,8 @@
 //! Applications (OAuth clients): validation of admin input and the operations the admin API
 //! and the CLI share.
 
-use serde::{Deserialize, Serialize};
 use diesel::Connection;
+use serde::{Deserialize, Serialize};
 use shared::changes::{self, ChangeKind};
 use shared::db::Db;
 use shared::{Environment, Scope, ScopeSet, Secret, Tier};

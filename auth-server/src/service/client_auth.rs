@@ -23,9 +23,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use diesel::Connection;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
-use diesel::Connection;
 use shared::changes::{self, ChangeKind};
 use shared::db::Db;
 use shared::throttle::FailureThrottle;

@@ -10,8 +10,8 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use sha2::{Digest, Sha256};
-use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::changes::{self, ChangeKind};
+use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 
 use super::kek::{self, Kek};
@@ -179,7 +179,7 @@ fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Resul
                 changes::record(c, ChangeKind::SigningKey, &row.kid, now)
             })
         })
-            .map_err(|e| format!("cannot store the new signing key: {e}"))?;
+        .map_err(|e| format!("cannot store the new signing key: {e}"))?;
     }
     Err("could not create a signing key".into())
 }

@@ -43,6 +43,7 @@ pub fn test_config(db_url: &str) -> Config {
         bcrypt_concurrency: 2,
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
+        database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
     }
 }
 

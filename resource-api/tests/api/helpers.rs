@@ -40,6 +40,7 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         credential_poll: Duration::from_secs(1),
         last_used_flush: Duration::from_millis(300),
         jwks_refresh: Duration::from_secs(300),
+        database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
     }
 }
 
@@ -62,6 +63,10 @@ impl TestStack {
             bcrypt_concurrency: 2,
             metrics_bind: None,
             cors_allowed_origins: Vec::new(),
+            database_listen_url: db
+                .url()
+                .starts_with("postgres")
+                .then(|| db.url().to_owned()),
         };
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await

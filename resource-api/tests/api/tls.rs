@@ -120,6 +120,7 @@ async fn auth_server_as(s: &TestStack, issuer: &str) -> String {
         bcrypt_concurrency: 2,
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
+        database_listen_url: None,
     };
     let app = auth_server::Application::build_with_listener(config, l)
         .await
