@@ -14,6 +14,7 @@ mod helpers;
 mod openapi;
 mod ratelimit;
 mod records;
+mod revocation;
 mod screening;
 mod shutdown;
 mod telemetry;
