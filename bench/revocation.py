@@ -4,7 +4,8 @@
 For each credential kind, ROUNDS times: create a credential, use it on every replica until each
 accepts it (so each holds it in memory), revoke it, and from the moment the revoke call's
 response has been read, poll every replica in a tight loop (one keep-alive connection each, on
-its own thread) until it refuses. The latency of a round is the slowest replica's.
+its own thread) until it refuses. The latency of a round is the slowest replica's. A random
+pause of up to JITTER seconds (1 s) before each revocation spreads them over the poll's phase.
 
 Each round talks from its own loopback source address (127.0.1.x), so that the resource API's
 per-source failed-authentication throttle never turns the bench's own refusals into 429s.
@@ -15,6 +16,7 @@ import base64
 import http.client
 import json
 import os
+import random
 import statistics
 import sys
 import threading
@@ -25,6 +27,9 @@ APIS = [u.removeprefix("http://") for u in os.environ["API_URLS"].split(",")]
 ADMIN = os.environ["ADMIN_TOKEN"]
 ROUNDS = int(os.environ.get("ROUNDS", "30"))
 TIMEOUT = float(os.environ.get("TIMEOUT", "10"))
+# A random pause before each revocation, so that revocations fall at every phase of the
+# replicas' poll instead of locking onto it (the rounds would otherwise follow the poll's beat).
+JITTER = float(os.environ.get("JITTER", "1.0"))
 
 _round = [0]
 
@@ -125,6 +130,7 @@ def refused_everywhere(credential, path, refused, src, revoke):
     threads = [threading.Thread(target=poll, args=(i, a)) for i, a in enumerate(APIS)]
     for t in threads:
         t.start()
+    time.sleep(random.random() * JITTER)
     revoke()
     t0[0] = time.perf_counter()
     start_evt.set()
