@@ -93,10 +93,19 @@ impl Application {
         );
         if let Some(url) = config.database_listen_url.clone() {
             let a = authn.clone();
+            // The first connection only needs the changes since the start's load (the cursor);
+            // after a reconnection everything is reloaded.
+            let connected_before = std::sync::atomic::AtomicBool::new(false);
             shared::changes::listen(
                 url,
                 Arc::new(move |event| match event {
-                    shared::changes::FeedEvent::Connected => a.state.request_reset(),
+                    shared::changes::FeedEvent::Connected => {
+                        if connected_before.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            a.state.request_reset();
+                        } else {
+                            a.state.wake.notify_one();
+                        }
+                    }
                     shared::changes::FeedEvent::Notified { .. } => a.state.wake.notify_one(),
                 }),
             )

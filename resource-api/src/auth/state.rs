@@ -45,6 +45,8 @@ pub const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 const MAX_NEGATIVE: u64 = 50_000;
 /// Changes read per query of the feed.
 const CHANGES_PER_READ: i64 = 1_000;
+/// Key changes remembered for lookups in flight.
+const KEY_CHANGES_KEPT: usize = 4_096;
 /// Uses of evicted keys kept for the next flush at most.
 const MAX_EVICTED_USES: usize = 100_000;
 
@@ -166,8 +168,9 @@ pub enum Refresh {
     Changes,
     /// The changes, then applications and revocations in full (expired revocations dropped).
     Full,
-    /// Everything from scratch: the cursor from the feed's newest change, the key caches
-    /// emptied. At start, after a gap in the feed, after the LISTEN connection (re)connected.
+    /// Everything from scratch: the cursor from the feed's newest change, every cached key
+    /// read again, the negative cache emptied. At start, after a gap in the feed, after the
+    /// LISTEN connection reconnected.
     Reset,
 }
 
@@ -179,6 +182,9 @@ pub struct CredentialState {
     /// before a change was applied does not cache what it read.
     apps_generation: AtomicU64,
     keys_generation: AtomicU64,
+    /// The last key changes applied, as (generation, digest; `None`: every key), so that a
+    /// lookup can tell whether a change to *its* key was applied while it read the database.
+    key_changes: Mutex<std::collections::VecDeque<(u64, Option<String>)>>,
     /// Uses of keys evicted from the cache before they were flushed.
     evicted_uses: Arc<Mutex<Vec<(String, i64)>>>,
     /// Revoked token ids (see [`jti_key`]) → the token's `exp`; dropped after it at each full
@@ -226,6 +232,7 @@ impl CredentialState {
                 .build(),
             apps_generation: AtomicU64::new(0),
             keys_generation: AtomicU64::new(0),
+            key_changes: Mutex::default(),
             evicted_uses,
             revoked: RwLock::default(),
             unpublished_kids: RwLock::default(),
@@ -311,9 +318,18 @@ impl CredentialState {
                     .collect();
                 self.set_unpublished(unpublished);
                 if mode == Refresh::Reset {
-                    self.keys_generation.fetch_add(1, Ordering::SeqCst);
-                    self.keys.invalidate_all();
+                    // Cached keys are read again in place (not dropped: a key in memory keeps
+                    // working for a source held to what memory knows, and its pending use stays).
+                    self.note_key_change(None);
                     self.unknown_keys.invalidate_all();
+                    let cached: Vec<String> =
+                        self.keys.iter().map(|(d, _)| d.as_ref().clone()).collect();
+                    for chunk in cached.chunks(500) {
+                        let digests = chunk.to_vec();
+                        let rows =
+                            db.run_blocking(move |c| credentials::keys_by_digests(c, &digests))?;
+                        self.reload_keys(chunk, &rows);
+                    }
                     *cursor = Some(latest);
                 }
             }
@@ -377,27 +393,11 @@ impl CredentialState {
             }
         }
         if !digests.is_empty() {
-            self.keys_generation.fetch_add(1, Ordering::SeqCst);
             for digest in &digests {
+                self.note_key_change(Some(digest.clone()));
                 self.unknown_keys.invalidate(digest);
             }
-            for digest in &cached {
-                let fresh = keys
-                    .iter()
-                    .find(|r| &r.key_digest == digest)
-                    .and_then(KeyRecord::from_row);
-                let old = self.keys.get(digest);
-                match fresh {
-                    Some(rec) => {
-                        // Carry a use not yet flushed over to the fresh record.
-                        if let Some(old) = old {
-                            rec.record_use(old.pending_use.swap(0, Ordering::Relaxed));
-                        }
-                        self.keys.insert(digest.clone(), Arc::new(rec));
-                    }
-                    None => self.keys.invalidate(digest),
-                }
-            }
+            self.reload_keys(&cached, &keys);
         }
         if !revoked.is_empty() {
             let mut map = self.revoked.write().unwrap_or_else(|p| p.into_inner());
@@ -406,6 +406,54 @@ impl CredentialState {
             }
         }
         Ok(())
+    }
+
+    /// Records a key change about to be applied (before it is: a lookup that started earlier
+    /// then sees it).
+    fn note_key_change(&self, digest: Option<String>) {
+        let mut changes = self.key_changes.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = self.keys_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        if changes.len() >= KEY_CHANGES_KEPT {
+            changes.pop_front();
+        }
+        changes.push_back((generation, digest));
+    }
+
+    /// Whether a change to `digest` (or to every key) was applied after `generation`.
+    fn key_changed_since(&self, digest: &str, generation: u64) -> bool {
+        if self.keys_generation.load(Ordering::SeqCst) == generation {
+            return false;
+        }
+        let changes = self.key_changes.lock().unwrap_or_else(|p| p.into_inner());
+        // Forgotten changes may have been this key's.
+        if changes.front().is_none_or(|(g, _)| *g > generation + 1) {
+            return true;
+        }
+        changes
+            .iter()
+            .any(|(g, d)| *g > generation && d.as_deref().is_none_or(|d| d == digest))
+    }
+
+    /// Replaces the cached records of `digests` by `rows` (a digest without a row, or whose
+    /// row no longer parses, is dropped).
+    fn reload_keys(&self, digests: &[String], rows: &[ApiKeyRecordRow]) {
+        for digest in digests {
+            let fresh = rows
+                .iter()
+                .find(|r| &r.key_digest == digest)
+                .and_then(KeyRecord::from_row);
+            let old = self.keys.get(digest);
+            match fresh {
+                Some(rec) => {
+                    // Carry a use not yet flushed over to the fresh record.
+                    if let Some(old) = old {
+                        rec.record_use(old.pending_use.swap(0, Ordering::Relaxed));
+                    }
+                    self.keys.insert(digest.clone(), Arc::new(rec));
+                }
+                None => self.keys.invalidate(digest),
+            }
+        }
     }
 
     fn set_unpublished(&self, unpublished: Vec<String>) {
@@ -494,28 +542,33 @@ impl CredentialState {
         if lookup == Lookup::MemoryOnly {
             return Err(LookupError::NotInMemory);
         }
-        let generation = self.keys_generation.load(Ordering::SeqCst);
-        let d = digest.to_owned();
-        let row = db
-            .run(move |c| credentials::key_by_digest(c, &d))
-            .await
-            .map_err(LookupError::Db)?;
-        let found = row.as_ref().and_then(KeyRecord::from_row).map(Arc::new);
-        match &found {
-            Some(rec) => self.keys.insert(digest.to_owned(), rec.clone()),
-            None => self.unknown_keys.insert(digest.to_owned(), ()),
+        // A change to this key applied while its row was read may be newer than what was read
+        // (its refresh may have run before the insert below): then read it again.
+        for _ in 0..3 {
+            let generation = self.keys_generation.load(Ordering::SeqCst);
+            let d = digest.to_owned();
+            let row = db
+                .run(move |c| credentials::key_by_digest(c, &d))
+                .await
+                .map_err(LookupError::Db)?;
+            let found = row.as_ref().and_then(KeyRecord::from_row).map(Arc::new);
+            match &found {
+                Some(rec) => self.keys.insert(digest.to_owned(), rec.clone()),
+                None => self.unknown_keys.insert(digest.to_owned(), ()),
+            }
+            if !self.key_changed_since(digest, generation) {
+                return Ok(found);
+            }
         }
-        // A change applied while the row was read may be newer than what was read: drop it
-        // (the change's own refresh may have run before the insert above).
-        if self.keys_generation.load(Ordering::SeqCst) != generation {
-            self.keys.invalidate(digest);
-            self.unknown_keys.invalidate(digest);
-        }
-        Ok(found)
+        self.keys.invalidate(digest);
+        self.unknown_keys.invalidate(digest);
+        Err(LookupError::Db(DbError::Canceled))
     }
 
     /// Writes the collected `last_used_at` values in one pass. Blocking.
     pub fn flush_last_used(&self, db: &Db) -> Result<usize, DbError> {
+        // Evictions not yet delivered to the listener would be missed by both lists below.
+        self.keys.run_pending_tasks();
         let mut pending: Vec<(String, i64)> =
             std::mem::take(&mut *self.evicted_uses.lock().unwrap_or_else(|p| p.into_inner()));
         pending.extend(self.keys.iter().filter_map(|(_, k)| {
