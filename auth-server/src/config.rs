@@ -48,6 +48,10 @@ pub struct Config {
     /// `REDIS_URL`: when set, issuance limits and the failure throttles (per `client_id`, admin
     /// per source) are shared by every replica through Redis.
     pub redis_url: Option<String>,
+    /// `DATABASE_LISTEN_URL`: where the credential change feed is listened to (PostgreSQL
+    /// only; default `DATABASE_URL`): a signing key added, retired or revoked elsewhere is
+    /// loaded at once. `None`: `SIGNING_KEY_REFRESH_SECS` alone.
+    pub database_listen_url: Option<String>,
 }
 
 /// `ADMIN_TOKEN` must be at least this long: it guards every credential.
@@ -136,6 +140,7 @@ impl Config {
             metrics_bind: common.metrics_bind,
             cors_allowed_origins: common.cors_allowed_origins,
             redis_url: common.redis_url,
+            database_listen_url: common.database_listen_url,
         })
     }
 }

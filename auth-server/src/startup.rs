@@ -24,6 +24,8 @@ use shared::throttle::FailureThrottle;
 /// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
 const ADMIN_FAILURE_BURST: u32 = 10;
 const ADMIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
+/// Credential changes are kept this long; a replica away longer reloads in full.
+const CHANGE_FEED_RETENTION_US: i64 = 3_600_000_000;
 use crate::Config;
 
 pub struct Application {
@@ -74,11 +76,44 @@ impl Application {
             move || {
                 let now = now_micros();
                 keys2.refresh(&db2, now)?;
-                db2.run_blocking(move |c| RevokedTokenRow::purge_expired(c, now))
-                    .map_err(|e| e.to_string())?;
+                db2.run_blocking(move |c| {
+                    RevokedTokenRow::purge_expired(c, now)?;
+                    shared::changes::prune(c, now - CHANGE_FEED_RETENTION_US)
+                })
+                .map_err(|e| e.to_string())?;
                 Ok::<_, String>(())
             },
         );
+        if let Some(url) = config.database_listen_url.clone() {
+            // A signing key added, retired or revoked by another replica or the CLI is loaded
+            // at once (and in full after every reconnection); the periodic refresh stays.
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let notify = wake.clone();
+            shared::changes::listen(
+                url,
+                Arc::new(move |event| match event {
+                    shared::changes::FeedEvent::Connected
+                    | shared::changes::FeedEvent::Notified {
+                        kind: Some(shared::changes::ChangeKind::SigningKey) | None,
+                        ..
+                    } => notify.notify_one(),
+                    shared::changes::FeedEvent::Notified { .. } => {}
+                }),
+            )
+            .map_err(|e| format!("DATABASE_LISTEN_URL: {e}"))?;
+            let (db3, keys3) = (db.clone(), keys.clone());
+            actix_web::rt::spawn(async move {
+                loop {
+                    wake.notified().await;
+                    let (db, keys) = (db3.clone(), keys3.clone());
+                    match web::block(move || keys.refresh(&db, now_micros())).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::warn!("signing-key refresh failed: {e}"),
+                        Err(_) => tracing::warn!("signing-key refresh was cancelled"),
+                    }
+                }
+            });
+        }
         let mut metrics = shared::metrics::Metrics::new(
             "caseforge_auth",
             "auth-server",

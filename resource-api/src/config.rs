@@ -35,6 +35,9 @@ pub struct Config {
     /// `REDIS_URL`: when set, tier limits and the per-source failure throttle are shared by
     /// every replica through Redis.
     pub redis_url: Option<String>,
+    /// `DATABASE_LISTEN_URL`: where the credential change feed is listened to (PostgreSQL
+    /// only; default `DATABASE_URL`). `None`: no push, the poll alone.
+    pub database_listen_url: Option<String>,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ impl Config {
             last_used_flush,
             jwks_refresh,
             redis_url: common.redis_url,
+            database_listen_url: common.database_listen_url,
         })
     }
 }

@@ -2,7 +2,6 @@
 //! place routes are registered. Binds a `TcpListener` so tests can use port 0.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use shared::skeleton::Skeleton;
 
 use crate::auth::jwks::JwksCache;
 use crate::auth::ratelimit::Limiter;
-use crate::auth::state::CredentialState;
+use crate::auth::state::{CredentialState, Refresh};
 use crate::auth::tokens::TokenCache;
 use crate::auth::{self, Authenticator};
 use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, AppState};
@@ -35,8 +34,8 @@ pub struct Application {
 
 /// Until the first JWKS arrives, retry this often.
 const JWKS_RETRY: Duration = Duration::from_secs(2);
-/// Every this many polls, reload credential state in full.
-const FULL_RELOAD_EVERY: u32 = 60;
+/// This often, applications and revocations are reloaded in full.
+const FULL_RELOAD_EVERY: Duration = Duration::from_secs(60);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, String> {
@@ -96,7 +95,7 @@ impl Application {
         });
         authn
             .state
-            .refresh(&db, now_micros(), true)
+            .refresh(&db, now_micros(), Refresh::Reset)
             .map_err(|e| format!("DATABASE_URL: cannot read credentials: {e}"))?;
         match authn.jwks.refresh().await {
             Ok(n) => tracing::info!(
@@ -111,6 +110,26 @@ impl Application {
             config.last_used_flush,
             config.jwks_refresh,
         );
+        if let Some(url) = config.database_listen_url.clone() {
+            let a = authn.clone();
+            // The first connection only needs the changes since the start's load (the cursor);
+            // after a reconnection everything is reloaded.
+            let connected_before = std::sync::atomic::AtomicBool::new(false);
+            shared::changes::listen(
+                url,
+                Arc::new(move |event| match event {
+                    shared::changes::FeedEvent::Connected => {
+                        if connected_before.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            a.state.request_reset();
+                        } else {
+                            a.state.wake.notify_one();
+                        }
+                    }
+                    shared::changes::FeedEvent::Notified { .. } => a.state.wake.notify_one(),
+                }),
+            )
+            .map_err(|e| format!("DATABASE_LISTEN_URL: {e}"))?;
+        }
         tracing::info!(
             "resource-api on port {port} using {}",
             db.target().describe()
@@ -257,12 +276,39 @@ fn spawn_background(
     flush: Duration,
     jwks_refresh: Duration,
 ) {
+    // The credential refresh: every `poll`, and at once when the change feed's LISTEN
+    // connection reports a change (or came back, which resets).
     let a = authn.clone();
-    let polls = AtomicU32::new(0);
-    shared::skeleton::every("credential refresh", poll, move || {
-        let n = polls.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        a.state
-            .refresh(&a.db, now_micros(), n % FULL_RELOAD_EVERY == 0)
+    actix_web::rt::spawn(async move {
+        let mut last_full = std::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = actix_web::rt::time::sleep(poll) => {}
+                _ = a.state.wake.notified() => {}
+            }
+            let mode = if a.state.take_reset_due() {
+                Refresh::Reset
+            } else if last_full.elapsed() >= FULL_RELOAD_EVERY {
+                last_full = std::time::Instant::now();
+                Refresh::Full
+            } else {
+                Refresh::Changes
+            };
+            let b = a.clone();
+            match web::block(move || b.state.refresh(&b.db, now_micros(), mode)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    if mode == Refresh::Reset {
+                        a.state.request_reset();
+                        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    tracing::warn!(
+                        "credential refresh failed (keeping the state already loaded): {e}"
+                    )
+                }
+                Err(_) => tracing::warn!("credential refresh was cancelled"),
+            }
+        }
     });
     let a = authn.clone();
     shared::skeleton::every("writing last_used_at", flush, move || {

@@ -115,6 +115,7 @@ async fn start_auth(db: &TestDb, issuer: &str, redis: &str, l: TcpListener) {
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
         redis_url: Some(redis.to_owned()),
+        database_listen_url: Some(db.url().to_owned()),
     };
     let app = auth_server::Application::build_with_listener(config, l)
         .await
@@ -139,6 +140,7 @@ async fn start_api(db: &TestDb, issuer: &str, jwks_from: &str, redis: &str) -> S
         last_used_flush: Duration::from_secs(30),
         jwks_refresh: Duration::from_secs(300),
         redis_url: Some(redis.to_owned()),
+        database_listen_url: Some(db.url().to_owned()),
     };
     let app = resource_api::Application::build_with_listener(config, l)
         .await

@@ -175,6 +175,11 @@ pub struct Common {
     /// `REDIS_URL` (or `REDIS_URL_FILE`): `redis://` or `rediss://` (TLS). When set, tier
     /// limits and failure throttles are shared by every replica (`shared::redis_store`).
     pub redis_url: Option<String>,
+    /// `DATABASE_LISTEN_URL` (or `DATABASE_LISTEN_URL_FILE`): where the PostgreSQL `LISTEN`
+    /// connection of the credential change feed goes (a session-mode address when
+    /// `DATABASE_URL` is a transaction-mode pooler). Default: `DATABASE_URL`. `None` on SQLite,
+    /// which has no push.
+    pub database_listen_url: Option<String>,
 }
 
 #[cfg(feature = "server")]
@@ -223,6 +228,33 @@ impl Common {
             DEFAULT_ISSUER.to_owned(),
         );
         let audience = var("API_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
+        let database_listen_url = errors
+            .check(secret_var(
+                "DATABASE_LISTEN_URL",
+                "DATABASE_LISTEN_URL_FILE",
+            ))
+            .flatten();
+        let database_listen_url = match database_listen_url {
+            Some(url) => match crate::db::DatabaseTarget::parse(&url) {
+                Ok(crate::db::DatabaseTarget::Postgres(_)) => Some(url),
+                Ok(_) => {
+                    errors.push(ConfigError::new(
+                        "DATABASE_LISTEN_URL",
+                        "must be a postgres:// URL (SQLite has no LISTEN)",
+                    ));
+                    None
+                }
+                Err(e) => {
+                    errors.push(ConfigError::new("DATABASE_LISTEN_URL", e.to_string()));
+                    None
+                }
+            },
+            None => matches!(
+                crate::db::DatabaseTarget::parse(&database_url),
+                Ok(crate::db::DatabaseTarget::Postgres(_))
+            )
+            .then(|| database_url.clone()),
+        };
         Common {
             bind,
             database_url,
@@ -233,6 +265,7 @@ impl Common {
             cors_allowed_origins: errors.or(parse_cors_allowed_origins(), Vec::new()),
             log_format: errors.or(LogFormat::from_env(), LogFormat::Text),
             redis_url: errors.or(parse_redis_url(), None),
+            database_listen_url,
         }
     }
 }

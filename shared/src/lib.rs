@@ -14,6 +14,8 @@
 //! `client` alone (backend services) compiles none of those.
 
 pub mod api_key;
+#[cfg(feature = "server")]
+pub mod changes;
 pub mod claims;
 #[cfg(feature = "client")]
 pub mod client;

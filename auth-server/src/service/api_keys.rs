@@ -1,7 +1,9 @@
 //! API keys: static bearer keys for developers, scripts and CI. The plaintext is returned once
 //! at creation; the database holds its SHA-256 digest and a masked form.
 
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
+use shared::changes::{self, ChangeKind};
 use shared::db::Db;
 use shared::{ApiKey, Environment, ScopeSet, Tier};
 use utoipa::ToSchema;
@@ -164,7 +166,14 @@ pub async fn create(db: &Db, new: NewApiKey, now: i64) -> Result<ApiKeyWithSecre
         updated_at: now,
     };
     let to_insert = row.clone();
-    db.run(move |c| ApiKeyRow::insert(c, &to_insert)).await?;
+    // A resource API that saw this digest as unknown forgets that at once.
+    db.run(move |c| {
+        c.transaction(|c| {
+            ApiKeyRow::insert(c, &to_insert)?;
+            changes::record(c, ChangeKind::ApiKey, &to_insert.key_digest, now)
+        })
+    })
+    .await?;
     Ok(ApiKeyWithSecret {
         api_key: ApiKeyView::from_row(&row)?,
         key: key.expose().to_owned(),
@@ -192,7 +201,17 @@ pub async fn list(db: &Db) -> Result<Vec<ApiKeyView>> {
 pub async fn revoke(db: &Db, id: &str, now: i64) -> Result<()> {
     get(db, id).await?;
     let id = id.to_owned();
-    db.run(move |c| ApiKeyRow::revoke(c, &id, now)).await?;
+    db.run(move |c| {
+        c.transaction(|c| {
+            if ApiKeyRow::revoke(c, &id, now)? > 0 {
+                if let Some(row) = ApiKeyRow::find(c, &id)? {
+                    changes::record(c, ChangeKind::ApiKey, &row.key_digest, now)?;
+                }
+            }
+            Ok(())
+        })
+    })
+    .await?;
     Ok(())
 }
 

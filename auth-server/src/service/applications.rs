@@ -1,7 +1,9 @@
 //! Applications (OAuth clients): validation of admin input and the operations the admin API
 //! and the CLI share.
 
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
+use shared::changes::{self, ChangeKind};
 use shared::db::Db;
 use shared::{Environment, Scope, ScopeSet, Secret, Tier};
 use utoipa::ToSchema;
@@ -221,8 +223,13 @@ pub async fn create(
         introspection: new.introspection,
     };
     let to_insert = row.clone();
-    db.run(move |c| ApplicationRow::insert(c, &to_insert))
-        .await?;
+    db.run(move |c| {
+        c.transaction(|c| {
+            ApplicationRow::insert(c, &to_insert)?;
+            changes::record(c, ChangeKind::App, &to_insert.client_id, now)
+        })
+    })
+    .await?;
     Ok(ApplicationWithSecret {
         application: ApplicationView::from_row(&row)?,
         client_secret: secret.expose().to_owned(),
@@ -282,7 +289,15 @@ pub async fn patch(
     };
     let id = client_id.to_owned();
     let updated = db
-        .run(move |c| ApplicationRow::update(c, &id, &changes))
+        .run(move |c| {
+            c.transaction(|c| {
+                let n = ApplicationRow::update(c, &id, &changes)?;
+                if n > 0 {
+                    changes::record(c, ChangeKind::App, &id, now)?;
+                }
+                Ok(n)
+            })
+        })
         .await?;
     if updated == 0 {
         return Err(Error::NotFound("application"));
@@ -348,8 +363,13 @@ pub async fn rotate_secret(
     let id = client_id.to_owned();
     let updated = db
         .run(move |c| {
-            use diesel::Connection;
-            c.transaction(|c| ApplicationRow::rotate_secret(c, &id, &rotation))
+            c.transaction(|c| {
+                let n = ApplicationRow::rotate_secret(c, &id, &rotation)?;
+                if n > 0 {
+                    changes::record(c, ChangeKind::App, &id, rotation.now)?;
+                }
+                Ok(n)
+            })
         })
         .await?;
     if updated == 0 {
@@ -371,8 +391,12 @@ pub async fn revoke_tokens(db: &Db, client_id: &str, now: i64) -> Result<()> {
     let id = client_id.to_owned();
     let exists = db
         .run(move |c| {
-            ApplicationRow::set_tokens_not_before(c, &id, now)?;
-            Ok(ApplicationRow::find(c, &id)?.is_some())
+            c.transaction(|c| {
+                if ApplicationRow::set_tokens_not_before(c, &id, now)? > 0 {
+                    changes::record(c, ChangeKind::App, &id, now)?;
+                }
+                Ok(ApplicationRow::find(c, &id)?.is_some())
+            })
         })
         .await?;
     if !exists {
@@ -387,7 +411,15 @@ pub async fn delete(db: &Db, client_id: &str, now: i64) -> Result<()> {
     }
     let id = client_id.to_owned();
     let deleted = db
-        .run(move |c| ApplicationRow::soft_delete(c, &id, now))
+        .run(move |c| {
+            c.transaction(|c| {
+                let n = ApplicationRow::soft_delete(c, &id, now)?;
+                if n > 0 {
+                    changes::record(c, ChangeKind::App, &id, now)?;
+                }
+                Ok(n)
+            })
+        })
         .await?;
     if deleted == 0 {
         return Err(Error::NotFound("application"));

@@ -23,8 +23,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use diesel::Connection;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
+use shared::changes::{self, ChangeKind};
 use shared::db::Db;
 use shared::throttle::FailureThrottle;
 use shared::Secret;
@@ -177,7 +179,16 @@ impl ClientAuthenticator {
         if row.previous_secret_until_used && row.previous_secret_hash.is_some() {
             let (id, current) = (row.client_id.clone(), row.secret_hash.clone());
             if let Err(e) = db
-                .run(move |c| ApplicationRow::end_previous_secret(c, &id, &current))
+                .run(move |c| {
+                    c.transaction(|c| {
+                        let n = ApplicationRow::end_previous_secret(c, &id, &current)?;
+                        if n > 0 {
+                            let now = shared::time::now_micros();
+                            changes::record(c, ChangeKind::App, &id, now)?;
+                        }
+                        Ok(n)
+                    })
+                })
                 .await
             {
                 tracing::warn!(

@@ -12,6 +12,8 @@
 
 use std::time::Instant;
 
+use diesel::Connection;
+use shared::changes::{self, ChangeKind};
 use shared::db::Db;
 use shared::ratelimit::Limiter;
 use shared::{AccessTokenClaims, Environment, ScopeSet, Tier};
@@ -258,7 +260,12 @@ impl Grants<'_> {
             revoked_at: now_us,
         };
         self.db
-            .run(move |c| RevokedTokenRow::insert_if_absent(c, &row))
+            .run(move |c| {
+                c.transaction(|c| {
+                    RevokedTokenRow::insert_if_absent(c, &row)?;
+                    changes::record(c, ChangeKind::Token, &row.jti, row.revoked_at)
+                })
+            })
             .await?;
         Ok(Revocation::Revoked)
     }

@@ -10,6 +10,7 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use sha2::{Digest, Sha256};
+use shared::changes::{self, ChangeKind};
 use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 
@@ -171,8 +172,14 @@ fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Resul
         }
         let row = generate(now, &keks.current);
         tracing::info!("no active signing key: generated {}", row.kid);
-        db.run_blocking(move |c| SigningKeyRow::insert(c, &row))
-            .map_err(|e| format!("cannot store the new signing key: {e}"))?;
+        db.run_blocking(move |c| {
+            use diesel::Connection;
+            c.transaction(|c| {
+                SigningKeyRow::insert(c, &row)?;
+                changes::record(c, ChangeKind::SigningKey, &row.kid, now)
+            })
+        })
+        .map_err(|e| format!("cannot store the new signing key: {e}"))?;
     }
     Err("could not create a signing key".into())
 }
@@ -257,7 +264,9 @@ pub fn rotate(db: &Db, kek: &Kek, now: i64) -> Result<String, DbError> {
         use diesel::Connection;
         c.transaction(|c| {
             SigningKeyRow::insert(c, &row)?;
-            SigningKeyRow::retire_all_but(c, &row.kid, now)
+            let n = SigningKeyRow::retire_all_but(c, &row.kid, now)?;
+            changes::record(c, ChangeKind::SigningKey, &row.kid, now)?;
+            Ok(n)
         })
     })?;
     Ok(kid)
@@ -281,6 +290,7 @@ pub fn revoke(db: &Db, kek: &Kek, kid: &str, now: i64) -> Result<Option<String>,
             }
             // Retired long enough ago that no token it signed is still valid: unpublished.
             SigningKeyRow::set_retired_at(c, &kid, now - retired_publish_window_micros() - 1)?;
+            changes::record(c, ChangeKind::SigningKey, &kid, now)?;
             SigningKeyRow::active_kid(c)
         })
     })

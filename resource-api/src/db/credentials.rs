@@ -44,9 +44,16 @@ pub struct RevocationRow {
     pub revoked_at: i64,
 }
 
-pub fn apps_changed_since(conn: &mut DbConnection, since: i64) -> QueryResult<Vec<AppStatusRow>> {
+/// Every application (bounded by the number of applications, not of keys or tokens).
+pub fn all_apps(conn: &mut DbConnection) -> QueryResult<Vec<AppStatusRow>> {
     applications::table
-        .filter(applications::updated_at.ge(since))
+        .select(AppStatusRow::as_select())
+        .load(conn)
+}
+
+pub fn apps_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<AppStatusRow>> {
+    applications::table
+        .filter(applications::client_id.eq_any(ids))
         .select(AppStatusRow::as_select())
         .load(conn)
 }
@@ -59,12 +66,12 @@ pub fn app(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<AppSt
         .optional()
 }
 
-pub fn keys_changed_since(
+pub fn keys_by_digests(
     conn: &mut DbConnection,
-    since: i64,
+    digests: &[String],
 ) -> QueryResult<Vec<ApiKeyRecordRow>> {
     api_keys::table
-        .filter(api_keys::updated_at.ge(since))
+        .filter(api_keys::key_digest.eq_any(digests))
         .select(ApiKeyRecordRow::as_select())
         .load(conn)
 }
@@ -80,14 +87,20 @@ pub fn key_by_digest(
         .optional()
 }
 
-pub fn revocations_since(
+/// Revocations of tokens not yet expired at `now`.
+pub fn live_revocations(conn: &mut DbConnection, now: i64) -> QueryResult<Vec<RevocationRow>> {
+    revoked_tokens::table
+        .filter(revoked_tokens::expires_at.gt(now))
+        .select(RevocationRow::as_select())
+        .load(conn)
+}
+
+pub fn revocations_by_jtis(
     conn: &mut DbConnection,
-    since: i64,
-    now: i64,
+    jtis: &[String],
 ) -> QueryResult<Vec<RevocationRow>> {
     revoked_tokens::table
-        .filter(revoked_tokens::revoked_at.ge(since))
-        .filter(revoked_tokens::expires_at.gt(now))
+        .filter(revoked_tokens::jti.eq_any(jtis))
         .select(RevocationRow::as_select())
         .load(conn)
 }

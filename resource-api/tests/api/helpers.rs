@@ -41,6 +41,7 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         last_used_flush: Duration::from_millis(300),
         jwks_refresh: Duration::from_secs(300),
         redis_url: None,
+        database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
     }
 }
 
@@ -64,6 +65,10 @@ impl TestStack {
             metrics_bind: None,
             cors_allowed_origins: Vec::new(),
             redis_url: None,
+            database_listen_url: db
+                .url()
+                .starts_with("postgres")
+                .then(|| db.url().to_owned()),
         };
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await

@@ -15,6 +15,7 @@ mod lists;
 mod openapi;
 mod ratelimit;
 mod records;
+mod revocation;
 mod screening;
 mod shutdown;
 mod telemetry;

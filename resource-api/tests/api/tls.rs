@@ -121,6 +121,7 @@ async fn auth_server_as(s: &TestStack, issuer: &str) -> String {
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
         redis_url: None,
+        database_listen_url: None,
     };
     let app = auth_server::Application::build_with_listener(config, l)
         .await

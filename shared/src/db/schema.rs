@@ -93,6 +93,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    credential_changes (id) {
+        id -> BigInt,
+        kind -> Text,
+        subject -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
     idempotency_keys (credential_id, idempotency_key) {
         credential_id -> Text,
         idempotency_key -> Text,
@@ -209,6 +218,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_events,
     case_reference_counters,
     cases,
+    credential_changes,
     idempotency_keys,
     revoked_tokens,
     sars,
