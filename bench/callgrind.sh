@@ -18,7 +18,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 j() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 export DATABASE_URL="sqlite://$work/cg.db" RUST_LOG=error

@@ -35,9 +35,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 150); do [ "$(curl -s -o /dev/null -w "%{http_code}" "$1")" != "000" ] && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+. bench/lib.sh
 rss_mb() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 export DATABASE_URL="sqlite://$work/bench.db" RUST_LOG=warn

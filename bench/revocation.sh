@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 wait_status() { # url status [tries of 10 ms]
   for _ in $(seq 1 "${3:-1500}"); do [ "$(curl -s -o /dev/null -w "%{http_code}" "$1")" = "$2" ] && return 0; sleep 0.01; done
   echo "no $2 from $1" >&2; exit 1

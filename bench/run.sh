@@ -32,10 +32,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 # Up means: answers HTTP at all (any status).
-wait_up() { for _ in $(seq 1 150); do [ "$(curl -s -o /dev/null -w "%{http_code}" "$1")" != "000" ] && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 # REDIS=1: both services share their limits through a throwaway redis-server (REDIS_URL). The
 # bench credentials are `unlimited`, so this shows the cost of Redis being configured; the

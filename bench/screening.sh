@@ -31,10 +31,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 # Up means: answers HTTP at all (any status). Indexing 100,000 entries takes a while.
-wait_up() { for _ in $(seq 1 6000); do [ "$(curl -s -o /dev/null -w "%{http_code}" "$1")" != "000" ] && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
   export DATABASE_URL=$BENCH_DATABASE_URL
@@ -53,7 +51,7 @@ auth_port=$(free_port); api_port=$(free_port)
 ADMIN_TOKEN=$ADMIN AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port \
   target/release/auth-server serve >"$work/auth.log" 2>&1 &
 pids+=($!)
-wait_up "http://127.0.0.1:$auth_port/healthz"
+wait_up "http://127.0.0.1:$auth_port/healthz" 6000
 admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" -d "$2"; }
 key=$(admin /admin/api-keys '{"name":"bench","environment":"live","scopes":["watchlist:read"],"tier":"unlimited"}' | json '["key"]')
 
@@ -62,7 +60,7 @@ python3 bench/screening_data.py "$ENTRIES" "$work/queries.txt" | load
 loaded=$(date +%s.%N)
 API_BIND=127.0.0.1:$api_port AUTH_ISSUER=http://127.0.0.1:$auth_port target/release/resource-api >"$work/api.log" 2>&1 &
 pids+=($!)
-wait_up "http://127.0.0.1:$api_port/readyz"
+wait_up "http://127.0.0.1:$api_port/readyz" 6000
 indexed=$(date +%s.%N)
 grep -o 'indexed [0-9]* watchlist entries' "$work/api.log" || true
 
