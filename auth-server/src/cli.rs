@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::service::api_keys::{self, ApiKeyView};
 use crate::service::applications::{self, ApplicationView};
+use crate::service::audit::AuditContext;
 use crate::service::now_micros;
 use crate::service::signing::{self, SigningKeyView};
 use crate::Application;
@@ -475,7 +476,7 @@ async fn app_create(db: &Db, a: AppCreate, bcrypt_cost: u32) -> Result<(), Strin
     }
     .validate()
     .map_err(describe)?;
-    let created = applications::create(db, new, bcrypt_cost, now_micros())
+    let created = applications::create(db, &AuditContext::cli(), new, bcrypt_cost, now_micros())
         .await
         .map_err(describe)?;
     print_json(&created)?;
@@ -493,7 +494,7 @@ async fn app_update(db: &Db, u: AppUpdate) -> Result<(), String> {
         disabled: None,
         introspection: u.introspection,
     };
-    let updated = applications::patch(db, &u.client_id, patch, now_micros())
+    let updated = applications::patch(db, &AuditContext::cli(), &u.client_id, patch, now_micros())
         .await
         .map_err(describe)?;
     print_json(&updated)
@@ -504,7 +505,7 @@ async fn app_set_disabled(db: &Db, client_id: &str, disabled: bool) -> Result<()
         disabled: Some(disabled),
         ..Default::default()
     };
-    let updated = applications::patch(db, client_id, patch, now_micros())
+    let updated = applications::patch(db, &AuditContext::cli(), client_id, patch, now_micros())
         .await
         .map_err(describe)?;
     print_json(&updated)
@@ -516,16 +517,23 @@ async fn app_rotate_secret(
     options: applications::RotateSecret,
     bcrypt_cost: u32,
 ) -> Result<(), String> {
-    let rotated = applications::rotate_secret(db, client_id, options, bcrypt_cost, now_micros())
-        .await
-        .map_err(describe)?;
+    let rotated = applications::rotate_secret(
+        db,
+        &AuditContext::cli(),
+        client_id,
+        options,
+        bcrypt_cost,
+        now_micros(),
+    )
+    .await
+    .map_err(describe)?;
     print_json(&rotated)?;
     eprintln!("Store the client_secret now: it cannot be shown again.");
     Ok(())
 }
 
 async fn app_revoke_tokens(db: &Db, client_id: &str) -> Result<(), String> {
-    applications::revoke_tokens(db, client_id, now_micros())
+    applications::revoke_tokens(db, &AuditContext::cli(), client_id, now_micros())
         .await
         .map_err(describe)?;
     println!("every token issued to {client_id} before now is revoked");
@@ -533,7 +541,7 @@ async fn app_revoke_tokens(db: &Db, client_id: &str) -> Result<(), String> {
 }
 
 async fn app_delete(db: &Db, client_id: &str) -> Result<(), String> {
-    applications::delete(db, client_id, now_micros())
+    applications::delete(db, &AuditContext::cli(), client_id, now_micros())
         .await
         .map_err(describe)?;
     println!("deleted {client_id}");
@@ -566,13 +574,17 @@ async fn key_create(db: &Db, k: KeyCreate) -> Result<(), String> {
     }
     .validate(now)
     .map_err(describe)?;
-    print_json(&api_keys::create(db, new, now).await.map_err(describe)?)?;
+    print_json(
+        &api_keys::create(db, &AuditContext::cli(), new, now)
+            .await
+            .map_err(describe)?,
+    )?;
     eprintln!("Store the key now: it cannot be shown again.");
     Ok(())
 }
 
 async fn key_revoke(db: &Db, id: &str) -> Result<(), String> {
-    api_keys::revoke(db, id, now_micros())
+    api_keys::revoke(db, &AuditContext::cli(), id, now_micros())
         .await
         .map_err(describe)?;
     println!("revoked {id}");
@@ -600,8 +612,13 @@ fn keys_rotate(db: &Db, config: &Config) -> Result<(), String> {
     // Make sure a key exists first, so that rotation always retires something real.
     signing::KeyStore::load_or_create(db, &keks, now)?;
     // A fresh timestamp, so that the new key is strictly the newest.
-    let kid =
-        signing::rotate(db, &keks.current, now_micros().max(now + 1)).map_err(|e| e.to_string())?;
+    let kid = signing::rotate(
+        db,
+        &AuditContext::cli(),
+        &keks.current,
+        now_micros().max(now + 1),
+    )
+    .map_err(|e| e.to_string())?;
     println!(
         "new active signing key {kid}; previous keys stay published until their tokens expire"
     );
@@ -610,7 +627,9 @@ fn keys_rotate(db: &Db, config: &Config) -> Result<(), String> {
 
 fn keys_revoke(db: &Db, config: &Config, kid: &str) -> Result<(), String> {
     let keks = kek_ring(config)?;
-    match signing::revoke(db, &keks.current, kid, now_micros()).map_err(|e| e.to_string())? {
+    match signing::revoke(db, &AuditContext::cli(), &keks.current, kid, now_micros())
+        .map_err(|e| e.to_string())?
+    {
         None => Err(format!("no signing key {kid}")),
         Some(active) => {
             println!(

@@ -412,7 +412,13 @@ async fn two_of_each_service_share_one_budget_and_every_revocation() {
     let old_kid = kid(&c.token(1, &id, &secret).await);
     let db = shared::db::Db::connect(c.db.url(), 2).expect("database");
     let now = shared::time::now_micros();
-    let new_kid = auth_server::service::signing::rotate(&db, &kek(), now).expect("rotate");
+    let new_kid = auth_server::service::signing::rotate(
+        &db,
+        &auth_server::service::audit::AuditContext::system(),
+        &kek(),
+        now,
+    )
+    .expect("rotate");
     assert_ne!(new_kid, old_kid);
     let deadline = Instant::now() + Duration::from_secs(10);
     let rotated = loop {

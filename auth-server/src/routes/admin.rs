@@ -18,6 +18,7 @@ use crate::service::api_keys::{self, ApiKeyView, ApiKeyWithSecret, CreateApiKey}
 use crate::service::applications::{
     self, ApplicationView, ApplicationWithSecret, CreateApplication, PatchApplication, RotateSecret,
 };
+use crate::service::audit::AuditContext;
 use crate::service::now_micros;
 
 /// `{"data": [...]}`: every admin list.
@@ -26,9 +27,10 @@ pub struct List<T> {
     pub data: Vec<T>,
 }
 
-/// Proof that the request carried `Authorization: Bearer $ADMIN_TOKEN`. When `ADMIN_TOKEN` is
-/// unset every admin request fails.
-pub struct Admin;
+/// Proof that the request carried `Authorization: Bearer $ADMIN_TOKEN`, with the audit context
+/// of the request (actor `admin-token`, source address). When `ADMIN_TOKEN` is unset every
+/// admin request fails.
+pub struct Admin(pub AuditContext);
 
 impl FromRequest for Admin {
     type Error = Error;
@@ -47,13 +49,13 @@ async fn check_admin(req: &HttpRequest) -> Result<Admin> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(Error::AdminUnauthorized)?;
-    if admin_token_matches(req, state) {
-        return Ok(Admin);
-    }
     let source = req
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
+    if admin_token_matches(req, state) {
+        return Ok(Admin(AuditContext::admin_token(Some(source))));
+    }
     match state.admin_failures.take(&source, Instant::now()).await {
         Ok(()) => Err(Error::AdminUnauthorized),
         Err(retry_after) => Err(Error::AdminThrottled { retry_after }),
@@ -87,13 +89,19 @@ fn admin_token_matches(req: &HttpRequest, state: &AppState) -> bool {
         (status = 201, description = "Created; the secret is shown once", body = ApplicationWithSecret),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
 pub async fn create_application(
-    _: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     body: Json<CreateApplication>,
 ) -> Result<HttpResponse> {
     let new = body.into_inner().validate()?;
-    let created =
-        applications::create(&state.db, new, state.config.bcrypt_cost, now_micros()).await?;
+    let created = applications::create(
+        &state.db,
+        &admin.0,
+        new,
+        state.config.bcrypt_cost,
+        now_micros(),
+    )
+    .await?;
     tracing::info!("application {} created", created.application.client_id);
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -126,12 +134,13 @@ pub async fn get_application(
     responses((status = 200, body = ApplicationView), (status = 404, body = shared::ErrorBody),
         (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_application(
-    _: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     id: Path<String>,
     body: Json<PatchApplication>,
 ) -> Result<HttpResponse> {
-    let view = applications::patch(&state.db, &id, body.into_inner(), now_micros()).await?;
+    let view =
+        applications::patch(&state.db, &admin.0, &id, body.into_inner(), now_micros()).await?;
     tracing::info!("application {} updated", view.client_id);
     Ok(HttpResponse::Ok().json(view))
 }
@@ -145,7 +154,7 @@ pub async fn patch_application(
         (status = 409, description = "Rotated concurrently by another request; nothing changed", body = shared::ErrorBody),
         (status = 422, body = shared::ErrorBody)))]
 pub async fn rotate_secret(
-    _: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     req: HttpRequest,
     id: Path<String>,
@@ -154,6 +163,7 @@ pub async fn rotate_secret(
     let input: RotateSecret = shared::http::parse_optional_json(&req, &body).map_err(Error::Api)?;
     let rotated = applications::rotate_secret(
         &state.db,
+        &admin.0,
         &id,
         input,
         state.config.bcrypt_cost,
@@ -176,11 +186,11 @@ pub async fn rotate_secret(
     responses((status = 204, description = "Every earlier token is revoked"),
         (status = 404, body = shared::ErrorBody)))]
 pub async fn revoke_tokens(
-    _: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    applications::revoke_tokens(&state.db, &id, now_micros()).await?;
+    applications::revoke_tokens(&state.db, &admin.0, &id, now_micros()).await?;
     tracing::info!("application {} tokens revoked", id.as_str());
     Ok(HttpResponse::NoContent().finish())
 }
@@ -190,11 +200,11 @@ pub async fn revoke_tokens(
     params(("client_id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = shared::ErrorBody)))]
 pub async fn delete_application(
-    _: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    applications::delete(&state.db, &id, now_micros()).await?;
+    applications::delete(&state.db, &admin.0, &id, now_micros()).await?;
     tracing::info!("application {} deleted", id.as_str());
     Ok(HttpResponse::NoContent().finish())
 }
@@ -205,13 +215,13 @@ pub async fn delete_application(
     responses((status = 201, body = ApiKeyWithSecret),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
 pub async fn create_api_key(
-    _: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     body: Json<CreateApiKey>,
 ) -> Result<HttpResponse> {
     let now = now_micros();
     let new = body.into_inner().validate(now)?;
-    let created = api_keys::create(&state.db, new, now).await?;
+    let created = api_keys::create(&state.db, &admin.0, new, now).await?;
     tracing::info!("api key {} created", created.api_key.id);
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -243,11 +253,11 @@ pub async fn get_api_key(
     params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = shared::ErrorBody)))]
 pub async fn revoke_api_key(
-    _: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    api_keys::revoke(&state.db, &id, now_micros()).await?;
+    api_keys::revoke(&state.db, &admin.0, &id, now_micros()).await?;
     tracing::info!("api key {} revoked", id.as_str());
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,7 +8,10 @@ use shared::db::Db;
 use shared::{ApiKey, Environment, ScopeSet, Tier};
 use utoipa::ToSchema;
 
+use serde_json::json;
+
 use super::applications::{parse_environment, parse_scopes, parse_tier};
+use super::audit::{self, AuditContext, AuditEvent};
 use super::{clean_text, random_base62};
 use crate::db::api_keys::ApiKeyRow;
 use crate::error::{Error, Result};
@@ -148,7 +151,12 @@ fn plausible_id(id: &str) -> bool {
     shared::validate::plausible_id("key", id)
 }
 
-pub async fn create(db: &Db, new: NewApiKey, now: i64) -> Result<ApiKeyWithSecret> {
+pub async fn create(
+    db: &Db,
+    ctx: &AuditContext,
+    new: NewApiKey,
+    now: i64,
+) -> Result<ApiKeyWithSecret> {
     let key = ApiKey::generate(new.environment);
     let row = ApiKeyRow {
         id: format!("key_{}", random_base62(20)),
@@ -166,10 +174,19 @@ pub async fn create(db: &Db, new: NewApiKey, now: i64) -> Result<ApiKeyWithSecre
         updated_at: now,
     };
     let to_insert = row.clone();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success(
+        "api_key.create",
+        &row.id,
+        json!({"name": row.name, "environment": row.environment, "scopes": row.scopes,
+               "tier": row.tier, "expires_at": row.expires_at.map(shared::time::rfc3339),
+               "masked_token": row.masked_token}),
+    );
     // A resource API that saw this digest as unknown forgets that at once.
     db.run(move |c| {
         c.transaction(|c| {
             ApiKeyRow::insert(c, &to_insert)?;
+            audit::record(c, &ctx, &event, now)?;
             changes::record(c, ChangeKind::ApiKey, &to_insert.key_digest, now)
         })
     })
@@ -198,12 +215,15 @@ pub async fn list(db: &Db) -> Result<Vec<ApiKeyView>> {
 }
 
 /// Revokes a key. Revoking a revoked key is fine; an unknown id is `NotFound`.
-pub async fn revoke(db: &Db, id: &str, now: i64) -> Result<()> {
+pub async fn revoke(db: &Db, ctx: &AuditContext, id: &str, now: i64) -> Result<()> {
     get(db, id).await?;
     let id = id.to_owned();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success("api_key.revoke", &id, json!({}));
     db.run(move |c| {
         c.transaction(|c| {
             if ApiKeyRow::revoke(c, &id, now)? > 0 {
+                audit::record(c, &ctx, &event, now)?;
                 if let Some(row) = ApiKeyRow::find(c, &id)? {
                     changes::record(c, ChangeKind::ApiKey, &row.key_digest, now)?;
                 }

@@ -4,6 +4,10 @@
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::changes::{self, ChangeKind};
+
+use serde_json::json;
+
+use super::audit::{self, AuditContext, AuditEvent};
 use shared::db::Db;
 use shared::{Environment, Scope, ScopeSet, Secret, Tier};
 use utoipa::ToSchema;
@@ -198,6 +202,7 @@ async fn hash_off_thread(secret: &Secret, cost: u32) -> Result<String> {
 
 pub async fn create(
     db: &Db,
+    ctx: &AuditContext,
     new: NewApplication,
     cost: u32,
     now: i64,
@@ -223,9 +228,17 @@ pub async fn create(
         introspection: new.introspection,
     };
     let to_insert = row.clone();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success(
+        "application.create",
+        &row.client_id,
+        json!({"name": row.name, "environment": row.environment, "scopes": row.scopes,
+               "tier": row.tier, "introspection": row.introspection}),
+    );
     db.run(move |c| {
         c.transaction(|c| {
             ApplicationRow::insert(c, &to_insert)?;
+            audit::record(c, &ctx, &event, now)?;
             changes::record(c, ChangeKind::App, &to_insert.client_id, now)
         })
     })
@@ -255,6 +268,7 @@ pub async fn list(db: &Db) -> Result<Vec<ApplicationView>> {
 
 pub async fn patch(
     db: &Db,
+    ctx: &AuditContext,
     client_id: &str,
     patch: PatchApplication,
     now: i64,
@@ -288,11 +302,25 @@ pub async fn patch(
         updated_at: now,
     };
     let id = client_id.to_owned();
+    let ctx = ctx.clone();
+    let action = match changes.disabled {
+        Some(true) => "application.disable",
+        Some(false) => "application.enable",
+        None => "application.update",
+    };
+    let event = AuditEvent::success(
+        action,
+        client_id,
+        json!({"name": changes.name, "description": changes.description,
+               "scopes": changes.scopes, "tier": changes.tier, "disabled": changes.disabled,
+               "introspection": changes.introspection}),
+    );
     let updated = db
         .run(move |c| {
             c.transaction(|c| {
                 let n = ApplicationRow::update(c, &id, &changes)?;
                 if n > 0 {
+                    audit::record(c, &ctx, &event, now)?;
                     changes::record(c, ChangeKind::App, &id, now)?;
                 }
                 Ok(n)
@@ -309,6 +337,7 @@ pub async fn patch(
 /// handed out is valid when it is shown.
 pub async fn rotate_secret(
     db: &Db,
+    ctx: &AuditContext,
     client_id: &str,
     options: RotateSecret,
     cost: u32,
@@ -361,11 +390,19 @@ pub async fn rotate_secret(
         now,
     };
     let id = client_id.to_owned();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success(
+        "application.rotate_secret",
+        client_id,
+        json!({"grace_period_seconds": options.grace_period_seconds,
+               "revoke_tokens": rotation.revoke_tokens}),
+    );
     let updated = db
         .run(move |c| {
             c.transaction(|c| {
                 let n = ApplicationRow::rotate_secret(c, &id, &rotation)?;
                 if n > 0 {
+                    audit::record(c, &ctx, &event, rotation.now)?;
                     changes::record(c, ChangeKind::App, &id, rotation.now)?;
                 }
                 Ok(n)
@@ -384,15 +421,18 @@ pub async fn rotate_secret(
 }
 
 /// Refuses every token the application was issued before `now`.
-pub async fn revoke_tokens(db: &Db, client_id: &str, now: i64) -> Result<()> {
+pub async fn revoke_tokens(db: &Db, ctx: &AuditContext, client_id: &str, now: i64) -> Result<()> {
     if !super::client_auth::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let id = client_id.to_owned();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success("application.revoke_tokens", client_id, json!({}));
     let exists = db
         .run(move |c| {
             c.transaction(|c| {
                 if ApplicationRow::set_tokens_not_before(c, &id, now)? > 0 {
+                    audit::record(c, &ctx, &event, now)?;
                     changes::record(c, ChangeKind::App, &id, now)?;
                 }
                 Ok(ApplicationRow::find(c, &id)?.is_some())
@@ -405,16 +445,19 @@ pub async fn revoke_tokens(db: &Db, client_id: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(db: &Db, client_id: &str, now: i64) -> Result<()> {
+pub async fn delete(db: &Db, ctx: &AuditContext, client_id: &str, now: i64) -> Result<()> {
     if !super::client_auth::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let id = client_id.to_owned();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success("application.delete", client_id, json!({}));
     let deleted = db
         .run(move |c| {
             c.transaction(|c| {
                 let n = ApplicationRow::soft_delete(c, &id, now)?;
                 if n > 0 {
+                    audit::record(c, &ctx, &event, now)?;
                     changes::record(c, ChangeKind::App, &id, now)?;
                 }
                 Ok(n)

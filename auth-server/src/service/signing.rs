@@ -14,8 +14,10 @@ use shared::changes::{self, ChangeKind};
 use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 
+use super::audit::{self, AuditContext, AuditEvent};
 use super::kek::{self, Kek};
 use crate::db::signing_keys::SigningKeyRow;
+use serde_json::json;
 
 /// The one algorithm this server signs with. Never HS*.
 pub const ALGORITHM: Algorithm = shared::verify::ALGORITHM;
@@ -176,6 +178,8 @@ fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Resul
             use diesel::Connection;
             c.transaction(|c| {
                 SigningKeyRow::insert(c, &row)?;
+                let event = AuditEvent::success("signing_key.create", &row.kid, json!({}));
+                audit::record(c, &AuditContext::system(), &event, now)?;
                 changes::record(c, ChangeKind::SigningKey, &row.kid, now)
             })
         })
@@ -257,14 +261,17 @@ pub fn thumbprint(x: &str) -> String {
 }
 
 /// Adds a new active key and retires the others (which stay published). Returns the new kid.
-pub fn rotate(db: &Db, kek: &Kek, now: i64) -> Result<String, DbError> {
+pub fn rotate(db: &Db, ctx: &AuditContext, kek: &Kek, now: i64) -> Result<String, DbError> {
     let row = generate(now, kek);
     let kid = row.kid.clone();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success("signing_key.rotate", &row.kid, json!({}));
     db.run_blocking(move |c| {
         use diesel::Connection;
         c.transaction(|c| {
             SigningKeyRow::insert(c, &row)?;
             let n = SigningKeyRow::retire_all_but(c, &row.kid, now)?;
+            audit::record(c, &ctx, &event, now)?;
             changes::record(c, ChangeKind::SigningKey, &row.kid, now)?;
             Ok(n)
         })
@@ -275,15 +282,28 @@ pub fn rotate(db: &Db, kek: &Kek, now: i64) -> Result<String, DbError> {
 /// Takes a key out of service at once (a suspected compromise): it stops being published, the
 /// resource API refuses every token it signed within the revocation bound, and when it was the
 /// active key a new one takes over first. Returns the kid of the key now signing.
-pub fn revoke(db: &Db, kek: &Kek, kid: &str, now: i64) -> Result<Option<String>, DbError> {
+pub fn revoke(
+    db: &Db,
+    ctx: &AuditContext,
+    kek: &Kek,
+    kid: &str,
+    now: i64,
+) -> Result<Option<String>, DbError> {
     let replacement = generate(now, kek);
     let kid = kid.to_owned();
+    let ctx = ctx.clone();
+    let event = AuditEvent::success(
+        "signing_key.revoke",
+        &kid,
+        json!({"replacement": replacement.kid}),
+    );
     db.run_blocking(move |c| {
         use diesel::Connection;
         c.transaction(|c| {
             let Some(target) = SigningKeyRow::find(c, &kid)? else {
                 return Ok(None);
             };
+            audit::record(c, &ctx, &event, now)?;
             if target.retired_at.is_none() {
                 SigningKeyRow::insert(c, &replacement)?;
                 SigningKeyRow::retire_all_but(c, &replacement.kid, now)?;

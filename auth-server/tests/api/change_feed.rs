@@ -24,9 +24,13 @@ async fn a_signing_key_rotated_elsewhere_is_used_at_once() {
 
     // Rotated by "another replica": straight through the service layer on its own pool.
     let db = Db::connect(app.db.url(), 1).unwrap();
-    let new_kid =
-        auth_server::service::signing::rotate(&db, &test_kek(), shared::time::now_micros())
-            .unwrap();
+    let new_kid = auth_server::service::signing::rotate(
+        &db,
+        &auth_server::service::audit::AuditContext::system(),
+        &test_kek(),
+        shared::time::now_micros(),
+    )
+    .unwrap();
     assert_ne!(new_kid, old_kid);
     let limit = if pg {
         Duration::from_secs(2)

@@ -91,7 +91,14 @@ async fn a_revoked_signing_key_stops_verifying_even_for_cached_tokens() {
     // What `auth-server keys revoke <kid>` does.
     let db = shared::db::Db::connect(s.db.url(), 1).unwrap();
     let now = chrono::Utc::now().timestamp_micros();
-    let active = auth_server::service::signing::revoke(&db, &test_kek(), &kid, now).unwrap();
+    let active = auth_server::service::signing::revoke(
+        &db,
+        &auth_server::service::audit::AuditContext::system(),
+        &test_kek(),
+        &kid,
+        now,
+    )
+    .unwrap();
     assert!(active.is_some_and(|a| a != kid));
     eventually(Duration::from_secs(5), || async {
         s.get("/v2/me", &token).await.status() == 401

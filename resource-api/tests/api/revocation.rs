@@ -143,6 +143,7 @@ async fn every_revocation_kind_reaches_a_running_resource_api() {
     let db = Db::connect(s.db.url(), 1).unwrap();
     auth_server::service::signing::revoke(
         &db,
+        &auth_server::service::audit::AuditContext::system(),
         &crate::helpers::test_kek(),
         &kid,
         shared::time::now_micros(),
