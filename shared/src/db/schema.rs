@@ -29,6 +29,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        owner_id -> Nullable<Text>,
     }
 }
 
@@ -50,6 +51,25 @@ diesel::table! {
         tokens_not_before -> Nullable<BigInt>,
         previous_secret_until_used -> Bool,
         introspection -> Bool,
+        owner_id -> Nullable<Text>,
+        last_token_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        at -> BigInt,
+        actor_type -> Text,
+        actor_id -> Text,
+        actor_label -> Text,
+        action -> Text,
+        target -> Text,
+        source -> Nullable<Text>,
+        outcome -> Text,
+        fields -> Text,
+        prev_hash -> Text,
+        hash -> Text,
     }
 }
 
@@ -110,6 +130,34 @@ diesel::table! {
         response_body -> Text,
         response_etag -> Nullable<Text>,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    operator_sessions (id_digest) {
+        id_digest -> Text,
+        operator_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        source -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    operators (id) {
+        id -> Text,
+        email -> Text,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        setup_digest -> Nullable<Text>,
+        setup_expires_at -> Nullable<BigInt>,
+        totp_secret -> Nullable<Text>,
+        totp_enabled -> Bool,
+        totp_last_step -> Nullable<BigInt>,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }
 
@@ -208,6 +256,7 @@ diesel::table! {
 }
 
 diesel::joinable!(case_events -> cases (case_id));
+diesel::joinable!(operator_sessions -> operators (operator_id));
 diesel::joinable!(sars -> cases (case_id));
 diesel::joinable!(watchlist_terms -> watchlist_entries (entry_id));
 
@@ -215,11 +264,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     alerts,
     api_keys,
     applications,
+    audit_events,
     case_events,
     case_reference_counters,
     cases,
     credential_changes,
     idempotency_keys,
+    operator_sessions,
+    operators,
     revoked_tokens,
     sars,
     signing_keys,
