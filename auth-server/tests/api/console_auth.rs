@@ -1215,3 +1215,16 @@ async fn a_password_hashed_at_another_cost_is_rehashed_at_sign_in() {
         .sign_in("ada@example.com", PASSWORD)
         .await;
 }
+
+#[test]
+fn bad_console_variables_are_each_reported() {
+    shared::testing::assert_every_bad_variable_is_reported(
+        env!("CARGO_BIN_EXE_auth-server"),
+        &["migrate"],
+        &[
+            ("CONSOLE_SESSION_IDLE_SECS", "0"),
+            ("CONSOLE_SESSION_MAX_SECS", "forever"),
+            ("CONSOLE_REQUIRE_TOTP_FOR_ADMINS", "maybe"),
+        ],
+    );
+}
