@@ -1063,6 +1063,29 @@ mod tests {
         assert_eq!(matching_step(&secret, "abcdef", now, None), None);
     }
 
+    #[actix_web::test]
+    async fn sign_in_hashing_waits_for_its_own_two_permits() {
+        let ops = Operators::new(4, None);
+        let hash = secrets::hash_secret(&Secret::new("the password!"), 4).unwrap();
+        let held = ops
+            .hashing
+            .clone()
+            .acquire_many_owned(LOGIN_HASHING_PERMITS as u32)
+            .await
+            .unwrap();
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(200),
+            ops.verify("the password!", Some(&hash)),
+        )
+        .await;
+        assert!(waiting.is_err(), "verified without a permit");
+        drop(held);
+        assert!(ops.verify("the password!", Some(&hash)).await.unwrap());
+        assert!(!ops.verify("the password?", Some(&hash)).await.unwrap());
+        // The dummy never matches, not even its own (discarded) secret's shape.
+        assert!(!ops.verify("the password!", None).await.unwrap());
+    }
+
     #[test]
     fn rfc6238_sha1_test_vector() {
         // RFC 6238 appendix B: the ASCII secret "12345678901234567890", T = 59 s → 94287082
