@@ -1254,3 +1254,35 @@ async fn of_two_concurrent_creations_with_one_email_one_is_a_conflict() {
     )));
     assert_eq!(operators::list(&db).await.unwrap().len(), 1);
 }
+
+/// `POST /console/account` changing the password, with `current` as the current password.
+async fn change_password(b: &mut Browser, csrf: &str, current: &str) -> u16 {
+    let new = "a brand new passphrase";
+    b.post(
+        "/console/account",
+        &[
+            ("csrf_token", csrf),
+            ("action", "change_password"),
+            ("current_password", current),
+            ("new_password", new),
+            ("confirm_password", new),
+        ],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+#[actix_web::test]
+async fn guessing_the_current_password_on_the_account_page_is_throttled() {
+    let app = spawn_app().await;
+    add_operator(&app, "ada@example.com", Role::Admin).await;
+    let mut b = Browser::new(&app);
+    let csrf = b.sign_in("ada@example.com", PASSWORD).await;
+    for _ in 0..10 {
+        assert_eq!(change_password(&mut b, &csrf, "a wrong guess!!").await, 400);
+    }
+    assert_eq!(change_password(&mut b, &csrf, "a wrong guess!!").await, 429);
+    // The right one is still accepted.
+    assert_eq!(change_password(&mut b, &csrf, PASSWORD).await, 303);
+}
