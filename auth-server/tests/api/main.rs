@@ -7,6 +7,7 @@ mod admin;
 mod change_feed;
 mod cli;
 mod console_auth;
+mod console_helpers;
 mod discovery;
 mod edge;
 mod hardening;
