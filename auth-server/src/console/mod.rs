@@ -85,6 +85,55 @@ impl FromRequest for SignedIn {
     }
 }
 
+/// A form POST of a signed-in operator whose CSRF token and `Origin` have been checked: the
+/// extractor for every state-changing page handler, so that no handler can forget
+/// [`check_csrf`]. The body must be `application/x-www-form-urlencoded` (at most 16 KiB); the
+/// token is checked before `T` is parsed, and a body that is not a `T` is a 400 page.
+pub struct SignedForm<T> {
+    pub signed: SignedIn,
+    pub form: T,
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for SignedForm<T> {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<SignedForm<T>, ConsoleError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let signed = signed_in(&req, now_micros()).await?;
+            let is_form = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| {
+                    v.trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                });
+            let body = body
+                .await
+                .map_err(|_| ConsoleError::BadForm("The form could not be read.".into()))?;
+            if !is_form || body.len() > FORM_LIMIT {
+                return Err(ConsoleError::BadForm("The form could not be read.".into()));
+            }
+            let token: CsrfField = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| ConsoleError::BadForm("The form could not be read.".into()))?;
+            check_csrf(&req, &signed, &token.csrf_token)?;
+            let form = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| ConsoleError::BadForm(format!("The form could not be read: {e}.")))?;
+            Ok(SignedForm { signed, form })
+        })
+    }
+}
+
 /// Pages an admin without TOTP may reach while `CONSOLE_REQUIRE_TOTP_FOR_ADMINS` is on.
 const TOTP_ENROLMENT_PATHS: [&str; 2] = ["/console/account", "/console/logout"];
 

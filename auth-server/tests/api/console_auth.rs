@@ -213,6 +213,21 @@ async fn a_post_without_the_csrf_token_is_403_and_changes_nothing() {
     let mut form = change("");
     form[0].1 = &other_csrf;
     assert_eq!(b.post("/console/account", &form).await.status(), 403);
+    // The right token in a body that is not a form is refused as a bad form.
+    let resp = b
+        .http
+        .post(format!("{}/console/account", b.base))
+        .header("Cookie", b.cookie_header())
+        .header("Origin", ORIGIN)
+        .header("Content-Type", "text/plain")
+        .body(format!(
+            "csrf_token={csrf}&action=change_password&current_password=x&new_password=y"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(header(&resp, "content-type").starts_with("text/html"));
     // Nothing changed: the old password still signs in, and the session lives.
     assert_eq!(b.get("/console/account").await.status(), 200);
     let mut again = Browser::new(&app);
