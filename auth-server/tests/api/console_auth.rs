@@ -305,7 +305,12 @@ async fn every_console_answer_carries_the_security_headers() {
         assert_eq!(header(resp, "x-frame-options"), "DENY", "{what}");
         assert_eq!(header(resp, "cache-control"), "no-store", "{what}");
     }
-    // Error pages are HTML pages, not the API's JSON envelope.
+    // Error pages are HTML pages, not the API's JSON envelope; a 405 keeps its `Allow`.
+    let wrong_method = b.get("/console/logout").await;
+    assert_eq!(wrong_method.status(), 405);
+    assert!(header(&wrong_method, "content-type").starts_with("text/html"));
+    assert_eq!(header(&wrong_method, "allow"), "POST");
+    assert_eq!(header(&wrong_method, "x-frame-options"), "DENY");
     let missing = b.get("/console/no-such-page").await;
     assert_eq!(missing.status(), 404);
     assert!(header(&missing, "content-type").starts_with("text/html"));
