@@ -52,6 +52,39 @@ pub struct Config {
     /// only; default `DATABASE_URL`): a signing key added, retired or revoked elsewhere is
     /// loaded at once. `None`: `SIGNING_KEY_REFRESH_SECS` alone.
     pub database_listen_url: Option<String>,
+    /// The operator console (`/console`): sessions, password hashing, TOTP policy.
+    pub console: ConsoleConfig,
+}
+
+/// Settings of the operator console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// `CONSOLE_SESSION_IDLE_SECS` (1800): a session unused this long ends.
+    pub session_idle_secs: u64,
+    /// `CONSOLE_SESSION_MAX_SECS` (43200): a session ends this long after sign-in, used or not.
+    pub session_max_secs: u64,
+    /// `CONSOLE_REQUIRE_TOTP_FOR_ADMINS` (false): an admin without TOTP reaches only the
+    /// enrolment page.
+    pub require_totp_for_admins: bool,
+    /// bcrypt work factor for operator passwords: `max(12, BCRYPT_COST)` from the environment;
+    /// tests lower it.
+    pub operator_bcrypt_cost: u32,
+}
+
+pub const DEFAULT_CONSOLE_SESSION_IDLE_SECS: u64 = 30 * 60;
+pub const DEFAULT_CONSOLE_SESSION_MAX_SECS: u64 = 12 * 3600;
+/// Operator passwords are chosen by people, so they get more work than generated secrets.
+pub const MIN_OPERATOR_BCRYPT_COST: u32 = 12;
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_idle_secs: DEFAULT_CONSOLE_SESSION_IDLE_SECS,
+            session_max_secs: DEFAULT_CONSOLE_SESSION_MAX_SECS,
+            require_totp_for_admins: false,
+            operator_bcrypt_cost: MIN_OPERATOR_BCRYPT_COST,
+        }
+    }
 }
 
 /// `ADMIN_TOKEN` must be at least this long: it guards every credential.
@@ -125,6 +158,34 @@ impl Config {
                 "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS_FILE",
             ))
             .flatten();
+        let session_idle_secs = match var("CONSOLE_SESSION_IDLE_SECS") {
+            None => DEFAULT_CONSOLE_SESSION_IDLE_SECS,
+            Some(v) => u64::from(errors.or(
+                parse_number("CONSOLE_SESSION_IDLE_SECS", &v, 60..=86_400),
+                0,
+            )),
+        };
+        let session_max_secs = match var("CONSOLE_SESSION_MAX_SECS") {
+            None => DEFAULT_CONSOLE_SESSION_MAX_SECS,
+            Some(v) => u64::from(errors.or(
+                parse_number("CONSOLE_SESSION_MAX_SECS", &v, 60..=30 * 86_400),
+                0,
+            )),
+        };
+        let require_totp_for_admins = match var("CONSOLE_REQUIRE_TOTP_FOR_ADMINS") {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" | "" => false,
+                _ => {
+                    errors.push(ConfigError::new(
+                        "CONSOLE_REQUIRE_TOTP_FOR_ADMINS",
+                        "must be true or false",
+                    ));
+                    false
+                }
+            },
+        };
         errors.into_result(Config {
             bind: common.bind,
             database_url: common.database_url,
@@ -141,6 +202,12 @@ impl Config {
             cors_allowed_origins: common.cors_allowed_origins,
             redis_url: common.redis_url,
             database_listen_url: common.database_listen_url,
+            console: ConsoleConfig {
+                session_idle_secs,
+                session_max_secs,
+                require_totp_for_admins,
+                operator_bcrypt_cost: bcrypt_cost.max(MIN_OPERATOR_BCRYPT_COST),
+            },
         })
     }
 }

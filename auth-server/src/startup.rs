@@ -16,6 +16,7 @@ use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::routes::{admin, health, oauth, well_known, AppState};
 use crate::service::client_auth::ClientAuthenticator;
 use crate::service::now_micros;
+use crate::service::operators::Operators;
 use crate::service::signing::{KekRing, KeyStore};
 use shared::ratelimit::Limiter;
 use shared::redis_store::RedisStore;
@@ -24,6 +25,8 @@ use shared::throttle::FailureThrottle;
 /// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
 const ADMIN_FAILURE_BURST: u32 = 10;
 const ADMIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
+/// How often ended console sessions are deleted.
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// Credential changes are kept this long; a replica away longer reloads in full.
 const CHANGE_FEED_RETENTION_US: i64 = 3_600_000_000;
 use crate::Config;
@@ -84,6 +87,13 @@ impl Application {
                 Ok::<_, String>(())
             },
         );
+        // Dead console sessions are refused when presented; this only keeps the table small.
+        let (db4, console) = (db.clone(), config.console.clone());
+        shared::skeleton::every("console session purge", SESSION_PURGE_INTERVAL, move || {
+            db4.run_blocking(|c| crate::service::sessions::purge(c, &console, now_micros()))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
         if let Some(url) = config.database_listen_url.clone() {
             // A signing key added, retired or revoked by another replica or the CLI is loaded
             // at once (and in full after every reconnection); the periodic refresh stays.
@@ -152,6 +162,16 @@ impl Application {
                         .shared("admin", store.clone())
                 }
                 None => FailureThrottle::new(ADMIN_FAILURE_BURST, ADMIN_FAILURE_REFILL, 100_000),
+            },
+            operators: {
+                let operators = Operators::new(
+                    config.console.operator_bcrypt_cost,
+                    config.signing_key_encryption_key.clone(),
+                );
+                match &redis {
+                    Some(store) => operators.with_shared_throttle(store.clone()),
+                    None => operators,
+                }
             },
             db,
             config,
@@ -238,5 +258,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .delete(admin::revoke_api_key),
         )
         .service(Endpoint::new("/admin/audit-events").get(admin::list_audit_events))
-        .service(Endpoint::new("/admin/audit-events/export").get(admin::export_audit_events));
+        .service(Endpoint::new("/admin/audit-events/export").get(admin::export_audit_events))
+        .configure(crate::console::configure);
 }

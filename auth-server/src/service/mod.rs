@@ -7,7 +7,9 @@ pub mod audit;
 pub mod client_auth;
 pub mod grants;
 pub mod kek;
+pub mod operators;
 pub mod secrets;
+pub mod sessions;
 pub mod signing;
 pub mod tokens;
 

@@ -7,6 +7,8 @@ mod admin;
 mod audit;
 mod change_feed;
 mod cli;
+mod console_auth;
+mod console_helpers;
 mod discovery;
 mod edge;
 mod hardening;
