@@ -175,7 +175,6 @@ pub async fn add_operator(app: &TestApp, email: &str, role: Role) -> OperatorVie
 }
 
 /// `(action, outcome, fields)` of every event in the audit trail, oldest first.
-
 pub async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
     use diesel::prelude::*;
     use shared::db::schema::audit_events::dsl::*;
