@@ -65,13 +65,14 @@ impl Scoped {
         q
     }
 
+    /// The hot path of `GET /v2/cases/{id}`: on the concrete backend (`shared::on_backend!`).
     pub fn find_case(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<CaseRow>> {
-        cases::table
+        shared::on_backend!(conn, |c| cases::table
             .filter(cases::environment.eq(self.env()))
             .filter(cases::id.eq(id))
             .select(CaseRow::as_select())
-            .get_result(conn)
-            .optional()
+            .get_result(c)
+            .optional())
     }
 
     pub fn case_exists(&self, conn: &mut DbConnection, id: &str) -> QueryResult<bool> {

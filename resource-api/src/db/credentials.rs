@@ -59,11 +59,11 @@ pub fn apps_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<A
 }
 
 pub fn app(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<AppStatusRow>> {
-    applications::table
+    shared::on_backend!(conn, |c| applications::table
         .filter(applications::client_id.eq(client_id))
         .select(AppStatusRow::as_select())
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 pub fn keys_by_digests(
@@ -80,11 +80,12 @@ pub fn key_by_digest(
     conn: &mut DbConnection,
     digest: &str,
 ) -> QueryResult<Option<ApiKeyRecordRow>> {
-    api_keys::table
+    // A key the cache has not seen (or has evicted): on the hot path with many keys.
+    shared::on_backend!(conn, |c| api_keys::table
         .filter(api_keys::key_digest.eq(digest))
         .select(ApiKeyRecordRow::as_select())
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 /// Revocations of tokens not yet expired at `now`.

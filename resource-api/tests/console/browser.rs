@@ -82,11 +82,9 @@ impl Browser {
             "goog:chromeOptions".to_owned(),
             json!({"binary": which(&chromium), "args": args}),
         );
-        // fantoccini's connector brings rustls with more than one crypto provider; pick ring,
-        // as the services do (ignored when a provider is already installed).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = ClientBuilder::rustls()
-            .expect("a WebDriver connector")
+        // chromedriver speaks plain HTTP on loopback: no TLS stack for the WebDriver client.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
