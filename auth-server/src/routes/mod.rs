@@ -18,6 +18,7 @@ use shared::ratelimit::Limiter;
 use shared::throttle::FailureThrottle;
 
 use crate::service::client_auth::ClientAuthenticator;
+use crate::service::last_token::LastTokenTracker;
 use crate::service::signing::KeyStore;
 use crate::Config;
 
@@ -31,4 +32,6 @@ pub struct AppState {
     pub issuance: Limiter,
     /// Failed admin authentications per source address.
     pub admin_failures: FailureThrottle,
+    /// Token issues waiting for the batched `applications.last_token_at` write.
+    pub last_tokens: Arc<LastTokenTracker>,
 }

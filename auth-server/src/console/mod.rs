@@ -1,0 +1,3 @@
+//! TEMPORARY: replaced by h-accounts' console module at the merge.
+
+pub mod policy;
