@@ -7,3 +7,23 @@ pub enum Role {
     Developer,
     Auditor,
 }
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Developer => "developer",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OperatorView {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub totp_enabled: bool,
+    pub disabled: bool,
+    pub created_at: String,
+}
