@@ -55,6 +55,39 @@ pub struct Config {
     /// `LAST_USED_FLUSH_SECS` (30 s by default, as in the resource API): how often the
     /// `last_token_at` of applications issued a token is written, in one batch.
     pub last_used_flush_secs: u64,
+    /// The operator console (`/console`): sessions, password hashing, TOTP policy.
+    pub console: ConsoleConfig,
+}
+
+/// Settings of the operator console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// `CONSOLE_SESSION_IDLE_SECS` (1800): a session unused this long ends.
+    pub session_idle_secs: u64,
+    /// `CONSOLE_SESSION_MAX_SECS` (43200): a session ends this long after sign-in, used or not.
+    pub session_max_secs: u64,
+    /// `CONSOLE_REQUIRE_TOTP_FOR_ADMINS` (false): an admin without TOTP reaches only the
+    /// enrolment page.
+    pub require_totp_for_admins: bool,
+    /// bcrypt work factor for operator passwords: `max(12, BCRYPT_COST)` from the environment;
+    /// tests lower it.
+    pub operator_bcrypt_cost: u32,
+}
+
+pub const DEFAULT_CONSOLE_SESSION_IDLE_SECS: u64 = 30 * 60;
+pub const DEFAULT_CONSOLE_SESSION_MAX_SECS: u64 = 12 * 3600;
+/// Operator passwords are chosen by people, so they get more work than generated secrets.
+pub const MIN_OPERATOR_BCRYPT_COST: u32 = 12;
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_idle_secs: DEFAULT_CONSOLE_SESSION_IDLE_SECS,
+            session_max_secs: DEFAULT_CONSOLE_SESSION_MAX_SECS,
+            require_totp_for_admins: false,
+            operator_bcrypt_cost: MIN_OPERATOR_BCRYPT_COST,
+        }
+    }
 }
 
 /// `ADMIN_TOKEN` must be at least this long: it guards every credential.
@@ -138,6 +171,34 @@ impl Config {
                 "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS_FILE",
             ))
             .flatten();
+        let session_idle_secs = match var("CONSOLE_SESSION_IDLE_SECS") {
+            None => DEFAULT_CONSOLE_SESSION_IDLE_SECS,
+            Some(v) => u64::from(errors.or(
+                parse_number("CONSOLE_SESSION_IDLE_SECS", &v, 60..=86_400),
+                0,
+            )),
+        };
+        let session_max_secs = match var("CONSOLE_SESSION_MAX_SECS") {
+            None => DEFAULT_CONSOLE_SESSION_MAX_SECS,
+            Some(v) => u64::from(errors.or(
+                parse_number("CONSOLE_SESSION_MAX_SECS", &v, 60..=30 * 86_400),
+                0,
+            )),
+        };
+        let require_totp_for_admins = match var("CONSOLE_REQUIRE_TOTP_FOR_ADMINS") {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" | "" => false,
+                _ => {
+                    errors.push(ConfigError::new(
+                        "CONSOLE_REQUIRE_TOTP_FOR_ADMINS",
+                        "must be true or false",
+                    ));
+                    false
+                }
+            },
+        };
         errors.into_result(Config {
             bind: common.bind,
             database_url: common.database_url,
@@ -155,6 +216,12 @@ impl Config {
             redis_url: common.redis_url,
             database_listen_url: common.database_listen_url,
             last_used_flush_secs: last_used_flush.as_secs(),
+            console: ConsoleConfig {
+                session_idle_secs,
+                session_max_secs,
+                require_totp_for_admins,
+                operator_bcrypt_cost: bcrypt_cost.max(MIN_OPERATOR_BCRYPT_COST),
+            },
         })
     }
 }

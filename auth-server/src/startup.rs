@@ -17,6 +17,7 @@ use crate::routes::{admin, health, oauth, well_known, AppState};
 use crate::service::client_auth::ClientAuthenticator;
 use crate::service::last_token::LastTokenTracker;
 use crate::service::now_micros;
+use crate::service::operators::Operators;
 use crate::service::signing::{KekRing, KeyStore};
 use shared::ratelimit::Limiter;
 use shared::redis_store::RedisStore;
@@ -71,6 +72,7 @@ impl Application {
             db.target().describe()
         );
         let (db2, keys2) = (db.clone(), keys.clone());
+        let console = config.console.clone();
         // Re-reads signing keys (a rotation by the CLI or another replica is picked up) and
         // purges revocations of expired tokens.
         shared::skeleton::every(
@@ -79,8 +81,10 @@ impl Application {
             move || {
                 let now = now_micros();
                 keys2.refresh(&db2, now)?;
+                let console = console.clone();
                 db2.run_blocking(move |c| {
                     RevokedTokenRow::purge_expired(c, now)?;
+                    crate::service::sessions::purge(c, &console, now)?;
                     shared::changes::prune(c, now - CHANGE_FEED_RETENTION_US)
                 })
                 .map_err(|e| e.to_string())?;
@@ -164,6 +168,16 @@ impl Application {
                         .shared("admin", store.clone())
                 }
                 None => FailureThrottle::new(ADMIN_FAILURE_BURST, ADMIN_FAILURE_REFILL, 100_000),
+            },
+            operators: {
+                let operators = Operators::new(
+                    config.console.operator_bcrypt_cost,
+                    config.signing_key_encryption_key.clone(),
+                );
+                match &redis {
+                    Some(store) => operators.with_shared_throttle(store.clone()),
+                    None => operators,
+                }
             },
             db,
             config,
@@ -255,5 +269,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             Endpoint::new("/admin/api-keys/{id}")
                 .get(admin::get_api_key)
                 .delete(admin::revoke_api_key),
-        );
+        )
+        .configure(crate::console::configure);
 }

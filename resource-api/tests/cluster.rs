@@ -112,6 +112,7 @@ async fn start_auth(db: &TestDb, issuer: &str, redis: &str, l: TcpListener) {
         signing_key_encryption_key: Some(kek()),
         previous_signing_key_encryption_key: None,
         bcrypt_concurrency: 2,
+        console: Default::default(),
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
         redis_url: Some(redis.to_owned()),

@@ -81,7 +81,9 @@ pub fn envelope_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+            .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+        // JSON is already the envelope; HTML is a page written for people (the console's
+        // error pages), which the envelope would make unreadable.
         if is_json {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }

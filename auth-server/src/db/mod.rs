@@ -9,9 +9,12 @@
 //! (`service::kek`), which is never written here — a row left in plaintext by a version before
 //! sealing existed is sealed at the next start (`KeyStore::load_or_create`), the one window in
 //! which a plaintext key can sit in the table; `revoked_tokens` holds a token's `jti`, never the
-//! token.
+//! token; `operators` holds bcrypt password hashes, setup-link digests and sealed TOTP secrets,
+//! `operator_sessions` the SHA-256 of each session id.
 
 pub mod api_keys;
 pub mod applications;
+pub mod operators;
 pub mod revoked_tokens;
+pub mod sessions;
 pub mod signing_keys;

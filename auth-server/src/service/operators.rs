@@ -1,7 +1,53 @@
-//! TEMPORARY stub until h-accounts' operators land (replaced by theirs at the merge).
+//! Operators: the people who sign in to `/console` — their roles, emails, passwords, TOTP, and
+//! the sign-in check.
+//!
+//! Passwords are hashed as client secrets are (`service::secrets`: bcrypt over the SHA-256
+//! pre-hash), at `max(12, BCRYPT_COST)`. Sign-in runs bcrypt on the blocking pool under a
+//! semaphore of its own ([`LOGIN_HASHING_PERMITS`]), so a flood of logins queues behind two
+//! permits instead of taking the blocking threads token issuance needs. Unknown emails are
+//! verified against a dummy hash: unknown email, wrong password and wrong code give the same
+//! answer after the same work. Failures are throttled per account and per source address; a
+//! throttled attempt is still verified, so the right credentials are never refused by the
+//! throttle, and only a failing one is answered "too many attempts".
 
-/// What an operator may do in the console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::Connection;
+use serde::Serialize;
+use shared::db::Db;
+use shared::throttle::FailureThrottle;
+use shared::Secret;
+use tokio::sync::Semaphore;
+
+use super::audit::{self, AuditContext, AuditEvent, Outcome};
+use super::kek::Kek;
+use super::secrets;
+use super::sessions::TokenDigest;
+use crate::db::operators::OperatorRow;
+use crate::error::{Error, Result};
+
+/// bcrypt runs of sign-ins (and password changes) in flight at once.
+pub const LOGIN_HASHING_PERMITS: usize = 2;
+/// Failed sign-ins tolerated per account and per source address in a burst, and the refill.
+pub const LOGIN_FAILURE_BURST: u32 = 10;
+pub const LOGIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
+/// A setup link works this long.
+pub const SETUP_LINK_LIFETIME_US: i64 = 24 * 3600 * 1_000_000;
+/// Passwords: at least this many characters, at most this many bytes.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+const MAX_EMAIL_LEN: usize = 254;
+/// RFC 6238 parameters: SHA-1, 6 digits, 30 s steps, one step of skew either way.
+const TOTP_STEP_SECS: u64 = 30;
+const TOTP_DIGITS: usize = 6;
+const TOTP_ISSUER: &str = "CaseForge";
+
+/// What an operator may do in the console. One string mapping: `admin`, `developer`, `auditor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Developer,
@@ -9,6 +55,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Developer, Role::Auditor];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -18,12 +66,924 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| "must be admin, developer or auditor".to_owned())
+    }
+}
+
+/// An operator's email: trimmed, lowercased, one `@` with text on both sides and a dot in the
+/// domain, no spaces or control characters, at most 254 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> std::result::Result<Email, String> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("is required".to_owned());
+        }
+        if email.len() > MAX_EMAIL_LEN {
+            return Err(format!("must be at most {MAX_EMAIL_LEN} characters"));
+        }
+        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain spaces or control characters".to_owned());
+        }
+        let valid = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+        if !valid {
+            return Err("must be an email address such as name@example.com".to_owned());
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password as typed: at least 12 characters, at most 1024 bytes. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(Secret);
+
+impl Password {
+    pub fn parse(raw: &str) -> std::result::Result<Password, String> {
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(format!("must be at most {MAX_PASSWORD_BYTES} bytes"));
+        }
+        if raw.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+        }
+        Ok(Password(Secret::new(raw)))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// What pages and the CLI show of an operator. Never a hash, a setup digest or a TOTP secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OperatorView {
     pub id: String,
     pub email: String,
     pub role: Role,
     pub totp_enabled: bool,
     pub disabled: bool,
+    /// RFC 3339 UTC.
     pub created_at: String,
+}
+
+impl OperatorView {
+    fn from_row(row: &OperatorRow) -> Result<OperatorView> {
+        Ok(OperatorView {
+            id: row.id.clone(),
+            email: row.email.clone(),
+            role: row
+                .role
+                .parse()
+                .map_err(|_| Error::Internal(format!("operator {} has an unknown role", row.id)))?,
+            totp_enabled: row.totp_enabled,
+            disabled: row.disabled,
+            created_at: shared::time::rfc3339(row.created_at),
+        })
+    }
+
+    /// From a row read with its session (the session extractor).
+    pub fn of(row: &OperatorRow) -> Result<OperatorView> {
+        OperatorView::from_row(row)
+    }
+}
+
+/// A created operator, with the one-time setup token when no password was given.
+#[derive(Debug)]
+pub struct Created {
+    pub operator: OperatorView,
+    /// Shown once, as `{AUTH_ISSUER}/console/setup?token=…`; only its digest is stored.
+    pub setup_token: Option<Secret>,
+}
+
+/// The setup link for `token`.
+pub fn setup_link(issuer: &str, token: &Secret) -> String {
+    format!(
+        "{}/console/setup?token={}",
+        issuer.trim_end_matches('/'),
+        token.expose()
+    )
+}
+
+/// A TOTP enrolment in progress: what the authenticator app needs.
+pub struct TotpEnrolment {
+    /// `otpauth://totp/CaseForge:<email>?secret=…&issuer=CaseForge` (for a QR code or a link).
+    pub uri: Secret,
+    /// The secret as base32 text, for typing in.
+    pub base32: Secret,
+}
+
+/// Why a sign-in failed. `Invalid` is the one answer for unknown email, wrong password, wrong
+/// or replayed code, disabled account and unset password.
+#[derive(Debug)]
+pub enum LoginError {
+    Invalid,
+    /// Failed while throttled: retry after this many seconds.
+    Throttled {
+        retry_after: u64,
+    },
+    Internal(Error),
+}
+
+impl From<Error> for LoginError {
+    fn from(e: Error) -> Self {
+        LoginError::Internal(e)
+    }
+}
+
+impl From<shared::db::DbError> for LoginError {
+    fn from(e: shared::db::DbError) -> Self {
+        LoginError::Internal(Error::Db(e))
+    }
+}
+
+/// A sign-in attempt as submitted.
+pub struct LoginAttempt<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    /// The TOTP code field; ignored for operators without TOTP.
+    pub totp: Option<&'a str>,
+    /// The source address (throttle key and audit).
+    pub source: &'a str,
+}
+
+/// The sign-in machinery: bcrypt bound, dummy hash, failure throttles, the TOTP KEK.
+pub struct Operators {
+    cost: u32,
+    dummy_hash: Arc<str>,
+    hashing: Arc<Semaphore>,
+    per_account: FailureThrottle,
+    per_source: FailureThrottle,
+    kek: Option<Kek>,
+}
+
+impl Operators {
+    /// `cost` is the bcrypt cost new passwords get (the dummy hash costs the same); `kek` seals
+    /// TOTP secrets (without it TOTP enrolment is refused).
+    pub fn new(cost: u32, kek: Option<Kek>) -> Self {
+        let dummy = secrets::generate_client_secret();
+        let dummy_hash = secrets::hash_secret(&dummy, cost)
+            .expect("invariant: bcrypt accepts a 44-byte input at a validated cost");
+        Operators {
+            cost,
+            dummy_hash: dummy_hash.into(),
+            hashing: Arc::new(Semaphore::new(LOGIN_HASHING_PERMITS)),
+            per_account: FailureThrottle::new(LOGIN_FAILURE_BURST, LOGIN_FAILURE_REFILL, 100_000),
+            per_source: FailureThrottle::new(LOGIN_FAILURE_BURST, LOGIN_FAILURE_REFILL, 100_000),
+            kek,
+        }
+    }
+
+    /// Shares both failure throttles with every replica through `store`.
+    pub fn with_shared_throttle(mut self, store: Arc<shared::redis_store::RedisStore>) -> Self {
+        self.per_account = self.per_account.shared("operator", store.clone());
+        self.per_source = self.per_source.shared("operator-source", store);
+        self
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    /// bcrypt of `password`, on the blocking pool, under the login-hashing bound.
+    pub async fn hash(&self, password: &Password) -> Result<String> {
+        hash_bounded(Some(&self.hashing), password, self.cost).await
+    }
+
+    /// Whether `password` matches `hash` (`None`: the dummy), under the bound. Always pays for
+    /// one bcrypt.
+    async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("login hashing limiter closed".into()))?;
+        let real = hash.is_some();
+        let hash: Arc<str> = hash.map_or_else(|| self.dummy_hash.clone(), Arc::from);
+        let password = Secret::new(password);
+        let ok = actix_web::web::block(move || secrets::verify_secret(password.expose(), &hash))
+            .await
+            .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?;
+        Ok(ok && real)
+    }
+
+    /// Checks an attempt; on success returns the operator. `now_us` is wall-clock Unix
+    /// microseconds (TOTP steps), `now` the monotonic clock (throttles). The outcome is
+    /// audited as `session.login` by the caller, who knows whether a session was made.
+    pub async fn authenticate(
+        &self,
+        db: &Db,
+        attempt: LoginAttempt<'_>,
+        now_us: i64,
+        now: Instant,
+    ) -> std::result::Result<OperatorView, LoginError> {
+        // The throttle key is the normalised email even when it is not a valid one, bounded so
+        // that a huge field cannot become a huge key.
+        let key: String = attempt
+            .email
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(MAX_EMAIL_LEN)
+            .collect();
+        let account_throttled = self.per_account.take(&key, now).await.err();
+        let source_throttled = self.per_source.take(attempt.source, now).await.err();
+
+        let row = match Email::parse(attempt.email) {
+            Ok(email) => {
+                let email = email.as_str().to_owned();
+                db.run(move |c| OperatorRow::find_by_email(c, &email))
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let usable = row.as_ref().filter(|r| !r.disabled);
+        let hash = usable.and_then(|r| r.password_hash.as_deref());
+        let password_ok = if attempt.password.len() > MAX_PASSWORD_BYTES {
+            // Not hashed at all: nothing this long was ever stored. Still costs one bcrypt.
+            self.verify("", None).await?
+        } else {
+            self.verify(attempt.password, hash).await?
+        };
+
+        let mut ok = password_ok;
+        if let (true, Some(row)) = (ok, usable) {
+            if row.totp_enabled {
+                ok = match attempt.totp.map(str::trim).filter(|c| !c.is_empty()) {
+                    Some(code) => self.use_totp_code(db, row, code, false, now_us).await?,
+                    None => false,
+                };
+            }
+        }
+        match (ok, usable) {
+            (true, Some(row)) => {
+                if account_throttled.is_none() {
+                    self.per_account.give_back(&key, now).await;
+                }
+                if source_throttled.is_none() {
+                    self.per_source.give_back(attempt.source, now).await;
+                }
+                Ok(OperatorView::from_row(row)?)
+            }
+            _ => match account_throttled.max(source_throttled) {
+                Some(retry_after) => Err(LoginError::Throttled { retry_after }),
+                None => Err(LoginError::Invalid),
+            },
+        }
+    }
+
+    /// Verifies `code` against the operator's TOTP secret (±1 step) and records its step, so
+    /// that it is never accepted again; `enable` turns TOTP on (enrolment confirmed).
+    async fn use_totp_code(
+        &self,
+        db: &Db,
+        row: &OperatorRow,
+        code: &str,
+        enable: bool,
+        now_us: i64,
+    ) -> Result<bool> {
+        let Some(sealed) = row.totp_secret.as_deref() else {
+            return Ok(false);
+        };
+        let secret = self.open_totp(&row.id, sealed)?;
+        let Some(step) = matching_step(&secret, code, now_us, row.totp_last_step) else {
+            return Ok(false);
+        };
+        let id = row.id.clone();
+        let now = now_us;
+        Ok(db
+            .run(move |c| OperatorRow::use_totp_step(c, &id, step, enable, now))
+            .await?)
+    }
+
+    fn kek(&self) -> Result<&Kek> {
+        self.kek
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no key-encryption key for TOTP secrets".into()))
+    }
+
+    fn open_totp(&self, operator_id: &str, sealed: &str) -> Result<Vec<u8>> {
+        self.kek()?
+            .open(&totp_aad(operator_id), sealed)
+            .map_err(|e| Error::Internal(format!("TOTP secret of {operator_id}: {e}")))
+    }
+
+    /// Starts (or restarts) TOTP enrolment: a fresh secret, sealed, stored unconfirmed.
+    pub async fn totp_begin(&self, db: &Db, operator_id: &str, now: i64) -> Result<TotpEnrolment> {
+        let row = find_row(db, operator_id).await?;
+        if row.totp_enabled {
+            return Err(Error::Conflict(
+                "TOTP is already enabled; disable it first".into(),
+            ));
+        }
+        let secret: [u8; 20] = rand::random();
+        let sealed = self.kek()?.seal(&totp_aad(&row.id), &secret);
+        let id = row.id.clone();
+        let n = db
+            .run(move |c| OperatorRow::set_pending_totp(c, &id, &sealed, now))
+            .await?;
+        if n == 0 {
+            return Err(Error::Conflict(
+                "TOTP is already enabled; disable it first".into(),
+            ));
+        }
+        enrolment(&row.email, secret.to_vec())
+    }
+
+    /// The pending enrolment of an operator, if one was begun and not confirmed.
+    pub async fn totp_pending(&self, db: &Db, operator_id: &str) -> Result<Option<TotpEnrolment>> {
+        let row = find_row(db, operator_id).await?;
+        match (&row.totp_secret, row.totp_enabled) {
+            (Some(sealed), false) => Ok(Some(enrolment(
+                &row.email,
+                self.open_totp(&row.id, sealed)?,
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Confirms enrolment with one valid code; false when the code is wrong (nothing changes).
+    pub async fn totp_confirm(
+        &self,
+        db: &Db,
+        ctx: &AuditContext,
+        operator_id: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let row = find_row(db, operator_id).await?;
+        if row.totp_enabled || row.totp_secret.is_none() {
+            return Err(Error::Conflict("no TOTP enrolment is in progress".into()));
+        }
+        if !self.use_totp_code(db, &row, code.trim(), true, now).await? {
+            return Ok(false);
+        }
+        let event = AuditEvent::success("operator.totp_enable", &row.id, serde_json::json!({}));
+        let ctx = ctx.clone();
+        db.run(move |c| audit::record(c, &ctx, &event, now)).await?;
+        Ok(true)
+    }
+
+    /// Turns TOTP off after checking the operator's current password.
+    pub async fn totp_disable(
+        &self,
+        db: &Db,
+        ctx: &AuditContext,
+        operator_id: &str,
+        current: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let row = find_row(db, operator_id).await?;
+        if !self.verify(current, row.password_hash.as_deref()).await? {
+            return Ok(false);
+        }
+        let (id, ctx) = (row.id.clone(), ctx.clone());
+        db.run(move |c| {
+            c.transaction(|c| {
+                OperatorRow::clear_totp(c, &id, now)?;
+                let event =
+                    AuditEvent::success("operator.totp_disable", &id, serde_json::json!({}));
+                audit::record(c, &ctx, &event, now)
+            })
+        })
+        .await?;
+        Ok(true)
+    }
+
+    /// Changes the operator's own password after checking the current one; every session of
+    /// the operator ends (the caller signs the browser in again). False: wrong current password.
+    pub async fn change_password(
+        &self,
+        db: &Db,
+        ctx: &AuditContext,
+        operator_id: &str,
+        current: &str,
+        new: &Password,
+        now: i64,
+    ) -> Result<bool> {
+        let row = find_row(db, operator_id).await?;
+        if !self.verify(current, row.password_hash.as_deref()).await? {
+            return Ok(false);
+        }
+        let hash = self.hash(new).await?;
+        store_password(db, ctx, &row.id, hash, now).await?;
+        Ok(true)
+    }
+
+    /// Uses a setup link: sets the first password. `Ok(None)`: unknown, used or expired link.
+    pub async fn complete_setup(
+        &self,
+        db: &Db,
+        token: &str,
+        password: &Password,
+        source: Option<String>,
+        now: i64,
+    ) -> Result<Option<OperatorView>> {
+        let digest = TokenDigest::of(token);
+        // A link that names nothing is refused before any bcrypt work.
+        let d = digest.as_str().to_owned();
+        let Some(row) = db
+            .run(move |c| OperatorRow::find_by_setup(c, &d, now))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let hash = self.hash(password).await?;
+        let ctx = AuditContext::operator(&row.id, &row.email, source);
+        let d = digest.as_str().to_owned();
+        let done = db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let Some(id) = OperatorRow::complete_setup(c, &d, &hash, now)? else {
+                        return Ok(None);
+                    };
+                    let event = AuditEvent::success("operator.setup", &id, serde_json::json!({}));
+                    audit::record(c, &ctx, &event, now)?;
+                    OperatorRow::find(c, &id)
+                })
+            })
+            .await?;
+        done.as_ref().map(OperatorView::from_row).transpose()
+    }
+}
+
+fn totp_aad(operator_id: &str) -> String {
+    format!("operator-totp:{operator_id}")
+}
+
+fn enrolment(email: &str, secret: Vec<u8>) -> Result<TotpEnrolment> {
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        TOTP_DIGITS,
+        1,
+        TOTP_STEP_SECS,
+        secret,
+        Some(TOTP_ISSUER.to_owned()),
+        email.to_owned(),
+    )
+    .map_err(|e| Error::Internal(format!("TOTP: {e}")))?;
+    Ok(TotpEnrolment {
+        uri: Secret::new(totp.get_url()),
+        base32: Secret::new(totp.get_secret_base32()),
+    })
+}
+
+/// The time step (RFC 6238 `T`) at `now_us` whose code is `code`, among the current step and
+/// one either side, later than `last_step`. Compared in constant time.
+pub fn matching_step(
+    secret: &[u8],
+    code: &str,
+    now_us: i64,
+    last_step: Option<i64>,
+) -> Option<i64> {
+    if code.len() != TOTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        TOTP_DIGITS,
+        1,
+        TOTP_STEP_SECS,
+        secret.to_vec(),
+        None,
+        String::new(),
+    );
+    let now_secs = u64::try_from(now_us / 1_000_000).ok()?;
+    let current = now_secs / TOTP_STEP_SECS;
+    let mut found = None;
+    for step in [current.saturating_sub(1), current, current + 1] {
+        let expected = totp.generate(step * TOTP_STEP_SECS);
+        if shared::secret::ct_eq(expected.as_bytes(), code.as_bytes()) {
+            let step = i64::try_from(step).ok()?;
+            if last_step.is_none_or(|last| step > last) && found.is_none() {
+                found = Some(step);
+            }
+        }
+    }
+    found
+}
+
+/// The code of `secret` at `now_us` (tests and tools).
+pub fn totp_code(secret_base32: &str, now_us: i64) -> Option<String> {
+    let bytes = totp_rs::Secret::Encoded(secret_base32.to_owned())
+        .to_bytes()
+        .ok()?;
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        TOTP_DIGITS,
+        1,
+        TOTP_STEP_SECS,
+        bytes,
+        None,
+        String::new(),
+    );
+    Some(totp.generate(u64::try_from(now_us / 1_000_000).ok()?))
+}
+
+async fn hash_bounded(limit: Option<&Semaphore>, password: &Password, cost: u32) -> Result<String> {
+    let _permit = match limit {
+        Some(s) => Some(
+            s.acquire()
+                .await
+                .map_err(|_| Error::Internal("login hashing limiter closed".into()))?,
+        ),
+        None => None,
+    };
+    let secret = password.0.clone();
+    actix_web::web::block(move || secrets::hash_secret(&secret, cost))
+        .await
+        .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?
+        .map_err(|e| Error::Internal(format!("bcrypt: {e}")))
+}
+
+async fn find_row(db: &Db, id: &str) -> Result<OperatorRow> {
+    let id = id.to_owned();
+    db.run(move |c| OperatorRow::find(c, &id))
+        .await?
+        .ok_or(Error::NotFound("operator"))
+}
+
+async fn store_password(
+    db: &Db,
+    ctx: &AuditContext,
+    id: &str,
+    hash: String,
+    now: i64,
+) -> Result<()> {
+    let (id, ctx) = (id.to_owned(), ctx.clone());
+    let n = db
+        .run(move |c| {
+            c.transaction(|c| {
+                let n = OperatorRow::set_password_hash(c, &id, &hash, now)?;
+                if n > 0 {
+                    OperatorRow::end_sessions(c, &id)?;
+                    let event =
+                        AuditEvent::success("operator.set_password", &id, serde_json::json!({}));
+                    audit::record(c, &ctx, &event, now)?;
+                }
+                Ok(n)
+            })
+        })
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound("operator"));
+    }
+    Ok(())
+}
+
+// --- operations shared by the console and the CLI -------------------------------------------
+
+/// Creates an operator. With a password it can sign in at once; without one a setup link
+/// (24 h, single use) is made, and only its digest stored.
+pub async fn create(
+    db: &Db,
+    ctx: &AuditContext,
+    email: Email,
+    role: Role,
+    password: Option<Password>,
+    cost: u32,
+    now: i64,
+) -> Result<Created> {
+    let password_hash = match &password {
+        Some(p) => Some(hash_bounded(None, p, cost).await?),
+        None => None,
+    };
+    let setup_token = password
+        .is_none()
+        .then(|| Secret::new(super::sessions::random_token()));
+    let row = OperatorRow {
+        id: format!("op_{}", super::random_base62(22)),
+        email: email.as_str().to_owned(),
+        role: role.as_str().to_owned(),
+        password_hash,
+        setup_digest: setup_token
+            .as_ref()
+            .map(|t| TokenDigest::of(t.expose()).as_str().to_owned()),
+        setup_expires_at: setup_token.as_ref().map(|_| now + SETUP_LINK_LIFETIME_US),
+        totp_secret: None,
+        totp_enabled: false,
+        totp_last_step: None,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = AuditEvent::success(
+        "operator.create",
+        &row.id,
+        serde_json::json!({"email": row.email, "role": row.role}),
+    );
+    let (to_insert, ctx2) = (row.clone(), ctx.clone());
+    let inserted = db
+        .run(move |c| {
+            c.transaction(|c| {
+                if OperatorRow::find_by_email(c, &to_insert.email)?.is_some() {
+                    return Ok(false);
+                }
+                OperatorRow::insert(c, &to_insert)?;
+                audit::record(c, &ctx2, &event, now)?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !inserted {
+        return Err(Error::Conflict(format!(
+            "an operator with the email {} already exists",
+            row.email
+        )));
+    }
+    Ok(Created {
+        operator: OperatorView::from_row(&row)?,
+        setup_token,
+    })
+}
+
+/// Whether `token` is a setup link that can still be used at `now`.
+pub async fn setup_link_valid(db: &Db, token: &str, now: i64) -> Result<bool> {
+    if token.len() != 43 {
+        return Ok(false);
+    }
+    let digest = TokenDigest::of(token).as_str().to_owned();
+    Ok(db
+        .run(move |c| OperatorRow::find_by_setup(c, &digest, now))
+        .await?
+        .is_some())
+}
+
+pub async fn list(db: &Db) -> Result<Vec<OperatorView>> {
+    db.run(OperatorRow::list)
+        .await?
+        .iter()
+        .map(OperatorView::from_row)
+        .collect()
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<OperatorView> {
+    OperatorView::from_row(&find_row(db, id).await?)
+}
+
+pub async fn find_by_email(db: &Db, email: &Email) -> Result<OperatorView> {
+    let email = email.as_str().to_owned();
+    let row = db
+        .run(move |c| OperatorRow::find_by_email(c, &email))
+        .await?
+        .ok_or(Error::NotFound("operator"))?;
+    OperatorView::from_row(&row)
+}
+
+/// Sets an operator's password (an admin's reset); every session of theirs ends.
+pub async fn set_password(
+    db: &Db,
+    ctx: &AuditContext,
+    id: &str,
+    password: &Password,
+    cost: u32,
+    now: i64,
+) -> Result<()> {
+    let hash = hash_bounded(None, password, cost).await?;
+    store_password(db, ctx, id, hash, now).await
+}
+
+/// Makes a new setup link for an operator (e.g. a forgotten password); the old one stops working.
+pub async fn new_setup_link(db: &Db, ctx: &AuditContext, id: &str, now: i64) -> Result<Secret> {
+    let token = Secret::new(super::sessions::random_token());
+    let digest = TokenDigest::of(token.expose()).as_str().to_owned();
+    let (id, ctx) = (id.to_owned(), ctx.clone());
+    let n = db
+        .run(move |c| {
+            c.transaction(|c| {
+                let n = OperatorRow::set_setup(c, &id, &digest, now + SETUP_LINK_LIFETIME_US, now)?;
+                if n > 0 {
+                    let event =
+                        AuditEvent::success("operator.setup_link", &id, serde_json::json!({}));
+                    audit::record(c, &ctx, &event, now)?;
+                }
+                Ok(n)
+            })
+        })
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound("operator"));
+    }
+    Ok(token)
+}
+
+pub async fn set_role(
+    db: &Db,
+    ctx: &AuditContext,
+    id: &str,
+    role: Role,
+    now: i64,
+) -> Result<OperatorView> {
+    let (id2, ctx) = (id.to_owned(), ctx.clone());
+    let n = db
+        .run(move |c| {
+            c.transaction(|c| {
+                let n = OperatorRow::set_role(c, &id2, role.as_str(), now)?;
+                if n > 0 {
+                    let event = AuditEvent::success(
+                        "operator.set_role",
+                        &id2,
+                        serde_json::json!({"role": role.as_str()}),
+                    );
+                    audit::record(c, &ctx, &event, now)?;
+                }
+                Ok(n)
+            })
+        })
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound("operator"));
+    }
+    get(db, id).await
+}
+
+/// Disables (every session ends in the same transaction) or re-enables an operator.
+pub async fn set_disabled(
+    db: &Db,
+    ctx: &AuditContext,
+    id: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<OperatorView> {
+    let (id2, ctx) = (id.to_owned(), ctx.clone());
+    let n = db
+        .run(move |c| {
+            c.transaction(|c| {
+                let n = OperatorRow::set_disabled(c, &id2, disabled, now)?;
+                if n > 0 {
+                    if disabled {
+                        OperatorRow::end_sessions(c, &id2)?;
+                    }
+                    let action = if disabled {
+                        "operator.disable"
+                    } else {
+                        "operator.enable"
+                    };
+                    let event = AuditEvent::success(action, &id2, serde_json::json!({}));
+                    audit::record(c, &ctx, &event, now)?;
+                }
+                Ok(n)
+            })
+        })
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound("operator"));
+    }
+    get(db, id).await
+}
+
+/// Records a sign-in attempt in its own transaction: `email` is what was typed (never the
+/// password); `operator` the account it named, if any.
+pub async fn audit_login(
+    db: &Db,
+    source: &str,
+    email: &str,
+    operator: Option<&OperatorView>,
+    outcome: Outcome,
+    now: i64,
+) {
+    let email: String = email.trim().chars().take(MAX_EMAIL_LEN).collect();
+    let (ctx, target) = match operator {
+        Some(op) => (
+            AuditContext::operator(&op.id, &op.email, Some(source.to_owned())),
+            op.id.clone(),
+        ),
+        None => (
+            AuditContext {
+                actor: audit::Actor::System,
+                source: Some(source.to_owned()),
+            },
+            String::new(),
+        ),
+    };
+    let event = AuditEvent {
+        action: "session.login",
+        target,
+        outcome,
+        fields: serde_json::json!({ "email": email }),
+    };
+    audit::record_alone(db, &ctx, event, now).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_have_one_string_mapping() {
+        for role in Role::ALL {
+            assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+            assert_eq!(
+                serde_json::to_value(role).unwrap(),
+                serde_json::Value::String(role.to_string())
+            );
+        }
+        assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
+        assert!("Admin".parse::<Role>().is_err());
+        assert!("root".parse::<Role>().is_err());
+        assert!("".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+            "ada@example.com.",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn passwords_have_bounds_and_a_redacting_debug() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse(&"x".repeat(11)).is_err());
+        let p = Password::parse("correct horse battery").unwrap();
+        assert_eq!(p.expose(), "correct horse battery");
+        assert!(!format!("{p:?}").contains("horse"));
+        assert!(Password::parse(&"é".repeat(12)).is_ok());
+        assert!(Password::parse(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
+        assert!(Password::parse(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn totp_codes_match_one_step_either_side_and_never_twice() {
+        let secret = [7u8; 20];
+        let base32 = totp_rs::Secret::Raw(secret.to_vec())
+            .to_encoded()
+            .to_string();
+        let now = 1_800_000_000 * 1_000_000;
+        let code = totp_code(&base32, now).unwrap();
+        let step = 1_800_000_000 / 30;
+        assert_eq!(matching_step(&secret, &code, now, None), Some(step));
+        // 30 s later the same code is the previous step: still accepted once.
+        assert_eq!(
+            matching_step(&secret, &code, now + 30_000_000, None),
+            Some(step)
+        );
+        // Two steps later it is too old.
+        assert_eq!(matching_step(&secret, &code, now + 60_000_000, None), None);
+        // A step already used is refused.
+        assert_eq!(matching_step(&secret, &code, now, Some(step)), None);
+        assert_eq!(matching_step(&secret, "12345", now, None), None);
+        assert_eq!(matching_step(&secret, "abcdef", now, None), None);
+    }
+
+    #[test]
+    fn rfc6238_sha1_test_vector() {
+        // RFC 6238 appendix B: the ASCII secret "12345678901234567890", T = 59 s → 94287082
+        // (8 digits); the 6-digit code is its last six digits.
+        let secret = b"12345678901234567890";
+        let base32 = totp_rs::Secret::Raw(secret.to_vec())
+            .to_encoded()
+            .to_string();
+        assert_eq!(totp_code(&base32, 59_000_000).unwrap(), "287082");
+    }
 }

@@ -41,6 +41,11 @@ pub fn test_config(db_url: &str) -> Config {
         signing_key_encryption_key: Some(test_kek()),
         previous_signing_key_encryption_key: None,
         bcrypt_concurrency: 2,
+        // As for client secrets: the lowest cost keeps the console tests fast.
+        console: auth_server::config::ConsoleConfig {
+            operator_bcrypt_cost: 4,
+            ..Default::default()
+        },
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
         redis_url: None,

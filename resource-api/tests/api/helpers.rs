@@ -62,6 +62,7 @@ impl TestStack {
             signing_key_encryption_key: Some(test_kek()),
             previous_signing_key_encryption_key: None,
             bcrypt_concurrency: 2,
+            console: Default::default(),
             metrics_bind: None,
             cors_allowed_origins: Vec::new(),
             redis_url: None,

@@ -118,6 +118,7 @@ async fn auth_server_as(s: &TestStack, issuer: &str) -> String {
         signing_key_encryption_key: Some(test_kek()),
         previous_signing_key_encryption_key: None,
         bcrypt_concurrency: 2,
+        console: Default::default(),
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
         redis_url: None,

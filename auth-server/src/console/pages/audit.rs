@@ -29,6 +29,7 @@ mod stub {
 
     use crate::error::Result;
 
+    #[allow(dead_code)]
     #[derive(Debug, Clone, Default)]
     pub struct AuditFilter {
         pub actor: Option<String>,

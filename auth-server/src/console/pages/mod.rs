@@ -18,7 +18,7 @@
 //! | hook | where |
 //! |---|---|
 //! | `#secret` | the once-shown client secret or API key (text of a `<code>`) |
-//! | `#copy-secret` | the copy button beside it (`data-copy-target="secret"`; hidden until `console.js` runs) |
+//! | `#copy-secret` | the copy button beside it (`data-copy="#secret"`; hidden until `console.js` shows it) |
 //! | `#flash` | the success message after an action (`role="status"`) |
 //! | `#create-application`, `#create-api-key`, `#create-operator` | the create forms |
 //! | `#applications`, `#api-keys`, `#operators`, `#audit-events` | the tables; one `<tr data-id="…">` per row (client id, key id, operator id, audit `seq`) |
@@ -51,50 +51,49 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// The most fields a form may have (every scope checkbox included).
 const MAX_FORM_FIELDS: usize = 64;
 
-/// Every page of this module.
+/// Every page of this module, relative to the `/console` scope of [`super::configure`] (which
+/// adds the security headers and the Origin check).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        Endpoint::new("/console/applications")
+        Endpoint::new("/applications")
             .get(applications::list)
             .post(applications::create),
     )
-    .service(Endpoint::new("/console/applications/{client_id}").get(applications::detail))
+    .service(Endpoint::new("/applications/{client_id}").get(applications::detail))
     .service(
-        Endpoint::new("/console/applications/{client_id}/rotate-secret")
-            .post(applications::rotate_secret),
+        Endpoint::new("/applications/{client_id}/rotate-secret").post(applications::rotate_secret),
     )
     .service(
-        Endpoint::new("/console/applications/{client_id}/revoke-tokens")
-            .post(applications::revoke_tokens),
+        Endpoint::new("/applications/{client_id}/revoke-tokens").post(applications::revoke_tokens),
     )
-    .service(Endpoint::new("/console/applications/{client_id}/disable").post(applications::disable))
-    .service(Endpoint::new("/console/applications/{client_id}/enable").post(applications::enable))
+    .service(Endpoint::new("/applications/{client_id}/disable").post(applications::disable))
+    .service(Endpoint::new("/applications/{client_id}/enable").post(applications::enable))
     .service(
-        Endpoint::new("/console/applications/{client_id}/delete")
+        Endpoint::new("/applications/{client_id}/delete")
             .get(applications::confirm_delete)
             .post(applications::delete),
     )
     .service(
-        Endpoint::new("/console/api-keys")
+        Endpoint::new("/api-keys")
             .get(api_keys::list)
             .post(api_keys::create),
     )
-    .service(Endpoint::new("/console/api-keys/{id}").get(api_keys::detail))
+    .service(Endpoint::new("/api-keys/{id}").get(api_keys::detail))
     .service(
-        Endpoint::new("/console/api-keys/{id}/revoke")
+        Endpoint::new("/api-keys/{id}/revoke")
             .get(api_keys::confirm_revoke)
             .post(api_keys::revoke),
     )
     .service(
-        Endpoint::new("/console/operators")
+        Endpoint::new("/operators")
             .get(operators::list)
             .post(operators::create),
     )
-    .service(Endpoint::new("/console/operators/{id}/role").post(operators::set_role))
-    .service(Endpoint::new("/console/operators/{id}/disable").post(operators::disable))
-    .service(Endpoint::new("/console/operators/{id}/enable").post(operators::enable))
-    .service(Endpoint::new("/console/audit").get(audit::list))
-    .service(Endpoint::new("/console/audit/export").get(audit::export));
+    .service(Endpoint::new("/operators/{id}/role").post(operators::set_role))
+    .service(Endpoint::new("/operators/{id}/disable").post(operators::disable))
+    .service(Endpoint::new("/operators/{id}/enable").post(operators::enable))
+    .service(Endpoint::new("/audit").get(audit::list))
+    .service(Endpoint::new("/audit/export").get(audit::export));
 }
 
 // --- access -------------------------------------------------------------------------------------
@@ -110,23 +109,18 @@ pub(crate) fn who(signed: &SignedIn) -> Who<'_> {
 pub(crate) fn denied(d: Denied) -> ConsoleError {
     match d {
         Denied::NotFound => ConsoleError::NotFound,
-        Denied::Forbidden => ConsoleError::Forbidden,
+        Denied::Forbidden => ConsoleError::Forbidden("Your role does not allow this.".into()),
     }
 }
 
 pub(crate) fn bad_input(message: impl Into<String>) -> ConsoleError {
-    ConsoleError::BadRequest(message.into())
+    ConsoleError::BadForm(message.into())
 }
 
 /// A service error as a console page: validation names the field (400), a missing record is
-/// the 404 page, a lost race says so (400, nothing changed), anything else is the 500 page.
+/// the 404 page, a lost race is 409 (nothing changed), anything else is the 500 page.
 pub(crate) fn service_error(e: Error) -> ConsoleError {
-    match e {
-        Error::Validation { message, .. } => bad_input(message),
-        Error::NotFound(_) => ConsoleError::NotFound,
-        Error::Conflict(m) => bad_input(m),
-        other => ConsoleError::Internal(other.to_string()),
-    }
+    ConsoleError::from(e)
 }
 
 // --- forms and queries --------------------------------------------------------------------------
@@ -295,7 +289,7 @@ pub(crate) fn secret_box(label: &str, secret: &str) -> Markup {
             p .secret-value {
                 code #secret { (secret) }
                 " "
-                button #copy-secret type="button" data-copy-target="secret" hidden { "Copy" }
+                button #copy-secret type="button" data-copy="#secret" hidden { "Copy" }
             }
         }
     }

@@ -1,37 +1,245 @@
-//! `/console/operators` (admins only): list, create, change role, disable / enable.
-//! Written against `service::operators` at the merge with h-accounts.
+//! `/console/operators` (admins only): list, create (with an initial password, or a one-time
+//! setup link shown once), change role, disable / enable. An admin cannot change their own
+//! role or disable themselves here, so the console is never left without the admin using it.
 
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Path};
 use actix_web::{HttpRequest, HttpResponse};
+use maud::{html, Markup};
 
-use super::denied;
+use super::{
+    bad_input, csrf_field, denied, flash, page, secret_box, see_other, service_error, Form,
+};
 use crate::console::policy::{self, Page};
-use crate::console::{ConsoleError, SignedIn};
+use crate::console::{check_csrf, ConsoleError, SignedIn};
 use crate::routes::AppState;
+use crate::service::now_micros;
+use crate::service::operators::{self, Email, OperatorView, Password, Role};
 
 type PageResult = Result<HttpResponse, ConsoleError>;
 
-pub async fn list(signed: SignedIn, _state: web::Data<AppState>) -> PageResult {
+/// `GET /console/operators`.
+pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
     policy::page(signed.operator.role, Page::Operators).map_err(denied)?;
-    Err(ConsoleError::NotFound)
+    let ops = operators::list(&state.db).await.map_err(service_error)?;
+    let body = html! {
+        h1 { "Operators" }
+        (flash(&req))
+        div .table-wrap {
+            table #operators {
+                caption { (ops.len()) " operators" }
+                thead { tr {
+                    th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "TOTP" }
+                    th scope="col" { "Status" } th scope="col" { "Created" }
+                    th scope="col" { span .visually-hidden { "Actions" } }
+                } }
+                tbody {
+                    @for op in &ops { (row(&signed, op)) }
+                }
+            }
+        }
+        (create_form(&signed))
+    };
+    Ok(page(StatusCode::OK, &signed, "Operators", body))
 }
 
-pub async fn create(_req: HttpRequest, signed: SignedIn, _body: Bytes) -> PageResult {
-    policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
-    Err(ConsoleError::NotFound)
+fn row(signed: &SignedIn, op: &OperatorView) -> Markup {
+    let base = format!("/console/operators/{}", op.id);
+    let role_id = format!("role-{}", op.id);
+    let me = op.id == signed.operator.id;
+    html! {
+        tr data-id=(op.id) {
+            td { (op.email) @if me { " (you)" } }
+            td { (op.role) }
+            td { @if op.totp_enabled { "enrolled" } @else { "no" } }
+            td { @if op.disabled { "disabled" } @else { "active" } }
+            td { time datetime=(op.created_at) { (op.created_at) } }
+            td .actions {
+                @if !me {
+                    form method="post" action=(format!("{base}/role")) {
+                        (csrf_field(signed))
+                        label for=(role_id) .visually-hidden { "Role of " (op.email) }
+                        select name="role" id=(role_id) {
+                            @for r in Role::ALL {
+                                option value=(r.as_str()) selected[r == op.role] { (r.as_str()) }
+                            }
+                        }
+                        button type="submit" { "Change role" }
+                    }
+                    @if op.disabled {
+                        form method="post" action=(format!("{base}/enable")) {
+                            (csrf_field(signed))
+                            button type="submit" { "Enable" }
+                        }
+                    } @else {
+                        form method="post" action=(format!("{base}/disable")) {
+                            (csrf_field(signed))
+                            button type="submit" { "Disable" }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
-pub async fn set_role(signed: SignedIn, _id: Path<String>, _body: Bytes) -> PageResult {
-    policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
-    Err(ConsoleError::NotFound)
+fn create_form(signed: &SignedIn) -> Markup {
+    html! {
+        section aria-labelledby="create-heading" {
+            h2 #create-heading { "New operator" }
+            form #create-operator method="post" action="/console/operators" {
+                (csrf_field(signed))
+                div .field {
+                    label for="op-email" { "Email" }
+                    input type="email" name="email" id="op-email" required maxlength="254" autocomplete="off";
+                }
+                div .field {
+                    label for="op-role" { "Role" }
+                    select name="role" id="op-role" required {
+                        @for r in Role::ALL {
+                            option value=(r.as_str()) selected[r == Role::Developer] { (r.as_str()) }
+                        }
+                    }
+                }
+                div .field {
+                    label for="op-password" { "Initial password (optional)" }
+                    input type="password" name="password" id="op-password" autocomplete="new-password"
+                        minlength=(operators::MIN_PASSWORD_CHARS) aria-describedby="op-password-help";
+                    p #op-password-help .help {
+                        "Leave empty to get a one-time setup link (valid 24 hours) to send to them instead."
+                    }
+                }
+                button type="submit" { "Create operator" }
+            }
+        }
+    }
 }
 
-pub async fn disable(signed: SignedIn, _id: Path<String>, _body: Bytes) -> PageResult {
+/// `POST /console/operators`: with no password, the answer shows the setup link, this once.
+pub async fn create(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    body: Bytes,
+) -> PageResult {
+    let form = Form::parse(&req, &body)?;
+    check_csrf(&req, &signed, form.csrf())?;
     policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
-    Err(ConsoleError::NotFound)
+    let email =
+        Email::parse(form.required("email")?).map_err(|m| bad_input(format!("email {m}.")))?;
+    let role: Role = form
+        .required("role")?
+        .parse()
+        .map_err(|m| bad_input(format!("role {m}.")))?;
+    let password = match form.get("password")? {
+        None | Some("") => None,
+        Some(p) => Some(Password::parse(p).map_err(|m| bad_input(format!("password {m}.")))?),
+    };
+    let created = operators::create(
+        &state.db,
+        &signed.audit,
+        email,
+        role,
+        password,
+        state.config.console.operator_bcrypt_cost,
+        now_micros(),
+    )
+    .await
+    .map_err(service_error)?;
+    let op = &created.operator;
+    tracing::info!("operator {} created in the console", op.id);
+    let body = html! {
+        h1 { "Operator created" }
+        p #flash .flash.success role="status" { (op.email) " was created as " (op.role) "." }
+        @match &created.setup_token {
+            Some(token) => (secret_box("One-time setup link", &operators::setup_link(&state.config.issuer, token))),
+            None => p { "They can sign in with the password you gave." },
+        }
+        p { a href="/console/operators" { "All operators" } }
+    };
+    Ok(page(StatusCode::CREATED, &signed, "Operator created", body))
 }
 
-pub async fn enable(signed: SignedIn, _id: Path<String>, _body: Bytes) -> PageResult {
+/// The common steps of a change to an operator: form, CSRF, role, id shape, not oneself.
+async fn changeable(
+    req: &HttpRequest,
+    signed: &SignedIn,
+    state: &AppState,
+    id: &str,
+    body: &Bytes,
+) -> Result<(Form, OperatorView), ConsoleError> {
+    let form = Form::parse(req, body)?;
+    check_csrf(req, signed, form.csrf())?;
     policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
-    Err(ConsoleError::NotFound)
+    if !shared::validate::plausible_id("op", id) {
+        return Err(ConsoleError::NotFound);
+    }
+    let op = operators::get(&state.db, id).await.map_err(service_error)?;
+    if op.id == signed.operator.id {
+        return Err(bad_input(
+            "You cannot change your own role or disable yourself; ask another admin.",
+        ));
+    }
+    Ok((form, op))
+}
+
+/// `POST /console/operators/{id}/role`.
+pub async fn set_role(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let (form, op) = changeable(&req, &signed, &state, &id, &body).await?;
+    let role: Role = form
+        .required("role")?
+        .parse()
+        .map_err(|m| bad_input(format!("role {m}.")))?;
+    operators::set_role(&state.db, &signed.audit, &op.id, role, now_micros())
+        .await
+        .map_err(service_error)?;
+    Ok(see_other("/console/operators?done=role_changed"))
+}
+
+async fn set_disabled(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+    disabled: bool,
+) -> PageResult {
+    let (_, op) = changeable(&req, &signed, &state, &id, &body).await?;
+    operators::set_disabled(&state.db, &signed.audit, &op.id, disabled, now_micros())
+        .await
+        .map_err(service_error)?;
+    let done = if disabled {
+        "operator_disabled"
+    } else {
+        "operator_enabled"
+    };
+    Ok(see_other(&format!("/console/operators?done={done}")))
+}
+
+/// `POST /console/operators/{id}/disable`: their sessions end at once.
+pub async fn disable(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> PageResult {
+    set_disabled(req, signed, state, id, body, true).await
+}
+
+/// `POST /console/operators/{id}/enable`.
+pub async fn enable(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> PageResult {
+    set_disabled(req, signed, state, id, body, false).await
 }

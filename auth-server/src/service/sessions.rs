@@ -1,0 +1,202 @@
+//! Console sessions: a random 32-byte id (base64url) in a cookie; only its SHA-256 is stored.
+//!
+//! A session ends at its absolute end (`CONSOLE_SESSION_MAX_SECS` after sign-in), after
+//! `CONSOLE_SESSION_IDLE_SECS` without a request, at logout, and when its operator is disabled or
+//! their password changes (both delete every session of the operator in the same transaction).
+//! `last_seen_at` is written at most once a minute per session, so a busy page costs no write
+//! per request; the idle end is therefore exact to within that minute. Time is a parameter of
+//! every check.
+//!
+//! The CSRF token of a session is derived from its id (SHA-256 over a domain label and the
+//! id), so it needs no storage and no other session shares it.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use diesel::Connection;
+use sha2::{Digest, Sha256};
+use shared::db::Db;
+use shared::Secret;
+
+use super::audit::{self, AuditContext, AuditEvent};
+use super::operators::OperatorView;
+use crate::config::ConsoleConfig;
+use crate::db::operators::OperatorRow;
+use crate::db::sessions::SessionRow;
+use crate::error::Result;
+
+/// `last_seen_at` is refreshed when older than this.
+pub const TOUCH_INTERVAL_US: i64 = 60 * 1_000_000;
+
+/// The SHA-256 digest (hex) of a session id or setup token: the only form stored or compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenDigest(String);
+
+impl TokenDigest {
+    pub fn of(token: &str) -> TokenDigest {
+        TokenDigest(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 32 random bytes, base64url without padding (43 characters).
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// The CSRF token of the session `session_id`.
+pub fn csrf_token(session_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"caseforge console csrf\0");
+    h.update(session_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+/// A live session, as the request extractor sees it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub operator: OperatorView,
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
+/// Starts a session for `operator_id`; returns the id for the cookie (shown nowhere else).
+pub async fn create(
+    db: &Db,
+    config: &ConsoleConfig,
+    ctx: &AuditContext,
+    operator: &OperatorView,
+    now: i64,
+) -> Result<Secret> {
+    let operator_id = operator.id.as_str();
+    let id = Secret::new(random_token());
+    let row = SessionRow {
+        id_digest: TokenDigest::of(id.expose()).as_str().to_owned(),
+        operator_id: operator_id.to_owned(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + secs_to_us(config.session_max_secs),
+        source: ctx.source.clone(),
+    };
+    let ctx = ctx.clone();
+    let event = AuditEvent::success(
+        "session.login",
+        operator_id,
+        serde_json::json!({ "email": operator.email }),
+    );
+    db.run(move |c| {
+        c.transaction(|c| {
+            SessionRow::insert(c, &row)?;
+            audit::record(c, &ctx, &event, now)
+        })
+    })
+    .await?;
+    Ok(id)
+}
+
+/// The live session with this id at `now`, or `None` (unknown, idle too long, past its end,
+/// operator disabled). A dead session's row is deleted.
+pub async fn lookup(
+    db: &Db,
+    config: &ConsoleConfig,
+    session_id: &str,
+    now: i64,
+) -> Result<Option<Session>> {
+    if session_id.len() != 43 {
+        return Ok(None);
+    }
+    let digest = TokenDigest::of(session_id).as_str().to_owned();
+    let idle = secs_to_us(config.session_idle_secs);
+    let found = db
+        .run(move |c| {
+            let Some((session, operator)) = SessionRow::find_with_operator(c, &digest)? else {
+                return Ok(None);
+            };
+            let live =
+                session.expires_at > now && session.last_seen_at + idle > now && !operator.disabled;
+            if !live {
+                SessionRow::delete(c, &digest)?;
+                return Ok(None);
+            }
+            if now - session.last_seen_at >= TOUCH_INTERVAL_US {
+                SessionRow::touch(c, &digest, now)?;
+            }
+            Ok(Some((session, operator)))
+        })
+        .await?;
+    let Some((session, operator)) = found else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        operator: OperatorView::of(&operator)?,
+        csrf_token: csrf_token(session_id),
+        expires_at: session.expires_at,
+    }))
+}
+
+/// Ends the session (logout).
+pub async fn end(db: &Db, ctx: &AuditContext, session_id: &str, now: i64) -> Result<()> {
+    let digest = TokenDigest::of(session_id).as_str().to_owned();
+    let ctx = ctx.clone();
+    db.run(move |c| {
+        c.transaction(|c| {
+            if let Some((session, _)) = SessionRow::find_with_operator(c, &digest)? {
+                SessionRow::delete(c, &digest)?;
+                let event = AuditEvent::success(
+                    "session.logout",
+                    &session.operator_id,
+                    serde_json::json!({}),
+                );
+                audit::record(c, &ctx, &event, now)?;
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of an operator.
+pub async fn end_all(db: &Db, operator_id: &str) -> Result<usize> {
+    let id = operator_id.to_owned();
+    Ok(db.run(move |c| OperatorRow::end_sessions(c, &id)).await?)
+}
+
+/// Deletes dead sessions (the periodic purge).
+pub fn purge(
+    c: &mut shared::db::DbConnection,
+    config: &ConsoleConfig,
+    now: i64,
+) -> diesel::QueryResult<usize> {
+    SessionRow::purge_expired(c, now, now - secs_to_us(config.session_idle_secs))
+}
+
+fn secs_to_us(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX / 1_000_000) * 1_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_32_random_bytes_base64url() {
+        let a = random_token();
+        assert_eq!(a.len(), 43);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+        assert_ne!(a, random_token());
+    }
+
+    #[test]
+    fn csrf_tokens_and_digests_are_bound_to_the_id() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(csrf_token(&a), csrf_token(&b));
+        assert_eq!(csrf_token(&a), csrf_token(&a));
+        assert_ne!(csrf_token(&a), a);
+        assert_eq!(TokenDigest::of(&a).as_str().len(), 64);
+        assert_ne!(TokenDigest::of(&a), TokenDigest::of(&b));
+        assert!(!TokenDigest::of(&a).as_str().contains(&a));
+    }
+}
