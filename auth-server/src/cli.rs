@@ -16,6 +16,7 @@ use crate::service::api_keys::{self, ApiKeyView};
 use crate::service::applications::{self, ApplicationView};
 use crate::service::audit::AuditContext;
 use crate::service::now_micros;
+use crate::service::operators::{self, Email, OperatorView, Password, Role};
 use crate::service::signing::{self, SigningKeyView};
 use crate::Application;
 
@@ -50,6 +51,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage console operators (people who sign in to /console).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
 }
 
 /// How listing and show commands print: JSON (the default) or aligned columns.
@@ -186,6 +190,48 @@ pub enum KeysCommand {
     List(OutputArg),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator. With --password-stdin the password is read from standard input;
+    /// without it a one-time setup link (24 h) is printed, once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, developer or auditor.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List operators, oldest first.
+    List(OutputArg),
+    /// Disable an operator: every session of theirs ends at once.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled operator again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Change an operator's role.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        /// admin, developer or auditor.
+        #[arg(long)]
+        role: String,
+    },
+    /// Print a new one-time setup link for an operator (a forgotten password); the previous
+    /// link stops working, the current password keeps working until the link is used.
+    SetupLink {
+        #[arg(long)]
+        email: String,
+    },
+}
+
 /// What `auth-server token` prints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum TokenOutput {
@@ -243,6 +289,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::App(cmd) => app(cmd, &open_existing(&config)?, &config).await,
             Command::Key(cmd) => key(cmd, &open_existing(&config)?).await,
             Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, &config).await,
+            Command::Operator(cmd) => operator(cmd, &open_existing(&config)?, &config).await,
         }
     }))
 }
@@ -376,6 +423,21 @@ impl Tabular for ApiKeyView {
             or_dash(&self.expires_at),
             or_dash(&self.last_used_at),
             or_dash(&self.revoked_at),
+        ]
+    }
+}
+
+impl Tabular for OperatorView {
+    const HEADER: &'static [&'static str] =
+        &["ID", "EMAIL", "ROLE", "TOTP", "DISABLED", "CREATED_AT"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.email.clone(),
+            self.role.to_string(),
+            self.totp_enabled.to_string(),
+            self.disabled.to_string(),
+            self.created_at.clone(),
         ]
     }
 }
@@ -687,6 +749,117 @@ async fn token(args: TokenArgs) -> Result<(), String> {
         }))?,
     }
     Ok(())
+}
+
+// --- operators ---------------------------------------------------------------------------------
+
+fn parse_email(raw: &str) -> Result<Email, String> {
+    Email::parse(raw).map_err(|m| format!("invalid --email: {m}"))
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    raw.parse().map_err(|m| format!("invalid --role: {m}"))
+}
+
+async fn find_operator(db: &Db, email: &Email) -> Result<OperatorView, String> {
+    operators::find_by_email(db, email)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => format!("no operator with the email {email} exists"),
+            other => describe(other),
+        })
+}
+
+async fn operator(command: OperatorCommand, db: &Db, config: &Config) -> Result<(), String> {
+    let ctx = AuditContext::cli();
+    let now = now_micros();
+    match command {
+        OperatorCommand::Create {
+            email,
+            role,
+            password_stdin,
+        } => {
+            // Every flag is checked before anything is read or written.
+            let email = parse_email(&email)?;
+            let role = parse_role(&role)?;
+            let password = if password_stdin {
+                Some(operator_password_from_stdin()?)
+            } else {
+                None
+            };
+            let cost = config.console.operator_bcrypt_cost;
+            let created = operators::create(db, &ctx, email, role, password, cost, now)
+                .await
+                .map_err(describe)?;
+            let setup_link = created
+                .setup_token
+                .as_ref()
+                .map(|t| operators::setup_link(&config.issuer, t));
+            print_json(&serde_json::json!({
+                "operator": created.operator,
+                "setup_link": setup_link,
+            }))?;
+            if setup_link.is_some() {
+                eprintln!(
+                    "Send the setup_link to the operator now: it works once, for 24 hours, and cannot be shown again."
+                );
+            }
+            Ok(())
+        }
+        OperatorCommand::List(o) => {
+            print_list(&operators::list(db).await.map_err(describe)?, o.output)
+        }
+        OperatorCommand::Disable { email } => {
+            let op = find_operator(db, &parse_email(&email)?).await?;
+            let op = operators::set_disabled(db, &ctx, &op.id, true, now)
+                .await
+                .map_err(describe)?;
+            print_json(&op)
+        }
+        OperatorCommand::Enable { email } => {
+            let op = find_operator(db, &parse_email(&email)?).await?;
+            let op = operators::set_disabled(db, &ctx, &op.id, false, now)
+                .await
+                .map_err(describe)?;
+            print_json(&op)
+        }
+        OperatorCommand::SetRole { email, role } => {
+            let email = parse_email(&email)?;
+            let role = parse_role(&role)?;
+            let op = find_operator(db, &email).await?;
+            let op = operators::set_role(db, &ctx, &op.id, role, now)
+                .await
+                .map_err(describe)?;
+            print_json(&op)
+        }
+        OperatorCommand::SetupLink { email } => {
+            let op = find_operator(db, &parse_email(&email)?).await?;
+            let token = operators::new_setup_link(db, &ctx, &op.id, now)
+                .await
+                .map_err(describe)?;
+            print_json(&serde_json::json!({
+                "operator": op,
+                "setup_link": operators::setup_link(&config.issuer, &token),
+            }))?;
+            eprintln!("Send the setup_link to the operator now: it works once, for 24 hours.");
+            Ok(())
+        }
+    }
+}
+
+/// The operator's password: the first line of standard input, without its line ending (spaces
+/// are part of a password).
+fn operator_password_from_stdin() -> Result<Password, String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("--password-stdin: cannot read standard input: {e}"))?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err("--password-stdin: standard input holds no password".to_owned());
+    }
+    Password::parse(line).map_err(|m| format!("invalid --password-stdin: the password {m}"))
 }
 
 /// The client secret from standard input (its first line) or `CLIENT_SECRET`.

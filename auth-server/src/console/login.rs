@@ -149,7 +149,7 @@ pub async fn login(
         .authenticate(&state.db, attempt, now, Instant::now())
         .await;
     let shown_email: String = form.email.trim().chars().take(254).collect();
-    let (status, message) = match outcome {
+    let (status, message, retry_after) = match outcome {
         Ok(operator) => {
             let ctx = crate::service::audit::AuditContext::operator(
                 &operator.id,
@@ -167,10 +167,15 @@ pub async fn login(
                 .finish());
         }
         Err(LoginError::Internal(e)) => return Err(e.into()),
-        Err(LoginError::Invalid) => (StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS.to_owned()),
+        Err(LoginError::Invalid) => (
+            StatusCode::UNAUTHORIZED,
+            INVALID_CREDENTIALS.to_owned(),
+            None,
+        ),
         Err(LoginError::Throttled { retry_after }) => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many attempts; retry in {retry_after} s."),
+            Some(retry_after),
         ),
     };
     operators::audit_login(&state.db, &source, &form.email, None, Outcome::Denied, now).await;
@@ -180,12 +185,9 @@ pub async fn login(
         login_form(&form.csrf_token, &shown_email, Some(&message), None),
     );
     let mut res = page(status, markup);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        if let Some(secs) = message.split_whitespace().nth(5) {
-            if let Ok(v) = HeaderValue::from_str(secs) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
+    if let Some(secs) = retry_after {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     Ok(res)
 }

@@ -532,6 +532,8 @@ impl Operators {
                     let Some(id) = OperatorRow::complete_setup(c, &d, &hash, now)? else {
                         return Ok(None);
                     };
+                    // A link made for a forgotten password ends the sessions the old one had.
+                    OperatorRow::end_sessions(c, &id)?;
                     let event = AuditEvent::success("operator.setup", &id, serde_json::json!({}));
                     audit::record(c, &ctx, &event, now)?;
                     OperatorRow::find(c, &id)

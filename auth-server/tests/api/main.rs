@@ -6,6 +6,7 @@
 mod admin;
 mod change_feed;
 mod cli;
+mod console_auth;
 mod console_pages;
 mod discovery;
 mod edge;
