@@ -3,7 +3,7 @@
 //! layer, never `db/`. Secrets are printed once; invalid values exit non-zero with one line
 //! naming the flag, and change nothing.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::service::api_keys::{self, ApiKeyView};
 use crate::service::applications::{self, ApplicationView};
-use crate::service::audit::AuditContext;
+use crate::service::audit::{self, AuditContext};
 use crate::service::now_micros;
 use crate::service::operators::{self, Email, OperatorView, Password, Role};
 use crate::service::signing::{self, SigningKeyView};
@@ -54,6 +54,9 @@ pub enum Command {
     /// Manage console operators (people who sign in to /console).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// The audit trail: check its hash chain, or export it as JSON lines.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 /// How listing and show commands print: JSON (the default) or aligned columns.
@@ -232,6 +235,34 @@ pub enum OperatorCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole trail: exit 0 and print the event count and the head
+    /// hash when it is intact, exit 1 naming the first event that does not fit.
+    Verify,
+    /// Print events as JSON lines, oldest first (the same filters as GET /admin/audit-events).
+    Export(AuditExport),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExport {
+    /// Operator id, admin-token, an OS user, or system.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// e.g. api_key.create.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// The id acted on.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// RFC 3339: events at or after.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// RFC 3339: events before.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
 /// What `auth-server token` prints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum TokenOutput {
@@ -290,6 +321,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Key(cmd) => key(cmd, &open_existing(&config)?).await,
             Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, &config).await,
             Command::Operator(cmd) => operator(cmd, &open_existing(&config)?, &config).await,
+            Command::Audit(cmd) => audit(cmd, &open_existing(&config)?).await,
         }
     }))
 }
@@ -883,4 +915,54 @@ fn client_secret(from_stdin: bool) -> Result<shared::Secret, String> {
         });
     }
     Ok(shared::Secret::new(value))
+}
+
+// --- audit trail ---------------------------------------------------------------------------------
+
+async fn audit(command: AuditCommand, db: &Db) -> Result<(), String> {
+    match command {
+        AuditCommand::Verify => {
+            let report = db
+                .run(audit::verify)
+                .await
+                .map_err(|e| format!("audit trail: {e}"))?;
+            match report.broken {
+                None => {
+                    println!(
+                        "audit chain intact: {} events, head {}",
+                        report.events, report.head
+                    );
+                    Ok(())
+                }
+                Some((seq, why)) => Err(format!(
+                    "audit chain broken at event {seq}: {why} ({} events before it are intact)",
+                    report.events
+                )),
+            }
+        }
+        AuditCommand::Export(a) => {
+            let filter = audit::AuditFilter::parse(
+                a.actor.as_deref(),
+                a.action.as_deref(),
+                a.target.as_deref(),
+                a.from.as_deref(),
+                a.to.as_deref(),
+            )
+            .map_err(describe)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = 0;
+            loop {
+                let events = audit::list_forward(db, &filter, after, 500)
+                    .await
+                    .map_err(describe)?;
+                let Some(last) = events.last() else { break };
+                after = last.seq;
+                for event in &events {
+                    serde_json::to_writer(&mut out, event).map_err(|e| e.to_string())?;
+                    out.write_all(b"\n").map_err(|e| e.to_string())?;
+                }
+            }
+            out.flush().map_err(|e| e.to_string())
+        }
+    }
 }

@@ -25,6 +25,7 @@ use crate::routes::{admin, health, oauth, well_known};
         admin::create_application, admin::list_applications, admin::get_application,
         admin::patch_application, admin::rotate_secret, admin::revoke_tokens, admin::delete_application,
         admin::create_api_key, admin::list_api_keys, admin::get_api_key, admin::revoke_api_key,
+        admin::list_audit_events, admin::export_audit_events,
     ),
     components(schemas(shared::ErrorBody, oauth::TokenResponse, oauth::TokenRequest)),
     modifiers(&SecuritySchemes, &Shared, &Edge),

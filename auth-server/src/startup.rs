@@ -270,5 +270,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(admin::get_api_key)
                 .delete(admin::revoke_api_key),
         )
+        .service(Endpoint::new("/admin/audit-events").get(admin::list_audit_events))
+        .service(Endpoint::new("/admin/audit-events/export").get(admin::export_audit_events))
         .configure(crate::console::configure);
 }

@@ -29,7 +29,7 @@ use crate::db::{DatabaseTarget, DbConnection};
 
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "caseforge_credentials";
-/// The advisory lock that serialises writers of the feed on PostgreSQL.
+/// The advisory lock that serialises writers of the feed (and of the audit trail) on PostgreSQL.
 const WRITER_LOCK: i64 = 72_435_992;
 /// The `application_name` of the LISTEN connection (visible in `pg_stat_activity`).
 pub const LISTEN_APPLICATION_NAME: &str = "caseforge-listen";
@@ -91,6 +91,19 @@ struct IdRow {
     id: i64,
 }
 
+/// Serialises this transaction with every other writer of a database-numbered log (this feed,
+/// the audit trail) until it commits: a transaction-scoped advisory lock on PostgreSQL (taking
+/// it again in the same transaction is free); nothing on SQLite, whose writer is single. One lock
+/// for both logs, so two writers can never take them in opposite orders.
+pub fn lock_writers(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(WRITER_LOCK)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 /// Appends a change and, on PostgreSQL, notifies listeners. Call it inside the transaction that
 /// makes the change, after the change's own statements (the writer lock is held from here until
 /// commit). Returns the change's id.
@@ -100,11 +113,9 @@ pub fn record(
     subject: &str,
     at: i64,
 ) -> QueryResult<i64> {
+    lock_writers(conn)?;
     match conn {
         DbConnection::Pg(c) => {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<BigInt, _>(WRITER_LOCK)
-                .execute(c)?;
             let row: IdRow = diesel::sql_query(
                 "INSERT INTO credential_changes (id, kind, subject, at) \
                  SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3 FROM credential_changes RETURNING id",

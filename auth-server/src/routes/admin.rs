@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::web::{self, Bytes, Json, Path};
+use actix_web::web::{self, Bytes, Json, Path, Query};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use crate::error::{Error, Result};
@@ -18,7 +18,7 @@ use crate::service::api_keys::{self, ApiKeyView, ApiKeyWithSecret, CreateApiKey}
 use crate::service::applications::{
     self, ApplicationView, ApplicationWithSecret, CreateApplication, PatchApplication, RotateSecret,
 };
-use crate::service::audit::AuditContext;
+use crate::service::audit::{self, AuditContext, AuditEventView, AuditFilter};
 use crate::service::now_micros;
 
 /// `{"data": [...]}`: every admin list.
@@ -260,4 +260,119 @@ pub async fn revoke_api_key(
     api_keys::revoke(&state.db, &admin.0, &id, now_micros()).await?;
     tracing::info!("api key {} revoked", id.as_str());
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The query of `GET /admin/audit-events` and its export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Operator id, `admin-token`, the OS user of a CLI run, or `system`.
+    pub actor: Option<String>,
+    /// e.g. `api_key.create`.
+    pub action: Option<String>,
+    /// The id acted on (`app_…`, `key_…`, a `kid`, an operator id).
+    pub target: Option<String>,
+    /// RFC 3339; events at or after.
+    pub from: Option<String>,
+    /// RFC 3339; events before.
+    pub to: Option<String>,
+    /// Events with a lower `seq` (from `pagination.next_before`).
+    pub before: Option<i64>,
+    /// 1–1000, default 100.
+    pub limit: Option<i64>,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> Result<AuditFilter> {
+        AuditFilter::parse(
+            self.actor.as_deref(),
+            self.action.as_deref(),
+            self.target.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+        )
+    }
+}
+
+/// Where the next (older) page starts: `None` on the last page.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPagination {
+    pub limit: i64,
+    /// Pass as `before` for the next page.
+    pub next_before: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub data: Vec<AuditEventView>,
+    pub pagination: AuditPagination,
+}
+
+/// The audit trail, newest first: every credential and operator event from the admin API, the
+/// CLI and the console. Filters combine; `before` pages back through older events.
+#[utoipa::path(get, path = "/admin/audit-events", tag = "admin", security(("admin_token" = [])),
+    params(AuditQuery),
+    responses((status = 200, body = AuditPage),
+        (status = 400, description = "invalid_query", body = shared::ErrorBody),
+        (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
+pub async fn list_audit_events(
+    _: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: Query<AuditQuery>,
+) -> Result<HttpResponse> {
+    let filter = q.filter()?;
+    let limit = match q.limit {
+        None => 100,
+        Some(n @ 1..=1000) => n,
+        Some(_) => return Err(Error::validation("limit", "must be from 1 to 1000")),
+    };
+    if q.before.is_some_and(|b| b < 1) {
+        return Err(Error::validation("before", "must be at least 1"));
+    }
+    // One more than asked tells whether an older page exists.
+    let mut data = audit::list(&state.db, &filter, q.before, limit + 1).await?;
+    let next_before = if data.len() as i64 > limit {
+        data.truncate(limit as usize);
+        data.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    let mut resp = HttpResponse::Ok();
+    if let Some(before) = next_before {
+        let mut pairs: Vec<(&str, String)> =
+            serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        pairs.retain(|(k, _)| *k != "before");
+        pairs.push(("before", before.to_string()));
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        resp.insert_header((
+            header::LINK,
+            format!("<{}?{query}>; rel=\"next\"", req.path()),
+        ));
+    }
+    Ok(resp.json(AuditPage {
+        data,
+        pagination: AuditPagination { limit, next_before },
+    }))
+}
+
+/// The audit trail as JSON lines (`application/x-ndjson`), oldest first, with the same filters
+/// (`before` and `limit` do not apply): one event per line, for examiners. Streamed in batches,
+/// so any length is served in bounded memory.
+#[utoipa::path(get, path = "/admin/audit-events/export", tag = "admin", security(("admin_token" = [])),
+    params(AuditQuery),
+    responses((status = 200, description = "One event per line", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "invalid_query", body = shared::ErrorBody),
+        (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
+pub async fn export_audit_events(
+    _: Admin,
+    state: web::Data<AppState>,
+    q: Query<AuditQuery>,
+) -> Result<HttpResponse> {
+    let filter = q.filter()?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(audit::export(state.db.clone(), filter)))
 }

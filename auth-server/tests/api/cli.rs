@@ -12,7 +12,7 @@ use crate::helpers::{spawn_on, Client, TestDb};
 const TEST_KEK_B64: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 const LOG_TEST_ADMIN_TOKEN: &str = "log-test-admin-token-0123456789abcdef";
 
-fn cli(db: &TestDb, args: &[&str]) -> Output {
+pub fn cli(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_auth-server"))
         .args(args)
         .env("DATABASE_URL", db.url())
@@ -25,7 +25,7 @@ fn cli(db: &TestDb, args: &[&str]) -> Output {
 
 /// A fresh database with its tables, as `auth-server migrate` leaves it: the ops commands refuse
 /// to create a SQLite file themselves.
-fn migrated_db() -> TestDb {
+pub fn migrated_db() -> TestDb {
     let db = TestDb::create();
     let out = cli(&db, &["migrate"]);
     assert!(

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod audit;
 mod change_feed;
 mod cli;
 mod console_auth;

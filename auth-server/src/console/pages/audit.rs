@@ -11,59 +11,13 @@ use super::{bad_input, denied, page, service_error, Form};
 use crate::console::policy::{self, Page};
 use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
-use stub::{AuditEventView, AuditFilter};
+use crate::service::audit::{self, AuditEventView, AuditFilter};
 
 type PageResult = Result<HttpResponse, ConsoleError>;
 
 /// Events per page.
 pub const PAGE_SIZE: i64 = 50;
-/// Events read per query while exporting.
-const EXPORT_BATCH: i64 = 500;
-/// The most events one export holds (narrow the filter for more).
-pub const EXPORT_MAX: usize = 100_000;
 const DAY_US: i64 = 24 * 3600 * 1_000_000;
-
-/// TEMPORARY until the audit store lands on main (exact signatures of service::audit).
-mod stub {
-    use shared::db::Db;
-
-    use crate::error::Result;
-
-    #[allow(dead_code)]
-    #[derive(Debug, Clone, Default)]
-    pub struct AuditFilter {
-        pub actor: Option<String>,
-        pub action: Option<String>,
-        pub target: Option<String>,
-        pub from: Option<i64>,
-        pub to: Option<i64>,
-    }
-
-    #[derive(Debug, Clone, serde::Serialize)]
-    pub struct AuditEventView {
-        pub seq: i64,
-        pub at: String,
-        pub actor_type: String,
-        pub actor_id: String,
-        pub actor_label: String,
-        pub action: String,
-        pub target: String,
-        pub source: Option<String>,
-        pub outcome: String,
-        pub fields: serde_json::Value,
-        pub hash: String,
-    }
-
-    pub async fn list(
-        _db: &Db,
-        _filter: &AuditFilter,
-        _before_seq: Option<i64>,
-        _limit: i64,
-    ) -> Result<Vec<AuditEventView>> {
-        Ok(Vec::new())
-    }
-}
-use stub as audit;
 
 /// The filter of the page and the export, as the query gives it (kept for the links).
 struct Query {
@@ -98,12 +52,12 @@ fn parse_query(req: &HttpRequest) -> Result<Query, ConsoleError> {
     let from_us = (!from.is_empty())
         .then(|| day_start("from", &from))
         .transpose()?;
-    // `to` names a day: every event of that day is included.
+    // `to` names a day, included: the filter's bound (exclusive) is the next midnight.
     let to_us = (!to.is_empty())
-        .then(|| day_start("to", &to).map(|t| t + DAY_US - 1))
+        .then(|| day_start("to", &to).map(|t| t + DAY_US))
         .transpose()?;
     if let (Some(f), Some(t)) = (from_us, to_us) {
-        if f > t {
+        if f >= t {
             return Err(bad_input("from must not be after to."));
         }
     }
@@ -230,38 +184,17 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
     Ok(page(StatusCode::OK, &signed, "Audit trail", body))
 }
 
-/// `GET /console/audit/export?…`: every event of the filter (newest first, at most
-/// [`EXPORT_MAX`]) as JSON lines.
+/// `GET /console/audit/export?…`: every event of the filter as JSON lines, oldest first (the
+/// format of `GET /admin/audit-events/export` and `auth-server audit export`), streamed.
 pub async fn export(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
     policy::page(signed.operator.role, Page::Audit).map_err(denied)?;
     let q = parse_query(&req)?;
-    let mut out = String::new();
-    let mut before = q.before_seq;
-    let mut count = 0;
-    loop {
-        let batch = audit::list(&state.db, &q.filter, before, EXPORT_BATCH)
-            .await
-            .map_err(service_error)?;
-        for e in &batch {
-            let line = serde_json::to_string(e)
-                .map_err(|e| ConsoleError::Internal(format!("audit export: {e}")))?;
-            out.push_str(&line);
-            out.push('\n');
-        }
-        count += batch.len();
-        match batch.last() {
-            Some(last) if batch.len() as i64 == EXPORT_BATCH && count < EXPORT_MAX => {
-                before = Some(last.seq)
-            }
-            _ => break,
-        }
-    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((
             header::CONTENT_DISPOSITION,
             "attachment; filename=\"audit-events.jsonl\"",
         ))
-        .content_type("application/jsonl; charset=utf-8")
-        .body(out))
+        .content_type("application/x-ndjson")
+        .streaming(audit::export(state.db.clone(), q.filter)))
 }
