@@ -26,6 +26,8 @@ use shared::throttle::FailureThrottle;
 /// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
 const ADMIN_FAILURE_BURST: u32 = 10;
 const ADMIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
+/// How often ended console sessions are deleted.
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// Credential changes are kept this long; a replica away longer reloads in full.
 const CHANGE_FEED_RETENTION_US: i64 = 3_600_000_000;
 use crate::Config;
@@ -72,7 +74,6 @@ impl Application {
             db.target().describe()
         );
         let (db2, keys2) = (db.clone(), keys.clone());
-        let console = config.console.clone();
         // Re-reads signing keys (a rotation by the CLI or another replica is picked up) and
         // purges revocations of expired tokens.
         shared::skeleton::every(
@@ -81,16 +82,21 @@ impl Application {
             move || {
                 let now = now_micros();
                 keys2.refresh(&db2, now)?;
-                let console = console.clone();
                 db2.run_blocking(move |c| {
                     RevokedTokenRow::purge_expired(c, now)?;
-                    crate::service::sessions::purge(c, &console, now)?;
                     shared::changes::prune(c, now - CHANGE_FEED_RETENTION_US)
                 })
                 .map_err(|e| e.to_string())?;
                 Ok::<_, String>(())
             },
         );
+        // Dead console sessions are refused when presented; this only keeps the table small.
+        let (db4, console) = (db.clone(), config.console.clone());
+        shared::skeleton::every("console session purge", SESSION_PURGE_INTERVAL, move || {
+            db4.run_blocking(|c| crate::service::sessions::purge(c, &console, now_micros()))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
         if let Some(url) = config.database_listen_url.clone() {
             // A signing key added, retired or revoked by another replica or the CLI is loaded
             // at once (and in full after every reconnection); the periodic refresh stays.

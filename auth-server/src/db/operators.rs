@@ -86,6 +86,27 @@ impl OperatorRow {
             .execute(conn)
     }
 
+    /// Replaces the password hash with one of the same password at another cost, only if it
+    /// is still `old` (a password change in between wins). Sessions are untouched.
+    pub fn replace_password_hash(
+        conn: &mut DbConnection,
+        id: &str,
+        old: &str,
+        new: &str,
+        now: i64,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            operators::table
+                .filter(operators::id.eq(id))
+                .filter(operators::password_hash.eq(old)),
+        )
+        .set((
+            operators::password_hash.eq(Some(new)),
+            operators::updated_at.eq(now),
+        ))
+        .execute(conn)
+    }
+
     /// Uses a setup link: sets the password only while the link's digest is still stored and
     /// unexpired, and forgets the digest in the same statement, so a link works once.
     pub fn complete_setup(

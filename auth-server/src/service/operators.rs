@@ -12,11 +12,11 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use diesel::Connection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::db::Db;
 use shared::throttle::FailureThrottle;
 use shared::Secret;
@@ -46,7 +46,7 @@ const TOTP_DIGITS: usize = 6;
 const TOTP_ISSUER: &str = "CaseForge";
 
 /// What an operator may do in the console. One string mapping: `admin`, `developer`, `auditor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -245,7 +245,9 @@ pub struct LoginAttempt<'a> {
 /// The sign-in machinery: bcrypt bound, dummy hash, failure throttles, the TOTP KEK.
 pub struct Operators {
     cost: u32,
-    dummy_hash: Arc<str>,
+    /// bcrypt of a random secret at `cost`, made at the first sign-in (not at start, where it
+    /// would cost every server and test start a bcrypt at cost 12).
+    dummy_hash: Arc<OnceLock<String>>,
     hashing: Arc<Semaphore>,
     per_account: FailureThrottle,
     per_source: FailureThrottle,
@@ -256,12 +258,9 @@ impl Operators {
     /// `cost` is the bcrypt cost new passwords get (the dummy hash costs the same); `kek` seals
     /// TOTP secrets (without it TOTP enrolment is refused).
     pub fn new(cost: u32, kek: Option<Kek>) -> Self {
-        let dummy = secrets::generate_client_secret();
-        let dummy_hash = secrets::hash_secret(&dummy, cost)
-            .expect("invariant: bcrypt accepts a 44-byte input at a validated cost");
         Operators {
             cost,
-            dummy_hash: dummy_hash.into(),
+            dummy_hash: Arc::new(OnceLock::new()),
             hashing: Arc::new(Semaphore::new(LOGIN_HASHING_PERMITS)),
             per_account: FailureThrottle::new(LOGIN_FAILURE_BURST, LOGIN_FAILURE_REFILL, 100_000),
             per_source: FailureThrottle::new(LOGIN_FAILURE_BURST, LOGIN_FAILURE_REFILL, 100_000),
@@ -293,13 +292,22 @@ impl Operators {
             .acquire()
             .await
             .map_err(|_| Error::Internal("login hashing limiter closed".into()))?;
-        let real = hash.is_some();
-        let hash: Arc<str> = hash.map_or_else(|| self.dummy_hash.clone(), Arc::from);
+        let (hash, dummy, cost) = (hash.map(str::to_owned), self.dummy_hash.clone(), self.cost);
         let password = Secret::new(password);
-        let ok = actix_web::web::block(move || secrets::verify_secret(password.expose(), &hash))
-            .await
-            .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?;
-        Ok(ok && real)
+        actix_web::web::block(move || match hash {
+            Some(hash) => secrets::verify_secret(password.expose(), &hash),
+            None => {
+                let dummy = dummy.get_or_init(|| {
+                    secrets::hash_secret(&secrets::generate_client_secret(), cost)
+                        .expect("invariant: bcrypt accepts a 44-byte input at a validated cost")
+                });
+                // The dummy's secret was thrown away: whatever bcrypt says, this is no match.
+                std::hint::black_box(secrets::verify_secret(password.expose(), dummy));
+                false
+            }
+        })
+        .await
+        .map_err(|_| Error::Internal("bcrypt task cancelled".into()))
     }
 
     /// Checks an attempt; on success returns the operator. `now_us` is wall-clock Unix
@@ -358,12 +366,42 @@ impl Operators {
                 if source_throttled.is_none() {
                     self.per_source.give_back(attempt.source, now).await;
                 }
+                self.rehash_if_needed(db, row, attempt.password, now_us)
+                    .await;
                 Ok(OperatorView::from_row(row)?)
             }
             _ => match account_throttled.max(source_throttled) {
                 Some(retry_after) => Err(LoginError::Throttled { retry_after }),
                 None => Err(LoginError::Invalid),
             },
+        }
+    }
+
+    /// A password hashed at another cost than the configured one is rehashed after a correct
+    /// sign-in, so that the dummy hash of unknown emails keeps costing what a real one does.
+    async fn rehash_if_needed(&self, db: &Db, row: &OperatorRow, password: &str, now: i64) {
+        let Some(old) = row.password_hash.clone() else {
+            return;
+        };
+        if secrets::hash_cost(&old) == Some(self.cost) {
+            return;
+        }
+        match self.hash(&Password(Secret::new(password))).await {
+            Ok(new) => {
+                let id = row.id.clone();
+                let stored = db
+                    .run(move |c| OperatorRow::replace_password_hash(c, &id, &old, &new, now))
+                    .await;
+                match stored {
+                    Ok(_) => tracing::info!(
+                        "password of operator {} rehashed at bcrypt cost {}",
+                        row.id,
+                        self.cost
+                    ),
+                    Err(e) => tracing::warn!("rehash of operator {} not stored: {e}", row.id),
+                }
+            }
+            Err(e) => tracing::warn!("rehash of operator {} failed: {e}", row.id),
         }
     }
 

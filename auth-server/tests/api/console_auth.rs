@@ -879,6 +879,32 @@ async fn an_admin_without_totp_reaches_only_enrolment_when_it_is_required() {
     assert_eq!(location(&resp), "/console/account");
     let page = admin.get("/console/account").await.text().await.unwrap();
     assert!(page.contains("Admins must use two-step sign-in"));
+    // Enrolled, the admin reaches the console.
+    let csrf = csrf_in(&page);
+    admin
+        .post(
+            "/console/account",
+            &[("csrf_token", &csrf), ("action", "totp_begin")],
+        )
+        .await;
+    let page = admin.get("/console/account").await.text().await.unwrap();
+    let key = between(&page, "id=\"totp-key\">", "<").to_owned();
+    let code = operators::totp_code(&key, shared::time::now_micros()).unwrap();
+    let resp = admin
+        .post(
+            "/console/account",
+            &[
+                ("csrf_token", &csrf),
+                ("action", "totp_confirm"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        location(&admin.get("/console").await),
+        "/console/applications"
+    );
     // Developers are not held to it.
     let mut dev = Browser::new(&app);
     dev.sign_in("dev@example.com", PASSWORD).await;
@@ -1146,4 +1172,46 @@ async fn operator_commands_create_accounts_the_console_accepts() {
     );
     assert_eq!(ok_json(&out)["disabled"], true);
     assert_eq!(location(&b.get("/console/account").await), "/console/login");
+}
+
+#[actix_web::test]
+async fn a_password_hashed_at_another_cost_is_rehashed_at_sign_in() {
+    let app = spawn_app().await;
+    let db = db_of(&app);
+    let ada = operators::create(
+        &db,
+        &AuditContext::cli(),
+        Email::parse("ada@example.com").unwrap(),
+        Role::Admin,
+        Some(Password::parse(PASSWORD).unwrap()),
+        5,
+        shared::time::now_micros(),
+    )
+    .await
+    .unwrap()
+    .operator;
+    let hash_of = |id: String| {
+        let db = db.clone();
+        async move {
+            db.run(move |c| auth_server::db::operators::OperatorRow::find(c, &id))
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+                .unwrap()
+        }
+    };
+    assert!(hash_of(ada.id.clone()).await.starts_with("$2b$05$"));
+    let mut b = Browser::new(&app);
+    b.sign_in("ada@example.com", PASSWORD).await;
+    // The test server's operator cost is 4.
+    assert!(hash_of(ada.id.clone()).await.starts_with("$2b$04$"));
+    assert_eq!(
+        b.get("/console/account").await.status(),
+        200,
+        "the session lives on"
+    );
+    Browser::new(&app)
+        .sign_in("ada@example.com", PASSWORD)
+        .await;
 }

@@ -48,7 +48,8 @@ fn between<'h>(html: &'h str, start: &str, end: &str) -> Option<&'h str> {
 }
 
 fn secret_in(html: &str) -> Option<String> {
-    between(html, "<code id=\"secret\">", "</code>").map(str::to_owned)
+    let at = html.find(" id=\"secret\"")?;
+    between(&html[at..], ">", "</code>").map(str::to_owned)
 }
 
 /// Creates an operator through the service layer (as the CLI does) and returns its id.
@@ -832,4 +833,66 @@ async fn the_audit_trail_shows_console_actions_as_the_operator_filtered_paged_an
     assert_eq!(auditor.get("/console/audit/export").await.status(), 200);
     let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
     assert_eq!(dev.get("/console/audit/export").await.status(), 403);
+}
+
+#[actix_web::test]
+async fn the_token_endpoint_does_not_write_last_token_at_per_token() {
+    // A flush interval far beyond the test: nothing may be written by the token request itself.
+    let app = crate::helpers::spawn_app_with(|c| c.last_used_flush_secs = 3600).await;
+    let client = app.create_app(&["cases:read"], "live").await;
+    for _ in 0..3 {
+        assert_eq!(
+            token_status(&app, &client.client_id, &client.client_secret).await,
+            200
+        );
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let apps = admin_list(&app, "/admin/applications").await;
+    assert!(apps[0].get("last_token_at").is_none(), "{}", apps[0]);
+}
+
+#[actix_web::test]
+async fn keys_expiring_within_a_week_are_marked_in_words_not_colour_alone() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let later = (chrono::Utc::now() + chrono::Duration::days(60))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut ids = Vec::new();
+    for date in [&soon, &later] {
+        let resp = admin
+            .post(
+                "/console/api-keys",
+                &[
+                    ("name", "ci"),
+                    ("environment", "sandbox"),
+                    ("scopes", "cases:read"),
+                    ("expires_on", date),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        ids.push(key_id_in(&resp.text().await.unwrap()));
+    }
+    let list = admin.page("/console/api-keys").await;
+    let row = |id: &str| {
+        let at = list.find(&format!("data-id=\"{id}\"")).unwrap();
+        let start = list[..at].rfind("<tr").unwrap();
+        let end = start + list[start..].find("</tr>").unwrap();
+        list[start..end].to_owned()
+    };
+    let near = row(&ids[0]);
+    assert!(
+        near.contains("class=\"expiring\"") && near.contains("Expiring soon"),
+        "{near}"
+    );
+    assert!(near.contains("cf_sand_"), "the masked token: {near}");
+    let far = row(&ids[1]);
+    assert!(
+        !far.contains("expiring") && !far.contains("Expiring soon"),
+        "{far}"
+    );
 }

@@ -280,14 +280,14 @@ pub(crate) fn flash(req: &HttpRequest) -> Markup {
 /// The once-shown secret with its copy button and warning.
 pub(crate) fn secret_box(label: &str, secret: &str) -> Markup {
     html! {
-        section .secret aria-labelledby="secret-heading" {
+        section .secret-box aria-labelledby="secret-heading" {
             h2 #secret-heading { (label) }
             p .warning role="alert" {
                 strong { "Copy it now: " }
                 "it is shown only on this page and cannot be shown again. Store it in a secret manager."
             }
             p .secret-value {
-                code #secret { (secret) }
+                code #secret .secret { (secret) }
                 " "
                 button #copy-secret type="button" data-copy="#secret" hidden { "Copy" }
             }
