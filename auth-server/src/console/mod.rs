@@ -339,7 +339,7 @@ impl ResponseError for ConsoleError {
         };
         let body = html! {
             h1 { (title) }
-            p role="alert" { (message) }
+            p #flash .flash.error role="alert" { (message) }
             p { a href="/console" { "Back to the console" } }
         };
         let mut res = page(self.status_code(), layout(None, title, body));

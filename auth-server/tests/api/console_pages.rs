@@ -609,6 +609,19 @@ async fn malformed_forms_and_hostile_paths_are_4xx_pages_never_500() {
             .await;
         assert_eq!(resp.status(), 400, "grace {grace}");
     }
+    // Far past the form limit (and actix's default payload limit): still this 400 page.
+    let resp = admin
+        .post_raw(
+            "/console/applications",
+            format!(
+                "csrf_token={}&environment=live&name={}",
+                admin.csrf,
+                "x".repeat(300_000)
+            ),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert_html(&resp);
     // Not a form at all.
     let resp = admin
         .http

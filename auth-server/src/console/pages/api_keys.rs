@@ -2,7 +2,7 @@
 //! (the key shown once), detail, revoke with a confirmation step.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Path};
+use actix_web::web::{self, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use shared::ScopeSet;
@@ -195,9 +195,9 @@ pub async fn create(
     req: HttpRequest,
     signed: SignedIn,
     state: web::Data<AppState>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let form = Form::parse(&req, &body)?;
+    let form = Form::parse(&req, body).await?;
     check_csrf(&req, &signed, form.csrf())?;
     policy::write(signed.operator.role, Page::ApiKeys).map_err(denied)?;
     let environment = parse_environment(form.required("environment")?)?;
@@ -307,9 +307,9 @@ pub async fn revoke(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let form = Form::parse(&req, &body)?;
+    let form = Form::parse(&req, body).await?;
     check_csrf(&req, &signed, form.csrf())?;
     policy::write(signed.operator.role, Page::ApiKeys).map_err(denied)?;
     let key = api_keys::get(&state.db, &id).await.map_err(service_error)?;

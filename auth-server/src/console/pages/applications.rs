@@ -2,7 +2,7 @@
 //! revoke all tokens, disable / enable, delete with a confirmation step.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Path};
+use actix_web::web::{self, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use shared::ScopeSet;
@@ -53,9 +53,9 @@ async fn changeable(
     signed: &SignedIn,
     state: &AppState,
     client_id: &str,
-    body: &Bytes,
+    body: Payload,
 ) -> Result<(Form, ApplicationView), ConsoleError> {
-    let form = Form::parse(req, body)?;
+    let form = Form::parse(req, body).await?;
     check_csrf(req, signed, form.csrf())?;
     policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
     let app = applications::get(&state.db, client_id)
@@ -167,9 +167,9 @@ pub async fn create(
     req: HttpRequest,
     signed: SignedIn,
     state: web::Data<AppState>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let form = Form::parse(&req, &body)?;
+    let form = Form::parse(&req, body).await?;
     check_csrf(&req, &signed, form.csrf())?;
     policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
     let environment = parse_environment(form.required("environment")?)?;
@@ -294,9 +294,9 @@ pub async fn rotate_secret(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let (form, app) = changeable(&req, &signed, &state, &id, &body).await?;
+    let (form, app) = changeable(&req, &signed, &state, &id, body).await?;
     let grace_period_seconds = form
         .optional("grace_period_seconds")?
         .map(|g| {
@@ -347,9 +347,9 @@ pub async fn revoke_tokens(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let (_, app) = changeable(&req, &signed, &state, &id, &body).await?;
+    let (_, app) = changeable(&req, &signed, &state, &id, body).await?;
     applications::revoke_tokens(&state.db, &signed.audit, &app.client_id, now_micros())
         .await
         .map_err(service_error)?;
@@ -364,10 +364,10 @@ async fn set_disabled(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
     disabled: bool,
 ) -> PageResult {
-    let (_, app) = changeable(&req, &signed, &state, &id, &body).await?;
+    let (_, app) = changeable(&req, &signed, &state, &id, body).await?;
     let patch = PatchApplication {
         disabled: Some(disabled),
         ..Default::default()
@@ -394,7 +394,7 @@ pub async fn disable(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
     set_disabled(req, signed, state, id, body, true).await
 }
@@ -405,7 +405,7 @@ pub async fn enable(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
     set_disabled(req, signed, state, id, body, false).await
 }
@@ -444,9 +444,9 @@ pub async fn delete(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let (form, app) = changeable(&req, &signed, &state, &id, &body).await?;
+    let (form, app) = changeable(&req, &signed, &state, &id, body).await?;
     if form.get("confirm")? != Some("yes") {
         return Ok(confirm_page(&signed, &app));
     }

@@ -36,8 +36,9 @@ pub mod audit;
 pub mod operators;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self, BytesMut, Payload};
 use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use maud::{html, Markup};
 use shared::routing::Endpoint;
 use shared::{Environment, Scope, ScopeSet, Tier};
@@ -133,7 +134,9 @@ pub(crate) struct Form {
 
 impl Form {
     /// The body of a console POST: a form, at most [`MAX_FORM_BYTES`] and [`MAX_FORM_FIELDS`].
-    pub(crate) fn parse(req: &HttpRequest, body: &Bytes) -> Result<Form, ConsoleError> {
+    /// The body is read here, and reading stops past the limit, so an oversized body of any
+    /// size is this page's 400 (not the payload extractor's error).
+    pub(crate) async fn parse(req: &HttpRequest, body: Payload) -> Result<Form, ConsoleError> {
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -146,10 +149,8 @@ impl Form {
         if !is_form {
             return Err(bad_input("The request must be a submitted form."));
         }
-        if body.len() > MAX_FORM_BYTES {
-            return Err(bad_input("The form is too large."));
-        }
-        Self::from_encoded(body)
+        let body = read_limited(body).await?;
+        Self::from_encoded(&body)
     }
 
     /// A GET's query string.
@@ -206,6 +207,19 @@ impl Form {
             .map(|(_, v)| v.clone())
             .collect()
     }
+}
+
+/// At most [`MAX_FORM_BYTES`] of a request body.
+async fn read_limited(mut body: Payload) -> Result<BytesMut, ConsoleError> {
+    let mut out = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| bad_input("The form could not be read."))?;
+        if out.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(bad_input("The form is too large."));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 /// Parses an environment from a form or query; anything else is a 400 page.

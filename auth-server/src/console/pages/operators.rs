@@ -3,7 +3,7 @@
 //! role or disable themselves here, so the console is never left without the admin using it.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Path};
+use actix_web::web::{self, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
@@ -120,9 +120,9 @@ pub async fn create(
     req: HttpRequest,
     signed: SignedIn,
     state: web::Data<AppState>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let form = Form::parse(&req, &body)?;
+    let form = Form::parse(&req, body).await?;
     check_csrf(&req, &signed, form.csrf())?;
     policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
     let email =
@@ -166,9 +166,9 @@ async fn changeable(
     signed: &SignedIn,
     state: &AppState,
     id: &str,
-    body: &Bytes,
+    body: Payload,
 ) -> Result<(Form, OperatorView), ConsoleError> {
-    let form = Form::parse(req, body)?;
+    let form = Form::parse(req, body).await?;
     check_csrf(req, signed, form.csrf())?;
     policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
     if !shared::validate::plausible_id("op", id) {
@@ -189,9 +189,9 @@ pub async fn set_role(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
-    let (form, op) = changeable(&req, &signed, &state, &id, &body).await?;
+    let (form, op) = changeable(&req, &signed, &state, &id, body).await?;
     let role: Role = form
         .required("role")?
         .parse()
@@ -207,10 +207,10 @@ async fn set_disabled(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
     disabled: bool,
 ) -> PageResult {
-    let (_, op) = changeable(&req, &signed, &state, &id, &body).await?;
+    let (_, op) = changeable(&req, &signed, &state, &id, body).await?;
     operators::set_disabled(&state.db, &signed.audit, &op.id, disabled, now_micros())
         .await
         .map_err(service_error)?;
@@ -228,7 +228,7 @@ pub async fn disable(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
     set_disabled(req, signed, state, id, body, true).await
 }
@@ -239,7 +239,7 @@ pub async fn enable(
     signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> PageResult {
     set_disabled(req, signed, state, id, body, false).await
 }
