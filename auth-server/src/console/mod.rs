@@ -420,13 +420,14 @@ pub async fn protect(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD);
-    let mut res = if safe || check_origin(req.request()).is_ok() {
-        next.call(req).await?.map_into_boxed_body()
+    let refused = if safe {
+        None
     } else {
-        let err = check_origin(req.request())
-            .err()
-            .unwrap_or_else(|| ConsoleError::Forbidden("refused".into()));
-        req.into_response(err.error_response())
+        check_origin(req.request()).err()
+    };
+    let mut res = match refused {
+        None => next.call(req).await?.map_into_boxed_body(),
+        Some(err) => req.into_response(err.error_response()),
     };
     let headers = res.headers_mut();
     for (name, value) in [

@@ -163,7 +163,8 @@ pub struct OperatorView {
 }
 
 impl OperatorView {
-    fn from_row(row: &OperatorRow) -> Result<OperatorView> {
+    /// The view of a row; a role the code does not know is an internal error.
+    pub fn from_row(row: &OperatorRow) -> Result<OperatorView> {
         Ok(OperatorView {
             id: row.id.clone(),
             email: row.email.clone(),
@@ -175,11 +176,6 @@ impl OperatorView {
             disabled: row.disabled,
             created_at: shared::time::rfc3339(row.created_at),
         })
-    }
-
-    /// From a row read with its session (the session extractor).
-    pub fn of(row: &OperatorRow) -> Result<OperatorView> {
-        OperatorView::from_row(row)
     }
 }
 
@@ -543,6 +539,37 @@ impl Operators {
         Ok(true)
     }
 
+    /// [`create`], hashing the password under the login-hashing bound (the console's path).
+    pub async fn create(
+        &self,
+        db: &Db,
+        ctx: &AuditContext,
+        email: Email,
+        role: Role,
+        password: Option<Password>,
+        now: i64,
+    ) -> Result<Created> {
+        let hash = match &password {
+            Some(p) => Some(self.hash(p).await?),
+            None => None,
+        };
+        create_hashed(db, ctx, email, role, hash, now).await
+    }
+
+    /// [`set_password`] (an admin's reset), hashing under the bound; every session of the
+    /// operator ends.
+    pub async fn set_password(
+        &self,
+        db: &Db,
+        ctx: &AuditContext,
+        id: &str,
+        password: &Password,
+        now: i64,
+    ) -> Result<()> {
+        let hash = self.hash(password).await?;
+        store_password(db, ctx, id, hash, now).await
+    }
+
     /// Uses a setup link: sets the first password. `Ok(None)`: unknown, used or expired link.
     pub async fn complete_setup(
         &self,
@@ -709,7 +736,8 @@ async fn store_password(
 // --- operations shared by the console and the CLI -------------------------------------------
 
 /// Creates an operator. With a password it can sign in at once; without one a setup link
-/// (24 h, single use) is made, and only its digest stored.
+/// (24 h, single use) is made, and only its digest stored. An email already taken is a
+/// conflict. (The CLI's path; in the server, [`Operators::create`] hashes under the bound.)
 pub async fn create(
     db: &Db,
     ctx: &AuditContext,
@@ -723,7 +751,18 @@ pub async fn create(
         Some(p) => Some(hash_bounded(None, p, cost).await?),
         None => None,
     };
-    let setup_token = password
+    create_hashed(db, ctx, email, role, password_hash, now).await
+}
+
+async fn create_hashed(
+    db: &Db,
+    ctx: &AuditContext,
+    email: Email,
+    role: Role,
+    password_hash: Option<String>,
+    now: i64,
+) -> Result<Created> {
+    let setup_token = password_hash
         .is_none()
         .then(|| Secret::new(super::sessions::random_token()));
     let row = OperatorRow {
@@ -759,7 +798,15 @@ pub async fn create(
                 Ok(true)
             })
         })
-        .await?;
+        .await;
+    // Of two concurrent creations with one email, the unique index refuses the second.
+    let inserted = match inserted {
+        Err(shared::db::DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => false,
+        other => other?,
+    };
     if !inserted {
         return Err(Error::Conflict(format!(
             "an operator with the email {} already exists",
@@ -1014,6 +1061,29 @@ mod tests {
         assert_eq!(matching_step(&secret, &code, now, Some(step)), None);
         assert_eq!(matching_step(&secret, "12345", now, None), None);
         assert_eq!(matching_step(&secret, "abcdef", now, None), None);
+    }
+
+    #[actix_web::test]
+    async fn sign_in_hashing_waits_for_its_own_two_permits() {
+        let ops = Operators::new(4, None);
+        let hash = secrets::hash_secret(&Secret::new("the password!"), 4).unwrap();
+        let held = ops
+            .hashing
+            .clone()
+            .acquire_many_owned(LOGIN_HASHING_PERMITS as u32)
+            .await
+            .unwrap();
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(200),
+            ops.verify("the password!", Some(&hash)),
+        )
+        .await;
+        assert!(waiting.is_err(), "verified without a permit");
+        drop(held);
+        assert!(ops.verify("the password!", Some(&hash)).await.unwrap());
+        assert!(!ops.verify("the password?", Some(&hash)).await.unwrap());
+        // The dummy never matches, not even its own (discarded) secret's shape.
+        assert!(!ops.verify("the password!", None).await.unwrap());
     }
 
     #[test]

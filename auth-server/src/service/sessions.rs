@@ -130,7 +130,7 @@ pub async fn lookup(
         return Ok(None);
     };
     Ok(Some(Session {
-        operator: OperatorView::of(&operator)?,
+        operator: OperatorView::from_row(&operator)?,
         csrf_token: csrf_token(session_id),
         expires_at: session.expires_at,
     }))

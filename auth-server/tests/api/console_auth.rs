@@ -1215,3 +1215,42 @@ async fn a_password_hashed_at_another_cost_is_rehashed_at_sign_in() {
         .sign_in("ada@example.com", PASSWORD)
         .await;
 }
+
+#[test]
+fn bad_console_variables_are_each_reported() {
+    shared::testing::assert_every_bad_variable_is_reported(
+        env!("CARGO_BIN_EXE_auth-server"),
+        &["migrate"],
+        &[
+            ("CONSOLE_SESSION_IDLE_SECS", "0"),
+            ("CONSOLE_SESSION_MAX_SECS", "forever"),
+            ("CONSOLE_REQUIRE_TOTP_FOR_ADMINS", "maybe"),
+        ],
+    );
+}
+
+#[actix_web::test]
+async fn of_two_concurrent_creations_with_one_email_one_is_a_conflict() {
+    let app = spawn_app().await;
+    let db = db_of(&app);
+    let attempt = |db: Db| async move {
+        operators::create(
+            &db,
+            &AuditContext::cli(),
+            Email::parse("twin@example.com").unwrap(),
+            Role::Developer,
+            None,
+            4,
+            shared::time::now_micros(),
+        )
+        .await
+    };
+    let (a, b) = futures_util::join!(attempt(db.clone()), attempt(db.clone()));
+    let outcomes = [a, b];
+    assert_eq!(outcomes.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(outcomes.iter().any(|r| matches!(
+        r,
+        Err(auth_server::error::Error::Conflict(m)) if m.contains("already exists")
+    )));
+    assert_eq!(operators::list(&db).await.unwrap().len(), 1);
+}

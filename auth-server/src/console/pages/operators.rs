@@ -135,17 +135,19 @@ pub async fn create(
         None | Some("") => None,
         Some(p) => Some(Password::parse(p).map_err(|m| bad_input(format!("password {m}.")))?),
     };
-    let created = operators::create(
-        &state.db,
-        &signed.audit,
-        email,
-        role,
-        password,
-        state.config.console.operator_bcrypt_cost,
-        now_micros(),
-    )
-    .await
-    .map_err(service_error)?;
+    // The server's path: the password is hashed under the login-hashing bound.
+    let created = state
+        .operators
+        .create(
+            &state.db,
+            &signed.audit,
+            email,
+            role,
+            password,
+            now_micros(),
+        )
+        .await
+        .map_err(service_error)?;
     let op = &created.operator;
     tracing::info!("operator {} created in the console", op.id);
     let body = html! {
