@@ -4,7 +4,8 @@
 //! size of the set of applications that got a token since the last flush, each one an
 //! authenticated client), and a background loop writes the notes in one transaction every
 //! `LAST_USED_FLUSH_SECS` and at shutdown, as the resource API does for `api_keys.last_used_at`.
-//! The column therefore lags real issuance by up to one flush interval.
+//! The column therefore lags real issuance by up to one flush interval. The write is neither in
+//! the credential change feed nor in the audit trail: it changes no decision anywhere.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
