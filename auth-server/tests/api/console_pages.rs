@@ -790,6 +790,17 @@ async fn the_audit_trail_shows_console_actions_as_the_operator_filtered_paged_an
         .page("/console/audit?from=2001-01-01&to=2001-01-02")
         .await;
     assert!(!html.contains("<tr data-id="), "nothing in 2001");
+    // `to` names a day and includes it: today..today holds today's events.
+    // (From yesterday, so that a run across midnight still holds the event.)
+    let now = chrono::Utc::now();
+    let today = now.format("%Y-%m-%d").to_string();
+    let yesterday = (now - chrono::Duration::days(1)).format("%Y-%m-%d");
+    let html = admin
+        .page(&format!(
+            "/console/audit?action=application.create&from={yesterday}&to={today}"
+        ))
+        .await;
+    assert_eq!(html.matches("<tr data-id=").count(), 1, "today's event");
 
     // Pages of 50, newest first, by before_seq.
     for i in 0..55 {
