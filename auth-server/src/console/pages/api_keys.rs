@@ -150,7 +150,9 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
                             td { @if key.revoked_at.is_some() { "revoked" } @else { "active" } }
                             td {
                                 @if key.revoked_at.is_none() && policy::change(who(&signed), credential(key)).is_ok() {
-                                    a .button href=(format!("{}/revoke", detail_url(&key.id))) { "Revoke" }
+                                    a .button href=(format!("{}/revoke", detail_url(&key.id))) {
+                                        "Revoke" span .visually-hidden { " " (key.name) }
+                                    }
                                 }
                             }
                         }

@@ -64,17 +64,17 @@ fn row(signed: &SignedIn, op: &OperatorView) -> Markup {
                                 option value=(r.as_str()) selected[r == op.role] { (r.as_str()) }
                             }
                         }
-                        button type="submit" { "Change role" }
+                        button type="submit" { "Change role" span .visually-hidden { " " (op.email) } }
                     }
                     @if op.disabled {
                         form method="post" action=(format!("{base}/enable")) {
                             (csrf_field(signed))
-                            button type="submit" { "Enable" }
+                            button type="submit" { "Enable" span .visually-hidden { " " (op.email) } }
                         }
                     } @else {
                         form method="post" action=(format!("{base}/disable")) {
                             (csrf_field(signed))
-                            button type="submit" { "Disable" }
+                            button type="submit" { "Disable" span .visually-hidden { " " (op.email) } }
                         }
                     }
                 }
