@@ -2,12 +2,12 @@
 //! enrolment (begin, confirm with one code) and removal.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Form, Query};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::web::{self, Query};
+use actix_web::HttpResponse;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{check_csrf, layout, page, see_other, session_cookie, ConsoleError, SignedIn};
+use super::{layout, page, see_other, session_cookie, ConsoleError, SignedForm, SignedIn};
 use crate::routes::AppState;
 use crate::service::operators::{Password, TotpEnrolment};
 use crate::service::{now_micros, sessions};
@@ -20,8 +20,6 @@ pub struct AccountQuery {
 
 #[derive(Deserialize)]
 pub struct AccountForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     action: String,
     #[serde(default)]
@@ -161,12 +159,10 @@ pub async fn account_page(
 /// `POST /console/account`: one of `change_password`, `totp_begin`, `totp_confirm`,
 /// `totp_disable`.
 pub async fn account(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    signed: SignedIn,
-    form: Form<AccountForm>,
+    posted: SignedForm<AccountForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&req, &signed, &form.csrf_token)?;
+    let SignedForm { signed, form } = posted;
     let now = now_micros();
     let id = &signed.operator.id;
     match form.action.as_str() {

@@ -11,9 +11,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{
-    check_csrf, check_login_csrf, console_cookie, layout, login_csrf_cookie_name, page,
-    removal_cookie, see_other, session_cookie, session_cookie_name, signed_in, source,
-    ConsoleError, SignedIn,
+    check_login_csrf, console_cookie, layout, login_csrf_cookie_name, page, removal_cookie,
+    see_other, session_cookie, session_cookie_name, signed_in, source, ConsoleError, SignedForm,
 };
 use crate::routes::AppState;
 use crate::service::audit::Outcome;
@@ -41,11 +40,9 @@ pub struct LoginForm {
     totp: String,
 }
 
+/// A form whose only field is its `csrf_token` (checked by [`SignedForm`]).
 #[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    pub csrf_token: String,
-}
+pub struct NoFields {}
 
 /// Where an operator lands after signing in.
 fn landing(state: &AppState, operator: &operators::OperatorView) -> &'static str {
@@ -196,10 +193,9 @@ pub async fn login(
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
-    signed: SignedIn,
-    form: Form<CsrfForm>,
+    posted: SignedForm<NoFields>,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&req, &signed, &form.csrf_token)?;
+    let signed = posted.signed;
     let issuer = &state.config.issuer;
     if let Some(cookie) = req.cookie(session_cookie_name(issuer)) {
         sessions::end(&state.db, &signed.audit, cookie.value(), now_micros()).await?;

@@ -1,9 +1,11 @@
 //! The operator console, served under `/console` as HTML pages (maud templates, compiled in).
 //!
 //! This module owns what every page stands on: the [`SignedIn`] extractor (a live session, or
-//! a 303 to the login page), CSRF checks ([`check_csrf`]), the HTML error pages
-//! ([`ConsoleError`]), the page shell ([`layout`]), the security headers of every `/console`
-//! response ([`protect`]) and the route table ([`configure`]). `routes/` stays the JSON APIs.
+//! a 303 to the login page), [`SignedForm`] (the same plus a checked CSRF token, for every
+//! state-changing handler) and [`check_csrf`], the HTML error pages ([`ConsoleError`]; the JSON
+//! errors of shared code, such as a 405 with `Allow`, are rewritten as pages too), the page
+//! shell ([`layout`]), the security headers of every `/console` response ([`protect`]) and the
+//! route table ([`configure`]). `routes/` stays the JSON APIs.
 //!
 //! Request protection:
 //! - every response carries a strict CSP (no inline script or style), `Referrer-Policy:
@@ -84,6 +86,55 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move { signed_in(&req, now_micros()).await })
+    }
+}
+
+/// A form POST of a signed-in operator whose CSRF token and `Origin` have been checked: the
+/// extractor for every state-changing page handler, so that no handler can forget
+/// [`check_csrf`]. The body must be `application/x-www-form-urlencoded` (at most 16 KiB); the
+/// token is checked before `T` is parsed, and a body that is not a `T` is a 400 page.
+pub struct SignedForm<T> {
+    pub signed: SignedIn,
+    pub form: T,
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for SignedForm<T> {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<SignedForm<T>, ConsoleError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let signed = signed_in(&req, now_micros()).await?;
+            let is_form = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| {
+                    v.trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                });
+            let body = body
+                .await
+                .map_err(|_| ConsoleError::BadForm("The form could not be read.".into()))?;
+            if !is_form || body.len() > FORM_LIMIT {
+                return Err(ConsoleError::BadForm("The form could not be read.".into()));
+            }
+            let token: CsrfField = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| ConsoleError::BadForm("The form could not be read.".into()))?;
+            check_csrf(&req, &signed, &token.csrf_token)?;
+            let form = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| ConsoleError::BadForm(format!("The form could not be read: {e}.")))?;
+            Ok(SignedForm { signed, form })
+        })
     }
 }
 
@@ -426,9 +477,15 @@ pub async fn protect(
         check_origin(req.request()).err()
     };
     let mut res = match refused {
+        // Handlers' and extractors' errors arrive here as responses (actix renders them in
+        // the route); an `Err` could only come from a middleware inside the scope, and there
+        // is none.
         None => next.call(req).await?.map_into_boxed_body(),
         Some(err) => req.into_response(err.error_response()),
     };
+    if is_json_error(res.response()) {
+        res = html_error_page(res);
+    }
     let headers = res.headers_mut();
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, CSP),
@@ -440,6 +497,47 @@ pub async fn protect(
         headers.insert(name, HeaderValue::from_static(value));
     }
     Ok(res)
+}
+
+/// An error answered by shared code in the JSON envelope (a 405 from `Endpoint`, a 413).
+fn is_json_error(res: &HttpResponse) -> bool {
+    let status = res.status();
+    (status.is_client_error() || status.is_server_error())
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// The same status and headers (e.g. `Allow`) as an HTML page: people read the console.
+fn html_error_page(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    let (req, old) = res.into_parts();
+    let (title, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "Method not allowed",
+            "This address does not accept this kind of request.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("Too large", "The form is too large."),
+        s if s.is_client_error() => ("Bad request", "The request could not be understood."),
+        _ => (
+            "Something went wrong",
+            "The server could not handle this request; it has been logged.",
+        ),
+    };
+    let body = html! {
+        h1 { (title) }
+        p role="alert" { (message) }
+        p { a href="/console" { "Back to the console" } }
+    };
+    let mut new = page(status, layout(None, title, body));
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, new)
 }
 
 async fn not_found() -> HttpResponse {

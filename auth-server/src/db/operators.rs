@@ -190,20 +190,25 @@ impl OperatorRow {
         .execute(conn)
     }
 
-    /// Records `step` as used, only if it is later than the last used one: of two requests with
-    /// the same code, one wins. `enable` also turns TOTP on (enrolment confirmed).
+    /// Records `step` as used, only if it is later than the last used one and the secret is
+    /// still `sealed` (the one the code was checked against): of two requests with the same
+    /// code, one wins. `enable` also turns TOTP on (enrolment confirmed).
     pub fn use_totp_step(
         conn: &mut DbConnection,
         id: &str,
+        sealed: &str,
         step: i64,
         enable: bool,
         now: i64,
     ) -> QueryResult<bool> {
-        let target = operators::table.filter(operators::id.eq(id)).filter(
-            operators::totp_last_step
-                .is_null()
-                .or(operators::totp_last_step.lt(step)),
-        );
+        let target = operators::table
+            .filter(operators::id.eq(id))
+            .filter(operators::totp_secret.eq(sealed))
+            .filter(
+                operators::totp_last_step
+                    .is_null()
+                    .or(operators::totp_last_step.lt(step)),
+            );
         let n = if enable {
             diesel::update(target)
                 .set((

@@ -373,6 +373,25 @@ impl Operators {
         }
     }
 
+    /// The signed-in operator's current password, re-entered to confirm a change. Wrong ones
+    /// count against the account's sign-in throttle (a stolen session cannot guess the password
+    /// faster than a login form could); past it, a wrong one is `Error::Throttled`.
+    async fn check_current_password(&self, row: &OperatorRow, current: &str) -> Result<bool> {
+        let now = Instant::now();
+        let throttled = self.per_account.take(&row.email, now).await.err();
+        let ok = current.len() <= MAX_PASSWORD_BYTES
+            && self.verify(current, row.password_hash.as_deref()).await?;
+        match (ok, throttled) {
+            (true, None) => {
+                self.per_account.give_back(&row.email, now).await;
+                Ok(true)
+            }
+            (true, Some(_)) => Ok(true),
+            (false, Some(retry_after)) => Err(Error::Throttled { retry_after }),
+            (false, None) => Ok(false),
+        }
+    }
+
     /// A password hashed at another cost than the configured one is rehashed after a correct
     /// sign-in, so that the dummy hash of unknown emails keeps costing what a real one does.
     async fn rehash_if_needed(&self, db: &Db, row: &OperatorRow, password: &str, now: i64) {
@@ -418,10 +437,10 @@ impl Operators {
         let Some(step) = matching_step(&secret, code, now_us, row.totp_last_step) else {
             return Ok(false);
         };
-        let id = row.id.clone();
+        let (id, sealed_now) = (row.id.clone(), sealed.to_owned());
         let now = now_us;
         Ok(db
-            .run(move |c| OperatorRow::use_totp_step(c, &id, step, enable, now))
+            .run(move |c| OperatorRow::use_totp_step(c, &id, &sealed_now, step, enable, now))
             .await?)
     }
 
@@ -503,7 +522,7 @@ impl Operators {
         now: i64,
     ) -> Result<bool> {
         let row = find_row(db, operator_id).await?;
-        if !self.verify(current, row.password_hash.as_deref()).await? {
+        if !self.check_current_password(&row, current).await? {
             return Ok(false);
         }
         let (id, ctx) = (row.id.clone(), ctx.clone());
@@ -531,7 +550,7 @@ impl Operators {
         now: i64,
     ) -> Result<bool> {
         let row = find_row(db, operator_id).await?;
-        if !self.verify(current, row.password_hash.as_deref()).await? {
+        if !self.check_current_password(&row, current).await? {
             return Ok(false);
         }
         let hash = self.hash(new).await?;

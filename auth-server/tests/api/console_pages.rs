@@ -3,16 +3,12 @@
 
 use std::time::Duration;
 
-use auth_server::service::audit::AuditContext;
-use auth_server::service::operators::{self, Email, Password, Role};
+use auth_server::service::operators::Role;
 use reqwest::header;
 use serde_json::Value;
 
+use crate::console_helpers::{add_operator, csrf_in, ORIGIN, PASSWORD};
 use crate::helpers::{spawn_app, TestApp, ISSUER};
-
-/// The console's origin in tests (`AUTH_ISSUER`'s scheme, host and port).
-const ORIGIN: &str = ISSUER;
-const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser signed in to the console: its session cookie and the page's CSRF token.
 struct Console<'a> {
@@ -52,27 +48,10 @@ fn secret_in(html: &str) -> Option<String> {
     between(&html[at..], ">", "</code>").map(str::to_owned)
 }
 
-/// Creates an operator through the service layer (as the CLI does) and returns its id.
-async fn operator(app: &TestApp, email: &str, role: Role) -> String {
-    let db = shared::db::Db::connect(app.db.url(), 2).unwrap();
-    let created = operators::create(
-        &db,
-        &AuditContext::system(),
-        Email::parse(email).unwrap(),
-        role,
-        Some(Password::parse(PASSWORD).unwrap()),
-        4,
-        shared::time::now_micros(),
-    )
-    .await
-    .unwrap();
-    created.operator.id
-}
-
 impl<'a> Console<'a> {
     /// Creates an operator with `role` and signs in as them.
     async fn sign_in(app: &'a TestApp, email: &str, role: Role) -> Console<'a> {
-        let id = operator(app, email, role).await;
+        let id = add_operator(app, email, role).await.id;
         let http = no_redirects();
         let page = http.get(app.url("/console/login")).send().await.unwrap();
         assert_eq!(page.status(), 200);
@@ -100,9 +79,7 @@ impl<'a> Console<'a> {
             id,
         };
         let html = console.page("/console/applications").await;
-        console.csrf = between(&html, "name=\"csrf_token\" value=\"", "\"")
-            .expect("a CSRF field on the page")
-            .to_owned();
+        console.csrf = csrf_in(&html);
         console
     }
 

@@ -8,6 +8,7 @@ mod audit;
 mod change_feed;
 mod cli;
 mod console_auth;
+mod console_helpers;
 mod console_pages;
 mod discovery;
 mod edge;

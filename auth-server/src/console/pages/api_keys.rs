@@ -2,7 +2,7 @@
 //! (the key shown once), detail, revoke with a confirmation step.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Path, Payload};
+use actix_web::web::{self, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use shared::ScopeSet;
@@ -10,10 +10,10 @@ use shared::ScopeSet;
 use super::{
     bad_input, csrf_field, denied, environment_select, flash, page, parse_environment,
     scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error,
-    tier_select, when, who, Form,
+    tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
-use crate::console::{check_csrf, ConsoleError, SignedIn};
+use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
 use crate::service::api_keys::{self, ApiKeyFilter, ApiKeyView, CreateApiKey};
 use crate::service::now_micros;
@@ -193,14 +193,8 @@ fn create_form(signed: &SignedIn) -> Markup {
 }
 
 /// `POST /console/api-keys`: the answer shows the key, this once.
-pub async fn create(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    body: Payload,
-) -> PageResult {
-    let form = Form::parse(&req, body).await?;
-    check_csrf(&req, &signed, form.csrf())?;
+pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
     policy::write(signed.operator.role, Page::ApiKeys).map_err(denied)?;
     let environment = parse_environment(form.required("environment")?)?;
     policy::create(signed.operator.role, environment).map_err(denied)?;
@@ -304,15 +298,8 @@ pub async fn confirm_revoke(
 }
 
 /// `POST …/revoke`: revokes only with `confirm=yes`; without it, the confirmation page again.
-pub async fn revoke(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    id: Path<String>,
-    body: Payload,
-) -> PageResult {
-    let form = Form::parse(&req, body).await?;
-    check_csrf(&req, &signed, form.csrf())?;
+pub async fn revoke(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
     policy::write(signed.operator.role, Page::ApiKeys).map_err(denied)?;
     let key = api_keys::get(&state.db, &id).await.map_err(service_error)?;
     policy::change(who(&signed), credential(&key)).map_err(denied)?;

@@ -2,7 +2,7 @@
 //! revoke all tokens, disable / enable, delete with a confirmation step.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Path, Payload};
+use actix_web::web::{self, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use shared::ScopeSet;
@@ -10,10 +10,10 @@ use shared::ScopeSet;
 use super::{
     bad_input, csrf_field, denied, environment_select, flash, page, parse_environment,
     scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error,
-    tier_select, when, who, Form,
+    tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
-use crate::console::{check_csrf, ConsoleError, SignedIn};
+use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
 use crate::service::applications::{
     self, ApplicationFilter, ApplicationView, CreateApplication, PatchApplication, RotateSecret,
@@ -46,23 +46,19 @@ async fn visible(
     Ok(app)
 }
 
-/// The first steps of every change: the form, CSRF, the role (before any lookup), the
-/// application, and whether this operator may change it.
+/// The first steps of every change (after the form's CSRF check in [`Posted`]): the role
+/// (before any lookup), the application, and whether this operator may change it.
 async fn changeable(
-    req: &HttpRequest,
     signed: &SignedIn,
     state: &AppState,
     client_id: &str,
-    body: Payload,
-) -> Result<(Form, ApplicationView), ConsoleError> {
-    let form = Form::parse(req, body).await?;
-    check_csrf(req, signed, form.csrf())?;
+) -> Result<ApplicationView, ConsoleError> {
     policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
     let app = applications::get(&state.db, client_id)
         .await
         .map_err(service_error)?;
     policy::change(who(signed), credential(&app)).map_err(denied)?;
-    Ok((form, app))
+    Ok(app)
 }
 
 /// `GET /console/applications?environment=&status=`.
@@ -163,14 +159,8 @@ fn create_form(signed: &SignedIn) -> Markup {
 }
 
 /// `POST /console/applications`: the answer shows the client secret, this once.
-pub async fn create(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    body: Payload,
-) -> PageResult {
-    let form = Form::parse(&req, body).await?;
-    check_csrf(&req, &signed, form.csrf())?;
+pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
     policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
     let environment = parse_environment(form.required("environment")?)?;
     policy::create(signed.operator.role, environment).map_err(denied)?;
@@ -290,13 +280,12 @@ pub async fn detail(
 
 /// `POST …/rotate-secret`: the answer shows the new secret, this once.
 pub async fn rotate_secret(
-    req: HttpRequest,
-    signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Payload,
+    posted: Posted,
 ) -> PageResult {
-    let (form, app) = changeable(&req, &signed, &state, &id, body).await?;
+    let (signed, form) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
     let grace_period_seconds = form
         .optional("grace_period_seconds")?
         .map(|g| {
@@ -343,13 +332,12 @@ pub async fn rotate_secret(
 
 /// `POST …/revoke-tokens`.
 pub async fn revoke_tokens(
-    req: HttpRequest,
-    signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Payload,
+    posted: Posted,
 ) -> PageResult {
-    let (_, app) = changeable(&req, &signed, &state, &id, body).await?;
+    let (signed, _) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
     applications::revoke_tokens(&state.db, &signed.audit, &app.client_id, now_micros())
         .await
         .map_err(service_error)?;
@@ -360,14 +348,13 @@ pub async fn revoke_tokens(
 }
 
 async fn set_disabled(
-    req: HttpRequest,
-    signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Payload,
+    posted: Posted,
     disabled: bool,
 ) -> PageResult {
-    let (_, app) = changeable(&req, &signed, &state, &id, body).await?;
+    let (signed, _) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
     let patch = PatchApplication {
         disabled: Some(disabled),
         ..Default::default()
@@ -389,25 +376,13 @@ async fn set_disabled(
 }
 
 /// `POST …/disable`.
-pub async fn disable(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    id: Path<String>,
-    body: Payload,
-) -> PageResult {
-    set_disabled(req, signed, state, id, body, true).await
+pub async fn disable(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    set_disabled(state, id, posted, true).await
 }
 
 /// `POST …/enable`.
-pub async fn enable(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    id: Path<String>,
-    body: Payload,
-) -> PageResult {
-    set_disabled(req, signed, state, id, body, false).await
+pub async fn enable(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    set_disabled(state, id, posted, false).await
 }
 
 fn confirm_page(signed: &SignedIn, app: &ApplicationView) -> HttpResponse {
@@ -439,14 +414,9 @@ pub async fn confirm_delete(
 }
 
 /// `POST …/delete`: deletes only with `confirm=yes`; without it, the confirmation page again.
-pub async fn delete(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    id: Path<String>,
-    body: Payload,
-) -> PageResult {
-    let (form, app) = changeable(&req, &signed, &state, &id, body).await?;
+pub async fn delete(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
     if form.get("confirm")? != Some("yes") {
         return Ok(confirm_page(&signed, &app));
     }

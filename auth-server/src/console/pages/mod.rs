@@ -3,8 +3,8 @@
 //! module's (`super`); who may do what is [`super::policy`], asked by every handler here.
 //!
 //! Every handler reads as a checklist: the signed-in operator (`SignedIn`, no session → 303 to
-//! the login page) → for a POST, the form and [`super::check_csrf`] before anything else → the
-//! policy (403, or 404 for a credential that is not theirs) → validation (400 page naming the
+//! the login page; for a POST `SignedForm`, which checks `Origin` and the CSRF token before the
+//! form is even parsed) → the policy (403, or 404 for a credential that is not theirs) → validation (400 page naming the
 //! field; nothing written) → the service layer with `signed.audit` as the audit context (so every
 //! console action lands in the audit trail as the operator) → a page, or 303 to one.
 //!
@@ -36,19 +36,18 @@ pub mod audit;
 pub mod operators;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::web::{self, BytesMut, Payload};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use maud::{html, Markup};
 use shared::routing::Endpoint;
 use shared::{Environment, Scope, ScopeSet, Tier};
 
 use super::policy::{self, Denied, Who};
-use super::{ConsoleError, SignedIn};
+use super::{ConsoleError, SignedForm, SignedIn};
 use crate::error::Error;
 
-/// The largest form body a console page accepts.
-pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// The largest query string a console page accepts (form bodies: the skeleton's 16 KiB).
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
 /// The most fields a form may have (every scope checkbox included).
 const MAX_FORM_FIELDS: usize = 64;
 
@@ -126,6 +125,16 @@ pub(crate) fn service_error(e: Error) -> ConsoleError {
 
 // --- forms and queries --------------------------------------------------------------------------
 
+/// A form POST whose session, `Origin` and CSRF token the skeleton's [`SignedForm`] checked
+/// before the form is parsed (so no handler can forget it), as the form's pairs in order.
+pub(crate) type Posted = SignedForm<Vec<(String, String)>>;
+
+/// The operator and the form of a checked POST.
+pub(crate) fn unpack(posted: Posted) -> Result<(SignedIn, Form), ConsoleError> {
+    let SignedForm { signed, form } = posted;
+    Ok((signed, Form::from_pairs(form)?))
+}
+
 /// A parsed `application/x-www-form-urlencoded` body (or query string): its pairs in order,
 /// repeated names kept (scope checkboxes).
 pub(crate) struct Form {
@@ -133,30 +142,18 @@ pub(crate) struct Form {
 }
 
 impl Form {
-    /// The body of a console POST: a form, at most [`MAX_FORM_BYTES`] and [`MAX_FORM_FIELDS`].
-    /// The body is read here, and reading stops past the limit, so an oversized body of any
-    /// size is this page's 400 (not the payload extractor's error).
-    pub(crate) async fn parse(req: &HttpRequest, body: Payload) -> Result<Form, ConsoleError> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
-            return Err(bad_input("The request must be a submitted form."));
+    /// The pairs of a checked form POST, at most [`MAX_FORM_FIELDS`].
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Result<Form, ConsoleError> {
+        if pairs.len() > MAX_FORM_FIELDS {
+            return Err(bad_input("The form has too many fields."));
         }
-        let body = read_limited(body).await?;
-        Self::from_encoded(&body)
+        Ok(Form { pairs })
     }
 
     /// A GET's query string.
     pub(crate) fn query(req: &HttpRequest) -> Result<Form, ConsoleError> {
         let q = req.query_string();
-        if q.len() > MAX_FORM_BYTES {
+        if q.len() > MAX_QUERY_BYTES {
             return Err(bad_input("The query is too long."));
         }
         Self::from_encoded(q.as_bytes())
@@ -165,15 +162,7 @@ impl Form {
     fn from_encoded(bytes: &[u8]) -> Result<Form, ConsoleError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
             .map_err(|_| bad_input("The form could not be read."))?;
-        if pairs.len() > MAX_FORM_FIELDS {
-            return Err(bad_input("The form has too many fields."));
-        }
-        Ok(Form { pairs })
-    }
-
-    /// The CSRF field (empty when missing, which `check_csrf` refuses).
-    pub(crate) fn csrf(&self) -> &str {
-        self.get("csrf_token").ok().flatten().unwrap_or("")
+        Self::from_pairs(pairs)
     }
 
     /// A single-valued field; given twice is an error.
@@ -207,19 +196,6 @@ impl Form {
             .map(|(_, v)| v.clone())
             .collect()
     }
-}
-
-/// At most [`MAX_FORM_BYTES`] of a request body.
-async fn read_limited(mut body: Payload) -> Result<BytesMut, ConsoleError> {
-    let mut out = BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| bad_input("The form could not be read."))?;
-        if out.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(bad_input("The form is too large."));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 /// Parses an environment from a form or query; anything else is a 400 page.
@@ -394,7 +370,6 @@ mod tests {
         let f = Form::from_encoded(b"scopes=a&scopes=b&name=x&name=y").unwrap();
         assert_eq!(f.all("scopes"), vec!["a", "b"]);
         assert!(f.get("name").is_err());
-        assert_eq!(f.csrf(), "");
         assert!(Form::from_encoded("x=1&".repeat(100).as_bytes()).is_err());
     }
 }

@@ -3,15 +3,16 @@
 //! role or disable themselves here, so the console is never left without the admin using it.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Path, Payload};
+use actix_web::web::{self, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::{
-    bad_input, csrf_field, denied, flash, page, secret_box, see_other, service_error, Form,
+    bad_input, csrf_field, denied, flash, page, secret_box, see_other, service_error, unpack,
+    Posted,
 };
 use crate::console::policy::{self, Page};
-use crate::console::{check_csrf, ConsoleError, SignedIn};
+use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
 use crate::service::now_micros;
 use crate::service::operators::{self, Email, OperatorView, Password, Role};
@@ -116,14 +117,8 @@ fn create_form(signed: &SignedIn) -> Markup {
 }
 
 /// `POST /console/operators`: with no password, the answer shows the setup link, this once.
-pub async fn create(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    body: Payload,
-) -> PageResult {
-    let form = Form::parse(&req, body).await?;
-    check_csrf(&req, &signed, form.csrf())?;
+pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
     policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
     let email =
         Email::parse(form.required("email")?).map_err(|m| bad_input(format!("email {m}.")))?;
@@ -162,16 +157,13 @@ pub async fn create(
     Ok(page(StatusCode::CREATED, &signed, "Operator created", body))
 }
 
-/// The common steps of a change to an operator: form, CSRF, role, id shape, not oneself.
+/// The common steps of a change to an operator (after the CSRF check in [`Posted`]): role, id
+/// shape, not oneself.
 async fn changeable(
-    req: &HttpRequest,
     signed: &SignedIn,
     state: &AppState,
     id: &str,
-    body: Payload,
-) -> Result<(Form, OperatorView), ConsoleError> {
-    let form = Form::parse(req, body).await?;
-    check_csrf(req, signed, form.csrf())?;
+) -> Result<OperatorView, ConsoleError> {
     policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
     if !shared::validate::plausible_id("op", id) {
         return Err(ConsoleError::NotFound);
@@ -182,18 +174,13 @@ async fn changeable(
             "You cannot change your own role or disable yourself; ask another admin.",
         ));
     }
-    Ok((form, op))
+    Ok(op)
 }
 
 /// `POST /console/operators/{id}/role`.
-pub async fn set_role(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    id: Path<String>,
-    body: Payload,
-) -> PageResult {
-    let (form, op) = changeable(&req, &signed, &state, &id, body).await?;
+pub async fn set_role(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
+    let op = changeable(&signed, &state, &id).await?;
     let role: Role = form
         .required("role")?
         .parse()
@@ -205,14 +192,13 @@ pub async fn set_role(
 }
 
 async fn set_disabled(
-    req: HttpRequest,
-    signed: SignedIn,
     state: web::Data<AppState>,
     id: Path<String>,
-    body: Payload,
+    posted: Posted,
     disabled: bool,
 ) -> PageResult {
-    let (_, op) = changeable(&req, &signed, &state, &id, body).await?;
+    let (signed, _) = unpack(posted)?;
+    let op = changeable(&signed, &state, &id).await?;
     operators::set_disabled(&state.db, &signed.audit, &op.id, disabled, now_micros())
         .await
         .map_err(service_error)?;
@@ -225,23 +211,11 @@ async fn set_disabled(
 }
 
 /// `POST /console/operators/{id}/disable`: their sessions end at once.
-pub async fn disable(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    id: Path<String>,
-    body: Payload,
-) -> PageResult {
-    set_disabled(req, signed, state, id, body, true).await
+pub async fn disable(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    set_disabled(state, id, posted, true).await
 }
 
 /// `POST /console/operators/{id}/enable`.
-pub async fn enable(
-    req: HttpRequest,
-    signed: SignedIn,
-    state: web::Data<AppState>,
-    id: Path<String>,
-    body: Payload,
-) -> PageResult {
-    set_disabled(req, signed, state, id, body, false).await
+pub async fn enable(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    set_disabled(state, id, posted, false).await
 }
