@@ -51,12 +51,12 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Manage console operators (people who sign in to /console).
-    #[command(subcommand)]
-    Operator(OperatorCommand),
     /// The audit trail: check its hash chain, or export it as JSON lines.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage console operators (people who sign in to /console).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
 }
 
 /// How listing and show commands print: JSON (the default) or aligned columns.
@@ -194,6 +194,34 @@ pub enum KeysCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole trail: exit 0 and print the event count and the head
+    /// hash when it is intact, exit 1 naming the first event that does not fit.
+    Verify,
+    /// Print events as JSON lines, oldest first (the same filters as GET /admin/audit-events).
+    Export(AuditExport),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExport {
+    /// Operator id, admin-token, an OS user, or system.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// e.g. api_key.create.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// The id acted on.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// RFC 3339: events at or after.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// RFC 3339: events before.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
     /// Create an operator. With --password-stdin the password is read from standard input;
     /// without it a one-time setup link (24 h) is printed, once.
@@ -233,34 +261,6 @@ pub enum OperatorCommand {
         #[arg(long)]
         email: String,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Check the hash chain of the whole trail: exit 0 and print the event count and the head
-    /// hash when it is intact, exit 1 naming the first event that does not fit.
-    Verify,
-    /// Print events as JSON lines, oldest first (the same filters as GET /admin/audit-events).
-    Export(AuditExport),
-}
-
-#[derive(Debug, Args)]
-pub struct AuditExport {
-    /// Operator id, admin-token, an OS user, or system.
-    #[arg(long)]
-    pub actor: Option<String>,
-    /// e.g. api_key.create.
-    #[arg(long)]
-    pub action: Option<String>,
-    /// The id acted on.
-    #[arg(long)]
-    pub target: Option<String>,
-    /// RFC 3339: events at or after.
-    #[arg(long)]
-    pub from: Option<String>,
-    /// RFC 3339: events before.
-    #[arg(long)]
-    pub to: Option<String>,
 }
 
 /// What `auth-server token` prints.
@@ -320,8 +320,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::App(cmd) => app(cmd, &open_existing(&config)?, &config).await,
             Command::Key(cmd) => key(cmd, &open_existing(&config)?).await,
             Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, &config).await,
-            Command::Operator(cmd) => operator(cmd, &open_existing(&config)?, &config).await,
             Command::Audit(cmd) => audit(cmd, &open_existing(&config)?).await,
+            Command::Operator(cmd) => operator(cmd, &open_existing(&config)?, &config).await,
         }
     }))
 }

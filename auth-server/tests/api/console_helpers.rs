@@ -174,12 +174,7 @@ pub async fn add_operator(app: &TestApp, email: &str, role: Role) -> OperatorVie
     created.operator
 }
 
-/// The `session.login` … actions in the audit trail, oldest first.
-///
-/// The hash-chained store lands separately (`audit::record` is a no-op until then); when it is
-/// merged, set this to true and the audit assertions below run.
-pub const AUDIT_STORE_LIVE: bool = true;
-
+/// `(action, outcome, fields)` of every event in the audit trail, oldest first.
 pub async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
     use diesel::prelude::*;
     use shared::db::schema::audit_events::dsl::*;
