@@ -70,7 +70,7 @@ impl Scoped {
             .filter(cases::environment.eq(self.env()))
             .filter(cases::id.eq(id))
             .select(CaseRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -125,7 +125,7 @@ impl Scoped {
             .filter(c::environment.eq(self.env()))
             .filter(c::year.eq(year))
             .select(c::last_value)
-            .first(conn)
+            .get_result(conn)
     }
 
     /// Inserts the case in this environment, whatever `row.environment` says.

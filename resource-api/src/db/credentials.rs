@@ -62,7 +62,7 @@ pub fn app(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<AppSt
     applications::table
         .filter(applications::client_id.eq(client_id))
         .select(AppStatusRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -83,7 +83,7 @@ pub fn key_by_digest(
     api_keys::table
         .filter(api_keys::key_digest.eq(digest))
         .select(ApiKeyRecordRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -29,7 +29,7 @@ impl IdempotencyRow {
             .filter(idempotency_keys::idempotency_key.eq(key))
             .filter(idempotency_keys::created_at.ge(since))
             .select(IdempotencyRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

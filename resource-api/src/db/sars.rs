@@ -31,7 +31,7 @@ impl Scoped {
             .filter(sars::environment.eq(self.env()))
             .filter(sars::id.eq(id))
             .select(SarRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

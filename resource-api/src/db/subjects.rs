@@ -34,7 +34,7 @@ impl Scoped {
             .filter(subjects::environment.eq(self.env()))
             .filter(subjects::id.eq(id))
             .select(SubjectRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

@@ -125,7 +125,7 @@ impl Scoped {
             .filter(watchlist_entries::environment.eq(self.env()))
             .filter(watchlist_entries::id.eq(id))
             .select(WatchlistRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

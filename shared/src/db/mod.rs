@@ -1,6 +1,15 @@
 //! The one database both services open: SQLite (embedded default) or PostgreSQL (production),
 //! behind a single connection type, an r2d2 pool, embedded migrations, and [`Db::run`], which
 //! runs diesel's blocking calls on actix's blocking thread pool.
+//!
+//! **Point reads never bind a `LIMIT`.** A read by primary key or unique column uses
+//! `get_result` (with `.optional()`), not diesel's `first`: `first` binds its `LIMIT 1` as a
+//! parameter, and the bundled SQLite (compiled with `SQLITE_ENABLE_STAT4`) marks a statement
+//! whose `LIMIT` is a parameter as plan-dependent on it, so every re-bind expires diesel's cached
+//! statement and the next step compiles the SQL again — measured at ~160,000 instructions, more
+//! than the whole rest of an authenticated `GET /v2/cases/{id}` (docs/PERFORMANCE.md). Clippy
+//! refuses `first` (`clippy.toml`, `disallowed-methods`); a query that really wants the top row of
+//! an ordering allows it where it is written, off the hot paths.
 
 pub mod schema;
 
