@@ -533,9 +533,12 @@ fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), Str
 async fn app(command: AppCommand, db: &Db, config: &Config) -> Result<(), String> {
     match command {
         AppCommand::Create(a) => app_create(db, a, config.bcrypt_cost).await,
-        AppCommand::List(o) => {
-            print_list(&applications::list(db).await.map_err(describe)?, o.output)
-        }
+        AppCommand::List(o) => print_list(
+            &applications::list(db, &Default::default())
+                .await
+                .map_err(describe)?,
+            o.output,
+        ),
         AppCommand::Show { client_id, output } => print_one(
             &applications::get(db, &client_id).await.map_err(describe)?,
             output.output,
@@ -647,7 +650,12 @@ async fn app_delete(db: &Db, client_id: &str) -> Result<(), String> {
 async fn key(command: KeyCommand, db: &Db) -> Result<(), String> {
     match command {
         KeyCommand::Create(k) => key_create(db, k).await,
-        KeyCommand::List(o) => print_list(&api_keys::list(db).await.map_err(describe)?, o.output),
+        KeyCommand::List(o) => print_list(
+            &api_keys::list(db, &Default::default())
+                .await
+                .map_err(describe)?,
+            o.output,
+        ),
         KeyCommand::Show { id, output } => print_one(
             &api_keys::get(db, &id).await.map_err(describe)?,
             output.output,

@@ -52,6 +52,9 @@ pub struct Config {
     /// only; default `DATABASE_URL`): a signing key added, retired or revoked elsewhere is
     /// loaded at once. `None`: `SIGNING_KEY_REFRESH_SECS` alone.
     pub database_listen_url: Option<String>,
+    /// `LAST_USED_FLUSH_SECS` (30 s by default, as in the resource API): how often the
+    /// `last_token_at` of applications issued a token is written, in one batch.
+    pub last_used_flush_secs: u64,
     /// The operator console (`/console`): sessions, password hashing, TOTP policy.
     pub console: ConsoleConfig,
 }
@@ -109,13 +112,15 @@ pub const DEFAULT_KEY_REFRESH_SECS: u32 = 2;
 /// Cost 11 is ≈ 0.1 s per verify on a 2-core machine: slow for a guesser, and repeat clients
 /// skip it through the verified-credential cache.
 pub const DEFAULT_BCRYPT_COST: u32 = 11;
+/// `last_token_at` is written this often by default (`LAST_USED_FLUSH_SECS`).
+pub const DEFAULT_LAST_USED_FLUSH_SECS: u32 = 30;
 
 impl Config {
     /// Reads the shared variables (`AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
     /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`: see
     /// [`shared::config::Common`]) and `ADMIN_TOKEN`, `BCRYPT_COST`, `BCRYPT_CONCURRENCY`,
     /// `SIGNING_KEY_ENCRYPTION_KEY`, `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS` and
-    /// `SIGNING_KEY_REFRESH_SECS`; secrets also from `*_FILE`. Every bad variable is reported.
+    /// `SIGNING_KEY_REFRESH_SECS` and `LAST_USED_FLUSH_SECS`; secrets also from `*_FILE`. Every bad variable is reported.
     pub fn from_env() -> Result<Config, ConfigErrors> {
         let mut errors = ConfigErrors::new();
         let common = Common::from_env("AUTH_BIND", DEFAULT_BIND, &mut errors);
@@ -145,6 +150,14 @@ impl Config {
         let key_refresh = errors.or(
             interval_secs("SIGNING_KEY_REFRESH_SECS", DEFAULT_KEY_REFRESH_SECS, 1..=60),
             Duration::from_secs(DEFAULT_KEY_REFRESH_SECS.into()),
+        );
+        let last_used_flush = errors.or(
+            interval_secs(
+                "LAST_USED_FLUSH_SECS",
+                DEFAULT_LAST_USED_FLUSH_SECS,
+                1..=3600,
+            ),
+            Duration::from_secs(DEFAULT_LAST_USED_FLUSH_SECS.into()),
         );
         let signing_key_encryption_key = errors
             .check(parse_kek(
@@ -202,6 +215,7 @@ impl Config {
             cors_allowed_origins: common.cors_allowed_origins,
             redis_url: common.redis_url,
             database_listen_url: common.database_listen_url,
+            last_used_flush_secs: last_used_flush.as_secs(),
             console: ConsoleConfig {
                 session_idle_secs,
                 session_max_secs,

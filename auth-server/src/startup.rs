@@ -15,6 +15,7 @@ use shared::skeleton::Skeleton;
 use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::routes::{admin, health, oauth, well_known, AppState};
 use crate::service::client_auth::ClientAuthenticator;
+use crate::service::last_token::LastTokenTracker;
 use crate::service::now_micros;
 use crate::service::operators::Operators;
 use crate::service::signing::{KekRing, KeyStore};
@@ -36,6 +37,8 @@ pub struct Application {
     server: Server,
     /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
     metrics_server: Option<(u16, Server)>,
+    /// What writes the `last_token_at` notes still in memory when the server stops.
+    shutdown_flush: (Db, Arc<LastTokenTracker>),
 }
 
 impl Application {
@@ -141,6 +144,15 @@ impl Application {
             None => None,
         };
         let metrics = web::Data::new(metrics);
+        // `last_token_at` is written in batches, never per token (service::last_token).
+        let last_tokens = Arc::new(LastTokenTracker::new());
+        let (db4, tracker) = (db.clone(), last_tokens.clone());
+        shared::skeleton::every(
+            "writing last_token_at",
+            Duration::from_secs(config.last_used_flush_secs.max(1)),
+            move || tracker.flush(&db4),
+        );
+        let shutdown_flush = (db.clone(), last_tokens.clone());
         let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let openapi = web::Data::new(crate::openapi::document(&config.issuer));
@@ -176,6 +188,7 @@ impl Application {
             db,
             config,
             keys,
+            last_tokens,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -198,6 +211,7 @@ impl Application {
             port,
             server,
             metrics_server,
+            shutdown_flush,
         })
     }
 
@@ -210,8 +224,13 @@ impl Application {
         self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
+    /// Serves until stopped, then writes the `last_token_at` notes still in memory.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await
+        let result =
+            shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await;
+        let (db, tracker) = self.shutdown_flush;
+        let _ = web::block(move || tracker.flush(&db)).await;
+        result
     }
 }
 

@@ -117,6 +117,7 @@ async fn start_auth(db: &TestDb, issuer: &str, redis: &str, l: TcpListener) {
         cors_allowed_origins: Vec::new(),
         redis_url: Some(redis.to_owned()),
         database_listen_url: Some(db.url().to_owned()),
+        last_used_flush_secs: 1,
     };
     let app = auth_server::Application::build_with_listener(config, l)
         .await

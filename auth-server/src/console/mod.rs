@@ -24,6 +24,8 @@
 pub mod account;
 pub mod assets;
 pub mod login;
+pub mod pages;
+pub mod policy;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -388,7 +390,7 @@ impl ResponseError for ConsoleError {
         };
         let body = html! {
             h1 { (title) }
-            p role="alert" { (message) }
+            p #flash .flash.error role="alert" { (message) }
             p { a href="/console" { "Back to the console" } }
         };
         let mut res = page(self.status_code(), layout(None, title, body));
@@ -589,6 +591,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(account::account_page)
                     .post(account::account),
             )
+            .configure(pages::configure)
             .default_service(web::to(not_found)),
     );
 }

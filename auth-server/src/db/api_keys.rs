@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use shared::db::schema::api_keys;
-use shared::db::DbConnection;
+use shared::db::{Backend, DbConnection};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -20,6 +20,17 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The operator who created it in the console; `None` for ops-managed keys.
+    pub owner_id: Option<String>,
+}
+
+/// Which keys a list shows. `None` leaves a dimension open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiKeyFilter {
+    pub environment: Option<String>,
+    /// `Some(true)`: revoked only; `Some(false)`: not revoked only.
+    pub revoked: Option<bool>,
+    pub owner_id: Option<String>,
 }
 
 impl ApiKeyRow {
@@ -38,8 +49,20 @@ impl ApiKeyRow {
     }
 
     /// Newest first.
-    pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ApiKeyRow>> {
-        api_keys::table
+    pub fn list(conn: &mut DbConnection, filter: &ApiKeyFilter) -> QueryResult<Vec<ApiKeyRow>> {
+        let mut query = api_keys::table.into_boxed::<Backend>();
+        if let Some(env) = &filter.environment {
+            query = query.filter(api_keys::environment.eq(env.clone()));
+        }
+        match filter.revoked {
+            Some(true) => query = query.filter(api_keys::revoked_at.is_not_null()),
+            Some(false) => query = query.filter(api_keys::revoked_at.is_null()),
+            None => {}
+        }
+        if let Some(owner) = &filter.owner_id {
+            query = query.filter(api_keys::owner_id.eq(owner.clone()));
+        }
+        query
             .order((api_keys::created_at.desc(), api_keys::id.desc()))
             .select(ApiKeyRow::as_select())
             .load(conn)

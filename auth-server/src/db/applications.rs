@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use shared::db::schema::applications;
-use shared::db::DbConnection;
+use shared::db::{Backend, DbConnection};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = applications)]
@@ -27,6 +27,19 @@ pub struct ApplicationRow {
     pub previous_secret_until_used: bool,
     /// May introspect other clients' tokens (RFC 7662 §4).
     pub introspection: bool,
+    /// The operator who created it in the console (developers own what they create); `None`
+    /// for ops-managed applications.
+    pub owner_id: Option<String>,
+    /// When it was last issued a token (written in batches; may lag by the flush interval).
+    pub last_token_at: Option<i64>,
+}
+
+/// Which applications a list shows. `None` leaves a dimension open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplicationFilter {
+    pub environment: Option<String>,
+    pub disabled: Option<bool>,
+    pub owner_id: Option<String>,
 }
 
 /// A secret rotation, as decided from the row it read.
@@ -85,12 +98,45 @@ impl ApplicationRow {
             .optional()
     }
 
-    pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ApplicationRow>> {
-        applications::table
+    pub fn list(
+        conn: &mut DbConnection,
+        filter: &ApplicationFilter,
+    ) -> QueryResult<Vec<ApplicationRow>> {
+        let mut query = applications::table
             .filter(applications::deleted_at.is_null())
+            .into_boxed::<Backend>();
+        if let Some(env) = &filter.environment {
+            query = query.filter(applications::environment.eq(env.clone()));
+        }
+        if let Some(disabled) = filter.disabled {
+            query = query.filter(applications::disabled.eq(disabled));
+        }
+        if let Some(owner) = &filter.owner_id {
+            query = query.filter(applications::owner_id.eq(owner.clone()));
+        }
+        query
             .order((applications::created_at.desc(), applications::client_id))
             .select(ApplicationRow::as_select())
             .load(conn)
+    }
+
+    /// Records the latest token issue of each application (never moves the instant back).
+    pub fn touch_last_token(
+        conn: &mut DbConnection,
+        client_id: &str,
+        at: i64,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            applications::table
+                .filter(applications::client_id.eq(client_id))
+                .filter(
+                    applications::last_token_at
+                        .is_null()
+                        .or(applications::last_token_at.lt(at)),
+                ),
+        )
+        .set(applications::last_token_at.eq(Some(at)))
+        .execute(conn)
     }
 
     pub fn update(

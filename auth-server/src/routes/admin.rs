@@ -112,7 +112,7 @@ pub async fn create_application(
 #[utoipa::path(get, path = "/admin/applications", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, description = "Every application, newest first", body = List<ApplicationView>)))]
 pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let data = applications::list(&state.db).await?;
+    let data = applications::list(&state.db, &Default::default()).await?;
     Ok(HttpResponse::Ok().json(List { data }))
 }
 
@@ -232,7 +232,7 @@ pub async fn create_api_key(
 #[utoipa::path(get, path = "/admin/api-keys", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, description = "Every API key, newest first", body = List<ApiKeyView>)))]
 pub async fn list_api_keys(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let data = api_keys::list(&state.db).await?;
+    let data = api_keys::list(&state.db, &Default::default()).await?;
     Ok(HttpResponse::Ok().json(List { data }))
 }
 

@@ -18,6 +18,7 @@ use shared::ratelimit::Limiter;
 use shared::throttle::FailureThrottle;
 
 use crate::service::client_auth::ClientAuthenticator;
+use crate::service::last_token::LastTokenTracker;
 use crate::service::operators::Operators;
 use crate::service::signing::KeyStore;
 use crate::Config;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub issuance: Limiter,
     /// Failed admin authentications per source address.
     pub admin_failures: FailureThrottle,
+    /// Token issues waiting for the batched `applications.last_token_at` write.
+    pub last_tokens: Arc<LastTokenTracker>,
     /// Console sign-in: bcrypt bound, dummy hash, failure throttles, the TOTP key.
     pub operators: Operators,
 }

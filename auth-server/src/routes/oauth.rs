@@ -154,6 +154,7 @@ impl AppState {
             issuance: &self.issuance,
             issuer: &self.config.issuer,
             audience: &self.config.audience,
+            last_tokens: &self.last_tokens,
         }
     }
 }

@@ -46,6 +46,10 @@ pub struct ApiKeyView {
     pub last_used_at: Option<String>,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// The console operator who owns it (a developer's own sandbox key); absent for
+    /// ops-managed keys. An additive field beside the contract's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
 }
 
 /// The answer to create: the view plus the plaintext key, shown this once. Its `Debug` redacts
@@ -74,6 +78,18 @@ pub struct NewApiKey {
     pub scopes: ScopeSet,
     pub tier: Tier,
     pub expires_at: Option<i64>,
+    /// The operator who will own it: set by the console for a developer's key, never from the
+    /// admin API's JSON (`None`: ops-managed).
+    pub owner_id: Option<String>,
+}
+
+/// Which keys [`list`] returns; `None` leaves a dimension open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiKeyFilter {
+    pub environment: Option<Environment>,
+    /// `Some(true)`: revoked keys only; `Some(false)`: unrevoked only.
+    pub revoked: Option<bool>,
+    pub owner_id: Option<String>,
 }
 
 /// The furthest ahead an API key may expire: 10 years (and every expiry then renders as a
@@ -119,6 +135,7 @@ impl CreateApiKey {
                 Some(t) => parse_tier(t)?,
             },
             expires_at,
+            owner_id: None,
         })
     }
 }
@@ -142,6 +159,7 @@ impl ApiKeyView {
             last_used_at: row.last_used_at.map(shared::time::rfc3339),
             created_at: shared::time::rfc3339(row.created_at),
             revoked_at: row.revoked_at.map(shared::time::rfc3339),
+            owner_id: row.owner_id.clone(),
         })
     }
 }
@@ -172,6 +190,7 @@ pub async fn create(
         revoked_at: None,
         created_at: now,
         updated_at: now,
+        owner_id: new.owner_id,
     };
     let to_insert = row.clone();
     let ctx = ctx.clone();
@@ -180,7 +199,7 @@ pub async fn create(
         &row.id,
         json!({"name": row.name, "environment": row.environment, "scopes": row.scopes,
                "tier": row.tier, "expires_at": row.expires_at.map(shared::time::rfc3339),
-               "masked_token": row.masked_token}),
+               "masked_token": row.masked_token, "owner_id": row.owner_id}),
     );
     // A resource API that saw this digest as unknown forgets that at once.
     db.run(move |c| {
@@ -209,8 +228,14 @@ pub async fn get(db: &Db, id: &str) -> Result<ApiKeyView> {
     ApiKeyView::from_row(&row)
 }
 
-pub async fn list(db: &Db) -> Result<Vec<ApiKeyView>> {
-    let rows = db.run(ApiKeyRow::list).await?;
+/// Keys matching `filter`, newest first.
+pub async fn list(db: &Db, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyView>> {
+    let filter = crate::db::api_keys::ApiKeyFilter {
+        environment: filter.environment.map(|e| e.as_str().to_owned()),
+        revoked: filter.revoked,
+        owner_id: filter.owner_id.clone(),
+    };
+    let rows = db.run(move |c| ApiKeyRow::list(c, &filter)).await?;
     rows.iter().map(ApiKeyView::from_row).collect()
 }
 
@@ -254,6 +279,7 @@ mod tests {
                 last_used_at: None,
                 created_at: "2026-01-01T00:00:00Z".into(),
                 revoked_at: None,
+                owner_id: None,
             },
             key: "cf_sand_plaintext".into(),
         };

@@ -77,6 +77,14 @@ pub struct ApplicationView {
     pub tokens_not_before: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The console operator who owns it (a developer's own sandbox application); absent for
+    /// ops-managed applications. An additive field beside the contract's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// When it was last issued a token (RFC 3339; written in batches, so it may lag by
+    /// `LAST_USED_FLUSH_SECS`); absent if never. An additive field beside the contract's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_token_at: Option<String>,
 }
 
 /// The answer to create and rotate: the view plus the secret, shown this once. Its `Debug`
@@ -138,6 +146,17 @@ pub struct NewApplication {
     pub environment: Environment,
     pub tier: Tier,
     pub introspection: bool,
+    /// The operator who will own it: set by the console for a developer's application, never
+    /// from the admin API's JSON (`None`: ops-managed).
+    pub owner_id: Option<String>,
+}
+
+/// Which applications [`list`] returns; `None` leaves a dimension open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplicationFilter {
+    pub environment: Option<Environment>,
+    pub disabled: Option<bool>,
+    pub owner_id: Option<String>,
 }
 
 impl CreateApplication {
@@ -160,6 +179,7 @@ impl CreateApplication {
                 Some(t) => parse_tier(t)?,
             },
             introspection: self.introspection.unwrap_or(false),
+            owner_id: None,
         })
     }
 }
@@ -188,6 +208,8 @@ impl ApplicationView {
             tokens_not_before: row.tokens_not_before.map(shared::time::rfc3339),
             created_at: shared::time::rfc3339(row.created_at),
             updated_at: shared::time::rfc3339(row.updated_at),
+            owner_id: row.owner_id.clone(),
+            last_token_at: row.last_token_at.map(shared::time::rfc3339),
         })
     }
 }
@@ -226,6 +248,8 @@ pub async fn create(
         tokens_not_before: None,
         previous_secret_until_used: false,
         introspection: new.introspection,
+        owner_id: new.owner_id,
+        last_token_at: None,
     };
     let to_insert = row.clone();
     let ctx = ctx.clone();
@@ -233,7 +257,7 @@ pub async fn create(
         "application.create",
         &row.client_id,
         json!({"name": row.name, "environment": row.environment, "scopes": row.scopes,
-               "tier": row.tier, "introspection": row.introspection}),
+               "tier": row.tier, "introspection": row.introspection, "owner_id": row.owner_id}),
     );
     db.run(move |c| {
         c.transaction(|c| {
@@ -261,8 +285,14 @@ pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
     ApplicationView::from_row(&row)
 }
 
-pub async fn list(db: &Db) -> Result<Vec<ApplicationView>> {
-    let rows = db.run(ApplicationRow::list).await?;
+/// Applications matching `filter`, newest first.
+pub async fn list(db: &Db, filter: &ApplicationFilter) -> Result<Vec<ApplicationView>> {
+    let filter = crate::db::applications::ApplicationFilter {
+        environment: filter.environment.map(|e| e.as_str().to_owned()),
+        disabled: filter.disabled,
+        owner_id: filter.owner_id.clone(),
+    };
+    let rows = db.run(move |c| ApplicationRow::list(c, &filter)).await?;
     rows.iter().map(ApplicationView::from_row).collect()
 }
 
@@ -490,6 +520,8 @@ mod tests {
                 tokens_not_before: None,
                 created_at: "2026-01-01T00:00:00Z".into(),
                 updated_at: "2026-01-01T00:00:00Z".into(),
+                owner_id: None,
+                last_token_at: None,
             },
             client_secret: "cfsec_plaintext".into(),
         };

@@ -19,6 +19,7 @@ use shared::ratelimit::Limiter;
 use shared::{AccessTokenClaims, Environment, ScopeSet, Tier};
 
 use super::client_auth::{ClientAuthenticator, ClientCredentials};
+use super::last_token::LastTokenTracker;
 use super::signing::KeyStore;
 use super::tokens;
 use crate::db::applications::ApplicationRow;
@@ -116,6 +117,8 @@ pub struct Grants<'a> {
     pub issuance: &'a Limiter,
     pub issuer: &'a str,
     pub audience: &'a str,
+    /// Where token issues are noted for the batched `last_token_at` write.
+    pub last_tokens: &'a LastTokenTracker,
 }
 
 impl Grants<'_> {
@@ -173,6 +176,8 @@ impl Grants<'_> {
             tokens::issued_at(now_us, client.tokens_not_before),
         )
         .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
+        // Never a write per token: the batch flush writes `last_token_at`.
+        self.last_tokens.note(&client.client_id, now_us);
         Ok(IssuedToken {
             access_token,
             expires_in: claims.exp - claims.iat,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod client_auth;
 pub mod grants;
 pub mod kek;
+pub mod last_token;
 pub mod operators;
 pub mod secrets;
 pub mod sessions;

@@ -166,6 +166,8 @@ mod tests {
             tokens_not_before,
             previous_secret_until_used: false,
             introspection: false,
+            owner_id: None,
+            last_token_at: None,
         }
     }
 

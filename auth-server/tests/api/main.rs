@@ -9,6 +9,7 @@ mod change_feed;
 mod cli;
 mod console_auth;
 mod console_helpers;
+mod console_pages;
 mod discovery;
 mod edge;
 mod hardening;

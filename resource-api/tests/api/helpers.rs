@@ -70,6 +70,7 @@ impl TestStack {
                 .url()
                 .starts_with("postgres")
                 .then(|| db.url().to_owned()),
+            last_used_flush_secs: 1,
         };
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await

@@ -123,6 +123,7 @@ async fn auth_server_as(s: &TestStack, issuer: &str) -> String {
         cors_allowed_origins: Vec::new(),
         redis_url: None,
         database_listen_url: None,
+        last_used_flush_secs: 1,
     };
     let app = auth_server::Application::build_with_listener(config, l)
         .await

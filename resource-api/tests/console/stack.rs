@@ -47,6 +47,7 @@ impl Stack {
             redis_url: None,
             database_listen_url: listen.clone(),
             console: Default::default(),
+            last_used_flush_secs: 1,
         };
         let app = auth_server::Application::build_with_listener(config, la)
             .await

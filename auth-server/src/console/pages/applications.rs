@@ -1,0 +1,428 @@
+//! `/console/applications`: list, create (the secret shown once), detail, rotate the secret,
+//! revoke all tokens, disable / enable, delete with a confirmation step.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Path};
+use actix_web::{HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use shared::ScopeSet;
+
+use super::{
+    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment,
+    scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error,
+    tier_select, unpack, when, who, Form, Posted,
+};
+use crate::console::policy::{self, Credential, Page};
+use crate::console::{ConsoleError, SignedIn};
+use crate::routes::AppState;
+use crate::service::applications::{
+    self, ApplicationFilter, ApplicationView, CreateApplication, PatchApplication, RotateSecret,
+};
+use crate::service::now_micros;
+
+type PageResult = Result<HttpResponse, ConsoleError>;
+
+fn credential(app: &ApplicationView) -> Credential<'_> {
+    Credential {
+        environment: app.environment,
+        owner_id: app.owner_id.as_deref(),
+    }
+}
+
+fn detail_url(client_id: &str) -> String {
+    format!("/console/applications/{client_id}")
+}
+
+/// The application as `signed` may see it: 404 when missing or not theirs.
+async fn visible(
+    state: &AppState,
+    signed: &SignedIn,
+    client_id: &str,
+) -> Result<ApplicationView, ConsoleError> {
+    let app = applications::get(&state.db, client_id)
+        .await
+        .map_err(service_error)?;
+    policy::view(who(signed), credential(&app)).map_err(denied)?;
+    Ok(app)
+}
+
+/// The first steps of every change (after the form's CSRF check in [`Posted`]): the role
+/// (before any lookup), the application, and whether this operator may change it.
+async fn changeable(
+    signed: &SignedIn,
+    state: &AppState,
+    client_id: &str,
+) -> Result<ApplicationView, ConsoleError> {
+    policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
+    let app = applications::get(&state.db, client_id)
+        .await
+        .map_err(service_error)?;
+    policy::change(who(signed), credential(&app)).map_err(denied)?;
+    Ok(app)
+}
+
+/// `GET /console/applications?environment=&status=`.
+pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
+    policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
+    let q = Form::query(&req)?;
+    let asked_env = q
+        .optional("environment")?
+        .map(parse_environment)
+        .transpose()?;
+    let disabled = match q.optional("status")? {
+        None => None,
+        Some("enabled") => Some(false),
+        Some("disabled") => Some(true),
+        Some(_) => return Err(bad_input("status must be enabled or disabled.")),
+    };
+    let scope = policy::list_scope(who(&signed));
+    let apps = match scoped_environment(scope.environment, asked_env) {
+        None => Vec::new(),
+        Some(environment) => {
+            let filter = ApplicationFilter {
+                environment,
+                disabled,
+                owner_id: scope.owner_id,
+            };
+            applications::list(&state.db, &filter)
+                .await
+                .map_err(service_error)?
+        }
+    };
+    let may_create = policy::write(signed.operator.role, Page::Applications).is_ok();
+    let body = html! {
+        h1 { "Applications" }
+        (flash(&req))
+        form #filter method="get" action="/console/applications" {
+            label for="filter-environment" { "Environment" }
+            select name="environment" id="filter-environment" {
+                option value="" selected[asked_env.is_none()] { "any" }
+                option value="sandbox" selected[asked_env == Some(shared::Environment::Sandbox)] { "sandbox" }
+                option value="live" selected[asked_env == Some(shared::Environment::Live)] { "live" }
+            }
+            label for="filter-status" { "Status" }
+            select name="status" id="filter-status" {
+                option value="" selected[disabled.is_none()] { "any" }
+                option value="enabled" selected[disabled == Some(false)] { "enabled" }
+                option value="disabled" selected[disabled == Some(true)] { "disabled" }
+            }
+            button type="submit" { "Filter" }
+        }
+        div .table-wrap {
+            table #applications {
+                caption { (apps.len()) " applications" }
+                thead { tr {
+                    th scope="col" { "Name" } th scope="col" { "Client id" }
+                    th scope="col" { "Environment" } th scope="col" { "Tier" }
+                    th scope="col" { "Status" } th scope="col" { "Last token" }
+                } }
+                tbody {
+                    @for app in &apps {
+                        tr data-id=(app.client_id) {
+                            td { a href=(detail_url(&app.client_id)) { (app.name) } }
+                            td { code { (app.client_id) } }
+                            td { (app.environment.as_str()) }
+                            td { (app.tier.as_str()) }
+                            td { @if app.disabled { "disabled" } @else { "enabled" } }
+                            td { (when(app.last_token_at.as_deref(), "never")) }
+                        }
+                    }
+                }
+            }
+        }
+        @if may_create { (create_form(&signed)) }
+    };
+    Ok(page(StatusCode::OK, &signed, "Applications", body))
+}
+
+fn create_form(signed: &SignedIn) -> Markup {
+    html! {
+        section aria-labelledby="create-heading" {
+            h2 #create-heading { "New application" }
+            form #create-application method="post" action="/console/applications" {
+                (csrf_field(signed))
+                div .field {
+                    label for="app-name" { "Name" }
+                    input type="text" name="name" id="app-name" required maxlength="200";
+                }
+                div .field {
+                    label for="app-description" { "Description" }
+                    textarea name="description" id="app-description" maxlength="2000" {}
+                }
+                (scope_checkboxes(&ScopeSet::new()))
+                div .field { (environment_select(signed, "app-environment")) }
+                div .field { (tier_select("app-tier")) }
+                button type="submit" { "Create application" }
+            }
+        }
+    }
+}
+
+/// `POST /console/applications`: the answer shows the client secret, this once.
+pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
+    policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
+    let environment = parse_environment(form.required("environment")?)?;
+    policy::create(signed.operator.role, environment).map_err(denied)?;
+    let input = CreateApplication {
+        name: form.required("name")?.to_owned(),
+        description: form.get("description")?.map(str::to_owned),
+        scopes: form.all("scopes"),
+        environment: Some(environment.as_str().to_owned()),
+        tier: form.optional("tier")?.map(str::to_owned),
+        introspection: None,
+    };
+    let mut new = input.validate().map_err(service_error)?;
+    new.owner_id = policy::owner_of_new(who(&signed));
+    let created = applications::create(
+        &state.db,
+        &signed.audit,
+        new,
+        state.config.bcrypt_cost,
+        now_micros(),
+    )
+    .await
+    .map_err(service_error)?;
+    let app = &created.application;
+    tracing::info!("application {} created in the console", app.client_id);
+    let body = html! {
+        h1 { "Application created" }
+        p #flash .flash.success role="status" { "The application " strong { (app.name) } " was created." }
+        dl .fields {
+            dt { "Client id" } dd { code { (app.client_id) } }
+            dt { "Environment" } dd { (app.environment.as_str()) }
+        }
+        (secret_box("Client secret", &created.client_secret))
+        p { a href=(detail_url(&app.client_id)) { "Go to the application" } }
+    };
+    Ok(page(
+        StatusCode::CREATED,
+        &signed,
+        "Application created",
+        body,
+    ))
+}
+
+/// `GET /console/applications/{client_id}`.
+pub async fn detail(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> PageResult {
+    policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
+    let app = visible(&state, &signed, &id).await?;
+    let may_change = policy::change(who(&signed), credential(&app)).is_ok();
+    let base = detail_url(&app.client_id);
+    let body = html! {
+        h1 { (app.name) }
+        (flash(&req))
+        dl .fields {
+            dt { "Client id" } dd { code { (app.client_id) } }
+            dt { "Description" } dd { @if app.description.is_empty() { "—" } @else { (app.description) } }
+            dt { "Environment" } dd { (app.environment.as_str()) }
+            dt { "Tier" } dd { (app.tier.as_str()) }
+            dt { "Scopes" } dd { (scope_list(&app.scopes)) }
+            dt { "Status" } dd #status { @if app.disabled { "disabled" } @else { "enabled" } }
+            dt { "Last token issued" } dd #last-token { (when(app.last_token_at.as_deref(), "never")) }
+            dt { "Tokens refused if issued before" } dd { (when(app.tokens_not_before.as_deref(), "—")) }
+            dt { "Owner" } dd { (app.owner_id.as_deref().unwrap_or("ops-managed")) }
+            dt { "Created" } dd { (when(Some(&app.created_at), "")) }
+            dt { "Updated" } dd { (when(Some(&app.updated_at), "")) }
+        }
+        @if may_change {
+            section aria-labelledby="rotate-heading" {
+                h2 #rotate-heading { "Rotate the secret" }
+                form #rotate-secret method="post" action=(format!("{base}/rotate-secret")) {
+                    (csrf_field(&signed))
+                    div .field {
+                        label for="grace" { "Grace period for the old secret (seconds)" }
+                        input type="number" name="grace_period_seconds" id="grace" min="0"
+                            max=(applications::MAX_GRACE_PERIOD_SECS) inputmode="numeric"
+                            aria-describedby="grace-help";
+                        p #grace-help .help {
+                            "Empty: the old secret keeps working until the new one is first used (at most 7 days). 0 ends it at once."
+                        }
+                    }
+                    div .checkbox {
+                        input type="checkbox" name="revoke_tokens" value="yes" id="rotate-revoke";
+                        label for="rotate-revoke" { "Also revoke every token issued before now" }
+                    }
+                    button type="submit" { "Rotate secret" }
+                }
+            }
+            section aria-labelledby="actions-heading" {
+                h2 #actions-heading { "Actions" }
+                form method="post" action=(format!("{base}/revoke-tokens")) {
+                    (csrf_field(&signed))
+                    button type="submit" { "Revoke all tokens" }
+                }
+                @if app.disabled {
+                    form method="post" action=(format!("{base}/enable")) {
+                        (csrf_field(&signed))
+                        button type="submit" { "Enable" }
+                    }
+                } @else {
+                    form method="post" action=(format!("{base}/disable")) {
+                        (csrf_field(&signed))
+                        button type="submit" { "Disable" }
+                    }
+                }
+                form method="get" action=(format!("{base}/delete")) {
+                    button type="submit" .danger { "Delete" }
+                }
+            }
+        }
+        p { a href="/console/applications" { "All applications" } }
+    };
+    Ok(page(StatusCode::OK, &signed, &app.name, body))
+}
+
+/// `POST …/rotate-secret`: the answer shows the new secret, this once.
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    id: Path<String>,
+    posted: Posted,
+) -> PageResult {
+    let (signed, form) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
+    let grace_period_seconds = form
+        .optional("grace_period_seconds")?
+        .map(|g| {
+            g.parse::<i64>()
+                .map_err(|_| bad_input("The grace period must be a whole number of seconds."))
+        })
+        .transpose()?;
+    let revoke_tokens = match form.optional("revoke_tokens")? {
+        None => false,
+        Some("yes" | "on" | "true") => true,
+        Some(_) => return Err(bad_input("revoke_tokens must be yes or absent.")),
+    };
+    let rotated = applications::rotate_secret(
+        &state.db,
+        &signed.audit,
+        &app.client_id,
+        RotateSecret {
+            grace_period_seconds,
+            revoke_tokens: Some(revoke_tokens),
+        },
+        state.config.bcrypt_cost,
+        now_micros(),
+    )
+    .await
+    .map_err(service_error)?;
+    tracing::info!(
+        "application {} secret rotated in the console",
+        app.client_id
+    );
+    let grace = match grace_period_seconds {
+        None => "The old secret keeps working until the new one is first used (at most 7 days)."
+            .to_owned(),
+        Some(0) => "The old secret no longer works.".to_owned(),
+        Some(g) => format!("The old secret keeps working for {g} seconds."),
+    };
+    let body = html! {
+        h1 { "Secret rotated" }
+        p #flash .flash.success role="status" { "A new secret was issued for " strong { (app.name) } ". " (grace) }
+        (secret_box("New client secret", &rotated.client_secret))
+        p { a href=(detail_url(&app.client_id)) { "Back to the application" } }
+    };
+    Ok(page(StatusCode::OK, &signed, "Secret rotated", body))
+}
+
+/// `POST …/revoke-tokens`.
+pub async fn revoke_tokens(
+    state: web::Data<AppState>,
+    id: Path<String>,
+    posted: Posted,
+) -> PageResult {
+    let (signed, _) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
+    applications::revoke_tokens(&state.db, &signed.audit, &app.client_id, now_micros())
+        .await
+        .map_err(service_error)?;
+    Ok(see_other(&format!(
+        "{}?done=tokens_revoked",
+        detail_url(&app.client_id)
+    )))
+}
+
+async fn set_disabled(
+    state: web::Data<AppState>,
+    id: Path<String>,
+    posted: Posted,
+    disabled: bool,
+) -> PageResult {
+    let (signed, _) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
+    let patch = PatchApplication {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    applications::patch(
+        &state.db,
+        &signed.audit,
+        &app.client_id,
+        patch,
+        now_micros(),
+    )
+    .await
+    .map_err(service_error)?;
+    let done = if disabled { "disabled" } else { "enabled" };
+    Ok(see_other(&format!(
+        "{}?done={done}",
+        detail_url(&app.client_id)
+    )))
+}
+
+/// `POST …/disable`.
+pub async fn disable(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    set_disabled(state, id, posted, true).await
+}
+
+/// `POST …/enable`.
+pub async fn enable(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    set_disabled(state, id, posted, false).await
+}
+
+fn confirm_page(signed: &SignedIn, app: &ApplicationView) -> HttpResponse {
+    let body = html! {
+        h1 { "Delete " (app.name) "?" }
+        p .warning role="alert" {
+            "Deleting the application refuses its secret and every token it holds. This cannot be undone."
+        }
+        form #confirm method="post" action=(format!("{}/delete", detail_url(&app.client_id))) {
+            (csrf_field(signed))
+            input type="hidden" name="confirm" value="yes";
+            button type="submit" .danger { "Confirm" }
+        }
+        p { a href=(detail_url(&app.client_id)) { "Cancel" } }
+    };
+    page(StatusCode::OK, signed, "Delete application", body)
+}
+
+/// `GET …/delete`: the confirmation step.
+pub async fn confirm_delete(
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> PageResult {
+    policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
+    let app = visible(&state, &signed, &id).await?;
+    policy::change(who(&signed), credential(&app)).map_err(denied)?;
+    Ok(confirm_page(&signed, &app))
+}
+
+/// `POST …/delete`: deletes only with `confirm=yes`; without it, the confirmation page again.
+pub async fn delete(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
+    let (signed, form) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id).await?;
+    if form.get("confirm")? != Some("yes") {
+        return Ok(confirm_page(&signed, &app));
+    }
+    applications::delete(&state.db, &signed.audit, &app.client_id, now_micros())
+        .await
+        .map_err(service_error)?;
+    tracing::info!("application {} deleted in the console", app.client_id);
+    Ok(see_other("/console/applications?done=deleted"))
+}

@@ -1,0 +1,899 @@
+//! The console's pages over HTTP against the real app, signed in as admin, developer and
+//! auditor through `POST /console/login` (pre-session CSRF cookie + field, `Origin`).
+
+use std::time::Duration;
+
+use auth_server::service::operators::Role;
+use reqwest::header;
+use serde_json::Value;
+
+use crate::console_helpers::{add_operator, csrf_in, ORIGIN, PASSWORD};
+use crate::helpers::{spawn_app, TestApp, ISSUER};
+
+/// A browser signed in to the console: its session cookie and the page's CSRF token.
+struct Console<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+    id: String,
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `name=value` of the first `Set-Cookie` called `name`.
+fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'h>(html: &'h str, start: &str, end: &str) -> Option<&'h str> {
+    let from = html.find(start)? + start.len();
+    let len = html[from..].find(end)?;
+    Some(&html[from..from + len])
+}
+
+fn secret_in(html: &str) -> Option<String> {
+    let at = html.find(" id=\"secret\"")?;
+    between(&html[at..], ">", "</code>").map(str::to_owned)
+}
+
+impl<'a> Console<'a> {
+    /// Creates an operator with `role` and signs in as them.
+    async fn sign_in(app: &'a TestApp, email: &str, role: Role) -> Console<'a> {
+        let id = add_operator(app, email, role).await.id;
+        let http = no_redirects();
+        let page = http.get(app.url("/console/login")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let login_cookie = cookie_of(&page, "cf_login_csrf").expect("login CSRF cookie");
+        let token = login_cookie.split_once('=').unwrap().1.to_owned();
+        let resp = http
+            .post(app.url("/console/login"))
+            .header(header::COOKIE, &login_cookie)
+            .header(header::ORIGIN, ORIGIN)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "signed in");
+        let cookie = cookie_of(&resp, "cf_session").expect("session cookie");
+        let mut console = Console {
+            app,
+            http,
+            cookie,
+            csrf: String::new(),
+            id,
+        };
+        let html = console.page("/console/applications").await;
+        console.csrf = csrf_in(&html);
+        console
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.app.url(path))
+            .header(header::COOKIE, &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page that must answer 200; its HTML.
+    async fn page(&self, path: &str) -> String {
+        let resp = self.get(path).await;
+        assert_eq!(resp.status(), 200, "GET {path}");
+        resp.text().await.unwrap()
+    }
+
+    /// POST a form with the session's CSRF token added.
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields: Vec<(&str, &str)> = vec![("csrf_token", self.csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post_raw(path, serde_urlencoded::to_string(&fields).unwrap())
+            .await
+    }
+
+    /// POST a raw form body (no CSRF token added).
+    async fn post_raw(&self, path: &str, body: String) -> reqwest::Response {
+        self.http
+            .post(self.app.url(path))
+            .header(header::COOKIE, &self.cookie)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an application through the form; returns (client_id, secret, the page).
+    async fn create_app(&self, environment: &str) -> (String, String, String) {
+        let resp = self
+            .post(
+                "/console/applications",
+                &[
+                    ("name", "Case sync"),
+                    ("description", "syncs cases"),
+                    ("scopes", "cases:read"),
+                    ("scopes", "cases:write"),
+                    ("environment", environment),
+                    ("tier", "standard"),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 201, "application created");
+        assert_eq!(
+            resp.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let html = resp.text().await.unwrap();
+        let secret = secret_in(&html).expect("the secret on the page");
+        let client_id = between(&html, "<dt>Client id</dt><dd><code>", "</code>")
+            .expect("client id")
+            .to_owned();
+        (client_id, secret, html)
+    }
+
+    async fn create_key(&self, environment: &str) -> (reqwest::StatusCode, String) {
+        let resp = self
+            .post(
+                "/console/api-keys",
+                &[
+                    ("name", "ci key"),
+                    ("environment", environment),
+                    ("scopes", "cases:read"),
+                    ("tier", "basic"),
+                ],
+            )
+            .await;
+        (resp.status(), resp.text().await.unwrap())
+    }
+}
+
+fn key_id_in(html: &str) -> String {
+    between(html, "<dt>Id</dt><dd><code>", "</code>")
+        .expect("key id")
+        .to_owned()
+}
+
+async fn token_status(app: &TestApp, client_id: &str, secret: &str) -> u16 {
+    app.token_request("grant_type=client_credentials", Some((client_id, secret)))
+        .await
+        .status()
+        .as_u16()
+}
+
+async fn admin_list(app: &TestApp, path: &str) -> Vec<Value> {
+    let body: Value = app.admin_get(path).await.json().await.unwrap();
+    body["data"].as_array().unwrap().clone()
+}
+
+fn assert_html(resp: &reqwest::Response) {
+    let ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(ct.starts_with("text/html"), "an HTML page, got {ct}");
+}
+
+#[actix_web::test]
+async fn admin_creates_an_application_and_sees_the_secret_only_in_that_answer() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, html) = admin.create_app("live").await;
+    assert!(html.contains("id=\"copy-secret\""), "a copy button");
+    assert!(html.contains("shown only on this page"), "a warning");
+    assert_eq!(token_status(&app, &client_id, &secret).await, 200);
+
+    let detail = admin
+        .page(&format!("/console/applications/{client_id}"))
+        .await;
+    let list = admin.page("/console/applications").await;
+    for page in [&detail, &list] {
+        assert!(!page.contains(&secret), "a GET never shows the secret");
+        assert!(!page.contains("id=\"secret\""));
+    }
+    assert!(list.contains(&format!("<tr data-id=\"{client_id}\"")));
+    assert!(list.contains("id=\"applications\"") && list.contains("id=\"create-application\""));
+    // The scopes are offered as checkboxes, each with its description.
+    assert!(list.contains("value=\"sar:write\"") && list.contains("Draft, change and submit"));
+    // Admin-created credentials are ops-managed (no owner) in the admin API.
+    let apps = admin_list(&app, "/admin/applications").await;
+    assert_eq!(apps.len(), 1);
+    assert!(apps[0].get("owner_id").is_none(), "{}", apps[0]);
+}
+
+#[actix_web::test]
+async fn developer_sees_only_their_own_sandbox_keys_and_no_admin_pages() {
+    let app = spawn_app().await;
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+    let other = Console::sign_in(&app, "other@example.com", Role::Developer).await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+
+    let (status, html) = dev.create_key("sandbox").await;
+    assert_eq!(status, 201);
+    let key = secret_in(&html).expect("the key, once");
+    assert!(key.starts_with("cf_sand_"), "{key}");
+    let mine = key_id_in(&html);
+    let (_, html) = other.create_key("sandbox").await;
+    let theirs = key_id_in(&html);
+    let (_, html) = admin.create_key("sandbox").await;
+    let ops_key = key_id_in(&html);
+
+    let list = dev.page("/console/api-keys").await;
+    assert!(
+        list.contains(&format!("data-id=\"{mine}\"")),
+        "own key listed"
+    );
+    assert!(
+        !list.contains(&theirs) && !list.contains(&ops_key),
+        "only their own"
+    );
+    assert!(!list.contains(&key), "the list never shows the key");
+    // An explicit live filter cannot widen a developer's list.
+    let live = dev.page("/console/api-keys?environment=live").await;
+    assert!(!live.contains("<tr data-id="), "nothing for live");
+
+    // Another developer's (or an ops-managed) key is a 404, like a missing one.
+    for id in [&theirs, &ops_key, &"key_doesnotexist".to_owned()] {
+        let resp = dev.get(&format!("/console/api-keys/{id}")).await;
+        assert_eq!(resp.status(), 404, "{id}");
+        assert_html(&resp);
+        let resp = dev.get(&format!("/console/api-keys/{id}/revoke")).await;
+        assert_eq!(resp.status(), 404, "{id}");
+        let resp = dev
+            .post(
+                &format!("/console/api-keys/{id}/revoke"),
+                &[("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(resp.status(), 404, "{id}");
+    }
+    let keys = admin_list(&app, "/admin/api-keys").await;
+    assert!(
+        keys.iter().all(|k| k["revoked_at"].is_null()),
+        "nothing revoked"
+    );
+    assert_eq!(
+        keys.iter().find(|k| k["id"] == mine.as_str()).unwrap()["owner_id"],
+        dev.id.as_str()
+    );
+    assert_eq!(
+        dev.get(&format!("/console/api-keys/{mine}")).await.status(),
+        200
+    );
+
+    assert_eq!(dev.get("/console/operators").await.status(), 403);
+    assert_eq!(dev.get("/console/audit").await.status(), 403);
+    let resp = dev
+        .post(
+            "/console/operators",
+            &[("email", "x@example.com"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+}
+
+#[actix_web::test]
+async fn developer_forging_a_live_credential_gets_403_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+    let form = dev.page("/console/api-keys").await;
+    let create_form = between(&form, "id=\"create-api-key\"", "</form>").unwrap();
+    assert!(
+        !create_form.contains("value=\"live\""),
+        "the form offers only sandbox"
+    );
+
+    let (status, _) = dev.create_key("live").await;
+    assert_eq!(status, 403);
+    let resp = dev
+        .post(
+            "/console/applications",
+            &[
+                ("name", "x"),
+                ("scopes", "cases:read"),
+                ("environment", "live"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    assert!(admin_list(&app, "/admin/api-keys").await.is_empty());
+    assert!(admin_list(&app, "/admin/applications").await.is_empty());
+
+    // A sandbox application is theirs, and another developer cannot see it.
+    let (client_id, _, _) = dev.create_app("sandbox").await;
+    let other = Console::sign_in(&app, "other@example.com", Role::Developer).await;
+    let path = format!("/console/applications/{client_id}");
+    assert_eq!(other.get(&path).await.status(), 404);
+    assert_eq!(
+        other.post(&format!("{path}/disable"), &[]).await.status(),
+        404
+    );
+    assert_eq!(dev.get(&path).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn auditor_reads_every_list_but_every_post_is_403() {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "live").await;
+    let auditor = Console::sign_in(&app, "audit@example.com", Role::Auditor).await;
+    let list = auditor.page("/console/applications").await;
+    assert!(list.contains(&client.client_id), "auditors see everything");
+    assert!(
+        !list.contains("id=\"create-application\""),
+        "no create form"
+    );
+    let detail = auditor
+        .page(&format!("/console/applications/{}", client.client_id))
+        .await;
+    assert!(!detail.contains("Rotate secret") && !detail.contains(">Disable<"));
+    auditor.page("/console/api-keys").await;
+    let audit = auditor.page("/console/audit").await;
+    assert!(audit.contains("id=\"audit-events\""));
+    assert_eq!(auditor.get("/console/operators").await.status(), 403);
+
+    let base = format!("/console/applications/{}", client.client_id);
+    for (path, form) in [
+        (
+            "/console/applications".to_owned(),
+            vec![
+                ("name", "x"),
+                ("scopes", "cases:read"),
+                ("environment", "sandbox"),
+            ],
+        ),
+        (
+            "/console/api-keys".to_owned(),
+            vec![("name", "x"), ("environment", "sandbox")],
+        ),
+        (format!("{base}/disable"), vec![]),
+        (format!("{base}/rotate-secret"), vec![]),
+        (format!("{base}/revoke-tokens"), vec![]),
+        (format!("{base}/delete"), vec![("confirm", "yes")]),
+        (
+            "/console/applications/app_missing/disable".to_owned(),
+            vec![],
+        ),
+        (
+            "/console/operators".to_owned(),
+            vec![("email", "a@example.com"), ("role", "admin")],
+        ),
+    ] {
+        let resp = auditor.post(&path, &form).await;
+        assert_eq!(resp.status(), 403, "POST {path}");
+        assert_html(&resp);
+    }
+    assert_eq!(
+        token_status(&app, &client.client_id, &client.client_secret).await,
+        200,
+        "nothing changed"
+    );
+    assert!(admin_list(&app, "/admin/api-keys").await.is_empty());
+    assert_eq!(admin_list(&app, "/admin/applications").await.len(), 1);
+}
+
+#[actix_web::test]
+async fn rotating_with_a_grace_period_keeps_the_old_secret_working() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, old, _) = admin.create_app("sandbox").await;
+    let path = format!("/console/applications/{client_id}/rotate-secret");
+    let resp = admin.post(&path, &[("grace_period_seconds", "3600")]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers().get(header::CACHE_CONTROL).unwrap(),
+        "no-store"
+    );
+    let new = secret_in(&resp.text().await.unwrap()).expect("the new secret, once");
+    assert_ne!(new, old);
+    assert_eq!(token_status(&app, &client_id, &new).await, 200);
+    assert_eq!(
+        token_status(&app, &client_id, &old).await,
+        200,
+        "old in grace"
+    );
+
+    // Without grace the previous secret stops at once.
+    let resp = admin.post(&path, &[("grace_period_seconds", "0")]).await;
+    let newest = secret_in(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(token_status(&app, &client_id, &newest).await, 200);
+    assert_eq!(token_status(&app, &client_id, &new).await, 401);
+    let detail = admin
+        .page(&format!("/console/applications/{client_id}"))
+        .await;
+    assert!(!detail.contains(&newest), "a GET never shows the secret");
+}
+
+#[actix_web::test]
+async fn disabling_makes_the_token_endpoint_refuse_and_enabling_restores_it() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, _) = admin.create_app("live").await;
+    let base = format!("/console/applications/{client_id}");
+    let resp = admin.post(&format!("{base}/disable"), &[]).await;
+    assert_eq!(resp.status(), 303);
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(location, format!("{base}?done=disabled"));
+    assert_ne!(token_status(&app, &client_id, &secret).await, 200);
+    let page = admin.page(location).await;
+    assert!(page.contains("id=\"flash\"") && page.contains(">Enable<"));
+    let list = admin.page("/console/applications?status=disabled").await;
+    assert!(list.contains(&client_id));
+    let list = admin.page("/console/applications?status=enabled").await;
+    assert!(!list.contains(&client_id));
+
+    assert_eq!(
+        admin.post(&format!("{base}/enable"), &[]).await.status(),
+        303
+    );
+    assert_eq!(token_status(&app, &client_id, &secret).await, 200);
+    let resp = admin.post(&format!("{base}/revoke-tokens"), &[]).await;
+    assert_eq!(resp.status(), 303);
+    let page = admin.page(&format!("{base}?done=tokens_revoked")).await;
+    assert!(page.contains("Every token issued before now is revoked"));
+}
+
+#[actix_web::test]
+async fn deleting_needs_the_confirmation_step() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, _) = admin.create_app("live").await;
+    let path = format!("/console/applications/{client_id}/delete");
+    let confirm = admin.page(&path).await;
+    assert!(confirm.contains("id=\"confirm\"") && confirm.contains(">Confirm<"));
+    let resp = admin.post(&path, &[]).await;
+    assert_eq!(resp.status(), 200, "the confirmation page again");
+    assert!(resp.text().await.unwrap().contains("id=\"confirm\""));
+    assert_eq!(
+        token_status(&app, &client_id, &secret).await,
+        200,
+        "not deleted"
+    );
+
+    let resp = admin.post(&path, &[("confirm", "yes")]).await;
+    assert_eq!(resp.status(), 303);
+    assert_ne!(token_status(&app, &client_id, &secret).await, 200);
+    let resp = admin
+        .get(&format!("/console/applications/{client_id}"))
+        .await;
+    assert_eq!(resp.status(), 404);
+
+    // Revoking a key also needs the confirmation.
+    let (_, html) = admin.create_key("sandbox").await;
+    let key = secret_in(&html).unwrap();
+    let id = key_id_in(&html);
+    let path = format!("/console/api-keys/{id}/revoke");
+    assert_eq!(admin.post(&path, &[]).await.status(), 200);
+    assert!(admin_list(&app, "/admin/api-keys").await[0]["revoked_at"].is_null());
+    assert_eq!(admin.post(&path, &[("confirm", "yes")]).await.status(), 303);
+    assert!(!admin_list(&app, "/admin/api-keys").await[0]["revoked_at"].is_null());
+    assert!(!admin.page("/console/api-keys").await.contains(&key));
+}
+
+#[actix_web::test]
+async fn a_post_without_the_csrf_token_or_origin_is_403_and_changes_nothing() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, _) = admin.create_app("live").await;
+    let path = format!("/console/applications/{client_id}/disable");
+    let resp = admin.post_raw(&path, String::new()).await;
+    assert_eq!(resp.status(), 403);
+    assert_html(&resp);
+    let resp = admin.post_raw(&path, "csrf_token=forged".to_owned()).await;
+    assert_eq!(resp.status(), 403);
+    let resp = admin
+        .post_raw(
+            "/console/applications",
+            "name=x&scopes=cases:read&environment=live".to_owned(),
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    // The right token from another origin.
+    let resp = admin
+        .http
+        .post(app.url(&path))
+        .header(header::COOKIE, &admin.cookie)
+        .header(header::ORIGIN, "http://evil.example")
+        .form(&[("csrf_token", admin.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(token_status(&app, &client_id, &secret).await, 200);
+    assert_eq!(admin_list(&app, "/admin/applications").await.len(), 1);
+    // Without a session: the login page.
+    let resp = no_redirects()
+        .get(app.url("/console/applications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
+#[actix_web::test]
+async fn malformed_forms_and_hostile_paths_are_4xx_pages_never_500() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, _, _) = admin.create_app("live").await;
+    let long = "n".repeat(201);
+    let huge = "x".repeat(20_000);
+    let bad_app_forms: Vec<Vec<(&str, &str)>> = vec![
+        vec![("scopes", "cases:read"), ("environment", "live")],
+        vec![("name", "x"), ("scopes", "cases:read")],
+        vec![("name", "x"), ("environment", "prod")],
+        vec![("name", "x"), ("environment", "live"), ("scopes", "root")],
+        vec![("name", "x"), ("environment", "live"), ("tier", "gold")],
+        vec![("name", &long), ("environment", "live")],
+        vec![("name", "   "), ("environment", "live")],
+        vec![("name", "a\u{0}b"), ("environment", "live")],
+        vec![("name", "x"), ("name", "y"), ("environment", "live")],
+        vec![("name", &huge), ("environment", "live")],
+    ];
+    for form in &bad_app_forms {
+        let resp = admin.post("/console/applications", form).await;
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{status} for {form:?}");
+        assert_html(&resp);
+    }
+    let bad_key_forms: Vec<Vec<(&str, &str)>> = vec![
+        vec![
+            ("name", "x"),
+            ("environment", "sandbox"),
+            ("expires_on", "tomorrow"),
+        ],
+        vec![
+            ("name", "x"),
+            ("environment", "sandbox"),
+            ("expires_on", "2001-01-01"),
+        ],
+        vec![
+            ("name", "x"),
+            ("environment", "sandbox"),
+            ("expires_on", "2026-02-30"),
+        ],
+        vec![("name", ""), ("environment", "sandbox")],
+    ];
+    for form in &bad_key_forms {
+        let resp = admin.post("/console/api-keys", form).await;
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{status} for {form:?}");
+    }
+    let rotate = format!("/console/applications/{client_id}/rotate-secret");
+    for grace in ["abc", "-1", "99999999999", "1.5"] {
+        let resp = admin
+            .post(&rotate, &[("grace_period_seconds", grace)])
+            .await;
+        assert_eq!(resp.status(), 400, "grace {grace}");
+    }
+    // Far past the form limit (and actix's default payload limit): still this 400 page.
+    let resp = admin
+        .post_raw(
+            "/console/applications",
+            format!(
+                "csrf_token={}&environment=live&name={}",
+                admin.csrf,
+                "x".repeat(300_000)
+            ),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert_html(&resp);
+    // Not a form at all.
+    let resp = admin
+        .http
+        .post(app.url("/console/applications"))
+        .header(header::COOKIE, &admin.cookie)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"name\":\"x\"}")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    for query in ["environment=prod", "status=maybe", "environment=%FF"] {
+        let resp = admin.get(&format!("/console/applications?{query}")).await;
+        assert_eq!(resp.status(), 400, "{query}");
+        assert_html(&resp);
+    }
+    for query in [
+        "from=yesterday",
+        "to=2026-13-01",
+        "before_seq=-3",
+        "from=2026-02-01&to=2026-01-01",
+    ] {
+        let resp = admin.get(&format!("/console/audit?{query}")).await;
+        assert_eq!(resp.status(), 400, "{query}");
+    }
+    for path in [
+        "/console/applications/..%2F..%2Fetc%2Fpasswd",
+        "/console/applications/app_%00x",
+        "/console/applications/app_x'%20OR%201=1",
+        "/console/api-keys/key_%00",
+        "/console/api-keys/key_..%2F..%2Fx",
+        "/console/nothing-here",
+    ] {
+        let resp = admin.get(path).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        assert_html(&resp);
+    }
+    for path in [
+        "/console/applications/app_%00x/disable",
+        "/console/operators/op_%00/disable",
+        "/console/operators/..%2Fx/role",
+    ] {
+        let resp = admin.post(path, &[("role", "admin")]).await;
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+    assert_eq!(
+        admin_list(&app, "/admin/applications").await.len(),
+        1,
+        "nothing written"
+    );
+    assert!(admin_list(&app, "/admin/api-keys").await.is_empty());
+}
+
+#[actix_web::test]
+async fn last_token_is_never_until_a_token_is_issued_then_flushed_in_a_batch() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, _) = admin.create_app("live").await;
+    let path = format!("/console/applications/{client_id}");
+    assert!(admin
+        .page(&path)
+        .await
+        .contains("<dd id=\"last-token\">never</dd>"));
+    assert_eq!(token_status(&app, &client_id, &secret).await, 200);
+    // The test server flushes every second (LAST_USED_FLUSH_SECS=1).
+    let mut shown = false;
+    for _ in 0..40 {
+        let html = admin.page(&path).await;
+        if !html.contains("<dd id=\"last-token\">never</dd>") {
+            assert!(html.contains("<dd id=\"last-token\"><time datetime="));
+            shown = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown, "last_token_at was written by the flush");
+    let apps = admin_list(&app, "/admin/applications").await;
+    assert!(apps[0]["last_token_at"].is_string(), "{}", apps[0]);
+}
+
+#[actix_web::test]
+async fn admins_manage_operators_and_the_setup_link_is_shown_once() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let resp = admin
+        .post(
+            "/console/operators",
+            &[
+                ("email", "New@Example.com"),
+                ("role", "auditor"),
+                ("password", ""),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let html = resp.text().await.unwrap();
+    let link = secret_in(&html).expect("the setup link, once");
+    assert!(
+        link.starts_with(&format!("{ISSUER}/console/setup?token=")),
+        "{link}"
+    );
+    let list = admin.page("/console/operators").await;
+    assert!(list.contains("new@example.com") && !list.contains(&link));
+    assert!(list.contains("id=\"operators\"") && list.contains("id=\"create-operator\""));
+
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+    let base = format!("/console/operators/{}", dev.id);
+    assert!(list.contains(&format!("data-id=\"{}\"", admin.id)));
+    let resp = admin
+        .post(&format!("{base}/role"), &[("role", "overlord")])
+        .await;
+    assert_eq!(resp.status(), 400);
+    let resp = admin
+        .post(&format!("{base}/role"), &[("role", "auditor")])
+        .await;
+    assert_eq!(resp.status(), 303);
+    // Now an auditor: the audit trail opens for them.
+    assert_eq!(dev.get("/console/audit").await.status(), 200);
+    let resp = admin.post(&format!("{base}/disable"), &[]).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        dev.get("/console/applications").await.status(),
+        303,
+        "signed out"
+    );
+    // An admin cannot lock themselves out.
+    let resp = admin
+        .post(&format!("/console/operators/{}/disable", admin.id), &[])
+        .await;
+    assert_eq!(resp.status(), 400);
+    // A duplicate email is refused.
+    let resp = admin
+        .post(
+            "/console/operators",
+            &[("email", "new@example.com"), ("role", "admin")],
+        )
+        .await;
+    assert!(resp.status().is_client_error());
+}
+
+#[actix_web::test]
+async fn the_audit_trail_shows_console_actions_as_the_operator_filtered_paged_and_exported() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, _) = admin.create_app("live").await;
+    admin
+        .post(&format!("/console/applications/{client_id}/disable"), &[])
+        .await;
+    let html = admin.page("/console/audit?action=application.create").await;
+    let table = between(&html, "id=\"audit-events\"", "</table>").unwrap();
+    assert_eq!(table.matches("<tr data-id=").count(), 1, "{table}");
+    assert!(table.contains("admin@example.com") && table.contains(&client_id));
+    assert!(!html.contains(&secret), "no secret in the trail");
+    let html = admin
+        .page(&format!(
+            "/console/audit?actor={}&target={client_id}",
+            admin.id
+        ))
+        .await;
+    let table = between(&html, "id=\"audit-events\"", "</table>").unwrap();
+    assert!(table.contains("application.disable") && table.contains("application.create"));
+    let html = admin.page("/console/audit?actor=op_nobody").await;
+    assert!(!html.contains("<tr data-id="), "no events of another actor");
+    let html = admin
+        .page("/console/audit?from=2001-01-01&to=2001-01-02")
+        .await;
+    assert!(!html.contains("<tr data-id="), "nothing in 2001");
+    // `to` names a day and includes it: today..today holds today's events.
+    // (From yesterday, so that a run across midnight still holds the event.)
+    let now = chrono::Utc::now();
+    let today = now.format("%Y-%m-%d").to_string();
+    let yesterday = (now - chrono::Duration::days(1)).format("%Y-%m-%d");
+    let html = admin
+        .page(&format!(
+            "/console/audit?action=application.create&from={yesterday}&to={today}"
+        ))
+        .await;
+    assert_eq!(html.matches("<tr data-id=").count(), 1, "today's event");
+
+    // Pages of 50, newest first, by before_seq.
+    for i in 0..55 {
+        let resp = app
+            .admin_post(
+                "/admin/api-keys",
+                &serde_json::json!({"name": format!("k{i}"), "environment": "sandbox", "scopes": []}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+    }
+    let first = admin.page("/console/audit").await;
+    let rows = |html: &str| html.matches("<tr data-id=").count();
+    assert_eq!(rows(&first), 50);
+    let next = between(&first, "<a id=\"next-page\" href=\"", "\"")
+        .expect("a link to older events")
+        .replace("&amp;", "&");
+    let second = admin.page(&next).await;
+    assert!(rows(&second) >= 7, "the older events");
+    let first_seqs: Vec<&str> = first
+        .split("<tr data-id=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    let second_seqs: Vec<&str> = second
+        .split("<tr data-id=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert!(
+        second_seqs.iter().all(|s| !first_seqs.contains(s)),
+        "no overlap"
+    );
+
+    let resp = admin
+        .get(&format!("/console/audit/export?target={client_id}"))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers().get(header::CONTENT_TYPE).unwrap(),
+        "application/x-ndjson"
+    );
+    let body = resp.text().await.unwrap();
+    let events: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{body}");
+    assert_eq!(events[0]["action"], "application.create");
+    assert_eq!(events[0]["actor_type"], "operator");
+    assert_eq!(events[0]["actor_id"], admin.id.as_str());
+
+    let auditor = Console::sign_in(&app, "audit@example.com", Role::Auditor).await;
+    assert_eq!(auditor.get("/console/audit/export").await.status(), 200);
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+    assert_eq!(dev.get("/console/audit/export").await.status(), 403);
+}
+
+#[actix_web::test]
+async fn the_token_endpoint_does_not_write_last_token_at_per_token() {
+    // A flush interval far beyond the test: nothing may be written by the token request itself.
+    let app = crate::helpers::spawn_app_with(|c| c.last_used_flush_secs = 3600).await;
+    let client = app.create_app(&["cases:read"], "live").await;
+    for _ in 0..3 {
+        assert_eq!(
+            token_status(&app, &client.client_id, &client.client_secret).await,
+            200
+        );
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let apps = admin_list(&app, "/admin/applications").await;
+    assert!(apps[0].get("last_token_at").is_none(), "{}", apps[0]);
+}
+
+#[actix_web::test]
+async fn keys_expiring_within_a_week_are_marked_in_words_not_colour_alone() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let later = (chrono::Utc::now() + chrono::Duration::days(60))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut ids = Vec::new();
+    for date in [&soon, &later] {
+        let resp = admin
+            .post(
+                "/console/api-keys",
+                &[
+                    ("name", "ci"),
+                    ("environment", "sandbox"),
+                    ("scopes", "cases:read"),
+                    ("expires_on", date),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        ids.push(key_id_in(&resp.text().await.unwrap()));
+    }
+    let list = admin.page("/console/api-keys").await;
+    let row = |id: &str| {
+        let at = list.find(&format!("data-id=\"{id}\"")).unwrap();
+        let start = list[..at].rfind("<tr").unwrap();
+        let end = start + list[start..].find("</tr>").unwrap();
+        list[start..end].to_owned()
+    };
+    let near = row(&ids[0]);
+    assert!(
+        near.contains("class=\"expiring\"") && near.contains("Expiring soon"),
+        "{near}"
+    );
+    assert!(near.contains("cf_sand_"), "the masked token: {near}");
+    let far = row(&ids[1]);
+    assert!(
+        !far.contains("expiring") && !far.contains("Expiring soon"),
+        "{far}"
+    );
+}
