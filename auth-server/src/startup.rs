@@ -61,6 +61,7 @@ impl Application {
              with it (generate one with `openssl rand -base64 32`)",
         )?;
         let keks = KekRing::new(kek, config.previous_signing_key_encryption_key.clone());
+        let pool_size = config.db_pool_size;
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let keys = Arc::new(
@@ -204,6 +205,7 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(shared::http::not_found))
         })
+        .worker_max_blocking_threads(shared::skeleton::max_blocking_threads(pool_size))
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();

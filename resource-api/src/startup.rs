@@ -49,6 +49,7 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Application, String> {
+        let pool_size = config.db_pool_size;
         let db = Db::connect(&config.database_url, config.db_pool_size)
             .map_err(|e| format!("DATABASE_URL: {e}"))?;
         let indexed = crate::service::watchlist::index_stale_entries(&db)
@@ -162,6 +163,7 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(shared::http::not_found))
         })
+        .worker_max_blocking_threads(shared::skeleton::max_blocking_threads(pool_size))
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();

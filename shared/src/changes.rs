@@ -158,7 +158,7 @@ pub fn since(conn: &mut DbConnection, after: i64, limit: i64) -> QueryResult<Vec
 pub fn latest(conn: &mut DbConnection) -> QueryResult<i64> {
     credential_changes::table
         .select(diesel::dsl::max(credential_changes::id))
-        .first::<Option<i64>>(conn)
+        .get_result::<Option<i64>>(conn)
         .map(|m| m.unwrap_or(0))
 }
 

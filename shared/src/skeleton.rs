@@ -54,6 +54,15 @@ impl Skeleton {
     }
 }
 
+/// The bound on each HTTP worker's blocking threads: the database pool plus room for the
+/// bounded bcrypt work beside it. Blocking tasks beyond it wait in a queue instead of each
+/// getting a thread (actix's default allows 512 per process): a load spike cannot grow the
+/// thread count or the memory their stacks take, and no more tasks than there are connections
+/// could run a query at once anyway.
+pub fn max_blocking_threads(db_pool_size: u32) -> usize {
+    db_pool_size as usize + 4
+}
+
 /// Runs `job` on the blocking pool every `period`, the first time one period from now, for as
 /// long as the actix system runs. A failure is logged as a warning naming `what`, and the
 /// next tick tries again: what was loaded before keeps serving.

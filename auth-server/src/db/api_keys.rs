@@ -44,7 +44,7 @@ impl ApiKeyRow {
         api_keys::table
             .filter(api_keys::id.eq(id))
             .select(ApiKeyRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

@@ -88,14 +88,15 @@ impl ApplicationRow {
             .execute(conn)
     }
 
-    /// A live (not deleted) application.
+    /// A live (not deleted) application. The token endpoint's one read per token: on the
+    /// concrete backend (`shared::on_backend!`), so its statement is found by type.
     pub fn find(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<ApplicationRow>> {
-        applications::table
+        shared::on_backend!(conn, |c| applications::table
             .filter(applications::client_id.eq(client_id))
             .filter(applications::deleted_at.is_null())
             .select(ApplicationRow::as_select())
-            .first(conn)
-            .optional()
+            .get_result(c)
+            .optional())
     }
 
     pub fn list(

@@ -34,7 +34,7 @@ impl OperatorRow {
         operators::table
             .filter(operators::id.eq(id))
             .select(OperatorRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -43,7 +43,7 @@ impl OperatorRow {
         operators::table
             .filter(operators::email.eq(email))
             .select(OperatorRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -58,7 +58,7 @@ impl OperatorRow {
             .filter(operators::setup_expires_at.gt(now))
             .filter(operators::disabled.eq(false))
             .select(OperatorRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

@@ -34,7 +34,7 @@ impl SessionRow {
             .inner_join(operators::table)
             .filter(operator_sessions::id_digest.eq(digest))
             .select((SessionRow::as_select(), OperatorRow::as_select()))
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

@@ -61,11 +61,12 @@ impl SigningKeyRow {
         signing_keys::table
             .find(kid)
             .select(SigningKeyRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
-    /// The kid of the newest active key.
+    /// The kid of the newest active key. (Read once a refresh, not per token: `first` is fine.)
+    #[allow(clippy::disallowed_methods)]
     pub fn active_kid(conn: &mut DbConnection) -> QueryResult<Option<String>> {
         signing_keys::table
             .filter(signing_keys::retired_at.is_null())

@@ -208,11 +208,19 @@ pub fn record(
     now: i64,
 ) -> QueryResult<()> {
     shared::changes::lock_writers(c)?;
-    let last: Option<(i64, String)> = audit_events::table
-        .order(audit_events::seq.desc())
-        .select((audit_events::seq, audit_events::hash))
-        .first(c)
-        .optional()?;
+    let newest: Option<i64> = audit_events::table
+        .select(diesel::dsl::max(audit_events::seq))
+        .get_result(c)?;
+    let last: Option<(i64, String)> = match newest {
+        Some(seq) => Some((
+            seq,
+            audit_events::table
+                .find(seq)
+                .select(audit_events::hash)
+                .get_result(c)?,
+        )),
+        None => None,
+    };
     let (seq, prev_hash) = match last {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_owned()),

@@ -73,7 +73,7 @@ async fn changing_the_bcrypt_cost_rehashes_a_secret_at_its_next_use() {
                 applications::table
                     .filter(applications::client_id.eq(&id))
                     .select(applications::secret_hash)
-                    .first(c)
+                    .get_result(c)
             })
             .unwrap();
         hash.split('$').nth(2).unwrap().to_owned()

@@ -170,7 +170,7 @@ macro_rules! keyset_list {
                                 .order(($key.$dir(), $id.$dir()))
                                 .offset(m)
                                 .limit(1)
-                                .first::<(i64, String)>(c)
+                                .get_result::<(i64, String)>(c)
                                 .optional()
                         })?
                         .map(Some)
@@ -188,7 +188,7 @@ macro_rules! keyset_list {
                                 .filter($key.$incl(k))
                                 .filter($key.$excl(k).or($id.$incl(i)));
                         }
-                        q.first::<(i64, String)>(conn)
+                        q.get_result::<(i64, String)>(conn)
                             .optional()?
                             .map(|(k, i)| Some((k, i, true)))
                     }
