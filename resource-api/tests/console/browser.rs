@@ -150,7 +150,9 @@ impl Browser {
             if now == path {
                 return;
             }
-            assert!(Instant::now() < deadline, "still at {now}, not {path}");
+            if Instant::now() >= deadline {
+                panic!("still at {now}, not {path}: {}", self.summary().await);
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -168,10 +170,22 @@ impl Browser {
             }
             assert!(
                 Instant::now() < deadline,
-                "the page's heading is {now}, not {heading:?}"
+                "the page's heading is {now}, not {heading:?}: {}",
+                self.summary().await
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The page's heading and alerts, for a failure message.
+    pub async fn summary(&self) -> String {
+        let v = self
+            .eval(
+                "return [...document.querySelectorAll('h1, [role=alert], [role=status]')]\
+                 .map(e => e.textContent.trim()).join(' | ')",
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_owned()
     }
 
     /// The visible text of the first element matching `selector` (waiting for it).
