@@ -577,6 +577,17 @@ async fn at_phone_width_the_pages_do_not_scroll_sideways_and_the_nav_is_reachabl
             .unwrap();
         assert_eq!(resp.status(), 201);
     }
+    let resp = stack
+        .http
+        .post(url(&stack, "/admin/api-keys"))
+        .bearer_auth(ADMIN)
+        .json(
+            &json!({"name": "nightly export", "environment": "sandbox", "scopes": ["cases:read"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
     b.client.set_window_size(390, 844).await.unwrap();
     sign_in(&mut b, &stack, ADMIN_EMAIL).await;
     let width = b.eval("return window.innerWidth").await.as_u64().unwrap();
@@ -611,6 +622,11 @@ async fn at_phone_width_the_pages_do_not_scroll_sideways_and_the_nav_is_reachabl
     b.wait_heading("API keys").await;
     assert_eq!(b.eval(no_sideways_scroll).await, json!(true), "API keys");
     b.shot("api-keys-narrow").await;
+    for path in ["/console/operators", "/console/audit", "/console/account"] {
+        b.goto(&url(&stack, path)).await;
+        b.css("main h1").await;
+        assert_eq!(b.eval(no_sideways_scroll).await, json!(true), "{path}");
+    }
     b.quit().await;
 }
 
