@@ -142,7 +142,7 @@ impl Browser {
             .to_owned()
     }
 
-    /// Waits (at most 10 s) until the page's path is `path`, and returns it.
+    /// Waits (at most 10 s) until the page's path is `path`.
     pub async fn wait_path(&self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
