@@ -2,7 +2,9 @@
 # Starts the whole stack locally on SQLite: auth-server on :8081, resource-api on :8080,
 # one database file (./caseforge.db). Writes .caseforge-dev.env (yours only, git-ignored):
 # source it and every README example works as written. The demo application and sandbox key
-# are kept across restarts (made again only when they no longer work). Ctrl-C stops both.
+# are kept across restarts (made again only when they no longer work), and so are the console's
+# demo operators admin@caseforge.test and dev@caseforge.test (passwords in .env). Ctrl-C stops
+# both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -32,6 +34,18 @@ if [ -z "${SIGNING_KEY_ENCRYPTION_KEY:-}" ]; then
   fi
 fi
 export ADMIN_TOKEN SIGNING_KEY_ENCRYPTION_KEY
+# The console's demo operators' passwords, generated once and kept in .env like the token.
+new_password() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
+password_notes=()
+for var in CONSOLE_ADMIN_PASSWORD CONSOLE_DEV_PASSWORD; do
+  value=$(from_env_file "$var")
+  if [ "${#value}" -lt 12 ]; then
+    value=$(new_password)
+    echo "$var=$value" >>.env
+    password_notes+=("$var")
+  fi
+  printf -v "$var" '%s' "$value"
+done
 
 cargo build --release -q -p auth-server -p resource-api
 bin=$repo/target/release
@@ -99,6 +113,24 @@ else
   key_note="new"
 fi
 
+# The console's demo operators: made (with the passwords from .env) only when missing.
+operators=$("$bin/auth-server" operator list)
+ensure_operator() { # email role password-variable
+  if printf '%s' "$operators" | python3 -c "
+import json, sys
+sys.exit(0 if any(o['email'] == sys.argv[1] for o in json.load(sys.stdin)['data']) else 1)" "$1"; then
+    case " ${password_notes[*]} " in
+      *" $3 "*) echo "dev.sh: $1 exists but .env had no $3; new link: $("$bin/auth-server" operator setup-link --email "$1" | json '["setup_link"]')" >&2 ;;
+    esac
+    echo reused
+  else
+    printf '%s\n' "${!3}" | "$bin/auth-server" operator create --email "$1" --role "$2" --password-stdin >/dev/null
+    echo new
+  fi
+}
+admin_note=$(ensure_operator admin@caseforge.test admin CONSOLE_ADMIN_PASSWORD)
+dev_note=$(ensure_operator dev@caseforge.test developer CONSOLE_DEV_PASSWORD)
+
 # Written whole each run, readable by you only.
 (
   umask 077
@@ -111,6 +143,7 @@ export ADMIN_TOKEN='$ADMIN_TOKEN'
 export CLIENT_ID='$client_id'
 export CLIENT_SECRET='$client_secret'
 export SANDBOX_KEY='$key'
+export CONSOLE_URL='$AUTH_ISSUER/console'
 # auth-server and resource-api on PATH (the release build dev.sh runs).
 case ":\$PATH:" in *":$bin:"*) ;; *) export PATH='$bin':"\$PATH" ;; esac
 ENV
@@ -134,6 +167,11 @@ Then, for example:
   curl -s \$API_URL/v2/transactions -H "X-API-Key: \$SANDBOX_KEY"
   TOKEN=\$(auth-server token --issuer \$AUTH_URL --client-id \$CLIENT_ID)   # 60 minutes, every demo scope
   curl -s \$API_URL/v2/me -H "Authorization: Bearer \$TOKEN"
+
+The console: $AUTH_ISSUER/console
+  admin      admin@caseforge.test  $CONSOLE_ADMIN_PASSWORD   ($admin_note)
+  developer  dev@caseforge.test    $CONSOLE_DEV_PASSWORD   ($dev_note)
+  (passwords kept in .env: CONSOLE_ADMIN_PASSWORD, CONSOLE_DEV_PASSWORD)
 
 Press Ctrl-C to stop.
 HINT

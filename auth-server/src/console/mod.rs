@@ -9,8 +9,10 @@
 //!
 //! Request protection:
 //! - every response carries a strict CSP (no inline script or style), `Referrer-Policy:
-//!   no-referrer`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and
-//!   `Cache-Control: no-store`;
+//!   same-origin`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and
+//!   `Cache-Control: no-store`. Not `no-referrer`: under it browsers send `Origin: null` with
+//!   every form POST (Fetch, "serializing a request origin"), and the Origin check below would
+//!   refuse the console's own forms; `same-origin` still sends nothing to other sites;
 //! - every request that is not GET/HEAD must carry an `Origin` equal to the console's origin —
 //!   the scheme, host and port of `AUTH_ISSUER`, the address browsers are given (not the
 //!   request's `Host`, which a proxy may rewrite) — checked for the whole scope in [`protect`];
@@ -48,6 +50,10 @@ use crate::service::{now_micros, sessions};
 /// The Content-Security-Policy of every console response.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The Referrer-Policy of every console response: no referrer to other sites, and a real
+/// `Origin` on the console's own form POSTs (see the module notes).
+pub const REFERRER_POLICY: &str = "same-origin";
 
 /// Forms are small; anything bigger is refused as a bad form.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -489,7 +495,7 @@ pub async fn protect(
     let headers = res.headers_mut();
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, REFERRER_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::CACHE_CONTROL, "no-store"),

@@ -132,6 +132,89 @@ impl Browser {
             .expect("script runs")
     }
 
+    /// The path of the page shown now.
+    pub async fn path(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .expect("a current URL")
+            .path()
+            .to_owned()
+    }
+
+    /// Waits (at most 10 s) until the page's path is `path`.
+    pub async fn wait_path(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.path().await;
+            if now == path {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("still at {now}, not {path}: {}", self.summary().await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (at most 10 s) for the page's `<h1>` to read `heading`: a submitted form's
+    /// answer has loaded.
+    pub async fn wait_heading(&self, heading: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self
+                .eval("const h = document.querySelector('h1'); return h ? h.textContent : ''")
+                .await;
+            if now.as_str() == Some(heading) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page's heading is {now}, not {heading:?}: {}",
+                self.summary().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The page's heading and alerts, for a failure message.
+    pub async fn summary(&self) -> String {
+        let v = self
+            .eval(
+                "return [...document.querySelectorAll('h1, [role=alert], [role=status]')]\
+                 .map(e => e.textContent.trim()).join(' | ')",
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The visible text of the first element matching `selector` (waiting for it).
+    pub async fn text(&self, selector: &str) -> String {
+        self.css(selector).await.text().await.expect("element text")
+    }
+
+    /// Types `text` into the element matching `selector`.
+    pub async fn fill(&self, selector: &str, text: &str) {
+        self.css(selector)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing into {selector}: {e}"));
+    }
+
+    pub async fn click(&self, selector: &str) {
+        self.css(selector)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {selector}: {e}"));
+    }
+
+    /// The whole document as the server sent it and the page now holds it.
+    pub async fn source(&self) -> String {
+        self.client.source().await.expect("page source")
+    }
+
     pub async fn quit(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();

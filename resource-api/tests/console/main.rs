@@ -1,8 +1,9 @@
-//! Browser tests: the pages people use (the API docs now; the console with issue 11) in a real
+//! Browser tests: the pages people use (the API docs; the console, issue 11) in a real
 //! headless Chromium, against the real services on port 0 and a fresh database.
 
 #![allow(clippy::unwrap_used)]
 
 mod browser;
 mod docs;
+mod flows;
 mod stack;

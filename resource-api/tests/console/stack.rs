@@ -3,16 +3,21 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
+use auth_server::service::audit::AuditContext;
+use auth_server::service::operators::{self, Email, OperatorView, Password, Role};
+use shared::db::Db;
 use shared::testing::TestDb;
 
 pub const ADMIN: &str = "test-admin-token-0123456789abcdefghij";
+/// The password of every operator made by [`Stack::operator`].
+pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct Stack {
     pub auth: String,
     pub api: String,
     pub http: reqwest::Client,
     /// Held for the stack's lifetime (a fresh database, dropped with it).
-    _db: TestDb,
+    test_db: TestDb,
 }
 
 fn listener() -> (TcpListener, u16) {
@@ -46,7 +51,11 @@ impl Stack {
             cors_allowed_origins: Vec::new(),
             redis_url: None,
             database_listen_url: listen.clone(),
-            console: Default::default(),
+            // Operator passwords at the lowest cost, so that signing in takes milliseconds.
+            console: auth_server::config::ConsoleConfig {
+                operator_bcrypt_cost: 4,
+                ..Default::default()
+            },
             last_used_flush_secs: 1,
         };
         let app = auth_server::Application::build_with_listener(config, la)
@@ -80,7 +89,29 @@ impl Stack {
             auth,
             api,
             http: reqwest::Client::new(),
-            _db: db,
+            test_db: db,
         }
+    }
+
+    /// A connection to the stack's database, for the service layer.
+    pub fn db(&self) -> Db {
+        Db::connect(self.test_db.url(), 2).expect("the test database")
+    }
+
+    /// An operator whose password is [`PASSWORD`], made through the service layer as the CLI
+    /// (`auth-server operator create --password-stdin`) does.
+    pub async fn operator(&self, email: &str, role: Role) -> OperatorView {
+        operators::create(
+            &self.db(),
+            &AuditContext::cli(),
+            Email::parse(email).expect("an email"),
+            role,
+            Some(Password::parse(PASSWORD).expect("a password")),
+            4,
+            shared::time::now_micros(),
+        )
+        .await
+        .expect("operator created")
+        .operator
     }
 }
