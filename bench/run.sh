@@ -64,7 +64,14 @@ export RUST_LOG=warn
 export SIGNING_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
 ADMIN=bench-admin-$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
 auth_port=$(free_port); api_port=$(free_port); base_port=$(free_port)
-X
+start_auth() {
+  ADMIN_TOKEN=$ADMIN AUTH_BIND=127.0.0.1:$auth_port AUTH_ISSUER=http://127.0.0.1:$auth_port \
+    target/release/auth-server serve >>"$work/auth.log" 2>&1 &
+  auth_pid=$!
+  pids+=($auth_pid)
+  wait_up "http://127.0.0.1:$auth_port/healthz"
+}
+start_auth
 API_BIND=127.0.0.1:$api_port AUTH_ISSUER=http://127.0.0.1:$auth_port target/release/resource-api >"$work/api.log" 2>&1 &
 pids+=($!)
 BASELINE_BIND=127.0.0.1:$base_port target/release/baseline >/dev/null 2>&1 &
