@@ -9,13 +9,16 @@
 //!
 //! Request protection:
 //! - every response carries a strict CSP (no inline script or style), `Referrer-Policy:
-//!   same-origin`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and
-//!   `Cache-Control: no-store`. Not `no-referrer`: under it browsers send `Origin: null` with
-//!   every form POST (Fetch, "serializing a request origin"), and the Origin check below would
-//!   refuse the console's own forms; `same-origin` still sends nothing to other sites;
-//! - every request that is not GET/HEAD must carry an `Origin` equal to the console's origin —
-//!   the scheme, host and port of `AUTH_ISSUER`, the address browsers are given (not the
-//!   request's `Host`, which a proxy may rewrite) — checked for the whole scope in [`protect`];
+//!   no-referrer`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and
+//!   `Cache-Control: no-store`;
+//! - every request that is not GET/HEAD must come from the console's own pages, checked for the
+//!   whole scope in [`protect`]: an `Origin` equal to the console's origin — the scheme, host
+//!   and port of `AUTH_ISSUER`, the address browsers are given (not the request's `Host`, which
+//!   a proxy may rewrite) — or, when the browser sends `Origin: null` (it does for every form
+//!   POST of a page under `no-referrer`: Fetch, "serializing a request origin") or none,
+//!   `Sec-Fetch-Site: same-origin` (Fetch Metadata, set by the browser and not settable by a
+//!   page's script). Anything else — another origin, `null` from a cross-site or sandboxed
+//!   context, or no evidence at all — is refused;
 //! - every form POST also carries `csrf_token`: for a signed-in operator the session's token
 //!   ([`check_csrf`]), before sign-in (login, setup link) the value of a pre-session cookie
 //!   (double submit, [`check_login_csrf`]).
@@ -51,9 +54,9 @@ use crate::service::{now_micros, sessions};
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The Referrer-Policy of every console response: no referrer to other sites, and a real
-/// `Origin` on the console's own form POSTs (see the module notes).
-pub const REFERRER_POLICY: &str = "same-origin";
+/// The Referrer-Policy of every console response: no referrer anywhere (the console's own form
+/// POSTs then carry `Origin: null` and prove their origin by Fetch Metadata; module notes).
+pub const REFERRER_POLICY: &str = "no-referrer";
 
 /// Forms are small; anything bigger is refused as a bad form.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -239,9 +242,18 @@ pub fn check_origin(req: &HttpRequest) -> Result<(), ConsoleError> {
 
 fn origin_allowed(req: &HttpRequest, issuer: &str) -> bool {
     let expected = console_origin(issuer);
-    let mut origins = req.headers().get_all(header::ORIGIN);
-    match (origins.next(), origins.next()) {
-        (Some(v), None) => v.to_str().is_ok_and(|s| s.eq_ignore_ascii_case(&expected)),
+    let single = |name: &str| {
+        let mut values = req.headers().get_all(name);
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(v.to_str().ok()),
+            (None, None) => None,
+            _ => Some(None),
+        }
+    };
+    let same_origin_fetch = || single("sec-fetch-site") == Some(Some("same-origin"));
+    match single("origin") {
+        Some(Some(o)) if o.eq_ignore_ascii_case(&expected) => true,
+        Some(Some("null")) | None => same_origin_fetch(),
         _ => false,
     }
 }

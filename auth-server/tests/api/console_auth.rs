@@ -271,6 +271,36 @@ async fn a_post_from_another_origin_or_without_one_is_403() {
     let resp = evil.login("ada@example.com", PASSWORD, "").await;
     assert_eq!(resp.status(), 403);
     assert!(evil.session().is_none());
+
+    // Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` with the console's own
+    // form POSTs, and proves them same-origin with Fetch Metadata; nothing else passes.
+    for (origin, site) in [
+        ("null", "cross-site"),
+        ("null", "same-site"),
+        ("", "none"),
+        ("http://evil.test", "same-origin"),
+    ] {
+        b.origin = origin.to_owned();
+        b.fetch_site = Some(site);
+        let resp = b
+            .post("/console/logout", &[("csrf_token", csrf.as_str())])
+            .await;
+        assert_eq!(
+            resp.status(),
+            403,
+            "Origin {origin:?}, Sec-Fetch-Site {site}"
+        );
+    }
+    b.origin = "null".to_owned();
+    b.fetch_site = Some("same-origin");
+    let resp = b
+        .post("/console/logout", &[("csrf_token", csrf.as_str())])
+        .await;
+    assert_eq!(
+        resp.status(),
+        303,
+        "a same-origin form under no-referrer signs out"
+    );
 }
 
 #[actix_web::test]
@@ -299,7 +329,7 @@ async fn every_console_answer_carries_the_security_headers() {
             "{what}"
         );
         // Not no-referrer: browsers then send `Origin: null` with the console's own forms.
-        assert_eq!(header(resp, "referrer-policy"), "same-origin", "{what}");
+        assert_eq!(header(resp, "referrer-policy"), "no-referrer", "{what}");
         assert_eq!(header(resp, "x-content-type-options"), "nosniff", "{what}");
         assert_eq!(header(resp, "x-frame-options"), "DENY", "{what}");
         assert_eq!(header(resp, "cache-control"), "no-store", "{what}");

@@ -21,6 +21,8 @@ pub struct Browser {
     pub cookies: BTreeMap<String, String>,
     /// Sent as `Origin` on every POST (none when empty).
     pub origin: String,
+    /// Sent as `Sec-Fetch-Site` on every POST when set (what a browser adds by itself).
+    pub fetch_site: Option<&'static str>,
 }
 
 impl Browser {
@@ -37,6 +39,7 @@ impl Browser {
                 .unwrap(),
             cookies: BTreeMap::new(),
             origin: origin.to_owned(),
+            fetch_site: None,
         }
     }
 
@@ -83,6 +86,9 @@ impl Browser {
             .body(serde_urlencoded::to_string(form).unwrap());
         if !self.origin.is_empty() {
             req = req.header("Origin", &self.origin);
+        }
+        if let Some(site) = self.fetch_site {
+            req = req.header("Sec-Fetch-Site", site);
         }
         let resp = req.send().await.unwrap();
         self.remember(&resp);
