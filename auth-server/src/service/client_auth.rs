@@ -141,9 +141,9 @@ impl ClientAuthenticator {
         }
 
         let throttled = self.throttle.take(&creds.client_id, now).await.err();
-        // Exactly two bcrypt verifications for every attempt that the cache did not answer,
+        // Two bcrypt verifications for every failed attempt that the cache did not answer,
         // padded with the dummy hash: an unknown client, a wrong secret, and a wrong secret
-        // during a rotation grace period (two real hashes) all cost the same.
+        // during a rotation grace period (two real hashes) all cost the same; a match stops early.
         let real = candidates.len().min(2);
         let mut to_check = candidates.clone();
         to_check.resize(2, self.dummy_hash.clone());
@@ -225,8 +225,12 @@ impl ClientAuthenticator {
     }
 }
 
-/// Verifies `secret` against every hash in `to_check` (no short-circuit), under the bcrypt
-/// bound, and accepts only one of the first `real` (the rest are dummy padding).
+/// Verifies `secret` against the first `real` hashes of `to_check` (the application's current
+/// and, during a rotation, previous hash) and answers as soon as one matches; on a mismatch it
+/// also runs the rest (the dummy padding), so every failure — unknown client, wrong secret,
+/// wrong secret during a grace period — costs `to_check.len()` verifications. A success may be
+/// cheaper than a failure: it tells the caller nothing the answer does not, and it halves the
+/// wait of a replica's first request for a client (docs/PERFORMANCE.md, "Tokens from cold").
 async fn verify(
     limiter: Arc<Semaphore>,
     secret: Secret,
@@ -238,17 +242,12 @@ async fn verify(
         .await
         .map_err(|_| VerifyError::Cancelled)?;
     actix_web::web::block(move || {
-        let results: Vec<bool> = to_check
-            .iter()
-            .map(|h| secrets::verify_secret(secret.expose(), h))
-            .collect();
-        to_check
-            .into_iter()
-            .zip(results)
-            .take(real)
-            .find(|(_, ok)| *ok)
-            .map(|(h, _)| h)
-            .ok_or(VerifyError::Mismatch)
+        for (i, h) in to_check.iter().enumerate() {
+            if secrets::verify_secret(secret.expose(), h) && i < real {
+                return Ok(h.clone());
+            }
+        }
+        Err(VerifyError::Mismatch)
     })
     .await
     .map_err(|_| VerifyError::Cancelled)?
