@@ -54,8 +54,10 @@ fi
 BACKEND=${BACKEND:-sqlite}
 if [ "$BACKEND" = postgres ]; then
   pg_port=$(free_port)
-  DATABASE_URL=$(scripts/pg-throwaway.sh start "$work/pg" "$pg_port")
-  trap 'cleanup; scripts/pg-throwaway.sh stop "$work/pg" >/dev/null 2>&1 || true' EXIT
+  # Outside $work: the server runs as the postgres user, which cannot enter a mktemp directory.
+  pg_dir=$(mktemp -d /tmp/caseforge-bench-pg.XXXXXX)
+  DATABASE_URL=$(scripts/pg-throwaway.sh start "$pg_dir" "$pg_port")
+  trap 'cleanup; scripts/pg-throwaway.sh stop "$pg_dir" >/dev/null 2>&1 || true; rm -rf "$pg_dir"' EXIT
   export DATABASE_URL
 else
   export DATABASE_URL="sqlite://$work/bench.db"
