@@ -915,27 +915,16 @@ pub async fn set_role(
     role: Role,
     now: i64,
 ) -> Result<OperatorView> {
-    let (id2, ctx) = (id.to_owned(), ctx.clone());
-    let n = db
-        .run(move |c| {
-            c.transaction(|c| {
-                let n = OperatorRow::set_role(c, &id2, role.as_str(), now)?;
-                if n > 0 {
-                    let event = AuditEvent::success(
-                        "operator.set_role",
-                        &id2,
-                        serde_json::json!({"role": role.as_str()}),
-                    );
-                    audit::record(c, &ctx, &event, now)?;
-                }
-                Ok(n)
-            })
-        })
-        .await?;
-    if n == 0 {
-        return Err(Error::NotFound("operator"));
-    }
-    get(db, id).await
+    change(db, ctx, id, now, move |c, id| {
+        let n = OperatorRow::set_role(c, id, role.as_str(), now)?;
+        let event = AuditEvent::success(
+            "operator.set_role",
+            id,
+            serde_json::json!({"role": role.as_str()}),
+        );
+        Ok((n, event))
+    })
+    .await
 }
 
 /// Disables (every session ends in the same transaction) or re-enables an operator.
@@ -946,21 +935,41 @@ pub async fn set_disabled(
     disabled: bool,
     now: i64,
 ) -> Result<OperatorView> {
+    change(db, ctx, id, now, move |c, id| {
+        let n = OperatorRow::set_disabled(c, id, disabled, now)?;
+        if n > 0 && disabled {
+            OperatorRow::end_sessions(c, id)?;
+        }
+        let action = if disabled {
+            "operator.disable"
+        } else {
+            "operator.enable"
+        };
+        Ok((n, AuditEvent::success(action, id, serde_json::json!({}))))
+    })
+    .await
+}
+
+/// One change to an operator row in a transaction: `update` returns the rows it changed and the
+/// event describing it, recorded only when a row changed; no row is a 404.
+async fn change<F>(
+    db: &Db,
+    ctx: &AuditContext,
+    id: &str,
+    now: i64,
+    update: F,
+) -> Result<OperatorView>
+where
+    F: Fn(&mut shared::db::DbConnection, &str) -> diesel::QueryResult<(usize, AuditEvent)>
+        + Send
+        + 'static,
+{
     let (id2, ctx) = (id.to_owned(), ctx.clone());
     let n = db
         .run(move |c| {
             c.transaction(|c| {
-                let n = OperatorRow::set_disabled(c, &id2, disabled, now)?;
+                let (n, event) = update(c, &id2)?;
                 if n > 0 {
-                    if disabled {
-                        OperatorRow::end_sessions(c, &id2)?;
-                    }
-                    let action = if disabled {
-                        "operator.disable"
-                    } else {
-                        "operator.enable"
-                    };
-                    let event = AuditEvent::success(action, &id2, serde_json::json!({}));
                     audit::record(c, &ctx, &event, now)?;
                 }
                 Ok(n)

@@ -83,12 +83,7 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
         .optional("environment")?
         .map(parse_environment)
         .transpose()?;
-    let revoked = match q.optional("status")? {
-        None => None,
-        Some("active") => Some(false),
-        Some("revoked") => Some(true),
-        Some(_) => return Err(bad_input("status must be active or revoked.")),
-    };
+    let revoked = q.status_flag("active", "revoked")?;
     let scope = policy::list_scope(who(&signed));
     let keys = match scoped_environment(scope.environment, asked_env) {
         None => Vec::new(),

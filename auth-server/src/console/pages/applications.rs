@@ -69,12 +69,7 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
         .optional("environment")?
         .map(parse_environment)
         .transpose()?;
-    let disabled = match q.optional("status")? {
-        None => None,
-        Some("enabled") => Some(false),
-        Some("disabled") => Some(true),
-        Some(_) => return Err(bad_input("status must be enabled or disabled.")),
-    };
+    let disabled = q.status_flag("enabled", "disabled")?;
     let scope = policy::list_scope(who(&signed));
     let apps = match scoped_environment(scope.environment, asked_env) {
         None => Vec::new(),

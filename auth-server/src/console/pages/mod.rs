@@ -188,6 +188,17 @@ impl Form {
             .ok_or_else(|| bad_input(format!("The field {name} is missing.")))
     }
 
+    /// A two-valued `status` filter: `None` when absent, `Some(false)` for `off`, `Some(true)`
+    /// for `on`; anything else is a 400 page.
+    pub(crate) fn status_flag(&self, off: &str, on: &str) -> Result<Option<bool>, ConsoleError> {
+        match self.optional("status")? {
+            None => Ok(None),
+            Some(v) if v == off => Ok(Some(false)),
+            Some(v) if v == on => Ok(Some(true)),
+            Some(_) => Err(bad_input(format!("status must be {off} or {on}."))),
+        }
+    }
+
     /// Every value of a repeated field.
     pub(crate) fn all(&self, name: &str) -> Vec<String> {
         self.pairs
