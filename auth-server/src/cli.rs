@@ -317,7 +317,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 .map_err(|e| format!("not ready: {e}")),
             Command::Migrate => migrate(&config),
             Command::Token(_) => unreachable!("token is handled before the configuration"),
-            Command::App(cmd) => app(cmd, &open_existing(&config)?, &config).await,
+            Command::App(cmd) => app(cmd, &open_existing(&config)?).await,
             Command::Key(cmd) => key(cmd, &open_existing(&config)?).await,
             Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, &config).await,
             Command::Audit(cmd) => audit(cmd, &open_existing(&config)?).await,
@@ -530,9 +530,9 @@ fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), Str
 
 // --- applications ------------------------------------------------------------------------------
 
-async fn app(command: AppCommand, db: &Db, config: &Config) -> Result<(), String> {
+async fn app(command: AppCommand, db: &Db) -> Result<(), String> {
     match command {
-        AppCommand::Create(a) => app_create(db, a, config.bcrypt_cost).await,
+        AppCommand::Create(a) => app_create(db, a).await,
         AppCommand::List(o) => print_list(
             &applications::list(db, &Default::default())
                 .await
@@ -553,7 +553,7 @@ async fn app(command: AppCommand, db: &Db, config: &Config) -> Result<(), String
                 grace_period_seconds,
                 revoke_tokens: Some(revoke_tokens),
             };
-            app_rotate_secret(db, &client_id, options, config.bcrypt_cost).await
+            app_rotate_secret(db, &client_id, options).await
         }
         AppCommand::RevokeTokens { client_id } => app_revoke_tokens(db, &client_id).await,
         AppCommand::Disable { client_id } => app_set_disabled(db, &client_id, true).await,
@@ -562,7 +562,7 @@ async fn app(command: AppCommand, db: &Db, config: &Config) -> Result<(), String
     }
 }
 
-async fn app_create(db: &Db, a: AppCreate, bcrypt_cost: u32) -> Result<(), String> {
+async fn app_create(db: &Db, a: AppCreate) -> Result<(), String> {
     let new = applications::CreateApplication {
         name: a.name,
         description: a.description,
@@ -573,7 +573,7 @@ async fn app_create(db: &Db, a: AppCreate, bcrypt_cost: u32) -> Result<(), Strin
     }
     .validate()
     .map_err(describe)?;
-    let created = applications::create(db, &AuditContext::cli(), new, bcrypt_cost, now_micros())
+    let created = applications::create(db, &AuditContext::cli(), new, now_micros())
         .await
         .map_err(describe)?;
     print_json(&created)?;
@@ -612,18 +612,11 @@ async fn app_rotate_secret(
     db: &Db,
     client_id: &str,
     options: applications::RotateSecret,
-    bcrypt_cost: u32,
 ) -> Result<(), String> {
-    let rotated = applications::rotate_secret(
-        db,
-        &AuditContext::cli(),
-        client_id,
-        options,
-        bcrypt_cost,
-        now_micros(),
-    )
-    .await
-    .map_err(describe)?;
+    let rotated =
+        applications::rotate_secret(db, &AuditContext::cli(), client_id, options, now_micros())
+            .await
+            .map_err(describe)?;
     print_json(&rotated)?;
     eprintln!("Store the client_secret now: it cannot be shown again.");
     Ok(())

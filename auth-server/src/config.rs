@@ -23,7 +23,8 @@ pub struct Config {
     pub audience: String,
     /// Bearer secret of the admin API; `None` makes every admin call 401.
     pub admin_token: Option<Secret>,
-    /// bcrypt work factor for client secrets.
+    /// bcrypt work factor of the dummy hash that pads a failed verification of a client secret
+    /// still stored as bcrypt (from before digests); operator passwords use `max(12, this)`.
     pub bcrypt_cost: u32,
     /// How often each replica re-reads signing keys from the database
     /// (`SIGNING_KEY_REFRESH_SECS`, 2 s by default: a key revoked by `keys revoke` stops

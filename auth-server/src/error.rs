@@ -107,7 +107,7 @@ impl Error {
             Error::Conflict(d) => ApiError::conflict(d.clone()),
             Error::Db(e) => {
                 tracing::error!("database error: {e}");
-                if matches!(e, DbError::Pool(_)) {
+                if e.is_unavailable() {
                     ApiError::unavailable("The database is unavailable; retry shortly.")
                 } else {
                     ApiError::internal()

@@ -80,7 +80,7 @@ impl Error {
             .with_details(serde_json::json!({ "header": "Idempotency-Key" })),
             Error::Db(e) => {
                 tracing::error!("database error: {e}");
-                if matches!(e, DbError::Pool(_)) {
+                if e.is_unavailable() {
                     ApiError::unavailable("The database is unavailable; retry shortly.")
                 } else {
                     ApiError::internal()

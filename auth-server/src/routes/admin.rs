@@ -94,14 +94,7 @@ pub async fn create_application(
     body: Json<CreateApplication>,
 ) -> Result<HttpResponse> {
     let new = body.into_inner().validate()?;
-    let created = applications::create(
-        &state.db,
-        &admin.0,
-        new,
-        state.config.bcrypt_cost,
-        now_micros(),
-    )
-    .await?;
+    let created = applications::create(&state.db, &admin.0, new, now_micros()).await?;
     tracing::info!("application {} created", created.application.client_id);
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -161,15 +154,8 @@ pub async fn rotate_secret(
     body: Bytes,
 ) -> Result<HttpResponse> {
     let input: RotateSecret = shared::http::parse_optional_json(&req, &body).map_err(Error::Api)?;
-    let rotated = applications::rotate_secret(
-        &state.db,
-        &admin.0,
-        &id,
-        input,
-        state.config.bcrypt_cost,
-        now_micros(),
-    )
-    .await?;
+    let rotated =
+        applications::rotate_secret(&state.db, &admin.0, &id, input, now_micros()).await?;
     tracing::info!(
         "application {} secret rotated",
         rotated.application.client_id

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::audit::{self, AuditContext, AuditEvent};
 use shared::db::Db;
-use shared::{Environment, Scope, ScopeSet, Secret, Tier};
+use shared::{Environment, Scope, ScopeSet, Tier};
 use utoipa::ToSchema;
 
 use super::{clean_text, random_base62, secrets};
@@ -214,23 +214,14 @@ impl ApplicationView {
     }
 }
 
-async fn hash_off_thread(secret: &Secret, cost: u32) -> Result<String> {
-    let secret = secret.clone();
-    actix_web::web::block(move || secrets::hash_secret(&secret, cost))
-        .await
-        .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?
-        .map_err(|e| Error::Internal(format!("bcrypt: {e}")))
-}
-
 pub async fn create(
     db: &Db,
     ctx: &AuditContext,
     new: NewApplication,
-    cost: u32,
     now: i64,
 ) -> Result<ApplicationWithSecret> {
     let secret = secrets::generate_client_secret();
-    let hash = hash_off_thread(&secret, cost).await?;
+    let hash = secrets::digest_client_secret(secret.expose());
     let row = ApplicationRow {
         client_id: format!("app_{}", random_base62(24)),
         name: new.name,
@@ -370,7 +361,6 @@ pub async fn rotate_secret(
     ctx: &AuditContext,
     client_id: &str,
     options: RotateSecret,
-    cost: u32,
     now: i64,
 ) -> Result<ApplicationWithSecret> {
     if !super::client_auth::plausible_client_id(client_id) {
@@ -413,7 +403,7 @@ pub async fn rotate_secret(
     let rotation = Rotation {
         expected: row.secret_hash.clone(),
         expected_until_used: row.previous_secret_until_used,
-        new_hash: hash_off_thread(&secret, cost).await?,
+        new_hash: secrets::digest_client_secret(secret.expose()),
         previous,
         until_used,
         revoke_tokens: options.revoke_tokens.unwrap_or(false),

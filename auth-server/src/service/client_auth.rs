@@ -1,24 +1,26 @@
 //! Client authentication for the token, introspection and revocation endpoints.
 //!
 //! The database row is always read (it is the truth about disabled, deleted and rotated
-//! clients, on every replica). The slow part, bcrypt, is skipped for a client that presented
-//! the same correct secret recently: a bounded cache from SHA-256(client_id, secret) to the
-//! bcrypt hash it verified against, kept while it is used (idle expiry). A hit counts only while
-//! that hash is still the row's current hash (or its previous hash inside the grace period), so
-//! a rotation, a disable or a deletion takes effect at once. A wrong secret never hits the cache
-//! and always pays for bcrypt; an unknown client pays the same, against a dummy hash.
+//! clients, on every replica). A secret is checked against the row's current hash and, during a
+//! rotation, its previous one:
 //!
-//! bcrypt work is bounded and shared:
-//! - at most `BCRYPT_CONCURRENCY` verifications run at once (a fair queue), so a flood of wrong
-//!   secrets cannot take every core from token issuance for cached clients;
-//! - concurrent requests with the same credentials share one verification (the cache's
-//!   `try_get_with` coalesces them), so 64 connections of one client starting cold cost one
-//!   bcrypt, not 64.
+//! - **A digest** (`sha256:…`, every secret made or rotated since digests; see
+//!   [`super::secrets`]): the presented secret's SHA-256 is compared in constant time with
+//!   exactly two stored values — the real ones, padded with a dummy digest — so an unknown
+//!   client, a wrong secret and a wrong secret during a grace period all cost the same two
+//!   comparisons. Microseconds: every replica answers a client's first request as fast as its
+//!   thousandth, and there is no CPU lever for a flood of guesses.
+//! - **A bcrypt hash** (rows from before digests): verified as before, and replaced by the
+//!   digest at its first successful use, so each such client pays bcrypt once, on one replica.
+//!   Meanwhile its work is bounded and shared: at most `BCRYPT_CONCURRENCY` verifications run at
+//!   once (a fair queue); concurrent requests with the same credentials share one verification
+//!   (a bounded cache from SHA-256(client_id, secret) to the hash verified, whose `try_get_with`
+//!   coalesces them); a failure costs two verifications, padded with a dummy hash.
 //!
 //! Failures are throttled per `client_id` ([`FailureThrottle`]): ten in a burst, then one every
 //! six seconds. Taking a failure token is atomic, so concurrent guesses cannot overrun the
-//! burst. A throttled attempt is still verified — a correct secret is never refused by the
-//! throttle — and only a wrong one is answered 429.
+//! burst. A correct secret is never refused by the throttle (it matches before the throttle is
+//! consulted, or is verified even while throttled); only a wrong one is answered 429.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +38,8 @@ use super::secrets;
 use crate::db::applications::ApplicationRow;
 use crate::error::{Error, Result};
 
-/// A verified credential is trusted without bcrypt while it keeps being used at least this
-/// often.
+/// A credential verified against a bcrypt hash is trusted without bcrypt while it keeps being
+/// used at least this often (until its hash is replaced by the digest, moments later).
 const CACHE_IDLE: Duration = Duration::from_secs(15 * 60);
 const CACHE_MAX: u64 = 10_000;
 /// Longer secrets are rejected before any hashing.
@@ -56,8 +58,8 @@ pub struct ClientCredentials {
 }
 
 pub struct ClientAuthenticator {
-    cost: u32,
     dummy_hash: Arc<str>,
+    dummy_digest: String,
     verified: Cache<[u8; 32], Arc<str>>,
     throttle: FailureThrottle,
     bcrypt: Arc<Semaphore>,
@@ -70,15 +72,15 @@ enum VerifyError {
 }
 
 impl ClientAuthenticator {
-    /// `cost` must be the cost new secrets are hashed with, so that the dummy verify of an
-    /// unknown client costs what a real one does; `concurrency` bounds bcrypt work in flight.
+    /// `cost` is the bcrypt cost of the dummy hash that pads a failed verification of an older
+    /// bcrypt row; `concurrency` bounds bcrypt work in flight.
     pub fn new(cost: u32, concurrency: u32) -> Self {
         let dummy = secrets::generate_client_secret();
         let dummy_hash = secrets::hash_secret(&dummy, cost)
             .expect("invariant: bcrypt accepts a 44-byte input at a validated cost");
         ClientAuthenticator {
-            cost,
             dummy_hash: dummy_hash.into(),
+            dummy_digest: secrets::digest_client_secret(secrets::generate_client_secret().expose()),
             verified: Cache::builder()
                 .max_capacity(CACHE_MAX)
                 .time_to_idle(CACHE_IDLE)
@@ -92,20 +94,6 @@ impl ClientAuthenticator {
     pub fn with_shared_throttle(mut self, store: Arc<shared::redis_store::RedisStore>) -> Self {
         self.throttle = self.throttle.shared("client", store);
         self
-    }
-
-    /// Runs `f` (bcrypt hashing) on the blocking pool under the same bound as verifications.
-    pub async fn hash_bounded(&self, secret: &Secret) -> Result<String> {
-        let _permit = self
-            .bcrypt
-            .acquire()
-            .await
-            .map_err(|_| Error::Internal("bcrypt limiter closed".into()))?;
-        let (secret, cost) = (secret.clone(), self.cost);
-        actix_web::web::block(move || secrets::hash_secret(&secret, cost))
-            .await
-            .map_err(|_| Error::Internal("bcrypt task cancelled".into()))?
-            .map_err(|e| Error::Internal(format!("bcrypt: {e}")))
     }
 
     /// Authenticates a client. `now_us` is wall-clock Unix microseconds (grace periods),
@@ -129,23 +117,45 @@ impl ClientAuthenticator {
             .map(|r| r.secret_candidates(now_us).map(Arc::from).collect())
             .unwrap_or_default();
 
-        let key = cache_key(&creds.client_id, creds.secret.expose());
         if let Some(row) = &row {
-            if let Some(hash) = self.verified.get(&key).await {
-                if candidates.iter().any(|c| same_hash(c, &hash)) {
-                    self.after_success(db, row, &hash, &creds.secret).await;
-                    return Ok(row.clone());
-                }
-                self.verified.invalidate(&key).await;
+            if let Some(hash) = self.digest_match(&candidates, creds.secret.expose()) {
+                self.after_success(db, row, &hash, &creds.secret).await;
+                return Ok(row.clone());
             }
+        } else {
+            // An unknown client costs the two comparisons a wrong secret costs.
+            self.digest_match(&[], creds.secret.expose());
         }
+        let legacy: Vec<Arc<str>> = candidates
+            .into_iter()
+            .filter(|c| !secrets::is_digest(c))
+            .collect();
+        let throttled = if legacy.is_empty() {
+            match self.throttle.take(&creds.client_id, now).await {
+                Ok(()) => return Err(Error::InvalidClient { basic }),
+                Err(retry_after) => return Err(Error::Throttled { retry_after }),
+            }
+        } else {
+            self.throttle.take(&creds.client_id, now).await.err()
+        };
 
-        let throttled = self.throttle.take(&creds.client_id, now).await.err();
-        // Two bcrypt verifications for every failed attempt that the cache did not answer,
-        // padded with the dummy hash: an unknown client, a wrong secret, and a wrong secret
-        // during a rotation grace period (two real hashes) all cost the same; a match stops early.
-        let real = candidates.len().min(2);
-        let mut to_check = candidates.clone();
+        // An older bcrypt row. A recent verification of the same credentials is trusted while
+        // its hash is still one of the row's.
+        let key = cache_key(&creds.client_id, creds.secret.expose());
+        if let (Some(row), Some(hash)) = (&row, self.verified.get(&key).await) {
+            if legacy.iter().any(|c| same_hash(c, &hash)) {
+                if throttled.is_none() {
+                    self.throttle.give_back(&creds.client_id, now).await;
+                }
+                self.after_success(db, row, &hash, &creds.secret).await;
+                return Ok(row.clone());
+            }
+            self.verified.invalidate(&key).await;
+        }
+        // Two bcrypt verifications for every failed attempt, padded with the dummy hash; a
+        // match stops early.
+        let real = legacy.len().min(2);
+        let mut to_check = legacy;
         to_check.resize(2, self.dummy_hash.clone());
         let verification = verify(self.bcrypt.clone(), creds.secret.clone(), to_check, real);
         let outcome = self.verified.try_get_with(key, verification).await;
@@ -168,10 +178,27 @@ impl ClientAuthenticator {
         }
     }
 
+    /// The stored digest among `candidates` that `secret` matches. Always exactly two
+    /// constant-time comparisons (the real digests, padded with the dummy), whatever matches.
+    fn digest_match(&self, candidates: &[Arc<str>], secret: &str) -> Option<Arc<str>> {
+        let presented = secrets::digest_client_secret(secret);
+        let digests: Vec<&Arc<str>> = candidates
+            .iter()
+            .filter(|c| secrets::is_digest(c))
+            .collect();
+        let mut matched = None;
+        for i in 0..2 {
+            let against = digests.get(i).map_or(self.dummy_digest.as_str(), |d| &***d);
+            if same_hash(against, &presented) && i < digests.len() {
+                matched = Some(digests[i].clone());
+            }
+        }
+        matched
+    }
+
     /// What a successful authentication settles: the first use of a rotated secret ends the
-    /// previous one (when it was kept only until then), and a hash made at another bcrypt cost
-    /// than the configured one is replaced, so that the dummy hash of unknown clients keeps
-    /// costing what a real verification costs.
+    /// previous one (when it was kept only until then), and a bcrypt hash from before digests
+    /// is replaced by the digest.
     async fn after_success(&self, db: &Db, row: &ApplicationRow, hash: &str, secret: &Secret) {
         if !same_hash(&row.secret_hash, hash) {
             return;
@@ -197,29 +224,18 @@ impl ClientAuthenticator {
                 );
             }
         }
-        if secrets::hash_cost(hash) != Some(self.cost) {
-            match self.hash_bounded(secret).await {
-                Ok(new_hash) => {
-                    let (id, old) = (row.client_id.clone(), row.secret_hash.clone());
-                    let stored = new_hash.clone();
-                    match db
-                        .run(move |c| ApplicationRow::replace_secret_hash(c, &id, &old, &stored))
-                        .await
-                    {
-                        Ok(1) => {
-                            let key = cache_key(&row.client_id, secret.expose());
-                            self.verified.insert(key, new_hash.into()).await;
-                            tracing::info!(
-                                "client secret of {} rehashed at bcrypt cost {}",
-                                row.client_id,
-                                self.cost
-                            );
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!("rehash of {} not stored: {e}", row.client_id),
-                    }
+        if !secrets::is_digest(hash) {
+            let (id, old) = (row.client_id.clone(), row.secret_hash.clone());
+            let digest = secrets::digest_client_secret(secret.expose());
+            match db
+                .run(move |c| ApplicationRow::replace_secret_hash(c, &id, &old, &digest))
+                .await
+            {
+                Ok(1) => {
+                    tracing::info!("client secret of {} now stored as a digest", row.client_id)
                 }
-                Err(e) => tracing::warn!("rehash of {} failed: {e}", row.client_id),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("digest of {} not stored: {e}", row.client_id),
             }
         }
     }

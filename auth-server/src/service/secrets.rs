@@ -1,8 +1,18 @@
-//! Client secrets: generated, never chosen; shown once; stored as bcrypt.
+//! Client secrets: generated, never chosen; shown once; stored as a SHA-256 digest.
 //!
-//! bcrypt reads at most 72 bytes. So that no byte of a secret is ever ignored, the secret is
-//! first reduced to base64(SHA-256(secret)) — 44 bytes with no NUL — and that is what bcrypt
-//! hashes. A secret with any altered or extra tail therefore fails.
+//! A client secret is 43 random base62 characters (≈ 256 bits) made here, never chosen by a
+//! person, so a slow password hash adds nothing to it: nobody can enumerate 2^256 candidates
+//! against a stolen digest at any speed (the reasoning that stores API keys, and GitHub's and
+//! Stripe's tokens, as SHA-256). What a slow hash would cost is real: every replica's first
+//! request per client waited for bcrypt (docs/PERFORMANCE.md, "Tokens from cold"), and bcrypt
+//! was the lever of a CPU denial of service. So `applications.secret_hash` holds
+//! `sha256:` + base64(SHA-256(secret)), compared in constant time.
+//!
+//! Rows written before that hold bcrypt(base64(SHA-256(secret))) — the same digest, bcrypt'd so
+//! that bcrypt's 72-byte limit ignores no byte. They still verify, and are replaced by the digest
+//! at their first successful use ([`super::client_auth`]).
+//!
+//! Operator passwords are chosen by people: they keep bcrypt ([`hash_secret`], [`verify_secret`]).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -21,6 +31,19 @@ pub fn generate_client_secret() -> Secret {
 
 fn prehash(secret: &str) -> String {
     STANDARD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// How a stored client-secret digest begins (a bcrypt hash begins with `$2`).
+const DIGEST_PREFIX: &str = "sha256:";
+
+/// What `applications.secret_hash` stores for a client secret.
+pub fn digest_client_secret(secret: &str) -> String {
+    format!("{DIGEST_PREFIX}{}", prehash(secret))
+}
+
+/// Whether a stored client-secret hash is a digest (else a bcrypt hash from before digests).
+pub fn is_digest(stored: &str) -> bool {
+    stored.starts_with(DIGEST_PREFIX)
 }
 
 /// bcrypt hash of the pre-hashed secret. Slow on purpose: call it off the async workers.
@@ -62,6 +85,22 @@ mod tests {
         altered.push('!');
         assert!(!verify_secret(&altered, &h));
         assert!(!verify_secret(s.expose(), "not-a-hash"));
+    }
+
+    #[test]
+    fn client_secret_digests_are_prefixed_and_bind_every_byte() {
+        let s = generate_client_secret();
+        let d = digest_client_secret(s.expose());
+        assert!(is_digest(&d) && d.len() == DIGEST_PREFIX.len() + 44, "{d}");
+        assert_eq!(d, digest_client_secret(s.expose()));
+        assert_ne!(d, digest_client_secret(&format!("{}x", s.expose())));
+        let long = "a".repeat(100);
+        assert_ne!(
+            digest_client_secret(&long),
+            digest_client_secret(&"a".repeat(99))
+        );
+        // The bcrypt hashes of older rows are told apart by their prefix.
+        assert!(!is_digest(&hash_secret(&s, 4).unwrap()));
     }
 
     #[test]

@@ -84,6 +84,7 @@ async fn applications_are_created_shown_and_never_leak_secrets() {
         assert!(!text.contains(secret), "secret leaked");
         assert!(!text.contains("secret"), "a secret field leaked: {text}");
         assert!(!text.contains("$2"), "a bcrypt hash leaked");
+        assert!(!text.contains("sha256:"), "a secret digest leaked");
     }
     let one: Value = serde_json::from_str(&one).unwrap();
     assert_eq!(one["name"], "Alert sync");

@@ -1,5 +1,5 @@
 //! What an attacker found and what now holds: the failure throttle never refuses a correct
-//! secret and holds its burst under concurrency, bcrypt cost changes rehash, "revoke all
+//! secret and holds its burst under concurrency, bcrypt rows from before digests are replaced, "revoke all
 //! tokens", introspection limited to one's own tokens, tier-bounded issuance, admin-token
 //! guessing throttled per source, bounded key expiry, and an empty scope.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_on, TestDb};
+use crate::helpers::{assert_error, spawn_app, spawn_on};
 
 async fn status_with(app: &crate::helpers::TestApp, id: &str, secret: &str) -> u16 {
     app.token_request("grant_type=client_credentials", Some((id, secret)))
@@ -58,46 +58,67 @@ async fn forty_concurrent_wrong_secrets_get_exactly_the_burst_of_401s() {
     assert_eq!((unauthorized, throttled), (10, 30), "{codes:?}");
 }
 
+/// A row written before client secrets were stored as digests holds a bcrypt hash: it still
+/// authenticates, a wrong secret is still refused, and its first success replaces the hash by
+/// the digest, after which the secret keeps working (on every replica: the row is the truth).
 #[actix_web::test]
-async fn changing_the_bcrypt_cost_rehashes_a_secret_at_its_next_use() {
-    let db = TestDb::create();
-    let first = spawn_on(db, |_| {}).await;
-    let client = first.create_app(&["cases:read"], "sandbox").await;
-    let stored_cost = |db: &TestDb| {
-        use diesel::prelude::*;
-        use shared::db::schema::applications;
-        let conn = shared::db::Db::connect(db.url(), 1).unwrap();
+async fn a_bcrypt_secret_from_before_digests_is_replaced_by_the_digest_at_its_first_use() {
+    use auth_server::service::secrets;
+    use diesel::prelude::*;
+    use shared::db::schema::applications;
+
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let db = shared::db::Db::connect(app.db.url(), 1).unwrap();
+    let stored = || {
         let id = client.client_id.clone();
-        let hash: String = conn
-            .run_blocking(move |c| {
-                applications::table
-                    .filter(applications::client_id.eq(&id))
-                    .select(applications::secret_hash)
-                    .get_result(c)
-            })
-            .unwrap();
-        hash.split('$').nth(2).unwrap().to_owned()
+        db.run_blocking(move |c| {
+            applications::table
+                .filter(applications::client_id.eq(&id))
+                .select(applications::secret_hash)
+                .get_result::<String>(c)
+        })
+        .unwrap()
     };
-    assert_eq!(stored_cost(&first.db), "04");
-    // The same database served by a server configured with a higher cost.
-    let second = spawn_on(first.db, |c| c.bcrypt_cost = 5).await;
+    assert!(secrets::is_digest(&stored()), "new secrets are digests");
+    let bcrypt =
+        secrets::hash_secret(&shared::Secret::new(client.client_secret.clone()), 4).unwrap();
+    let (id, legacy) = (client.client_id.clone(), bcrypt.clone());
+    db.run_blocking(move |c| {
+        diesel::update(applications::table.filter(applications::client_id.eq(&id)))
+            .set(applications::secret_hash.eq(&legacy))
+            .execute(c)
+    })
+    .unwrap();
+
     assert_eq!(
-        status_with(&second, &client.client_id, &client.client_secret).await,
+        status_with(&app, &client.client_id, "cfsec_wrong").await,
+        401
+    );
+    assert_eq!(stored(), bcrypt, "a failure changes nothing");
+    assert_eq!(
+        status_with(&app, &client.client_id, &client.client_secret).await,
         200
     );
-    let mut cost = String::new();
+    let mut now = String::new();
     for _ in 0..50 {
-        cost = stored_cost(&second.db);
-        if cost == "05" {
+        now = stored();
+        if secrets::is_digest(&now) {
             break;
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(cost, "05", "rehashed at the configured cost");
-    // And the secret still works against the new hash.
+    assert_eq!(now, secrets::digest_client_secret(&client.client_secret));
+    // The secret works against the digest on another server of the same database, and a wrong
+    // one does not.
+    let second = spawn_on(app.db, |_| {}).await;
     assert_eq!(
         status_with(&second, &client.client_id, &client.client_secret).await,
         200
+    );
+    assert_eq!(
+        status_with(&second, &client.client_id, "cfsec_wrong").await,
+        401
     );
 }
 

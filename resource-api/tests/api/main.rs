@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod lists;
 mod openapi;
+mod pool;
 mod ratelimit;
 mod records;
 mod revocation;

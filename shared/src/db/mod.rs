@@ -14,7 +14,8 @@
 pub mod schema;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use diesel::connection::SimpleConnection;
@@ -24,6 +25,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Migrations compiled into both binaries; the same portable SQL serves both backends.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -178,11 +180,69 @@ pub struct ConnectionManager {
 /// SQLite waits this long for a lock before reporting busy; [`Db::run`] then retries.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
+/// A connection as the pool holds it: the connection, and what the pool needs to know about it
+/// without asking the server.
+///
+/// r2d2's default check-out test runs `SELECT 1` before every checkout — a second round trip
+/// per request on PostgreSQL, measured at a quarter of the throughput of `GET /v2/cases/{id}`
+/// (docs/PERFORMANCE.md). A connection that completed a query less than [`FRESH`] ago is handed
+/// out without it; one idle for longer (where a server restart, `pg_terminate_backend` or a
+/// proxy's idle timeout would have closed it) is still pinged. A query that finds the
+/// connection closed marks it, and the pool drops it instead of handing it out again.
+pub struct PooledConnection {
+    conn: DbConnection,
+    last_ok: Instant,
+    closed: bool,
+}
+
+/// How recently a connection must have completed a query to be handed out without a ping.
+const FRESH: Duration = Duration::from_secs(1);
+
+impl PooledConnection {
+    /// Records the outcome of a query run on this connection.
+    fn saw(&mut self, error: Option<&DieselError>) {
+        match error {
+            Some(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => {
+                self.closed = true
+            }
+            _ => self.last_ok = Instant::now(),
+        }
+    }
+}
+
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = PooledConnection;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<PooledConnection, r2d2::Error> {
+        self.open().map(|conn| PooledConnection {
+            conn,
+            last_ok: Instant::now(),
+            closed: false,
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut PooledConnection) -> Result<(), r2d2::Error> {
+        if pooled.closed {
+            return Err(r2d2::Error::ConnectionError(
+                ConnectionError::BadConnection("closed by the server".into()),
+            ));
+        }
+        if pooled.last_ok.elapsed() < FRESH {
+            return Ok(());
+        }
+        pooled.conn.ping().map_err(r2d2::Error::QueryError)?;
+        pooled.last_ok = Instant::now();
+        Ok(())
+    }
+
+    fn has_broken(&self, pooled: &mut PooledConnection) -> bool {
+        std::thread::panicking() || pooled.closed || pooled.conn.is_broken()
+    }
+}
+
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.target {
             // libpq's message may quote parts of the URL: it is redacted here, at the source,
             // so that neither r2d2's error handler nor a pool timeout can carry the password.
@@ -212,14 +272,6 @@ impl ManageConnection for ConnectionManager {
                 Ok(DbConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -270,14 +322,46 @@ pub enum DbError {
     Query(#[from] DieselError),
     #[error("blocking task was cancelled")]
     Canceled,
+    #[error("database pool: no connection within {0:?}")]
+    Busy(Duration),
+}
+
+impl DbError {
+    /// Whether the database is unreachable or saturated (503, retry) rather than the request
+    /// having hit a fault (500).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            DbError::Pool(_)
+                | DbError::Busy(_)
+                | DbError::Query(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection,
+                    _
+                ))
+        )
+    }
 }
 
 /// A cloneable handle to the pool.
+///
+/// [`Db::run`] and [`Db::transaction`] first wait in a fair (FIFO) line for one of
+/// `max_size + 2` permits, and only then take a blocking thread and a connection; the permit is
+/// given back on the blocking thread as soon as the connection is back in the pool. r2d2's own
+/// checkout is not fair: a connection put back wakes one waiting thread, but a thread that just
+/// finished a task and starts the next takes it first, so under saturation some waiters lose
+/// again and again — on PostgreSQL (a connection held for a round trip) a p99 of 40–340 ms beside
+/// a p90 of 8 ms, worse with a bigger pool (docs/PERFORMANCE.md). With the line, at most two tasks
+/// can ever wait inside r2d2 (they keep a connection from idling between two uses, which with
+/// exactly `max_size` permits cost a fifth of the throughput), and everyone else waits in turn.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
     target: DatabaseTarget,
+    permits: Arc<Semaphore>,
 }
+
+/// How long a request waits in line for a connection before it is answered 503.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many times a transaction that hit a lock or a serialization failure is retried.
 const MAX_RETRIES: u32 = 8;
@@ -300,7 +384,7 @@ impl Db {
         }
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(CHECKOUT_TIMEOUT)
             .error_handler(Box::new(RedactingErrorHandler {
                 target: target.clone(),
             }))
@@ -308,7 +392,11 @@ impl Db {
                 target: target.clone(),
             })
             .map_err(|e| target.redact(&format!("cannot connect to {}: {e}", target.describe())))?;
-        let db = Db { pool, target };
+        let db = Db {
+            pool,
+            target,
+            permits: Arc::new(Semaphore::new(max_size as usize + 2)),
+        };
         db.prepare().map_err(|e| {
             db.target
                 .redact(&format!("cannot prepare {}: {e}", db.target.describe()))
@@ -317,8 +405,8 @@ impl Db {
     }
 
     fn prepare(&self) -> Result<(), String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        match &mut *conn {
+        let mut pooled = self.pool.get().map_err(|e| e.to_string())?;
+        match &mut pooled.conn {
             DbConnection::Sqlite(c) => {
                 // WAL lets readers run beside the one writer; it persists in the file.
                 c.batch_execute("PRAGMA journal_mode = WAL;")
@@ -371,12 +459,17 @@ impl Db {
         F: Fn(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
     {
+        let turn = self.turn().await?;
         let pool = self.pool.clone();
         // The blocking thread logs in the caller's span (its request id).
         let span = tracing::Span::current();
-        web::block(move || span.in_scope(|| run_with_retry(&pool, f)))
-            .await
-            .map_err(|_| DbError::Canceled)?
+        web::block(move || {
+            let result = span.in_scope(|| run_with_retry(&pool, f));
+            drop(turn); // the connection is back in the pool: the next in line may go
+            result
+        })
+        .await
+        .map_err(|_| DbError::Canceled)?
     }
 
     /// The same as [`Db::run`], on the calling thread (CLI and startup).
@@ -402,10 +495,28 @@ impl Db {
         T: Send + 'static,
         E: TransactionError + Send + 'static,
     {
+        let turn = self.turn().await.map_err(E::from)?;
         let pool = self.pool.clone();
-        web::block(move || transaction_with_retry(&pool, f))
-            .await
-            .map_err(|_| E::from(DbError::Canceled))?
+        web::block(move || {
+            let result = transaction_with_retry(&pool, f);
+            drop(turn);
+            result
+        })
+        .await
+        .map_err(|_| E::from(DbError::Canceled))?
+    }
+}
+
+impl Db {
+    /// Waits in line for a connection: a permit from the fair queue (tokio's semaphore hands a
+    /// released permit straight to the longest waiter, so nobody can take it out of turn),
+    /// dropped on the blocking thread the moment its connection is back in the pool.
+    async fn turn(&self) -> Result<OwnedSemaphorePermit, DbError> {
+        match tokio::time::timeout(CHECKOUT_TIMEOUT, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(DbError::Canceled),
+            Err(_) => Err(DbError::Busy(CHECKOUT_TIMEOUT)),
+        }
     }
 }
 
@@ -431,10 +542,12 @@ where
     F: Fn(&mut DbConnection) -> Result<T, E>,
     E: TransactionError,
 {
-    let mut conn = pool.get().map_err(DbError::from)?;
+    let mut pooled = pool.get().map_err(DbError::from)?;
     let mut attempt = 0;
     loop {
-        match conn.transaction(|c| f(c)) {
+        let result = pooled.conn.transaction(|c| f(c));
+        pooled.saw(result.as_ref().err().and_then(E::as_query_error));
+        match result {
             Err(e) if attempt < MAX_RETRIES && e.as_query_error().is_some_and(is_retryable) => {
                 attempt += 1;
                 let jitter = rand::random::<u64>() % 20;
@@ -449,10 +562,12 @@ fn run_with_retry<F, T>(pool: &Pool, f: F) -> Result<T, DbError>
 where
     F: Fn(&mut DbConnection) -> Result<T, DieselError>,
 {
-    let mut conn = pool.get()?;
+    let mut pooled = pool.get()?;
     let mut attempt = 0;
     loop {
-        match f(&mut conn) {
+        let result = f(&mut pooled.conn);
+        pooled.saw(result.as_ref().err());
+        match result {
             Err(e) if attempt < MAX_RETRIES && is_retryable(&e) => {
                 attempt += 1;
                 // Jittered backoff so that retrying writers do not collide again in lock step.

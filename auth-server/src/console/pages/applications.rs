@@ -169,15 +169,9 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     };
     let mut new = input.validate().map_err(service_error)?;
     new.owner_id = policy::owner_of_new(who(&signed));
-    let created = applications::create(
-        &state.db,
-        &signed.audit,
-        new,
-        state.config.bcrypt_cost,
-        now_micros(),
-    )
-    .await
-    .map_err(service_error)?;
+    let created = applications::create(&state.db, &signed.audit, new, now_micros())
+        .await
+        .map_err(service_error)?;
     let app = &created.application;
     tracing::info!("application {} created in the console", app.client_id);
     let body = html! {
@@ -301,7 +295,6 @@ pub async fn rotate_secret(
             grace_period_seconds,
             revoke_tokens: Some(revoke_tokens),
         },
-        state.config.bcrypt_cost,
         now_micros(),
     )
     .await
