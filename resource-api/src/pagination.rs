@@ -41,7 +41,10 @@ pub const EXACT_BELOW: i64 = 1_000;
 /// How old a cached `total` of a larger list may be.
 pub const COUNT_TTL: Duration = Duration::from_secs(10);
 /// `?page=` offsets are reached from a cached anchor at each multiple of this many rows.
-pub const ANCHOR_EVERY: i64 = 1_000;
+pub const ANCHOR_EVERY: i64 = 100;
+/// A missing anchor is found from the nearest cached one at most this many anchors below it
+/// (else from the start of the list).
+const ANCHOR_REACH: i64 = 20;
 /// How long a list request waits for its turn before a 503.
 const GATE_WAIT: Duration = Duration::from_secs(5);
 /// Longest cursor accepted (they are about 60 characters).
@@ -362,9 +365,12 @@ impl Lists {
         Ok(total)
     }
 
-    /// The row at `offset` of `list` (a multiple of [`ANCHOR_EVERY`]), as `find` reads it,
-    /// remembered for [`COUNT_TTL`]: `?page=N` of a large list then skips fewer than
-    /// `ANCHOR_EVERY` index entries instead of `(N-1)·page_size`. Within that time a page
+    /// The row at `offset` of `list` (a multiple of [`ANCHOR_EVERY`]), remembered for
+    /// [`COUNT_TTL`]: `?page=N` of a large list then skips fewer than `ANCHOR_EVERY` index
+    /// entries instead of `(N-1)·page_size`. A missing anchor is read by `find(from, skip)`:
+    /// `skip` index entries past `from`, the nearest cached anchor below (within
+    /// [`ANCHOR_REACH`] anchors; `None`: from the start of the list), so a client paging forward
+    /// finds each new anchor `ANCHOR_EVERY` entries past the last. Within that time a page
     /// number means the same rows as when the anchor was read (rows added since then shift
     /// later pages once it expires), as `total` does.
     pub fn anchor(
@@ -372,13 +378,23 @@ impl Lists {
         conn: &mut DbConnection,
         list: &str,
         offset: i64,
-        find: impl Fn(&mut DbConnection) -> QueryResult<Anchor>,
+        find: impl Fn(&mut DbConnection, Option<&(i64, String)>, i64) -> QueryResult<Anchor>,
     ) -> QueryResult<Anchor> {
         let key = (list.to_owned(), offset);
         if let Some(a) = self.anchors.get(&key) {
             return Ok(a);
         }
-        let a = find(conn)?;
+        let below = (1..=ANCHOR_REACH)
+            .map(|k| offset - k * ANCHOR_EVERY)
+            .take_while(|m| *m > 0)
+            .find_map(|m| match self.anchors.get(&(list.to_owned(), m)) {
+                Some(Some(at)) => Some((m, at)),
+                _ => None,
+            });
+        let a = match &below {
+            Some((m, at)) => find(conn, Some(at), offset - m)?,
+            None => find(conn, None, offset)?,
+        };
         self.anchors.insert(key, a.clone());
         Ok(a)
     }

@@ -137,8 +137,9 @@ pub(crate) use versioned_row;
 /// One page of a list in the order `(key, id)`, and the list's total (see
 /// [`crate::pagination`]): at most `page_size + 1` rows, through the composite index on
 /// `(…filters, key, id)`. `$base` is a closure giving the environment-bound, filtered, boxed
-/// query. `?page=N` first finds the `(key, id)` of its first row (index-only, from a cached
-/// anchor at most `ANCHOR_EVERY - 1` rows before it), then reads like a cursor.
+/// query. `?page=N` starts at a cached anchor (the `(key, id)` at the nearest multiple of
+/// `ANCHOR_EVERY` rows at or below its offset) and skips the fewer than `ANCHOR_EVERY` rows
+/// between, in the page's own query.
 macro_rules! keyset_list {
     ($conn:expr, $lists:expr, $page:expr, $base:ident, $key:expr, $id:expr, $row:ty, desc) => {
         $crate::db::keyset_list!(@go $conn, $lists, $page, $base, $key, $id, $row, desc, le, lt)
@@ -151,58 +152,47 @@ macro_rules! keyset_list {
         use $crate::pagination::Start;
         let page: &$crate::pagination::PageRequest = $page;
         let conn: &mut DbConnection = $conn;
-        // `Some(None)`: from the first row; `None`: past the end.
-        let anchor: Option<Option<(i64, String, bool)>> = match &page.start {
-            Start::Offset(0) => Some(None),
+        // Where the page starts: `Some(None)` from the first row, `Some(Some((key, id,
+        // inclusive)))` from that row, `None` past the end; and how many rows to skip from there.
+        let (start, skip): (Option<Option<(i64, String, bool)>>, i64) = match &page.start {
+            Start::Offset(0) => (Some(None), 0),
             Start::Offset(n) => {
                 // The row at a multiple of `ANCHOR_EVERY` comes from the anchor cache (or one
-                // index-only scan of the offset); from there at most `ANCHOR_EVERY - 1` index
-                // entries are skipped.
+                // index-only scan from the nearest cached anchor below it); the page query then
+                // skips fewer than `ANCHOR_EVERY` rows from it.
                 let every = $crate::pagination::ANCHOR_EVERY;
                 let (m, rest) = (n - n % every, n % every);
-                let from = if m == 0 {
-                    Some(None)
+                if m == 0 {
+                    (Some(None), rest)
                 } else {
-                    $lists
-                        .anchor(conn, &page.list, m, |c| {
-                            $base()
-                                .select(($key, $id))
-                                .order(($key.$dir(), $id.$dir()))
-                                .offset(m)
-                                .limit(1)
-                                .get_result::<(i64, String)>(c)
-                                .optional()
-                        })?
-                        .map(Some)
-                };
-                match from {
-                    None => None,
-                    Some(from) => {
+                    let found = $lists.anchor(conn, &page.list, m, |c, from, skip| {
                         let mut q = $base()
                             .select(($key, $id))
                             .order(($key.$dir(), $id.$dir()))
-                            .offset(rest)
+                            .offset(skip)
                             .limit(1);
                         if let Some((k, i)) = from {
                             q = q
-                                .filter($key.$incl(k))
-                                .filter($key.$excl(k).or($id.$incl(i)));
+                                .filter($key.$incl(*k))
+                                .filter($key.$excl(*k).or($id.$incl(i.clone())));
                         }
-                        q.get_result::<(i64, String)>(conn)
-                            .optional()?
-                            .map(|(k, i)| Some((k, i, true)))
-                    }
+                        q.get_result::<(i64, String)>(c).optional()
+                    })?;
+                    (found.map(|(k, i)| Some((k, i, true))), rest)
                 }
             }
-            Start::After(at) => Some(Some((at.key, at.id.clone(), false))),
+            Start::After(at) => (Some(Some((at.key, at.id.clone(), false))), 0),
         };
-        let rows = match anchor {
+        let rows = match start {
             None => Vec::new(),
-            Some(anchor) => {
+            Some(start) => {
                 let mut q = $base()
                     .order(($key.$dir(), $id.$dir()))
                     .limit(page.page_size + 1);
-                if let Some((k, i, inclusive)) = anchor {
+                if skip > 0 {
+                    q = q.offset(skip);
+                }
+                if let Some((k, i, inclusive)) = start {
                     // The redundant bound on the key alone is what the index range uses.
                     q = q.filter($key.$incl(k));
                     q = if inclusive {
