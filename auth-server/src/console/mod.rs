@@ -342,6 +342,9 @@ pub enum ConsoleError {
     /// 429 with `Retry-After`.
     #[error("too many attempts, retry in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },
+    /// 503: the database is unreachable or saturated; the message is logged, never shown.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// 500; the message is logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -359,7 +362,7 @@ impl From<crate::error::Error> for ConsoleError {
             Error::Throttled { retry_after } | Error::AdminThrottled { retry_after } => {
                 ConsoleError::TooManyAttempts { retry_after }
             }
-            Error::Db(e) => ConsoleError::Internal(format!("database: {e}")),
+            Error::Db(e) => e.into(),
             other => ConsoleError::Internal(other.to_string()),
         }
     }
@@ -367,7 +370,11 @@ impl From<crate::error::Error> for ConsoleError {
 
 impl From<shared::db::DbError> for ConsoleError {
     fn from(e: shared::db::DbError) -> Self {
-        ConsoleError::Internal(format!("database: {e}"))
+        if e.is_unavailable() {
+            ConsoleError::Unavailable(format!("database: {e}"))
+        } else {
+            ConsoleError::Internal(format!("database: {e}"))
+        }
     }
 }
 
@@ -382,6 +389,7 @@ impl ResponseError for ConsoleError {
             ConsoleError::BadForm(_) => StatusCode::BAD_REQUEST,
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
             ConsoleError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ConsoleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -398,6 +406,13 @@ impl ResponseError for ConsoleError {
                 "Too many attempts",
                 format!("Too many attempts; retry in {retry_after} s."),
             ),
+            ConsoleError::Unavailable(m) => {
+                tracing::error!("console: {m}");
+                (
+                    "Try again shortly",
+                    "The database is unavailable or busy; retry in a moment.".into(),
+                )
+            }
             ConsoleError::Internal(m) => {
                 tracing::error!("console: {m}");
                 (

@@ -207,8 +207,8 @@ impl ApplicationRow {
         .execute(conn)
     }
 
-    /// Replaces a hash by an equivalent one (a rehash at another bcrypt cost), only if the row
-    /// still holds `old`.
+    /// Replaces a hash by an equivalent one (a bcrypt hash from before digests by the digest of
+    /// the same secret), only if the row still holds `old`.
     pub fn replace_secret_hash(
         conn: &mut DbConnection,
         client_id: &str,

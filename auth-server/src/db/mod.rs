@@ -3,7 +3,8 @@
 //! these inside [`shared::db::Db::run`].
 //!
 //! Invariant: no secret is stored in plaintext. `applications.secret_hash` (and
-//! `previous_secret_hash`) hold bcrypt(base64(SHA-256(secret))) (`service::secrets`);
+//! `previous_secret_hash`) hold `sha256:` + base64(SHA-256(secret)), or, in rows from before
+//! digests, bcrypt of the same base64 digest (`service::secrets`);
 //! `api_keys.key_digest` holds the SHA-256 digest of the key (`shared::api_key`), plus a masked
 //! form for display; `signing_keys.private_key` is sealed under `SIGNING_KEY_ENCRYPTION_KEY`
 //! (`service::kek`), which is never written here — a row left in plaintext by a version before

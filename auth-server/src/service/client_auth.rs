@@ -130,28 +130,24 @@ impl ClientAuthenticator {
             .into_iter()
             .filter(|c| !secrets::is_digest(c))
             .collect();
-        let throttled = if legacy.is_empty() {
-            match self.throttle.take(&creds.client_id, now).await {
-                Ok(()) => return Err(Error::InvalidClient { basic }),
-                Err(retry_after) => return Err(Error::Throttled { retry_after }),
-            }
-        } else {
-            self.throttle.take(&creds.client_id, now).await.err()
-        };
+        if legacy.is_empty() {
+            return Err(match self.throttle.take(&creds.client_id, now).await {
+                Ok(()) => Error::InvalidClient { basic },
+                Err(retry_after) => Error::Throttled { retry_after },
+            });
+        }
 
         // An older bcrypt row. A recent verification of the same credentials is trusted while
-        // its hash is still one of the row's.
+        // its hash is still one of the row's (before the throttle, as a digest match is).
         let key = cache_key(&creds.client_id, creds.secret.expose());
         if let (Some(row), Some(hash)) = (&row, self.verified.get(&key).await) {
             if legacy.iter().any(|c| same_hash(c, &hash)) {
-                if throttled.is_none() {
-                    self.throttle.give_back(&creds.client_id, now).await;
-                }
                 self.after_success(db, row, &hash, &creds.secret).await;
                 return Ok(row.clone());
             }
             self.verified.invalidate(&key).await;
         }
+        let throttled = self.throttle.take(&creds.client_id, now).await.err();
         // Two bcrypt verifications for every failed attempt, padded with the dummy hash; a
         // match stops early.
         let real = legacy.len().min(2);

@@ -1,8 +1,8 @@
 //! Operators: the people who sign in to `/console` — their roles, emails, passwords, TOTP, and
 //! the sign-in check.
 //!
-//! Passwords are hashed as client secrets are (`service::secrets`: bcrypt over the SHA-256
-//! pre-hash), at `max(12, BCRYPT_COST)`. Sign-in runs bcrypt on the blocking pool under a
+//! Passwords are hashed as client secrets were before digests (`service::secrets`: bcrypt over
+//! the SHA-256 pre-hash), at `max(12, BCRYPT_COST)`. Sign-in runs bcrypt on the blocking pool under a
 //! semaphore of its own ([`LOGIN_HASHING_PERMITS`]), so a flood of logins queues behind two
 //! permits instead of taking the blocking threads token issuance needs. Unknown emails are
 //! verified against a dummy hash: unknown email, wrong password and wrong code give the same

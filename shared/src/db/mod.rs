@@ -202,9 +202,9 @@ impl PooledConnection {
     /// Records the outcome of a query run on this connection.
     fn saw(&mut self, error: Option<&DieselError>) {
         match error {
-            Some(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => {
-                self.closed = true
-            }
+            // Lost: the pool drops it rather than hand it out again.
+            Some(e) if is_connection_lost(e) => self.closed = true,
+            // Any other outcome (rows, no row, a constraint the server reported) was answered.
             _ => self.last_ok = Instant::now(),
         }
     }
@@ -330,15 +330,8 @@ impl DbError {
     /// Whether the database is unreachable or saturated (503, retry) rather than the request
     /// having hit a fault (500).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            DbError::Pool(_)
-                | DbError::Busy(_)
-                | DbError::Query(DieselError::DatabaseError(
-                    DatabaseErrorKind::ClosedConnection,
-                    _
-                ))
-        )
+        matches!(self, DbError::Pool(_) | DbError::Busy(_))
+            || matches!(self, DbError::Query(e) if is_connection_lost(e))
     }
 }
 
@@ -577,6 +570,17 @@ where
             other => return other.map_err(DbError::from),
         }
     }
+}
+
+/// The connection is gone: the server closed it, or libpq refused to send on it.
+fn is_connection_lost(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
 }
 
 fn is_retryable(e: &DieselError) -> bool {
