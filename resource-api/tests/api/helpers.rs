@@ -264,3 +264,12 @@ where
     }
     panic!("condition not met within {limit:?}");
 }
+
+/// One row per backend a `SELECT pg_terminate_backend(pid) AS killed …` (or a `SELECT true AS
+/// killed …` count) matched; the tests count them.
+#[derive(diesel::QueryableByName)]
+pub struct Killed {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    #[allow(dead_code)]
+    pub killed: bool,
+}

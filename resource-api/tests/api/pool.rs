@@ -9,14 +9,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use shared::db::Db;
 
-use crate::helpers::TestStack;
-
-#[derive(QueryableByName)]
-struct Killed {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    #[allow(dead_code)]
-    killed: bool,
-}
+use crate::helpers::{Killed, TestStack};
 
 /// Closes every server-side connection of the test database but the caller's own and the
 /// LISTEN connections; the number closed.

@@ -11,7 +11,7 @@ use serde_json::json;
 use shared::db::schema::{api_keys, applications};
 use shared::db::Db;
 
-use crate::helpers::{eventually, TestStack};
+use crate::helpers::{eventually, Killed, TestStack};
 
 fn on_postgres(s: &TestStack) -> bool {
     s.db.url().starts_with("postgres")
@@ -284,13 +284,6 @@ async fn a_killed_listen_connection_reconnects_and_reloads_in_full() {
         "revocation after reconnecting",
     )
     .await;
-}
-
-#[derive(QueryableByName)]
-struct Killed {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    #[allow(dead_code)]
-    killed: bool,
 }
 
 #[actix_web::test]

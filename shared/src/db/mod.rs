@@ -25,7 +25,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Migrations compiled into both binaries; the same portable SQL serves both backends.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -452,17 +452,10 @@ impl Db {
         F: Fn(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
     {
-        let turn = self.turn().await?;
-        let pool = self.pool.clone();
         // The blocking thread logs in the caller's span (its request id).
         let span = tracing::Span::current();
-        web::block(move || {
-            let result = span.in_scope(|| run_with_retry(&pool, f));
-            drop(turn); // the connection is back in the pool: the next in line may go
-            result
-        })
-        .await
-        .map_err(|_| DbError::Canceled)?
+        self.in_turn(move |pool| span.in_scope(|| run_with_retry(pool, f)))
+            .await?
     }
 
     /// The same as [`Db::run`], on the calling thread (CLI and startup).
@@ -488,28 +481,38 @@ impl Db {
         T: Send + 'static,
         E: TransactionError + Send + 'static,
     {
-        let turn = self.turn().await.map_err(E::from)?;
+        self.in_turn(move |pool| transaction_with_retry(pool, f))
+            .await
+            .map_err(E::from)?
+    }
+
+    /// Runs `job` on the blocking pool once it is this caller's turn in the fair line: a permit
+    /// (tokio's semaphore hands a released permit straight to the longest waiter, so nobody can
+    /// take it out of turn), given back on the blocking thread as soon as `job` has returned
+    /// its connection to the pool.
+    async fn in_turn<T, J>(&self, job: J) -> Result<T, DbError>
+    where
+        J: FnOnce(&Pool) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let turn = match tokio::time::timeout(
+            CHECKOUT_TIMEOUT,
+            self.permits.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(DbError::Canceled),
+            Err(_) => return Err(DbError::Busy(CHECKOUT_TIMEOUT)),
+        };
         let pool = self.pool.clone();
         web::block(move || {
-            let result = transaction_with_retry(&pool, f);
-            drop(turn);
+            let result = job(&pool);
+            drop(turn); // the connection is back in the pool: the next in line may go
             result
         })
         .await
-        .map_err(|_| E::from(DbError::Canceled))?
-    }
-}
-
-impl Db {
-    /// Waits in line for a connection: a permit from the fair queue (tokio's semaphore hands a
-    /// released permit straight to the longest waiter, so nobody can take it out of turn),
-    /// dropped on the blocking thread the moment its connection is back in the pool.
-    async fn turn(&self) -> Result<OwnedSemaphorePermit, DbError> {
-        match tokio::time::timeout(CHECKOUT_TIMEOUT, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) => Err(DbError::Canceled),
-            Err(_) => Err(DbError::Busy(CHECKOUT_TIMEOUT)),
-        }
+        .map_err(|_| DbError::Canceled)
     }
 }
 
