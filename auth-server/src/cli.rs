@@ -2,6 +2,12 @@
 //! that mirror the admin API for people without HTTP access. Every command calls the service
 //! layer, never `db/`. Secrets are printed once; invalid values exit non-zero with one line
 //! naming the flag, and change nothing.
+//!
+//! Every command that writes (and `audit verify`) needs `SIGNING_KEY_ENCRYPTION_KEY`: the audit
+//! trail is chained under a key derived from it. Without it such a command stops before doing
+//! anything, as a configuration error (exit 2). A writing command first prepares the audit
+//! chain (`audit::prepare_chain`: anchors a trail from before keyed chains, re-keys it after a
+//! KEK rotation) and records its events as the account of the real uid that ran it.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -10,11 +16,11 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use shared::db::{DatabaseTarget, Db};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, ConfigErrors};
 use crate::error::Error;
 use crate::service::api_keys::{self, ApiKeyView};
 use crate::service::applications::{self, ApplicationView};
-use crate::service::audit::{self, AuditContext};
+use crate::service::audit::{self, AuditContext, ChainReport};
 use crate::service::now_micros;
 use crate::service::operators::{self, Email, OperatorView, Password, Role};
 use crate::service::signing::{self, SigningKeyView};
@@ -195,11 +201,38 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of the whole trail: exit 0 and print the event count and the head
-    /// hash when it is intact, exit 1 naming the first event that does not fit.
-    Verify,
+    /// Check the keyed chain of the whole trail (needs SIGNING_KEY_ENCRYPTION_KEY): exit 0 and
+    /// print the event count and the head hash when it is intact, exit 1 naming the first event
+    /// that does not fit, or when the trail no longer holds a head and count kept elsewhere.
+    Verify(AuditVerify),
     /// Print events as JSON lines, oldest first (the same filters as GET /admin/audit-events).
     Export(AuditExport),
+}
+
+/// How `audit verify` prints its result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum VerifyOutput {
+    /// One line: `audit chain intact: N events, head <hash>`.
+    #[default]
+    Text,
+    /// One JSON object (also when the chain is broken).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerify {
+    /// A head printed by an earlier `audit verify` and kept outside the database: exit 1
+    /// unless an event of the trail still has this hash (events deleted from the end of the
+    /// trail are found this way).
+    #[arg(long)]
+    pub expect_head: Option<String>,
+    /// The event count printed with that head: exit 1 when the trail holds fewer events (every
+    /// event deleted: 0); with --expect-head, event N must be the one with that hash.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..))]
+    pub expect_count: Option<i64>,
+    /// text (default) or json.
+    #[arg(long, value_enum, default_value_t = VerifyOutput::Text)]
+    pub output: VerifyOutput,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +328,26 @@ pub struct TokenArgs {
     pub output: TokenOutput,
 }
 
+impl Command {
+    /// Whether the command writes to the audit trail or checks it, and so needs the key derived
+    /// from `SIGNING_KEY_ENCRYPTION_KEY` (`serve` checks the KEK itself).
+    fn needs_audit_key(&self) -> bool {
+        match self {
+            Command::Serve | Command::Migrate | Command::Healthcheck | Command::Token(_) => false,
+            Command::App(AppCommand::List(_) | AppCommand::Show { .. }) => false,
+            Command::Key(KeyCommand::List(_) | KeyCommand::Show { .. }) => false,
+            Command::Keys(KeysCommand::List(_)) => false,
+            Command::Audit(AuditCommand::Export(_)) => false,
+            Command::Operator(OperatorCommand::List(_)) => false,
+            Command::App(_)
+            | Command::Key(_)
+            | Command::Keys(_)
+            | Command::Audit(AuditCommand::Verify(_))
+            | Command::Operator(_) => true,
+        }
+    }
+}
+
 /// Runs the parsed command and turns the outcome into an exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
@@ -309,6 +362,18 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let keks = if command.needs_audit_key() {
+        match kek_ring(&config) {
+            Ok(keks) => Some(keks),
+            Err(e) => {
+                ConfigErrors::from(e).report("auth-server");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    let keks = keks.as_ref();
     exit(block_on(async move {
         match command {
             Command::Serve => serve(config).await,
@@ -317,11 +382,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 .map_err(|e| format!("not ready: {e}")),
             Command::Migrate => migrate(&config),
             Command::Token(_) => unreachable!("token is handled before the configuration"),
-            Command::App(cmd) => app(cmd, &open_existing(&config)?).await,
-            Command::Key(cmd) => key(cmd, &open_existing(&config)?).await,
-            Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, &config).await,
-            Command::Audit(cmd) => audit(cmd, &open_existing(&config)?).await,
-            Command::Operator(cmd) => operator(cmd, &open_existing(&config)?, &config).await,
+            Command::App(cmd) => app(cmd, &open_existing(&config)?, keks).await,
+            Command::Key(cmd) => key(cmd, &open_existing(&config)?, keks).await,
+            Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, keks).await,
+            Command::Audit(cmd) => audit(cmd, &open_existing(&config)?, keks).await,
+            Command::Operator(cmd) => operator(cmd, &open_existing(&config)?, &config, keks).await,
         }
     }))
 }
@@ -370,15 +435,32 @@ fn open_existing(config: &Config) -> Result<Db, String> {
     Db::connect(&config.database_url, 2).map_err(|e| format!("DATABASE_URL: {e}"))
 }
 
-/// The KEKs from the configuration; commands that touch private signing keys need them.
-fn kek_ring(config: &Config) -> Result<signing::KekRing, String> {
-    let current = config.signing_key_encryption_key.clone().ok_or(
-        "SIGNING_KEY_ENCRYPTION_KEY is not set: private signing keys are encrypted at rest with it",
-    )?;
+/// The KEKs from the configuration: commands that write (the audit chain's key is derived from
+/// the KEK) or touch private signing keys need them.
+fn kek_ring(config: &Config) -> Result<signing::KekRing, ConfigError> {
+    let current = config.signing_key_encryption_key.clone().ok_or_else(|| {
+        ConfigError::new(
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "is not set: private signing keys are encrypted at rest with it, and the audit trail is chained under a key derived from it",
+        )
+    })?;
     Ok(signing::KekRing::new(
         current,
         config.previous_signing_key_encryption_key.clone(),
     ))
+}
+
+/// The KEKs of a command that [`Command::needs_audit_key`] (checked before it started).
+fn keks_of(keks: Option<&signing::KekRing>) -> Result<&signing::KekRing, String> {
+    keks.ok_or_else(|| "SIGNING_KEY_ENCRYPTION_KEY is not set".to_owned())
+}
+
+/// The audit context of a writing command, after preparing the chain it will append to (a
+/// trail from before keyed chains is anchored, one under the previous KEK re-keyed).
+fn writer(db: &Db, keks: Option<&signing::KekRing>) -> Result<AuditContext, String> {
+    let keys = keks_of(keks)?.audit_keys();
+    audit::prepare_chain(db, &keys, now_micros()).map_err(|e| format!("audit trail: {e}"))?;
+    Ok(AuditContext::cli(&keys.current))
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
@@ -530,9 +612,9 @@ fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), Str
 
 // --- applications ------------------------------------------------------------------------------
 
-async fn app(command: AppCommand, db: &Db) -> Result<(), String> {
+async fn app(command: AppCommand, db: &Db, keks: Option<&signing::KekRing>) -> Result<(), String> {
     match command {
-        AppCommand::Create(a) => app_create(db, a).await,
+        AppCommand::Create(a) => app_create(db, keks, a).await,
         AppCommand::List(o) => print_list(
             &applications::list(db, &Default::default())
                 .await
@@ -543,7 +625,7 @@ async fn app(command: AppCommand, db: &Db) -> Result<(), String> {
             &applications::get(db, &client_id).await.map_err(describe)?,
             output.output,
         ),
-        AppCommand::Update(u) => app_update(db, u).await,
+        AppCommand::Update(u) => app_update(db, keks, u).await,
         AppCommand::RotateSecret {
             client_id,
             grace_period_seconds,
@@ -553,16 +635,16 @@ async fn app(command: AppCommand, db: &Db) -> Result<(), String> {
                 grace_period_seconds,
                 revoke_tokens: Some(revoke_tokens),
             };
-            app_rotate_secret(db, &client_id, options).await
+            app_rotate_secret(db, keks, &client_id, options).await
         }
-        AppCommand::RevokeTokens { client_id } => app_revoke_tokens(db, &client_id).await,
-        AppCommand::Disable { client_id } => app_set_disabled(db, &client_id, true).await,
-        AppCommand::Enable { client_id } => app_set_disabled(db, &client_id, false).await,
-        AppCommand::Delete { client_id } => app_delete(db, &client_id).await,
+        AppCommand::RevokeTokens { client_id } => app_revoke_tokens(db, keks, &client_id).await,
+        AppCommand::Disable { client_id } => app_set_disabled(db, keks, &client_id, true).await,
+        AppCommand::Enable { client_id } => app_set_disabled(db, keks, &client_id, false).await,
+        AppCommand::Delete { client_id } => app_delete(db, keks, &client_id).await,
     }
 }
 
-async fn app_create(db: &Db, a: AppCreate) -> Result<(), String> {
+async fn app_create(db: &Db, keks: Option<&signing::KekRing>, a: AppCreate) -> Result<(), String> {
     let new = applications::CreateApplication {
         name: a.name,
         description: a.description,
@@ -573,7 +655,7 @@ async fn app_create(db: &Db, a: AppCreate) -> Result<(), String> {
     }
     .validate()
     .map_err(describe)?;
-    let created = applications::create(db, &AuditContext::cli(), new, now_micros())
+    let created = applications::create(db, &writer(db, keks)?, new, now_micros())
         .await
         .map_err(describe)?;
     print_json(&created)?;
@@ -582,7 +664,7 @@ async fn app_create(db: &Db, a: AppCreate) -> Result<(), String> {
 }
 
 /// The admin API's PATCH: every value is validated before anything is written.
-async fn app_update(db: &Db, u: AppUpdate) -> Result<(), String> {
+async fn app_update(db: &Db, keks: Option<&signing::KekRing>, u: AppUpdate) -> Result<(), String> {
     let patch = applications::PatchApplication {
         name: u.name,
         description: u.description,
@@ -591,18 +673,23 @@ async fn app_update(db: &Db, u: AppUpdate) -> Result<(), String> {
         disabled: None,
         introspection: u.introspection,
     };
-    let updated = applications::patch(db, &AuditContext::cli(), &u.client_id, patch, now_micros())
+    let updated = applications::patch(db, &writer(db, keks)?, &u.client_id, patch, now_micros())
         .await
         .map_err(describe)?;
     print_json(&updated)
 }
 
-async fn app_set_disabled(db: &Db, client_id: &str, disabled: bool) -> Result<(), String> {
+async fn app_set_disabled(
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+    client_id: &str,
+    disabled: bool,
+) -> Result<(), String> {
     let patch = applications::PatchApplication {
         disabled: Some(disabled),
         ..Default::default()
     };
-    let updated = applications::patch(db, &AuditContext::cli(), client_id, patch, now_micros())
+    let updated = applications::patch(db, &writer(db, keks)?, client_id, patch, now_micros())
         .await
         .map_err(describe)?;
     print_json(&updated)
@@ -610,11 +697,12 @@ async fn app_set_disabled(db: &Db, client_id: &str, disabled: bool) -> Result<()
 
 async fn app_rotate_secret(
     db: &Db,
+    keks: Option<&signing::KekRing>,
     client_id: &str,
     options: applications::RotateSecret,
 ) -> Result<(), String> {
     let rotated =
-        applications::rotate_secret(db, &AuditContext::cli(), client_id, options, now_micros())
+        applications::rotate_secret(db, &writer(db, keks)?, client_id, options, now_micros())
             .await
             .map_err(describe)?;
     print_json(&rotated)?;
@@ -622,16 +710,24 @@ async fn app_rotate_secret(
     Ok(())
 }
 
-async fn app_revoke_tokens(db: &Db, client_id: &str) -> Result<(), String> {
-    applications::revoke_tokens(db, &AuditContext::cli(), client_id, now_micros())
+async fn app_revoke_tokens(
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+    client_id: &str,
+) -> Result<(), String> {
+    applications::revoke_tokens(db, &writer(db, keks)?, client_id, now_micros())
         .await
         .map_err(describe)?;
     println!("every token issued to {client_id} before now is revoked");
     Ok(())
 }
 
-async fn app_delete(db: &Db, client_id: &str) -> Result<(), String> {
-    applications::delete(db, &AuditContext::cli(), client_id, now_micros())
+async fn app_delete(
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+    client_id: &str,
+) -> Result<(), String> {
+    applications::delete(db, &writer(db, keks)?, client_id, now_micros())
         .await
         .map_err(describe)?;
     println!("deleted {client_id}");
@@ -640,9 +736,9 @@ async fn app_delete(db: &Db, client_id: &str) -> Result<(), String> {
 
 // --- API keys ----------------------------------------------------------------------------------
 
-async fn key(command: KeyCommand, db: &Db) -> Result<(), String> {
+async fn key(command: KeyCommand, db: &Db, keks: Option<&signing::KekRing>) -> Result<(), String> {
     match command {
-        KeyCommand::Create(k) => key_create(db, k).await,
+        KeyCommand::Create(k) => key_create(db, keks, k).await,
         KeyCommand::List(o) => print_list(
             &api_keys::list(db, &Default::default())
                 .await
@@ -653,11 +749,11 @@ async fn key(command: KeyCommand, db: &Db) -> Result<(), String> {
             &api_keys::get(db, &id).await.map_err(describe)?,
             output.output,
         ),
-        KeyCommand::Revoke { id } => key_revoke(db, &id).await,
+        KeyCommand::Revoke { id } => key_revoke(db, keks, &id).await,
     }
 }
 
-async fn key_create(db: &Db, k: KeyCreate) -> Result<(), String> {
+async fn key_create(db: &Db, keks: Option<&signing::KekRing>, k: KeyCreate) -> Result<(), String> {
     let now = now_micros();
     let new = api_keys::CreateApiKey {
         name: k.name,
@@ -670,7 +766,7 @@ async fn key_create(db: &Db, k: KeyCreate) -> Result<(), String> {
     .validate(now)
     .map_err(describe)?;
     print_json(
-        &api_keys::create(db, &AuditContext::cli(), new, now)
+        &api_keys::create(db, &writer(db, keks)?, new, now)
             .await
             .map_err(describe)?,
     )?;
@@ -678,8 +774,8 @@ async fn key_create(db: &Db, k: KeyCreate) -> Result<(), String> {
     Ok(())
 }
 
-async fn key_revoke(db: &Db, id: &str) -> Result<(), String> {
-    api_keys::revoke(db, &AuditContext::cli(), id, now_micros())
+async fn key_revoke(db: &Db, keks: Option<&signing::KekRing>, id: &str) -> Result<(), String> {
+    api_keys::revoke(db, &writer(db, keks)?, id, now_micros())
         .await
         .map_err(describe)?;
     println!("revoked {id}");
@@ -688,10 +784,14 @@ async fn key_revoke(db: &Db, id: &str) -> Result<(), String> {
 
 // --- signing keys ------------------------------------------------------------------------------
 
-async fn keys(command: KeysCommand, db: &Db, config: &Config) -> Result<(), String> {
+async fn keys(
+    command: KeysCommand,
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+) -> Result<(), String> {
     match command {
-        KeysCommand::Rotate => keys_rotate(db, config),
-        KeysCommand::Revoke { kid } => keys_revoke(db, config, &kid),
+        KeysCommand::Rotate => keys_rotate(db, keks_of(keks)?),
+        KeysCommand::Revoke { kid } => keys_revoke(db, keks_of(keks)?, &kid),
         KeysCommand::List(o) => print_list(
             &signing::list(db, now_micros())
                 .await
@@ -701,15 +801,15 @@ async fn keys(command: KeysCommand, db: &Db, config: &Config) -> Result<(), Stri
     }
 }
 
-fn keys_rotate(db: &Db, config: &Config) -> Result<(), String> {
-    let keks = kek_ring(config)?;
+fn keys_rotate(db: &Db, keks: &signing::KekRing) -> Result<(), String> {
     let now = now_micros();
-    // Make sure a key exists first, so that rotation always retires something real.
-    signing::KeyStore::load_or_create(db, &keks, now)?;
+    // Make sure a key exists first, so that rotation always retires something real (this also
+    // re-seals the keys and prepares the audit chain).
+    signing::KeyStore::load_or_create(db, keks, now)?;
     // A fresh timestamp, so that the new key is strictly the newest.
     let kid = signing::rotate(
         db,
-        &AuditContext::cli(),
+        &AuditContext::cli(&keks.audit_keys().current),
         &keks.current,
         now_micros().max(now + 1),
     )
@@ -720,11 +820,9 @@ fn keys_rotate(db: &Db, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-fn keys_revoke(db: &Db, config: &Config, kid: &str) -> Result<(), String> {
-    let keks = kek_ring(config)?;
-    match signing::revoke(db, &AuditContext::cli(), &keks.current, kid, now_micros())
-        .map_err(|e| e.to_string())?
-    {
+fn keys_revoke(db: &Db, keks: &signing::KekRing, kid: &str) -> Result<(), String> {
+    let ctx = writer(db, Some(keks))?;
+    match signing::revoke(db, &ctx, &keks.current, kid, now_micros()).map_err(|e| e.to_string())? {
         None => Err(format!("no signing key {kid}")),
         Some(active) => {
             println!(
@@ -795,8 +893,12 @@ async fn find_operator(db: &Db, email: &Email) -> Result<OperatorView, String> {
         })
 }
 
-async fn operator(command: OperatorCommand, db: &Db, config: &Config) -> Result<(), String> {
-    let ctx = AuditContext::cli();
+async fn operator(
+    command: OperatorCommand,
+    db: &Db,
+    config: &Config,
+    keks: Option<&signing::KekRing>,
+) -> Result<(), String> {
     let now = now_micros();
     match command {
         OperatorCommand::Create {
@@ -813,9 +915,10 @@ async fn operator(command: OperatorCommand, db: &Db, config: &Config) -> Result<
                 None
             };
             let cost = config.console.operator_bcrypt_cost;
-            let created = operators::create(db, &ctx, email, role, password, cost, now)
-                .await
-                .map_err(describe)?;
+            let created =
+                operators::create(db, &writer(db, keks)?, email, role, password, cost, now)
+                    .await
+                    .map_err(describe)?;
             let setup_link = created
                 .setup_token
                 .as_ref()
@@ -836,14 +939,14 @@ async fn operator(command: OperatorCommand, db: &Db, config: &Config) -> Result<
         }
         OperatorCommand::Disable { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
-            let op = operators::set_disabled(db, &ctx, &op.id, true, now)
+            let op = operators::set_disabled(db, &writer(db, keks)?, &op.id, true, now)
                 .await
                 .map_err(describe)?;
             print_json(&op)
         }
         OperatorCommand::Enable { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
-            let op = operators::set_disabled(db, &ctx, &op.id, false, now)
+            let op = operators::set_disabled(db, &writer(db, keks)?, &op.id, false, now)
                 .await
                 .map_err(describe)?;
             print_json(&op)
@@ -852,14 +955,14 @@ async fn operator(command: OperatorCommand, db: &Db, config: &Config) -> Result<
             let email = parse_email(&email)?;
             let role = parse_role(&role)?;
             let op = find_operator(db, &email).await?;
-            let op = operators::set_role(db, &ctx, &op.id, role, now)
+            let op = operators::set_role(db, &writer(db, keks)?, &op.id, role, now)
                 .await
                 .map_err(describe)?;
             print_json(&op)
         }
         OperatorCommand::SetupLink { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
-            let token = operators::new_setup_link(db, &ctx, &op.id, now)
+            let token = operators::new_setup_link(db, &writer(db, keks)?, &op.id, now)
                 .await
                 .map_err(describe)?;
             print_json(&serde_json::json!({
@@ -912,27 +1015,13 @@ fn client_secret(from_stdin: bool) -> Result<shared::Secret, String> {
 
 // --- audit trail ---------------------------------------------------------------------------------
 
-async fn audit(command: AuditCommand, db: &Db) -> Result<(), String> {
+async fn audit(
+    command: AuditCommand,
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+) -> Result<(), String> {
     match command {
-        AuditCommand::Verify => {
-            let report = db
-                .run(audit::verify)
-                .await
-                .map_err(|e| format!("audit trail: {e}"))?;
-            match report.broken {
-                None => {
-                    println!(
-                        "audit chain intact: {} events, head {}",
-                        report.events, report.head
-                    );
-                    Ok(())
-                }
-                Some((seq, why)) => Err(format!(
-                    "audit chain broken at event {seq}: {why} ({} events before it are intact)",
-                    report.events
-                )),
-            }
-        }
+        AuditCommand::Verify(v) => audit_verify(db, keks_of(keks)?, v).await,
         AuditCommand::Export(a) => {
             let filter = audit::AuditFilter::parse(
                 a.actor.as_deref(),
@@ -958,4 +1047,71 @@ async fn audit(command: AuditCommand, db: &Db) -> Result<(), String> {
             out.flush().map_err(|e| e.to_string())
         }
     }
+}
+
+/// `audit verify`: the whole chain under the configured KEK(s), then the head and count kept
+/// elsewhere. The normal answer is the one line it has always been (or JSON with
+/// `--output json`); notes about events before the keyed chain or under the previous KEK go to
+/// stderr.
+async fn audit_verify(db: &Db, keks: &signing::KekRing, v: AuditVerify) -> Result<(), String> {
+    let expect_head = match v.expect_head.as_deref().map(str::trim) {
+        None => None,
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(h.to_ascii_lowercase())
+        }
+        Some(_) => return Err(
+            "invalid --expect-head: must be the 64 hex characters of a head `audit verify` printed"
+                .to_owned(),
+        ),
+    };
+    let keys = keks.audit_keys();
+    let head = expect_head.clone();
+    let report = db
+        .run(move |c| audit::verify(c, &keys, head.as_deref()))
+        .await
+        .map_err(|e| format!("audit trail: {e}"))?;
+    let outcome = match &report.broken {
+        Some((seq, why)) => Err(format!(
+            "audit chain broken at event {seq}: {why} ({} events before it are intact)",
+            report.events
+        )),
+        None => report.check_expected(expect_head.as_deref(), v.expect_count),
+    };
+    match v.output {
+        VerifyOutput::Json => print_json(&verify_json(&report, &outcome))?,
+        VerifyOutput::Text if outcome.is_ok() => println!(
+            "audit chain intact: {} events, head {}",
+            report.events, report.head
+        ),
+        VerifyOutput::Text => {}
+    }
+    if report.broken.is_none() {
+        if report.legacy_events > 0 {
+            eprintln!(
+                "note: events 1 to {} predate the keyed chain (plain SHA-256 links); the keyed anchor after them protects them",
+                report.legacy_events
+            );
+        }
+        if report.previous_key_events > 0 {
+            eprintln!(
+                "note: events under SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS: {}; the next start with both keys re-keys them (keep the previous key until then)",
+                report.previous_key_events
+            );
+        }
+    }
+    outcome
+}
+
+/// What `audit verify --output json` prints.
+fn verify_json(report: &ChainReport, outcome: &Result<(), String>) -> serde_json::Value {
+    serde_json::json!({
+        "ok": outcome.is_ok(),
+        "intact": report.broken.is_none(),
+        "events": report.events,
+        "head": report.head,
+        "broken_at": report.broken.as_ref().map(|(seq, _)| seq),
+        "error": outcome.as_ref().err(),
+        "legacy_events": report.legacy_events,
+        "previous_kek_events": report.previous_key_events,
+    })
 }

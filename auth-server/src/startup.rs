@@ -14,6 +14,7 @@ use shared::skeleton::Skeleton;
 
 use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::routes::{admin, health, oauth, well_known, AppState};
+use crate::service::audit::{self, AuditAggregator};
 use crate::service::client_auth::ClientAuthenticator;
 use crate::service::last_token::LastTokenTracker;
 use crate::service::now_micros;
@@ -37,8 +38,9 @@ pub struct Application {
     server: Server,
     /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
     metrics_server: Option<(u16, Server)>,
-    /// What writes the `last_token_at` notes still in memory when the server stops.
-    shutdown_flush: (Db, Arc<LastTokenTracker>),
+    /// What writes the `last_token_at` notes and the refused attempts still in memory when the
+    /// server stops.
+    shutdown_flush: (Db, Arc<LastTokenTracker>, Arc<AuditAggregator>),
 }
 
 impl Application {
@@ -153,7 +155,17 @@ impl Application {
             Duration::from_secs(config.last_used_flush_secs.max(1)),
             move || tracker.flush(&db4),
         );
-        let shutdown_flush = (db.clone(), last_tokens.clone());
+        // Refused attempts reach the audit trail as one event per key and window
+        // (service::audit::AuditAggregator), written every window and at shutdown.
+        let audit_key = keks.audit_keys().current;
+        let refusals = Arc::new(AuditAggregator::new(audit_key.clone(), audit::REFUSAL_KEYS));
+        let (db5, aggregator) = (db.clone(), refusals.clone());
+        shared::skeleton::every(
+            "writing refused attempts to the audit trail",
+            audit::REFUSAL_WINDOW,
+            move || aggregator.flush(&db5, now_micros()),
+        );
+        let shutdown_flush = (db.clone(), last_tokens.clone(), refusals.clone());
         let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let openapi = web::Data::new(crate::openapi::document(&config.issuer));
@@ -190,6 +202,8 @@ impl Application {
             config,
             keys,
             last_tokens,
+            audit_key,
+            refusals,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -226,12 +240,26 @@ impl Application {
         self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
-    /// Serves until stopped, then writes the `last_token_at` notes still in memory.
+    /// The refused attempts waiting for the audit trail (tests flush them at once).
+    pub fn refusals(&self) -> Arc<AuditAggregator> {
+        self.shutdown_flush.2.clone()
+    }
+
+    /// Serves until stopped, then writes the `last_token_at` notes and the refused attempts
+    /// still in memory.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result =
             shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await;
-        let (db, tracker) = self.shutdown_flush;
-        let _ = web::block(move || tracker.flush(&db)).await;
+        let (db, tracker, refusals) = self.shutdown_flush;
+        let _ = web::block(move || {
+            if let Err(e) = tracker.flush(&db) {
+                tracing::warn!("last_token_at not written at shutdown: {e}");
+            }
+            if let Err(e) = refusals.flush(&db, now_micros()) {
+                tracing::warn!("refused attempts not written to the audit trail at shutdown: {e}");
+            }
+        })
+        .await;
         result
     }
 }

@@ -416,7 +416,9 @@ async fn two_of_each_service_share_one_budget_and_every_revocation() {
     let now = shared::time::now_micros();
     let new_kid = auth_server::service::signing::rotate(
         &db,
-        &auth_server::service::audit::AuditContext::system(),
+        &auth_server::service::audit::AuditContext::system(
+            &auth_server::service::audit::AuditKey::from_kek(&kek()),
+        ),
         &kek(),
         now,
     )

@@ -149,6 +149,7 @@ pub async fn login(
     let (status, message, retry_after) = match outcome {
         Ok(operator) => {
             let ctx = crate::service::audit::AuditContext::operator(
+                &state.audit_key,
                 &operator.id,
                 &operator.email,
                 Some(source.clone()),
@@ -175,7 +176,16 @@ pub async fn login(
             Some(retry_after),
         ),
     };
-    operators::audit_login(&state.db, &source, &form.email, None, Outcome::Denied, now).await;
+    operators::audit_login(
+        &state.db,
+        &state.audit_key,
+        &source,
+        &form.email,
+        None,
+        Outcome::Denied,
+        now,
+    )
+    .await;
     let markup = layout(
         None,
         "Sign in",
@@ -294,6 +304,7 @@ pub async fn setup(
             &state.db,
             &form.token,
             &password,
+            &state.audit_key,
             Some(source(&req)),
             now_micros(),
         )

@@ -167,6 +167,7 @@ pub async fn signed_in(req: &HttpRequest, now: i64) -> Result<SignedIn, ConsoleE
         return Err(ConsoleError::TotpEnrolmentRequired);
     }
     let audit = AuditContext::operator(
+        &state.audit_key,
         &session.operator.id,
         &session.operator.email,
         Some(source(req)),

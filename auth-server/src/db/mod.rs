@@ -15,6 +15,7 @@
 
 pub mod api_keys;
 pub mod applications;
+pub mod audit_events;
 pub mod operators;
 pub mod revoked_tokens;
 pub mod sessions;

@@ -14,20 +14,20 @@ pub struct RevokedTokenRow {
 }
 
 impl RevokedTokenRow {
-    /// Records a revocation; revoking twice is not an error.
-    pub fn insert_if_absent(conn: &mut DbConnection, row: &RevokedTokenRow) -> QueryResult<()> {
+    /// Records a revocation; revoking twice is not an error. True when this call recorded it.
+    pub fn insert_if_absent(conn: &mut DbConnection, row: &RevokedTokenRow) -> QueryResult<bool> {
         if Self::is_revoked(conn, &row.jti)? {
-            return Ok(());
+            return Ok(false);
         }
         match diesel::insert_into(revoked_tokens::table)
             .values(row)
             .execute(conn)
         {
-            Ok(_) => Ok(()),
+            Ok(n) => Ok(n > 0),
             Err(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
                 _,
-            )) => Ok(()),
+            )) => Ok(false),
             Err(e) => Err(e),
         }
     }

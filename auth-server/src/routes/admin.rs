@@ -54,7 +54,10 @@ async fn check_admin(req: &HttpRequest) -> Result<Admin> {
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
     if admin_token_matches(req, state) {
-        return Ok(Admin(AuditContext::admin_token(Some(source))));
+        return Ok(Admin(AuditContext::admin_token(
+            &state.audit_key,
+            Some(source),
+        )));
     }
     match state.admin_failures.take(&source, Instant::now()).await {
         Ok(()) => Err(Error::AdminUnauthorized),

@@ -17,6 +17,7 @@ use shared::db::Db;
 use shared::ratelimit::Limiter;
 use shared::throttle::FailureThrottle;
 
+use crate::service::audit::{AuditAggregator, AuditKey};
 use crate::service::client_auth::ClientAuthenticator;
 use crate::service::last_token::LastTokenTracker;
 use crate::service::operators::Operators;
@@ -37,4 +38,10 @@ pub struct AppState {
     pub last_tokens: Arc<LastTokenTracker>,
     /// Console sign-in: bcrypt bound, dummy hash, failure throttles, the TOTP key.
     pub operators: Operators,
+    /// The audit chain's current key (from `SIGNING_KEY_ENCRYPTION_KEY`): every
+    /// `AuditContext` of a request is built with it.
+    pub audit_key: AuditKey,
+    /// Refused attempts (failed sign-ins, refused console actions), written to the audit trail
+    /// as one aggregated event per key and window.
+    pub refusals: Arc<AuditAggregator>,
 }

@@ -145,8 +145,8 @@ fn client_credentials(
 }
 
 impl AppState {
-    /// The grants service over this state.
-    fn grants(&self) -> Grants<'_> {
+    /// The grants service over this state, for the request `req`.
+    fn grants(&self, req: &HttpRequest) -> Grants<'_> {
         Grants {
             db: &self.db,
             clients: &self.clients,
@@ -155,6 +155,8 @@ impl AppState {
             issuer: &self.config.issuer,
             audience: &self.config.audience,
             last_tokens: &self.last_tokens,
+            audit_key: &self.audit_key,
+            source: Some(crate::console::source(req)),
         }
     }
 }
@@ -221,7 +223,7 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
 
     let creds = client_credentials(req, &form)?;
     let issued = state
-        .grants()
+        .grants(req)
         .client_credentials(creds, requested, now_micros(), Instant::now())
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenResponse {
@@ -251,7 +253,7 @@ pub async fn introspect(
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
     let creds = client_credentials(&req, &form)?;
     let answer = state
-        .grants()
+        .grants(&req)
         .introspect(creds, &token, now_micros(), Instant::now())
         .await?;
     let Introspection::Active { claims, scope } = answer else {
@@ -293,7 +295,7 @@ pub async fn revoke(
     let creds = client_credentials(&req, &form)?;
     // Revoked, expired or not a token: RFC 7009 §2.2 answers 200 alike.
     state
-        .grants()
+        .grants(&req)
         .revoke(creds, &token, now_micros(), Instant::now())
         .await?;
     Ok(no_store(HttpResponse::Ok()).finish())

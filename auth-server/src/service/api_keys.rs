@@ -3,7 +3,7 @@
 
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
-use shared::changes::{self, ChangeKind};
+use shared::changes::ChangeKind;
 use shared::db::Db;
 use shared::{ApiKey, Environment, ScopeSet, Tier};
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use serde_json::json;
 
 use super::applications::{parse_environment, parse_scopes, parse_tier};
-use super::audit::{self, AuditContext, AuditEvent};
+use super::audit::{self, AuditContext, AuditEvent, Feed};
 use super::{clean_text, random_base62};
 use crate::db::api_keys::ApiKeyRow;
 use crate::error::{Error, Result};
@@ -205,8 +205,8 @@ pub async fn create(
     db.run(move |c| {
         c.transaction(|c| {
             ApiKeyRow::insert(c, &to_insert)?;
-            audit::record(c, &ctx, &event, now)?;
-            changes::record(c, ChangeKind::ApiKey, &to_insert.key_digest, now)
+            let feed = Feed::Credential(ChangeKind::ApiKey, &to_insert.key_digest);
+            audit::change(c, &ctx, feed, &event, now)
         })
     })
     .await?;
@@ -248,9 +248,10 @@ pub async fn revoke(db: &Db, ctx: &AuditContext, id: &str, now: i64) -> Result<(
     db.run(move |c| {
         c.transaction(|c| {
             if ApiKeyRow::revoke(c, &id, now)? > 0 {
-                audit::record(c, &ctx, &event, now)?;
+                // The row was just updated in this transaction: it is there.
                 if let Some(row) = ApiKeyRow::find(c, &id)? {
-                    changes::record(c, ChangeKind::ApiKey, &row.key_digest, now)?;
+                    let feed = Feed::Credential(ChangeKind::ApiKey, &row.key_digest);
+                    audit::change(c, &ctx, feed, &event, now)?;
                 }
             }
             Ok(())

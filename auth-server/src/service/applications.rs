@@ -3,11 +3,11 @@
 
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
-use shared::changes::{self, ChangeKind};
+use shared::changes::ChangeKind;
 
 use serde_json::json;
 
-use super::audit::{self, AuditContext, AuditEvent};
+use super::audit::{self, AuditContext, AuditEvent, Feed};
 use shared::db::Db;
 use shared::{Environment, Scope, ScopeSet, Tier};
 use utoipa::ToSchema;
@@ -253,8 +253,8 @@ pub async fn create(
     db.run(move |c| {
         c.transaction(|c| {
             ApplicationRow::insert(c, &to_insert)?;
-            audit::record(c, &ctx, &event, now)?;
-            changes::record(c, ChangeKind::App, &to_insert.client_id, now)
+            let feed = Feed::Credential(ChangeKind::App, &to_insert.client_id);
+            audit::change(c, &ctx, feed, &event, now)
         })
     })
     .await?;
@@ -341,8 +341,7 @@ pub async fn patch(
             c.transaction(|c| {
                 let n = ApplicationRow::update(c, &id, &changes)?;
                 if n > 0 {
-                    audit::record(c, &ctx, &event, now)?;
-                    changes::record(c, ChangeKind::App, &id, now)?;
+                    audit::change(c, &ctx, Feed::Credential(ChangeKind::App, &id), &event, now)?;
                 }
                 Ok(n)
             })
@@ -422,8 +421,8 @@ pub async fn rotate_secret(
             c.transaction(|c| {
                 let n = ApplicationRow::rotate_secret(c, &id, &rotation)?;
                 if n > 0 {
-                    audit::record(c, &ctx, &event, rotation.now)?;
-                    changes::record(c, ChangeKind::App, &id, rotation.now)?;
+                    let feed = Feed::Credential(ChangeKind::App, &id);
+                    audit::change(c, &ctx, feed, &event, rotation.now)?;
                 }
                 Ok(n)
             })
@@ -452,8 +451,7 @@ pub async fn revoke_tokens(db: &Db, ctx: &AuditContext, client_id: &str, now: i6
         .run(move |c| {
             c.transaction(|c| {
                 if ApplicationRow::set_tokens_not_before(c, &id, now)? > 0 {
-                    audit::record(c, &ctx, &event, now)?;
-                    changes::record(c, ChangeKind::App, &id, now)?;
+                    audit::change(c, &ctx, Feed::Credential(ChangeKind::App, &id), &event, now)?;
                 }
                 Ok(ApplicationRow::find(c, &id)?.is_some())
             })
@@ -477,8 +475,7 @@ pub async fn delete(db: &Db, ctx: &AuditContext, client_id: &str, now: i64) -> R
             c.transaction(|c| {
                 let n = ApplicationRow::soft_delete(c, &id, now)?;
                 if n > 0 {
-                    audit::record(c, &ctx, &event, now)?;
-                    changes::record(c, ChangeKind::App, &id, now)?;
+                    audit::change(c, &ctx, Feed::Credential(ChangeKind::App, &id), &event, now)?;
                 }
                 Ok(n)
             })

@@ -11,11 +11,15 @@
 //!   comparisons. Microseconds: every replica answers a client's first request as fast as its
 //!   thousandth, and there is no CPU lever for a flood of guesses.
 //! - **A bcrypt hash** (rows from before digests): verified as before, and replaced by the
-//!   digest at its first successful use, so each such client pays bcrypt once, on one replica.
+//!   digest at its first successful use, so each such client pays bcrypt once, on one replica
+//!   (audited as `application.secret_rehash`, actor the client).
 //!   Meanwhile its work is bounded and shared: at most `BCRYPT_CONCURRENCY` verifications run at
 //!   once (a fair queue); concurrent requests with the same credentials share one verification
 //!   (a bounded cache from SHA-256(client_id, secret) to the hash verified, whose `try_get_with`
 //!   coalesces them); a failure costs two verifications, padded with a dummy hash.
+//!
+//! The first use of a rotated secret ends the previous one when it was kept only until then
+//! (`application.previous_secret_end`, audited as the client, in the change feed).
 //!
 //! Failures are throttled per `client_id` ([`FailureThrottle`]): ten in a burst, then one every
 //! six seconds. Taking a failure token is atomic, so concurrent guesses cannot overrun the
@@ -28,12 +32,13 @@ use std::time::{Duration, Instant};
 use diesel::Connection;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
-use shared::changes::{self, ChangeKind};
+use shared::changes::ChangeKind;
 use shared::db::Db;
 use shared::throttle::FailureThrottle;
 use shared::Secret;
 use tokio::sync::Semaphore;
 
+use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
 use super::secrets;
 use crate::db::applications::ApplicationRow;
 use crate::error::{Error, Result};
@@ -97,14 +102,19 @@ impl ClientAuthenticator {
     }
 
     /// Authenticates a client. `now_us` is wall-clock Unix microseconds (grace periods),
-    /// `now` the monotonic clock (throttle).
+    /// `now` the monotonic clock (throttle). What a success settles (the end of a previous
+    /// secret, a bcrypt row's digest) is audited as the client, from `source`, under `key`.
     pub async fn authenticate(
         &self,
         db: &Db,
         creds: ClientCredentials,
+        (key, source): (&AuditKey, Option<&str>),
         now_us: i64,
         now: Instant,
     ) -> Result<ApplicationRow> {
+        let audit = |row: &ApplicationRow| {
+            AuditContext::client(key, &row.client_id, source.map(str::to_owned))
+        };
         let basic = creds.basic;
         if !plausible_client_id(&creds.client_id) || creds.secret.expose().len() > MAX_SECRET_LEN {
             return Err(Error::InvalidClient { basic });
@@ -119,7 +129,8 @@ impl ClientAuthenticator {
 
         if let Some(row) = &row {
             if let Some(hash) = self.digest_match(&candidates, creds.secret.expose()) {
-                self.after_success(db, row, &hash, &creds.secret).await;
+                self.after_success(db, &audit(row), row, &hash, &creds.secret)
+                    .await;
                 return Ok(row.clone());
             }
         } else {
@@ -142,7 +153,8 @@ impl ClientAuthenticator {
         let key = cache_key(&creds.client_id, creds.secret.expose());
         if let (Some(row), Some(hash)) = (&row, self.verified.get(&key).await) {
             if legacy.iter().any(|c| same_hash(c, &hash)) {
-                self.after_success(db, row, &hash, &creds.secret).await;
+                self.after_success(db, &audit(row), row, &hash, &creds.secret)
+                    .await;
                 return Ok(row.clone());
             }
             self.verified.invalidate(&key).await;
@@ -161,7 +173,8 @@ impl ClientAuthenticator {
                 if throttled.is_none() {
                     self.throttle.give_back(&creds.client_id, now).await;
                 }
-                self.after_success(db, &row, &hash, &creds.secret).await;
+                self.after_success(db, &audit(&row), &row, &hash, &creds.secret)
+                    .await;
                 Ok(row)
             }
             (_, Err(e)) if matches!(*e, VerifyError::Cancelled) => {
@@ -194,20 +207,34 @@ impl ClientAuthenticator {
 
     /// What a successful authentication settles: the first use of a rotated secret ends the
     /// previous one (when it was kept only until then), and a bcrypt hash from before digests
-    /// is replaced by the digest.
-    async fn after_success(&self, db: &Db, row: &ApplicationRow, hash: &str, secret: &Secret) {
+    /// is replaced by the digest. Each is audited as the client (`ctx`) in its transaction.
+    async fn after_success(
+        &self,
+        db: &Db,
+        ctx: &AuditContext,
+        row: &ApplicationRow,
+        hash: &str,
+        secret: &Secret,
+    ) {
         if !same_hash(&row.secret_hash, hash) {
             return;
         }
         if row.previous_secret_until_used && row.previous_secret_hash.is_some() {
             let (id, current) = (row.client_id.clone(), row.secret_hash.clone());
+            let ctx = ctx.clone();
+            let event = AuditEvent::success(
+                "application.previous_secret_end",
+                &row.client_id,
+                serde_json::json!({"reason": "first use of the new secret"}),
+            );
             if let Err(e) = db
                 .run(move |c| {
                     c.transaction(|c| {
                         let n = ApplicationRow::end_previous_secret(c, &id, &current)?;
                         if n > 0 {
                             let now = shared::time::now_micros();
-                            changes::record(c, ChangeKind::App, &id, now)?;
+                            let feed = Feed::Credential(ChangeKind::App, &id);
+                            audit::change(c, &ctx, feed, &event, now)?;
                         }
                         Ok(n)
                     })
@@ -223,8 +250,25 @@ impl ClientAuthenticator {
         if !secrets::is_digest(hash) {
             let (id, old) = (row.client_id.clone(), row.secret_hash.clone());
             let digest = secrets::digest_client_secret(secret.expose());
+            let ctx = ctx.clone();
+            let event = AuditEvent::success(
+                "application.secret_rehash",
+                &row.client_id,
+                serde_json::json!({"from": "bcrypt", "to": "sha256"}),
+            );
             match db
-                .run(move |c| ApplicationRow::replace_secret_hash(c, &id, &old, &digest))
+                .run(move |c| {
+                    c.transaction(|c| {
+                        let n = ApplicationRow::replace_secret_hash(c, &id, &old, &digest)?;
+                        // The same secret, stored differently: no decision changes anywhere,
+                        // so nothing for the change feed.
+                        if n > 0 {
+                            let now = shared::time::now_micros();
+                            audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
+                        }
+                        Ok(n)
+                    })
+                })
                 .await
             {
                 Ok(1) => {

@@ -13,11 +13,12 @@
 use std::time::Instant;
 
 use diesel::Connection;
-use shared::changes::{self, ChangeKind};
+use shared::changes::ChangeKind;
 use shared::db::Db;
 use shared::ratelimit::Limiter;
 use shared::{AccessTokenClaims, Environment, ScopeSet, Tier};
 
+use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
 use super::client_auth::{ClientAuthenticator, ClientCredentials};
 use super::last_token::LastTokenTracker;
 use super::signing::KeyStore;
@@ -119,6 +120,11 @@ pub struct Grants<'a> {
     pub audience: &'a str,
     /// Where token issues are noted for the batched `last_token_at` write.
     pub last_tokens: &'a LastTokenTracker,
+    /// The audit chain's key: what a client changes (a revocation, the end of its previous
+    /// secret) is audited as that client.
+    pub audit_key: &'a AuditKey,
+    /// The request's source address, for the audit trail.
+    pub source: Option<String>,
 }
 
 impl Grants<'_> {
@@ -131,7 +137,13 @@ impl Grants<'_> {
     ) -> Result<Client> {
         let app = self
             .clients
-            .authenticate(self.db, creds, now_us, now)
+            .authenticate(
+                self.db,
+                creds,
+                (self.audit_key, self.source.as_deref()),
+                now_us,
+                now,
+            )
             .await?;
         Client::try_from(app)
     }
@@ -237,6 +249,8 @@ impl Grants<'_> {
 
     /// Revocation: authenticate the caller; a token this server signed (expired or not) may be
     /// revoked only by the client it was issued to ([`Error::UnauthorizedClient`] otherwise).
+    /// A revocation is audited as the client (`token.revoke`, target the token's `jti`, never
+    /// the token) in its transaction.
     pub async fn revoke(
         &self,
         creds: ClientCredentials,
@@ -264,11 +278,21 @@ impl Grants<'_> {
             expires_at: claims.exp * 1_000_000,
             revoked_at: now_us,
         };
+        let ctx = AuditContext::client(self.audit_key, &caller.client_id, self.source.clone());
+        let event = AuditEvent::success(
+            "token.revoke",
+            &row.jti,
+            serde_json::json!({"expires_at": shared::time::rfc3339(row.expires_at)}),
+        );
         self.db
             .run(move |c| {
                 c.transaction(|c| {
-                    RevokedTokenRow::insert_if_absent(c, &row)?;
-                    changes::record(c, ChangeKind::Token, &row.jti, row.revoked_at)
+                    // A token revoked already is left as it is: no second event.
+                    if RevokedTokenRow::insert_if_absent(c, &row)? {
+                        let feed = Feed::Credential(ChangeKind::Token, &row.jti);
+                        audit::change(c, &ctx, feed, &event, row.revoked_at)?;
+                    }
+                    Ok(())
                 })
             })
             .await?;

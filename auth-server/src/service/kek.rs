@@ -7,6 +7,11 @@
 //! another row. The stored form is `enc1:<kek id>:<base64(nonce ‖ ciphertext)>`; the KEK id (a
 //! digest of the KEK, not the KEK) lets a wrong KEK be reported as wrong instead of as a corrupt
 //! key, and lets a rotation know which of two KEKs opens a row.
+//!
+//! Other keys are derived from the KEK with HKDF-SHA256 ([`Kek::derive`]) under a fixed `info`
+//! label each, so that one secret in the environment serves every purpose without any two
+//! purposes sharing a key: the audit chain's MAC key is `HKDF(KEK, info = "caseforge audit-chain
+//! hmac-sha256 v1")` (`service::audit`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -72,6 +77,17 @@ impl Kek {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// 32 bytes derived from this KEK for the purpose named by `info` (HKDF-SHA256, RFC 5869,
+    /// no salt: the KEK is already uniformly random). A different `info` gives an unrelated key,
+    /// and the KEK cannot be recovered from a derived one.
+    pub fn derive(&self, info: &[u8]) -> [u8; 32] {
+        let mut okm = [0u8; 32];
+        hkdf::Hkdf::<Sha256>::new(None, self.key.as_slice())
+            .expand(info, &mut okm)
+            .expect("invariant: HKDF-SHA256 can expand to 32 bytes (at most 8160)");
+        okm
     }
 
     /// Seals `plaintext` for the row `kid`.
@@ -154,6 +170,15 @@ mod tests {
         let last = bad.pop().unwrap();
         bad.push(if last == 'A' { 'B' } else { 'A' });
         assert!(kek.open("kid-1", &bad).is_err());
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_kek_and_the_label_only() {
+        let kek = Kek::from_bytes([1; 32]);
+        assert_eq!(kek.derive(b"a"), Kek::from_bytes([1; 32]).derive(b"a"));
+        assert_ne!(kek.derive(b"a"), kek.derive(b"b"));
+        assert_ne!(kek.derive(b"a"), Kek::from_bytes([2; 32]).derive(b"a"));
+        assert_ne!(kek.derive(b"a"), [1; 32]);
     }
 
     #[test]

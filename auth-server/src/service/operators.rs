@@ -22,7 +22,7 @@ use shared::throttle::FailureThrottle;
 use shared::Secret;
 use tokio::sync::Semaphore;
 
-use super::audit::{self, AuditContext, AuditEvent, Outcome};
+use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed, Outcome};
 use super::kek::Kek;
 use super::secrets;
 use super::sessions::TokenDigest;
@@ -508,7 +508,9 @@ impl Operators {
         }
         let event = AuditEvent::success("operator.totp_enable", &row.id, serde_json::json!({}));
         let ctx = ctx.clone();
-        db.run(move |c| audit::record(c, &ctx, &event, now)).await?;
+        // Its own transaction: the chain's writer lock is held until the event commits.
+        db.run(move |c| c.transaction(|c| audit::change(c, &ctx, Feed::TrailOnly, &event, now)))
+            .await?;
         Ok(true)
     }
 
@@ -531,7 +533,7 @@ impl Operators {
                 OperatorRow::clear_totp(c, &id, now)?;
                 let event =
                     AuditEvent::success("operator.totp_disable", &id, serde_json::json!({}));
-                audit::record(c, &ctx, &event, now)
+                audit::change(c, &ctx, Feed::TrailOnly, &event, now)
             })
         })
         .await?;
@@ -595,6 +597,7 @@ impl Operators {
         db: &Db,
         token: &str,
         password: &Password,
+        key: &AuditKey,
         source: Option<String>,
         now: i64,
     ) -> Result<Option<OperatorView>> {
@@ -608,7 +611,7 @@ impl Operators {
             return Ok(None);
         };
         let hash = self.hash(password).await?;
-        let ctx = AuditContext::operator(&row.id, &row.email, source);
+        let ctx = AuditContext::operator(key, &row.id, &row.email, source);
         let d = digest.as_str().to_owned();
         let done = db
             .run(move |c| {
@@ -619,7 +622,7 @@ impl Operators {
                     // A link made for a forgotten password ends the sessions the old one had.
                     OperatorRow::end_sessions(c, &id)?;
                     let event = AuditEvent::success("operator.setup", &id, serde_json::json!({}));
-                    audit::record(c, &ctx, &event, now)?;
+                    audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
                     OperatorRow::find(c, &id)
                 })
             })
@@ -740,7 +743,7 @@ async fn store_password(
                     OperatorRow::end_sessions(c, &id)?;
                     let event =
                         AuditEvent::success("operator.set_password", &id, serde_json::json!({}));
-                    audit::record(c, &ctx, &event, now)?;
+                    audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
                 }
                 Ok(n)
             })
@@ -813,7 +816,7 @@ async fn create_hashed(
                     return Ok(false);
                 }
                 OperatorRow::insert(c, &to_insert)?;
-                audit::record(c, &ctx2, &event, now)?;
+                audit::change(c, &ctx2, Feed::TrailOnly, &event, now)?;
                 Ok(true)
             })
         })
@@ -896,7 +899,7 @@ pub async fn new_setup_link(db: &Db, ctx: &AuditContext, id: &str, now: i64) -> 
                 if n > 0 {
                     let event =
                         AuditEvent::success("operator.setup_link", &id, serde_json::json!({}));
-                    audit::record(c, &ctx, &event, now)?;
+                    audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
                 }
                 Ok(n)
             })
@@ -970,7 +973,7 @@ where
             c.transaction(|c| {
                 let (n, event) = update(c, &id2)?;
                 if n > 0 {
-                    audit::record(c, &ctx, &event, now)?;
+                    audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
                 }
                 Ok(n)
             })
@@ -986,6 +989,7 @@ where
 /// password); `operator` the account it named, if any.
 pub async fn audit_login(
     db: &Db,
+    key: &AuditKey,
     source: &str,
     email: &str,
     operator: Option<&OperatorView>,
@@ -995,14 +999,11 @@ pub async fn audit_login(
     let email: String = email.trim().chars().take(MAX_EMAIL_LEN).collect();
     let (ctx, target) = match operator {
         Some(op) => (
-            AuditContext::operator(&op.id, &op.email, Some(source.to_owned())),
+            AuditContext::operator(key, &op.id, &op.email, Some(source.to_owned())),
             op.id.clone(),
         ),
         None => (
-            AuditContext {
-                actor: audit::Actor::System,
-                source: Some(source.to_owned()),
-            },
+            AuditContext::new(key, audit::Actor::System, Some(source.to_owned())),
             String::new(),
         ),
     };

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use shared::db::Db;
 use shared::Secret;
 
-use super::audit::{self, AuditContext, AuditEvent};
+use super::audit::{self, AuditContext, AuditEvent, Feed};
 use super::operators::OperatorView;
 use crate::config::ConsoleConfig;
 use crate::db::operators::OperatorRow;
@@ -89,7 +89,7 @@ pub async fn create(
     db.run(move |c| {
         c.transaction(|c| {
             SessionRow::insert(c, &row)?;
-            audit::record(c, &ctx, &event, now)
+            audit::change(c, &ctx, Feed::TrailOnly, &event, now)
         })
     })
     .await?;
@@ -149,7 +149,7 @@ pub async fn end(db: &Db, ctx: &AuditContext, session_id: &str, now: i64) -> Res
                     &session.operator_id,
                     serde_json::json!({}),
                 );
-                audit::record(c, &ctx, &event, now)?;
+                audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
             }
             Ok(())
         })

@@ -10,11 +10,11 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use sha2::{Digest, Sha256};
-use shared::changes::{self, ChangeKind};
+use shared::changes::ChangeKind;
 use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 
-use super::audit::{self, AuditContext, AuditEvent};
+use super::audit::{self, AuditContext, AuditEvent, AuditKeys, Feed};
 use super::kek::{self, Kek};
 use crate::db::signing_keys::SigningKeyRow;
 use serde_json::json;
@@ -71,6 +71,11 @@ impl KekRing {
         KekRing { current, previous }
     }
 
+    /// The audit chain's keys, derived from these KEKs.
+    pub fn audit_keys(&self) -> AuditKeys {
+        AuditKeys::new(&self.current, self.previous.as_ref())
+    }
+
     /// The PKCS#8 DER of a stored private key.
     fn open(&self, row: &SigningKeyRow) -> Result<Vec<u8>, String> {
         let opened = match kek::sealed_with(&row.private_key) {
@@ -103,10 +108,13 @@ pub struct KeyStore {
 
 impl KeyStore {
     /// Loads the published keys, generating the first one when the database has none, and
-    /// re-seals with the current KEK every key stored in plaintext or under the previous KEK.
-    /// Blocking: call at start-up.
+    /// brings everything the KEK protects under the current KEK: the audit chain is re-keyed
+    /// (or anchored, for a trail from before keyed chains: `audit::prepare`), then every key
+    /// stored in plaintext or under the previous KEK is re-sealed. Blocking: call at start-up.
     pub fn load_or_create(db: &Db, keks: &KekRing, now: i64) -> Result<KeyStore, String> {
-        reseal_all(db, keks)?;
+        audit::prepare_chain(db, &keks.audit_keys(), now)
+            .map_err(|e| format!("cannot prepare the audit chain: {e}"))?;
+        reseal_all(db, keks, now)?;
         let set = load_set(db, keks, now, true)?;
         Ok(KeyStore {
             current: RwLock::new(Arc::new(set)),
@@ -144,7 +152,7 @@ fn published_rows(db: &Db, now: i64) -> Result<Vec<SigningKeyRow>, String> {
         .map_err(|e| format!("cannot read signing keys: {e}"))
 }
 
-fn reseal_all(db: &Db, keks: &KekRing) -> Result<(), String> {
+fn reseal_all(db: &Db, keks: &KekRing, now: i64) -> Result<(), String> {
     let rows = db
         .run_blocking(SigningKeyRow::all)
         .map_err(|e| format!("cannot read signing keys: {e}"))?;
@@ -152,8 +160,24 @@ fn reseal_all(db: &Db, keks: &KekRing) -> Result<(), String> {
         let der = keks.open(row)?;
         let sealed = keks.current.seal(&row.kid, &der);
         let (kid, old) = (row.kid.clone(), row.private_key.clone());
-        db.run_blocking(move |c| SigningKeyRow::replace_private_key(c, &kid, &old, &sealed))
-            .map_err(|e| format!("cannot re-seal signing key {}: {e}", row.kid))?;
+        let ctx = AuditContext::system(&keks.audit_keys().current);
+        let event = AuditEvent::success(
+            "signing_key.reseal",
+            &row.kid,
+            json!({"kek_id": keks.current.id()}),
+        );
+        db.run_blocking(move |c| {
+            use diesel::Connection;
+            c.transaction(|c| {
+                let n = SigningKeyRow::replace_private_key(c, &kid, &old, &sealed)?;
+                // Only the stored form changed: nothing for the change feed.
+                if n > 0 {
+                    audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
+                }
+                Ok(n)
+            })
+        })
+        .map_err(|e| format!("cannot re-seal signing key {}: {e}", row.kid))?;
         tracing::info!(
             "signing key {} re-sealed with KEK {}",
             row.kid,
@@ -173,14 +197,15 @@ fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Resul
             return Err("no active signing key in the database".into());
         }
         let row = generate(now, &keks.current);
+        let audit_key = keks.audit_keys().current;
         tracing::info!("no active signing key: generated {}", row.kid);
         db.run_blocking(move |c| {
             use diesel::Connection;
             c.transaction(|c| {
                 SigningKeyRow::insert(c, &row)?;
                 let event = AuditEvent::success("signing_key.create", &row.kid, json!({}));
-                audit::record(c, &AuditContext::system(), &event, now)?;
-                changes::record(c, ChangeKind::SigningKey, &row.kid, now)
+                let feed = Feed::Credential(ChangeKind::SigningKey, &row.kid);
+                audit::change(c, &AuditContext::system(&audit_key), feed, &event, now)
             })
         })
         .map_err(|e| format!("cannot store the new signing key: {e}"))?;
@@ -271,8 +296,8 @@ pub fn rotate(db: &Db, ctx: &AuditContext, kek: &Kek, now: i64) -> Result<String
         c.transaction(|c| {
             SigningKeyRow::insert(c, &row)?;
             let n = SigningKeyRow::retire_all_but(c, &row.kid, now)?;
-            audit::record(c, &ctx, &event, now)?;
-            changes::record(c, ChangeKind::SigningKey, &row.kid, now)?;
+            let feed = Feed::Credential(ChangeKind::SigningKey, &row.kid);
+            audit::change(c, &ctx, feed, &event, now)?;
             Ok(n)
         })
     })?;
@@ -303,14 +328,14 @@ pub fn revoke(
             let Some(target) = SigningKeyRow::find(c, &kid)? else {
                 return Ok(None);
             };
-            audit::record(c, &ctx, &event, now)?;
             if target.retired_at.is_none() {
                 SigningKeyRow::insert(c, &replacement)?;
                 SigningKeyRow::retire_all_but(c, &replacement.kid, now)?;
             }
             // Retired long enough ago that no token it signed is still valid: unpublished.
             SigningKeyRow::set_retired_at(c, &kid, now - retired_publish_window_micros() - 1)?;
-            changes::record(c, ChangeKind::SigningKey, &kid, now)?;
+            let feed = Feed::Credential(ChangeKind::SigningKey, &kid);
+            audit::change(c, &ctx, feed, &event, now)?;
             SigningKeyRow::active_kid(c)
         })
     })

@@ -26,7 +26,7 @@ async fn a_signing_key_rotated_elsewhere_is_used_at_once() {
     let db = Db::connect(app.db.url(), 1).unwrap();
     let new_kid = auth_server::service::signing::rotate(
         &db,
-        &auth_server::service::audit::AuditContext::system(),
+        &auth_server::service::audit::AuditContext::system(&crate::helpers::audit_key()),
         &test_kek(),
         shared::time::now_micros(),
     )

@@ -389,7 +389,7 @@ async fn disabling_an_operator_ends_their_live_session_at_once() {
     let db = db_of(&app);
     operators::set_disabled(
         &db,
-        &AuditContext::cli(),
+        &AuditContext::cli(&crate::helpers::audit_key()),
         &ada.id,
         true,
         shared::time::now_micros(),
@@ -408,7 +408,7 @@ async fn disabling_an_operator_ends_their_live_session_at_once() {
     // Enabled again, the password works again.
     operators::set_disabled(
         &db,
-        &AuditContext::cli(),
+        &AuditContext::cli(&crate::helpers::audit_key()),
         &ada.id,
         false,
         shared::time::now_micros(),
@@ -505,7 +505,7 @@ async fn sessions_end_after_the_idle_timeout_and_at_their_absolute_end() {
     let ada = add_operator(&app, "ada@example.com", Role::Admin).await;
     let db = db_of(&app);
     let config = auth_server::config::ConsoleConfig::default();
-    let ctx = AuditContext::operator(&ada.id, &ada.email, None);
+    let ctx = AuditContext::operator(&crate::helpers::audit_key(), &ada.id, &ada.email, None);
     let minute = 60_000_000;
     let idle = 30 * minute;
     let t0 = shared::time::now_micros();
@@ -783,7 +783,7 @@ async fn a_setup_link_sets_the_first_password_once() {
     let now = shared::time::now_micros();
     let created = operators::create(
         &db,
-        &AuditContext::cli(),
+        &AuditContext::cli(&crate::helpers::audit_key()),
         Email::parse("new@example.com").unwrap(),
         Role::Developer,
         None,
@@ -845,7 +845,7 @@ async fn a_setup_link_sets_the_first_password_once() {
     // A link expires after 24 hours (time is a parameter).
     let late = operators::create(
         &db,
-        &AuditContext::cli(),
+        &AuditContext::cli(&crate::helpers::audit_key()),
         Email::parse("late@example.com").unwrap(),
         Role::Auditor,
         None,
@@ -859,12 +859,26 @@ async fn a_setup_link_sets_the_first_password_once() {
     let ops = auth_server::service::operators::Operators::new(4, Some(crate::helpers::test_kek()));
     let day = 24 * 3600 * 1_000_000;
     assert!(ops
-        .complete_setup(&db, late_token.expose(), &password, None, now + day)
+        .complete_setup(
+            &db,
+            late_token.expose(),
+            &password,
+            &crate::helpers::audit_key(),
+            None,
+            now + day
+        )
         .await
         .unwrap()
         .is_none());
     assert!(ops
-        .complete_setup(&db, late_token.expose(), &password, None, now + day - 1)
+        .complete_setup(
+            &db,
+            late_token.expose(),
+            &password,
+            &crate::helpers::audit_key(),
+            None,
+            now + day - 1
+        )
         .await
         .unwrap()
         .is_some());
@@ -1044,7 +1058,7 @@ async fn a_password_hashed_at_another_cost_is_rehashed_at_sign_in() {
     let db = db_of(&app);
     let ada = operators::create(
         &db,
-        &AuditContext::cli(),
+        &AuditContext::cli(&crate::helpers::audit_key()),
         Email::parse("ada@example.com").unwrap(),
         Role::Admin,
         Some(Password::parse(PASSWORD).unwrap()),
@@ -1100,7 +1114,7 @@ async fn of_two_concurrent_creations_with_one_email_one_is_a_conflict() {
     let attempt = |db: Db| async move {
         operators::create(
             &db,
-            &AuditContext::cli(),
+            &AuditContext::cli(&crate::helpers::audit_key()),
             Email::parse("twin@example.com").unwrap(),
             Role::Developer,
             None,

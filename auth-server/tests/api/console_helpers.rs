@@ -168,7 +168,7 @@ pub fn db_of(app: &TestApp) -> Db {
 pub async fn add_operator(app: &TestApp, email: &str, role: Role) -> OperatorView {
     let created = operators::create(
         &db_of(app),
-        &AuditContext::cli(),
+        &AuditContext::cli(&crate::helpers::audit_key()),
         Email::parse(email).unwrap(),
         role,
         Some(Password::parse(PASSWORD).unwrap()),

@@ -388,6 +388,93 @@ async fn auditor_reads_every_list_but_every_post_is_403() {
     assert_eq!(admin_list(&app, "/admin/applications").await.len(), 1);
 }
 
+/// The trail's `console.refused` events, oldest first.
+async fn refusals_in_trail(app: &TestApp) -> Vec<Value> {
+    let page: Value = app
+        .admin_get("/admin/audit-events?action=console.refused")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut data = page["data"].as_array().unwrap().clone();
+    data.reverse();
+    data
+}
+
+#[actix_web::test]
+async fn refused_console_actions_are_one_aggregated_event_per_operator_target_and_window() {
+    let app = spawn_app().await;
+    let live = app.create_app(&["cases:read"], "live").await;
+    let auditor = Console::sign_in(&app, "audit@example.com", Role::Auditor).await;
+    let owner = Console::sign_in(&app, "owner@example.com", Role::Developer).await;
+    let (theirs, _, _) = owner.create_app("sandbox").await;
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+
+    // A burst of refusals: an auditor's writes, another developer's credential (404), a
+    // forged live create.
+    let disable = format!("/console/applications/{}/disable", live.client_id);
+    for _ in 0..5 {
+        assert_eq!(auditor.post(&disable, &[]).await.status(), 403);
+    }
+    let other = format!("/console/applications/{theirs}/disable");
+    for _ in 0..3 {
+        assert_eq!(dev.post(&other, &[]).await.status(), 404);
+    }
+    let forged = [
+        ("name", "x"),
+        ("scopes", "cases:read"),
+        ("environment", "live"),
+    ];
+    for _ in 0..2 {
+        let resp = dev.post("/console/applications", &forged).await;
+        assert_eq!(resp.status(), 403);
+    }
+    // A missing application is not a refusal: nothing is noted for it.
+    let missing = "/console/applications/app_000000000000000000000000/disable";
+    assert_eq!(dev.post(missing, &[]).await.status(), 404);
+    assert!(
+        refusals_in_trail(&app).await.is_empty(),
+        "not one row per attempt"
+    );
+
+    let db = crate::console_helpers::db_of(&app);
+    let written = app.refusals.flush(&db, shared::time::now_micros()).unwrap();
+    assert_eq!(written, 3);
+    let events = refusals_in_trail(&app).await;
+    let find = |actor: &str, operation: &str| {
+        events
+            .iter()
+            .find(|e| e["actor_id"] == actor && e["fields"]["operation"] == operation)
+            .unwrap_or_else(|| panic!("{actor} {operation}: {events:#?}"))
+            .clone()
+    };
+    let e = find(&auditor.id, "application.disable");
+    assert_eq!(e["fields"]["count"], 5);
+    assert_eq!(e["target"], live.client_id.as_str());
+    assert_eq!(e["outcome"], "denied");
+    assert_eq!(e["actor_type"], "operator");
+    assert_eq!(e["actor_label"], "audit@example.com");
+    assert_eq!(e["source"], "127.0.0.1");
+    assert!(e["fields"]["first_at"].as_str().unwrap() <= e["fields"]["last_at"].as_str().unwrap());
+    let e = find(&dev.id, "application.disable");
+    assert_eq!(e["fields"]["count"], 3);
+    assert_eq!(e["target"], theirs.as_str());
+    let e = find(&dev.id, "application.create");
+    assert_eq!(e["fields"]["count"], 2);
+    assert_eq!(e["target"], "");
+
+    // The next window starts empty; the chain holds.
+    assert_eq!(
+        app.refusals.flush(&db, shared::time::now_micros()).unwrap(),
+        0
+    );
+    let keys = auth_server::service::audit::AuditKeys::new(&crate::helpers::test_kek(), None);
+    let report = db
+        .run_blocking(move |c| auth_server::service::audit::verify(c, &keys, None))
+        .unwrap();
+    assert_eq!(report.broken, None);
+}
+
 #[actix_web::test]
 async fn rotating_with_a_grace_period_keeps_the_old_secret_working() {
     let app = spawn_app().await;

@@ -17,6 +17,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub admin_token: String,
     pub db: TestDb,
+    /// The server's refused attempts not yet written to the audit trail (flush them in a test
+    /// instead of waiting for the window).
+    pub refusals: std::sync::Arc<auth_server::service::audit::AuditAggregator>,
 }
 
 /// The admin token of every test server (at least 32 characters, as the server demands).
@@ -25,6 +28,12 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 /// One fixed key-encryption key, so that servers restarted on the same database open its keys.
 pub fn test_kek() -> auth_server::service::kek::Kek {
     auth_server::service::kek::Kek::from_bytes([42; 32])
+}
+
+/// The audit chain's key under [`test_kek`]: what the service layer needs to write events to a
+/// test server's database directly.
+pub fn audit_key() -> auth_server::service::audit::AuditKey {
+    auth_server::service::audit::AuditKey::from_kek(&test_kek())
 }
 
 pub fn test_config(db_url: &str) -> Config {
@@ -75,6 +84,7 @@ pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build(config).await.expect("server builds");
     let port = app.port();
     let metrics_port = app.metrics_port();
+    let refusals = app.refusals();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -82,6 +92,7 @@ pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         http: reqwest::Client::new(),
         admin_token,
         db,
+        refusals,
     }
 }
 

@@ -93,7 +93,9 @@ async fn a_revoked_signing_key_stops_verifying_even_for_cached_tokens() {
     let now = chrono::Utc::now().timestamp_micros();
     let active = auth_server::service::signing::revoke(
         &db,
-        &auth_server::service::audit::AuditContext::system(),
+        &auth_server::service::audit::AuditContext::system(
+            &auth_server::service::audit::AuditKey::from_kek(&test_kek()),
+        ),
         &test_kek(),
         &kid,
         now,

@@ -143,7 +143,9 @@ async fn every_revocation_kind_reaches_a_running_resource_api() {
     let db = Db::connect(s.db.url(), 1).unwrap();
     auth_server::service::signing::revoke(
         &db,
-        &auth_server::service::audit::AuditContext::system(),
+        &auth_server::service::audit::AuditContext::system(
+            &auth_server::service::audit::AuditKey::from_kek(&crate::helpers::test_kek()),
+        ),
         &crate::helpers::test_kek(),
         &kid,
         shared::time::now_micros(),

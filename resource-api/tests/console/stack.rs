@@ -103,7 +103,9 @@ impl Stack {
     pub async fn operator(&self, email: &str, role: Role) -> OperatorView {
         operators::create(
             &self.db(),
-            &AuditContext::cli(),
+            &AuditContext::cli(&auth_server::service::audit::AuditKey::from_kek(
+                &auth_server::service::kek::Kek::from_bytes([42; 32]),
+            )),
             Email::parse(email).expect("an email"),
             role,
             Some(Password::parse(PASSWORD).expect("a password")),

@@ -8,8 +8,8 @@ use maud::{html, Markup};
 use shared::ScopeSet;
 
 use super::{
-    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment,
-    scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error,
+    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment, refused,
+    scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error, shaped,
     tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
@@ -65,13 +65,17 @@ pub fn expiry_from_date(date: &str) -> Result<String, ConsoleError> {
     Ok(format!("{}T23:59:59Z", d.format("%Y-%m-%d")))
 }
 
+/// The key as `signed` may see it for `operation`: 404 when missing or not theirs (a refusal
+/// the audit trail counts).
 async fn visible(
     state: &AppState,
     signed: &SignedIn,
     id: &str,
+    operation: &'static str,
 ) -> Result<ApiKeyView, ConsoleError> {
     let key = api_keys::get(&state.db, id).await.map_err(service_error)?;
-    policy::view(who(signed), credential(&key)).map_err(denied)?;
+    policy::view(who(signed), credential(&key))
+        .map_err(refused(state, signed, operation, &key.id))?;
     Ok(key)
 }
 
@@ -190,9 +194,10 @@ fn create_form(signed: &SignedIn) -> Markup {
 /// `POST /console/api-keys`: the answer shows the key, this once.
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    policy::write(signed.operator.role, Page::ApiKeys).map_err(denied)?;
+    let refused_create = || refused(&state, &signed, "api_key.create", "");
+    policy::write(signed.operator.role, Page::ApiKeys).map_err(refused_create())?;
     let environment = parse_environment(form.required("environment")?)?;
-    policy::create(signed.operator.role, environment).map_err(denied)?;
+    policy::create(signed.operator.role, environment).map_err(refused_create())?;
     let now = now_micros();
     let input = CreateApiKey {
         name: form.required("name")?.to_owned(),
@@ -234,7 +239,7 @@ pub async fn detail(
     id: Path<String>,
 ) -> PageResult {
     policy::page(signed.operator.role, Page::ApiKeys).map_err(denied)?;
-    let key = visible(&state, &signed, &id).await?;
+    let key = visible(&state, &signed, &id, "api_key.view").await?;
     let (expires, soon) = expiry(key.expires_at.as_deref(), now_micros());
     let may_revoke =
         key.revoked_at.is_none() && policy::change(who(&signed), credential(&key)).is_ok();
@@ -286,18 +291,32 @@ pub async fn confirm_revoke(
     state: web::Data<AppState>,
     id: Path<String>,
 ) -> PageResult {
-    policy::write(signed.operator.role, Page::ApiKeys).map_err(denied)?;
-    let key = visible(&state, &signed, &id).await?;
-    policy::change(who(&signed), credential(&key)).map_err(denied)?;
+    let operation = "api_key.revoke";
+    policy::write(signed.operator.role, Page::ApiKeys).map_err(refused(
+        &state,
+        &signed,
+        operation,
+        shaped("key", &id),
+    ))?;
+    let key = visible(&state, &signed, &id, operation).await?;
+    policy::change(who(&signed), credential(&key))
+        .map_err(refused(&state, &signed, operation, &key.id))?;
     Ok(confirm_page(&signed, &key))
 }
 
 /// `POST …/revoke`: revokes only with `confirm=yes`; without it, the confirmation page again.
 pub async fn revoke(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    policy::write(signed.operator.role, Page::ApiKeys).map_err(denied)?;
+    let operation = "api_key.revoke";
+    policy::write(signed.operator.role, Page::ApiKeys).map_err(refused(
+        &state,
+        &signed,
+        operation,
+        shaped("key", &id),
+    ))?;
     let key = api_keys::get(&state.db, &id).await.map_err(service_error)?;
-    policy::change(who(&signed), credential(&key)).map_err(denied)?;
+    policy::change(who(&signed), credential(&key))
+        .map_err(refused(&state, &signed, operation, &key.id))?;
     if form.get("confirm")? != Some("yes") {
         return Ok(confirm_page(&signed, &key));
     }

@@ -8,8 +8,8 @@ use maud::{html, Markup};
 use shared::ScopeSet;
 
 use super::{
-    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment,
-    scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error,
+    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment, refused,
+    scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error, shaped,
     tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
@@ -33,31 +33,50 @@ fn detail_url(client_id: &str) -> String {
     format!("/console/applications/{client_id}")
 }
 
-/// The application as `signed` may see it: 404 when missing or not theirs.
+/// The application as `signed` may see it for `operation`: 404 when missing or not theirs
+/// (a refusal the audit trail counts).
 async fn visible(
     state: &AppState,
     signed: &SignedIn,
     client_id: &str,
+    operation: &'static str,
 ) -> Result<ApplicationView, ConsoleError> {
     let app = applications::get(&state.db, client_id)
         .await
         .map_err(service_error)?;
-    policy::view(who(signed), credential(&app)).map_err(denied)?;
+    policy::view(who(signed), credential(&app)).map_err(refused(
+        state,
+        signed,
+        operation,
+        &app.client_id,
+    ))?;
     Ok(app)
 }
 
 /// The first steps of every change (after the form's CSRF check in [`Posted`]): the role
-/// (before any lookup), the application, and whether this operator may change it.
+/// (before any lookup), the application, and whether this operator may change it. Each
+/// refusal is counted for the audit trail as `operation`.
 async fn changeable(
     signed: &SignedIn,
     state: &AppState,
     client_id: &str,
+    operation: &'static str,
 ) -> Result<ApplicationView, ConsoleError> {
-    policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
+    policy::write(signed.operator.role, Page::Applications).map_err(refused(
+        state,
+        signed,
+        operation,
+        shaped("app", client_id),
+    ))?;
     let app = applications::get(&state.db, client_id)
         .await
         .map_err(service_error)?;
-    policy::change(who(signed), credential(&app)).map_err(denied)?;
+    policy::change(who(signed), credential(&app)).map_err(refused(
+        state,
+        signed,
+        operation,
+        &app.client_id,
+    ))?;
     Ok(app)
 }
 
@@ -156,9 +175,10 @@ fn create_form(signed: &SignedIn) -> Markup {
 /// `POST /console/applications`: the answer shows the client secret, this once.
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
+    let refused_create = || refused(&state, &signed, "application.create", "");
+    policy::write(signed.operator.role, Page::Applications).map_err(refused_create())?;
     let environment = parse_environment(form.required("environment")?)?;
-    policy::create(signed.operator.role, environment).map_err(denied)?;
+    policy::create(signed.operator.role, environment).map_err(refused_create())?;
     let input = CreateApplication {
         name: form.required("name")?.to_owned(),
         description: form.get("description")?.map(str::to_owned),
@@ -200,7 +220,7 @@ pub async fn detail(
     id: Path<String>,
 ) -> PageResult {
     policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
-    let app = visible(&state, &signed, &id).await?;
+    let app = visible(&state, &signed, &id, "application.view").await?;
     let may_change = policy::change(who(&signed), credential(&app)).is_ok();
     let base = detail_url(&app.client_id);
     let body = html! {
@@ -274,7 +294,7 @@ pub async fn rotate_secret(
     posted: Posted,
 ) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let app = changeable(&signed, &state, &id).await?;
+    let app = changeable(&signed, &state, &id, "application.rotate_secret").await?;
     let grace_period_seconds = form
         .optional("grace_period_seconds")?
         .map(|g| {
@@ -325,7 +345,7 @@ pub async fn revoke_tokens(
     posted: Posted,
 ) -> PageResult {
     let (signed, _) = unpack(posted)?;
-    let app = changeable(&signed, &state, &id).await?;
+    let app = changeable(&signed, &state, &id, "application.revoke_tokens").await?;
     applications::revoke_tokens(&state.db, &signed.audit, &app.client_id, now_micros())
         .await
         .map_err(service_error)?;
@@ -342,7 +362,12 @@ async fn set_disabled(
     disabled: bool,
 ) -> PageResult {
     let (signed, _) = unpack(posted)?;
-    let app = changeable(&signed, &state, &id).await?;
+    let operation = if disabled {
+        "application.disable"
+    } else {
+        "application.enable"
+    };
+    let app = changeable(&signed, &state, &id, operation).await?;
     let patch = PatchApplication {
         disabled: Some(disabled),
         ..Default::default()
@@ -395,16 +420,27 @@ pub async fn confirm_delete(
     state: web::Data<AppState>,
     id: Path<String>,
 ) -> PageResult {
-    policy::write(signed.operator.role, Page::Applications).map_err(denied)?;
-    let app = visible(&state, &signed, &id).await?;
-    policy::change(who(&signed), credential(&app)).map_err(denied)?;
+    let operation = "application.delete";
+    policy::write(signed.operator.role, Page::Applications).map_err(refused(
+        &state,
+        &signed,
+        operation,
+        shaped("app", &id),
+    ))?;
+    let app = visible(&state, &signed, &id, operation).await?;
+    policy::change(who(&signed), credential(&app)).map_err(refused(
+        &state,
+        &signed,
+        operation,
+        &app.client_id,
+    ))?;
     Ok(confirm_page(&signed, &app))
 }
 
 /// `POST …/delete`: deletes only with `confirm=yes`; without it, the confirmation page again.
 pub async fn delete(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let app = changeable(&signed, &state, &id).await?;
+    let app = changeable(&signed, &state, &id, "application.delete").await?;
     if form.get("confirm")? != Some("yes") {
         return Ok(confirm_page(&signed, &app));
     }

@@ -7,7 +7,7 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use maud::html;
 
-use super::{bad_input, denied, page, service_error, Form};
+use super::{bad_input, page, refused, service_error, Form};
 use crate::console::policy::{self, Page};
 use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
@@ -115,7 +115,12 @@ fn actor_of(e: &AuditEventView) -> String {
 
 /// `GET /console/audit?actor=&action=&target=&from=&to=&before_seq=`.
 pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
-    policy::page(signed.operator.role, Page::Audit).map_err(denied)?;
+    policy::page(signed.operator.role, Page::Audit).map_err(refused(
+        &state,
+        &signed,
+        "audit.list",
+        "",
+    ))?;
     let q = parse_query(&req)?;
     let mut events = audit::list(&state.db, &q.filter, q.before_seq, PAGE_SIZE + 1)
         .await
@@ -187,7 +192,12 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
 /// `GET /console/audit/export?…`: every event of the filter as JSON lines, oldest first (the
 /// format of `GET /admin/audit-events/export` and `auth-server audit export`), streamed.
 pub async fn export(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
-    policy::page(signed.operator.role, Page::Audit).map_err(denied)?;
+    policy::page(signed.operator.role, Page::Audit).map_err(refused(
+        &state,
+        &signed,
+        "audit.export",
+        "",
+    ))?;
     let q = parse_query(&req)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -45,6 +45,7 @@ use shared::{Environment, Scope, ScopeSet, Tier};
 use super::policy::{self, Denied, Who};
 use super::{ConsoleError, SignedForm, SignedIn};
 use crate::error::Error;
+use crate::routes::AppState;
 
 /// The largest query string a console page accepts (form bodies: the skeleton's 16 KiB).
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
@@ -110,6 +111,35 @@ pub(crate) fn denied(d: Denied) -> ConsoleError {
     match d {
         Denied::NotFound => ConsoleError::NotFound,
         Denied::Forbidden => ConsoleError::Forbidden("Your role does not allow this.".into()),
+    }
+}
+
+/// A refusal by the policy of `operation` (the console's fixed vocabulary, e.g.
+/// `application.delete`) on `target`: noted for the audit trail — one aggregated
+/// `console.refused` event per operator, source, operation, target and window
+/// (`AuditAggregator::note_console`) — then rendered as its page (403, or 404 for a
+/// credential that is not theirs). `target` is an id of a record that exists or whose shape
+/// was checked ([`shaped`]), or "": never other text from the request.
+pub(crate) fn refused<'a>(
+    state: &'a AppState,
+    signed: &'a SignedIn,
+    operation: &'static str,
+    target: &'a str,
+) -> impl FnOnce(Denied) -> ConsoleError + 'a {
+    move |d| {
+        state
+            .refusals
+            .note_console(&signed.audit, operation, target);
+        denied(d)
+    }
+}
+
+/// `id` when it has the shape of an id with `prefix` (`app`, `key`, `op`), else "".
+pub(crate) fn shaped<'a>(prefix: &str, id: &'a str) -> &'a str {
+    if shared::validate::plausible_id(prefix, id) {
+        id
+    } else {
+        ""
     }
 }
 

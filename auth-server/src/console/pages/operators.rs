@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::{
-    bad_input, csrf_field, denied, flash, page, secret_box, see_other, service_error, unpack,
-    Posted,
+    bad_input, csrf_field, flash, page, refused, secret_box, see_other, service_error, shaped,
+    unpack, Posted,
 };
 use crate::console::policy::{self, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -21,7 +21,12 @@ type PageResult = Result<HttpResponse, ConsoleError>;
 
 /// `GET /console/operators`.
 pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
-    policy::page(signed.operator.role, Page::Operators).map_err(denied)?;
+    policy::page(signed.operator.role, Page::Operators).map_err(refused(
+        &state,
+        &signed,
+        "operator.list",
+        "",
+    ))?;
     let ops = operators::list(&state.db).await.map_err(service_error)?;
     let body = html! {
         h1 { "Operators" }
@@ -119,7 +124,12 @@ fn create_form(signed: &SignedIn) -> Markup {
 /// `POST /console/operators`: with no password, the answer shows the setup link, this once.
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
+    policy::write(signed.operator.role, Page::Operators).map_err(refused(
+        &state,
+        &signed,
+        "operator.create",
+        "",
+    ))?;
     let email =
         Email::parse(form.required("email")?).map_err(|m| bad_input(format!("email {m}.")))?;
     let role: Role = form
@@ -158,13 +168,19 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
 }
 
 /// The common steps of a change to an operator (after the CSRF check in [`Posted`]): role, id
-/// shape, not oneself.
+/// shape, not oneself. A refused role is counted for the audit trail as `operation`.
 async fn changeable(
     signed: &SignedIn,
     state: &AppState,
     id: &str,
+    operation: &'static str,
 ) -> Result<OperatorView, ConsoleError> {
-    policy::write(signed.operator.role, Page::Operators).map_err(denied)?;
+    policy::write(signed.operator.role, Page::Operators).map_err(refused(
+        state,
+        signed,
+        operation,
+        shaped("op", id),
+    ))?;
     if !shared::validate::plausible_id("op", id) {
         return Err(ConsoleError::NotFound);
     }
@@ -180,7 +196,7 @@ async fn changeable(
 /// `POST /console/operators/{id}/role`.
 pub async fn set_role(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let op = changeable(&signed, &state, &id).await?;
+    let op = changeable(&signed, &state, &id, "operator.set_role").await?;
     let role: Role = form
         .required("role")?
         .parse()
@@ -198,7 +214,12 @@ async fn set_disabled(
     disabled: bool,
 ) -> PageResult {
     let (signed, _) = unpack(posted)?;
-    let op = changeable(&signed, &state, &id).await?;
+    let operation = if disabled {
+        "operator.disable"
+    } else {
+        "operator.enable"
+    };
+    let op = changeable(&signed, &state, &id, operation).await?;
     operators::set_disabled(&state.db, &signed.audit, &op.id, disabled, now_micros())
         .await
         .map_err(service_error)?;
