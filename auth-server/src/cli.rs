@@ -107,6 +107,10 @@ pub enum AppCommand {
     Enable { client_id: String },
     /// Delete an application.
     Delete { client_id: String },
+    /// Report the applications whose secret is still stored as bcrypt (from before digests).
+    /// Each is replaced by its SHA-256 digest at the client's next successful authentication
+    /// (or by rotating its secret); exits 0 either way.
+    MigrateSecrets,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +262,12 @@ pub enum OperatorCommand {
     /// Print a new one-time setup link for an operator (a forgotten password); the previous
     /// link stops working, the current password keeps working until the link is used.
     SetupLink {
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove an operator's TOTP (a lost or stolen authenticator): their next sign-in asks only
+    /// for the password, and every session of theirs ends at once.
+    ResetTotp {
         #[arg(long)]
         email: String,
     },
@@ -559,6 +569,16 @@ async fn app(command: AppCommand, db: &Db) -> Result<(), String> {
         AppCommand::Disable { client_id } => app_set_disabled(db, &client_id, true).await,
         AppCommand::Enable { client_id } => app_set_disabled(db, &client_id, false).await,
         AppCommand::Delete { client_id } => app_delete(db, &client_id).await,
+        AppCommand::MigrateSecrets => {
+            let pending = applications::with_legacy_secrets(db)
+                .await
+                .map_err(describe)?;
+            print_json(&serde_json::json!({
+                "bcrypt_rows": pending.len(),
+                "client_ids": pending,
+                "note": "each is replaced by its digest at the client's next successful authentication, or by rotate-secret",
+            }))
+        }
     }
 }
 
@@ -844,6 +864,13 @@ async fn operator(command: OperatorCommand, db: &Db, config: &Config) -> Result<
         OperatorCommand::Enable { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
             let op = operators::set_disabled(db, &ctx, &op.id, false, now)
+                .await
+                .map_err(describe)?;
+            print_json(&op)
+        }
+        OperatorCommand::ResetTotp { email } => {
+            let op = find_operator(db, &parse_email(&email)?).await?;
+            let op = operators::reset_totp(db, &ctx, &op.id, now)
                 .await
                 .map_err(describe)?;
             print_json(&op)

@@ -154,7 +154,7 @@ impl Application {
             move || tracker.flush(&db4),
         );
         let shutdown_flush = (db.clone(), last_tokens.clone());
-        let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
+        let (skeleton, metrics_server) = Skeleton::new(&db, metrics.clone(), config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let openapi = web::Data::new(crate::openapi::document(&config.issuer));
         let state = web::Data::new(AppState {
@@ -180,7 +180,8 @@ impl Application {
                 let operators = Operators::new(
                     config.console.operator_bcrypt_cost,
                     config.signing_key_encryption_key.clone(),
-                );
+                )
+                .with_metrics(&metrics);
                 match &redis {
                     Some(store) => operators.with_shared_throttle(store.clone()),
                     None => operators,

@@ -121,6 +121,24 @@ impl ApplicationRow {
             .load(conn)
     }
 
+    /// Client ids (not deleted) whose current or previous secret is still a bcrypt hash from
+    /// before digests (`prefix` is the digest's), oldest first.
+    pub fn with_legacy_secrets(conn: &mut DbConnection, prefix: &str) -> QueryResult<Vec<String>> {
+        let pattern = format!("{prefix}%");
+        applications::table
+            .filter(applications::deleted_at.is_null())
+            .filter(
+                applications::secret_hash.not_like(pattern.clone()).or(
+                    applications::previous_secret_hash
+                        .is_not_null()
+                        .and(applications::previous_secret_hash.not_like(pattern)),
+                ),
+            )
+            .order((applications::created_at.asc(), applications::client_id))
+            .select(applications::client_id)
+            .load(conn)
+    }
+
     /// Records the latest token issue of each application (never moves the instant back).
     pub fn touch_last_token(
         conn: &mut DbConnection,

@@ -276,6 +276,16 @@ pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
     ApplicationView::from_row(&row)
 }
 
+/// Client ids whose stored secret is still bcrypt (rows from before digests). Each is replaced
+/// by its digest at the client's next successful authentication; only the client knows the
+/// secret, so nothing else can migrate it (`auth-server app migrate-secrets` reports them;
+/// rotating the secret also replaces it).
+pub async fn with_legacy_secrets(db: &Db) -> Result<Vec<String>> {
+    Ok(db
+        .run(|c| ApplicationRow::with_legacy_secrets(c, super::secrets::DIGEST_PREFIX))
+        .await?)
+}
+
 /// Applications matching `filter`, newest first.
 pub async fn list(db: &Db, filter: &ApplicationFilter) -> Result<Vec<ApplicationView>> {
     let filter = crate::db::applications::ApplicationFilter {

@@ -74,6 +74,17 @@ impl Kek {
         &self.id
     }
 
+    /// A 32-byte key for one `purpose`, derived from the KEK with HKDF-SHA256 (RFC 5869; the
+    /// purpose is the `info`, so keys of different purposes are independent). Like the KEK, a
+    /// derived key never reaches the database.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"caseforge kek derivation v1"), &self.key);
+        let mut out = [0u8; 32];
+        hk.expand(purpose.as_bytes(), &mut out)
+            .expect("invariant: 32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
+
     /// Seals `plaintext` for the row `kid`.
     pub fn seal(&self, kid: &str, plaintext: &[u8]) -> String {
         let cipher = XChaCha20Poly1305::new(&self.key);

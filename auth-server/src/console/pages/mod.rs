@@ -92,6 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(Endpoint::new("/operators/{id}/role").post(operators::set_role))
     .service(Endpoint::new("/operators/{id}/disable").post(operators::disable))
     .service(Endpoint::new("/operators/{id}/enable").post(operators::enable))
+    .service(Endpoint::new("/operators/{id}/reset-totp").post(operators::reset_totp))
     .service(Endpoint::new("/audit").get(audit::list))
     .service(Endpoint::new("/audit/export").get(audit::export));
 }
@@ -273,6 +274,7 @@ pub(crate) fn flash(req: &HttpRequest) -> Markup {
         Some("role_changed") => "The operator's role was changed.",
         Some("operator_disabled") => "The operator was disabled and signed out.",
         Some("operator_enabled") => "The operator was enabled.",
+        Some("totp_reset") => "The operator's TOTP was removed and their sessions ended.",
         _ => return html! {},
     };
     html! { p #flash .flash.success role="status" { (message) } }
