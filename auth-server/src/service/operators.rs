@@ -1071,7 +1071,9 @@ pub async fn set_role(
     now: i64,
 ) -> Result<OperatorView> {
     change(db, ctx, id, now, move |c, id| {
+        let admins = OperatorRow::active_admins(c)?;
         let n = OperatorRow::set_role(c, id, role.as_str(), now)?;
+        keep_an_admin(c, admins)?;
         let event = AuditEvent::success(
             "operator.set_role",
             id,
@@ -1091,10 +1093,12 @@ pub async fn set_disabled(
     now: i64,
 ) -> Result<OperatorView> {
     change(db, ctx, id, now, move |c, id| {
+        let admins = OperatorRow::active_admins(c)?;
         let n = OperatorRow::set_disabled(c, id, disabled, now)?;
         if n > 0 && disabled {
             OperatorRow::end_sessions(c, id)?;
         }
+        keep_an_admin(c, admins)?;
         let action = if disabled {
             "operator.disable"
         } else {
@@ -1104,6 +1108,21 @@ pub async fn set_disabled(
     })
     .await
 }
+
+/// Inside a change's transaction, after its update: rolls it back when it took the last active
+/// admin away (`before`: active admins before the update). The writer lock ([`shared::changes::lock_writers`], taken by [`change`] before the
+/// update) makes two admins demoting or disabling each other at once count one after the other,
+/// so the second sees the first's change and is refused.
+fn keep_an_admin(c: &mut shared::db::DbConnection, before: i64) -> diesel::QueryResult<()> {
+    if before > 0 && OperatorRow::active_admins(c)? == 0 {
+        return Err(diesel::result::Error::RollbackTransaction);
+    }
+    Ok(())
+}
+
+/// What a change that would leave no active admin answers.
+const LAST_ADMIN: &str =
+    "This is the last active admin: make another operator an admin first, so that someone can still manage the console.";
 
 /// Clears an operator's TOTP (a lost authenticator, or one a thief bound): the next sign-in
 /// asks only for the password, and every session of theirs ends in the same transaction. An
@@ -1141,6 +1160,7 @@ where
     let n = db
         .run(move |c| {
             c.transaction(|c| {
+                shared::changes::lock_writers(c)?;
                 let (n, event) = update(c, &id2)?;
                 if n > 0 {
                     audit::record(c, &ctx, &event, now)?;
@@ -1148,7 +1168,13 @@ where
                 Ok(n)
             })
         })
-        .await?;
+        .await;
+    let n = match n {
+        Err(shared::db::DbError::Query(diesel::result::Error::RollbackTransaction)) => {
+            return Err(Error::Conflict(LAST_ADMIN.into()))
+        }
+        other => other?,
+    };
     if n == 0 {
         return Err(Error::NotFound("operator"));
     }

@@ -1236,18 +1236,35 @@ async fn operator_commands_create_accounts_the_console_accepts() {
     assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
     assert!(!listed.to_string().contains("hash"));
 
-    let changed = ok_json(&cli(
+    // The only admin cannot be demoted: someone must still be able to manage the console.
+    let demote_ops = [
+        "operator",
+        "set-role",
+        "--email",
+        "ops@example.com",
+        "--role",
+        "auditor",
+    ];
+    let out = cli(&db, &demote_ops, "");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("last active admin"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok_json(&cli(
         &db,
         &[
             "operator",
-            "set-role",
+            "create",
             "--email",
-            "ops@example.com",
+            "boss@example.com",
             "--role",
-            "auditor",
+            "admin",
         ],
         "",
     ));
+    let changed = ok_json(&cli(&db, &demote_ops, ""));
     assert_eq!(changed["role"], "auditor");
     let out = cli(
         &db,
@@ -1360,6 +1377,57 @@ async fn of_two_concurrent_creations_with_one_email_one_is_a_conflict() {
         Err(auth_server::error::Error::Conflict(m)) if m.contains("already exists")
     )));
     assert_eq!(operators::list(&db).await.unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn two_admins_removing_each_other_at_once_leave_one_admin() {
+    let app = spawn_app().await;
+    let db = db_of(&app);
+    for trial in 0..8 {
+        let a = add_operator(&app, &format!("a{trial}@example.com"), Role::Admin).await;
+        let b = add_operator(&app, &format!("b{trial}@example.com"), Role::Admin).await;
+        // Only these two are active admins in this trial.
+        let others: Vec<_> = operators::list(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.role == Role::Admin && !o.disabled && o.id != a.id && o.id != b.id)
+            .collect();
+        for o in others {
+            operators::set_disabled(
+                &db,
+                &AuditContext::cli(),
+                &o.id,
+                true,
+                shared::time::now_micros(),
+            )
+            .await
+            .unwrap();
+        }
+        let (ctx_a, ctx_b) = (
+            AuditContext::operator(&a.id, &a.email, None),
+            AuditContext::operator(&b.id, &b.email, None),
+        );
+        let now = shared::time::now_micros();
+        // A disables B while B demotes A.
+        let (x, y) = futures_util::join!(
+            operators::set_disabled(&db, &ctx_a, &b.id, true, now),
+            operators::set_role(&db, &ctx_b, &a.id, Role::Developer, now),
+        );
+        let refused = [x.is_err(), y.is_err()];
+        assert_eq!(
+            refused.iter().filter(|r| **r).count(),
+            1,
+            "trial {trial}: {refused:?}"
+        );
+        let admins = operators::list(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.role == Role::Admin && !o.disabled)
+            .count();
+        assert_eq!(admins, 1, "trial {trial}");
+    }
 }
 
 /// `POST /console/account` changing the password, with `current` as the current password.
