@@ -611,9 +611,16 @@ async fn app_update(db: &Db, u: AppUpdate) -> Result<(), String> {
         disabled: None,
         introspection: u.introspection,
     };
-    let updated = applications::patch(db, &AuditContext::cli(), &u.client_id, patch, now_micros())
-        .await
-        .map_err(describe)?;
+    let updated = applications::patch(
+        db,
+        &AuditContext::cli(),
+        &u.client_id,
+        patch,
+        applications::ChangedBy::Admin,
+        now_micros(),
+    )
+    .await
+    .map_err(describe)?;
     print_json(&updated)
 }
 
@@ -622,9 +629,16 @@ async fn app_set_disabled(db: &Db, client_id: &str, disabled: bool) -> Result<()
         disabled: Some(disabled),
         ..Default::default()
     };
-    let updated = applications::patch(db, &AuditContext::cli(), client_id, patch, now_micros())
-        .await
-        .map_err(describe)?;
+    let updated = applications::patch(
+        db,
+        &AuditContext::cli(),
+        client_id,
+        patch,
+        applications::ChangedBy::Admin,
+        now_micros(),
+    )
+    .await
+    .map_err(describe)?;
     print_json(&updated)
 }
 

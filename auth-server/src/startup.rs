@@ -200,6 +200,7 @@ impl Application {
                 // Innermost first: CORS answers preflights before any route; the request span
                 // puts the id on the response before the envelope rewrite copies headers.
                 .wrap(shared::cors::middleware(&cors_origins))
+                .wrap(from_fn(shared::http::no_store_under_private_prefixes))
                 .wrap(from_fn(shared::telemetry::request_span))
                 .wrap(shared::http::envelope_errors())
                 .wrap(from_fn(shared::metrics::record))

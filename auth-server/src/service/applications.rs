@@ -71,6 +71,10 @@ pub struct ApplicationView {
     pub tier: Tier,
     pub grant_types: Vec<String>,
     pub disabled: bool,
+    /// Disabled by an admin: only an admin may enable it (the console's rule; not part of the
+    /// admin API's JSON).
+    #[serde(skip)]
+    pub disabled_by_admin: bool,
     /// May introspect tokens of other applications.
     pub introspection: bool,
     /// Tokens issued before this instant are refused (RFC 3339), if "revoke all tokens" was used.
@@ -204,6 +208,7 @@ impl ApplicationView {
             tier: row.tier.parse().map_err(|_| corrupt("tier"))?,
             grant_types: vec!["client_credentials".to_owned()],
             disabled: row.disabled,
+            disabled_by_admin: row.disabled_by_admin,
             introspection: row.introspection,
             tokens_not_before: row.tokens_not_before.map(shared::time::rfc3339),
             created_at: shared::time::rfc3339(row.created_at),
@@ -241,6 +246,7 @@ pub async fn create(
         introspection: new.introspection,
         owner_id: new.owner_id,
         last_token_at: None,
+        disabled_by_admin: false,
     };
     let to_insert = row.clone();
     let ctx = ctx.clone();
@@ -297,11 +303,22 @@ pub async fn list(db: &Db, filter: &ApplicationFilter) -> Result<Vec<Application
     rows.iter().map(ApplicationView::from_row).collect()
 }
 
+/// Who makes a change to an application: an admin (console admin, admin API, CLI) or the
+/// developer who owns it (console). An admin's disable can be undone only by an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangedBy {
+    Admin,
+    Owner,
+}
+
+/// Changes an application. Disabling also ends every token issued before now (as
+/// `revoke-tokens`), so that enabling it again does not revive them.
 pub async fn patch(
     db: &Db,
     ctx: &AuditContext,
     client_id: &str,
     patch: PatchApplication,
+    by: ChangedBy,
     now: i64,
 ) -> Result<ApplicationView> {
     if !super::client_auth::plausible_client_id(client_id) {
@@ -329,7 +346,13 @@ pub async fn patch(
             .map(|t| parse_tier(t).map(|t| t.as_str().to_owned()))
             .transpose()?,
         disabled: patch.disabled,
+        disabled_by_admin: match patch.disabled {
+            Some(true) => Some(by == ChangedBy::Admin),
+            Some(false) => Some(false),
+            None => None,
+        },
         introspection: patch.introspection,
+        tokens_not_before: (patch.disabled == Some(true)).then_some(Some(now)),
         updated_at: now,
     };
     let id = client_id.to_owned();
@@ -349,7 +372,7 @@ pub async fn patch(
     let updated = db
         .run(move |c| {
             c.transaction(|c| {
-                let n = ApplicationRow::update(c, &id, &changes)?;
+                let n = ApplicationRow::update(c, &id, &changes, by == ChangedBy::Owner)?;
                 if n > 0 {
                     audit::record(c, &ctx, &event, now)?;
                     changes::record(c, ChangeKind::App, &id, now)?;
@@ -359,10 +382,18 @@ pub async fn patch(
         })
         .await?;
     if updated == 0 {
+        let current = get(db, client_id).await?;
+        if by == ChangedBy::Owner && current.disabled_by_admin {
+            return Err(Error::Conflict(ADMIN_DISABLED.into()));
+        }
         return Err(Error::NotFound("application"));
     }
     get(db, client_id).await
 }
+
+/// A developer's change of an application an admin disabled.
+pub const ADMIN_DISABLED: &str =
+    "An admin disabled this application; only an admin can change or enable it.";
 
 /// Issues a new secret. Of two concurrent rotations the second answers 409: each secret
 /// handed out is valid when it is shown.

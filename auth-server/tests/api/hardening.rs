@@ -169,6 +169,23 @@ async fn a_throttled_legacy_client_is_refused_before_bcrypt_and_reported_by_migr
 }
 
 #[actix_web::test]
+async fn disabling_then_enabling_does_not_revive_earlier_tokens() {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let before = app.token_for(&client, None).await;
+    let path = format!("/admin/applications/{}", client.client_id);
+    for disabled in [true, false] {
+        let resp = app
+            .admin_patch(&path, &json!({ "disabled": disabled }))
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let after = app.token_for(&client, None).await;
+    assert_eq!(app.introspect(&before, &client).await["active"], false);
+    assert_eq!(app.introspect(&after, &client).await["active"], true);
+}
+
+#[actix_web::test]
 async fn revoke_tokens_makes_every_earlier_token_inactive_but_not_later_ones() {
     let app = spawn_app().await;
     let client = app.create_app(&["cases:read"], "sandbox").await;

@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use shared::ScopeSet;
 
 use super::{
-    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, page, parse_environment,
     scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error,
     tier_select, unpack, when, who, Form, Posted,
 };
@@ -176,7 +176,7 @@ fn create_form(signed: &SignedIn) -> Markup {
                 }
                 div .field { (environment_select(signed, "key-environment")) }
                 (scope_checkboxes(&ScopeSet::new()))
-                div .field { (tier_select("key-tier")) }
+                div .field { (tier_select(signed, "key-tier")) }
                 div .field {
                     label for="key-expiry" { "Expires on (optional, end of the day UTC)" }
                     input type="date" name="expires_on" id="key-expiry";
@@ -199,7 +199,7 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         description: form.get("description")?.map(str::to_owned),
         environment: environment.as_str().to_owned(),
         scopes: form.all("scopes"),
-        tier: form.optional("tier")?.map(str::to_owned),
+        tier: chosen_tier(&signed, &form)?,
         expires_at: form
             .optional("expires_on")?
             .map(expiry_from_date)

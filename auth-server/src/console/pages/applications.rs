@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use shared::ScopeSet;
 
 use super::{
-    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, page, parse_environment,
     scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error,
     tier_select, unpack, when, who, Form, Posted,
 };
@@ -146,7 +146,7 @@ fn create_form(signed: &SignedIn) -> Markup {
                 }
                 (scope_checkboxes(&ScopeSet::new()))
                 div .field { (environment_select(signed, "app-environment")) }
-                div .field { (tier_select("app-tier")) }
+                div .field { (tier_select(signed, "app-tier")) }
                 button type="submit" { "Create application" }
             }
         }
@@ -164,7 +164,7 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         description: form.get("description")?.map(str::to_owned),
         scopes: form.all("scopes"),
         environment: Some(environment.as_str().to_owned()),
-        tier: form.optional("tier")?.map(str::to_owned),
+        tier: chosen_tier(&signed, &form)?,
         introspection: None,
     };
     let mut new = input.validate().map_err(service_error)?;
@@ -343,6 +343,10 @@ async fn set_disabled(
 ) -> PageResult {
     let (signed, _) = unpack(posted)?;
     let app = changeable(&signed, &state, &id).await?;
+    if !disabled {
+        policy::enable(signed.operator.role, app.disabled_by_admin)
+            .map_err(|_| ConsoleError::Forbidden(applications::ADMIN_DISABLED.into()))?;
+    }
     let patch = PatchApplication {
         disabled: Some(disabled),
         ..Default::default()
@@ -352,6 +356,7 @@ async fn set_disabled(
         &signed.audit,
         &app.client_id,
         patch,
+        policy::changed_by(signed.operator.role),
         now_micros(),
     )
     .await

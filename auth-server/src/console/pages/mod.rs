@@ -330,7 +330,12 @@ pub(crate) fn environment_select(signed: &SignedIn, id: &str) -> Markup {
     }
 }
 
-pub(crate) fn tier_select(id: &str) -> Markup {
+pub(crate) fn tier_select(signed: &SignedIn, id: &str) -> Markup {
+    if crate::console::policy::choose_tier(signed.operator.role).is_err() {
+        return html! {
+            p .field-note { "Tier: " strong { (Tier::default().as_str()) } " (an admin can change it)." }
+        };
+    }
     html! {
         label for=(id) { "Tier" }
         select name="tier" id=(id) {
@@ -339,6 +344,17 @@ pub(crate) fn tier_select(id: &str) -> Markup {
             }
         }
     }
+}
+
+/// The `tier` field of a create form: only an admin may choose one; anyone else's form may
+/// name at most the default (a forged tier is 403 and creates nothing).
+pub(crate) fn chosen_tier(signed: &SignedIn, form: &Form) -> Result<Option<String>, ConsoleError> {
+    let tier = form.optional("tier")?.map(str::to_owned);
+    let default = Tier::default().as_str();
+    if tier.as_deref().is_some_and(|t| t != default) {
+        crate::console::policy::choose_tier(signed.operator.role).map_err(denied)?;
+    }
+    Ok(tier)
 }
 
 /// A scope set for a table cell.
