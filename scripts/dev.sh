@@ -14,6 +14,8 @@ export AUTH_BIND=${AUTH_BIND:-127.0.0.1:8081}
 export API_BIND=${API_BIND:-127.0.0.1:8080}
 export AUTH_ISSUER=${AUTH_ISSUER:-http://$AUTH_BIND}
 export RUST_LOG=${RUST_LOG:-info}
+# The demo admin signs in without an authenticator app; production keeps the default (true).
+export CONSOLE_REQUIRE_TOTP_FOR_ADMINS=${CONSOLE_REQUIRE_TOTP_FOR_ADMINS:-false}
 # A development admin token and key-encryption key, generated once and kept in .env (which is
 # git-ignored and readable by you only): the signing keys in the database are sealed with the
 # KEK, so losing it means new signing keys, and leaking it with the database leaks them.

@@ -113,6 +113,10 @@ pub enum AppCommand {
     Enable { client_id: String },
     /// Delete an application.
     Delete { client_id: String },
+    /// Report the applications whose secret is still stored as bcrypt (from before digests).
+    /// Each is replaced by its SHA-256 digest at the client's next successful authentication
+    /// (or by rotating its secret); exits 0 either way.
+    MigrateSecrets,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +298,12 @@ pub enum OperatorCommand {
         #[arg(long)]
         email: String,
     },
+    /// Remove an operator's TOTP (a lost or stolen authenticator): their next sign-in asks only
+    /// for the password, and every session of theirs ends at once.
+    ResetTotp {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// What `auth-server token` prints.
@@ -334,7 +344,9 @@ impl Command {
     fn needs_audit_key(&self) -> bool {
         match self {
             Command::Serve | Command::Migrate | Command::Healthcheck | Command::Token(_) => false,
-            Command::App(AppCommand::List(_) | AppCommand::Show { .. }) => false,
+            Command::App(
+                AppCommand::List(_) | AppCommand::Show { .. } | AppCommand::MigrateSecrets,
+            ) => false,
             Command::Key(KeyCommand::List(_) | KeyCommand::Show { .. }) => false,
             Command::Keys(KeysCommand::List(_)) => false,
             Command::Audit(AuditCommand::Export(_)) => false,
@@ -641,6 +653,16 @@ async fn app(command: AppCommand, db: &Db, keks: Option<&signing::KekRing>) -> R
         AppCommand::Disable { client_id } => app_set_disabled(db, keks, &client_id, true).await,
         AppCommand::Enable { client_id } => app_set_disabled(db, keks, &client_id, false).await,
         AppCommand::Delete { client_id } => app_delete(db, keks, &client_id).await,
+        AppCommand::MigrateSecrets => {
+            let pending = applications::with_legacy_secrets(db)
+                .await
+                .map_err(describe)?;
+            print_json(&serde_json::json!({
+                "bcrypt_rows": pending.len(),
+                "client_ids": pending,
+                "note": "each is replaced by its digest at the client's next successful authentication, or by rotate-secret",
+            }))
+        }
     }
 }
 
@@ -673,9 +695,16 @@ async fn app_update(db: &Db, keks: Option<&signing::KekRing>, u: AppUpdate) -> R
         disabled: None,
         introspection: u.introspection,
     };
-    let updated = applications::patch(db, &writer(db, keks)?, &u.client_id, patch, now_micros())
-        .await
-        .map_err(describe)?;
+    let updated = applications::patch(
+        db,
+        &writer(db, keks)?,
+        &u.client_id,
+        patch,
+        applications::ChangedBy::Admin,
+        now_micros(),
+    )
+    .await
+    .map_err(describe)?;
     print_json(&updated)
 }
 
@@ -689,9 +718,16 @@ async fn app_set_disabled(
         disabled: Some(disabled),
         ..Default::default()
     };
-    let updated = applications::patch(db, &writer(db, keks)?, client_id, patch, now_micros())
-        .await
-        .map_err(describe)?;
+    let updated = applications::patch(
+        db,
+        &writer(db, keks)?,
+        client_id,
+        patch,
+        applications::ChangedBy::Admin,
+        now_micros(),
+    )
+    .await
+    .map_err(describe)?;
     print_json(&updated)
 }
 
@@ -947,6 +983,13 @@ async fn operator(
         OperatorCommand::Enable { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
             let op = operators::set_disabled(db, &writer(db, keks)?, &op.id, false, now)
+                .await
+                .map_err(describe)?;
+            print_json(&op)
+        }
+        OperatorCommand::ResetTotp { email } => {
+            let op = find_operator(db, &parse_email(&email)?).await?;
+            let op = operators::reset_totp(db, &writer(db, keks)?, &op.id, now)
                 .await
                 .map_err(describe)?;
             print_json(&op)

@@ -67,7 +67,7 @@ pub struct ConsoleConfig {
     pub session_idle_secs: u64,
     /// `CONSOLE_SESSION_MAX_SECS` (43200): a session ends this long after sign-in, used or not.
     pub session_max_secs: u64,
-    /// `CONSOLE_REQUIRE_TOTP_FOR_ADMINS` (false): an admin without TOTP reaches only the
+    /// `CONSOLE_REQUIRE_TOTP_FOR_ADMINS` (true): an admin without TOTP reaches only the
     /// enrolment page.
     pub require_totp_for_admins: bool,
     /// bcrypt work factor for operator passwords: `max(12, BCRYPT_COST)` from the environment;
@@ -85,7 +85,7 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             session_idle_secs: DEFAULT_CONSOLE_SESSION_IDLE_SECS,
             session_max_secs: DEFAULT_CONSOLE_SESSION_MAX_SECS,
-            require_totp_for_admins: false,
+            require_totp_for_admins: true,
             operator_bcrypt_cost: MIN_OPERATOR_BCRYPT_COST,
         }
     }
@@ -187,7 +187,7 @@ impl Config {
             )),
         };
         let require_totp_for_admins = match var("CONSOLE_REQUIRE_TOTP_FOR_ADMINS") {
-            None => false,
+            None => true,
             Some(v) => match v.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" | "" => false,

@@ -147,7 +147,7 @@ struct Edge;
 
 impl Modify for Edge {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        shared::routing::document(openapi, None);
+        shared::routing::document(openapi);
     }
 }
 

@@ -166,7 +166,7 @@ impl Application {
             move || aggregator.flush(&db5, now_micros()),
         );
         let shutdown_flush = (db.clone(), last_tokens.clone(), refusals.clone());
-        let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
+        let (skeleton, metrics_server) = Skeleton::new(&db, metrics.clone(), config.metrics_bind)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let openapi = web::Data::new(crate::openapi::document(&config.issuer));
         let state = web::Data::new(AppState {
@@ -192,7 +192,8 @@ impl Application {
                 let operators = Operators::new(
                     config.console.operator_bcrypt_cost,
                     config.signing_key_encryption_key.clone(),
-                );
+                )
+                .with_metrics(&metrics);
                 match &redis {
                     Some(store) => operators.with_shared_throttle(store.clone()),
                     None => operators,
@@ -213,6 +214,7 @@ impl Application {
                 // Innermost first: CORS answers preflights before any route; the request span
                 // puts the id on the response before the envelope rewrite copies headers.
                 .wrap(shared::cors::middleware(&cors_origins))
+                .wrap(from_fn(shared::http::no_store_under_private_prefixes))
                 .wrap(from_fn(shared::telemetry::request_span))
                 .wrap(shared::http::envelope_errors())
                 .wrap(from_fn(shared::metrics::record))

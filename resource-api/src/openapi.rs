@@ -204,7 +204,7 @@ struct Edge;
 
 impl Modify for Edge {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        shared::routing::document(openapi, Some("/v2"));
+        shared::routing::document(openapi);
     }
 }
 

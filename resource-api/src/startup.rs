@@ -5,10 +5,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
-use actix_web::middleware::{from_fn, Next};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use shared::db::Db;
 use shared::routing::Endpoint;
@@ -154,7 +152,7 @@ impl Application {
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
-                .wrap(from_fn(no_store_on_v2))
+                .wrap(from_fn(shared::http::no_store_under_private_prefixes))
                 // The request span puts the id on the response before the envelope rewrite
                 // copies headers, as on the auth server.
                 .wrap(from_fn(shared::telemetry::request_span))
@@ -253,23 +251,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(Endpoint::new("/transactions").get(activity::transactions))
                 .service(Endpoint::new("/alerts").get(activity::alerts)),
         );
-}
-
-/// `Cache-Control: no-store` on every `/v2` response: successes, the authentication's 401 and
-/// 429, 404/405, and CORS preflights (answered before the `/v2` scope, hence out here).
-async fn no_store_on_v2(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let v2 = req.path() == "/v2" || req.path().starts_with("/v2/");
-    let mut res = next.call(req).await?;
-    if v2 {
-        res.headers_mut().insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("no-store"),
-        );
-    }
-    Ok(res)
 }
 
 fn spawn_background(

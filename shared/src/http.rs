@@ -69,6 +69,34 @@ pub fn path_config() -> web::PathConfig {
 }
 
 /// Default service for unknown routes.
+/// Whether `path` is `prefix` or below it (`/v2`, `/v2/cases`; not `/v2x`).
+pub fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Middleware of both services: `Cache-Control: no-store` on every response under a prefix
+/// that answers credentials or records (the resource API's `/v2`, the auth server's `/admin`):
+/// successes, errors raised before a handler (401, 429, 404, 405) and CORS preflights alike.
+pub async fn no_store_under_private_prefixes(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let private = PRIVATE_PREFIXES.iter().any(|p| under(req.path(), p));
+    let mut res = next.call(req).await?;
+    if private {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
+}
+
+/// The path prefixes [`no_store_under_private_prefixes`] covers. Each service serves only its
+/// own (the auth server has no `/v2`, the resource API no `/admin`).
+pub const PRIVATE_PREFIXES: [&str; 2] = ["/v2", "/admin"];
+
 pub async fn not_found() -> HttpResponse {
     ApiError::not_found("No route matches this path.").error_response()
 }

@@ -156,6 +156,14 @@ impl Metrics {
         self
     }
 
+    /// Registers a service's own metric (its name must carry the service's namespace, and its
+    /// labels a closed set, like every other).
+    pub fn register(&self, collector: Box<dyn Collector>) {
+        self.registry
+            .register(collector)
+            .expect("invariant: each metric is registered once");
+    }
+
     /// `reason` is a `&'static str` so that only a fixed string can become a label.
     pub fn auth_failure(&self, reason: &'static str) {
         self.auth_failures.with_label_values(&[reason]).inc();

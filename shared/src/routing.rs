@@ -103,9 +103,9 @@ impl HttpServiceFactory for Endpoint {
 
 /// Adds to an OpenAPI document what [`Endpoint`] makes true of every path: a `405` answer
 /// with `Allow` on every operation, and a `HEAD` operation beside every `GET` (the same answer
-/// without a body). Paths under `no_store_prefix` (the resource API's `/v2`) also document
-/// `Cache-Control: no-store` on every response.
-pub fn document(openapi: &mut utoipa::openapi::OpenApi, no_store_prefix: Option<&str>) {
+/// without a body). Paths under [`crate::http::PRIVATE_PREFIXES`] (`/v2`, `/admin`) also
+/// document `Cache-Control: no-store` on every response.
+pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::header::HeaderBuilder;
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -146,7 +146,9 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi, no_store_prefix: Option<
                 op
             });
         }
-        let store = no_store_prefix.is_some_and(|p| path.starts_with(p));
+        let store = crate::http::PRIVATE_PREFIXES
+            .iter()
+            .any(|p| crate::http::under(path, p));
         for op in crate::openapi::operations_mut(item) {
             op.responses
                 .responses

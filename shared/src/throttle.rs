@@ -203,6 +203,176 @@ impl FailureThrottle {
     }
 }
 
+/// A lockout that grows: `free` failures in a row are tolerated, then every further failure
+/// locks the key for `base`, doubled for each failure past the first lock, at most `max`. A
+/// success clears it; a key left alone for `forget` starts over.
+///
+/// Unlike [`FailureThrottle`] it is meant for secrets people choose (passwords, six-digit codes):
+/// the budget is small and does not refill by the second, so guessing one account from any
+/// number of addresses gets at most `free` tries and then one per lock period. Each attempt is
+/// counted *before* it is checked ([`Lockout::take`]), so concurrent attempts cannot all pass a
+/// check made before any of them failed; a success then [`Lockout::clear`]s the key.
+pub struct Lockout {
+    policy: LockoutPolicy,
+    entries: Cache<String, LockState>,
+    shared: Option<(
+        &'static str,
+        Arc<crate::redis_store::RedisStore>,
+        redis::Script,
+    )>,
+}
+
+/// The numbers of a [`Lockout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures in a row before the first lock.
+    pub free: u32,
+    /// The first lock's length; each further failure doubles it.
+    pub base: Duration,
+    /// The longest lock.
+    pub max: Duration,
+    /// A key with no failure for this long is forgotten (its count starts over).
+    pub forget: Duration,
+}
+
+impl LockoutPolicy {
+    /// The lock that follows the `count`-th failure in a row (`None` within the free budget).
+    pub fn lock_after(&self, count: u32) -> Option<Duration> {
+        let past = count.checked_sub(self.free)?;
+        let factor = 1u32.checked_shl(past.min(31)).unwrap_or(u32::MAX);
+        Some(self.base.saturating_mul(factor).min(self.max))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LockState {
+    failures: u32,
+    locked_until: Option<Instant>,
+}
+
+/// One lockout in Redis, on Redis's clock. ARGV: op (`take`, `peek`, `clear`), free, base ms,
+/// max ms, forget ms. `take` and `peek` return the milliseconds still locked (0: not locked;
+/// `take` then counted the attempt); `clear` returns 0.
+const LOCKOUT_SCRIPT: &str = r#"
+if ARGV[1] == 'clear' then redis.call('DEL', KEYS[1]) return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local free = tonumber(ARGV[2])
+local base = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
+local forget = tonumber(ARGV[5])
+local s = redis.call('HMGET', KEYS[1], 'n', 'until')
+local n = tonumber(s[1]) or 0
+local locked = tonumber(s[2]) or 0
+if locked > now then return locked - now end
+if ARGV[1] == 'peek' then return 0 end
+n = n + 1
+local until_ms = 0
+if n >= free then
+  local past = math.min(n - free, 31)
+  until_ms = math.floor(now + math.min(base * (2 ^ past), max))
+end
+redis.call('HSET', KEYS[1], 'n', n, 'until', until_ms)
+redis.call('PEXPIRE', KEYS[1], math.max(forget, until_ms - now))
+return 0
+"#;
+
+impl Lockout {
+    /// At most `max_keys` keys in memory.
+    pub fn new(policy: LockoutPolicy, max_keys: u64) -> Self {
+        Lockout {
+            policy,
+            entries: Cache::builder()
+                .max_capacity(max_keys)
+                .time_to_idle(policy.forget.max(policy.max))
+                .build(),
+            shared: None,
+        }
+    }
+
+    /// Shares the lockouts through `store` under `name`.
+    pub fn shared(
+        mut self,
+        name: &'static str,
+        store: Arc<crate::redis_store::RedisStore>,
+    ) -> Self {
+        self.shared = Some((name, store, redis::Script::new(LOCKOUT_SCRIPT)));
+        self
+    }
+
+    pub fn policy(&self) -> LockoutPolicy {
+        self.policy
+    }
+
+    async fn ask(&self, key: &str, op: &str) -> Option<u64> {
+        let (name, store, script) = self.shared.as_ref()?;
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string();
+        let args = [
+            op.to_owned(),
+            self.policy.free.to_string(),
+            ms(self.policy.base),
+            ms(self.policy.max),
+            ms(self.policy.forget),
+        ];
+        store.eval(script, &store.key(name, key), &args).await
+    }
+
+    /// Counts an attempt on `key` before it is checked: `Err(seconds)` while the key is locked
+    /// (nothing is counted then, and the attempt must not be checked at all), `Ok(())` otherwise.
+    /// The attempt is a failure until [`Lockout::clear`] says otherwise. Shared through Redis
+    /// when configured (in memory when Redis does not answer).
+    pub async fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
+        match self.ask(key, "take").await {
+            Some(0) => Ok(()),
+            Some(ms) => Err(ms.div_ceil(1000).max(1)),
+            None => self.take_local(key, now),
+        }
+    }
+
+    /// [`Lockout::take`] in this process's memory only.
+    pub fn take_local(&self, key: &str, now: Instant) -> Result<(), u64> {
+        let mut outcome = Ok(());
+        let policy = self.policy;
+        self.entries.entry_by_ref(key).and_compute_with(|entry| {
+            let state = entry.map(|e| e.into_value()).unwrap_or(LockState {
+                failures: 0,
+                locked_until: None,
+            });
+            if let Some(until) = state.locked_until.filter(|u| *u > now) {
+                outcome = Err(until.saturating_duration_since(now).as_secs().max(1));
+                return Op::Nop;
+            }
+            let failures = state.failures.saturating_add(1);
+            Op::Put(LockState {
+                failures,
+                locked_until: policy.lock_after(failures).map(|d| now + d),
+            })
+        });
+        outcome
+    }
+
+    /// `Some(seconds)` while `key` is locked; counts nothing (asks Redis when shared).
+    pub async fn check(&self, key: &str, now: Instant) -> Option<u64> {
+        match self.ask(key, "peek").await {
+            Some(0) => None,
+            Some(ms) => Some(ms.div_ceil(1000).max(1)),
+            None => self.locked(key, now),
+        }
+    }
+
+    /// `Some(seconds)` while `key` is locked in this process's memory; counts nothing.
+    pub fn locked(&self, key: &str, now: Instant) -> Option<u64> {
+        let until = self.entries.get(key)?.locked_until?;
+        (until > now).then(|| until.saturating_duration_since(now).as_secs().max(1))
+    }
+
+    /// A success: the key starts over.
+    pub async fn clear(&self, key: &str) {
+        self.entries.invalidate(key);
+        let _ = self.ask(key, "clear").await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +407,73 @@ mod tests {
         }
         assert_eq!(t.throttled("k", now), None);
         assert_eq!(t.try_take("k", now), Ok(()));
+    }
+
+    fn lockout() -> Lockout {
+        Lockout::new(
+            LockoutPolicy {
+                free: 5,
+                base: Duration::from_secs(60),
+                max: Duration::from_secs(900),
+                forget: Duration::from_secs(86_400),
+            },
+            1000,
+        )
+    }
+
+    #[test]
+    fn a_lockout_allows_the_free_failures_then_locks_for_longer_each_time() {
+        let l = lockout();
+        let t0 = Instant::now();
+        for i in 0..5 {
+            assert_eq!(l.take_local("ada", t0), Ok(()), "attempt {i}");
+        }
+        // The fifth failure started a one-minute lock: nothing is counted while it lasts.
+        assert_eq!(l.take_local("ada", t0), Err(60));
+        assert_eq!(l.locked("ada", t0 + Duration::from_secs(30)), Some(30));
+        assert_eq!(l.take_local("other", t0), Ok(()));
+        // After it, one attempt is counted and locks for twice as long, then four times.
+        let t1 = t0 + Duration::from_secs(60);
+        assert_eq!(l.take_local("ada", t1), Ok(()));
+        assert_eq!(l.take_local("ada", t1), Err(120));
+        let t2 = t1 + Duration::from_secs(120);
+        assert_eq!(l.take_local("ada", t2), Ok(()));
+        assert_eq!(l.take_local("ada", t2), Err(240));
+        // The lock never exceeds the maximum.
+        assert_eq!(l.policy().lock_after(40), Some(Duration::from_secs(900)));
+        assert_eq!(l.policy().lock_after(4), None);
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_lockout() {
+        let l = lockout();
+        let now = Instant::now();
+        for _ in 0..4 {
+            l.take_local("ada", now).unwrap();
+        }
+        l.clear("ada").await;
+        for _ in 0..5 {
+            assert_eq!(l.take_local("ada", now), Ok(()));
+        }
+        assert!(l.take_local("ada", now).is_err());
+    }
+
+    #[test]
+    fn concurrent_lockout_takes_never_exceed_the_free_budget() {
+        let l = Arc::new(lockout());
+        let now = Instant::now();
+        let handles: Vec<_> = (0..40)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || l.take_local("victim", now).is_ok())
+            })
+            .collect();
+        let passed = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(passed, 5);
     }
 
     #[test]
@@ -293,5 +530,42 @@ mod redis_tests {
         // A refund on one replica gives the token back to both.
         a.give_back("app_a", now).await;
         assert_eq!(b.take("app_a", now).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn two_replicas_share_one_lockout() {
+        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+            eprintln!("skipped: TEST_REDIS_URL is not set");
+            return;
+        };
+        let prefix = format!("test:{}:", crate::random::random_base62(12));
+        let replica = || {
+            let errors = prometheus::IntCounter::new("e", "e").unwrap();
+            let store = Arc::new(RedisStore::open(&url, &prefix, errors).unwrap());
+            Lockout::new(
+                LockoutPolicy {
+                    free: 4,
+                    base: Duration::from_secs(60),
+                    max: Duration::from_secs(900),
+                    forget: Duration::from_secs(3600),
+                },
+                1000,
+            )
+            .shared("login", store)
+        };
+        let (a, b) = (replica(), replica());
+        let now = Instant::now();
+        for i in 0..4 {
+            let l = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(l.take("ada", now).await, Ok(()), "attempt {i}");
+        }
+        let wait = a
+            .take("ada", now)
+            .await
+            .expect_err("locked on both replicas");
+        assert!((59..=60).contains(&wait), "{wait}");
+        assert!(b.take("ada", now).await.is_err());
+        b.clear("ada").await;
+        assert_eq!(a.take("ada", now).await, Ok(()));
     }
 }

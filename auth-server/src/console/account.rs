@@ -107,6 +107,9 @@ fn account_body(
             form class="stack" method="post" action="/console/account" {
                 input type="hidden" name="csrf_token" value=(csrf);
                 input type="hidden" name="action" value="totp_begin";
+                label { "Current password"
+                    input type="password" name="current_password" autocomplete="current-password" required;
+                }
                 button type="submit" { "Set up an authenticator app" }
             }
         }
@@ -231,8 +234,22 @@ pub async fn account(
                 .finish())
         }
         "totp_begin" => {
-            state.operators.totp_begin(&state.db, id, now).await?;
-            Ok(see_other("/console/account"))
+            let begun = state
+                .operators
+                .totp_begin(&state.db, id, &form.current_password, now)
+                .await?;
+            if begun.is_some() {
+                Ok(see_other("/console/account"))
+            } else {
+                render(
+                    &state,
+                    &signed,
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    Some("The current password is not correct."),
+                )
+                .await
+            }
         }
         "totp_confirm" => {
             let ok = state

@@ -11,8 +11,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{
-    check_login_csrf, console_cookie, layout, login_csrf_cookie_name, page, removal_cookie,
-    see_other, session_cookie, session_cookie_name, signed_in, source, ConsoleError, SignedForm,
+    check_login_csrf, console_cookie, device_cookie, device_cookie_name, layout,
+    login_csrf_cookie_name, page, removal_cookie, see_other, session_cookie, session_cookie_name,
+    signed_in, source, ConsoleError, SignedForm,
 };
 use crate::routes::AppState;
 use crate::service::audit::Outcome;
@@ -134,11 +135,13 @@ pub async fn login(
 ) -> Result<HttpResponse, ConsoleError> {
     check_login_csrf(&req, &form.csrf_token)?;
     let source = source(&req);
+    let device = req.cookie(device_cookie_name(&state.config.issuer));
     let attempt = LoginAttempt {
         email: &form.email,
         password: &form.password,
         totp: Some(form.totp.as_str()),
         source: &source,
+        device: device.as_ref().map(|c| c.value()),
     };
     let now = now_micros();
     let outcome = state
@@ -146,8 +149,11 @@ pub async fn login(
         .authenticate(&state.db, attempt, now, Instant::now())
         .await;
     let shown_email: String = form.email.trim().chars().take(254).collect();
-    let (status, message, retry_after) = match outcome {
-        Ok(operator) => {
+    let (status, message, retry_after, target) = match outcome {
+        Ok(operators::SignedInOperator {
+            operator,
+            device_cookie: device,
+        }) => {
             let ctx = crate::service::audit::AuditContext::operator(
                 &state.audit_key,
                 &operator.id,
@@ -158,30 +164,34 @@ pub async fn login(
                 sessions::create(&state.db, &state.config.console, &ctx, &operator, now).await?;
             tracing::info!("operator {} signed in", operator.id);
             let issuer = &state.config.issuer;
-            return Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, landing(&state, &operator)))
+            let mut res = HttpResponse::SeeOther();
+            res.insert_header((header::LOCATION, landing(&state, &operator)))
                 .cookie(session_cookie(issuer, id.expose()))
-                .cookie(removal_cookie(issuer, login_csrf_cookie_name(issuer)))
-                .finish());
+                .cookie(removal_cookie(issuer, login_csrf_cookie_name(issuer)));
+            if let Some(value) = device {
+                res.cookie(device_cookie(issuer, value));
+            }
+            return Ok(res.finish());
         }
         Err(LoginError::Internal(e)) => return Err(e.into()),
-        Err(LoginError::Invalid) => (
+        Err(LoginError::Invalid { operator }) => (
             StatusCode::UNAUTHORIZED,
             INVALID_CREDENTIALS.to_owned(),
             None,
+            operator,
         ),
         Err(LoginError::Throttled { retry_after }) => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many attempts; retry in {retry_after} s."),
             Some(retry_after),
+            None,
         ),
     };
     operators::audit_login(
         &state.db,
         &state.audit_key,
         &source,
-        &form.email,
-        None,
+        target.as_deref(),
         Outcome::Denied,
         now,
     )

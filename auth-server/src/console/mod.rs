@@ -293,6 +293,26 @@ pub fn login_csrf_cookie_name(issuer: &str) -> &'static str {
     }
 }
 
+/// The known-device cookie (`service::devices`): `__Host-cf_device` over https, `cf_device`
+/// over http.
+pub fn device_cookie_name(issuer: &str) -> &'static str {
+    if is_https(issuer) {
+        "__Host-cf_device"
+    } else {
+        "cf_device"
+    }
+}
+
+/// The known-device cookie: a console cookie that outlives the browser session, for as long
+/// as the server honours it.
+pub fn device_cookie(issuer: &str, value: String) -> Cookie<'static> {
+    let mut c = console_cookie(issuer, device_cookie_name(issuer), value);
+    c.set_max_age(actix_web::cookie::time::Duration::seconds(
+        crate::service::devices::DEVICE_LIFETIME_SECS,
+    ));
+    c
+}
+
 /// A console cookie: `HttpOnly; SameSite=Strict`; over https `Secure; Path=/` (what the
 /// `__Host-` prefix demands), over http `Path=/console` without `Secure`. No `Max-Age`: it
 /// ends with the browser; the server ends the session itself.

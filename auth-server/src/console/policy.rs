@@ -4,8 +4,9 @@
 //! - **developer**: only sandbox credentials they own (`owner_id` is theirs). Another
 //!   developer's (or an ops-managed, or a live) credential does not exist for them: it is a 404,
 //!   exactly like a missing one, and lists never show it. They create sandbox credentials only
-//!   (a forged `environment=live` is 403 and writes nothing), and the operators page and the
-//!   audit trail are 403.
+//!   (a forged `environment=live` is 403 and writes nothing), on the default tier (choosing a
+//!   tier is an admin's decision: a forged `tier` is 403), cannot enable (or change) an
+//!   application an admin disabled, and the operators page and the audit trail are 403.
 //! - **auditor**: reads every list and the audit trail; every write is 403.
 //!
 //! Handlers ask here before they act: [`page`] for the page itself, [`create`] before a
@@ -99,6 +100,31 @@ pub fn create(role: Role, environment: Environment) -> Result<(), Denied> {
         (Role::Developer, Environment::Sandbox) => Ok(()),
         (Role::Developer, Environment::Live) => Err(Denied::Forbidden),
         (Role::Auditor, _) => Err(Denied::Forbidden),
+    }
+}
+
+/// May `role` choose a credential's rate-limit tier (else it gets the default)?
+pub fn choose_tier(role: Role) -> Result<(), Denied> {
+    match role {
+        Role::Admin => Ok(()),
+        Role::Developer | Role::Auditor => Err(Denied::Forbidden),
+    }
+}
+
+/// May `role` enable an application that is disabled (`by_admin`: an admin disabled it)?
+pub fn enable(role: Role, by_admin: bool) -> Result<(), Denied> {
+    match (role, by_admin) {
+        (Role::Admin, _) | (Role::Developer, false) => Ok(()),
+        (Role::Developer, true) | (Role::Auditor, _) => Err(Denied::Forbidden),
+    }
+}
+
+/// How a change made by `role` counts: an admin's, or the owning developer's.
+pub fn changed_by(role: Role) -> crate::service::applications::ChangedBy {
+    use crate::service::applications::ChangedBy;
+    match role {
+        Role::Admin => ChangedBy::Admin,
+        Role::Developer | Role::Auditor => ChangedBy::Owner,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct ApplicationRow {
     pub owner_id: Option<String>,
     /// When it was last issued a token (written in batches; may lag by the flush interval).
     pub last_token_at: Option<i64>,
+    /// Disabled by an admin (console admin, admin API, CLI): only an admin may enable it again.
+    pub disabled_by_admin: bool,
 }
 
 /// Which applications a list shows. `None` leaves a dimension open.
@@ -67,7 +69,11 @@ pub struct ApplicationChanges {
     pub scopes: Option<String>,
     pub tier: Option<String>,
     pub disabled: Option<bool>,
+    pub disabled_by_admin: Option<bool>,
     pub introspection: Option<bool>,
+    /// Tokens issued before this instant are refused: set by a disable, so that enabling again
+    /// does not revive them.
+    pub tokens_not_before: Option<Option<i64>>,
     pub updated_at: i64,
 }
 
@@ -121,6 +127,24 @@ impl ApplicationRow {
             .load(conn)
     }
 
+    /// Client ids (not deleted) whose current or previous secret is still a bcrypt hash from
+    /// before digests (`prefix` is the digest's), oldest first.
+    pub fn with_legacy_secrets(conn: &mut DbConnection, prefix: &str) -> QueryResult<Vec<String>> {
+        let pattern = format!("{prefix}%");
+        applications::table
+            .filter(applications::deleted_at.is_null())
+            .filter(
+                applications::secret_hash.not_like(pattern.clone()).or(
+                    applications::previous_secret_hash
+                        .is_not_null()
+                        .and(applications::previous_secret_hash.not_like(pattern)),
+                ),
+            )
+            .order((applications::created_at.asc(), applications::client_id))
+            .select(applications::client_id)
+            .load(conn)
+    }
+
     /// Records the latest token issue of each application (never moves the instant back).
     pub fn touch_last_token(
         conn: &mut DbConnection,
@@ -140,18 +164,24 @@ impl ApplicationRow {
         .execute(conn)
     }
 
+    /// Applies `changes`. With `owner_only`, only while the application is not disabled by an
+    /// admin (a developer's change of their own application: 0 rows otherwise).
     pub fn update(
         conn: &mut DbConnection,
         client_id: &str,
         changes: &ApplicationChanges,
+        owner_only: bool,
     ) -> QueryResult<usize> {
-        diesel::update(
-            applications::table
-                .filter(applications::client_id.eq(client_id))
-                .filter(applications::deleted_at.is_null()),
-        )
-        .set(changes)
-        .execute(conn)
+        let target = applications::table
+            .filter(applications::client_id.eq(client_id))
+            .filter(applications::deleted_at.is_null());
+        if owner_only {
+            diesel::update(target.filter(applications::disabled_by_admin.eq(false)))
+                .set(changes)
+                .execute(conn)
+        } else {
+            diesel::update(target).set(changes).execute(conn)
+        }
     }
 
     /// Replaces the secret hash if the row is still as `rotation` read it (so that of two

@@ -149,6 +149,15 @@ impl OperatorRow {
             .execute(conn)
     }
 
+    /// Admins that are not disabled.
+    pub fn active_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+        operators::table
+            .filter(operators::role.eq("admin"))
+            .filter(operators::disabled.eq(false))
+            .count()
+            .get_result(conn)
+    }
+
     pub fn set_role(conn: &mut DbConnection, id: &str, role: &str, now: i64) -> QueryResult<usize> {
         diesel::update(operators::table.filter(operators::id.eq(id)))
             .set((operators::role.eq(role), operators::updated_at.eq(now)))

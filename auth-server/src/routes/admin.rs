@@ -135,8 +135,15 @@ pub async fn patch_application(
     id: Path<String>,
     body: Json<PatchApplication>,
 ) -> Result<HttpResponse> {
-    let view =
-        applications::patch(&state.db, &admin.0, &id, body.into_inner(), now_micros()).await?;
+    let view = applications::patch(
+        &state.db,
+        &admin.0,
+        &id,
+        body.into_inner(),
+        applications::ChangedBy::Admin,
+        now_micros(),
+    )
+    .await?;
     tracing::info!("application {} updated", view.client_id);
     Ok(HttpResponse::Ok().json(view))
 }

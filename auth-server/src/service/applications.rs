@@ -71,6 +71,10 @@ pub struct ApplicationView {
     pub tier: Tier,
     pub grant_types: Vec<String>,
     pub disabled: bool,
+    /// Disabled by an admin: only an admin may enable it (the console's rule; not part of the
+    /// admin API's JSON).
+    #[serde(skip)]
+    pub disabled_by_admin: bool,
     /// May introspect tokens of other applications.
     pub introspection: bool,
     /// Tokens issued before this instant are refused (RFC 3339), if "revoke all tokens" was used.
@@ -204,6 +208,7 @@ impl ApplicationView {
             tier: row.tier.parse().map_err(|_| corrupt("tier"))?,
             grant_types: vec!["client_credentials".to_owned()],
             disabled: row.disabled,
+            disabled_by_admin: row.disabled_by_admin,
             introspection: row.introspection,
             tokens_not_before: row.tokens_not_before.map(shared::time::rfc3339),
             created_at: shared::time::rfc3339(row.created_at),
@@ -241,6 +246,7 @@ pub async fn create(
         introspection: new.introspection,
         owner_id: new.owner_id,
         last_token_at: None,
+        disabled_by_admin: false,
     };
     let to_insert = row.clone();
     let ctx = ctx.clone();
@@ -276,6 +282,16 @@ pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
     ApplicationView::from_row(&row)
 }
 
+/// Client ids whose stored secret is still bcrypt (rows from before digests). Each is replaced
+/// by its digest at the client's next successful authentication; only the client knows the
+/// secret, so nothing else can migrate it (`auth-server app migrate-secrets` reports them;
+/// rotating the secret also replaces it).
+pub async fn with_legacy_secrets(db: &Db) -> Result<Vec<String>> {
+    Ok(db
+        .run(|c| ApplicationRow::with_legacy_secrets(c, super::secrets::DIGEST_PREFIX))
+        .await?)
+}
+
 /// Applications matching `filter`, newest first.
 pub async fn list(db: &Db, filter: &ApplicationFilter) -> Result<Vec<ApplicationView>> {
     let filter = crate::db::applications::ApplicationFilter {
@@ -287,11 +303,22 @@ pub async fn list(db: &Db, filter: &ApplicationFilter) -> Result<Vec<Application
     rows.iter().map(ApplicationView::from_row).collect()
 }
 
+/// Who makes a change to an application: an admin (console admin, admin API, CLI) or the
+/// developer who owns it (console). An admin's disable can be undone only by an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangedBy {
+    Admin,
+    Owner,
+}
+
+/// Changes an application. Disabling also ends every token issued before now (as
+/// `revoke-tokens`), so that enabling it again does not revive them.
 pub async fn patch(
     db: &Db,
     ctx: &AuditContext,
     client_id: &str,
     patch: PatchApplication,
+    by: ChangedBy,
     now: i64,
 ) -> Result<ApplicationView> {
     if !super::client_auth::plausible_client_id(client_id) {
@@ -319,7 +346,13 @@ pub async fn patch(
             .map(|t| parse_tier(t).map(|t| t.as_str().to_owned()))
             .transpose()?,
         disabled: patch.disabled,
+        disabled_by_admin: match patch.disabled {
+            Some(true) => Some(by == ChangedBy::Admin),
+            Some(false) => Some(false),
+            None => None,
+        },
         introspection: patch.introspection,
+        tokens_not_before: (patch.disabled == Some(true)).then_some(Some(now)),
         updated_at: now,
     };
     let id = client_id.to_owned();
@@ -339,7 +372,7 @@ pub async fn patch(
     let updated = db
         .run(move |c| {
             c.transaction(|c| {
-                let n = ApplicationRow::update(c, &id, &changes)?;
+                let n = ApplicationRow::update(c, &id, &changes, by == ChangedBy::Owner)?;
                 if n > 0 {
                     audit::change(c, &ctx, Feed::Credential(ChangeKind::App, &id), &event, now)?;
                 }
@@ -348,10 +381,18 @@ pub async fn patch(
         })
         .await?;
     if updated == 0 {
+        let current = get(db, client_id).await?;
+        if by == ChangedBy::Owner && current.disabled_by_admin {
+            return Err(Error::Conflict(ADMIN_DISABLED.into()));
+        }
         return Err(Error::NotFound("application"));
     }
     get(db, client_id).await
 }
+
+/// A developer's change of an application an admin disabled.
+pub const ADMIN_DISABLED: &str =
+    "An admin disabled this application; only an admin can change or enable it.";
 
 /// Issues a new secret. Of two concurrent rotations the second answers 409: each secret
 /// handed out is valid when it is shown.
@@ -503,6 +544,7 @@ mod tests {
                 tier: Tier::default(),
                 grant_types: vec!["client_credentials".into()],
                 disabled: false,
+                disabled_by_admin: false,
                 introspection: false,
                 tokens_not_before: None,
                 created_at: "2026-01-01T00:00:00Z".into(),

@@ -15,7 +15,8 @@
 //! where `prev_hash` is the previous event's `hash` (64 zeros before the first) and the
 //! canonical form is [`canonical`], over the stored columns exactly. `K` is derived from the
 //! key-encryption key: `K = HKDF-SHA256(SIGNING_KEY_ENCRYPTION_KEY, info =` [`MAC_KEY_INFO`]`)`
-//! ([`AuditKey`]); it lives only in memory, never in the database. Changing, inserting or
+//! ([`AuditKey`], through `Kek::derive_key` and its fixed salt); it lives only in memory, never
+//! in the database. Changing, inserting or
 //! deleting any event but the newest breaks the chain, which [`verify`] finds — and, unlike a
 //! plain hash chain, recomputing the chain after an edit needs `K`, so someone with the database
 //! alone cannot rewrite history. Removing the newest events (or every event) is found by
@@ -60,9 +61,9 @@ use super::kek::Kek;
 pub use crate::db::audit_events::{AuditEventRow, AuditFilter};
 use crate::error::{Error, Result};
 
-/// The HKDF `info` label of the chain's MAC key. Fixed: changing it re-keys nothing and breaks
-/// every existing chain.
-pub const MAC_KEY_INFO: &[u8] = b"caseforge audit-chain hmac-sha256 v1";
+/// The HKDF purpose (`info`) of the chain's MAC key ([`Kek::derive_key`]). Fixed: changing it
+/// breaks every existing chain.
+pub const MAC_KEY_INFO: &str = "caseforge audit-chain hmac-sha256 v1";
 /// The action of the event that anchors a plain (pre-keyed) trail to the keyed chain.
 pub const ANCHOR_ACTION: &str = "audit.chain_keyed";
 /// The action of the event written after the chain was re-keyed under a new KEK.
@@ -123,7 +124,7 @@ impl Eq for AuditKey {}
 impl AuditKey {
     pub fn from_kek(kek: &Kek) -> AuditKey {
         AuditKey {
-            key: Arc::new(kek.derive(MAC_KEY_INFO)),
+            key: Arc::new(kek.derive_key(MAC_KEY_INFO)),
             kek_id: kek.id().into(),
         }
     }
@@ -1114,14 +1115,14 @@ mod tests {
         assert_eq!(key(1).mac(GENESIS, &r), key(1).mac(GENESIS, &r));
         // Derived with the fixed label, not the KEK itself.
         let kek = Kek::from_bytes([1; 32]);
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&kek.derive(MAC_KEY_INFO)).unwrap();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&kek.derive_key(MAC_KEY_INFO)).unwrap();
         mac.update(GENESIS.as_bytes());
         mac.update(canonical(&r).as_bytes());
         assert_eq!(
             hex::encode(mac.finalize().into_bytes()),
             key(1).mac(GENESIS, &r)
         );
-        assert!(!format!("{:?}", key(1)).contains(&hex::encode(kek.derive(MAC_KEY_INFO))));
+        assert!(!format!("{:?}", key(1)).contains(&hex::encode(kek.derive_key(MAC_KEY_INFO))));
     }
 
     #[test]

@@ -23,8 +23,11 @@
 //!
 //! Failures are throttled per `client_id` ([`FailureThrottle`]): ten in a burst, then one every
 //! six seconds. Taking a failure token is atomic, so concurrent guesses cannot overrun the
-//! burst. A correct secret is never refused by the throttle (it matches before the throttle is
-//! consulted, or is verified even while throttled); only a wrong one is answered 429.
+//! burst. A digest is matched before the throttle is consulted (it costs microseconds), so a
+//! correct secret of a digest row is never refused. For a bcrypt row the throttle comes first:
+//! a throttled attempt is answered 429 without bcrypt (unless the same credentials were verified
+//! recently), so that guesses at one legacy client cannot queue bcrypt work in front of another
+//! client's request.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -159,7 +162,9 @@ impl ClientAuthenticator {
             }
             self.verified.invalidate(&key).await;
         }
-        let throttled = self.throttle.take(&creds.client_id, now).await.err();
+        if let Err(retry_after) = self.throttle.take(&creds.client_id, now).await {
+            return Err(Error::Throttled { retry_after });
+        }
         // Two bcrypt verifications for every failed attempt, padded with the dummy hash; a
         // match stops early.
         let real = legacy.len().min(2);
@@ -170,9 +175,7 @@ impl ClientAuthenticator {
 
         match (row, outcome) {
             (Some(row), Ok(hash)) => {
-                if throttled.is_none() {
-                    self.throttle.give_back(&creds.client_id, now).await;
-                }
+                self.throttle.give_back(&creds.client_id, now).await;
                 self.after_success(db, &audit(&row), &row, &hash, &creds.secret)
                     .await;
                 Ok(row)
@@ -180,10 +183,7 @@ impl ClientAuthenticator {
             (_, Err(e)) if matches!(*e, VerifyError::Cancelled) => {
                 Err(Error::Internal("bcrypt task cancelled".into()))
             }
-            _ => match throttled {
-                Some(retry_after) => Err(Error::Throttled { retry_after }),
-                None => Err(Error::InvalidClient { basic }),
-            },
+            _ => Err(Error::InvalidClient { basic }),
         }
     }
 

@@ -8,10 +8,10 @@
 //! digest of the KEK, not the KEK) lets a wrong KEK be reported as wrong instead of as a corrupt
 //! key, and lets a rotation know which of two KEKs opens a row.
 //!
-//! Other keys are derived from the KEK with HKDF-SHA256 ([`Kek::derive`]) under a fixed `info`
-//! label each, so that one secret in the environment serves every purpose without any two
-//! purposes sharing a key: the audit chain's MAC key is `HKDF(KEK, info = "caseforge audit-chain
-//! hmac-sha256 v1")` (`service::audit`).
+//! Other keys are derived from the KEK with HKDF-SHA256 ([`Kek::derive_key`], salt `caseforge
+//! kek derivation v1`) under a fixed purpose (`info`) each, so that one secret in the
+//! environment serves every purpose without any two purposes sharing a key: e.g. the audit
+//! chain's MAC key, purpose `caseforge audit-chain hmac-sha256 v1` (`service::audit`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -79,15 +79,15 @@ impl Kek {
         &self.id
     }
 
-    /// 32 bytes derived from this KEK for the purpose named by `info` (HKDF-SHA256, RFC 5869,
-    /// no salt: the KEK is already uniformly random). A different `info` gives an unrelated key,
-    /// and the KEK cannot be recovered from a derived one.
-    pub fn derive(&self, info: &[u8]) -> [u8; 32] {
-        let mut okm = [0u8; 32];
-        hkdf::Hkdf::<Sha256>::new(None, self.key.as_slice())
-            .expand(info, &mut okm)
-            .expect("invariant: HKDF-SHA256 can expand to 32 bytes (at most 8160)");
-        okm
+    /// A 32-byte key for one `purpose`, derived from the KEK with HKDF-SHA256 (RFC 5869; the
+    /// purpose is the `info`, so keys of different purposes are independent). Like the KEK, a
+    /// derived key never reaches the database.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"caseforge kek derivation v1"), &self.key);
+        let mut out = [0u8; 32];
+        hk.expand(purpose.as_bytes(), &mut out)
+            .expect("invariant: 32 bytes is a valid HKDF-SHA256 output length");
+        out
     }
 
     /// Seals `plaintext` for the row `kid`.
@@ -175,10 +175,16 @@ mod tests {
     #[test]
     fn derived_keys_depend_on_the_kek_and_the_label_only() {
         let kek = Kek::from_bytes([1; 32]);
-        assert_eq!(kek.derive(b"a"), Kek::from_bytes([1; 32]).derive(b"a"));
-        assert_ne!(kek.derive(b"a"), kek.derive(b"b"));
-        assert_ne!(kek.derive(b"a"), Kek::from_bytes([2; 32]).derive(b"a"));
-        assert_ne!(kek.derive(b"a"), [1; 32]);
+        assert_eq!(
+            kek.derive_key("a"),
+            Kek::from_bytes([1; 32]).derive_key("a")
+        );
+        assert_ne!(kek.derive_key("a"), kek.derive_key("b"));
+        assert_ne!(
+            kek.derive_key("a"),
+            Kek::from_bytes([2; 32]).derive_key("a")
+        );
+        assert_ne!(kek.derive_key("a"), [1; 32]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod client_auth;
+pub mod devices;
 pub mod grants;
 pub mod kek;
 pub mod last_token;

@@ -6,9 +6,23 @@
 //! semaphore of its own ([`LOGIN_HASHING_PERMITS`]), so a flood of logins queues behind two
 //! permits instead of taking the blocking threads token issuance needs. Unknown emails are
 //! verified against a dummy hash: unknown email, wrong password and wrong code give the same
-//! answer after the same work. Failures are throttled per account and per source address; a
-//! throttled attempt is still verified, so the right credentials are never refused by the
-//! throttle, and only a failing one is answered "too many attempts".
+//! answer after the same work.
+//!
+//! **Guessing is stopped before any work.** Every budget is taken *before* the attempt is
+//! checked, and an attempt over a budget is answered 429 without a database lookup, a bcrypt or
+//! a code check — a throttled answer costs microseconds and tells nothing about the guess:
+//! - per source address (the client address `TRUSTED_PROXIES` resolves): a burst of
+//!   [`LOGIN_FAILURE_BURST`], then one every [`LOGIN_FAILURE_REFILL`];
+//! - per account (the typed email, normalised, whether or not it exists): [`ACCOUNT_LOCKOUT`]
+//!   — a few failures, then a lock that doubles with each further failure. An attempt carrying
+//!   this account's device cookie (`service::devices`: the browser signed in to it before) is
+//!   counted per device instead, so the lockout an attacker causes does not keep the owner out;
+//! - per operator, wrong TOTP codes after a right password: [`TOTP_LOCKOUT`], checked before the
+//!   password is, so a locked account answers the same whether the password was right;
+//! - per operator, the current password re-entered on the account page: [`REAUTH_LOCKOUT`].
+//!
+//! A success gives the source's token back and clears the account's (or device's) count.
+//! With `REDIS_URL` every budget is shared by the replicas.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,11 +32,12 @@ use std::time::{Duration, Instant};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::db::Db;
-use shared::throttle::FailureThrottle;
+use shared::throttle::{FailureThrottle, Lockout, LockoutPolicy};
 use shared::Secret;
 use tokio::sync::Semaphore;
 
 use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed, Outcome};
+use super::devices::{Device, DeviceKeys};
 use super::kek::Kek;
 use super::secrets;
 use super::sessions::TokenDigest;
@@ -31,9 +46,28 @@ use crate::error::{Error, Result};
 
 /// bcrypt runs of sign-ins (and password changes) in flight at once.
 pub const LOGIN_HASHING_PERMITS: usize = 2;
-/// Failed sign-ins tolerated per account and per source address in a burst, and the refill.
+/// Failed sign-ins tolerated per source address in a burst, and the refill.
 pub const LOGIN_FAILURE_BURST: u32 = 10;
 pub const LOGIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
+/// Sign-in failures per account (or per known device): five, then 1 min, 2, 4, … at most 15 min
+/// (about a hundred guesses a day at most, from any number of addresses).
+pub const ACCOUNT_LOCKOUT: LockoutPolicy = LockoutPolicy {
+    free: 5,
+    base: Duration::from_secs(60),
+    max: Duration::from_secs(15 * 60),
+    forget: Duration::from_secs(24 * 3600),
+};
+/// Wrong TOTP codes per operator (the password was right): five, then 1 min, doubling, at most
+/// an hour.
+pub const TOTP_LOCKOUT: LockoutPolicy = LockoutPolicy {
+    free: 5,
+    base: Duration::from_secs(60),
+    max: Duration::from_secs(3600),
+    forget: Duration::from_secs(24 * 3600),
+};
+/// Wrong current passwords on the account page per operator (a stolen session guessing the
+/// password to change it or TOTP): as [`ACCOUNT_LOCKOUT`].
+pub const REAUTH_LOCKOUT: LockoutPolicy = ACCOUNT_LOCKOUT;
 /// A setup link works this long.
 pub const SETUP_LINK_LIFETIME_US: i64 = 24 * 3600 * 1_000_000;
 /// Passwords: at least this many characters, at most this many bytes.
@@ -208,12 +242,24 @@ pub struct TotpEnrolment {
 /// or replayed code, disabled account and unset password.
 #[derive(Debug)]
 pub enum LoginError {
-    Invalid,
-    /// Failed while throttled: retry after this many seconds.
+    /// Checked and refused. `operator`: the id of the operator the email named, when one exists
+    /// (for the audit trail; never shown).
+    Invalid {
+        operator: Option<String>,
+    },
+    /// Over a budget: refused without being checked; retry after this many seconds.
     Throttled {
         retry_after: u64,
     },
     Internal(Error),
+}
+
+/// A successful sign-in: the operator, and a fresh device cookie for the browser (`None`
+/// without a KEK).
+#[derive(Debug)]
+pub struct SignedInOperator {
+    pub operator: OperatorView,
+    pub device_cookie: Option<String>,
 }
 
 impl From<Error> for LoginError {
@@ -236,18 +282,34 @@ pub struct LoginAttempt<'a> {
     pub totp: Option<&'a str>,
     /// The source address (throttle key and audit).
     pub source: &'a str,
+    /// The browser's device cookie, if it sent one (`service::devices`).
+    pub device: Option<&'a str>,
 }
 
-/// The sign-in machinery: bcrypt bound, dummy hash, failure throttles, the TOTP KEK.
+/// The sign-in machinery: bcrypt bound, dummy hash, failure budgets, device cookies, the TOTP
+/// KEK.
 pub struct Operators {
     cost: u32,
     /// bcrypt of a random secret at `cost`, made at the first sign-in (not at start, where it
     /// would cost every server and test start a bcrypt at cost 12).
     dummy_hash: Arc<OnceLock<String>>,
     hashing: Arc<Semaphore>,
-    per_account: FailureThrottle,
     per_source: FailureThrottle,
+    /// Keyed by the normalised email (attempts without this account's device cookie).
+    per_account: Lockout,
+    /// Keyed by device (attempts with this account's device cookie).
+    per_device: Lockout,
+    /// Keyed by operator id.
+    totp_codes: Lockout,
+    /// Keyed by operator id.
+    reauth: Lockout,
+    devices: Option<DeviceKeys>,
     kek: Option<Kek>,
+    /// `caseforge_auth_console_sign_ins_total{outcome}`: success, invalid, throttled.
+    sign_ins: prometheus::IntCounterVec,
+    /// `caseforge_auth_password_checks_total`: bcrypt verifications of typed passwords (the
+    /// dummy included): what a throttled attempt never costs.
+    password_checks: prometheus::IntCounter,
 }
 
 impl Operators {
@@ -258,16 +320,43 @@ impl Operators {
             cost,
             dummy_hash: Arc::new(OnceLock::new()),
             hashing: Arc::new(Semaphore::new(LOGIN_HASHING_PERMITS)),
-            per_account: FailureThrottle::new(LOGIN_FAILURE_BURST, LOGIN_FAILURE_REFILL, 100_000),
             per_source: FailureThrottle::new(LOGIN_FAILURE_BURST, LOGIN_FAILURE_REFILL, 100_000),
+            per_account: Lockout::new(ACCOUNT_LOCKOUT, 100_000),
+            per_device: Lockout::new(ACCOUNT_LOCKOUT, 100_000),
+            totp_codes: Lockout::new(TOTP_LOCKOUT, 100_000),
+            reauth: Lockout::new(REAUTH_LOCKOUT, 100_000),
+            devices: kek.as_ref().map(DeviceKeys::new),
             kek,
+            sign_ins: prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "caseforge_auth_console_sign_ins_total",
+                    "Console sign-in attempts by outcome (success, invalid, throttled: refused before any check).",
+                ),
+                &["outcome"],
+            )
+            .expect("invariant: static metric definition is valid"),
+            password_checks: prometheus::IntCounter::new(
+                "caseforge_auth_password_checks_total",
+                "bcrypt verifications of typed operator passwords (sign-in and re-entered current passwords).",
+            )
+            .expect("invariant: static metric definition is valid"),
         }
     }
 
-    /// Shares both failure throttles with every replica through `store`.
+    /// Registers the sign-in metrics with the service's registry.
+    pub fn with_metrics(self, metrics: &shared::metrics::Metrics) -> Self {
+        metrics.register(Box::new(self.sign_ins.clone()));
+        metrics.register(Box::new(self.password_checks.clone()));
+        self
+    }
+
+    /// Shares every sign-in budget with every replica through `store`.
     pub fn with_shared_throttle(mut self, store: Arc<shared::redis_store::RedisStore>) -> Self {
-        self.per_account = self.per_account.shared("operator", store.clone());
-        self.per_source = self.per_source.shared("operator-source", store);
+        self.per_source = self.per_source.shared("operator-source", store.clone());
+        self.per_account = self.per_account.shared("operator-account", store.clone());
+        self.per_device = self.per_device.shared("operator-device", store.clone());
+        self.totp_codes = self.totp_codes.shared("operator-totp", store.clone());
+        self.reauth = self.reauth.shared("operator-reauth", store);
         self
     }
 
@@ -283,6 +372,7 @@ impl Operators {
     /// Whether `password` matches `hash` (`None`: the dummy), under the bound. Always pays for
     /// one bcrypt.
     async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
+        self.password_checks.inc();
         let _permit = self
             .hashing
             .acquire()
@@ -306,27 +396,47 @@ impl Operators {
         .map_err(|_| Error::Internal("bcrypt task cancelled".into()))
     }
 
-    /// Checks an attempt; on success returns the operator. `now_us` is wall-clock Unix
-    /// microseconds (TOTP steps), `now` the monotonic clock (throttles). The outcome is
-    /// audited as `session.login` by the caller, who knows whether a session was made.
+    /// Checks an attempt; on success returns the operator (and a new device cookie).
+    /// `now_us` is wall-clock Unix microseconds (TOTP steps, device cookies), `now` the
+    /// monotonic clock (budgets). Budgets are taken before anything is checked (module notes).
+    /// The outcome is audited by the caller, who knows whether a session was made.
     pub async fn authenticate(
         &self,
         db: &Db,
         attempt: LoginAttempt<'_>,
         now_us: i64,
         now: Instant,
-    ) -> std::result::Result<OperatorView, LoginError> {
-        // The throttle key is the normalised email even when it is not a valid one, bounded so
-        // that a huge field cannot become a huge key.
-        let key: String = attempt
-            .email
-            .trim()
-            .to_lowercase()
-            .chars()
-            .take(MAX_EMAIL_LEN)
-            .collect();
-        let account_throttled = self.per_account.take(&key, now).await.err();
-        let source_throttled = self.per_source.take(attempt.source, now).await.err();
+    ) -> std::result::Result<SignedInOperator, LoginError> {
+        let outcome = self.check_attempt(db, attempt, now_us, now).await;
+        let label = match &outcome {
+            Ok(_) => "success",
+            Err(LoginError::Invalid { .. }) => "invalid",
+            Err(LoginError::Throttled { .. }) => "throttled",
+            Err(LoginError::Internal(_)) => return outcome,
+        };
+        self.sign_ins.with_label_values(&[label]).inc();
+        outcome
+    }
+
+    async fn check_attempt(
+        &self,
+        db: &Db,
+        attempt: LoginAttempt<'_>,
+        now_us: i64,
+        now: Instant,
+    ) -> std::result::Result<SignedInOperator, LoginError> {
+        let throttled = |retry_after| LoginError::Throttled { retry_after };
+        self.per_source
+            .take(attempt.source, now)
+            .await
+            .map_err(throttled)?;
+        let key = account_key(attempt.email);
+        let device = self.device(attempt.device, &key, now_us);
+        match &device {
+            Some(d) => self.per_device.take(d.as_str(), now).await,
+            None => self.per_account.take(&key, now).await,
+        }
+        .map_err(throttled)?;
 
         let row = match Email::parse(attempt.email) {
             Ok(email) => {
@@ -337,6 +447,16 @@ impl Operators {
             Err(_) => None,
         };
         let usable = row.as_ref().filter(|r| !r.disabled);
+        let invalid = || LoginError::Invalid {
+            operator: row.as_ref().map(|r| r.id.clone()),
+        };
+        // A locked TOTP answers before the password is checked, so that the answer is the same
+        // whether the password was right.
+        if let Some(r) = usable.filter(|r| r.totp_enabled) {
+            if let Some(retry_after) = self.totp_codes.check(&r.id, now).await {
+                return Err(throttled(retry_after));
+            }
+        }
         let hash = usable.and_then(|r| r.password_hash.as_deref());
         let password_ok = if attempt.password.len() > MAX_PASSWORD_BYTES {
             // Not hashed at all: nothing this long was ever stored. Still costs one bcrypt.
@@ -344,52 +464,60 @@ impl Operators {
         } else {
             self.verify(attempt.password, hash).await?
         };
-
-        let mut ok = password_ok;
-        if let (true, Some(row)) = (ok, usable) {
-            if row.totp_enabled {
-                ok = match attempt.totp.map(str::trim).filter(|c| !c.is_empty()) {
-                    Some(code) => self.use_totp_code(db, row, code, false, now_us).await?,
-                    None => false,
-                };
+        let Some(row) = usable.filter(|_| password_ok) else {
+            return Err(invalid());
+        };
+        if row.totp_enabled {
+            let Some(code) = attempt.totp.map(str::trim).filter(|c| !c.is_empty()) else {
+                return Err(invalid());
+            };
+            self.totp_codes
+                .take(&row.id, now)
+                .await
+                .map_err(throttled)?;
+            if !self.use_totp_code(db, row, code, false, now_us).await? {
+                return Err(invalid());
             }
+            self.totp_codes.clear(&row.id).await;
         }
-        match (ok, usable) {
-            (true, Some(row)) => {
-                if account_throttled.is_none() {
-                    self.per_account.give_back(&key, now).await;
-                }
-                if source_throttled.is_none() {
-                    self.per_source.give_back(attempt.source, now).await;
-                }
-                self.rehash_if_needed(db, row, attempt.password, now_us)
-                    .await;
-                Ok(OperatorView::from_row(row)?)
-            }
-            _ => match account_throttled.max(source_throttled) {
-                Some(retry_after) => Err(LoginError::Throttled { retry_after }),
-                None => Err(LoginError::Invalid),
-            },
+        self.per_source.give_back(attempt.source, now).await;
+        match &device {
+            Some(d) => self.per_device.clear(d.as_str()).await,
+            None => self.per_account.clear(&key).await,
         }
+        self.rehash_if_needed(db, row, attempt.password, now_us)
+            .await;
+        Ok(SignedInOperator {
+            operator: OperatorView::from_row(row)?,
+            device_cookie: self
+                .devices
+                .as_ref()
+                .map(|d| d.issue(&key, now_us / 1_000_000)),
+        })
     }
 
-    /// The signed-in operator's current password, re-entered to confirm a change. Wrong ones
-    /// count against the account's sign-in throttle (a stolen session cannot guess the password
-    /// faster than a login form could); past it, a wrong one is `Error::Throttled`.
+    /// The device of a device cookie sent with an attempt on `account`, if it is one.
+    fn device(&self, cookie: Option<&str>, account: &str, now_us: i64) -> Option<Device> {
+        self.devices
+            .as_ref()?
+            .verify(cookie?, account, now_us / 1_000_000)
+    }
+
+    /// The signed-in operator's current password, re-entered to confirm a change. Attempts
+    /// draw from the operator's [`REAUTH_LOCKOUT`] before bcrypt runs, so a stolen session
+    /// cannot guess the password faster than the login form allows; a locked one is
+    /// `Error::Throttled`.
     async fn check_current_password(&self, row: &OperatorRow, current: &str) -> Result<bool> {
-        let now = Instant::now();
-        let throttled = self.per_account.take(&row.email, now).await.err();
+        self.reauth
+            .take(&row.id, Instant::now())
+            .await
+            .map_err(|retry_after| Error::Throttled { retry_after })?;
         let ok = current.len() <= MAX_PASSWORD_BYTES
             && self.verify(current, row.password_hash.as_deref()).await?;
-        match (ok, throttled) {
-            (true, None) => {
-                self.per_account.give_back(&row.email, now).await;
-                Ok(true)
-            }
-            (true, Some(_)) => Ok(true),
-            (false, Some(retry_after)) => Err(Error::Throttled { retry_after }),
-            (false, None) => Ok(false),
+        if ok {
+            self.reauth.clear(&row.id).await;
         }
+        Ok(ok)
     }
 
     /// A password hashed at another cost than the configured one is rehashed after a correct
@@ -456,9 +584,20 @@ impl Operators {
             .map_err(|e| Error::Internal(format!("TOTP secret of {operator_id}: {e}")))
     }
 
-    /// Starts (or restarts) TOTP enrolment: a fresh secret, sealed, stored unconfirmed.
-    pub async fn totp_begin(&self, db: &Db, operator_id: &str, now: i64) -> Result<TotpEnrolment> {
+    /// Starts (or restarts) TOTP enrolment after checking the operator's current password (a
+    /// stolen session cannot bind the thief's authenticator): a fresh secret, sealed, stored
+    /// unconfirmed. `Ok(None)`: wrong password, nothing changed.
+    pub async fn totp_begin(
+        &self,
+        db: &Db,
+        operator_id: &str,
+        current: &str,
+        now: i64,
+    ) -> Result<Option<TotpEnrolment>> {
         let row = find_row(db, operator_id).await?;
+        if !self.check_current_password(&row, current).await? {
+            return Ok(None);
+        }
         if row.totp_enabled {
             return Err(Error::Conflict(
                 "TOTP is already enabled; disable it first".into(),
@@ -475,7 +614,7 @@ impl Operators {
                 "TOTP is already enabled; disable it first".into(),
             ));
         }
-        enrolment(&row.email, secret.to_vec())
+        enrolment(&row.email, secret.to_vec()).map(Some)
     }
 
     /// The pending enrolment of an operator, if one was begun and not confirmed.
@@ -503,9 +642,14 @@ impl Operators {
         if row.totp_enabled || row.totp_secret.is_none() {
             return Err(Error::Conflict("no TOTP enrolment is in progress".into()));
         }
+        self.totp_codes
+            .take(&row.id, Instant::now())
+            .await
+            .map_err(|retry_after| Error::Throttled { retry_after })?;
         if !self.use_totp_code(db, &row, code.trim(), true, now).await? {
             return Ok(false);
         }
+        self.totp_codes.clear(&row.id).await;
         let event = AuditEvent::success("operator.totp_enable", &row.id, serde_json::json!({}));
         let ctx = ctx.clone();
         // Its own transaction: the chain's writer lock is held until the event commits.
@@ -629,6 +773,17 @@ impl Operators {
             .await?;
         done.as_ref().map(OperatorView::from_row).transpose()
     }
+}
+
+/// The per-account budget key of a typed email: trimmed, lowercased, bounded (a huge field
+/// cannot become a huge key). The same whether or not the email names an operator.
+fn account_key(typed: &str) -> String {
+    typed
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(MAX_EMAIL_LEN)
+        .collect()
 }
 
 fn totp_aad(operator_id: &str) -> String {
@@ -919,7 +1074,9 @@ pub async fn set_role(
     now: i64,
 ) -> Result<OperatorView> {
     change(db, ctx, id, now, move |c, id| {
+        let admins = OperatorRow::active_admins(c)?;
         let n = OperatorRow::set_role(c, id, role.as_str(), now)?;
+        keep_an_admin(c, admins)?;
         let event = AuditEvent::success(
             "operator.set_role",
             id,
@@ -939,16 +1096,51 @@ pub async fn set_disabled(
     now: i64,
 ) -> Result<OperatorView> {
     change(db, ctx, id, now, move |c, id| {
+        let admins = OperatorRow::active_admins(c)?;
         let n = OperatorRow::set_disabled(c, id, disabled, now)?;
         if n > 0 && disabled {
             OperatorRow::end_sessions(c, id)?;
         }
+        keep_an_admin(c, admins)?;
         let action = if disabled {
             "operator.disable"
         } else {
             "operator.enable"
         };
         Ok((n, AuditEvent::success(action, id, serde_json::json!({}))))
+    })
+    .await
+}
+
+/// Inside a change's transaction, after its update: rolls it back when it took the last active
+/// admin away (`before`: active admins before the update). The writer lock ([`shared::changes::lock_writers`], taken by [`change`] before the
+/// update) makes two admins demoting or disabling each other at once count one after the other,
+/// so the second sees the first's change and is refused.
+fn keep_an_admin(c: &mut shared::db::DbConnection, before: i64) -> diesel::QueryResult<()> {
+    if before > 0 && OperatorRow::active_admins(c)? == 0 {
+        return Err(diesel::result::Error::RollbackTransaction);
+    }
+    Ok(())
+}
+
+/// What a change that would leave no active admin answers.
+const LAST_ADMIN: &str =
+    "This is the last active admin: make another operator an admin first, so that someone can still manage the console.";
+
+/// Clears an operator's TOTP (a lost authenticator, or one a thief bound): the next sign-in
+/// asks only for the password, and every session of theirs ends in the same transaction. An
+/// admin's console action and `auth-server operator reset-totp`; audited as
+/// `operator.totp_reset`.
+pub async fn reset_totp(db: &Db, ctx: &AuditContext, id: &str, now: i64) -> Result<OperatorView> {
+    change(db, ctx, id, now, move |c, id| {
+        let n = OperatorRow::clear_totp(c, id, now)?;
+        if n > 0 {
+            OperatorRow::end_sessions(c, id)?;
+        }
+        Ok((
+            n,
+            AuditEvent::success("operator.totp_reset", id, serde_json::json!({})),
+        ))
     })
     .await
 }
@@ -971,6 +1163,7 @@ where
     let n = db
         .run(move |c| {
             c.transaction(|c| {
+                shared::changes::lock_writers(c)?;
                 let (n, event) = update(c, &id2)?;
                 if n > 0 {
                     audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
@@ -978,40 +1171,35 @@ where
                 Ok(n)
             })
         })
-        .await?;
+        .await;
+    let n = match n {
+        Err(shared::db::DbError::Query(diesel::result::Error::RollbackTransaction)) => {
+            return Err(Error::Conflict(LAST_ADMIN.into()))
+        }
+        other => other?,
+    };
     if n == 0 {
         return Err(Error::NotFound("operator"));
     }
     get(db, id).await
 }
 
-/// Records a sign-in attempt in its own transaction: `email` is what was typed (never the
-/// password); `operator` the account it named, if any.
+/// Records a refused sign-in in its own transaction: `operator` is the id of the operator the
+/// typed email named, when one exists. Nothing the client typed is stored.
 pub async fn audit_login(
     db: &Db,
     key: &AuditKey,
     source: &str,
-    email: &str,
-    operator: Option<&OperatorView>,
+    operator: Option<&str>,
     outcome: Outcome,
     now: i64,
 ) {
-    let email: String = email.trim().chars().take(MAX_EMAIL_LEN).collect();
-    let (ctx, target) = match operator {
-        Some(op) => (
-            AuditContext::operator(key, &op.id, &op.email, Some(source.to_owned())),
-            op.id.clone(),
-        ),
-        None => (
-            AuditContext::new(key, audit::Actor::System, Some(source.to_owned())),
-            String::new(),
-        ),
-    };
+    let ctx = AuditContext::new(key, audit::Actor::System, Some(source.to_owned()));
     let event = AuditEvent {
         action: "session.login",
-        target,
+        target: operator.unwrap_or_default().to_owned(),
         outcome,
-        fields: serde_json::json!({ "email": email }),
+        fields: serde_json::json!({}),
     };
     audit::record_alone(db, &ctx, event, now).await;
 }

@@ -34,7 +34,7 @@ fn prehash(secret: &str) -> String {
 }
 
 /// How a stored client-secret digest begins (a bcrypt hash begins with `$2`).
-const DIGEST_PREFIX: &str = "sha256:";
+pub const DIGEST_PREFIX: &str = "sha256:";
 
 /// What `applications.secret_hash` stores for a client secret.
 pub fn digest_client_secret(secret: &str) -> String {

@@ -168,6 +168,7 @@ mod tests {
             introspection: false,
             owner_id: None,
             last_token_at: None,
+            disabled_by_admin: false,
         }
     }
 

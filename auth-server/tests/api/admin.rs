@@ -28,6 +28,62 @@ async fn without_admin_token_configured_every_admin_call_is_401() {
 }
 
 #[actix_web::test]
+async fn every_admin_answer_says_no_store_reads_and_errors_alike() {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let key: Value = app
+        .admin_post(
+            "/admin/api-keys",
+            &json!({"name": "k", "environment": "sandbox", "scopes": ["cases:read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let paths = [
+        "/admin/applications".to_owned(),
+        format!("/admin/applications/{}", client.client_id),
+        "/admin/api-keys".to_owned(),
+        format!("/admin/api-keys/{}", key["id"].as_str().unwrap()),
+        "/admin/audit-events".to_owned(),
+        "/admin/audit-events/export".to_owned(),
+        "/admin/applications/app_missing".to_owned(),
+    ];
+    for path in &paths {
+        let resp = app.admin_get(path).await;
+        assert_eq!(
+            resp.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}: {}",
+            resp.status()
+        );
+    }
+    // Without the admin token too (the 401).
+    let resp = app
+        .http
+        .get(app.url("/admin/applications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
+    // Public documents stay cacheable.
+    let resp = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        resp.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
+}
+
+#[actix_web::test]
 async fn a_wrong_admin_token_is_401_and_changes_nothing() {
     let app = spawn_app().await;
     let resp = app

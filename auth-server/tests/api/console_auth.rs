@@ -68,40 +68,271 @@ async fn the_right_password_signs_in_and_wrong_or_unknown_get_one_answer() {
     let logins: Vec<_> = events.iter().filter(|e| e.0 == "session.login").collect();
     assert_eq!(logins.len(), 3, "{events:?}");
     assert_eq!(logins.iter().filter(|e| e.1 == "denied").count(), 2);
-    assert!(logins.iter().any(|e| e.2.contains("nobody@example.com")));
+    // Nothing the client typed is stored: not an unknown email, not a password.
+    assert!(events.iter().all(|e| !e.2.contains("nobody@example.com")));
     assert!(events.iter().all(|e| !e.2.contains(PASSWORD)));
 }
 
+/// The value of the metric line `name` (with its labels) on `/metrics`, 0 when absent.
+async fn metric(app: &crate::helpers::TestApp, name: &str) -> f64 {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+const CHECKS: &str = "caseforge_auth_password_checks_total";
+
 #[actix_web::test]
-async fn a_throttled_account_gets_429_but_the_right_password_still_signs_in() {
+async fn guessing_one_account_is_locked_out_before_any_check_but_its_owners_browser_signs_in() {
     let app = spawn_app().await;
     add_operator(&app, "ada@example.com", Role::Developer).await;
-    let mut b = Browser::new(&app);
-    for _ in 0..10 {
-        assert_eq!(
-            b.login("ada@example.com", "wrong password 123", "")
-                .await
-                .status(),
-            401
-        );
+    // The owner signed in from this browser before: it holds ada's device cookie.
+    let mut owner = Browser::new(&app);
+    owner.sign_in("ada@example.com", PASSWORD).await;
+    assert!(
+        owner.cookies.contains_key("cf_device"),
+        "{:?}",
+        owner.cookies
+    );
+    let device = owner.cookies["cf_device"].clone();
+    assert!(
+        !device.contains("ada"),
+        "the device cookie names no account"
+    );
+
+    // Five wrong passwords from a browser without it, then the account is locked for such
+    // browsers: answered 429 before any database lookup or bcrypt, even for the right password.
+    let mut attacker = Browser::new(&app);
+    for _ in 0..5 {
+        let resp = attacker
+            .login("ada@example.com", "wrong password 123", "")
+            .await;
+        assert_eq!(resp.status(), 401);
     }
-    let resp = b.login("ada@example.com", "wrong password 123", "").await;
+    let checks = metric(&app, CHECKS).await;
+    for password in ["wrong password 123", PASSWORD] {
+        let resp = attacker.login("ada@example.com", password, "").await;
+        assert_eq!(resp.status(), 429, "refused without a check");
+        let retry: u64 = header(&resp, "retry-after").parse().unwrap();
+        assert!((55..=60).contains(&retry), "a one-minute lock: {retry}");
+        assert!(resp
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many attempts; retry in"));
+    }
+    assert_eq!(
+        metric(&app, CHECKS).await,
+        checks,
+        "a locked attempt costs no bcrypt"
+    );
+    assert_eq!(
+        metric(
+            &app,
+            "caseforge_auth_console_sign_ins_total{outcome=\"throttled\"}"
+        )
+        .await,
+        2.0
+    );
+    // Another address's guesses at the same account meet the same lock (this test's requests
+    // all come from one address; the lock is per account, whatever the address).
+    assert_eq!(
+        Browser::new(&app)
+            .login("ada@example.com", PASSWORD, "")
+            .await
+            .status(),
+        429
+    );
+
+    // The owner's browser draws from its own budget: it still signs in.
+    owner.cookies.remove("cf_session");
+    let resp = owner.login("ada@example.com", PASSWORD, "").await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    assert_eq!(location(&resp), "/console/applications");
+    // (The cookie is bound to ada's account: `service::devices` tests another account's.)
+}
+
+#[actix_web::test]
+async fn a_throttled_source_is_answered_429_before_any_check() {
+    let app = spawn_app().await;
+    add_operator(&app, "ada@example.com", Role::Developer).await;
+    // Ten failures from one address, each on another account: the address's budget is spent.
+    for i in 0..10 {
+        let resp = Browser::new(&app)
+            .login(&format!("user{i}@example.com"), "wrong password 123", "")
+            .await;
+        assert_eq!(resp.status(), 401);
+    }
+    let checks = metric(&app, CHECKS).await;
+    assert_eq!(checks, 10.0);
+    // Past it, nothing is checked from that address, not even the right password.
+    let resp = Browser::new(&app)
+        .login("ada@example.com", PASSWORD, "")
+        .await;
     assert_eq!(resp.status(), 429);
     let retry: u64 = header(&resp, "retry-after").parse().unwrap();
     assert!((1..=6).contains(&retry), "{retry}");
-    assert!(resp
-        .text()
-        .await
-        .unwrap()
-        .contains("Too many attempts; retry in"));
+    assert_eq!(
+        metric(&app, CHECKS).await,
+        checks,
+        "no bcrypt for a throttled source"
+    );
+}
 
-    let resp = b.login("ada@example.com", PASSWORD, "").await;
+#[actix_web::test]
+async fn wrong_totp_codes_lock_the_account_before_its_password_is_checked() {
+    let app = spawn_app().await;
+    add_operator(&app, "ada@example.com", Role::Developer).await;
+    // Two browsers of the owner, each with its own device budget of five.
+    let mut b = Browser::new(&app);
+    b.sign_in("ada@example.com", PASSWORD).await;
+    b.cookies.remove("cf_session");
+    let mut a = Browser::new(&app);
+    let key = enrol_totp(&mut a, "ada@example.com").await;
+    a.cookies.remove("cf_session");
+    // The enrolment used the current step's code; the next step's is still unused.
+    let next = operators::totp_code(&key, shared::time::now_micros() + 30_000_000).unwrap();
+    // Five wrong codes with the right password, across both: the codes are locked for the
+    // account, whichever browser asks.
+    let wrong = |c: &str| {
+        if c == "000000" {
+            "111111".to_owned()
+        } else {
+            "000000".to_owned()
+        }
+    };
+    let wrong = wrong(&next);
+    for i in 0..5 {
+        let browser = if i < 3 { &mut a } else { &mut b };
+        let resp = browser.login("ada@example.com", PASSWORD, &wrong).await;
+        assert_eq!(resp.status(), 401);
+    }
+    let checks = metric(&app, CHECKS).await;
+    let resp = a.login("ada@example.com", PASSWORD, &next).await;
     assert_eq!(
         resp.status(),
-        303,
-        "the right password is never refused by the throttle"
+        429,
+        "the right code is not checked while locked"
     );
-    assert!(b.session().is_some());
+    // A locked answer does not depend on the password: no oracle for it.
+    let resp = a
+        .login("ada@example.com", "wrong password 123", &next)
+        .await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(metric(&app, CHECKS).await, checks, "no bcrypt while locked");
+}
+
+/// Signs `b` in as `email` (password [`PASSWORD`]) and enrols TOTP; returns the key.
+async fn enrol_totp(b: &mut Browser, email: &str) -> String {
+    let csrf = b.sign_in(email, PASSWORD).await;
+    let resp = b
+        .post(
+            "/console/account",
+            &[
+                ("csrf_token", &csrf),
+                ("action", "totp_begin"),
+                ("current_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let page = b.get("/console/account").await.text().await.unwrap();
+    let key = between(&page, "id=\"totp-key\">", "<").to_owned();
+    let code = operators::totp_code(&key, shared::time::now_micros()).unwrap();
+    let resp = b
+        .post(
+            "/console/account",
+            &[
+                ("csrf_token", &csrf),
+                ("action", "totp_confirm"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    key
+}
+
+#[actix_web::test]
+async fn enrolling_totp_needs_the_current_password() {
+    let app = spawn_app().await;
+    add_operator(&app, "ada@example.com", Role::Developer).await;
+    let mut thief = Browser::new(&app);
+    let csrf = thief.sign_in("ada@example.com", PASSWORD).await;
+    for form in [
+        vec![("csrf_token", csrf.as_str()), ("action", "totp_begin")],
+        vec![
+            ("csrf_token", csrf.as_str()),
+            ("action", "totp_begin"),
+            ("current_password", "a guessed password"),
+        ],
+    ] {
+        let resp = thief.post("/console/account", &form).await;
+        assert_eq!(resp.status(), 400);
+        assert!(resp
+            .text()
+            .await
+            .unwrap()
+            .contains("The current password is not correct."));
+    }
+    let page = thief.get("/console/account").await.text().await.unwrap();
+    assert!(!page.contains("totp-key"), "no enrolment was begun");
+}
+
+#[actix_web::test]
+async fn an_admin_resets_an_operators_totp_in_the_console_and_their_sessions_end() {
+    let app = spawn_app().await;
+    add_operator(&app, "root@example.com", Role::Admin).await;
+    let ada = add_operator(&app, "ada@example.com", Role::Developer).await;
+    let mut ada_browser = Browser::new(&app);
+    enrol_totp(&mut ada_browser, "ada@example.com").await;
+    ada_browser.cookies.remove("cf_session");
+    // Ada lost her authenticator: without a code she cannot sign in.
+    assert_eq!(
+        ada_browser
+            .login("ada@example.com", PASSWORD, "")
+            .await
+            .status(),
+        401
+    );
+    let mut admin = Browser::new(&app);
+    let csrf = admin.sign_in("root@example.com", PASSWORD).await;
+    let page = admin.get("/console/operators").await.text().await.unwrap();
+    assert!(page.contains(&format!("/console/operators/{}/reset-totp", ada.id)));
+    let resp = admin
+        .post(
+            &format!("/console/operators/{}/reset-totp", ada.id),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/console/operators?done=totp_reset");
+    // The password alone signs in again; the reset is in the trail.
+    ada_browser.sign_in("ada@example.com", PASSWORD).await;
+    let events = audit_actions(&app).await;
+    assert!(
+        events.iter().any(|e| e.0 == "operator.totp_reset"),
+        "{events:?}"
+    );
+    // Developers cannot reset anyone's.
+    let mut dev = Browser::new(&app);
+    let csrf = dev.sign_in("ada@example.com", PASSWORD).await;
+    let resp = dev
+        .post(
+            &format!("/console/operators/{}/reset-totp", ada.id),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
 }
 
 #[actix_web::test]
@@ -602,7 +833,11 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let resp = b
         .post(
             "/console/account",
-            &[("csrf_token", &csrf), ("action", "totp_begin")],
+            &[
+                ("csrf_token", &csrf),
+                ("action", "totp_begin"),
+                ("current_password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -711,7 +946,11 @@ async fn totp_secrets_are_sealed_at_rest() {
     let csrf = b.sign_in("ada@example.com", PASSWORD).await;
     b.post(
         "/console/account",
-        &[("csrf_token", &csrf), ("action", "totp_begin")],
+        &[
+            ("csrf_token", &csrf),
+            ("action", "totp_begin"),
+            ("current_password", PASSWORD),
+        ],
     )
     .await;
     let page = b.get("/console/account").await.text().await.unwrap();
@@ -748,7 +987,11 @@ async fn an_admin_without_totp_reaches_only_enrolment_when_it_is_required() {
     admin
         .post(
             "/console/account",
-            &[("csrf_token", &csrf), ("action", "totp_begin")],
+            &[
+                ("csrf_token", &csrf),
+                ("action", "totp_begin"),
+                ("current_password", PASSWORD),
+            ],
         )
         .await;
     let page = admin.get("/console/account").await.text().await.unwrap();
@@ -1007,18 +1250,35 @@ async fn operator_commands_create_accounts_the_console_accepts() {
     assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
     assert!(!listed.to_string().contains("hash"));
 
-    let changed = ok_json(&cli(
+    // The only admin cannot be demoted: someone must still be able to manage the console.
+    let demote_ops = [
+        "operator",
+        "set-role",
+        "--email",
+        "ops@example.com",
+        "--role",
+        "auditor",
+    ];
+    let out = cli(&db, &demote_ops, "");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("last active admin"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok_json(&cli(
         &db,
         &[
             "operator",
-            "set-role",
+            "create",
             "--email",
-            "ops@example.com",
+            "boss@example.com",
             "--role",
-            "auditor",
+            "admin",
         ],
         "",
     ));
+    let changed = ok_json(&cli(&db, &demote_ops, ""));
     assert_eq!(changed["role"], "auditor");
     let out = cli(
         &db,
@@ -1133,6 +1393,57 @@ async fn of_two_concurrent_creations_with_one_email_one_is_a_conflict() {
     assert_eq!(operators::list(&db).await.unwrap().len(), 1);
 }
 
+#[actix_web::test]
+async fn two_admins_removing_each_other_at_once_leave_one_admin() {
+    let app = spawn_app().await;
+    let db = db_of(&app);
+    for trial in 0..8 {
+        let a = add_operator(&app, &format!("a{trial}@example.com"), Role::Admin).await;
+        let b = add_operator(&app, &format!("b{trial}@example.com"), Role::Admin).await;
+        // Only these two are active admins in this trial.
+        let others: Vec<_> = operators::list(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.role == Role::Admin && !o.disabled && o.id != a.id && o.id != b.id)
+            .collect();
+        for o in others {
+            operators::set_disabled(
+                &db,
+                &AuditContext::cli(&crate::helpers::audit_key()),
+                &o.id,
+                true,
+                shared::time::now_micros(),
+            )
+            .await
+            .unwrap();
+        }
+        let (ctx_a, ctx_b) = (
+            AuditContext::operator(&crate::helpers::audit_key(), &a.id, &a.email, None),
+            AuditContext::operator(&crate::helpers::audit_key(), &b.id, &b.email, None),
+        );
+        let now = shared::time::now_micros();
+        // A disables B while B demotes A.
+        let (x, y) = futures_util::join!(
+            operators::set_disabled(&db, &ctx_a, &b.id, true, now),
+            operators::set_role(&db, &ctx_b, &a.id, Role::Developer, now),
+        );
+        let refused = [x.is_err(), y.is_err()];
+        assert_eq!(
+            refused.iter().filter(|r| **r).count(),
+            1,
+            "trial {trial}: {refused:?}"
+        );
+        let admins = operators::list(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.role == Role::Admin && !o.disabled)
+            .count();
+        assert_eq!(admins, 1, "trial {trial}");
+    }
+}
+
 /// `POST /console/account` changing the password, with `current` as the current password.
 async fn change_password(b: &mut Browser, csrf: &str, current: &str) -> u16 {
     let new = "a brand new passphrase";
@@ -1157,10 +1468,12 @@ async fn guessing_the_current_password_on_the_account_page_is_throttled() {
     add_operator(&app, "ada@example.com", Role::Admin).await;
     let mut b = Browser::new(&app);
     let csrf = b.sign_in("ada@example.com", PASSWORD).await;
-    for _ in 0..10 {
+    for _ in 0..5 {
         assert_eq!(change_password(&mut b, &csrf, "a wrong guess!!").await, 400);
     }
+    let checks = metric(&app, CHECKS).await;
     assert_eq!(change_password(&mut b, &csrf, "a wrong guess!!").await, 429);
-    // The right one is still accepted.
-    assert_eq!(change_password(&mut b, &csrf, PASSWORD).await, 303);
+    // Locked, even the right one is not checked: a stolen session learns nothing.
+    assert_eq!(change_password(&mut b, &csrf, PASSWORD).await, 429);
+    assert_eq!(metric(&app, CHECKS).await, checks);
 }

@@ -156,7 +156,7 @@ impl<'a> Console<'a> {
                     ("name", "ci key"),
                     ("environment", environment),
                     ("scopes", "cases:read"),
-                    ("tier", "basic"),
+                    ("tier", "standard"),
                 ],
             )
             .await;
@@ -326,6 +326,72 @@ async fn developer_forging_a_live_credential_gets_403_and_nothing_is_written() {
         404
     );
     assert_eq!(dev.get(&path).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn developers_get_the_default_tier_and_cannot_undo_an_admins_disable() {
+    let app = spawn_app().await;
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    // The form offers no tier to a developer; a forged one is refused and writes nothing.
+    for page in ["/console/api-keys", "/console/applications"] {
+        let html = dev.page(page).await;
+        assert!(!html.contains("name=\"tier\""), "{page}");
+        assert!(admin.page(page).await.contains("name=\"tier\""), "{page}");
+    }
+    for (path, extra) in [
+        ("/console/api-keys", ("name", "fast key")),
+        ("/console/applications", ("name", "fast app")),
+    ] {
+        let resp = dev
+            .post(
+                path,
+                &[
+                    extra,
+                    ("scopes", "cases:read"),
+                    ("environment", "sandbox"),
+                    ("tier", "unlimited"),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 403, "{path}");
+    }
+    assert!(admin_list(&app, "/admin/api-keys").await.is_empty());
+    assert!(admin_list(&app, "/admin/applications").await.is_empty());
+
+    // A developer's own disable is theirs to undo; an admin's is not.
+    let (client_id, secret, _) = dev.create_app("sandbox").await;
+    let base = format!("/console/applications/{client_id}");
+    assert_eq!(
+        dev.post(&format!("{base}/disable"), &[]).await.status(),
+        303
+    );
+    assert_eq!(dev.post(&format!("{base}/enable"), &[]).await.status(), 303);
+    assert_eq!(token_status(&app, &client_id, &secret).await, 200);
+    assert_eq!(
+        admin.post(&format!("{base}/disable"), &[]).await.status(),
+        303
+    );
+    let resp = dev.post(&format!("{base}/enable"), &[]).await;
+    assert_eq!(resp.status(), 403);
+    assert!(resp.text().await.unwrap().contains("only an admin"));
+    assert_ne!(
+        token_status(&app, &client_id, &secret).await,
+        200,
+        "still disabled"
+    );
+    let shown: Value = app
+        .admin_get(&format!("/admin/applications/{client_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["disabled"], true);
+    assert_eq!(
+        admin.post(&format!("{base}/enable"), &[]).await.status(),
+        303
+    );
+    assert_eq!(token_status(&app, &client_id, &secret).await, 200);
 }
 
 #[actix_web::test]

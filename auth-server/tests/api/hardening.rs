@@ -122,6 +122,69 @@ async fn a_bcrypt_secret_from_before_digests_is_replaced_by_the_digest_at_its_fi
     );
 }
 
+/// Guesses at a legacy (bcrypt) client past its failure budget are refused before bcrypt runs,
+/// even the right secret (which, while throttled, is not checked at all), so that they cannot
+/// queue bcrypt work in front of other clients; `app migrate-secrets` lists such rows.
+#[actix_web::test]
+async fn a_throttled_legacy_client_is_refused_before_bcrypt_and_reported_by_migrate_secrets() {
+    use auth_server::service::secrets;
+    use diesel::prelude::*;
+    use shared::db::schema::applications;
+
+    let app = spawn_app().await;
+    let legacy = app.create_app(&["cases:read"], "sandbox").await;
+    let modern = app.create_app(&["cases:read"], "sandbox").await;
+    let db = shared::db::Db::connect(app.db.url(), 1).unwrap();
+    let bcrypt =
+        secrets::hash_secret(&shared::Secret::new(legacy.client_secret.clone()), 4).unwrap();
+    let id = legacy.client_id.clone();
+    db.run_blocking(move |c| {
+        diesel::update(applications::table.filter(applications::client_id.eq(&id)))
+            .set(applications::secret_hash.eq(&bcrypt))
+            .execute(c)
+    })
+    .unwrap();
+    let report = crate::cli::cli(&app.db, &["app", "migrate-secrets"]);
+    assert!(report.status.success());
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["bcrypt_rows"], 1);
+    assert_eq!(report["client_ids"], json!([legacy.client_id]));
+
+    for _ in 0..10 {
+        assert_eq!(
+            status_with(&app, &legacy.client_id, "cfsec_guess").await,
+            401
+        );
+    }
+    // Throttled: the right secret is not verified (it was never cached), so it is refused too.
+    assert_eq!(
+        status_with(&app, &legacy.client_id, &legacy.client_secret).await,
+        429
+    );
+    // Another client is unaffected.
+    assert_eq!(
+        status_with(&app, &modern.client_id, &modern.client_secret).await,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn disabling_then_enabling_does_not_revive_earlier_tokens() {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let before = app.token_for(&client, None).await;
+    let path = format!("/admin/applications/{}", client.client_id);
+    for disabled in [true, false] {
+        let resp = app
+            .admin_patch(&path, &json!({ "disabled": disabled }))
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let after = app.token_for(&client, None).await;
+    assert_eq!(app.introspect(&before, &client).await["active"], false);
+    assert_eq!(app.introspect(&after, &client).await["active"], true);
+}
+
 #[actix_web::test]
 async fn revoke_tokens_makes_every_earlier_token_inactive_but_not_later_ones() {
     let app = spawn_app().await;

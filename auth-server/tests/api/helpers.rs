@@ -53,6 +53,9 @@ pub fn test_config(db_url: &str) -> Config {
         // As for client secrets: the lowest cost keeps the console tests fast.
         console: auth_server::config::ConsoleConfig {
             operator_bcrypt_cost: 4,
+            // The production default (true) is tested on its own; most tests sign admins in
+            // without enrolling an authenticator.
+            require_totp_for_admins: false,
             ..Default::default()
         },
         metrics_bind: None,

@@ -53,6 +53,7 @@ diesel::table! {
         introspection -> Bool,
         owner_id -> Nullable<Text>,
         last_token_at -> Nullable<BigInt>,
+        disabled_by_admin -> Bool,
     }
 }
 

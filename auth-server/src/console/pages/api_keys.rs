@@ -8,9 +8,9 @@ use maud::{html, Markup};
 use shared::ScopeSet;
 
 use super::{
-    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment, refused,
-    scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error, shaped,
-    tier_select, unpack, when, who, Form, Posted,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, page, parse_environment,
+    refused, scope_checkboxes, scope_list, scoped_environment, secret_box, see_other,
+    service_error, shaped, tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -180,7 +180,7 @@ fn create_form(signed: &SignedIn) -> Markup {
                 }
                 div .field { (environment_select(signed, "key-environment")) }
                 (scope_checkboxes(&ScopeSet::new()))
-                div .field { (tier_select("key-tier")) }
+                div .field { (tier_select(signed, "key-tier")) }
                 div .field {
                     label for="key-expiry" { "Expires on (optional, end of the day UTC)" }
                     input type="date" name="expires_on" id="key-expiry";
@@ -204,7 +204,7 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         description: form.get("description")?.map(str::to_owned),
         environment: environment.as_str().to_owned(),
         scopes: form.all("scopes"),
-        tier: form.optional("tier")?.map(str::to_owned),
+        tier: chosen_tier(&state, &signed, &form, "api_key.create")?,
         expires_at: form
             .optional("expires_on")?
             .map(expiry_from_date)

@@ -8,9 +8,9 @@ use maud::{html, Markup};
 use shared::ScopeSet;
 
 use super::{
-    bad_input, csrf_field, denied, environment_select, flash, page, parse_environment, refused,
-    scope_checkboxes, scope_list, scoped_environment, secret_box, see_other, service_error, shaped,
-    tier_select, unpack, when, who, Form, Posted,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, page, parse_environment,
+    refused, scope_checkboxes, scope_list, scoped_environment, secret_box, see_other,
+    service_error, shaped, tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -165,7 +165,7 @@ fn create_form(signed: &SignedIn) -> Markup {
                 }
                 (scope_checkboxes(&ScopeSet::new()))
                 div .field { (environment_select(signed, "app-environment")) }
-                div .field { (tier_select("app-tier")) }
+                div .field { (tier_select(signed, "app-tier")) }
                 button type="submit" { "Create application" }
             }
         }
@@ -184,7 +184,7 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         description: form.get("description")?.map(str::to_owned),
         scopes: form.all("scopes"),
         environment: Some(environment.as_str().to_owned()),
-        tier: form.optional("tier")?.map(str::to_owned),
+        tier: chosen_tier(&state, &signed, &form, "application.create")?,
         introspection: None,
     };
     let mut new = input.validate().map_err(service_error)?;
@@ -368,6 +368,14 @@ async fn set_disabled(
         "application.enable"
     };
     let app = changeable(&signed, &state, &id, operation).await?;
+    if !disabled {
+        policy::enable(signed.operator.role, app.disabled_by_admin).map_err(|_| {
+            state
+                .refusals
+                .note_console(&signed.audit, operation, &app.client_id);
+            ConsoleError::Forbidden(applications::ADMIN_DISABLED.into())
+        })?;
+    }
     let patch = PatchApplication {
         disabled: Some(disabled),
         ..Default::default()
@@ -377,6 +385,7 @@ async fn set_disabled(
         &signed.audit,
         &app.client_id,
         patch,
+        policy::changed_by(signed.operator.role),
         now_micros(),
     )
     .await

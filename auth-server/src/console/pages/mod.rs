@@ -93,6 +93,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(Endpoint::new("/operators/{id}/role").post(operators::set_role))
     .service(Endpoint::new("/operators/{id}/disable").post(operators::disable))
     .service(Endpoint::new("/operators/{id}/enable").post(operators::enable))
+    .service(Endpoint::new("/operators/{id}/reset-totp").post(operators::reset_totp))
     .service(Endpoint::new("/audit").get(audit::list))
     .service(Endpoint::new("/audit/export").get(audit::export));
 }
@@ -303,6 +304,7 @@ pub(crate) fn flash(req: &HttpRequest) -> Markup {
         Some("role_changed") => "The operator's role was changed.",
         Some("operator_disabled") => "The operator was disabled and signed out.",
         Some("operator_enabled") => "The operator was enabled.",
+        Some("totp_reset") => "The operator's TOTP was removed and their sessions ended.",
         _ => return html! {},
     };
     html! { p #flash .flash.success role="status" { (message) } }
@@ -358,7 +360,12 @@ pub(crate) fn environment_select(signed: &SignedIn, id: &str) -> Markup {
     }
 }
 
-pub(crate) fn tier_select(id: &str) -> Markup {
+pub(crate) fn tier_select(signed: &SignedIn, id: &str) -> Markup {
+    if crate::console::policy::choose_tier(signed.operator.role).is_err() {
+        return html! {
+            p .field-note { "Tier: " strong { (Tier::default().as_str()) } " (an admin can change it)." }
+        };
+    }
     html! {
         label for=(id) { "Tier" }
         select name="tier" id=(id) {
@@ -367,6 +374,24 @@ pub(crate) fn tier_select(id: &str) -> Markup {
             }
         }
     }
+}
+
+/// The `tier` field of a create form: only an admin may choose one; anyone else's form may
+/// name at most the default (a forged tier is 403, counted for the audit trail as `operation`,
+/// and creates nothing).
+pub(crate) fn chosen_tier(
+    state: &AppState,
+    signed: &SignedIn,
+    form: &Form,
+    operation: &'static str,
+) -> Result<Option<String>, ConsoleError> {
+    let tier = form.optional("tier")?.map(str::to_owned);
+    let default = Tier::default().as_str();
+    if tier.as_deref().is_some_and(|t| t != default) {
+        crate::console::policy::choose_tier(signed.operator.role)
+            .map_err(refused(state, signed, operation, ""))?;
+    }
+    Ok(tier)
 }
 
 /// A scope set for a table cell.

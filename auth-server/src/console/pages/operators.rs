@@ -1,6 +1,7 @@
 //! `/console/operators` (admins only): list, create (with an initial password, or a one-time
-//! setup link shown once), change role, disable / enable. An admin cannot change their own
-//! role or disable themselves here, so the console is never left without the admin using it.
+//! setup link shown once), change role, disable / enable, reset TOTP (a lost authenticator: the
+//! operator's sessions end). An admin cannot change their own role or disable themselves here,
+//! and the last active admin cannot be demoted or disabled by anyone (`service::operators`).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Path};
@@ -71,6 +72,12 @@ fn row(signed: &SignedIn, op: &OperatorView) -> Markup {
                             }
                         }
                         button type="submit" { "Change role" span .visually-hidden { " " (op.email) } }
+                    }
+                    @if op.totp_enabled {
+                        form method="post" action=(format!("{base}/reset-totp")) data-confirm=(format!("Remove the authenticator of {}? Their sessions end.", op.email)) {
+                            (csrf_field(signed))
+                            button type="submit" .secondary { "Reset TOTP" span .visually-hidden { " " (op.email) } }
+                        }
                     }
                     @if op.disabled {
                         form method="post" action=(format!("{base}/enable")) {
@@ -239,4 +246,19 @@ pub async fn disable(state: web::Data<AppState>, id: Path<String>, posted: Poste
 /// `POST /console/operators/{id}/enable`.
 pub async fn enable(state: web::Data<AppState>, id: Path<String>, posted: Posted) -> PageResult {
     set_disabled(state, id, posted, false).await
+}
+
+/// `POST /console/operators/{id}/reset-totp`: the operator's TOTP is removed and their sessions
+/// end; they enrol again after signing in with their password.
+pub async fn reset_totp(
+    state: web::Data<AppState>,
+    id: Path<String>,
+    posted: Posted,
+) -> PageResult {
+    let (signed, _) = unpack(posted)?;
+    let op = changeable(&signed, &state, &id, "operator.reset_totp").await?;
+    operators::reset_totp(&state.db, &signed.audit, &op.id, now_micros())
+        .await
+        .map_err(service_error)?;
+    Ok(see_other("/console/operators?done=totp_reset"))
 }
