@@ -57,7 +57,7 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// The audit trail: check its hash chain, or export it as JSON lines.
+    /// The audit trail: check its keyed chain, or export it as JSON lines.
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Manage console operators (people who sign in to /console).
@@ -241,7 +241,7 @@ pub struct AuditVerify {
 
 #[derive(Debug, Args)]
 pub struct AuditExport {
-    /// Operator id, admin-token, an OS user, or system.
+    /// Operator id, admin-token, an OS account, a client id, or system.
     #[arg(long)]
     pub actor: Option<String>,
     /// e.g. api_key.create.

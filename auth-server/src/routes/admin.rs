@@ -263,7 +263,7 @@ pub async fn revoke_api_key(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Operator id, `admin-token`, the OS user of a CLI run, or `system`.
+    /// Operator id, `admin-token`, the OS account of a CLI run, a client id, or `system`.
     pub actor: Option<String>,
     /// e.g. `api_key.create`.
     pub action: Option<String>,

@@ -16,10 +16,10 @@
 //! canonical form is [`canonical`], over the stored columns exactly. `K` is derived from the
 //! key-encryption key: `K = HKDF-SHA256(SIGNING_KEY_ENCRYPTION_KEY, info =` [`MAC_KEY_INFO`]`)`
 //! ([`AuditKey`], through `Kek::derive_key` and its fixed salt); it lives only in memory, never
-//! in the database. Changing, inserting or
-//! deleting any event but the newest breaks the chain, which [`verify`] finds — and, unlike a
-//! plain hash chain, recomputing the chain after an edit needs `K`, so someone with the database
-//! alone cannot rewrite history. Removing the newest events (or every event) is found by
+//! in the database. Changing, inserting or deleting any event but the newest breaks the chain,
+//! which [`verify`] finds — and, unlike a plain hash chain, recomputing the chain after an edit
+//! needs `K`, so someone with the database alone cannot rewrite history. Whoever holds the KEK
+//! can (docs/SECURITY.md T15). Removing the newest events (or every event) is found by
 //! comparing with a head and count kept elsewhere ([`ChainReport::check_expected`],
 //! `auth-server audit verify --expect-head … --expect-count …`).
 //!
@@ -28,7 +28,8 @@
 //! writing CLI command ([`prepare`]): with `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS` set, the whole
 //! chain is verified under the two keys and, if intact, every MAC from the first one under the
 //! previous key on is recomputed under the current key — one transaction under the writer lock,
-//! then an `audit.rekey` event. A replica still running with the old KEK alone may write events
+//! then an `audit.rekey` event. Without a previous KEK, preparing reads only the oldest event and
+//! the anchor's position. A replica still running with the old KEK alone may write events
 //! under the old key after that; [`verify`] accepts an event under either key of its ring (and
 //! counts those under the previous one), and the next start with both KEKs re-keys them. Only
 //! once `verify` with the new KEK alone passes is the previous KEK dropped. A chain that does
