@@ -547,6 +547,7 @@ mod tests {
                 tier: Tier::default(),
                 grant_types: vec!["client_credentials".into()],
                 disabled: false,
+                disabled_by_admin: false,
                 introspection: false,
                 tokens_not_before: None,
                 created_at: "2026-01-01T00:00:00Z".into(),
