@@ -120,6 +120,8 @@ where
             .client_disconnect_timeout(Duration::from_secs(1))
             .h1_allow_half_closed(true)
             .local_addr(addr)
+            // `HttpServer` names the listen address as the default host; only URL generation
+            // and `ConnectionInfo` without a `Host` header read it, and neither service does.
             .finish(map_config(app, move |_| AppConfig::default()));
         let trusted = trusted.clone();
         fn_service(move |io: TcpStream| {
