@@ -9,13 +9,17 @@ variable the services read is one they know; secrets arrive through Docker `secr
 images pinned by digest). Several replicas: Redis (password from a secret file, nothing
 written to disk) and a load balancer (the only service publishing ports, configured from a
 file that sends to every replica and checks /readyz) in front of at least two replicas of each
-service, which share Redis through REDIS_URL_FILE.
+service, which share Redis through REDIS_URL_FILE. Client addresses: the lb has a fixed address
+outside the range Docker hands out, both services name it in TRUSTED_PROXIES (valid CIDRs
+covering no address Docker hands to another container), and the lb's configuration forwards the client (`option forwardfor`
+without `if-none`, or `send-proxy-v2`).
 
 Dockerfile: every base image is pinned by digest (`image:tag@sha256:…`), dependencies are
 cached with cargo-chef, and the runtime image installs no curl.
 
 Usage: check-compose.py [docker-compose.yml [Dockerfile]]
 """
+import ipaddress
 import os
 import re
 import sys
@@ -89,7 +93,7 @@ known = {"DATABASE_URL", "AUTH_BIND", "API_BIND", "AUTH_ISSUER", "API_AUDIENCE",
          "SIGNING_KEY_ENCRYPTION_KEY", "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS", "BCRYPT_CONCURRENCY",
          "METRICS_BIND", "CORS_ALLOWED_ORIGINS", "JWKS_URL", "REDIS_URL", "DATABASE_LISTEN_URL",
          "LOG_FORMAT", "ADMIN_TOKEN_FILE", "SIGNING_KEY_ENCRYPTION_KEY_FILE", "DATABASE_URL_FILE",
-         "REDIS_URL_FILE"}
+         "REDIS_URL_FILE", "TRUSTED_PROXIES"}
 # Values that are secrets: only ever as VAR_FILE pointing at a Docker secret.
 secret_vars = {
     "db": ["POSTGRES_PASSWORD"],
@@ -171,6 +175,53 @@ else:
             problems.append(f"lb: {cfg_path} does not send to two or more replicas of {target}")
     if cfg and cfg.count("GET /readyz") < 2:
         problems.append(f"lb: {cfg_path} does not check /readyz of both services")
+    # The services must learn each client's address from the lb, or every client shares the
+    # lb's (one client's junk would throttle all of them).
+    active = "\n".join(line.split("#", 1)[0] for line in cfg.splitlines())
+    forwards = re.search(r"^\s*option\s+forwardfor\b(?!.*\bif-none\b)", active, re.M)
+    proxies_v2 = re.search(r"\bsend-proxy-v2\b", active)
+    if cfg and not (forwards or proxies_v2):
+        problems.append(f"lb: {cfg_path} neither forwards the client (option forwardfor, without if-none) nor sends the PROXY protocol (send-proxy-v2)")
+
+# --- client addresses: the services trust the lb, and only it ---------------------------------
+subnets = []
+for net in ((compose.get("networks") or {}).get("default") or {}).get("ipam", {}).get("config") or []:
+    try:
+        subnets.append((ipaddress.ip_network(net["subnet"]), ipaddress.ip_network(net.get("ip_range", net["subnet"]))))
+    except (KeyError, ValueError) as e:
+        problems.append(f"networks.default: bad ipam config {net}: {e}")
+lb_networks = lb.get("networks") or {}
+lb_addr = None
+if isinstance(lb_networks, dict):
+    lb_addr = ((lb_networks.get("default") or {}).get("ipv4_address"))
+if not lb_addr:
+    problems.append("lb: no fixed address (networks.default.ipv4_address) for the services to trust")
+else:
+    lb_ip = ipaddress.ip_address(lb_addr)
+    if not any(lb_ip in subnet for subnet, _ in subnets):
+        problems.append(f"lb: {lb_addr} is not in the network's subnet (networks.default.ipam)")
+    if any(lb_ip in dynamic for _, dynamic in subnets):
+        problems.append(f"lb: {lb_addr} is inside the ip_range Docker hands out; a replica could take it")
+for name in ("auth-server", "resource-api"):
+    raw = str(env_of(services.get(name, {})).get("TRUSTED_PROXIES") or "")
+    if not raw.strip():
+        problems.append(f"{name}: TRUSTED_PROXIES is not set; behind the lb every client would share its address")
+        continue
+    nets = []
+    for item in (i.strip() for i in raw.split(",")):
+        if not item:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(item, strict=True))
+        except ValueError:
+            problems.append(f"{name}: TRUSTED_PROXIES entry `{item}` is not a CIDR")
+    if lb_addr and not any(ipaddress.ip_address(lb_addr) in n for n in nets):
+        problems.append(f"{name}: TRUSTED_PROXIES does not name the lb ({lb_addr})")
+    for n in nets:
+        # The other containers (the replicas, db, redis) get addresses from ip_range: none of
+        # them may be trusted to name a client.
+        if n.prefixlen == 0 or any(n.version == d.version and n.overlaps(d) for _, d in subnets):
+            problems.append(f"{name}: TRUSTED_PROXIES entry {n} covers addresses Docker hands to other containers; trust only the lb")
 
 # --- Dockerfile ---------------------------------------------------------------------------
 try:

@@ -5,7 +5,8 @@
 # services have a Deployment of at least two replicas with readiness on /readyz and liveness on
 # /healthz, resource requests and a memory limit, a hardened security context, a Service and a
 # PodDisruptionBudget; secrets arrive only through *_FILE variables from a mounted Secret; the
-# auth server migrates in an initContainer.
+# auth server migrates in an initContainer; both name their load balancer in TRUSTED_PROXIES
+# (valid CIDRs, never /0), or behind it every client would share one address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ fi
 "$venv/bin/kubernetes-validate" --strict --quiet deploy/kubernetes/*.yaml
 
 "$venv/bin/python" - deploy/kubernetes/*.yaml <<'PY'
+import ipaddress
 import sys
 import yaml
 
@@ -65,6 +67,17 @@ for name in ("auth-server", "resource-api"):
     env = {e["name"] for e in main.get("env", [])}
     if "REDIS_URL_FILE" not in env:
         problems.append(f"{name}: no REDIS_URL_FILE (limits would be per replica)")
+    proxies = next((e.get("value", "") for e in main.get("env", []) if e["name"] == "TRUSTED_PROXIES"), "")
+    if not proxies.strip():
+        problems.append(f"{name}: no TRUSTED_PROXIES (behind the balancer every client would share its address)")
+    for item in (i.strip() for i in proxies.split(",")):
+        if not item:
+            continue
+        try:
+            if ipaddress.ip_network(item, strict=True).prefixlen == 0:
+                problems.append(f"{name}: TRUSTED_PROXIES {item} trusts every address")
+        except ValueError:
+            problems.append(f"{name}: TRUSTED_PROXIES entry `{item}` is not a CIDR")
 auth = by.get(("Deployment", "auth-server"))
 if auth and not any("migrate" in c.get("command", []) for c in auth["spec"]["template"]["spec"].get("initContainers", [])):
     problems.append("auth-server: no migration initContainer")

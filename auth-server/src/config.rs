@@ -56,6 +56,9 @@ pub struct Config {
     /// `LAST_USED_FLUSH_SECS` (30 s by default, as in the resource API): how often the
     /// `last_token_at` of applications issued a token is written, in one batch.
     pub last_used_flush_secs: u64,
+    /// `TRUSTED_PROXIES`: load balancers whose `X-Forwarded-For` or PROXY protocol header names
+    /// the client (admin and console throttles, audit `source`, logs). Empty: the TCP peer.
+    pub trusted_proxies: shared::client_addr::TrustedProxies,
     /// The operator console (`/console`): sessions, password hashing, TOTP policy.
     pub console: ConsoleConfig,
 }
@@ -217,6 +220,7 @@ impl Config {
             redis_url: common.redis_url,
             database_listen_url: common.database_listen_url,
             last_used_flush_secs: last_used_flush.as_secs(),
+            trusted_proxies: common.trusted_proxies,
             console: ConsoleConfig {
                 session_idle_secs,
                 session_max_secs,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use shared::db::Db;
 use shared::routing::Endpoint;
 use shared::skeleton::Skeleton;
@@ -166,7 +166,9 @@ impl Application {
             move || aggregator.flush(&db5, now_micros()),
         );
         let shutdown_flush = (db.clone(), last_tokens.clone(), refusals.clone());
-        let (skeleton, metrics_server) = Skeleton::new(&db, metrics.clone(), config.metrics_bind)?;
+        let trusted_proxies = config.trusted_proxies.clone();
+        let (skeleton, metrics_server) =
+            Skeleton::new(&db, metrics.clone(), config.metrics_bind, &trusted_proxies)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let openapi = web::Data::new(crate::openapi::document(&config.issuer));
         let state = web::Data::new(AppState {
@@ -206,25 +208,27 @@ impl Application {
             audit_key,
             refusals,
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .configure(|cfg| skeleton.configure(cfg))
-                .app_data(openapi.clone())
-                // Innermost first: CORS answers preflights before any route; the request span
-                // puts the id on the response before the envelope rewrite copies headers.
-                .wrap(shared::cors::middleware(&cors_origins))
-                .wrap(from_fn(shared::http::no_store_under_private_prefixes))
-                .wrap(from_fn(shared::telemetry::request_span))
-                .wrap(shared::http::envelope_errors())
-                .wrap(from_fn(shared::metrics::record))
-                .configure(routes)
-                .default_service(web::to(shared::http::not_found))
-        })
-        .worker_max_blocking_threads(shared::skeleton::max_blocking_threads(pool_size))
-        .listen(listener)
-        .map_err(|e| e.to_string())?
-        .run();
+        let server = shared::skeleton::serve(
+            listener,
+            &trusted_proxies,
+            shared::skeleton::max_blocking_threads(pool_size),
+            move || {
+                App::new()
+                    .app_data(state.clone())
+                    .configure(|cfg| skeleton.configure(cfg))
+                    .app_data(openapi.clone())
+                    // Innermost first: CORS answers preflights before any route; the request span
+                    // puts the id on the response before the envelope rewrite copies headers.
+                    .wrap(shared::cors::middleware(&cors_origins))
+                    .wrap(from_fn(shared::http::no_store_under_private_prefixes))
+                    .wrap(from_fn(shared::telemetry::request_span))
+                    .wrap(shared::http::envelope_errors())
+                    .wrap(from_fn(shared::metrics::record))
+                    .configure(routes)
+                    .default_service(web::to(shared::http::not_found))
+            },
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Application {
             port,
             server,

@@ -38,11 +38,14 @@ pub struct Config {
     /// `DATABASE_LISTEN_URL`: where the credential change feed is listened to (PostgreSQL
     /// only; default `DATABASE_URL`). `None`: no push, the poll alone.
     pub database_listen_url: Option<String>,
+    /// `TRUSTED_PROXIES`: load balancers whose `X-Forwarded-For` or PROXY protocol header names
+    /// the client (per-source throttle, logs). Empty: the TCP peer is the client.
+    pub trusted_proxies: shared::client_addr::TrustedProxies,
 }
 
 impl Config {
     /// Reads the shared variables (`API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
-    /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`: see
+    /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`, `TRUSTED_PROXIES`: see
     /// [`shared::config::Common`]), `API_PUBLIC_URL`, `JWKS_URL`, the intervals `CREDENTIAL_POLL_SECS`,
     /// `LAST_USED_FLUSH_SECS` and `JWKS_REFRESH_SECS`, and checks `SSL_CERT_FILE`. Every bad
     /// variable is reported.
@@ -83,6 +86,7 @@ impl Config {
             jwks_refresh,
             redis_url: common.redis_url,
             database_listen_url: common.database_listen_url,
+            trusted_proxies: common.trusted_proxies,
         })
     }
 }

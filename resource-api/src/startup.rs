@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use shared::db::Db;
 use shared::routing::Endpoint;
 use shared::skeleton::Skeleton;
@@ -133,7 +133,9 @@ impl Application {
             "resource-api on port {port} using {}",
             db.target().describe()
         );
-        let (skeleton, metrics_server) = Skeleton::new(&db, metrics, config.metrics_bind)?;
+        let trusted_proxies = config.trusted_proxies.clone();
+        let (skeleton, metrics_server) =
+            Skeleton::new(&db, metrics, config.metrics_bind, &trusted_proxies)?;
         let cors_origins = config.cors_allowed_origins.clone();
         let lists = web::Data::new(crate::pagination::Lists::new(
             config.db_pool_size,
@@ -142,29 +144,31 @@ impl Application {
         let state = web::Data::new(AppState { db });
         let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
         let app_authn = authn.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(app_authn.clone())
-                .configure(|cfg| skeleton.configure(cfg))
-                .app_data(openapi.clone())
-                .app_data(lists.clone())
-                // CORS innermost, so that it answers preflights before the `/v2`
-                // authentication and its answers still get the envelope.
-                .wrap(shared::cors::middleware(&cors_origins))
-                .wrap(from_fn(shared::http::no_store_under_private_prefixes))
-                // The request span puts the id on the response before the envelope rewrite
-                // copies headers, as on the auth server.
-                .wrap(from_fn(shared::telemetry::request_span))
-                .wrap(shared::http::envelope_errors())
-                .wrap(from_fn(shared::metrics::record))
-                .configure(routes)
-                .default_service(web::to(shared::http::not_found))
-        })
-        .worker_max_blocking_threads(shared::skeleton::max_blocking_threads(pool_size))
-        .listen(listener)
-        .map_err(|e| e.to_string())?
-        .run();
+        let server = shared::skeleton::serve(
+            listener,
+            &trusted_proxies,
+            shared::skeleton::max_blocking_threads(pool_size),
+            move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(app_authn.clone())
+                    .configure(|cfg| skeleton.configure(cfg))
+                    .app_data(openapi.clone())
+                    .app_data(lists.clone())
+                    // CORS innermost, so that it answers preflights before the `/v2`
+                    // authentication and its answers still get the envelope.
+                    .wrap(shared::cors::middleware(&cors_origins))
+                    .wrap(from_fn(shared::http::no_store_under_private_prefixes))
+                    // The request span puts the id on the response before the envelope rewrite
+                    // copies headers, as on the auth server.
+                    .wrap(from_fn(shared::telemetry::request_span))
+                    .wrap(shared::http::envelope_errors())
+                    .wrap(from_fn(shared::metrics::record))
+                    .configure(routes)
+                    .default_service(web::to(shared::http::not_found))
+            },
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Application {
             port,
             server,

@@ -159,7 +159,8 @@ pub fn secret_var(
 
 /// The variables both services read, parsed the same way: listen address (`bind_var`),
 /// `DATABASE_URL` (or `DATABASE_URL_FILE`), `DB_POOL_SIZE`, `AUTH_ISSUER`, `API_AUDIENCE`,
-/// `METRICS_BIND`, `CORS_ALLOWED_ORIGINS` and `LOG_FORMAT`.
+/// `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`, `REDIS_URL`, `DATABASE_LISTEN_URL`
+/// and `TRUSTED_PROXIES`.
 #[cfg(feature = "server")]
 #[derive(Debug, Clone)]
 pub struct Common {
@@ -180,6 +181,9 @@ pub struct Common {
     /// `DATABASE_URL` is a transaction-mode pooler). Default: `DATABASE_URL`. `None` on SQLite,
     /// which has no push.
     pub database_listen_url: Option<String>,
+    /// `TRUSTED_PROXIES`: the load balancers whose `X-Forwarded-For` or PROXY protocol header
+    /// names the client (`shared::client_addr`). Default none: the TCP peer is the client.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
 }
 
 #[cfg(feature = "server")]
@@ -266,6 +270,10 @@ impl Common {
             log_format: errors.or(LogFormat::from_env(), LogFormat::Text),
             redis_url: errors.or(parse_redis_url(), None),
             database_listen_url,
+            trusted_proxies: errors.or(
+                crate::client_addr::TrustedProxies::from_env(),
+                crate::client_addr::TrustedProxies::none(),
+            ),
         }
     }
 }

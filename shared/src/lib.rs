@@ -19,6 +19,8 @@ pub mod changes;
 pub mod claims;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "server")]
+pub mod client_addr;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod cors;
@@ -36,6 +38,8 @@ pub mod metrics;
 pub mod openapi;
 #[cfg(feature = "outbound")]
 pub mod outbound;
+#[cfg(feature = "server")]
+pub mod proxy_protocol;
 pub mod random;
 pub mod ratelimit;
 #[cfg(feature = "server")]

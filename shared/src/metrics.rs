@@ -220,9 +220,24 @@ pub fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Registers `GET /metrics`.
+/// Registers `GET /metrics` on a service's main port (without `METRICS_BIND`), answered only
+/// to a client on the same host (loopback, after `TRUSTED_PROXIES` resolution): the main port
+/// is the public one, and request counts per route, failure counts and the build are not for
+/// anyone on the network. Anyone else gets 404, as if it were not there. A scraper on another
+/// host uses `METRICS_BIND` (docs/SECURITY.md, actors).
 pub fn route(cfg: &mut web::ServiceConfig) {
-    cfg.service(Endpoint::new("/metrics").get(handler));
+    cfg.service(Endpoint::new("/metrics").get(main_port_handler));
+}
+
+async fn main_port_handler(
+    req: actix_web::HttpRequest,
+    metrics: web::Data<Metrics>,
+    db: web::Data<Db>,
+) -> HttpResponse {
+    if !crate::client_addr::client_ip(&req).is_loopback() {
+        return crate::http::not_found().await;
+    }
+    handler(metrics, db).await
 }
 
 /// The `METRICS_BIND` server, when the address is set: `/metrics` alone on its own
@@ -246,7 +261,7 @@ pub fn separate_server(
             .app_data(db.clone())
             .configure(crate::http::edge)
             .wrap(crate::http::envelope_errors())
-            .configure(route)
+            .service(Endpoint::new("/metrics").get(handler))
             .default_service(web::to(crate::http::not_found))
     })
     .workers(1)

@@ -19,8 +19,11 @@
 //! replica's next call for that credential, or lost if the replica stops). A refusal is
 //! remembered locally until the next token is due (at most [`LEASE_TTL`]), so a client over its
 //! limit costs no Redis call per request. While Redis is down or slow (see
-//! [`crate::redis_store`]) each replica falls back to its own in-process limiter: the budget is
-//! then per replica (N replicas admit up to N times the tier) until Redis answers again.
+//! [`crate::redis_store`]) each replica falls back to its own in-process limiter, which goes on
+//! from the bucket Redis last reported for the credential (not from a full one), so a flap or a
+//! slow call refills nothing; the budget is then per replica (N replicas admit up to N times the
+//! refill) until Redis answers again. A Redis *restart* forgets every bucket (it holds counters
+//! only, no persistence): each credential then starts from a full bucket once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -112,6 +115,29 @@ impl RateLimiter for InMemoryRateLimiter {
             reset_secs: ((burst - s.tokens) / per_sec).ceil().max(0.0) as u64,
             retry_after,
         }
+    }
+}
+
+impl InMemoryRateLimiter {
+    /// Sets `key`'s bucket to what the shared store last reported (`tokens` in the bucket,
+    /// `hour_left` of the hourly quota), so that if the store stops answering, this replica
+    /// goes on from there instead of from a full bucket: a Redis fault or a slow call does not
+    /// refill the budget. (The hour window restarts now: the count carries over, the window
+    /// can only be longer.)
+    pub fn seed(&self, key: &str, limits: TierLimits, tokens: u32, hour_left: u32, now: Instant) {
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        if states.len() >= MAX_KEYS && !states.contains_key(key) {
+            return;
+        }
+        states.insert(
+            key.to_owned(),
+            State {
+                tokens: f64::from(tokens.min(limits.burst)),
+                at: now,
+                hour_start: now,
+                hour_count: limits.per_hour.saturating_sub(hour_left),
+            },
+        );
     }
 }
 
@@ -307,6 +333,15 @@ impl Limiter {
         lease.left += carried;
         leases.insert(key.to_owned(), lease);
         drop(leases);
+        // What this replica holds and what the shared bucket has left: where its own limiter
+        // goes on from if Redis stops answering.
+        self.local.seed(
+            key,
+            limits,
+            shared_tokens.saturating_add(lease.left),
+            hour_left,
+            now,
+        );
         if granted == 0 {
             return refused(limits, &lease);
         }
@@ -439,13 +474,16 @@ mod redis_tests {
         let now = Instant::now();
         let allowed = futures_count(&limiter, limits, now, 15).await;
         assert_eq!(allowed, 10, "the in-process bucket answers");
-        // One fault, then the backoff: Redis is not asked for every request.
-        assert_eq!(errors.get(), 1);
+        // A few faults in a row, then the backoff: Redis is not asked for every request.
+        assert_eq!(
+            errors.get(),
+            u64::from(crate::redis_store::FAULTS_BEFORE_BACKOFF)
+        );
         assert!(!store.available());
     }
 
     #[tokio::test]
-    async fn a_redis_that_never_answers_costs_one_bounded_wait_then_this_replica_decides() {
+    async fn a_redis_that_never_answers_costs_a_few_bounded_waits_then_this_replica_decides() {
         // Accepts connections (the kernel's backlog) and never answers a byte.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("redis://{}/", silent.local_addr().unwrap());
@@ -455,7 +493,11 @@ mod redis_tests {
         let limits = Tier::Basic.limits().unwrap();
         let allowed = futures_count(&limiter, limits, Instant::now(), 15).await;
         assert_eq!(allowed, 10, "the in-process bucket answers");
-        assert_eq!(errors.get(), 1, "one timed-out call, then the backoff");
+        assert_eq!(
+            errors.get(),
+            u64::from(crate::redis_store::FAULTS_BEFORE_BACKOFF),
+            "a few timed-out calls in a row, then the backoff"
+        );
         assert!(!store.available());
     }
 

@@ -6,20 +6,24 @@
 //! [`ConnectionManager`] (it reconnects by itself); every call is bounded by
 //! [`RedisStore::TIMEOUT`].
 //!
-//! A Redis fault is never an error for a client: the caller falls back to its per-replica
-//! (in-process) state, the fault is counted in `<namespace>_redis_errors_total`, a warning is
-//! logged at most once per [`WARN_EVERY`], and Redis is left alone for [`BACKOFF`] so that a
-//! dead or slow Redis costs requests nothing while it is down. The first call after the
-//! backoff tries again: sharing resumes by itself when Redis is back.
+//! A Redis fault is never an error for a client: the caller decides that request with its
+//! per-replica (in-process) state and the fault is counted in `<namespace>_redis_errors_total`.
+//! After [`FAULTS_BEFORE_BACKOFF`] faults in a row — not one slow call on a loaded host — Redis
+//! is left alone for [`BACKOFF`], so that a dead Redis costs requests nothing while it is down,
+//! and a warning is logged (at most once per [`WARN_EVERY`]). The first call after the backoff
+//! tries again: sharing resumes by itself when Redis is back; any answer resets the count.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use prometheus::IntCounter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script};
 
-/// After a fault, Redis is not asked again for this long (the per-replica state answers).
+/// After this many faults in a row, Redis is not asked again for [`BACKOFF`].
+pub const FAULTS_BEFORE_BACKOFF: u32 = 3;
+/// How long Redis is left alone after [`FAULTS_BEFORE_BACKOFF`] faults in a row (the
+/// per-replica state answers meanwhile).
 pub const BACKOFF: Duration = Duration::from_secs(1);
 /// At most one warning per this interval, however many calls fail.
 pub const WARN_EVERY: Duration = Duration::from_secs(30);
@@ -32,6 +36,8 @@ pub struct RedisStore {
     epoch: Instant,
     /// Milliseconds since `epoch` before which Redis is not asked (0: ask).
     down_until_ms: AtomicU64,
+    /// Faults since the last answer.
+    faults_in_a_row: AtomicU32,
     /// Milliseconds since `epoch` of the last warning, plus one (0: never warned).
     warned_at_ms: AtomicU64,
 }
@@ -69,6 +75,7 @@ impl RedisStore {
             errors,
             epoch: Instant::now(),
             down_until_ms: AtomicU64::new(0),
+            faults_in_a_row: AtomicU32::new(0),
             warned_at_ms: AtomicU64::new(0),
         })
     }
@@ -105,7 +112,10 @@ impl RedisStore {
         }
         let call = invocation.invoke_async::<T>(&mut conn);
         match tokio::time::timeout(Self::TIMEOUT, call).await {
-            Ok(Ok(v)) => Some(v),
+            Ok(Ok(v)) => {
+                self.faults_in_a_row.store(0, Ordering::Relaxed);
+                Some(v)
+            }
             Ok(Err(e)) => {
                 self.fault(e.category());
                 None
@@ -119,6 +129,10 @@ impl RedisStore {
 
     fn fault(&self, what: &str) {
         self.errors.inc();
+        if self.faults_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 < FAULTS_BEFORE_BACKOFF {
+            return;
+        }
+        self.faults_in_a_row.store(0, Ordering::Relaxed);
         let now = self.now_ms();
         let backoff = u64::try_from(BACKOFF.as_millis()).unwrap_or(u64::MAX);
         self.down_until_ms
@@ -136,5 +150,28 @@ impl RedisStore {
                 WARN_EVERY.as_secs()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_slow_or_failed_call_does_not_stop_sharing_three_in_a_row_do() {
+        // Nothing listens on port 1: every call fails at once.
+        let errors = IntCounter::new("e", "e").unwrap();
+        let store = RedisStore::open("redis://127.0.0.1:1/", "t:", errors.clone()).unwrap();
+        let script = Script::new("return 1");
+        for n in 1..FAULTS_BEFORE_BACKOFF {
+            assert_eq!(store.eval::<i64>(&script, "k", &[]).await, None);
+            assert!(store.available(), "still asked after {n} fault(s)");
+        }
+        assert_eq!(store.eval::<i64>(&script, "k", &[]).await, None);
+        assert!(
+            !store.available(),
+            "left alone after {FAULTS_BEFORE_BACKOFF} in a row"
+        );
+        assert_eq!(errors.get(), u64::from(FAULTS_BEFORE_BACKOFF));
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Every request is served inside a `request` span carrying its request id and trace id, so
 //! every line logged while serving it — the access line included — names both. The access
-//! line names method, path (never the query string), status, size and time: never a header,
-//! body, secret or token.
+//! line names method, path (never the query string), status, the client's address (by the
+//! `TRUSTED_PROXIES` rule of [`crate::client_addr`], which this middleware resolves first for
+//! everything after it), size and time: never a header, body, secret or token.
 
 use std::time::Instant;
 
@@ -65,7 +66,8 @@ fn request_id_of(req: &ServiceRequest) -> String {
 /// Serves each request inside a `request` span with its request id (taken or made, and
 /// echoed in `X-Request-Id`) and its trace id (continued from a valid `traceparent`, a new
 /// trace otherwise; current for outbound calls, see [`crate::trace`]), then logs the access
-/// line in that span: `"<method> <path> <status>"` with peer, bytes and milliseconds as fields.
+/// line in that span: `"<method> <path> <status>"` with the client address, bytes and
+/// milliseconds as fields. The client address is resolved here, before anything else reads it.
 pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -85,9 +87,7 @@ pub async fn request_span(
     );
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let peer = req
-        .peer_addr()
-        .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
+    let client = crate::client_addr::client_ip(req.request());
     let served = trace.scope(next.call(req)).instrument(span.clone()).await;
     let mut res = match served {
         Ok(res) => res,
@@ -96,7 +96,7 @@ pub async fn request_span(
             let status = e.as_response_error().status_code().as_u16();
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             span.in_scope(|| {
-                tracing::info!(target: "access", peer = %peer, ms = format_args!("{ms:.3}"), "{method} {path} {status}");
+                tracing::info!(target: "access", client = %client, ms = format_args!("{ms:.3}"), "{method} {path} {status}");
             });
             return Err(e);
         }
@@ -115,7 +115,7 @@ pub async fn request_span(
     span.in_scope(|| {
         tracing::info!(
             target: "access",
-            peer = %peer,
+            client = %client,
             bytes = %bytes,
             ms = format_args!("{ms:.3}"),
             "{method} {path} {status}"

@@ -372,7 +372,9 @@ fn access_line<'a>(lines: &'a [serde_json::Value], request_id: &str) -> &'a serd
 /// `bind_var`) with `LOG_FORMAT=json` writes only JSON objects, one a line, with RFC 3339 UTC
 /// timestamps, and that the access line of a request carries its request id (taken from
 /// `X-Request-Id`, echoed) and the trace id of a valid `traceparent`; an invalid
-/// `traceparent` starts a new trace instead.
+/// `traceparent` starts a new trace instead. With `TRUSTED_PROXIES=127.0.0.1` (the test
+/// client plays the balancer) the line's `client` is the `X-Forwarded-For` client, and the
+/// peer when the request has none.
 pub fn assert_json_logs_carry_request_and_trace_ids(
     bin: &str,
     args: &[&str],
@@ -380,7 +382,11 @@ pub fn assert_json_logs_carry_request_and_trace_ids(
     env: &[(&str, &str)],
 ) {
     let mut vars = env.to_vec();
-    vars.extend([("LOG_FORMAT", "json"), ("RUST_LOG", "info")]);
+    vars.extend([
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ]);
     let mut service = RunningService::start(bin, args, bind_var, &vars);
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let (head, _) = service.get(
@@ -388,6 +394,7 @@ pub fn assert_json_logs_carry_request_and_trace_ids(
         &[
             "X-Request-Id: json-log-1",
             &format!("traceparent: 00-{trace_id}-00f067aa0ba902b7-01"),
+            "X-Forwarded-For: 192.0.2.1, 203.0.113.9",
         ],
     );
     assert_eq!(
@@ -432,11 +439,13 @@ pub fn assert_json_logs_carry_request_and_trace_ids(
     assert_eq!(first["span"]["trace_id"], trace_id, "{first}");
     let message = first["message"].as_str().unwrap_or_default();
     assert_eq!(message, "GET /healthz 200", "no query string: {first}");
+    assert_eq!(first["client"], "203.0.113.9", "{first}");
     let second = access_line(&lines, "json-log-2");
     let new_trace = second["span"]["trace_id"].as_str().unwrap_or_default();
     assert_eq!(new_trace.len(), 32, "{second}");
     assert_ne!(new_trace, trace_id);
     assert_ne!(new_trace, bad_trace.to_ascii_lowercase());
+    assert_eq!(second["client"], "127.0.0.1", "{second}");
 }
 
 /// Asserts `/metrics` of `service` at `addr`: the process metrics (resident memory, CPU time,

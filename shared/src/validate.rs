@@ -7,9 +7,9 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Free text: trimmed, non-empty when `required`, at most `max` characters, and no control
+/// Free text: trimmed, non-empty when `required`, at most `max` characters, no control
 /// characters other than newline and tab (NUL in particular, which PostgreSQL refuses and
-/// which breaks logs and terminals).
+/// which breaks logs and terminals), and no invisible format characters (see [`hidden`]).
 pub fn text(
     field: &'static str,
     value: &str,
@@ -27,7 +27,24 @@ pub fn text(
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(err(format!("{field} must not contain control characters")));
     }
+    if let Some(c) = v.chars().find(|c| hidden(*c)) {
+        return Err(err(format!(
+            "{field} must not contain invisible formatting characters (found U+{:04X})",
+            u32::from(c)
+        )));
+    }
     Ok(v.to_owned())
+}
+
+/// A Unicode format character (general category `Cf`) other than the zero-width joiner and
+/// non-joiner: bidirectional overrides and isolates (`"evil\u{202e}name"` shows reversed in
+/// every table), zero-width spaces, word joiners, byte-order marks, soft hyphens, tag
+/// characters. They change how text looks without being seen, so that two names that read the
+/// same can differ. ZWJ and ZWNJ (U+200D, U+200C) are kept: Persian and Indic names and emoji
+/// sequences are spelled with them.
+pub fn hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format && c != '\u{200c}' && c != '\u{200d}'
 }
 
 /// Whether `id` has the shape of an id with this prefix: `prefix_` then base62, at most 64
@@ -55,6 +72,33 @@ mod tests {
         assert!(text("name", "abcdefghijk", true, 10).is_err());
         assert!(text("name", "a\u{0}b", true, 10).is_err());
         assert!(text("name", "line\nnext", true, 10).is_ok());
+    }
+
+    #[test]
+    fn invisible_format_characters_are_refused_but_joiners_kept() {
+        for bad in [
+            "evil\u{202e}name",
+            "a\u{202a}b",
+            "a\u{2066}b",
+            "a\u{200b}b",
+            "a\u{200e}b",
+            "a\u{2060}b",
+            "\u{feff}name",
+            "soft\u{ad}hyphen",
+            "tag\u{e0041}",
+        ] {
+            let e = text("name", bad, true, 100).unwrap_err();
+            assert!(e.message.contains("invisible"), "{bad:?}: {}", e.message);
+        }
+        // Persian (ZWNJ), an emoji family (ZWJ), accents and other scripts are names.
+        for good in [
+            "می\u{200c}خواهم",
+            "👨\u{200d}👩\u{200d}👧",
+            "Zoë Ångström",
+            "李小龍",
+        ] {
+            assert!(text("name", good, true, 100).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

@@ -184,11 +184,10 @@ fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ConsoleError> {
         .ok_or_else(|| ConsoleError::Internal("no application state".into()))
 }
 
-/// The request's source address (audit and the per-source login throttle).
+/// The request's client address (audit and the per-source login throttle), by the
+/// `TRUSTED_PROXIES` rule of [`shared::client_addr`].
 pub fn source(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+    shared::client_addr::client_ip(req).to_string()
 }
 
 /// A state-changing request of a signed-in operator: `Origin` must be the console's and

@@ -13,6 +13,8 @@ pub struct SigningKeyRow {
     pub public_key: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    /// Taken out of service by `keys revoke` (never published again).
+    pub revoked_at: Option<i64>,
 }
 
 impl std::fmt::Debug for SigningKeyRow {
@@ -23,6 +25,7 @@ impl std::fmt::Debug for SigningKeyRow {
             .field("private_key", &"[REDACTED]")
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
+            .field("revoked_at", &self.revoked_at)
             .finish()
     }
 }
@@ -34,12 +37,14 @@ impl SigningKeyRow {
             .execute(conn)
     }
 
-    /// Keys still worth publishing: active ones, and retired ones retired after `retired_after`.
+    /// Keys still worth publishing: active ones, and retired ones retired after `retired_after`;
+    /// never a revoked one.
     pub fn published(
         conn: &mut DbConnection,
         retired_after: i64,
     ) -> QueryResult<Vec<SigningKeyRow>> {
         signing_keys::table
+            .filter(signing_keys::revoked_at.is_null())
             .filter(
                 signing_keys::retired_at
                     .is_null()
@@ -93,9 +98,17 @@ impl SigningKeyRow {
         .execute(conn)
     }
 
-    pub fn set_retired_at(conn: &mut DbConnection, kid: &str, at: i64) -> QueryResult<usize> {
+    /// Takes a key out of service at `now`: revoked, and retired now unless it already was.
+    pub fn revoke(conn: &mut DbConnection, kid: &str, now: i64) -> QueryResult<usize> {
         diesel::update(signing_keys::table.filter(signing_keys::kid.eq(kid)))
-            .set(signing_keys::retired_at.eq(Some(at)))
+            .set((
+                signing_keys::revoked_at.eq(Some(now)),
+                signing_keys::retired_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+                >("COALESCE(retired_at, ")
+                .bind::<diesel::sql_types::BigInt, _>(now)
+                .sql(")")),
+            ))
             .execute(conn)
     }
 

@@ -49,10 +49,7 @@ async fn check_admin(req: &HttpRequest) -> Result<Admin> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(Error::AdminUnauthorized)?;
-    let source = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let source = shared::client_addr::client_ip(req).to_string();
     if admin_token_matches(req, state) {
         return Ok(Admin(AuditContext::admin_token(
             &state.audit_key,

@@ -131,8 +131,11 @@ impl Email {
         if email.len() > MAX_EMAIL_LEN {
             return Err(format!("must be at most {MAX_EMAIL_LEN} characters"));
         }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("must not contain spaces or control characters".to_owned());
+        if email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || shared::validate::hidden(c))
+        {
+            return Err("must not contain spaces, control or invisible characters".to_owned());
         }
         let valid = email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
@@ -1239,6 +1242,7 @@ mod tests {
             "a@b@c.com",
             "ada@.com",
             "ada@example.com.",
+            "ad\u{202e}a@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }

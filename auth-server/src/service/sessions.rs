@@ -3,9 +3,10 @@
 //! A session ends at its absolute end (`CONSOLE_SESSION_MAX_SECS` after sign-in), after
 //! `CONSOLE_SESSION_IDLE_SECS` without a request, at logout, and when its operator is disabled or
 //! their password changes (both delete every session of the operator in the same transaction).
-//! `last_seen_at` is written at most once a minute per session, so a busy page costs no write
-//! per request; the idle end is therefore exact to within that minute. Time is a parameter of
-//! every check.
+//! `last_seen_at` is written at most once per [`touch_interval`] (a minute, or a quarter of the
+//! idle timeout when that is shorter), so a busy page costs no write per request, and a session
+//! in use never reaches its idle end: it ends at least three quarters of the idle timeout after
+//! its last request. Time is a parameter of every check.
 //!
 //! The CSRF token of a session is derived from its id (SHA-256 over a domain label and the
 //! id), so it needs no storage and no other session shares it.
@@ -24,8 +25,14 @@ use crate::db::operators::OperatorRow;
 use crate::db::sessions::SessionRow;
 use crate::error::Result;
 
-/// `last_seen_at` is refreshed when older than this.
+/// `last_seen_at` is refreshed at most this often…
 pub const TOUCH_INTERVAL_US: i64 = 60 * 1_000_000;
+
+/// …and at least four times per idle timeout: with `CONSOLE_SESSION_IDLE_SECS=60` a write once
+/// a minute would let a session in use reach its idle end between two writes.
+pub fn touch_interval(config: &ConsoleConfig) -> i64 {
+    TOUCH_INTERVAL_US.min(secs_to_us(config.session_idle_secs) / 4)
+}
 
 /// The SHA-256 digest (hex) of a session id or setup token: the only form stored or compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +116,7 @@ pub async fn lookup(
     }
     let digest = TokenDigest::of(session_id).as_str().to_owned();
     let idle = secs_to_us(config.session_idle_secs);
+    let touch_every = touch_interval(config);
     let found = db
         .run(move |c| {
             let Some((session, operator)) = SessionRow::find_with_operator(c, &digest)? else {
@@ -120,7 +128,7 @@ pub async fn lookup(
                 SessionRow::delete(c, &digest)?;
                 return Ok(None);
             }
-            if now - session.last_seen_at >= TOUCH_INTERVAL_US {
+            if now - session.last_seen_at >= touch_every {
                 SessionRow::touch(c, &digest, now)?;
             }
             Ok(Some((session, operator)))

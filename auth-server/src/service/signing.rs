@@ -276,6 +276,7 @@ pub fn generate(now: i64, kek: &Kek) -> SigningKeyRow {
         public_key: x,
         created_at: now,
         retired_at: None,
+        revoked_at: None,
     }
 }
 
@@ -332,8 +333,8 @@ pub fn revoke(
                 SigningKeyRow::insert(c, &replacement)?;
                 SigningKeyRow::retire_all_but(c, &replacement.kid, now)?;
             }
-            // Retired long enough ago that no token it signed is still valid: unpublished.
-            SigningKeyRow::set_retired_at(c, &kid, now - retired_publish_window_micros() - 1)?;
+            // Unpublished at once, and every token it signed refused (`revoked_at`).
+            SigningKeyRow::revoke(c, &kid, now)?;
             let feed = Feed::Credential(ChangeKind::SigningKey, &kid);
             audit::change(c, &ctx, feed, &event, now)?;
             SigningKeyRow::active_kid(c)
@@ -346,10 +347,12 @@ pub fn revoke(
 pub struct SigningKeyView {
     pub kid: String,
     pub algorithm: String,
-    /// `active`, `retired (still published)` or `retired`.
+    /// `active`, `retired (still published)`, `retired` or `revoked`.
     pub status: &'static str,
     pub created_at: String,
     pub retired_at: Option<String>,
+    /// When `keys revoke` took it out of service.
+    pub revoked_at: Option<String>,
 }
 
 /// Every signing key, newest first, with its status at `now`.
@@ -359,13 +362,15 @@ pub async fn list(db: &Db, now: i64) -> Result<Vec<SigningKeyView>, DbError> {
     Ok(rows
         .into_iter()
         .map(|r| SigningKeyView {
-            status: match r.retired_at {
-                None => "active",
-                Some(t) if t + window > now => "retired (still published)",
-                Some(_) => "retired",
+            status: match (r.revoked_at, r.retired_at) {
+                (Some(_), _) => "revoked",
+                (None, None) => "active",
+                (None, Some(t)) if t + window > now => "retired (still published)",
+                (None, Some(_)) => "retired",
             },
             created_at: shared::time::rfc3339(r.created_at),
             retired_at: r.retired_at.map(shared::time::rfc3339),
+            revoked_at: r.revoked_at.map(shared::time::rfc3339),
             kid: r.kid,
             algorithm: r.algorithm,
         })

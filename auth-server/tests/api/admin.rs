@@ -201,6 +201,7 @@ async fn bad_application_input_gets_precise_4xx_and_writes_nothing() {
     let app = spawn_app().await;
     let cases = [
         (json!({"name": "", "scopes": []}), "name"),
+        (json!({"name": "evil\u{202e}name", "scopes": []}), "name"),
         (json!({"name": "x", "scopes": ["cases:destroy"]}), "scopes"),
         (
             json!({"name": "x", "scopes": [], "environment": "production"}),

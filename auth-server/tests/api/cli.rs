@@ -212,6 +212,43 @@ fn keys_list_shows_active_and_retired_keys_after_rotation() {
 }
 
 #[test]
+fn a_revoked_signing_key_is_listed_as_revoked_never_retired_before_it_was_made() {
+    let db = migrated_db();
+    assert!(cli(&db, &["keys", "rotate"]).status.success());
+    let listed = stdout_json(&cli(&db, &["keys", "list"]));
+    let active = listed["data"][0]["kid"].as_str().unwrap().to_owned();
+    let out = cli(&db, &["keys", "revoke", &active]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = stdout_json(&cli(&db, &["keys", "list"]));
+    let revoked = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == active.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(revoked["status"], "revoked", "{listed}");
+    let time = |k: &str| shared::time::parse_rfc3339(revoked[k].as_str().unwrap()).unwrap();
+    assert!(time("retired_at") >= time("created_at"), "{revoked}");
+    assert!(time("revoked_at") >= time("created_at"), "{revoked}");
+    // The key that replaced it is active; the one retired by the rotation is still published.
+    let statuses: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["active", "revoked", "retired (still published)"]
+    );
+}
+
+#[test]
 fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
     for (var, value) in [
         ("DATABASE_URL", "mysql://db/cf"),

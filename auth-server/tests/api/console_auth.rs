@@ -731,6 +731,41 @@ async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
 }
 
 #[actix_web::test]
+async fn with_a_one_minute_idle_timeout_a_session_in_use_lives_on() {
+    let app = spawn_app().await;
+    let ada = add_operator(&app, "ada@example.com", Role::Admin).await;
+    let db = db_of(&app);
+    let config = auth_server::config::ConsoleConfig {
+        session_idle_secs: 60,
+        ..Default::default()
+    };
+    let ctx = AuditContext::operator(&crate::helpers::audit_key(), &ada.id, &ada.email, None);
+    let second = 1_000_000;
+    let t0 = shared::time::now_micros();
+    let id = sessions::create(&db, &config, &ctx, &ada, t0)
+        .await
+        .unwrap();
+    // A request every 50 s: each within the idle minute of the previous one.
+    for i in 1..=6 {
+        let at = t0 + i * 50 * second;
+        assert!(
+            sessions::lookup(&db, &config, id.expose(), at)
+                .await
+                .unwrap()
+                .is_some(),
+            "request {i} at {} s",
+            i * 50
+        );
+    }
+    // Then a minute of silence ends it.
+    let quiet = t0 + 6 * 50 * second + 61 * second;
+    assert!(sessions::lookup(&db, &config, id.expose(), quiet)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[actix_web::test]
 async fn sessions_end_after_the_idle_timeout_and_at_their_absolute_end() {
     let app = spawn_app().await;
     let ada = add_operator(&app, "ada@example.com", Role::Admin).await;

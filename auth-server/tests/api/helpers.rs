@@ -60,6 +60,7 @@ pub fn test_config(db_url: &str) -> Config {
         },
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
+        trusted_proxies: Default::default(),
         redis_url: None,
         database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
         last_used_flush_secs: 1,

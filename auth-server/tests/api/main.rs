@@ -17,5 +17,6 @@ mod helpers;
 mod introspect_revoke;
 mod oauth2_client;
 mod openapi;
+mod proxies;
 mod telemetry;
 mod token;

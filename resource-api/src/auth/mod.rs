@@ -110,8 +110,9 @@ pub struct Authenticator {
     pub limiter: Arc<Limiter>,
     pub db: Db,
     pub metrics: web::Data<shared::metrics::Metrics>,
-    /// Failed authentications per source address. Past the burst, a source is held to
-    /// credentials memory can answer: junk cannot cost unbounded database lookups.
+    /// Failed authentications per client address (`shared::client_addr`). Past the burst, a
+    /// source is held to API keys memory can answer: junk cannot cost unbounded database
+    /// lookups. Tokens are still checked (CPU only), and one whose signature verifies is served.
     pub failures_by_source: FailureThrottle,
 }
 
@@ -136,7 +137,8 @@ pub enum AuthFailure {
     Ambiguous,
     Invalid,
     Unavailable,
-    /// The source address sent too many bad credentials, and this one is not known in memory.
+    /// The source address sent too many bad credentials, and this API key is not known in
+    /// memory.
     Throttled,
 }
 
@@ -292,23 +294,21 @@ impl Authenticator {
                 })
             }
             Credential::Jwt(token) => {
-                let claims = self
-                    .tokens
-                    .verify(
-                        self,
-                        &token,
-                        now_us / 1_000_000,
-                        lookup == Lookup::MemoryOnly,
-                    )
-                    .await?;
+                // The per-source throttle does not apply to tokens: a signature check costs no
+                // database lookup, and a token whose signature verifies is never refused for
+                // its source (behind a shared address, other clients' junk must not lock out
+                // real tokens).
+                let claims = self.tokens.verify(self, &token, now_us / 1_000_000).await?;
                 // Checked on every request, cached or not: a revoked token, a signing key taken
                 // out of service, and the application's current row.
                 if self.state.is_revoked(&claims.jti) || self.state.kid_unpublished(&claims.kid) {
                     return Err(AuthFailure::Invalid);
                 }
+                // Its application may be read from the database: only a token we signed gets
+                // here, so these lookups are bounded by real tokens, not by junk.
                 let app = self
                     .state
-                    .app(&self.db, &claims.client_id, lookup)
+                    .app(&self.db, &claims.client_id, Lookup::MayQuery)
                     .await
                     .map_err(lookup_error)?
                     .ok_or(AuthFailure::Invalid)?;
@@ -366,10 +366,7 @@ pub async fn authenticate(
     };
     let now_us = shared::time::now_micros();
     let now = Instant::now();
-    let source = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let source = shared::client_addr::client_ip(req.request()).to_string();
     let lookup = if authn.failures_by_source.throttled(&source, now).is_some() {
         Lookup::MemoryOnly
     } else {

@@ -106,11 +106,15 @@ pub fn revocations_by_jtis(
         .load(conn)
 }
 
-/// Signing keys no longer published: retired at or before `retired_before` (the public half is
-/// all this reads; the resource API never reads a private key).
+/// Signing keys no longer published: revoked, or retired at or before `retired_before` (the
+/// kid is all this reads; the resource API never reads a private key).
 pub fn unpublished_kids(conn: &mut DbConnection, retired_before: i64) -> QueryResult<Vec<String>> {
     signing_keys::table
-        .filter(signing_keys::retired_at.le(retired_before))
+        .filter(
+            signing_keys::revoked_at
+                .is_not_null()
+                .or(signing_keys::retired_at.le(retired_before)),
+        )
         .select(signing_keys::kid)
         .load(conn)
 }

@@ -89,6 +89,29 @@ async fn metrics_bind_serves_metrics_only_on_its_own_port() {
 }
 
 #[actix_web::test]
+async fn metrics_on_the_main_port_answer_only_clients_on_this_host() {
+    let s = TestStack::start().await;
+    let (api, _) = s
+        .another_api_with(|c| {
+            c.trusted_proxies = shared::client_addr::TrustedProxies::parse("127.0.0.1/32").unwrap()
+        })
+        .await;
+    // Through the balancer, from a client elsewhere: as if there were no such path.
+    let resp = s
+        .http
+        .get(format!("{api}/metrics"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "not_found").await;
+    // From this host (a local scraper or an operator's curl): served.
+    let resp = s.http.get(format!("{api}/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("caseforge_build_info"));
+}
+
+#[actix_web::test]
 async fn a_wrong_method_is_405_with_allow_and_head_answers_wherever_get_does() {
     let s = TestStack::start().await;
     let (_, key) = s.api_key(&ALL_SCOPES, "sandbox", "unlimited").await;

@@ -37,6 +37,7 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         db_pool_size: 4,
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
+        trusted_proxies: Default::default(),
         credential_poll: Duration::from_secs(1),
         last_used_flush: Duration::from_millis(300),
         jwks_refresh: Duration::from_secs(300),
@@ -65,6 +66,7 @@ impl TestStack {
             console: Default::default(),
             metrics_bind: None,
             cors_allowed_origins: Vec::new(),
+            trusted_proxies: Default::default(),
             redis_url: None,
             database_listen_url: db
                 .url()

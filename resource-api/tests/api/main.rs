@@ -14,6 +14,7 @@ mod helpers;
 mod lists;
 mod openapi;
 mod pool;
+mod proxies;
 mod ratelimit;
 mod records;
 mod revocation;

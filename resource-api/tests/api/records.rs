@@ -169,6 +169,28 @@ async fn screening_tolerates_case_accents_order_and_misspellings() {
         "validation_failed",
     )
     .await;
+    // A bidi override or a zero-width space would make a name read differently from what it
+    // is (in the console, exports and tables).
+    for name in ["evil\u{202e}name", "evil\u{200b}name"] {
+        let err = assert_error(
+            s.post(
+                "/v2/watchlist",
+                &key,
+                json!({"name": name, "entry_type": "person", "list_source": "l"}),
+            )
+            .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert!(
+            err["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("invisible"),
+            "{err}"
+        );
+    }
 
     let path = format!("/v2/watchlist/{}", entry["id"].as_str().unwrap());
     let patched: Value = s

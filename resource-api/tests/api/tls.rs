@@ -121,6 +121,7 @@ async fn auth_server_as(s: &TestStack, issuer: &str) -> String {
         console: Default::default(),
         metrics_bind: None,
         cors_allowed_origins: Vec::new(),
+        trusted_proxies: Default::default(),
         redis_url: None,
         database_listen_url: None,
         last_used_flush_secs: 1,

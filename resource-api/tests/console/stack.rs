@@ -49,6 +49,7 @@ impl Stack {
             bcrypt_concurrency: 2,
             metrics_bind: None,
             cors_allowed_origins: Vec::new(),
+            trusted_proxies: Default::default(),
             redis_url: None,
             database_listen_url: listen.clone(),
             // Operator passwords at the lowest cost, so that signing in takes milliseconds.
@@ -78,6 +79,7 @@ impl Stack {
             db_pool_size: 4,
             metrics_bind: None,
             cors_allowed_origins: Vec::new(),
+            trusted_proxies: Default::default(),
             credential_poll: Duration::from_secs(1),
             last_used_flush: Duration::from_secs(1),
             jwks_refresh: Duration::from_secs(300),

@@ -196,6 +196,7 @@ diesel::table! {
         public_key -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
     }
 }
 
