@@ -16,7 +16,6 @@ use super::{
     signed_in, source, ConsoleError, SignedForm,
 };
 use crate::routes::AppState;
-use crate::service::audit::Outcome;
 use crate::service::operators::{self, LoginAttempt, LoginError, Password, Role};
 use crate::service::{now_micros, sessions};
 
@@ -187,15 +186,11 @@ pub async fn login(
             None,
         ),
     };
-    operators::audit_login(
-        &state.db,
-        &state.audit_key,
-        &source,
-        target.as_deref(),
-        Outcome::Denied,
-        now,
-    )
-    .await;
+    // One event per source, target and window with a count (`AuditAggregator`), never one row
+    // per attempt; the target is the operator the email named, if any: nothing typed is stored.
+    state
+        .refusals
+        .note("session.login", &source, target.as_deref().unwrap_or(""));
     let markup = layout(
         None,
         "Sign in",

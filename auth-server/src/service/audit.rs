@@ -402,19 +402,6 @@ fn append(
     Ok(())
 }
 
-/// Appends `event` in a transaction of its own (an event with no change to go with). Never
-/// fails the request it describes: an error is logged.
-pub async fn record_alone(db: &Db, ctx: &AuditContext, event: AuditEvent, now: i64) {
-    let ctx = ctx.clone();
-    let action = event.action;
-    if let Err(e) = db
-        .run(move |c| c.transaction(|c| change(c, &ctx, Feed::TrailOnly, &event, now)))
-        .await
-    {
-        tracing::warn!("audit event {action} not recorded: {e}");
-    }
-}
-
 // --- refused attempts ---------------------------------------------------------------------------
 
 /// How many distinct (action, actor, source, target) keys an [`AuditAggregator`] holds between

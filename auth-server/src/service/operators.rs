@@ -36,7 +36,7 @@ use shared::throttle::{FailureThrottle, Lockout, LockoutPolicy};
 use shared::Secret;
 use tokio::sync::Semaphore;
 
-use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed, Outcome};
+use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
 use super::devices::{Device, DeviceKeys};
 use super::kek::Kek;
 use super::secrets;
@@ -1185,26 +1185,6 @@ where
         return Err(Error::NotFound("operator"));
     }
     get(db, id).await
-}
-
-/// Records a refused sign-in in its own transaction: `operator` is the id of the operator the
-/// typed email named, when one exists. Nothing the client typed is stored.
-pub async fn audit_login(
-    db: &Db,
-    key: &AuditKey,
-    source: &str,
-    operator: Option<&str>,
-    outcome: Outcome,
-    now: i64,
-) {
-    let ctx = AuditContext::new(key, audit::Actor::System, Some(source.to_owned()));
-    let event = AuditEvent {
-        action: "session.login",
-        target: operator.unwrap_or_default().to_owned(),
-        outcome,
-        fields: serde_json::json!({}),
-    };
-    audit::record_alone(db, &ctx, event, now).await;
 }
 
 #[cfg(test)]

@@ -64,6 +64,11 @@ async fn the_right_password_signs_in_and_wrong_or_unknown_get_one_answer() {
         "/console/applications"
     );
 
+    // Refused sign-ins reach the trail aggregated (one event per source, target and window):
+    // here ada's wrong password and the unknown email, one each.
+    app.refusals
+        .flush(&db_of(&app), shared::time::now_micros())
+        .unwrap();
     let events = audit_actions(&app).await;
     let logins: Vec<_> = events.iter().filter(|e| e.0 == "session.login").collect();
     assert_eq!(logins.len(), 3, "{events:?}");
@@ -71,6 +76,72 @@ async fn the_right_password_signs_in_and_wrong_or_unknown_get_one_answer() {
     // Nothing the client typed is stored: not an unknown email, not a password.
     assert!(events.iter().all(|e| !e.2.contains("nobody@example.com")));
     assert!(events.iter().all(|e| !e.2.contains(PASSWORD)));
+}
+
+#[actix_web::test]
+async fn a_flood_of_failed_sign_ins_is_one_event_per_source_and_target_with_a_count() {
+    let app = spawn_app().await;
+    let ada = add_operator(&app, "ada@example.com", Role::Developer).await;
+    // Attacker-chosen text in the email field: emails of nobody, a password typed there.
+    for i in 0..6 {
+        let typed = if i % 2 == 0 {
+            format!("nobody{i}@example.com")
+        } else {
+            "correct horse battery staple".to_owned()
+        };
+        Browser::new(&app)
+            .login(&typed, "wrong password 123", "")
+            .await;
+    }
+    for _ in 0..3 {
+        Browser::new(&app)
+            .login("ada@example.com", "wrong password 123", "")
+            .await;
+    }
+    // Nothing is written per attempt.
+    let before: Vec<_> = audit_actions(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "session.login")
+        .collect();
+    assert!(before.is_empty(), "{before:?}");
+    app.refusals
+        .flush(&db_of(&app), shared::time::now_micros())
+        .unwrap();
+    let rows: Vec<serde_json::Value> = {
+        use diesel::prelude::*;
+        use shared::db::schema::audit_events::dsl::*;
+        db_of(&app)
+            .run(|c| {
+                audit_events
+                    .filter(action.eq("session.login"))
+                    .order(seq.asc())
+                    .select((target, source, outcome, fields))
+                    .load::<(String, Option<String>, String, String)>(c)
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(t, s, o, f)| serde_json::json!({"target": t, "source": s, "outcome": o, "fields": serde_json::from_str::<serde_json::Value>(&f).unwrap()}))
+            .collect()
+    };
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let unknown = rows.iter().find(|r| r["target"] == "").unwrap();
+    let named = rows
+        .iter()
+        .find(|r| r["target"] == ada.id.as_str())
+        .unwrap();
+    assert_eq!(unknown["fields"]["count"], 6, "{unknown}");
+    assert_eq!(named["fields"]["count"], 3, "{named}");
+    for r in &rows {
+        assert_eq!(r["outcome"], "denied");
+        assert_eq!(r["source"], "127.0.0.1");
+        let text = r.to_string();
+        assert!(
+            !text.contains("nobody") && !text.contains("horse"),
+            "{text}"
+        );
+    }
 }
 
 /// The value of the metric line `name` (with its labels) on `/metrics`, 0 when absent.
