@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The console sign-in attacks of issue 21 against a real auth server (SQLite, release build):
 #
-#   guess   2 connections guess one operator's password from a list where it is 38th
+#   guess   2 connections guess one operator's password from a list where it is 38th, moving on
+#           after a 429 (which meant "wrong" while throttled attempts were still checked)
+#   patient the same, retrying every guess refused with 429 a second later
 #   spread  the same guesses, each from a new source address (a botnet)
 #   flood   32 connections of wrong sign-ins for 15 s from one address, while another address
 #           signs in with the right password once a second
@@ -50,6 +52,6 @@ run() { # scenario
     "$out" "$rows"
 }
 
-for scenario in ${SCENARIOS:-guess spread flood}; do
+for scenario in ${SCENARIOS:-guess patient spread flood}; do
   run "$scenario"
 done

@@ -11,8 +11,10 @@
 //! **Guessing is stopped before any work.** Every budget is taken *before* the attempt is
 //! checked, and an attempt over a budget is answered 429 without a database lookup, a bcrypt or
 //! a code check — a throttled answer costs microseconds and tells nothing about the guess:
-//! - per source address (the client address `TRUSTED_PROXIES` resolves): a burst of
-//!   [`LOGIN_FAILURE_BURST`], then one every [`LOGIN_FAILURE_REFILL`];
+//! - per source address (the client address `TRUSTED_PROXIES` resolves): one attempt checked at
+//!   a time (a concurrent one is answered 429 at once, so one address's burst cannot occupy the
+//!   hashing permits ahead of other operators), and a burst of [`LOGIN_FAILURE_BURST`] failures,
+//!   then one every [`LOGIN_FAILURE_REFILL`];
 //! - per account (the typed email, normalised, whether or not it exists): [`ACCOUNT_LOCKOUT`]
 //!   — a few failures, then a lock that doubles with each further failure. An attempt carrying
 //!   this account's device cookie (`service::devices`: the browser signed in to it before) is
@@ -298,6 +300,8 @@ pub struct Operators {
     dummy_hash: Arc<OnceLock<String>>,
     hashing: Arc<Semaphore>,
     per_source: FailureThrottle,
+    /// Source addresses with a sign-in being checked right now (one at a time per address).
+    in_flight: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Keyed by the normalised email (attempts without this account's device cookie).
     per_account: Lockout,
     /// Keyed by device (attempts with this account's device cookie).
@@ -324,6 +328,7 @@ impl Operators {
             dummy_hash: Arc::new(OnceLock::new()),
             hashing: Arc::new(Semaphore::new(LOGIN_HASHING_PERMITS)),
             per_source: FailureThrottle::new(LOGIN_FAILURE_BURST, LOGIN_FAILURE_REFILL, 100_000),
+            in_flight: Arc::default(),
             per_account: Lockout::new(ACCOUNT_LOCKOUT, 100_000),
             per_device: Lockout::new(ACCOUNT_LOCKOUT, 100_000),
             totp_codes: Lockout::new(TOTP_LOCKOUT, 100_000),
@@ -429,6 +434,9 @@ impl Operators {
         now: Instant,
     ) -> std::result::Result<SignedInOperator, LoginError> {
         let throttled = |retry_after| LoginError::Throttled { retry_after };
+        // One check at a time per address: its burst is checked one after the other, so it
+        // cannot fill the two hashing permits ahead of everybody else's sign-in.
+        let _turn = InFlight::enter(&self.in_flight, attempt.source).ok_or(throttled(1))?;
         self.per_source
             .take(attempt.source, now)
             .await
@@ -775,6 +783,38 @@ impl Operators {
             })
             .await?;
         done.as_ref().map(OperatorView::from_row).transpose()
+    }
+}
+
+/// A source address's turn to have a sign-in checked; the address is free again when it drops.
+struct InFlight {
+    set: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    source: String,
+}
+
+impl InFlight {
+    /// `None` while another attempt from `source` is being checked (on this replica).
+    fn enter(
+        set: &Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+        source: &str,
+    ) -> Option<InFlight> {
+        let inserted = set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(source.to_owned());
+        inserted.then(|| InFlight {
+            set: set.clone(),
+            source: source.to_owned(),
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.source);
     }
 }
 
@@ -1285,6 +1325,17 @@ mod tests {
         assert!(!ops.verify("the password?", Some(&hash)).await.unwrap());
         // The dummy never matches, not even its own (discarded) secret's shape.
         assert!(!ops.verify("the password!", None).await.unwrap());
+    }
+
+    #[test]
+    fn one_sign_in_at_a_time_per_source_address() {
+        let set = Arc::default();
+        let first = InFlight::enter(&set, "203.0.113.7").expect("a free address");
+        assert!(InFlight::enter(&set, "203.0.113.7").is_none(), "a second, concurrent one");
+        let other = InFlight::enter(&set, "203.0.113.8");
+        assert!(other.is_some(), "another address is not held up");
+        drop(first);
+        assert!(InFlight::enter(&set, "203.0.113.7").is_some(), "free again once checked");
     }
 
     #[test]
