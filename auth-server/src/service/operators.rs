@@ -1331,11 +1331,17 @@ mod tests {
     fn one_sign_in_at_a_time_per_source_address() {
         let set = Arc::default();
         let first = InFlight::enter(&set, "203.0.113.7").expect("a free address");
-        assert!(InFlight::enter(&set, "203.0.113.7").is_none(), "a second, concurrent one");
+        assert!(
+            InFlight::enter(&set, "203.0.113.7").is_none(),
+            "a second, concurrent one"
+        );
         let other = InFlight::enter(&set, "203.0.113.8");
         assert!(other.is_some(), "another address is not held up");
         drop(first);
-        assert!(InFlight::enter(&set, "203.0.113.7").is_some(), "free again once checked");
+        assert!(
+            InFlight::enter(&set, "203.0.113.7").is_some(),
+            "free again once checked"
+        );
     }
 
     #[test]
