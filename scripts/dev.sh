@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts the whole stack locally on SQLite: auth-server on :8081, resource-api on :8080,
-# one database file (./caseforge.db). Writes .caseforge-dev.env (yours only, git-ignored):
+# Starts the whole stack locally on SQLite: auth-server on :8081, resource-api on :8080 (or
+# AUTH_BIND / API_BIND), one database file (./caseforge.db). Writes .caseforge-dev.env (yours only, git-ignored):
 # source it and every README example works as written. The demo application and sandbox key
 # are kept across restarts (made again only when they no longer work), and so are the console's
 # demo operators admin@caseforge.test and dev@caseforge.test (passwords in .env). Ctrl-C stops
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-export DATABASE_URL=${DATABASE_URL:-sqlite://caseforge.db}
+export DATABASE_URL=${DATABASE_URL:-sqlite://$repo/caseforge.db}
 export AUTH_BIND=${AUTH_BIND:-127.0.0.1:8081}
 export API_BIND=${API_BIND:-127.0.0.1:8080}
 export AUTH_ISSUER=${AUTH_ISSUER:-http://$AUTH_BIND}
@@ -49,7 +49,9 @@ for var in CONSOLE_ADMIN_PASSWORD CONSOLE_DEV_PASSWORD; do
   printf -v "$var" '%s' "$value"
 done
 
-cargo build --release -q -p auth-server -p resource-api
+# The first build takes several minutes on a small machine: show it.
+echo "dev.sh: building auth-server and resource-api (release; the first build takes a while)" >&2
+cargo build --release -p auth-server -p resource-api
 bin=$repo/target/release
 
 # Creates the database on the first run (the ops commands below never create one).
@@ -139,7 +141,15 @@ dev_note=$(ensure_operator dev@caseforge.test developer CONSOLE_DEV_PASSWORD)
   cat >"$env_file.tmp" <<ENV
 # Written by scripts/dev.sh: the local stack and its demo credentials (sandbox).
 # Source it in your shell:  source $env_file
-export AUTH_URL='http://$AUTH_BIND'
+# What the services and the CLI read (so that \`auth-server operator create\`, \`healthcheck\`
+# and the setup links it prints name this stack, on whatever ports dev.sh used):
+export DATABASE_URL='$DATABASE_URL'
+export AUTH_BIND='$AUTH_BIND'
+export API_BIND='$API_BIND'
+export AUTH_ISSUER='$AUTH_ISSUER'
+export SIGNING_KEY_ENCRYPTION_KEY='$SIGNING_KEY_ENCRYPTION_KEY'
+# What the examples use:
+export AUTH_URL='$AUTH_ISSUER'
 export API_URL='http://$API_BIND'
 export ADMIN_TOKEN='$ADMIN_TOKEN'
 export CLIENT_ID='$client_id'

@@ -427,7 +427,10 @@ async fn serve(config: Config) -> Result<(), String> {
 
 fn migrate(config: &Config) -> Result<(), String> {
     let db = Db::connect(&config.database_url, 2).map_err(|e| format!("DATABASE_URL: {e}"))?;
-    println!("migrations are up to date ({})", db.target().describe());
+    out(&format!(
+        "migrations are up to date ({})",
+        db.target().describe()
+    ));
     Ok(())
 }
 
@@ -477,8 +480,22 @@ fn writer(db: &Db, keks: Option<&signing::KekRing>) -> Result<AuditContext, Stri
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    println!("{text}");
+    out(&text);
     Ok(())
+}
+
+/// Writes one line of output. A reader that went away (`auth-server … | head`) ends the command
+/// quietly instead of a panic about a broken pipe.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("auth-server: cannot write the output: {e}");
+        std::process::exit(1);
+    }
 }
 
 fn describe(e: Error) -> String {
@@ -601,7 +618,7 @@ fn print_list<T: Tabular + Serialize>(items: &[T], output: Output) -> Result<(),
         Output::Json => print_json(&serde_json::json!({ "data": items })),
         Output::Table => {
             let rows = items.iter().map(Tabular::cells).collect();
-            println!("{}", plain_table(Some(T::HEADER), rows));
+            out(&plain_table(Some(T::HEADER), rows));
             Ok(())
         }
     }
@@ -616,7 +633,7 @@ fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), Str
                 .zip(item.cells())
                 .map(|(field, value)| vec![(*field).to_owned(), value])
                 .collect();
-            println!("{}", plain_table(None, rows));
+            out(&plain_table(None, rows));
             Ok(())
         }
     }
@@ -754,8 +771,11 @@ async fn app_revoke_tokens(
     applications::revoke_tokens(db, &writer(db, keks)?, client_id, now_micros())
         .await
         .map_err(describe)?;
-    println!("every token issued to {client_id} before now is revoked");
-    Ok(())
+    print_json(&serde_json::json!({
+        "client_id": client_id,
+        "tokens_revoked": true,
+        "message": format!("every token issued to {client_id} before now is refused"),
+    }))
 }
 
 async fn app_delete(
@@ -766,8 +786,7 @@ async fn app_delete(
     applications::delete(db, &writer(db, keks)?, client_id, now_micros())
         .await
         .map_err(describe)?;
-    println!("deleted {client_id}");
-    Ok(())
+    print_json(&serde_json::json!({"client_id": client_id, "deleted": true}))
 }
 
 // --- API keys ----------------------------------------------------------------------------------
@@ -814,8 +833,7 @@ async fn key_revoke(db: &Db, keks: Option<&signing::KekRing>, id: &str) -> Resul
     api_keys::revoke(db, &writer(db, keks)?, id, now_micros())
         .await
         .map_err(describe)?;
-    println!("revoked {id}");
-    Ok(())
+    print_json(&serde_json::json!({"id": id, "revoked": true}))
 }
 
 // --- signing keys ------------------------------------------------------------------------------
@@ -850,22 +868,21 @@ fn keys_rotate(db: &Db, keks: &signing::KekRing) -> Result<(), String> {
         now_micros().max(now + 1),
     )
     .map_err(|e| e.to_string())?;
-    println!(
-        "new active signing key {kid}; previous keys stay published until their tokens expire"
-    );
-    Ok(())
+    print_json(&serde_json::json!({
+        "active_kid": kid,
+        "message": "previous keys stay published until their tokens expire",
+    }))
 }
 
 fn keys_revoke(db: &Db, keks: &signing::KekRing, kid: &str) -> Result<(), String> {
     let ctx = writer(db, Some(keks))?;
     match signing::revoke(db, &ctx, &keks.current, kid, now_micros()).map_err(|e| e.to_string())? {
         None => Err(format!("no signing key {kid}")),
-        Some(active) => {
-            println!(
-                "signing key {kid} revoked; tokens it signed are refused; active key {active}"
-            );
-            Ok(())
-        }
+        Some(active) => print_json(&serde_json::json!({
+            "revoked_kid": kid,
+            "active_kid": active,
+            "message": "unpublished; every token it signed is refused",
+        })),
     }
 }
 
@@ -899,7 +916,7 @@ async fn token(args: TokenArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("no token: {e}"))?;
     match args.output {
-        TokenOutput::Token => println!("{}", grant.access_token.expose()),
+        TokenOutput::Token => out(grant.access_token.expose()),
         TokenOutput::Json => print_json(&serde_json::json!({
             "access_token": grant.access_token.expose(),
             "token_type": grant.token_type,
@@ -1122,10 +1139,10 @@ async fn audit_verify(db: &Db, keks: &signing::KekRing, v: AuditVerify) -> Resul
     };
     match v.output {
         VerifyOutput::Json => print_json(&verify_json(&report, &outcome))?,
-        VerifyOutput::Text if outcome.is_ok() => println!(
+        VerifyOutput::Text if outcome.is_ok() => out(&format!(
             "audit chain intact: {} events, head {}",
             report.events, report.head
-        ),
+        )),
         VerifyOutput::Text => {}
     }
     if report.broken.is_none() {

@@ -94,10 +94,58 @@ async fn app_commands_create_credentials_the_server_accepts() {
         .await;
     assert_eq!(resp.status(), 401);
 
-    let out = cli(&app.db, &["app", "delete", &client.client_id]);
-    assert!(out.status.success());
+    // Every command answers JSON, as README says, these included.
+    let revoked = stdout_json(&cli(&app.db, &["app", "revoke-tokens", &client.client_id]));
+    assert_eq!(revoked["tokens_revoked"], true);
+    let deleted = stdout_json(&cli(&app.db, &["app", "delete", &client.client_id]));
+    assert_eq!(
+        deleted,
+        serde_json::json!({"client_id": client.client_id, "deleted": true})
+    );
     let out = cli(&app.db, &["app", "show", &client.client_id]);
     assert!(!out.status.success());
+}
+
+#[actix_web::test]
+async fn output_piped_into_a_reader_that_stops_early_is_not_a_panic() {
+    use auth_server::service::applications::{self, CreateApplication};
+    let db = migrated_db();
+    // More output than a pipe holds (64 KiB), so the command is still writing when the reader
+    // goes away.
+    let conn = shared::db::Db::connect(db.url(), 1).unwrap();
+    let ctx = auth_server::service::audit::AuditContext::cli(&crate::helpers::audit_key());
+    for i in 0..300 {
+        let new = CreateApplication {
+            name: format!("a batch job with a long enough name to fill the pipe, number {i}"),
+            description: None,
+            scopes: vec!["cases:read".into()],
+            environment: None,
+            tier: None,
+            introspection: None,
+        }
+        .validate()
+        .unwrap();
+        applications::create(&conn, &ctx, new, shared::time::now_micros())
+            .await
+            .unwrap();
+    }
+    // `auth-server app list | head -c 1`: the reader closes after one byte.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["app", "list"])
+        .env("DATABASE_URL", db.url())
+        .env("SIGNING_KEY_ENCRYPTION_KEY", TEST_KEK_B64)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut one = [0u8; 1];
+    stdout.read_exact(&mut one).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
@@ -191,7 +239,8 @@ fn key_commands_create_list_and_revoke() {
     let out = cli(&db, &["key", "list"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains(id) && !text.contains(key));
-    assert!(cli(&db, &["key", "revoke", id]).status.success());
+    let revoked = stdout_json(&cli(&db, &["key", "revoke", id]));
+    assert_eq!(revoked, serde_json::json!({"id": id, "revoked": true}));
     let listed = stdout_json(&cli(&db, &["key", "list"]));
     assert!(listed["data"][0]["revoked_at"].is_string());
     assert!(!cli(&db, &["key", "revoke", "key_unknown"]).status.success());
