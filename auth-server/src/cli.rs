@@ -498,6 +498,16 @@ fn out(text: &str) {
     }
 }
 
+/// `--scopes 'cases:read, alerts:read'` means what it says: each item trimmed, empty ones
+/// dropped.
+fn trimmed(items: Vec<String>) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn describe(e: Error) -> String {
     match e {
         Error::Validation { field, message } => {
@@ -687,7 +697,7 @@ async fn app_create(db: &Db, keks: Option<&signing::KekRing>, a: AppCreate) -> R
     let new = applications::CreateApplication {
         name: a.name,
         description: a.description,
-        scopes: a.scopes,
+        scopes: trimmed(a.scopes),
         environment: a.environment,
         tier: a.tier,
         introspection: None,
@@ -707,7 +717,7 @@ async fn app_update(db: &Db, keks: Option<&signing::KekRing>, u: AppUpdate) -> R
     let patch = applications::PatchApplication {
         name: u.name,
         description: u.description,
-        scopes: u.scopes,
+        scopes: u.scopes.map(trimmed),
         tier: u.tier,
         disabled: None,
         introspection: u.introspection,
@@ -814,7 +824,7 @@ async fn key_create(db: &Db, keks: Option<&signing::KekRing>, k: KeyCreate) -> R
         name: k.name,
         description: k.description,
         environment: k.environment,
-        scopes: k.scopes,
+        scopes: trimmed(k.scopes),
         tier: k.tier,
         expires_at: k.expires_at,
     }

@@ -149,6 +149,40 @@ async fn output_piped_into_a_reader_that_stops_early_is_not_a_panic() {
 }
 
 #[test]
+fn scopes_written_with_spaces_after_the_commas_are_trimmed() {
+    let db = migrated_db();
+    let created = stdout_json(&cli(
+        &db,
+        &[
+            "app",
+            "create",
+            "--name",
+            "spaced",
+            "--scopes",
+            "cases:read, alerts:read",
+        ],
+    ));
+    assert_eq!(
+        created["scopes"],
+        serde_json::json!(["cases:read", "alerts:read"])
+    );
+    let key = stdout_json(&cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "k",
+            "--environment",
+            "sandbox",
+            "--scopes",
+            " cases:read ,sar:read",
+        ],
+    ));
+    assert_eq!(key["scopes"], serde_json::json!(["cases:read", "sar:read"]));
+}
+
+#[test]
 fn invalid_flag_values_exit_non_zero_naming_the_flag() {
     let db = migrated_db();
     let cases: [(&[&str], &str); 4] = [
