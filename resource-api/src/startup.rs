@@ -21,6 +21,7 @@ use crate::auth::tokens::TokenCache;
 use crate::auth::{self, Authenticator};
 use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, AppState};
 use crate::service::now_micros;
+use crate::service::watchlist::Scoring;
 use crate::Config;
 use shared::redis_store::RedisStore;
 
@@ -30,6 +31,7 @@ pub struct Application {
     /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
     metrics_server: Option<(u16, Server)>,
     authn: web::Data<Authenticator>,
+    scoring: Scoring,
 }
 
 /// Until the first JWKS arrives, retry this often.
@@ -141,6 +143,8 @@ impl Application {
             config.db_pool_size,
             &config.public_url,
         ));
+        let scoring = Scoring::new(&config.scoring);
+        let app_scoring = web::Data::new(scoring.clone());
         let state = web::Data::new(AppState { db });
         let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
         let app_authn = authn.clone();
@@ -151,6 +155,7 @@ impl Application {
                 .configure(|cfg| skeleton.configure(cfg))
                 .app_data(openapi.clone())
                 .app_data(lists.clone())
+                .app_data(app_scoring.clone())
                 // CORS innermost, so that it answers preflights before the `/v2`
                 // authentication and its answers still get the envelope.
                 .wrap(shared::cors::middleware(&cors_origins))
@@ -164,6 +169,10 @@ impl Application {
                 .default_service(web::to(shared::http::not_found))
         })
         .worker_max_blocking_threads(shared::skeleton::max_blocking_threads(pool_size))
+        // A client that closes its end has gone away: its request's future is dropped (and a
+        // screen's scoring stops) rather than run to an answer nobody reads. Nothing here
+        // expects a client to half-close the connection and still wait for the answer.
+        .h1_allow_half_closed(false)
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
@@ -172,11 +181,17 @@ impl Application {
             server,
             metrics_server,
             authn,
+            scoring,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The scoring turns and what the screens did (tests read the counts).
+    pub fn scoring(&self) -> Scoring {
+        self.scoring.clone()
     }
 
     /// The port `/metrics` is served on when `METRICS_BIND` is set.

@@ -5,18 +5,34 @@
 //! transaction as the entry; a screen looks up at most `screening::MAX_CANDIDATES` entries
 //! sharing the most keys with the query, returns the connection, and scores those on the
 //! blocking pool. Subject risk scoring goes through the same path ([`best_score`]).
+//!
+//! What one screen may cost is bounded three ways. Its scoring does at most
+//! `screening::SCREEN_BUDGET` work (see `domain::screening`). At most one screen per core reads
+//! and scores at a time ([`Scoring`]); the others wait in line for a second, then get 503 with
+//! `Retry-After`. And a screen whose client hangs up stops: actix drops the request's future
+//! (the server does not keep half-closed connections, see `startup`), which sets the flag the
+//! scoring reads before every name, so no work outlives its request by more than one name.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::db::{Db, DbError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::ToSchema;
 
 use super::idempotency::{self, Created, IdempotentRequest};
 use super::versioned;
 use crate::conditional::{IfMatch, Versioned};
+use crate::config::ScoringConfig;
 use crate::db::watchlist::{ScreeningRow, WatchlistRow};
 use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
-use crate::domain::screening::{self, Candidate, Query, MAX_ALIASES, MAX_NAME_CHARS};
+use crate::domain::screening::{
+    self, Cancelled, Candidate, Query, Screened, MAX_ALIASES, MAX_NAME_CHARS,
+};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 use crate::pagination::{list_name, Keyset, Lists};
@@ -347,7 +363,12 @@ pub async fn delete(repo: &EnvDb, id: &str, if_match: IfMatch) -> Result<()> {
 }
 
 /// Best matches first, scores ≥ the screening threshold, at most 25.
-pub async fn screen(repo: &EnvDb, input: ScreenRequest, now: i64) -> Result<ScreenResponse> {
+pub async fn screen(
+    repo: &EnvDb,
+    scoring: &Scoring,
+    input: ScreenRequest,
+    now: i64,
+) -> Result<ScreenResponse> {
     let (db, scoped) = (repo.db(), repo.scoped());
     let name = name("name", &input.name)?;
     let country = input
@@ -360,7 +381,7 @@ pub async fn screen(repo: &EnvDb, input: ScreenRequest, now: i64) -> Result<Scre
         .as_deref()
         .map(|d| domain::date_of_birth(d, today(now)))
         .transpose()?;
-    let hits = best_matches(db, scoped, name, country, dob, 25).await?;
+    let hits = best_matches(scoring, db, scoped, name, country, dob, 25).await?;
     if hits.is_empty() {
         return Ok(ScreenResponse { matches: vec![] });
     }
@@ -382,21 +403,156 @@ pub async fn screen(repo: &EnvDb, input: ScreenRequest, now: i64) -> Result<Scre
 /// The best score of `name` against the watchlist, if any entry reaches the threshold; the
 /// watchlist input of subject risk scoring.
 pub async fn best_score(
+    scoring: &Scoring,
     db: &Db,
     scoped: Scoped,
     name: &str,
     country: Option<String>,
     dob: Option<String>,
 ) -> Result<Option<f64>> {
-    let hits = best_matches(db, scoped, name.to_owned(), country, dob, 1).await?;
+    let hits = best_matches(scoring, db, scoped, name.to_owned(), country, dob, 1).await?;
     Ok(hits.first().map(|&(_, score)| score))
+}
+
+/// How long a screen waits for a scoring turn before it is refused, unless configured.
+pub const SCORING_WAIT: Duration = Duration::from_secs(1);
+
+/// The `Retry-After` of a screen refused for want of a turn, in seconds.
+pub const SCORING_RETRY_AFTER: u64 = 1;
+
+/// The scoring turns of one resource API: at most `ScoringConfig::concurrency` screens (the
+/// number of cores, by default) read and score candidates at once, whoever asks. The others
+/// wait in line, first come first served, for at most `ScoringConfig::wait`, then get 503
+/// with `Retry-After` ([`Error::ScoringBusy`]). A turn is taken before the candidates are read,
+/// so a waiting screen holds no candidates in memory, and it is given back only when the
+/// scoring on the blocking pool has stopped, so a screen whose client went away keeps its turn
+/// until its scoring has noticed (at the next name).
+#[derive(Clone)]
+pub struct Scoring {
+    turns: Arc<Semaphore>,
+    wait: Duration,
+    counts: Arc<Counts>,
+}
+
+/// What the screens of one resource API did since it started, for tests and diagnosis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScoringCounts {
+    /// Screens whose scoring ran to the end, within the budget or at it.
+    pub scored: u64,
+    /// Of those, the screens that stopped at the budget (`screening::SCREEN_BUDGET`).
+    pub budget_exhausted: u64,
+    /// The most work one screen did, in `screening::Screened::work` units.
+    pub most_work: u64,
+    /// Screens refused (503) because no turn came within the wait.
+    pub refused: u64,
+    /// Screens whose request was dropped before it finished: the client went away.
+    pub abandoned: u64,
+    /// Of those, the screens whose scoring had started and stopped early.
+    pub cancelled: u64,
+    /// Screens waiting for a turn right now.
+    pub waiting: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    scored: AtomicU64,
+    budget_exhausted: AtomicU64,
+    most_work: AtomicU64,
+    refused: AtomicU64,
+    abandoned: AtomicU64,
+    cancelled: AtomicU64,
+    waiting: AtomicU64,
+}
+
+impl Scoring {
+    pub fn new(config: &ScoringConfig) -> Scoring {
+        Scoring {
+            turns: Arc::new(Semaphore::new(config.concurrency)),
+            wait: config.wait,
+            counts: Arc::default(),
+        }
+    }
+
+    pub fn counts(&self) -> ScoringCounts {
+        let c = &self.counts;
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        ScoringCounts {
+            scored: get(&c.scored),
+            budget_exhausted: get(&c.budget_exhausted),
+            most_work: get(&c.most_work),
+            refused: get(&c.refused),
+            abandoned: get(&c.abandoned),
+            cancelled: get(&c.cancelled),
+            waiting: get(&c.waiting),
+        }
+    }
+
+    /// A scoring turn, or [`Error::ScoringBusy`] when none came within the wait.
+    async fn turn(&self) -> Result<OwnedSemaphorePermit> {
+        self.counts.waiting.fetch_add(1, Ordering::Relaxed);
+        // Counted out however the wait ends, including the request being dropped.
+        let _waiting = Defer(|| {
+            self.counts.waiting.fetch_sub(1, Ordering::Relaxed);
+        });
+        match tokio::time::timeout(self.wait, self.turns.clone().acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(turn),
+            _ => {
+                self.counts.refused.fetch_add(1, Ordering::Relaxed);
+                Err(Error::ScoringBusy)
+            }
+        }
+    }
+}
+
+/// Runs the closure when dropped.
+struct Defer<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Defer<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+/// Held by a screen's request future for as long as it runs: dropped before [`Abandon::finish`],
+/// that is with the request (actix drops the handler's future when the client disconnects),
+/// it counts the screen as abandoned and sets the flag its scoring reads before every name.
+struct Abandon {
+    cancel: Arc<AtomicBool>,
+    counts: Arc<Counts>,
+    finished: bool,
+}
+
+impl Abandon {
+    fn new(counts: Arc<Counts>) -> Abandon {
+        Abandon {
+            cancel: Arc::new(AtomicBool::new(false)),
+            counts,
+            finished: false,
+        }
+    }
+
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cancel.store(true, Ordering::Relaxed);
+            self.counts.abandoned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// `(entry id, score)` of at most `limit` entries at or above the threshold, best first.
 ///
-/// The connection is held only for two indexed reads: the candidate ids, then those entries'
-/// stored normalised names. Scoring runs afterwards on the blocking pool.
+/// In its scoring turn ([`Scoring`]), the connection is held only for two indexed reads: the
+/// candidate ids, then those entries' stored normalised names. Scoring runs afterwards on the
+/// blocking pool, within `screening::SCREEN_BUDGET`, and stops at the next name if this future
+/// is dropped.
 async fn best_matches(
+    scoring: &Scoring,
     db: &Db,
     scoped: Scoped,
     name: String,
@@ -411,48 +567,123 @@ async fn best_matches(
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = db
-        .run(move |c| {
-            let ids = scoped.screening_candidates(c, &terms, screening::MAX_CANDIDATES)?;
-            scoped.watchlist_for_scoring(c, &ids)
+    let abandon = Abandon::new(scoring.counts.clone());
+    let cancel = abandon.cancel.clone();
+    let hits = async {
+        let turn = scoring.turn().await?;
+        let (ids, rows) = db
+            .run(move |c| {
+                let ids = scoped.screening_candidates(c, &terms, screening::MAX_CANDIDATES)?;
+                let rows = scoped.watchlist_for_scoring(c, &ids)?;
+                Ok((ids, rows))
+            })
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let counts = scoring.counts.clone();
+        // The blocking thread logs in the request's span (its request id).
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            // The turn goes back when the scoring stops, not when the request is dropped.
+            let _turn = turn;
+            span.in_scope(|| {
+                let input = ScreenInput {
+                    name: &name,
+                    country: country.as_deref(),
+                    dob: dob.as_deref(),
+                    limit,
+                };
+                let scored = score_rows(rows, &ids, input, &cancel);
+                counts.record(&scored);
+                scored.map(|(hits, _)| hits)
+            })
         })
-        .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
+        .await
+        .map_err(|_| Error::Internal("screening task cancelled".into()))?
+        .map_err(|_| Error::Internal("screening cancelled with its request still there".into()))
     }
-    actix_web::web::block(move || {
-        score_rows(&rows, &name, country.as_deref(), dob.as_deref(), limit)
-    })
-    .await
-    .map_err(|_| Error::Internal("screening task cancelled".into()))
+    .await;
+    abandon.finish();
+    hits
 }
 
-/// Scores candidate rows; ties are broken by entry id so that results do not depend on the
-/// order the database returned them in.
-fn score_rows(
-    rows: &[ScreeningRow],
-    name: &str,
-    country: Option<&str>,
-    dob: Option<&str>,
+impl Counts {
+    fn record(&self, scored: &Scored) {
+        match scored {
+            Ok((_, screened)) => {
+                self.scored.fetch_add(1, Ordering::Relaxed);
+                self.most_work.fetch_max(screened.work, Ordering::Relaxed);
+                if !screened.complete {
+                    self.budget_exhausted.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        work = screened.work,
+                        "a screen stopped at its work budget; it answered with the best of what it scored"
+                    );
+                }
+            }
+            Err(Cancelled) => {
+                self.cancelled.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The hits by entry id with what the screen did, or its cancellation.
+type Scored = std::result::Result<(Vec<(String, f64)>, Screened), Cancelled>;
+
+/// What is screened, besides the candidates.
+struct ScreenInput<'a> {
+    name: &'a str,
+    country: Option<&'a str>,
+    dob: Option<&'a str>,
     limit: usize,
-) -> Vec<(String, f64)> {
-    let mut sorted: Vec<&ScreeningRow> = rows.iter().collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    let candidates: Vec<Candidate> = sorted
+}
+
+/// Scores candidate rows, in the order of `ids` (the most shared candidate keys first, then by
+/// id), which is also how equal scores are ordered, so that results do not depend on the order
+/// the database returned the rows in. Each row's names are decoded into one string per name.
+fn score_rows(
+    mut rows: Vec<ScreeningRow>,
+    ids: &[String],
+    input: ScreenInput,
+    cancel: &AtomicBool,
+) -> Scored {
+    let rank: HashMap<&str, usize> = ids
         .iter()
-        .map(|r| Candidate {
-            names: screening::decode_names(&ids_from_json(&r.normalized_names)),
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|r| rank.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+    let names: Vec<Vec<String>> = rows
+        .iter_mut()
+        .map(|r| ids_from_json(&std::mem::take(&mut r.normalized_names)))
+        .collect();
+    let candidates: Vec<Candidate> = rows
+        .iter()
+        .zip(names)
+        .map(|(r, names)| Candidate {
+            names,
             country: r.country.as_deref(),
             date_of_birth: r.date_of_birth.as_deref(),
         })
         .collect();
     let query = Query {
-        name,
-        country,
-        date_of_birth: dob,
+        name: input.name,
+        country: input.country,
+        date_of_birth: input.dob,
     };
-    screening::screen(&query, &candidates, screening::DEFAULT_THRESHOLD, limit)
-        .into_iter()
-        .map(|(i, score)| (sorted[i].id.clone(), score))
-        .collect()
+    let screened = screening::screen(
+        &query,
+        &candidates,
+        screening::DEFAULT_THRESHOLD,
+        input.limit,
+        cancel,
+    )?;
+    let hits = screened
+        .hits
+        .iter()
+        .map(|&(i, score)| (rows[i].id.clone(), score))
+        .collect();
+    Ok((hits, screened))
 }
