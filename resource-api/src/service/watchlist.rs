@@ -7,9 +7,9 @@
 //! blocking pool. Subject risk scoring goes through the same path ([`best_score`]).
 //!
 //! What one screen may cost is bounded three ways. Its scoring does at most
-//! `screening::SCREEN_BUDGET` work (see `domain::screening`). At most one screen per core reads
-//! and scores at a time ([`Scoring`]); the others wait in line for a second, then get 503 with
-//! `Retry-After`. And a screen whose client hangs up stops: actix drops the request's future
+//! `screening::SCREEN_BUDGET` work (see `domain::screening`). At most one screen per core
+//! scores at a time, and at most two per core hold candidates in memory ([`Scoring`]); the
+//! others wait in line for a second, then get 503 with `Retry-After`. And a screen whose client hangs up stops: actix drops the request's future
 //! (the server does not keep half-closed connections, see `startup`), which sets the flag the
 //! scoring reads before every name, so no work outlives its request by more than one name.
 
@@ -22,6 +22,7 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::db::{Db, DbError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::idempotency::{self, Created, IdempotentRequest};
@@ -414,21 +415,24 @@ pub async fn best_score(
     Ok(hits.first().map(|&(_, score)| score))
 }
 
-/// How long a screen waits for a scoring turn before it is refused, unless configured.
+/// How long a screen waits for its turns before it is refused, unless configured.
 pub const SCORING_WAIT: Duration = Duration::from_secs(1);
 
 /// The `Retry-After` of a screen refused for want of a turn, in seconds.
 pub const SCORING_RETRY_AFTER: u64 = 1;
 
-/// The scoring turns of one resource API: at most `ScoringConfig::concurrency` screens (the
-/// number of cores, by default) read and score candidates at once, whoever asks. The others
-/// wait in line, first come first served, for at most `ScoringConfig::wait`, then get 503
-/// with `Retry-After` ([`Error::ScoringBusy`]). A turn is taken before the candidates are read,
-/// so a waiting screen holds no candidates in memory, and it is given back only when the
-/// scoring on the blocking pool has stopped, so a screen whose client went away keeps its turn
-/// until its scoring has noticed (at the next name).
+/// The scoring turns of one resource API. At most `ScoringConfig::concurrency` screens (the
+/// number of cores, by default) score at once, whoever asks, and at most twice as many hold
+/// candidates in memory (read, being scored or waiting to be), so that one can read from the
+/// database while another scores. Past either, screens wait in line, first come first served;
+/// one that has not got both within `ScoringConfig::wait` in all gets 503 with `Retry-After`
+/// ([`Error::ScoringBusy`]). Waiting for the first costs nothing but the request, and both are
+/// given back only when the scoring on the blocking pool has stopped, so a screen whose client
+/// went away keeps them until its scoring has noticed (at the next name).
 #[derive(Clone)]
 pub struct Scoring {
+    /// Screens holding candidates: twice the scoring turns.
+    holders: Arc<Semaphore>,
     turns: Arc<Semaphore>,
     wait: Duration,
     counts: Arc<Counts>,
@@ -443,13 +447,13 @@ pub struct ScoringCounts {
     pub budget_exhausted: u64,
     /// The most work one screen did, in `screening::Screened::work` units.
     pub most_work: u64,
-    /// Screens refused (503) because no turn came within the wait.
+    /// Screens refused (503) because they got no turn within the wait.
     pub refused: u64,
     /// Screens whose request was dropped before it finished: the client went away.
     pub abandoned: u64,
     /// Of those, the screens whose scoring had started and stopped early.
     pub cancelled: u64,
-    /// Screens waiting for a turn right now.
+    /// Screens waiting in line right now.
     pub waiting: u64,
 }
 
@@ -467,6 +471,7 @@ struct Counts {
 impl Scoring {
     pub fn new(config: &ScoringConfig) -> Scoring {
         Scoring {
+            holders: Arc::new(Semaphore::new(2 * config.concurrency)),
             turns: Arc::new(Semaphore::new(config.concurrency)),
             wait: config.wait,
             counts: Arc::default(),
@@ -487,15 +492,19 @@ impl Scoring {
         }
     }
 
-    /// A scoring turn, or [`Error::ScoringBusy`] when none came within the wait.
-    async fn turn(&self) -> Result<OwnedSemaphorePermit> {
+    /// A permit of `gate` before `deadline`, or [`Error::ScoringBusy`].
+    async fn enter(
+        &self,
+        gate: &Arc<Semaphore>,
+        deadline: Instant,
+    ) -> Result<OwnedSemaphorePermit> {
         self.counts.waiting.fetch_add(1, Ordering::Relaxed);
         // Counted out however the wait ends, including the request being dropped.
         let _waiting = Defer(|| {
             self.counts.waiting.fetch_sub(1, Ordering::Relaxed);
         });
-        match tokio::time::timeout(self.wait, self.turns.clone().acquire_owned()).await {
-            Ok(Ok(turn)) => Ok(turn),
+        match tokio::time::timeout_at(deadline, gate.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
             _ => {
                 self.counts.refused.fetch_add(1, Ordering::Relaxed);
                 Err(Error::ScoringBusy)
@@ -547,7 +556,7 @@ impl Drop for Abandon {
 
 /// `(entry id, score)` of at most `limit` entries at or above the threshold, best first.
 ///
-/// In its scoring turn ([`Scoring`]), the connection is held only for two indexed reads: the
+/// In its turns ([`Scoring`]), the connection is held only for two indexed reads: the
 /// candidate ids, then those entries' stored normalised names. Scoring runs afterwards on the
 /// blocking pool, within `screening::SCREEN_BUDGET`, and stops at the next name if this future
 /// is dropped.
@@ -570,7 +579,8 @@ async fn best_matches(
     let abandon = Abandon::new(scoring.counts.clone());
     let cancel = abandon.cancel.clone();
     let hits = async {
-        let turn = scoring.turn().await?;
+        let deadline = Instant::now() + scoring.wait;
+        let holding = scoring.enter(&scoring.holders, deadline).await?;
         let (ids, rows) = db
             .run(move |c| {
                 let ids = scoped.screening_candidates(c, &terms, screening::MAX_CANDIDATES)?;
@@ -581,12 +591,13 @@ async fn best_matches(
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        let turn = scoring.enter(&scoring.turns, deadline).await?;
         let counts = scoring.counts.clone();
         // The blocking thread logs in the request's span (its request id).
         let span = tracing::Span::current();
         actix_web::web::block(move || {
-            // The turn goes back when the scoring stops, not when the request is dropped.
-            let _turn = turn;
+            // The turns go back when the scoring stops, not when the request is dropped.
+            let _turns = (holding, turn);
             span.in_scope(|| {
                 let input = ScreenInput {
                     name: &name,
