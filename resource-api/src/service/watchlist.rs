@@ -3,8 +3,8 @@
 //! Screening never scores the whole list and never scores on a database connection. Writes
 //! store each entry's normalised names and its candidate keys (`watchlist_terms`) in the same
 //! transaction as the entry; a screen looks up at most `screening::MAX_CANDIDATES` entries
-//! sharing the most keys with the query, returns the connection, and scores those on the
-//! blocking pool. Subject risk scoring goes through the same path ([`best_score`]).
+//! sharing the most keys with the query, returns the connection, and scores those on a thread
+//! of lower priority. Subject risk scoring goes through the same path ([`best_score`]).
 //!
 //! What one screen may cost is bounded three ways. Its scoring does at most
 //! `screening::SCREEN_BUDGET` work (see `domain::screening`). At most one screen per core
@@ -427,7 +427,7 @@ pub const SCORING_RETRY_AFTER: u64 = 1;
 /// database while another scores. Past either, screens wait in line, first come first served;
 /// one that has not got both within `ScoringConfig::wait` in all gets 503 with `Retry-After`
 /// ([`Error::ScoringBusy`]). Waiting for the first costs nothing but the request, and both are
-/// given back only when the scoring on the blocking pool has stopped, so a screen whose client
+/// given back only when the scoring on its thread has stopped, so a screen whose client
 /// went away keeps them until its scoring has noticed (at the next name).
 #[derive(Clone)]
 pub struct Scoring {
@@ -557,9 +557,9 @@ impl Drop for Abandon {
 /// `(entry id, score)` of at most `limit` entries at or above the threshold, best first.
 ///
 /// In its turns ([`Scoring`]), the connection is held only for two indexed reads: the
-/// candidate ids, then those entries' stored normalised names. Scoring runs afterwards on the
-/// blocking pool, within `screening::SCREEN_BUDGET`, and stops at the next name if this future
-/// is dropped.
+/// candidate ids, then those entries' stored normalised names. Scoring runs afterwards on a
+/// thread of lower priority ([`on_scoring_thread`]), within `screening::SCREEN_BUDGET`, and
+/// stops at the next name if this future is dropped.
 async fn best_matches(
     scoring: &Scoring,
     db: &Db,
@@ -593,9 +593,9 @@ async fn best_matches(
         }
         let turn = scoring.enter(&scoring.turns, deadline).await?;
         let counts = scoring.counts.clone();
-        // The blocking thread logs in the request's span (its request id).
+        // The scoring thread logs in the request's span (its request id).
         let span = tracing::Span::current();
-        actix_web::web::block(move || {
+        on_scoring_thread(move || {
             // The turns go back when the scoring stops, not when the request is dropped.
             let _turns = (holding, turn);
             span.in_scope(|| {
@@ -610,14 +610,56 @@ async fn best_matches(
                 scored.map(|(hits, _)| hits)
             })
         })
-        .await
-        .map_err(|_| Error::Internal("screening task cancelled".into()))?
+        .await?
         .map_err(|_| Error::Internal("screening cancelled with its request still there".into()))
     }
     .await;
     abandon.finish();
     hits
 }
+
+/// How much less the scoring threads count than the server's others when the CPU is short:
+/// added to their nice value (see [`on_scoring_thread`]). At 10 more, a thread weighs about a
+/// tenth of one at the server's own (the kernel's weights fall by about 1.25 per step).
+const SCORING_NICE: i32 = 10;
+
+/// Runs `job` on a thread of its own, started for it, whose nice value is raised by
+/// [`SCORING_NICE`] (on Linux, where a thread's nice value is its own), so that when the cores
+/// are busy, scoring gets what requests that need little CPU leave, and another tenant's
+/// request does not wait behind it. The scoring turns bound how many such threads there are.
+/// Not the blocking pool: its threads also run database work, which must keep its priority, and
+/// a thread's priority cannot be raised again without privileges.
+async fn on_scoring_thread<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("screening".into())
+        .spawn(move || {
+            lower_priority();
+            // Nobody is waiting any more if the request was dropped.
+            let _ = answer.send(job());
+        })
+        .map_err(|e| Error::Internal(format!("cannot start a screening thread: {e}")))?;
+    answered
+        .await
+        .map_err(|_| Error::Internal("a screening thread stopped without an answer".into()))
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // PRIO_PROCESS with a thread id reads and sets that thread's nice value alone
+    // (setpriority(2), BUGS); 19 is the lowest priority.
+    let me = Some(rustix::thread::gettid());
+    let lowered = rustix::process::getpriority_process(me)
+        .and_then(|nice| rustix::process::setpriority_process(me, (nice + SCORING_NICE).min(19)));
+    if let Err(e) = lowered {
+        tracing::debug!("the screening thread keeps its priority: {e}");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 impl Counts {
     fn record(&self, scored: &Scored) {
@@ -697,4 +739,22 @@ fn score_rows(
         .map(|&(i, score)| (rows[i].id.clone(), score))
         .collect();
     Ok((hits, screened))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn own_nice() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+            .expect("a thread may read its own priority")
+    }
+
+    #[actix_web::test]
+    async fn scoring_runs_on_a_thread_of_lower_priority_and_leaves_the_callers_alone() {
+        let before = own_nice();
+        let scoring_nice = on_scoring_thread(own_nice).await.expect("a scoring thread");
+        assert_eq!(scoring_nice, (before + SCORING_NICE).min(19));
+        assert_eq!(own_nice(), before);
+    }
 }
