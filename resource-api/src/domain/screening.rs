@@ -61,9 +61,9 @@
 //!    of sorting the pairs), and reading a listed name costs 4 per byte plus 64. The cost of
 //!    comparing a name is known before it is compared, so a screen never does more than
 //!    12,000,000 units. Measured (`cargo run --release -p resource-api --example
-//!    screening_cost`, docs/PERFORMANCE.md), a unit is 10–13 instructions whatever the shape of
-//!    the names, and 0.6–2.3 ns on the project's 2-core machine: a screen at the budget is at
-//!    most about 25 ms of one core. A usual screen (200 candidates with a name of two words)
+//!    screening_cost`, docs/PERFORMANCE.md), a unit is 10–12 instructions whatever the shape of
+//!    the names, and 0.7–2.3 ns on the project's shared 2-core machine: a screen at the budget
+//!    is 9–28 ms of one core. A usual screen (200 candidates with a name of two words)
 //!    is about 300,000 units, under 1 ms; the budget covers the most names a screen can meet
 //!    (200 candidates of 21 names of two or three words, against a two-word name), so that
 //!    real lists are scored in full, and the worst case costs a few times a usual screen's
