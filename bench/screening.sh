@@ -4,6 +4,7 @@
 #   bench/screening.sh                                    # SQLite, 100,000 entries
 #   ENTRIES=20000 DURATION=10 bench/screening.sh
 #   BENCH_DATABASE_URL=postgres://… bench/screening.sh     # an empty PostgreSQL database
+#   ADVERSARIAL=1 bench/screening.sh                      # the attack of issue 21 (below)
 #
 # 1. The auth server creates the schema and an API key with watchlist:read.
 # 2. bench/screening_data.py bulk-inserts the entries in one transaction, as rows written before
@@ -12,10 +13,20 @@
 #    once with one connection (the latency of one screen on an idle server) and once with
 #    CONNECTIONS connections (throughput). Prints req/s, p50 and p99 for both.
 #
+# ADVERSARIAL=1 loads, after ENTRIES ordinary entries (default none), the 200 entries whose name
+# and 20 aliases are 66 two-letter words each (see bench/screening_data.py), and measures with
+# their screens: the latency of one screen on an idle server (wrk, one connection; goal ≤ 100 ms),
+# whether each finds the entry its name was made from, another tenant's GET /v2/me alone and
+# while 16 connections screen (its p95 should stay about the same), the resident memory before,
+# at the peak of and after the attack (goal: growth ≤ 64 MB, and not kept), and the CPU time the
+# server still spends in the 2 s after the attackers hung up (should be about none).
+#
 # Release builds on loopback, wrk on the same machine. Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+ADVERSARIAL=${ADVERSARIAL:-0}
+if [ "$ADVERSARIAL" = 1 ]; then ENTRIES=${ENTRIES:-0}; fi
 ENTRIES=${ENTRIES:-100000}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
@@ -56,15 +67,25 @@ admin() { curl -fs -X POST "http://127.0.0.1:$auth_port$1" -H "Authorization: Be
 key=$(admin /admin/api-keys '{"name":"bench","environment":"live","scopes":["watchlist:read"],"tier":"unlimited"}' | json '["key"]')
 
 start=$(date +%s.%N)
-python3 bench/screening_data.py "$ENTRIES" "$work/queries.txt" | load
+if [ "$ADVERSARIAL" = 1 ]; then
+  python3 bench/screening_data.py --adversarial "$ENTRIES" "$work/queries.txt" | load
+else
+  python3 bench/screening_data.py "$ENTRIES" "$work/queries.txt" | load
+fi
 loaded=$(date +%s.%N)
 API_BIND=127.0.0.1:$api_port AUTH_ISSUER=http://127.0.0.1:$auth_port target/release/resource-api >"$work/api.log" 2>&1 &
-pids+=($!)
+api_pid=$!
+pids+=($api_pid)
 wait_up "http://127.0.0.1:$api_port/readyz" 6000
 indexed=$(date +%s.%N)
 grep -o 'indexed [0-9]* watchlist entries' "$work/api.log" || true
 
 url="http://127.0.0.1:$api_port/v2/watchlist/screen"
+
+if [ "$ADVERSARIAL" = 1 ]; then
+  . bench/screening_adversarial.sh
+  exit 0
+fi
 # How many screens find something: listed and misspelled names should, unlisted ones rarely.
 found=$(python3 - "$url" "$key" "$work/queries.txt" <<'PY'
 import json, sys, urllib.request

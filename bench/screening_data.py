@@ -2,6 +2,7 @@
 """Synthetic watchlist for bench/screening.sh: portable SQL on stdout, screen requests in a file.
 
     python3 bench/screening_data.py ENTRIES QUERIES_FILE > entries.sql
+    python3 bench/screening_data.py --adversarial ENTRIES QUERIES_FILE > entries.sql
 
 The SQL inserts ENTRIES rows into the live environment in one transaction, 500 rows per
 statement, as rows written before the screening index existed (index_version 0), so that the
@@ -12,6 +13,12 @@ lists; a third of the entries have aliases (word-order swaps, misspellings, init
 QUERIES_FILE gets one JSON request body per line: a third exact names of entries, a third
 misspelled names of entries (one letter changed, dropped or doubled), a third names that are
 not listed. The same seed gives the same data every run.
+
+With --adversarial, the attack of issue 21 follows the ENTRIES ordinary entries: 200 entries
+whose name and 20 aliases are each 66 two-letter words (197 characters, within the limits), all
+drawn from a dozen syllables so that every one of them is a candidate of a screen made the same
+way; QUERIES_FILE then holds 30 such names (each the name of an adversarial entry with a few
+words changed), the most expensive screens those entries allow.
 """
 
 import json
@@ -73,8 +80,40 @@ def sql_text(value):
     return "'" + value.replace("'", "''") + "'"
 
 
+# Two-letter words: each is keyed (a name with no word of three letters has all its words
+# keyed), and the few of them make every adversarial entry share keys with every such query.
+SYLLABLES = ["ka", "ri", "mo", "na", "lu", "se", "ta", "bo", "di", "fe", "gu", "pa"]
+ADVERSARIAL_ENTRIES = 200
+ADVERSARIAL_WORDS = 66
+
+
+def adversarial_name(rng):
+    return " ".join(rng.choice(SYLLABLES) for _ in range(ADVERSARIAL_WORDS))
+
+
+def similar(rng, name):
+    """The name with four of its words replaced."""
+    words = name.split()
+    for i in rng.sample(range(len(words)), 4):
+        words[i] = rng.choice(SYLLABLES)
+    return " ".join(words)
+
+
+def adversarial_rows(rng, first):
+    rows, names = [], []
+    for n in range(first, first + ADVERSARIAL_ENTRIES):
+        name = adversarial_name(rng)
+        aliases = [adversarial_name(rng) for _ in range(20)]
+        names.append(name)
+        rows.append("('wl_bench{:013d}', 'live', {}, {}, 'person', NULL, NULL, 'bench-list', '', {}, {})".format(
+            n, sql_text(name), sql_text(json.dumps(aliases)), 1767225600000000 + n, 1767225600000000 + n))
+    return rows, names
+
+
 def main():
-    entries, queries_path = int(sys.argv[1]), sys.argv[2]
+    adversarial = sys.argv[1] == "--adversarial"
+    args = sys.argv[2:] if adversarial else sys.argv[1:]
+    entries, queries_path = int(args[0]), args[1]
     rng = random.Random(7)
     names = []
     out = sys.stdout
@@ -109,8 +148,21 @@ def main():
             out.write(",\n".join(batch))
             out.write(";\n")
             batch = []
+    if adversarial:
+        rows, adversarial_names = adversarial_rows(random.Random(21), entries)
+        for start in range(0, len(rows), 50):
+            out.write("INSERT INTO watchlist_entries (id, environment, name, aliases, entry_type, "
+                      "country, date_of_birth, list_source, reason, created_at, updated_at) VALUES\n")
+            out.write(",\n".join(rows[start:start + 50]))
+            out.write(";\n")
     out.write("COMMIT;\n")
 
+    if adversarial:
+        qrng = random.Random(22)
+        with open(queries_path, "w") as f:
+            for i in range(30):
+                f.write(json.dumps({"name": similar(qrng, adversarial_names[i * 6])}) + "\n")
+        return
     with open(queries_path, "w") as f:
         for i in range(300):
             if i % 3 == 0:

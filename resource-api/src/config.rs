@@ -41,6 +41,30 @@ pub struct Config {
     /// `TRUSTED_PROXIES`: load balancers whose `X-Forwarded-For` or PROXY protocol header names
     /// the client (per-source throttle, logs). Empty: the TCP peer is the client.
     pub trusted_proxies: shared::client_addr::TrustedProxies,
+    /// How many screens score at once and how long the others wait. Not read from the
+    /// environment: the default suits every deployment, and tests lower it.
+    pub scoring: ScoringConfig,
+}
+
+/// The scoring turns of `service::watchlist::Scoring`.
+#[derive(Debug, Clone)]
+pub struct ScoringConfig {
+    /// Screens (and subject risk scores) that read and score candidates at once. Default: the
+    /// cores this process may use (`std::thread::available_parallelism`, which follows a
+    /// container's CPU quota), so that scoring can never take more than the machine and
+    /// requests that need little CPU still find some.
+    pub concurrency: usize,
+    /// How long a screen waits for a turn before it is answered 503 with `Retry-After`.
+    pub wait: Duration,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> ScoringConfig {
+        ScoringConfig {
+            concurrency: std::thread::available_parallelism().map_or(1, usize::from),
+            wait: crate::service::watchlist::SCORING_WAIT,
+        }
+    }
 }
 
 impl Config {
@@ -87,6 +111,7 @@ impl Config {
             redis_url: common.redis_url,
             database_listen_url: common.database_listen_url,
             trusted_proxies: common.trusted_proxies,
+            scoring: ScoringConfig::default(),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The resource API's error enum, mapped to the shared envelope in one place.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use shared::db::DbError;
 use shared::ApiError;
@@ -31,6 +31,9 @@ pub enum Error {
     /// Every list slot stayed taken for the whole wait (`pagination::Lists::enter`).
     #[error("too many lists at once")]
     Busy,
+    /// Every scoring turn stayed taken for the whole wait (`service::watchlist::Scoring`).
+    #[error("too many screens at once")]
+    ScoringBusy,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -91,6 +94,12 @@ impl Error {
                 ApiError::internal()
             }
             Error::Busy => ApiError::unavailable("Too many list requests at once; retry shortly."),
+            Error::ScoringBusy => {
+                let secs = crate::service::watchlist::SCORING_RETRY_AFTER;
+                ApiError::unavailable("Too many names are being screened at once; retry shortly.")
+                    .with_details(serde_json::json!({ "retry_after": secs }))
+                    .with_header(header::RETRY_AFTER, secs.to_string())
+            }
         }
     }
 }

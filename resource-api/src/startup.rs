@@ -19,6 +19,7 @@ use crate::auth::tokens::TokenCache;
 use crate::auth::{self, Authenticator};
 use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, AppState};
 use crate::service::now_micros;
+use crate::service::watchlist::Scoring;
 use crate::Config;
 use shared::redis_store::RedisStore;
 
@@ -28,6 +29,7 @@ pub struct Application {
     /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
     metrics_server: Option<(u16, Server)>,
     authn: web::Data<Authenticator>,
+    scoring: Scoring,
 }
 
 /// Until the first JWKS arrives, retry this often.
@@ -141,6 +143,8 @@ impl Application {
             config.db_pool_size,
             &config.public_url,
         ));
+        let scoring = Scoring::new(&config.scoring);
+        let app_scoring = web::Data::new(scoring.clone());
         let state = web::Data::new(AppState { db });
         let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
         let app_authn = authn.clone();
@@ -155,6 +159,7 @@ impl Application {
                     .configure(|cfg| skeleton.configure(cfg))
                     .app_data(openapi.clone())
                     .app_data(lists.clone())
+                    .app_data(app_scoring.clone())
                     // CORS innermost, so that it answers preflights before the `/v2`
                     // authentication and its answers still get the envelope.
                     .wrap(shared::cors::middleware(&cors_origins))
@@ -174,11 +179,17 @@ impl Application {
             server,
             metrics_server,
             authn,
+            scoring,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The scoring turns and what the screens did (tests read the counts).
+    pub fn scoring(&self) -> Scoring {
+        self.scoring.clone()
     }
 
     /// The port `/metrics` is served on when `METRICS_BIND` is set.

@@ -145,6 +145,7 @@ async fn start_api(db: &TestDb, issuer: &str, jwks_from: &str, redis: &str) -> S
         jwks_refresh: Duration::from_secs(300),
         redis_url: Some(redis.to_owned()),
         database_listen_url: Some(db.url().to_owned()),
+        scoring: Default::default(),
     };
     let app = resource_api::Application::build_with_listener(config, l)
         .await

@@ -82,7 +82,8 @@ impl Skeleton {
 /// with a PROXY protocol v2 header, whose source address then stands in for the peer
 /// ([`crate::proxy_protocol`]). A malformed header, or none and no request within the time
 /// limit, closes the connection. `HttpServer` has no hook before the HTTP parser, hence this
-/// copy of its assembly; everything else about the server is unchanged.
+/// copy of its assembly; everything else about the server is unchanged but one setting: a
+/// half-closed connection counts as gone (see below).
 pub fn serve<F, I, S, B>(
     listener: std::net::TcpListener,
     trusted_proxies: &TrustedProxies,
@@ -118,7 +119,10 @@ where
             .keep_alive(KeepAlive::default())
             .client_request_timeout(Duration::from_secs(5))
             .client_disconnect_timeout(Duration::from_secs(1))
-            .h1_allow_half_closed(true)
+            // A client that closes its end has gone away: its request's future is dropped
+            // (a screen's scoring stops) rather than run to an answer nobody reads. Nothing
+            // here expects a client to half-close and still wait for the answer.
+            .h1_allow_half_closed(false)
             .local_addr(addr)
             // `HttpServer` names the listen address as the default host; only URL generation
             // and `ConnectionInfo` without a `Host` header read it, and neither service does.

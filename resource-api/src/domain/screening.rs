@@ -44,7 +44,41 @@
 //!    none that long), so the keys of one name are bounded whatever its length.
 //!
 //! Inputs are bounded as well: a name or alias has at most [`MAX_NAME_CHARS`] characters and
-//! an entry at most [`MAX_ALIASES`] aliases.
+//! an entry at most [`MAX_ALIASES`] aliases. Those limits multiply, though: 200 candidates of
+//! 21 names of 66 two-letter words each are within them, and comparing every word pair of every
+//! name took seconds (issue 21). So the scoring of one screen is bounded by design:
+//!
+//! 5. **Words compared.** A name is compared through its [`MAX_SCORED_WORDS`] (12) longest
+//!    words (of words as long, the first ones), each cut to [`MAX_SCORED_WORD_CHARS`] (24)
+//!    characters, and the whole-name comparisons use the first [`MAX_JOINED_CHARS`] (64)
+//!    characters of those words joined. Real names have fewer and shorter words, so for them
+//!    nothing changes, and a name of up to 12 words still matches whatever its word order;
+//!    beyond that, the shortest words (particles such as "al" or "de") are left out. Comparing two names is then at most 144 word pairs, and scoring keeps
+//!    its buffers from one name to the next instead of allocating per word.
+//! 6. **A work budget** ([`SCREEN_BUDGET`], [`screen`]). Work is counted in character
+//!    comparisons: comparing words or joined names of `a` and `b` characters costs `a × b` (a
+//!    bound of Jaro-Winkler's inner loop) plus 64 (its set-up and allocation, and a pair's share
+//!    of sorting the pairs), and reading a listed name costs 4 per byte plus 64. The cost of
+//!    comparing a name is known before it is compared, so a screen never does more than
+//!    12,000,000 units. Measured (`cargo run --release -p resource-api --example
+//!    screening_cost`, docs/PERFORMANCE.md), a unit is 10–12 instructions whatever the shape of
+//!    the names, and 0.7–2.3 ns on the project's shared 2-core machine: a screen at the budget
+//!    is 9–28 ms of one core. A usual screen (200 candidates with a name of two words)
+//!    is about 300,000 units, under 1 ms; the budget covers the most names a screen can meet
+//!    (200 candidates of 21 names of two or three words, against a two-word name), so that
+//!    real lists are scored in full, and the worst case costs a few times a usual screen's
+//!    latency rather than seconds.
+//! 7. **Candidates share it.** Candidates are scored in the order given (the service gives the
+//!    most shared keys first), each with an equal share of the budget left (`left /
+//!    candidates still to score`, so that what one leaves unused passes to the next), its names
+//!    in order (the name, then the aliases) while they fit in that share. Each gets at least
+//!    60,000 units (all 21 names of ordinary length, or five of the attack's 66-word names), so
+//!    entries bloated to the limits cannot crowd out the others. When the budget runs out, the screen answers as ever, with
+//!    the best of what it scored: a candidate's score is the best over those of its names that
+//!    were scored (a lower bound of its full score), and a candidate none of whose names were is
+//!    left out ([`Screened::complete`] says whether this happened).
+//! 8. **Cancellation.** A screen reads a flag before every name and stops when it is set; the
+//!    service sets it when the request is dropped (its client went away).
 //!
 //! A score at or above [`DEFAULT_THRESHOLD`] is meant for an analyst to review, not as a finding:
 //! the algorithm favours recall over precision because a missed sanctioned party costs far more
@@ -57,6 +91,7 @@
 //! are what separate them: a differing year of birth alone takes 0.15 off.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -83,6 +118,26 @@ pub const INDEX_VERSION: i32 = 1;
 /// Keys are cut to this many characters so that an absurdly long word cannot bloat the index.
 const MAX_KEY_CHARS: usize = 24;
 
+/// Scoring compares at most this many words of a name, its longest.
+pub const MAX_SCORED_WORDS: usize = 12;
+
+/// Scoring compares a word by at most this many of its first characters.
+pub const MAX_SCORED_WORD_CHARS: usize = 24;
+
+/// The whole-name comparisons use at most this many characters of each name's words joined.
+pub const MAX_JOINED_CHARS: usize = 64;
+
+/// The most work one screen does, in character comparisons (see the module documentation).
+pub const SCREEN_BUDGET: u64 = 12_000_000;
+
+/// What one Jaro-Winkler comparison costs besides comparing characters (its set-up and
+/// allocation, and a word pair's share of sorting the pairs), in character comparisons; also
+/// what reading a name costs besides its bytes.
+const COMPARISON_OVERHEAD: u64 = 64;
+
+/// What reading a listed name costs per byte: finding its words, measuring and choosing them.
+const READ_COST_PER_BYTE: u64 = 4;
+
 /// Words that say nothing about who someone is: honorifics, articles and legal forms.
 const NOISE_TOKENS: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "sir", "the", "ltd", "llc", "llp", "inc", "plc", "gmbh",
@@ -95,8 +150,10 @@ const LARGER_DIRECTION_WEIGHT: f64 = 0.75;
 /// A watchlist entry as the screening needs it: its names already normalised.
 #[derive(Debug, Clone)]
 pub struct Candidate<'a> {
-    /// The normalised name, then the normalised aliases (see [`normalize_names`]).
-    pub names: Vec<Vec<String>>,
+    /// The normalised name, then the normalised aliases, each in the stored form: its words
+    /// joined by single spaces (see [`normalize_names`] and [`encode_names`]). Kept whole, so
+    /// that a candidate costs one string per name, not one per word.
+    pub names: Vec<String>,
     pub country: Option<&'a str>,
     pub date_of_birth: Option<&'a str>,
 }
@@ -109,8 +166,10 @@ impl<'a> Candidate<'a> {
         country: Option<&'a str>,
         date_of_birth: Option<&'a str>,
     ) -> Candidate<'a> {
+        let names =
+            normalize_names(std::iter::once(name).chain(aliases.iter().map(String::as_str)));
         Candidate {
-            names: normalize_names(std::iter::once(name).chain(aliases.iter().map(String::as_str))),
+            names: encode_names(&names),
             country,
             date_of_birth,
         }
@@ -267,28 +326,110 @@ pub fn candidate_keys(names: &[Vec<String>]) -> BTreeSet<String> {
     keys
 }
 
-/// The length of a token in characters, which is what its weight in the average is.
-fn token_weight(token: &str) -> f64 {
-    token.chars().count() as f64
+/// A word as scoring compares it: cut to [`MAX_SCORED_WORD_CHARS`], with its length in
+/// characters, which is also its weight in the averages, and its place in the name.
+#[derive(Debug, Clone, Copy)]
+struct Word<'a> {
+    text: &'a str,
+    chars: u64,
+    place: usize,
 }
 
-/// The word-order-independent token score, before the concatenated forms are considered.
-fn token_score(query: &[String], candidate: &[String]) -> f64 {
-    // Every pair is scored once and the best pairs are taken first, so that a strong pair is
-    // never broken up to serve a weaker one.
-    let mut pairs: Vec<(f64, usize, usize)> = Vec::with_capacity(query.len() * candidate.len());
-    for (i, q) in query.iter().enumerate() {
-        for (j, c) in candidate.iter().enumerate() {
-            pairs.push((strsim::jaro_winkler(q, c), i, j));
+impl<'a> Word<'a> {
+    fn new(place: usize, token: &'a str) -> Word<'a> {
+        let text = head(token, MAX_SCORED_WORD_CHARS);
+        Word {
+            text,
+            chars: text.chars().count() as u64,
+            place,
         }
     }
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+}
 
-    let mut query_best = vec![0.0_f64; query.len()];
-    let mut candidate_best = vec![0.0_f64; candidate.len()];
-    let mut query_used = vec![false; query.len()];
-    let mut candidate_used = vec![false; candidate.len()];
-    for (s, i, j) in pairs {
+/// A name ready to be compared: its [`MAX_SCORED_WORDS`] longest words (of words as long, the
+/// first ones) in their order in the name, and those words joined without separators, in that
+/// order and sorted, cut to [`MAX_JOINED_CHARS`].
+///
+/// One is kept for the whole screen and refilled for each name, so that scoring allocates
+/// nothing per name once the buffers have grown to the longest name.
+#[derive(Debug, Default)]
+struct Prepared<'a> {
+    words: Vec<Word<'a>>,
+    /// The characters of all the words.
+    weight: u64,
+    joined: String,
+    sorted: String,
+    /// The characters of `joined` (and of `sorted`, which has the same ones).
+    joined_chars: u64,
+}
+
+impl<'a> Prepared<'a> {
+    fn fill(&mut self, tokens: impl IntoIterator<Item = &'a str>) {
+        self.words.clear();
+        self.words.extend(
+            tokens
+                .into_iter()
+                .enumerate()
+                .map(|(place, token)| Word::new(place, token)),
+        );
+        if self.words.len() > MAX_SCORED_WORDS {
+            self.words
+                .select_nth_unstable_by(MAX_SCORED_WORDS - 1, |a, b| {
+                    b.chars.cmp(&a.chars).then(a.place.cmp(&b.place))
+                });
+            self.words.truncate(MAX_SCORED_WORDS);
+            self.words.sort_unstable_by_key(|w| w.place);
+        }
+        self.weight = self.words.iter().map(|w| w.chars).sum();
+        let words = &self.words;
+        self.joined_chars = join_into(&mut self.joined, words.iter().map(|w| w.text));
+        let mut order: [usize; MAX_SCORED_WORDS] = std::array::from_fn(|i| i);
+        let order = &mut order[..words.len()];
+        order.sort_unstable_by(|&a, &b| words[a].text.cmp(words[b].text));
+        join_into(&mut self.sorted, order.iter().map(|&i| words[i].text));
+    }
+
+    /// The work of comparing this name with `other` (see [`SCREEN_BUDGET`]): every pair of
+    /// words, and the two whole-name comparisons.
+    fn comparison_cost(&self, other: &Prepared) -> u64 {
+        let pairs = (self.words.len() * other.words.len()) as u64;
+        self.weight * other.weight
+            + pairs * COMPARISON_OVERHEAD
+            + 2 * (self.joined_chars * other.joined_chars + COMPARISON_OVERHEAD)
+    }
+}
+
+/// Writes the words into `out` (emptied first) without separators, up to
+/// [`MAX_JOINED_CHARS`] characters; returns how many characters it wrote.
+fn join_into<'w>(out: &mut String, words: impl Iterator<Item = &'w str>) -> u64 {
+    out.clear();
+    let mut written = 0;
+    for c in words.flat_map(str::chars).take(MAX_JOINED_CHARS) {
+        out.push(c);
+        written += 1;
+    }
+    written
+}
+
+/// The word-order-independent token score, before the joined forms are considered. `pairs` is
+/// scratch space kept between calls.
+fn token_score(query: &[Word], candidate: &[Word], pairs: &mut Vec<(f64, usize, usize)>) -> f64 {
+    // Every pair is scored once and the best pairs are taken first, so that a strong pair is
+    // never broken up to serve a weaker one. No two pairs have the same indices, so the order
+    // is total and an unstable sort gives the same result as a stable one.
+    pairs.clear();
+    for (i, q) in query.iter().enumerate() {
+        for (j, c) in candidate.iter().enumerate() {
+            pairs.push((strsim::jaro_winkler(q.text, c.text), i, j));
+        }
+    }
+    pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+
+    let mut query_best = [0.0_f64; MAX_SCORED_WORDS];
+    let mut candidate_best = [0.0_f64; MAX_SCORED_WORDS];
+    let mut query_used = [false; MAX_SCORED_WORDS];
+    let mut candidate_used = [false; MAX_SCORED_WORDS];
+    for &(s, i, j) in pairs.iter() {
         if query_used[i] || candidate_used[j] {
             continue;
         }
@@ -298,15 +439,15 @@ fn token_score(query: &[String], candidate: &[String]) -> f64 {
         candidate_best[j] = s;
     }
 
-    let weighted = |tokens: &[String], best: &[f64]| -> f64 {
-        let total: f64 = tokens.iter().map(|t| token_weight(t)).sum();
-        let matched: f64 = tokens
+    let weighted = |words: &[Word], best: &[f64]| -> f64 {
+        let total: u64 = words.iter().map(|w| w.chars).sum();
+        let matched: f64 = words
             .iter()
             .zip(best)
-            .map(|(t, s)| token_weight(t) * s)
+            .map(|(w, s)| w.chars as f64 * s)
             .sum();
-        if total > 0.0 {
-            matched / total
+        if total > 0 {
+            matched / total as f64
         } else {
             0.0
         }
@@ -321,14 +462,24 @@ fn token_score(query: &[String], candidate: &[String]) -> f64 {
     LARGER_DIRECTION_WEIGHT * larger + (1.0 - LARGER_DIRECTION_WEIGHT) * smaller
 }
 
-/// The tokens joined without separators, in the given order and sorted.
-fn concatenations(tokens: &[String]) -> (String, String) {
-    let mut sorted: Vec<&str> = tokens.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    (tokens.concat(), sorted.concat())
+/// Similarity in \[0, 1\] of two prepared names that are not equal.
+fn prepared_similarity(
+    query: &Prepared,
+    candidate: &Prepared,
+    pairs: &mut Vec<(f64, usize, usize)>,
+) -> f64 {
+    if query.words.is_empty() || candidate.words.is_empty() {
+        return 0.0;
+    }
+    let tokens = token_score(&query.words, &candidate.words, pairs);
+    let joined = strsim::jaro_winkler(&query.joined, &candidate.joined);
+    let sorted = strsim::jaro_winkler(&query.sorted, &candidate.sorted);
+    tokens.max(joined).max(sorted).clamp(0.0, 1.0)
 }
 
-/// Similarity in \[0, 1\] of two normalised names (see the module documentation).
+/// Similarity in \[0, 1\] of two normalised names (see the module documentation), compared as
+/// a screen compares them: 1 when they are equal, else through their [`MAX_SCORED_WORDS`]
+/// longest words.
 pub fn name_similarity(query: &[String], candidate: &[String]) -> f64 {
     if query.is_empty() || candidate.is_empty() {
         return 0.0;
@@ -336,12 +487,10 @@ pub fn name_similarity(query: &[String], candidate: &[String]) -> f64 {
     if query == candidate {
         return 1.0;
     }
-    let tokens = token_score(query, candidate);
-    let (query_joined, query_sorted) = concatenations(query);
-    let (candidate_joined, candidate_sorted) = concatenations(candidate);
-    let joined = strsim::jaro_winkler(&query_joined, &candidate_joined);
-    let sorted = strsim::jaro_winkler(&query_sorted, &candidate_sorted);
-    tokens.max(joined).max(sorted).clamp(0.0, 1.0)
+    let (mut q, mut c) = (Prepared::default(), Prepared::default());
+    q.fill(query.iter().map(String::as_str));
+    c.fill(candidate.iter().map(String::as_str));
+    prepared_similarity(&q, &c, &mut Vec::new())
 }
 
 /// A present, non-blank value, trimmed.
@@ -390,16 +539,6 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// The score of one candidate against an already normalised query name.
-fn score_normalized(query_tokens: &[String], query: &Query, candidate: &Candidate) -> f64 {
-    let best_name = candidate
-        .names
-        .iter()
-        .map(|name| name_similarity(query_tokens, name))
-        .fold(0.0_f64, f64::max);
-    round4((best_name + identifier_adjustment(query, candidate)).clamp(0.0, 1.0))
-}
-
 /// The score of one candidate, in \[0, 1\] and rounded to four decimals.
 ///
 /// It is the best name similarity over the candidate's name and every alias, then adjusted by
@@ -408,33 +547,134 @@ fn score_normalized(query_tokens: &[String], query: &Query, candidate: &Candidat
 /// add 0.05 when equal, add 0.02 when only the year is the same, and subtract 0.15 when the
 /// years differ. An identifier that is missing or blank on either side, or a date of birth whose
 /// year cannot be read, changes nothing.
+///
+/// It scores every name, with no budget: a single candidate's cost is bounded by its names'
+/// (at most 21 names of at most [`MAX_SCORED_WORDS`] words each).
 pub fn score(query: &Query, candidate: &Candidate) -> f64 {
-    score_normalized(&normalize_name(query.name), query, candidate)
+    let never = AtomicBool::new(false);
+    screen_within(
+        query,
+        std::slice::from_ref(candidate),
+        0.0,
+        1,
+        u64::MAX,
+        &never,
+    )
+    .ok()
+    .and_then(|screened| screened.hits.first().map(|&(_, s)| s))
+    .unwrap_or(0.0)
 }
 
-/// Screens `query` against all candidates.
+/// What a screen found and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screened {
+    /// `(index into the candidates, score)` of every score at or above the threshold, best
+    /// first, ties in index order, at most `limit`.
+    pub hits: Vec<(usize, f64)>,
+    /// The work done, in character comparisons (see [`SCREEN_BUDGET`]); never more than the
+    /// budget.
+    pub work: u64,
+    /// Whether every name of every candidate was scored. `false` when the budget ran out: the
+    /// hits are then the best of what was scored, each candidate's score the best over the
+    /// names of it that were.
+    pub complete: bool,
+}
+
+/// The screen stopped because its cancellation flag was set (its client went away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+/// Screens `query` against the candidates, most promising first, within [`SCREEN_BUDGET`].
 ///
-/// It returns `(index into candidates, score)` for every score at or above `threshold`, best
-/// first, with ties in index order, and at most `limit` of them. The query name is normalised
-/// once here rather than once per candidate.
+/// Candidates are scored in the order given (the service gives them in the order of how many
+/// candidate keys they share with the query). Each gets an equal share of the budget that is
+/// left, `left / candidates still to score`, so that whatever a candidate leaves unused goes to
+/// the ones after it; its names are scored in order (the name, then the aliases) while they fit
+/// in its share, and the first that does not ends its turn. The cost of a name is known before
+/// it is compared (see the module documentation), so the budget is never exceeded.
+///
+/// `cancel` is read before every name: once it is set the screen stops and answers
+/// [`Cancelled`].
 pub fn screen(
     query: &Query,
     candidates: &[Candidate],
     threshold: f64,
     limit: usize,
-) -> Vec<(usize, f64)> {
+    cancel: &AtomicBool,
+) -> Result<Screened, Cancelled> {
+    screen_within(query, candidates, threshold, limit, SCREEN_BUDGET, cancel)
+}
+
+/// [`screen`] with the given budget.
+fn screen_within(
+    query: &Query,
+    candidates: &[Candidate],
+    threshold: f64,
+    limit: usize,
+    budget: u64,
+    cancel: &AtomicBool,
+) -> Result<Screened, Cancelled> {
     let query_tokens = normalize_name(query.name);
-    let mut hits: Vec<(usize, f64)> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (i, score_normalized(&query_tokens, query, c)))
-        .filter(|&(_, s)| s >= threshold)
-        .collect();
+    let query_stored = query_tokens.join(" ");
+    let mut prepared_query = Prepared::default();
+    prepared_query.fill(query_tokens.iter().map(String::as_str));
+    let mut name = Prepared::default();
+    let mut pairs = Vec::with_capacity(MAX_SCORED_WORDS * MAX_SCORED_WORDS);
+
+    let mut work = 0_u64;
+    let mut complete = true;
+    let mut hits = Vec::new();
+    for (i, candidate) in candidates.iter().enumerate() {
+        let share = (budget - work) / (candidates.len() - i) as u64;
+        let mut spent = 0_u64;
+        // A candidate without names (all of them honorifics, say) still gets its identifiers'
+        // adjustment; one whose names were all left unscored gets nothing.
+        let mut best: Option<f64> = candidate.names.is_empty().then_some(0.0);
+        for stored in &candidate.names {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Cancelled);
+            }
+            // Reading the stored name costs in proportion to its length; comparing it, its
+            // comparison cost.
+            let read = READ_COST_PER_BYTE * stored.len() as u64 + COMPARISON_OVERHEAD;
+            if spent + read > share {
+                complete = false;
+                break;
+            }
+            spent += read;
+            let similarity = if query_tokens.is_empty() {
+                0.0
+            } else if *stored == query_stored {
+                1.0
+            } else {
+                name.fill(stored.split_whitespace());
+                let cost = prepared_query.comparison_cost(&name);
+                if spent + cost > share {
+                    complete = false;
+                    break;
+                }
+                spent += cost;
+                prepared_similarity(&prepared_query, &name, &mut pairs)
+            };
+            best = Some(best.map_or(similarity, |b| b.max(similarity)));
+        }
+        work += spent;
+        if let Some(best) = best {
+            let score = round4((best + identifier_adjustment(query, candidate)).clamp(0.0, 1.0));
+            if score >= threshold {
+                hits.push((i, score));
+            }
+        }
+    }
     // The sort is stable and the hits are in index order, so equal scores keep the lower index
     // first.
     hits.sort_by(|a, b| b.1.total_cmp(&a.1));
     hits.truncate(limit);
-    hits
+    Ok(Screened {
+        hits,
+        work,
+        complete,
+    })
 }
 
 #[cfg(test)]
@@ -461,6 +701,18 @@ mod tests {
         dob: Option<&'a str>,
     ) -> Candidate<'a> {
         Candidate::new(name, aliases, country, dob)
+    }
+
+    /// The hits of a screen that is not cancelled.
+    fn hits(
+        q: &Query,
+        candidates: &[Candidate],
+        threshold: f64,
+        limit: usize,
+    ) -> Vec<(usize, f64)> {
+        screen(q, candidates, threshold, limit, &AtomicBool::new(false))
+            .unwrap()
+            .hits
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -677,7 +929,7 @@ mod tests {
         ];
         let q = query("Vladimir Putin", None, None);
 
-        let all = screen(&q, &candidates, DEFAULT_THRESHOLD, 10);
+        let all = hits(&q, &candidates, DEFAULT_THRESHOLD, 10);
         let indices: Vec<usize> = all.iter().map(|&(i, _)| i).collect();
         // Equal scores keep index order, and the unrelated name is below the threshold.
         assert_eq!(indices, [2, 3, 4, 1]);
@@ -685,13 +937,13 @@ mod tests {
         assert!(all.iter().all(|&(i, s)| s == score(&q, &candidates[i])));
 
         assert_eq!(
-            screen(&q, &candidates, DEFAULT_THRESHOLD, 2),
+            hits(&q, &candidates, DEFAULT_THRESHOLD, 2),
             [(2, 1.0), (3, 1.0)]
         );
-        assert!(screen(&q, &candidates, DEFAULT_THRESHOLD, 0).is_empty());
-        assert_eq!(screen(&q, &candidates, 0.99, 10).len(), 3);
-        assert_eq!(screen(&q, &candidates, 0.0, 10).len(), candidates.len());
-        assert!(screen(&q, &[], DEFAULT_THRESHOLD, 10).is_empty());
+        assert!(hits(&q, &candidates, DEFAULT_THRESHOLD, 0).is_empty());
+        assert_eq!(hits(&q, &candidates, 0.99, 10).len(), 3);
+        assert_eq!(hits(&q, &candidates, 0.0, 10).len(), candidates.len());
+        assert!(hits(&q, &[], DEFAULT_THRESHOLD, 10).is_empty());
     }
 
     #[test]
@@ -702,10 +954,128 @@ mod tests {
             candidate("Vladimir Putin", &none, Some("RU"), Some("1952-10-07")),
         ];
         let q = query("Vladimir Putin", Some("RU"), Some("1952-10-07"));
-        let hits = screen(&q, &candidates, 0.5, 10);
+        let hits = hits(&q, &candidates, 0.5, 10);
         assert_eq!(hits.iter().map(|&(i, _)| i).collect::<Vec<_>>(), [1, 0]);
         assert_eq!(hits[0].1, 1.0);
         assert!(close(hits[1].1, 0.90));
+    }
+
+    /// 66 two-letter words from a dozen syllables: 197 characters, the most words a name within
+    /// the limits can have, and as alike as names get (issue 21).
+    fn adversarial_name(seed: &mut u64) -> String {
+        const SYLLABLES: [&str; 12] = [
+            "ka", "ri", "mo", "na", "lu", "se", "ta", "bo", "di", "fe", "gu", "pa",
+        ];
+        (0..66)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                SYLLABLES[((*seed >> 33) % 12) as usize]
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// `name` with the words at `places` replaced by `"zu"`.
+    fn with_words_changed(name: &str, places: &[usize]) -> String {
+        let mut words: Vec<&str> = name.split(' ').collect();
+        for &i in places {
+            words[i] = "zu";
+        }
+        words.join(" ")
+    }
+
+    /// 200 entries of a name and 20 aliases, each of 66 two-letter words.
+    fn adversarial_entries(seed: &mut u64) -> Vec<Candidate<'static>> {
+        (0..200)
+            .map(|_| {
+                let name = adversarial_name(seed);
+                let aliases: Vec<String> = (0..20).map(|_| adversarial_name(seed)).collect();
+                Candidate::new(&name, &aliases, None, None)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_adversarial_screen_stays_within_the_budget_and_still_finds_its_entry() {
+        let mut seed = 21;
+        let entries = adversarial_entries(&mut seed);
+        // Scoring every name would take several times the budget.
+        let all_names: usize = entries.iter().map(|c| c.names.len()).sum();
+        assert!(all_names > 4_000);
+
+        // The screened name is the last entry's name with four words changed, so that the
+        // entry is only found if the budget reaches the end of the list.
+        let target = entries.len() - 1;
+        let name = with_words_changed(&entries[target].names[0], &[3, 20, 41, 60]);
+        let q = query(&name, None, None);
+        let screened =
+            screen(&q, &entries, DEFAULT_THRESHOLD, 25, &AtomicBool::new(false)).unwrap();
+        assert!(screened.work <= SCREEN_BUDGET, "{}", screened.work);
+        assert!(!screened.complete);
+        assert_eq!(screened.hits.first().map(|&(i, _)| i), Some(target));
+        assert!(screened.hits.len() <= 25);
+    }
+
+    #[test]
+    fn a_screen_within_the_budget_scores_every_name_of_every_candidate() {
+        // The most names a screen can meet (200 entries of 21 names), of ordinary length, against
+        // a name of two words.
+        let entries: Vec<Candidate> = (0..200)
+            .map(|i| {
+                let aliases: Vec<String> = (0..20)
+                    .map(|j| format!("Alexandr Petrovich Ivanov{i}x{j}"))
+                    .collect();
+                Candidate::new(&format!("Alexander Petrov {i}"), &aliases, None, None)
+            })
+            .collect();
+        let q = query("Alexander Ivanov", None, None);
+        let screened = screen(&q, &entries, 0.0, 200, &AtomicBool::new(false)).unwrap();
+        assert!(screened.complete, "{}", screened.work);
+        assert_eq!(screened.hits.len(), 200);
+        // Scored in full, every candidate has the score it has alone.
+        for &(i, s) in &screened.hits {
+            assert_eq!(s, score(&q, &entries[i]));
+        }
+    }
+
+    #[test]
+    fn a_cancelled_screen_stops_before_the_next_name() {
+        let mut seed = 5;
+        let entries = adversarial_entries(&mut seed);
+        let name = adversarial_name(&mut seed);
+        let cancelled = AtomicBool::new(true);
+        assert_eq!(
+            screen(&query(&name, None, None), &entries, 0.0, 25, &cancelled),
+            Err(Cancelled)
+        );
+    }
+
+    #[test]
+    fn only_the_longest_words_of_a_long_name_are_compared() {
+        // Fourteen words: the two shortest are left out, wherever they stand.
+        let long = normalize_name(
+            "al abdul rahman ibn muhammad ibn abdullah al qahtani shamrani bin khalid saeed \
+             zahrani",
+        );
+        assert_eq!(long.len(), 14);
+        let mut reordered = long.clone();
+        reordered.rotate_left(5);
+        assert_eq!(name_similarity(&long, &reordered), 1.0);
+        let without_particles = normalize_name(
+            "abdul rahman ibn muhammad ibn abdullah qahtani shamrani bin khalid saeed zahrani",
+        );
+        assert_eq!(name_similarity(&long, &without_particles), 1.0);
+        // Of words as long as the shortest one kept, the first ones are kept.
+        let first = normalize_name(
+            &(1..=13)
+                .map(|i| format!("w{i:02}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let first_twelve = first[..12].to_vec();
+        assert_eq!(name_similarity(&first, &first_twelve), 1.0);
     }
 
     fn shared_keys(a: &str, b: &str) -> usize {
@@ -807,10 +1177,13 @@ mod tests {
         fn a_name_scores_one_against_itself(
             a in (any_text(), "[a-z]{3,8}").prop_map(|(text, word)| format!("{text} {word}")),
         ) {
-            let tokens = normalize_name(&a);
+            let mut tokens = normalize_name(&a);
             prop_assume!(!tokens.is_empty());
             prop_assert_eq!(name_similarity(&tokens, &tokens), 1.0);
-            // Reversing the words exercises the matching rather than the equality shortcut.
+            // Reversing the words exercises the matching rather than the equality shortcut. In
+            // a longer name, the order decides which of the words as long as the shortest one
+            // kept are compared.
+            tokens.truncate(MAX_SCORED_WORDS);
             let reversed: Vec<String> = tokens.iter().rev().cloned().collect();
             prop_assert_eq!(name_similarity(&tokens, &reversed), 1.0);
         }

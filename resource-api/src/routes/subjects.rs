@@ -11,9 +11,11 @@ use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::pagination::Lists;
+use crate::routes::watchlist::SCORING_BUSY;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 use crate::service::subjects::{self, CreateSubject, PatchSubject, SubjectView};
+use crate::service::watchlist::Scoring;
 
 /// List subjects.
 #[utoipa::path(get, path = "/v2/subjects", tag = "subjects", params(PageQuery), security(("bearer" = ["subjects:read"])),
@@ -44,16 +46,18 @@ pub async fn get_subject(
 #[utoipa::path(post, path = "/v2/subjects", tag = "subjects", request_body = CreateSubject, security(("bearer" = ["subjects:write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
     responses((status = 201, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of the new record"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
-        (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
+        (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody),
+        (status = 503, description = SCORING_BUSY, body = shared::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying (when every scoring turn was taken)")))))]
 pub async fn create_subject(
     auth: Authorized<need::SubjectsWrite>,
     repo: EnvDb,
+    scoring: Data<Scoring>,
     key: IdempotencyKey,
     body: Json<CreateSubject>,
 ) -> Result<HttpResponse> {
     let input = body.into_inner();
     let idem = key.bind(&auth, "POST /v2/subjects", &input);
-    let created = subjects::create(&repo, input, idem, now_micros()).await?;
+    let created = subjects::create(&repo, &scoring, input, idem, now_micros()).await?;
     Ok(created.respond())
 }
 
@@ -63,14 +67,17 @@ pub async fn create_subject(
     responses((status = 200, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
         (status = 409, description = "Changed concurrently while it was being screened; retry", body = shared::ErrorBody),
-        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
+        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody),
+        (status = 503, description = SCORING_BUSY, body = shared::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying (when every scoring turn was taken)")))))]
 pub async fn patch_subject(
     _: Authorized<need::SubjectsWrite>,
     repo: EnvDb,
+    scoring: Data<Scoring>,
     id: Path<String>,
     if_match: IfMatch,
     body: Json<PatchSubject>,
 ) -> Result<HttpResponse> {
-    let record = subjects::patch(&repo, &id, body.into_inner(), if_match, now_micros()).await?;
+    let input = body.into_inner();
+    let record = subjects::patch(&repo, &scoring, &id, input, if_match, now_micros()).await?;
     Ok(respond(StatusCode::OK, &record))
 }

@@ -14,7 +14,7 @@ use crate::pagination::Lists;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 use crate::service::watchlist::{
-    self, CreateEntry, EntryView, PatchEntry, ScreenRequest, ScreenResponse,
+    self, CreateEntry, EntryView, PatchEntry, Scoring, ScreenRequest, ScreenResponse,
 };
 
 /// List watchlist entries.
@@ -44,14 +44,20 @@ pub async fn get_watchlist(
 
 /// Screen a name against the watchlist: tolerant of case, accents, word order and small misspellings.
 #[utoipa::path(post, path = "/v2/watchlist/screen", tag = "watchlist", request_body = ScreenRequest, security(("bearer" = ["watchlist:read"])),
-    responses((status = 200, body = ScreenResponse), (status = 422, body = shared::ErrorBody)))]
+    responses((status = 200, body = ScreenResponse), (status = 422, body = shared::ErrorBody),
+        (status = 503, description = SCORING_BUSY, body = shared::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying (when every scoring turn was taken)")))))]
 pub async fn screen(
     _: Authorized<need::WatchlistRead>,
     repo: EnvDb,
+    scoring: Data<Scoring>,
     body: Json<ScreenRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(watchlist::screen(&repo, body.into_inner(), now_micros()).await?))
+    let found = watchlist::screen(&repo, &scoring, body.into_inner(), now_micros()).await?;
+    Ok(HttpResponse::Ok().json(found))
 }
+
+/// The 503 of every operation that scores names against the watchlist.
+pub const SCORING_BUSY: &str = "`service_unavailable`: every scoring turn stayed taken for a second (`Retry-After`, `details.retry_after`), or credentials cannot be verified or the database does not answer right now; retry shortly.";
 
 /// Add a watchlist entry.
 #[utoipa::path(post, path = "/v2/watchlist", tag = "watchlist", request_body = CreateEntry, security(("bearer" = ["watchlist:write"])),

@@ -17,7 +17,7 @@ use crate::domain::risk::{self, RiskInputs, RiskLevel};
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 use crate::pagination::{list_name, Keyset, Lists};
-use crate::service::watchlist::{self, best_score, EntryType};
+use crate::service::watchlist::{self, best_score, EntryType, Scoring};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -96,8 +96,14 @@ fn versioned_view(row: &SubjectRow) -> Versioned<SubjectView> {
 }
 
 /// The best watchlist score of the row's name, country and date of birth.
-async fn screen_row(db: &Db, scoped: Scoped, row: &SubjectRow) -> Result<Option<f64>> {
+async fn screen_row(
+    scoring: &Scoring,
+    db: &Db,
+    scoped: Scoped,
+    row: &SubjectRow,
+) -> Result<Option<f64>> {
     best_score(
+        scoring,
         db,
         scoped,
         &row.name,
@@ -121,6 +127,7 @@ const PATCH_ATTEMPTS: usize = 3;
 
 pub async fn create(
     repo: &EnvDb,
+    scoring: &Scoring,
     input: CreateSubject,
     idem: Option<IdempotentRequest>,
     now: i64,
@@ -150,7 +157,7 @@ pub async fn create(
     };
     // Screened before the write, with no database connection held; the write only stores it.
     let mut row = draft;
-    let best = screen_row(db, scoped, &row).await?;
+    let best = screen_row(scoring, db, scoped, &row).await?;
     apply_risk(&mut row, best);
     idempotency::create(db, idem, now, move |c| {
         scoped.insert_subject(c, &row)?;
@@ -188,6 +195,7 @@ pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<Subj
 
 pub async fn patch(
     repo: &EnvDb,
+    scoring: &Scoring,
     id: &str,
     input: PatchSubject,
     if_match: IfMatch,
@@ -235,7 +243,7 @@ pub async fn patch(
             return Err(Error::NotFound("subject"));
         };
         apply(&mut draft, now);
-        let best = screen_row(db, scoped, &draft).await?;
+        let best = screen_row(scoring, db, scoped, &draft).await?;
         let screened = screened_fields(&draft);
         let written = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let marker = written.clone();

@@ -43,6 +43,7 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
         jwks_refresh: Duration::from_secs(300),
         redis_url: None,
         database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
+        scoring: Default::default(),
     }
 }
 

@@ -85,6 +85,7 @@ impl Stack {
             jwks_refresh: Duration::from_secs(300),
             redis_url: None,
             database_listen_url: listen,
+            scoring: Default::default(),
         };
         let app = resource_api::Application::build_with_listener(config, l)
             .await
