@@ -16,6 +16,8 @@ pub struct Stack {
     pub auth: String,
     pub api: String,
     pub http: reqwest::Client,
+    /// The auth server's refused-attempt aggregator (written to the trail once a minute).
+    refusals: std::sync::Arc<auth_server::service::audit::AuditAggregator>,
     /// Held for the stack's lifetime (a fresh database, dropped with it).
     test_db: TestDb,
 }
@@ -65,6 +67,7 @@ impl Stack {
         let app = auth_server::Application::build_with_listener(config, la)
             .await
             .expect("auth server starts");
+        let refusals = app.refusals();
         actix_web::rt::spawn(app.run_until_stopped());
 
         let (l, port) = listener();
@@ -95,8 +98,17 @@ impl Stack {
             auth,
             api,
             http: reqwest::Client::new(),
+            refusals,
             test_db: db,
         }
+    }
+
+    /// Writes the refused attempts noted so far to the audit trail now, as the auth server does
+    /// once a minute and when it stops.
+    pub fn flush_refusals(&self) {
+        self.refusals
+            .flush(&self.db(), shared::time::now_micros())
+            .expect("refusals written");
     }
 
     /// A connection to the stack's database, for the service layer.
