@@ -195,6 +195,7 @@ impl Application {
                     config.console.operator_bcrypt_cost,
                     config.signing_key_encryption_key.clone(),
                 )
+                .with_previous_kek(config.previous_signing_key_encryption_key.clone())
                 .with_metrics(&metrics);
                 match &redis {
                     Some(store) => operators.with_shared_throttle(store.clone()),

@@ -234,6 +234,33 @@ impl OperatorRow {
         Ok(n == 1)
     }
 
+    /// Every operator's id and stored TOTP secret (enrolled or pending), for re-sealing.
+    pub fn sealed_totp_secrets(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+        operators::table
+            .filter(operators::totp_secret.is_not_null())
+            .select((operators::id, operators::totp_secret.assume_not_null()))
+            .order(operators::id)
+            .load(conn)
+    }
+
+    /// Replaces the stored form of a TOTP secret (the same secret, sealed under another KEK),
+    /// only if it is still `old`: a secret replaced meanwhile (a new enrolment) is left alone.
+    /// The used step and `updated_at` stay: nothing about the account changed.
+    pub fn reseal_totp(
+        conn: &mut DbConnection,
+        id: &str,
+        old: &str,
+        sealed: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            operators::table
+                .filter(operators::id.eq(id))
+                .filter(operators::totp_secret.eq(old)),
+        )
+        .set(operators::totp_secret.eq(Some(sealed)))
+        .execute(conn)
+    }
+
     pub fn clear_totp(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<usize> {
         diesel::update(operators::table.filter(operators::id.eq(id)))
             .set((

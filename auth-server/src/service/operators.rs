@@ -312,6 +312,9 @@ pub struct Operators {
     reauth: Lockout,
     devices: Option<DeviceKeys>,
     kek: Option<Kek>,
+    /// `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS`: opens a TOTP secret not yet re-sealed (another
+    /// replica's start re-seals them, `service::reseal`); never seals.
+    previous_kek: Option<Kek>,
     /// `caseforge_auth_console_sign_ins_total{outcome}`: success, invalid, throttled.
     sign_ins: prometheus::IntCounterVec,
     /// `caseforge_auth_password_checks_total`: bcrypt verifications of typed passwords (the
@@ -335,6 +338,7 @@ impl Operators {
             reauth: Lockout::new(REAUTH_LOCKOUT, 100_000),
             devices: kek.as_ref().map(DeviceKeys::new),
             kek,
+            previous_kek: None,
             sign_ins: prometheus::IntCounterVec::new(
                 prometheus::Opts::new(
                     "caseforge_auth_console_sign_ins_total",
@@ -589,9 +593,24 @@ impl Operators {
             .ok_or_else(|| Error::Internal("no key-encryption key for TOTP secrets".into()))
     }
 
+    /// The previous KEK, during a rotation: TOTP secrets sealed under it still open.
+    pub fn with_previous_kek(mut self, previous: Option<Kek>) -> Self {
+        self.previous_kek = previous;
+        self
+    }
+
     fn open_totp(&self, operator_id: &str, sealed: &str) -> Result<Vec<u8>> {
-        self.kek()?
-            .open(&totp_aad(operator_id), sealed)
+        let current = self.kek()?;
+        let kek = match &self.previous_kek {
+            Some(prev)
+                if super::kek::sealed_with(sealed) == Some(prev.id())
+                    && prev.id() != current.id() =>
+            {
+                prev
+            }
+            _ => current,
+        };
+        kek.open(&totp_aad(operator_id), sealed)
             .map_err(|e| Error::Internal(format!("TOTP secret of {operator_id}: {e}")))
     }
 
@@ -829,7 +848,7 @@ fn account_key(typed: &str) -> String {
         .collect()
 }
 
-fn totp_aad(operator_id: &str) -> String {
+pub(crate) fn totp_aad(operator_id: &str) -> String {
     format!("operator-totp:{operator_id}")
 }
 

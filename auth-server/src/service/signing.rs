@@ -110,11 +110,14 @@ impl KeyStore {
     /// Loads the published keys, generating the first one when the database has none, and
     /// brings everything the KEK protects under the current KEK: the audit chain is re-keyed
     /// (or anchored, for a trail from before keyed chains: `audit::prepare`), then every key
-    /// stored in plaintext or under the previous KEK is re-sealed. Blocking: call at start-up.
+    /// stored in plaintext or under the previous KEK is re-sealed, and so is every operator's
+    /// TOTP secret (`service::reseal`). Blocking: call at start-up.
     pub fn load_or_create(db: &Db, keks: &KekRing, now: i64) -> Result<KeyStore, String> {
         audit::prepare_chain(db, &keks.audit_keys(), now)
             .map_err(|e| format!("cannot prepare the audit chain: {e}"))?;
         reseal_all(db, keks, now)?;
+        super::reseal::reseal_totp_secrets(db, &keks.current, keks.previous.as_ref(), now)
+            .map_err(|e| format!("cannot re-seal TOTP secrets: {e}"))?;
         let set = load_set(db, keks, now, true)?;
         Ok(KeyStore {
             current: RwLock::new(Arc::new(set)),

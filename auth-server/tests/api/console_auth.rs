@@ -11,7 +11,7 @@ use auth_server::service::sessions;
 use shared::db::Db;
 
 use crate::console_helpers::*;
-use crate::helpers::{spawn_app, spawn_app_with, spawn_on, TestDb, ISSUER};
+use crate::helpers::{spawn_app, spawn_app_with, spawn_on, test_kek, TestDb, ISSUER};
 
 // --- sign-in -----------------------------------------------------------------------------------
 
@@ -300,6 +300,79 @@ async fn wrong_totp_codes_lock_the_account_before_its_password_is_checked() {
         .await;
     assert_eq!(resp.status(), 429);
     assert_eq!(metric(&app, CHECKS).await, checks, "no bcrypt while locked");
+}
+
+#[actix_web::test]
+async fn after_a_kek_rotation_two_step_sign_in_still_works_and_the_secret_is_resealed() {
+    use auth_server::db::operators::OperatorRow;
+    use auth_server::service::kek::{self, Kek};
+
+    let app = spawn_app().await;
+    let ada = add_operator(&app, "ada@example.com", Role::Admin).await;
+    let key = enrol_totp(&mut Browser::new(&app), "ada@example.com").await;
+    let stored = |db: &Db| {
+        let id = ada.id.clone();
+        db.run_blocking(move |c| OperatorRow::find(c, &id))
+            .unwrap()
+            .unwrap()
+            .totp_secret
+            .unwrap()
+    };
+    assert_eq!(
+        kek::sealed_with(&stored(&db_of(&app))),
+        Some(test_kek().id())
+    );
+
+    // The operator rotates the KEK: the new one current, the old one previous.
+    let new_kek = Kek::from_bytes([7; 32]);
+    let rotated = spawn_on(app.db, |c| {
+        c.signing_key_encryption_key = Some(new_kek.clone());
+        c.previous_signing_key_encryption_key = Some(test_kek());
+    })
+    .await;
+    let sealed = stored(&db_of(&rotated));
+    assert_eq!(
+        kek::sealed_with(&sealed),
+        Some(new_kek.id()),
+        "re-sealed at start"
+    );
+    assert!(new_kek
+        .open(&format!("operator-totp:{}", ada.id), &sealed)
+        .is_ok());
+
+    // The next code signs ada in (the enrolment used the current one).
+    let code = operators::totp_code(&key, shared::time::now_micros() + 30_000_000).unwrap();
+    let resp = Browser::new(&rotated)
+        .login("ada@example.com", PASSWORD, &code)
+        .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let events = audit_actions(&rotated).await;
+    assert!(
+        events.iter().any(|e| e.0 == "operator.totp_reseal"),
+        "{events:?}"
+    );
+}
+
+/// During a rolling KEK rotation a replica still on the old KEK alone may enrol an operator
+/// after another replica started with both: the latter opens that secret with the previous KEK.
+#[actix_web::test]
+async fn a_replica_with_both_keks_opens_a_totp_secret_sealed_by_one_still_on_the_old() {
+    use auth_server::service::kek::Kek;
+
+    let old_only = spawn_app().await;
+    add_operator(&old_only, "bea@example.com", Role::Admin).await;
+    let mut on_old = Browser::new(&old_only);
+    let both = spawn_on(old_only.db, |c| {
+        c.signing_key_encryption_key = Some(Kek::from_bytes([7; 32]));
+        c.previous_signing_key_encryption_key = Some(test_kek());
+    })
+    .await;
+    let key = enrol_totp(&mut on_old, "bea@example.com").await;
+    let code = operators::totp_code(&key, shared::time::now_micros() + 30_000_000).unwrap();
+    let resp = Browser::new(&both)
+        .login("bea@example.com", PASSWORD, &code)
+        .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
 }
 
 /// Signs `b` in as `email` (password [`PASSWORD`]) and enrols TOTP; returns the key.
