@@ -44,7 +44,8 @@ impl FromRequest for Admin {
 
 /// A correct admin token is always accepted (the comparison is cheap, so there is nothing to
 /// protect by refusing it); wrong ones are counted per source address and, past a burst, answered
-/// 429 instead of 401, which bounds online guessing of the token.
+/// 429 instead of 401, which bounds online guessing of the token, and reach the audit trail
+/// aggregated (`admin.token_refused`).
 async fn check_admin(req: &HttpRequest) -> Result<Admin> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -55,6 +56,13 @@ async fn check_admin(req: &HttpRequest) -> Result<Admin> {
             &state.audit_key,
             Some(source),
         )));
+    }
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        // A token was presented and is wrong: a refused privileged action, in the trail as one
+        // event per source and window with a count (never the token).
+        state
+            .refusals
+            .note(crate::service::audit::ADMIN_TOKEN_REFUSED, &source, "");
     }
     match state.admin_failures.take(&source, Instant::now()).await {
         Ok(()) => Err(Error::AdminUnauthorized),

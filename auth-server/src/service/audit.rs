@@ -71,6 +71,8 @@ pub const ANCHOR_ACTION: &str = "audit.chain_keyed";
 pub const REKEY_ACTION: &str = "audit.rekey";
 /// The action of an aggregated refused console action (`fields.operation` names it).
 pub const CONSOLE_REFUSED: &str = "console.refused";
+/// A request to the admin API with a wrong admin token, aggregated per source and window.
+pub const ADMIN_TOKEN_REFUSED: &str = "admin.token_refused";
 
 /// Who did it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -142,6 +142,49 @@ async fn the_trail_needs_the_admin_token() {
     }
 }
 
+/// Wrong admin tokens are refused privileged actions: one `admin.token_refused` event per
+/// source and window with a count, never the token; a request with no token is not one.
+#[actix_web::test]
+async fn wrong_admin_tokens_reach_the_trail_aggregated_without_the_token() {
+    let app = spawn_app().await;
+    let guess = "guessed-admin-token-".repeat(3);
+    for _ in 0..3 {
+        let resp = app
+            .http
+            .get(app.url("/admin/applications"))
+            .bearer_auth(&guess)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    let resp = app
+        .http
+        .get(app.url("/admin/applications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    app.refusals
+        .flush(
+            &Db::connect(app.db.url(), 1).unwrap(),
+            shared::time::now_micros(),
+        )
+        .unwrap();
+    let refused = events_with(&app, "admin.token_refused").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["outcome"], "denied");
+    assert_eq!(refused[0]["fields"]["count"], 3);
+    assert_eq!(refused[0]["source"], "127.0.0.1");
+    let export = app
+        .admin_get("/admin/audit-events/export")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!export.contains("guessed-admin-token"), "{export}");
+}
+
 #[actix_web::test]
 async fn pages_filters_and_export_agree() {
     let app = spawn_app().await;
