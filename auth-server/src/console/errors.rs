@@ -8,8 +8,9 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use maud::html;
+use maud::{html, Markup};
 
+use super::extractors::SignedIn;
 use super::layout::{layout, page, see_other};
 
 /// What a console request can fail with; each renders as an HTML page (or a redirect) that
@@ -116,12 +117,7 @@ impl ResponseError for ConsoleError {
                 )
             }
         };
-        let body = html! {
-            h1 { (title) }
-            p #flash .flash.error role="alert" { (message) }
-            p { a href="/console" { "Back to the console" } }
-        };
-        let mut res = page(self.status_code(), layout(None, title, body));
+        let mut res = error_page(self.status_code(), title, message);
         if let ConsoleError::TooManyAttempts { retry_after } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -129,6 +125,56 @@ impl ResponseError for ConsoleError {
         }
         res
     }
+}
+
+/// What an error page says, kept in the response's extensions so that [`super::protect`] can
+/// render it again inside the navigation of a signed-in operator ([`with_navigation`]): an
+/// error must not strand anyone on a page without a way on.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorPage {
+    title: &'static str,
+    message: String,
+}
+
+fn error_body(title: &str, message: &str) -> Markup {
+    html! {
+        h1 { (title) }
+        p #error .error-box role="alert" { (message) }
+        p { a href="/console" { "Back to the console" } }
+    }
+}
+
+/// An error page without navigation (no session known yet), remembering what it says.
+fn error_page(status: StatusCode, title: &'static str, message: String) -> HttpResponse {
+    let mut res = page(status, layout(None, title, error_body(title, &message)));
+    res.extensions_mut().insert(ErrorPage { title, message });
+    res
+}
+
+/// The error page `res` carries, if it is one.
+pub(crate) fn error_page_of(res: &ServiceResponse<BoxBody>) -> Option<ErrorPage> {
+    res.response().extensions().get::<ErrorPage>().cloned()
+}
+
+/// The same error page (status and headers kept) inside `signed`'s navigation.
+pub(crate) fn with_navigation(
+    res: ServiceResponse<BoxBody>,
+    signed: &SignedIn,
+    error: &ErrorPage,
+) -> ServiceResponse<BoxBody> {
+    let (req, old) = res.into_parts();
+    let markup = layout(
+        Some(signed),
+        error.title,
+        error_body(error.title, &error.message),
+    );
+    let mut new = page(old.status(), markup);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, new)
 }
 
 /// An error answered by shared code in the JSON envelope (a 405 from `Endpoint`, a 413).
@@ -158,12 +204,7 @@ pub(crate) fn html_error_page(res: ServiceResponse<BoxBody>) -> ServiceResponse<
             "The server could not handle this request; it has been logged.",
         ),
     };
-    let body = html! {
-        h1 { (title) }
-        p role="alert" { (message) }
-        p { a href="/console" { "Back to the console" } }
-    };
-    let mut new = page(status, layout(None, title, body));
+    let mut new = error_page(status, title, message.to_owned());
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.headers_mut().insert(name.clone(), value.clone());

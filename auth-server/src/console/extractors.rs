@@ -9,6 +9,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use shared::Secret;
 
 use super::cookies::session_cookie_name;
 use super::csrf::check_csrf;
@@ -29,6 +30,9 @@ pub struct SignedIn {
     pub csrf_token: String,
     /// `AuditContext::operator(id, email, Some(source))`: pass it to every service write.
     pub audit: AuditContext,
+    /// The session's cookie value: the key to the secrets it waits to be shown
+    /// (`service::reveals`). Redacted in `Debug`; never rendered.
+    pub session: Secret,
 }
 
 impl SignedIn {
@@ -107,8 +111,11 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for SignedForm<T> {
     }
 }
 
-/// Pages an admin without TOTP may reach while `CONSOLE_REQUIRE_TOTP_FOR_ADMINS` is on.
-const TOTP_ENROLMENT_PATHS: [&str; 2] = ["/console/account", "/console/logout"];
+/// May an admin without TOTP reach `path` while `CONSOLE_REQUIRE_TOTP_FOR_ADMINS` is on? Only
+/// their account page, its actions (enrolment) and logout.
+fn reachable_before_enrolment(path: &str) -> bool {
+    path == "/console/account" || path.starts_with("/console/account/") || path == "/console/logout"
+}
 
 /// The session of `req` at `now`: its cookie, looked up and checked.
 pub async fn signed_in(req: &HttpRequest, now: i64) -> Result<SignedIn, ConsoleError> {
@@ -122,7 +129,7 @@ pub async fn signed_in(req: &HttpRequest, now: i64) -> Result<SignedIn, ConsoleE
     if state.config.console.require_totp_for_admins
         && session.operator.role == Role::Admin
         && !session.operator.totp_enabled
-        && !TOTP_ENROLMENT_PATHS.contains(&req.path())
+        && !reachable_before_enrolment(req.path())
     {
         return Err(ConsoleError::TotpEnrolmentRequired);
     }
@@ -136,6 +143,7 @@ pub async fn signed_in(req: &HttpRequest, now: i64) -> Result<SignedIn, ConsoleE
         operator: session.operator,
         csrf_token: session.csrf_token,
         audit,
+        session: Secret::new(cookie.value()),
     })
 }
 

@@ -55,7 +55,8 @@ pub use errors::ConsoleError;
 pub use extractors::{signed_in, source, SignedForm, SignedIn};
 pub use layout::{layout, page, see_other};
 
-use errors::{html_error_page, is_json_error, not_found};
+use errors::{error_page_of, html_error_page, is_json_error, not_found, with_navigation};
+use crate::service::now_micros;
 use extractors::FORM_LIMIT;
 
 /// The Content-Security-Policy of every console response.
@@ -87,6 +88,13 @@ pub async fn protect(
     };
     if is_json_error(res.response()) {
         res = html_error_page(res);
+    }
+    // An error page of a signed-in operator keeps the navigation (one session read, on errors
+    // only; without a live session the page stays as it is).
+    if let Some(error) = error_page_of(&res) {
+        if let Ok(signed) = signed_in(res.request(), now_micros()).await {
+            res = with_navigation(res, &signed, &error);
+        }
     }
     let headers = res.headers_mut();
     for (name, value) in [
@@ -143,11 +151,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(login::setup_page)
                     .post(login::setup),
             )
-            .service(
-                Endpoint::new("/account")
-                    .get(account::account_page)
-                    .post(account::account),
-            )
+            .service(Endpoint::new("/account").get(account::account_page))
+            .service(Endpoint::new("/account/password").post(account::change_password))
+            .service(Endpoint::new("/account/totp/begin").post(account::totp_begin))
+            .service(Endpoint::new("/account/totp/confirm").post(account::totp_confirm))
+            .service(Endpoint::new("/account/totp/disable").post(account::totp_disable))
             .configure(pages::configure)
             .default_service(web::to(not_found)),
     );

@@ -10,6 +10,7 @@ pub mod grants;
 pub mod kek;
 pub mod last_token;
 pub mod operators;
+pub mod reveals;
 pub mod secrets;
 pub mod sessions;
 pub mod signing;
