@@ -157,4 +157,3 @@ pub(crate) fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, Conso
 pub fn source(req: &HttpRequest) -> String {
     shared::client_addr::client_ip(req).to_string()
 }
-

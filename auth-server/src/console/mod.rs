@@ -55,8 +55,8 @@ pub use errors::ConsoleError;
 pub use extractors::{signed_in, source, SignedForm, SignedIn};
 pub use layout::{layout, page, see_other};
 
-use errors::{error_page_of, html_error_page, is_json_error, not_found, with_navigation};
 use crate::service::now_micros;
+use errors::{error_page_of, html_error_page, is_json_error, not_found, with_navigation};
 use extractors::FORM_LIMIT;
 
 /// The Content-Security-Policy of every console response.
@@ -160,4 +160,3 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(not_found)),
     );
 }
-

@@ -38,7 +38,11 @@ impl RevealRow {
             .optional()
     }
 
-    pub fn delete(conn: &mut DbConnection, session_digest: &str, target: &str) -> QueryResult<usize> {
+    pub fn delete(
+        conn: &mut DbConnection,
+        session_digest: &str,
+        target: &str,
+    ) -> QueryResult<usize> {
         diesel::delete(
             console_reveals::table
                 .filter(console_reveals::session_digest.eq(session_digest))

@@ -201,7 +201,10 @@ async fn bad_application_input_gets_precise_4xx_and_writes_nothing() {
     let app = spawn_app().await;
     let cases = [
         (json!({"name": "", "scopes": ["cases:read"]}), "name"),
-        (json!({"name": "evil\u{202e}name", "scopes": ["cases:read"]}), "name"),
+        (
+            json!({"name": "evil\u{202e}name", "scopes": ["cases:read"]}),
+            "name",
+        ),
         (json!({"name": "x", "scopes": ["cases:destroy"]}), "scopes"),
         (
             json!({"name": "x", "scopes": ["cases:read"], "environment": "production"}),

@@ -308,10 +308,7 @@ async fn enrol_totp(b: &mut Browser, email: &str) -> String {
     let resp = b
         .post(
             "/console/account/totp/begin",
-            &[
-                ("csrf_token", &csrf),
-                ("current_password", PASSWORD),
-            ],
+            &[("csrf_token", &csrf), ("current_password", PASSWORD)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -321,10 +318,7 @@ async fn enrol_totp(b: &mut Browser, email: &str) -> String {
     let resp = b
         .post(
             "/console/account/totp/confirm",
-            &[
-                ("csrf_token", &csrf),
-                ("code", &code),
-            ],
+            &[("csrf_token", &csrf), ("code", &code)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -937,10 +931,7 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let resp = b
         .post(
             "/console/account/totp/begin",
-            &[
-                ("csrf_token", &csrf),
-                ("current_password", PASSWORD),
-            ],
+            &[("csrf_token", &csrf), ("current_password", PASSWORD)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -960,10 +951,7 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let resp = b
         .post(
             "/console/account/totp/confirm",
-            &[
-                ("csrf_token", &csrf),
-                ("code", "000000"),
-            ],
+            &[("csrf_token", &csrf), ("code", "000000")],
         )
         .await;
     assert_eq!(resp.status(), 400);
@@ -976,10 +964,7 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let resp = b
         .post(
             "/console/account/totp/confirm",
-            &[
-                ("csrf_token", &csrf),
-                ("code", &code),
-            ],
+            &[("csrf_token", &csrf), ("code", &code)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -1030,13 +1015,17 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let form = off("not my password!");
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
-        c.post("/console/account/totp/disable", &form).await.status(),
+        c.post("/console/account/totp/disable", &form)
+            .await
+            .status(),
         400
     );
     let form = off(PASSWORD);
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
-        c.post("/console/account/totp/disable", &form).await.status(),
+        c.post("/console/account/totp/disable", &form)
+            .await
+            .status(),
         303
     );
     Browser::new(&app)
@@ -1052,10 +1041,7 @@ async fn totp_secrets_are_sealed_at_rest() {
     let csrf = b.sign_in("ada@example.com", PASSWORD).await;
     b.post(
         "/console/account/totp/begin",
-        &[
-            ("csrf_token", &csrf),
-            ("current_password", PASSWORD),
-        ],
+        &[("csrf_token", &csrf), ("current_password", PASSWORD)],
     )
     .await;
     let page = b.get("/console/account").await.text().await.unwrap();
@@ -1092,10 +1078,7 @@ async fn an_admin_without_totp_reaches_only_enrolment_when_it_is_required() {
     admin
         .post(
             "/console/account/totp/begin",
-            &[
-                ("csrf_token", &csrf),
-                ("current_password", PASSWORD),
-            ],
+            &[("csrf_token", &csrf), ("current_password", PASSWORD)],
         )
         .await;
     let page = admin.get("/console/account").await.text().await.unwrap();
@@ -1104,10 +1087,7 @@ async fn an_admin_without_totp_reaches_only_enrolment_when_it_is_required() {
     let resp = admin
         .post(
             "/console/account/totp/confirm",
-            &[
-                ("csrf_token", &csrf),
-                ("code", &code),
-            ],
+            &[("csrf_token", &csrf), ("code", &code)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -1613,7 +1593,10 @@ async fn each_account_action_has_its_own_route_and_the_old_single_post_is_gone()
     let resp = b
         .post(
             "/console/account/totp/begin",
-            &[("csrf_token", csrf.as_str()), ("current_password", "wrong password!")],
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", "wrong password!"),
+            ],
         )
         .await;
     assert_eq!(resp.status(), 400);
@@ -1622,7 +1605,10 @@ async fn each_account_action_has_its_own_route_and_the_old_single_post_is_gone()
     let resp = b
         .post(
             "/console/account/totp/begin",
-            &[("csrf_token", csrf.as_str()), ("current_password", PASSWORD)],
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(resp.status(), 303);

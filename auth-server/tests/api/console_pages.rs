@@ -171,9 +171,14 @@ impl<'a> Console<'a> {
             resp.headers().get(header::CACHE_CONTROL).unwrap(),
             "no-store"
         );
-        let location = resp.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        let location = resp.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(
-            location.starts_with("/console/") && !location.contains("secret=") && location.len() < 120,
+            location.starts_with("/console/")
+                && !location.contains("secret=")
+                && location.len() < 120,
             "{location}"
         );
         let body = resp.text().await.unwrap();
@@ -1074,7 +1079,10 @@ async fn keys_expiring_within_a_week_are_marked_in_words_not_colour_alone() {
 
 /// The `Location` of a 303.
 fn location_of(resp: &reqwest::Response) -> String {
-    resp.headers()[header::LOCATION].to_str().unwrap().to_owned()
+    resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[actix_web::test]
@@ -1099,7 +1107,10 @@ async fn a_created_or_rotated_secret_is_shown_once_after_a_303_and_a_reload_crea
     assert!(created.ends_with("/created"), "{created}");
     // Another session cannot take it, not even first.
     let stolen = other.page(&created).await;
-    assert!(secret_in(&stolen).is_none(), "another session's page has no secret");
+    assert!(
+        secret_in(&stolen).is_none(),
+        "another session's page has no secret"
+    );
     let first = admin.page(&created).await;
     let secret = secret_in(&first).expect("the secret, the first time");
     assert_eq!(
@@ -1138,7 +1149,11 @@ async fn a_created_or_rotated_secret_is_shown_once_after_a_303_and_a_reload_crea
     let new = secret_in(&admin.page(&rotated).await).expect("the new secret, once");
     let again = admin.page(&rotated).await;
     assert!(!again.contains(&new) && again.contains("id=\"secret-gone\""));
-    assert_eq!(token_status(&app, &client_id, &new).await, 200, "still the current one");
+    assert_eq!(
+        token_status(&app, &client_id, &new).await,
+        200,
+        "still the current one"
+    );
     assert_eq!(token_status(&app, &client_id, &secret).await, 401);
 }
 
@@ -1163,12 +1178,18 @@ async fn an_application_without_a_scope_is_refused_in_an_error_box_with_the_form
     let error = between(&html, "class=\"error-box\" id=\"error\"", "</p>").expect("an error box");
     assert!(error.contains("at least one scope"), "{error}");
     assert!(!html.contains("flash success"), "not the success box");
-    assert!(html.contains("<nav aria-label=\"Console\""), "the normal page, with navigation");
+    assert!(
+        html.contains("<nav aria-label=\"Console\""),
+        "the normal page, with navigation"
+    );
     let form = between(&html, "id=\"create-application\"", "</form>").unwrap();
     assert!(form.contains("value=\"no scope &lt;b&gt;\""), "{form}");
     assert!(form.contains(">kept as typed</textarea>"), "{form}");
     assert!(form.contains("<option value=\"live\" selected>"), "{form}");
-    assert!(form.contains("<option value=\"enterprise\" selected>"), "{form}");
+    assert!(
+        form.contains("<option value=\"enterprise\" selected>"),
+        "{form}"
+    );
     assert!(admin_list(&app, "/admin/applications").await.is_empty());
 
     // An API key refused (an expiry in the past) keeps its fields too, scopes included.
@@ -1188,7 +1209,10 @@ async fn an_application_without_a_scope_is_refused_in_an_error_box_with_the_form
     assert!(between(&html, "id=\"error\"", "</p>").is_some());
     let form = between(&html, "id=\"create-api-key\"", "</form>").unwrap();
     assert!(form.contains("value=\"nightly\"") && form.contains("value=\"2001-01-01\""));
-    assert!(form.contains("value=\"sar:read\" id=\"scope-sar-read\" checked"), "{form}");
+    assert!(
+        form.contains("value=\"sar:read\" id=\"scope-sar-read\" checked"),
+        "{form}"
+    );
     assert!(admin_list(&app, "/admin/api-keys").await.is_empty());
 
     // An operator refused (a short password) keeps the email and role, never the password.
@@ -1207,7 +1231,10 @@ async fn an_application_without_a_scope_is_refused_in_an_error_box_with_the_form
     let form = between(&html, "id=\"create-operator\"", "</form>").unwrap();
     assert!(form.contains("value=\"new@example.com\""));
     assert!(form.contains("<option value=\"auditor\" selected>"));
-    assert!(!html.contains("short pw"), "a password is never shown again");
+    assert!(
+        !html.contains("short pw"),
+        "a password is never shown again"
+    );
 }
 
 #[actix_web::test]
@@ -1222,7 +1249,10 @@ async fn error_pages_of_a_signed_in_operator_keep_the_navigation_and_use_the_err
         let resp = dev.get(path).await;
         assert_eq!(resp.status(), status, "{path}");
         let html = resp.text().await.unwrap();
-        assert!(html.contains("<nav aria-label=\"Console\""), "{path}: {html}");
+        assert!(
+            html.contains("<nav aria-label=\"Console\""),
+            "{path}: {html}"
+        );
         assert!(html.contains("class=\"error-box\" id=\"error\""), "{path}");
         assert!(!html.contains("flash"), "{path}");
     }

@@ -204,8 +204,16 @@ impl Draft {
         Draft {
             name: text("name"),
             description: text("description"),
-            scopes: form.all("scopes").iter().filter_map(|s| s.parse().ok()).collect(),
-            environment: form.get("environment").ok().flatten().and_then(|e| e.parse().ok()),
+            scopes: form
+                .all("scopes")
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            environment: form
+                .get("environment")
+                .ok()
+                .flatten()
+                .and_then(|e| e.parse().ok()),
             tier: form.get("tier").ok().flatten().and_then(|t| t.parse().ok()),
             expires_on: text("expires_on"),
         }

@@ -188,8 +188,16 @@ impl Draft {
         Draft {
             name: text("name"),
             description: text("description"),
-            scopes: form.all("scopes").iter().filter_map(|s| s.parse().ok()).collect(),
-            environment: form.get("environment").ok().flatten().and_then(|e| e.parse().ok()),
+            scopes: form
+                .all("scopes")
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            environment: form
+                .get("environment")
+                .ok()
+                .flatten()
+                .and_then(|e| e.parse().ok()),
             tier: form.get("tier").ok().flatten().and_then(|t| t.parse().ok()),
         }
     }
@@ -256,10 +264,19 @@ async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageRe
     let app = &created.application;
     tracing::info!("application {} created in the console", app.client_id);
     let target = reveals::target("application", &app.client_id);
-    reveals::stash(&state.db, &signed.session, &target, &created.client_secret, now)
-        .await
-        .map_err(service_error)?;
-    Ok(see_other(&format!("{}/created", detail_url(&app.client_id))))
+    reveals::stash(
+        &state.db,
+        &signed.session,
+        &target,
+        &created.client_secret,
+        now,
+    )
+    .await
+    .map_err(service_error)?;
+    Ok(see_other(&format!(
+        "{}/created",
+        detail_url(&app.client_id)
+    )))
 }
 
 /// `GET /console/applications/{client_id}/created`: the new application with its client
@@ -401,9 +418,15 @@ pub async fn rotate_secret(
         app.client_id
     );
     let target = reveals::target("application", &app.client_id);
-    reveals::stash(&state.db, &signed.session, &target, &rotated.client_secret, now)
-        .await
-        .map_err(service_error)?;
+    reveals::stash(
+        &state.db,
+        &signed.session,
+        &target,
+        &rotated.client_secret,
+        now,
+    )
+    .await
+    .map_err(service_error)?;
     let grace = match grace_period_seconds {
         None => "until-used".to_owned(),
         Some(g) => g.to_string(),

@@ -16,8 +16,8 @@ use super::{
 use crate::console::policy::{self, Page};
 use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
-use crate::service::{now_micros, reveals};
 use crate::service::operators::{self, Email, OperatorView, Password, Role};
+use crate::service::{now_micros, reveals};
 
 type PageResult = Result<HttpResponse, ConsoleError>;
 
@@ -241,7 +241,9 @@ pub async fn created(
     if !shared::validate::plausible_id("op", &id) {
         return Err(ConsoleError::NotFound);
     }
-    let op = operators::get(&state.db, &id).await.map_err(service_error)?;
+    let op = operators::get(&state.db, &id)
+        .await
+        .map_err(service_error)?;
     let with_password = Form::query(&req)?.optional("with")? == Some("password");
     let target = reveals::target("operator", &op.id);
     let link = reveals::take(&state.db, &signed.session, &target, now_micros())
