@@ -208,5 +208,18 @@ async fn at_390_px_count_captions_are_whole_and_operator_actions_are_on_screen()
         "the page does not scroll sideways"
     );
     b.shot("operators-actions").await;
+
+    // The keys' Revoke links likewise.
+    b.goto(&url(&stack, "/console/api-keys")).await;
+    b.wait_heading("API keys").await;
+    let revoke = b
+        .eval(
+            "return [...document.querySelectorAll('#api-keys tbody a.button')].map(a => { \
+             const r = a.getBoundingClientRect(); \
+             return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth; })",
+        )
+        .await;
+    assert_eq!(revoke, json!([true]), "the Revoke link at 390 px");
+    b.shot("api-keys-actions").await;
     b.quit().await;
 }

@@ -145,7 +145,7 @@ async fn render_list(
             button type="submit" { "Filter" }
         }
         div .table-wrap {
-            table #api-keys {
+            table #api-keys .cards {
                 caption { (keys.len()) " API keys" }
                 thead { tr {
                     th scope="col" { "Name" } th scope="col" { "Key" }
@@ -158,17 +158,17 @@ async fn render_list(
                     @for key in &keys {
                         @let (expires, soon) = expiry(key.expires_at.as_deref(), now);
                         tr data-id=(key.id) .expiring[soon && key.revoked_at.is_none()] {
-                            td { a href=(detail_url(&key.id)) { (key.name) } }
-                            td { code { (key.masked_token) } }
-                            td { (key.environment.as_str()) }
-                            td { (scope_list(&key.scopes)) }
-                            td { (key.tier.as_str()) }
-                            td .expiry-soon[soon] {
+                            td data-label="Name" { a href=(detail_url(&key.id)) { (key.name) } }
+                            td data-label="Key" { code { (key.masked_token) } }
+                            td data-label="Environment" { (key.environment.as_str()) }
+                            td data-label="Scopes" { (scope_list(&key.scopes)) }
+                            td data-label="Tier" { (key.tier.as_str()) }
+                            td data-label="Expires" .expiry-soon[soon] {
                                 @if soon { strong { "Expiring soon: " } }
                                 (expires)
                             }
-                            td { (when(key.last_used_at.as_deref(), "never")) }
-                            td { @if key.revoked_at.is_some() { "revoked" } @else { "active" } }
+                            td data-label="Last used" { (when(key.last_used_at.as_deref(), "never")) }
+                            td data-label="Status" { @if key.revoked_at.is_some() { "revoked" } @else { "active" } }
                             td {
                                 @if key.revoked_at.is_none() && policy::change(who(signed), credential(key)).is_ok() {
                                     a .button href=(format!("{}/revoke", detail_url(&key.id))) {
