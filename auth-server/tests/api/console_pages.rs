@@ -1265,3 +1265,43 @@ async fn error_pages_of_a_signed_in_operator_keep_the_navigation_and_use_the_err
     assert_eq!(resp.status(), 404);
     assert!(!resp.text().await.unwrap().contains("<nav"));
 }
+
+#[actix_web::test]
+async fn a_refused_rotation_or_a_taken_email_comes_back_as_typed_with_its_status() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, _) = admin.create_app("sandbox").await;
+    let resp = admin
+        .post(
+            &format!("/console/applications/{client_id}/rotate-secret"),
+            &[
+                ("grace_period_seconds", "99999999"),
+                ("revoke_tokens", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-box\" id=\"error\"") && html.contains("<nav"));
+    let form = between(&html, "id=\"rotate-secret\"", "</form>").unwrap();
+    assert!(form.contains("value=\"99999999\""), "{form}");
+    assert!(form.contains("id=\"rotate-revoke\" checked"), "{form}");
+    assert_eq!(
+        token_status(&app, &client_id, &secret).await,
+        200,
+        "not rotated"
+    );
+
+    // An email already taken is a conflict (409), the form kept.
+    let resp = admin
+        .post(
+            "/console/operators",
+            &[("email", "admin@example.com"), ("role", "developer")],
+        )
+        .await;
+    assert_eq!(resp.status(), 409);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-box\" id=\"error\""));
+    let form = between(&html, "id=\"create-operator\"", "</form>").unwrap();
+    assert!(form.contains("value=\"admin@example.com\""), "{form}");
+}

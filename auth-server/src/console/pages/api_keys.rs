@@ -10,8 +10,8 @@ use shared::{Environment, ScopeSet, Tier};
 
 use super::{
     bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error, page,
-    parse_environment, refused, scope_checkboxes, scope_list, scoped_environment, secret_or_note,
-    see_other, service_error, shaped, tier_select, unpack, when, who, Form, Posted,
+    parse_environment, refused, refused_form, scope_checkboxes, scope_list, scoped_environment,
+    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -252,14 +252,15 @@ fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup 
 /// reload never makes a second key). A refused form comes back filled in, with the reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    match create_from(&state, &signed, &form).await {
-        Err(ConsoleError::BadForm(message) | ConsoleError::Conflict(message)) => {
-            let draft = Draft::of(&form);
-            let none = Form::from_pairs(Vec::new())?;
-            render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await
-        }
-        other => other,
-    }
+    let (status, message) = match create_from(&state, &signed, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let draft = Draft::of(&form);
+    let none = Form::from_pairs(Vec::new())?;
+    let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
+    *res.status_mut() = status;
+    Ok(res)
 }
 
 async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {

@@ -10,8 +10,8 @@ use shared::{Environment, ScopeSet, Tier};
 
 use super::{
     bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error, page,
-    parse_environment, refused, scope_checkboxes, scope_list, scoped_environment, secret_or_note,
-    see_other, service_error, shaped, tier_select, unpack, when, who, Form, Posted,
+    parse_environment, refused, refused_form, scope_checkboxes, scope_list, scoped_environment,
+    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -232,14 +232,15 @@ fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup 
 /// filled in, with the reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    match create_from(&state, &signed, &form).await {
-        Err(ConsoleError::BadForm(message) | ConsoleError::Conflict(message)) => {
-            let draft = Draft::of(&form);
-            let none = Form::from_pairs(Vec::new())?;
-            render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await
-        }
-        other => other,
-    }
+    let (status, message) = match create_from(&state, &signed, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let draft = Draft::of(&form);
+    let none = Form::from_pairs(Vec::new())?;
+    let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
+    *res.status_mut() = status;
+    Ok(res)
 }
 
 async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {
@@ -314,11 +315,37 @@ pub async fn detail(
 ) -> PageResult {
     policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
     let app = visible(&state, &signed, &id, "application.view").await?;
-    let may_change = policy::change(who(&signed), credential(&app)).is_ok();
+    Ok(render_detail(&signed, &app, flash(&req), None))
+}
+
+/// A rotation the server refused: the grace period as typed and why, above the form.
+struct RefusedRotation<'a> {
+    grace: &'a str,
+    revoke_tokens: bool,
+    error: &'a str,
+}
+
+/// The detail page, with `message` under the heading; a refused rotation comes back as typed,
+/// with its reason (400).
+fn render_detail(
+    signed: &SignedIn,
+    app: &ApplicationView,
+    message: Markup,
+    refused_rotation: Option<RefusedRotation<'_>>,
+) -> HttpResponse {
+    let may_change = policy::change(who(signed), credential(app)).is_ok();
     let base = detail_url(&app.client_id);
+    let status = match refused_rotation {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    let (grace, revoke, error) = match &refused_rotation {
+        Some(r) => (r.grace, r.revoke_tokens, Some(r.error)),
+        None => ("", false, None),
+    };
     let body = html! {
         h1 { (app.name) }
-        (flash(&req))
+        (message)
         dl .fields {
             dt { "Client id" } dd { code { (app.client_id) } }
             dt { "Description" } dd { @if app.description.is_empty() { "—" } @else { (app.description) } }
@@ -335,19 +362,20 @@ pub async fn detail(
         @if may_change {
             section aria-labelledby="rotate-heading" {
                 h2 #rotate-heading { "Rotate the secret" }
+                @if let Some(e) = error { (form_error(e)) }
                 form #rotate-secret method="post" action=(format!("{base}/rotate-secret")) {
-                    (csrf_field(&signed))
+                    (csrf_field(signed))
                     div .field {
                         label for="grace" { "Grace period for the old secret (seconds)" }
                         input type="number" name="grace_period_seconds" id="grace" min="0"
                             max=(applications::MAX_GRACE_PERIOD_SECS) inputmode="numeric"
-                            aria-describedby="grace-help";
+                            aria-describedby="grace-help" value=(grace);
                         p #grace-help .help {
                             "Empty: the old secret keeps working until the new one is first used (at most 7 days). 0 ends it at once."
                         }
                     }
                     div .checkbox {
-                        input type="checkbox" name="revoke_tokens" value="yes" id="rotate-revoke";
+                        input type="checkbox" name="revoke_tokens" value="yes" id="rotate-revoke" checked[revoke];
                         label for="rotate-revoke" { "Also revoke every token issued before now" }
                     }
                     button type="submit" { "Rotate secret" }
@@ -356,17 +384,17 @@ pub async fn detail(
             section aria-labelledby="actions-heading" {
                 h2 #actions-heading { "Actions" }
                 form method="post" action=(format!("{base}/revoke-tokens")) {
-                    (csrf_field(&signed))
+                    (csrf_field(signed))
                     button type="submit" { "Revoke all tokens" }
                 }
                 @if app.disabled {
                     form method="post" action=(format!("{base}/enable")) {
-                        (csrf_field(&signed))
+                        (csrf_field(signed))
                         button type="submit" { "Enable" }
                     }
                 } @else {
                     form method="post" action=(format!("{base}/disable")) {
-                        (csrf_field(&signed))
+                        (csrf_field(signed))
                         button type="submit" { "Disable" }
                     }
                 }
@@ -377,7 +405,7 @@ pub async fn detail(
         }
         p { a href="/console/applications" { "All applications" } }
     };
-    Ok(page(StatusCode::OK, &signed, &app.name, body))
+    page(status, signed, &app.name, body)
 }
 
 /// `POST …/rotate-secret`: 303 to the page that shows the new secret, once.
@@ -388,6 +416,30 @@ pub async fn rotate_secret(
 ) -> PageResult {
     let (signed, form) = unpack(posted)?;
     let app = changeable(&signed, &state, &id, "application.rotate_secret").await?;
+    let (status, message) = match rotate(&state, &signed, &app, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let refused_rotation = RefusedRotation {
+        grace: form
+            .get("grace_period_seconds")
+            .ok()
+            .flatten()
+            .unwrap_or(""),
+        revoke_tokens: form.get("revoke_tokens").ok().flatten().is_some(),
+        error: &message,
+    };
+    let mut res = render_detail(&signed, &app, html! {}, Some(refused_rotation));
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn rotate(
+    state: &AppState,
+    signed: &SignedIn,
+    app: &ApplicationView,
+    form: &Form,
+) -> PageResult {
     let grace_period_seconds = form
         .optional("grace_period_seconds")?
         .map(|g| {

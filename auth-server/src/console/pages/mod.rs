@@ -160,6 +160,17 @@ pub(crate) fn bad_input(message: impl Into<String>) -> ConsoleError {
     ConsoleError::BadForm(message.into())
 }
 
+/// Whether a failed form is shown again as typed: a bad value (400) or a conflict with the
+/// current state (409, e.g. an email already taken) is, with its status and message; anything
+/// else (403, 404, 503…) is its own page.
+pub(crate) fn refused_form(e: ConsoleError) -> Result<(StatusCode, String), ConsoleError> {
+    match e {
+        ConsoleError::BadForm(m) => Ok((StatusCode::BAD_REQUEST, m)),
+        ConsoleError::Conflict(m) => Ok((StatusCode::CONFLICT, m)),
+        other => Err(other),
+    }
+}
+
 /// A service error as a console page: validation names the field (400), a missing record is
 /// the 404 page, a lost race is 409 (nothing changed), anything else is the 500 page.
 pub(crate) fn service_error(e: Error) -> ConsoleError {

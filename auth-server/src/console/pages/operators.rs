@@ -10,8 +10,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::{
-    bad_input, csrf_field, denied, flash, form_error, page, refused, secret_box, see_other,
-    service_error, shaped, unpack, who, Form, Posted,
+    bad_input, csrf_field, denied, flash, form_error, page, refused, refused_form, secret_box,
+    see_other, service_error, shaped, unpack, who, Form, Posted,
 };
 use crate::console::policy::{self, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -172,13 +172,14 @@ fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup 
 /// reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    match create_from(&state, &signed, &form).await {
-        Err(ConsoleError::BadForm(message) | ConsoleError::Conflict(message)) => {
-            let draft = Draft::of(&form);
-            render_list(&state, &signed, html! {}, Some((&draft, &message))).await
-        }
-        other => other,
-    }
+    let (status, message) = match create_from(&state, &signed, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let draft = Draft::of(&form);
+    let mut res = render_list(&state, &signed, html! {}, Some((&draft, &message))).await?;
+    *res.status_mut() = status;
+    Ok(res)
 }
 
 async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {
