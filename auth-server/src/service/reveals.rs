@@ -10,6 +10,12 @@
 //! derived from the session's cookie value, which the database does not hold (it stores only
 //! its SHA-256): the table alone opens nothing, and another session cannot read it even with
 //! the target's name. A row lives at most [`REVEAL_TTL_US`] and is deleted with its session.
+//! The key is not the KEK's, so a KEK rotation leaves waiting secrets readable.
+//!
+//! The credential and its waiting secret are written in two transactions: should the second
+//! fail (the database gone between them), the POST answers the 503 page and the credential
+//! exists without a shown secret — rotate it (or revoke the key). Nothing half-written is ever
+//! shown.
 
 use diesel::Connection;
 use sha2::{Digest, Sha256};
