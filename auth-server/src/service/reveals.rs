@@ -13,7 +13,8 @@
 //! The key is not the KEK's, so a KEK rotation leaves waiting secrets readable.
 //!
 //! The credential and its waiting secret are written in two transactions: should the second
-//! fail (the database gone between them), the POST answers the 503 page and the credential
+//! fail (the database gone between them), the POST answers an error page (503 when the
+//! database is unavailable) and the credential
 //! exists without a shown secret — rotate it (or revoke the key). Nothing half-written is ever
 //! shown.
 
