@@ -14,9 +14,8 @@
 //!
 //! The credential and its waiting secret are written in two transactions: should the second
 //! fail (the database gone between them), the POST answers an error page (503 when the
-//! database is unavailable) and the credential
-//! exists without a shown secret — rotate it (or revoke the key). Nothing half-written is ever
-//! shown.
+//! database is unavailable) and the credential exists without a shown secret — rotate it (or
+//! revoke the key). Nothing half-written is ever shown.
 
 use diesel::Connection;
 use sha2::{Digest, Sha256};
