@@ -1,5 +1,8 @@
-//! `/console/account`: the signed-in operator's own account — change password, TOTP
-//! enrolment (begin, confirm with one code) and removal.
+//! `/console/account`: the signed-in operator's own account — one route per action:
+//! `POST /console/account/password` (change it; every other session ends),
+//! `…/totp/begin` (needs the current password), `…/totp/confirm` (one valid code turns it on)
+//! and `…/totp/disable` (needs the current password). A refused action shows the account page
+//! again with the reason in an error box (400); a done one answers 303 to it.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Query};
@@ -18,16 +21,27 @@ pub struct AccountQuery {
     done: Option<String>,
 }
 
+/// `POST /console/account/password`.
 #[derive(Deserialize)]
-pub struct AccountForm {
-    #[serde(default)]
-    action: String,
+pub struct PasswordForm {
     #[serde(default)]
     current_password: String,
     #[serde(default)]
     new_password: String,
     #[serde(default)]
     confirm_password: String,
+}
+
+/// `POST /console/account/totp/begin` and `…/totp/disable`.
+#[derive(Deserialize)]
+pub struct CurrentPasswordForm {
+    #[serde(default)]
+    current_password: String,
+}
+
+/// `POST /console/account/totp/confirm`.
+#[derive(Deserialize)]
+pub struct CodeForm {
     #[serde(default)]
     code: String,
 }
@@ -51,8 +65,8 @@ fn account_body(
     let csrf = &signed.csrf_token;
     html! {
         h1 { "Your account" }
-        @if let Some(n) = notice { p class="notice" role="status" { (n) } }
-        @if let Some(e) = error { p class="error" role="alert" { (e) } }
+        @if let Some(n) = notice { p #flash .flash.success role="status" { (n) } }
+        @if let Some(e) = error { p #error .error-box role="alert" { (e) } }
         @if required {
             p role="alert" { "Admins must use two-step sign-in: set up an authenticator app to continue." }
         }
@@ -61,9 +75,8 @@ fn account_body(
             dt { "Role" } dd { (signed.operator.role) }
         }
         h2 { "Change password" }
-        form class="stack" method="post" action="/console/account" {
+        form class="stack" method="post" action="/console/account/password" {
             input type="hidden" name="csrf_token" value=(csrf);
-            input type="hidden" name="action" value="change_password";
             label { "Current password"
                 input type="password" name="current_password" autocomplete="current-password" required;
             }
@@ -79,9 +92,8 @@ fn account_body(
         h2 { "Two-step sign-in (TOTP)" }
         @if signed.operator.totp_enabled {
             p { "On: every sign-in asks for a code from your authenticator app." }
-            form class="stack" method="post" action="/console/account" data-confirm="Turn two-step sign-in off?" {
+            form class="stack" method="post" action="/console/account/totp/disable" data-confirm="Turn two-step sign-in off?" {
                 input type="hidden" name="csrf_token" value=(csrf);
-                input type="hidden" name="action" value="totp_disable";
                 label { "Current password"
                     input type="password" name="current_password" autocomplete="current-password" required;
                 }
@@ -94,9 +106,8 @@ fn account_body(
             p { "Or type this key:" }
             p class="secret" id="totp-key" { (p.base32.expose()) }
             button type="button" class="secondary" data-copy="#totp-key" hidden { "Copy the key" }
-            form class="stack" method="post" action="/console/account" {
+            form class="stack" method="post" action="/console/account/totp/confirm" {
                 input type="hidden" name="csrf_token" value=(csrf);
-                input type="hidden" name="action" value="totp_confirm";
                 label { "Code"
                     input type="text" name="code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required;
                 }
@@ -104,9 +115,8 @@ fn account_body(
             }
         } @else {
             p { "Off. Sign-ins ask only for your password." }
-            form class="stack" method="post" action="/console/account" {
+            form class="stack" method="post" action="/console/account/totp/begin" {
                 input type="hidden" name="csrf_token" value=(csrf);
-                input type="hidden" name="action" value="totp_begin";
                 label { "Current password"
                     input type="password" name="current_password" autocomplete="current-password" required;
                 }
@@ -159,134 +169,132 @@ pub async fn account_page(
     .await
 }
 
-/// `POST /console/account`: one of `change_password`, `totp_begin`, `totp_confirm`,
-/// `totp_disable`.
-pub async fn account(
+/// Shows the account page again with `message` in the error box (400): nothing changed.
+async fn refused(state: &AppState, signed: &SignedIn, message: &str) -> AccountResult {
+    render(state, signed, StatusCode::BAD_REQUEST, None, Some(message)).await
+}
+
+type AccountResult = Result<HttpResponse, ConsoleError>;
+
+const WRONG_PASSWORD: &str = "The current password is not correct.";
+
+/// `POST /console/account/password`: every session of the operator ends, and this browser gets
+/// a fresh one.
+pub async fn change_password(
     state: web::Data<AppState>,
-    posted: SignedForm<AccountForm>,
-) -> Result<HttpResponse, ConsoleError> {
+    posted: SignedForm<PasswordForm>,
+) -> AccountResult {
     let SignedForm { signed, form } = posted;
     let now = now_micros();
-    let id = &signed.operator.id;
-    match form.action.as_str() {
-        "change_password" => {
-            if form.new_password != form.confirm_password {
-                return render(
-                    &state,
-                    &signed,
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some("The two new passwords differ."),
-                )
-                .await;
-            }
-            let new = match Password::parse(&form.new_password) {
-                Ok(p) => p,
-                Err(m) => {
-                    let message = format!("The new password {m}.");
-                    return render(
-                        &state,
-                        &signed,
-                        StatusCode::BAD_REQUEST,
-                        None,
-                        Some(&message),
-                    )
-                    .await;
-                }
-            };
-            let changed = state
-                .operators
-                .change_password(
-                    &state.db,
-                    &signed.audit,
-                    id,
-                    &form.current_password,
-                    &new,
-                    now,
-                )
-                .await?;
-            if !changed {
-                return render(
-                    &state,
-                    &signed,
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some("The current password is not correct."),
-                )
-                .await;
-            }
-            // Every session ended with the change, this one included: the browser that made the
-            // change gets a fresh one.
-            let session = sessions::create(
-                &state.db,
-                &state.config.console,
-                &signed.audit,
-                &signed.operator,
-                now,
-            )
-            .await?;
-            Ok(HttpResponse::SeeOther()
-                .insert_header((
-                    actix_web::http::header::LOCATION,
-                    "/console/account?done=password",
-                ))
-                .cookie(session_cookie(&state.config.issuer, session.expose()))
-                .finish())
-        }
-        "totp_begin" => {
-            let begun = state
-                .operators
-                .totp_begin(&state.db, id, &form.current_password, now)
-                .await?;
-            if begun.is_some() {
-                Ok(see_other("/console/account"))
-            } else {
-                render(
-                    &state,
-                    &signed,
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some("The current password is not correct."),
-                )
-                .await
-            }
-        }
-        "totp_confirm" => {
-            let ok = state
-                .operators
-                .totp_confirm(&state.db, &signed.audit, id, &form.code, now)
-                .await?;
-            if ok {
-                Ok(see_other("/console/account?done=totp-on"))
-            } else {
-                render(
-                    &state,
-                    &signed,
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some("That code is not correct; enter the current one."),
-                )
-                .await
-            }
-        }
-        "totp_disable" => {
-            let ok = state
-                .operators
-                .totp_disable(&state.db, &signed.audit, id, &form.current_password, now)
-                .await?;
-            if ok {
-                Ok(see_other("/console/account?done=totp-off"))
-            } else {
-                render(
-                    &state,
-                    &signed,
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some("The current password is not correct."),
-                )
-                .await
-            }
-        }
-        _ => Err(ConsoleError::BadForm("Unknown action.".into())),
+    if form.new_password != form.confirm_password {
+        return refused(&state, &signed, "The two new passwords differ.").await;
+    }
+    let new = match Password::parse(&form.new_password) {
+        Ok(p) => p,
+        Err(m) => return refused(&state, &signed, &format!("The new password {m}.")).await,
+    };
+    let changed = state
+        .operators
+        .change_password(
+            &state.db,
+            &signed.audit,
+            &signed.operator.id,
+            &form.current_password,
+            &new,
+            now,
+        )
+        .await?;
+    if !changed {
+        return refused(&state, &signed, WRONG_PASSWORD).await;
+    }
+    // Every session ended with the change, this one included: the browser that made the change
+    // gets a fresh one.
+    let session = sessions::create(
+        &state.db,
+        &state.config.console,
+        &signed.audit,
+        &signed.operator,
+        now,
+    )
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            "/console/account?done=password",
+        ))
+        .cookie(session_cookie(&state.config.issuer, session.expose()))
+        .finish())
+}
+
+/// `POST /console/account/totp/begin`: a pending secret, shown on the account page until it is
+/// confirmed.
+pub async fn totp_begin(
+    state: web::Data<AppState>,
+    posted: SignedForm<CurrentPasswordForm>,
+) -> AccountResult {
+    let SignedForm { signed, form } = posted;
+    let begun = state
+        .operators
+        .totp_begin(
+            &state.db,
+            &signed.operator.id,
+            &form.current_password,
+            now_micros(),
+        )
+        .await?;
+    match begun {
+        Some(_) => Ok(see_other("/console/account")),
+        None => refused(&state, &signed, WRONG_PASSWORD).await,
+    }
+}
+
+/// `POST /console/account/totp/confirm`: one valid code turns two-step sign-in on.
+pub async fn totp_confirm(
+    state: web::Data<AppState>,
+    posted: SignedForm<CodeForm>,
+) -> AccountResult {
+    let SignedForm { signed, form } = posted;
+    let ok = state
+        .operators
+        .totp_confirm(
+            &state.db,
+            &signed.audit,
+            &signed.operator.id,
+            &form.code,
+            now_micros(),
+        )
+        .await?;
+    if ok {
+        Ok(see_other("/console/account?done=totp-on"))
+    } else {
+        refused(
+            &state,
+            &signed,
+            "That code is not correct; enter the current one.",
+        )
+        .await
+    }
+}
+
+/// `POST /console/account/totp/disable`.
+pub async fn totp_disable(
+    state: web::Data<AppState>,
+    posted: SignedForm<CurrentPasswordForm>,
+) -> AccountResult {
+    let SignedForm { signed, form } = posted;
+    let ok = state
+        .operators
+        .totp_disable(
+            &state.db,
+            &signed.audit,
+            &signed.operator.id,
+            &form.current_password,
+            now_micros(),
+        )
+        .await?;
+    if ok {
+        Ok(see_other("/console/account?done=totp-off"))
+    } else {
+        refused(&state, &signed, WRONG_PASSWORD).await
     }
 }

@@ -76,8 +76,8 @@ fn login_csrf(
 fn login_form(csrf: &str, email: &str, message: Option<&str>, notice: Option<&str>) -> Markup {
     html! {
         h1 { "Sign in" }
-        @if let Some(n) = notice { p class="notice" role="status" { (n) } }
-        @if let Some(m) = message { p class="error" role="alert" id="login-error" { (m) } }
+        @if let Some(n) = notice { p #flash .flash.success role="status" { (n) } }
+        @if let Some(m) = message { p class="error-box" role="alert" id="login-error" { (m) } }
         form class="stack" method="post" action="/console/login" {
             input type="hidden" name="csrf_token" value=(csrf);
             label { "Email"
@@ -245,7 +245,7 @@ const SETUP_LINK_INVALID: &str =
 fn setup_form(csrf: &str, token: &str, message: Option<&str>) -> Markup {
     html! {
         h1 { "Set your password" }
-        @if let Some(m) = message { p class="error" role="alert" { (m) } }
+        @if let Some(m) = message { p #error .error-box role="alert" { (m) } }
         form class="stack" method="post" action="/console/setup" {
             input type="hidden" name="csrf_token" value=(csrf);
             input type="hidden" name="token" value=(token);

@@ -9,10 +9,14 @@
 //!   application an admin disabled, and the operators page and the audit trail are 403.
 //! - **auditor**: reads every list and the audit trail; every write is 403.
 //!
+//! - **operators**: an admin changes every account but their own ([`change_operator`]: their own
+//!   is changed on the account page; the operators page offers no action on it).
+//!
 //! Handlers ask here before they act: [`page`] for the page itself, [`create`] before a
 //! create, [`view`] after reading a credential, [`change`] before changing one (the role is
-//! checked before any lookup, so an auditor learns nothing from a write's answer), and
-//! [`list_scope`] for what a list may contain. Nothing else in the console decides access.
+//! checked before any lookup, so an auditor learns nothing from a write's answer),
+//! [`change_operator`] before changing an account, and [`list_scope`] for what a list may
+//! contain. Nothing else in the console decides access.
 
 use shared::Environment;
 
@@ -34,6 +38,8 @@ pub enum Denied {
     NotFound,
     /// The operator's role does not allow this.
     Forbidden,
+    /// An admin's own account: changed on the account page, or by another admin.
+    OwnAccount,
 }
 
 /// The signed-in operator, as the policy needs them.
@@ -117,6 +123,18 @@ pub fn enable(role: Role, by_admin: bool) -> Result<(), Denied> {
         (Role::Admin, _) | (Role::Developer, false) => Ok(()),
         (Role::Developer, true) | (Role::Auditor, _) => Err(Denied::Forbidden),
     }
+}
+
+/// May `who` change the operator `target_id` (role, disable, enable, reset TOTP)? Admins only,
+/// and never their own account here: the last admin could otherwise lock everyone out in one
+/// click, and a stolen session could remove its owner's second factor. (The last active admin
+/// is also protected in the service, whoever asks.)
+pub fn change_operator(who: Who<'_>, target_id: &str) -> Result<(), Denied> {
+    write(who.role, Page::Operators)?;
+    if target_id == who.operator_id {
+        return Err(Denied::OwnAccount);
+    }
+    Ok(())
 }
 
 /// How a change made by `role` counts: an admin's, or the owning developer's.
@@ -285,6 +303,21 @@ mod tests {
                     owner_id: None,
                     environment: None
                 }
+            );
+        }
+    }
+
+    #[test]
+    fn admins_change_other_operators_never_themselves() {
+        assert_eq!(change_operator(who(Role::Admin), "op_other"), Ok(()));
+        assert_eq!(
+            change_operator(who(Role::Admin), ME),
+            Err(Denied::OwnAccount)
+        );
+        for role in [Role::Developer, Role::Auditor] {
+            assert_eq!(
+                change_operator(who(role), "op_other"),
+                Err(Denied::Forbidden)
             );
         }
     }

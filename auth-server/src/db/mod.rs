@@ -11,12 +11,15 @@
 //! sealing existed is sealed at the next start (`KeyStore::load_or_create`), the one window in
 //! which a plaintext key can sit in the table; `revoked_tokens` holds a token's `jti`, never the
 //! token; `operators` holds bcrypt password hashes, setup-link digests and sealed TOTP secrets,
-//! `operator_sessions` the SHA-256 of each session id.
+//! `operator_sessions` the SHA-256 of each session id; `console_reveals` a secret to be shown
+//! once, sealed under a key derived from the session's cookie value (never stored) and kept at
+//! most ten minutes.
 
 pub mod api_keys;
 pub mod applications;
 pub mod audit_events;
 pub mod operators;
+pub mod reveals;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod signing_keys;

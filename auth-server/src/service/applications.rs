@@ -141,6 +141,19 @@ pub fn parse_tier(value: &str) -> Result<Tier> {
     })
 }
 
+/// An application must be able to ask for something: at least one scope, unless it is granted
+/// introspection (a resource server that only introspects tokens needs none). Checked on
+/// create and when a change empties the list, in the admin API, the CLI and the console alike.
+pub fn require_a_scope(scopes: &ScopeSet, introspection: bool) -> Result<()> {
+    if scopes.is_empty() && !introspection {
+        return Err(Error::validation(
+            "scopes",
+            "choose at least one scope (an application without one cannot be granted anything)",
+        ));
+    }
+    Ok(())
+}
+
 /// A validated create request.
 #[derive(Debug, Clone)]
 pub struct NewApplication {
@@ -165,7 +178,7 @@ pub struct ApplicationFilter {
 
 impl CreateApplication {
     pub fn validate(self) -> Result<NewApplication> {
-        Ok(NewApplication {
+        let new = NewApplication {
             name: clean_text("name", &self.name, true, 200)?,
             description: clean_text(
                 "description",
@@ -184,7 +197,9 @@ impl CreateApplication {
             },
             introspection: self.introspection.unwrap_or(false),
             owner_id: None,
-        })
+        };
+        require_a_scope(&new.scopes, new.introspection)?;
+        Ok(new)
     }
 }
 
@@ -335,11 +350,20 @@ pub async fn patch(
             .as_deref()
             .map(|d| clean_text("description", d, false, 2000))
             .transpose()?,
-        scopes: patch
-            .scopes
-            .as_deref()
-            .map(|s| parse_scopes("scopes", s).map(|s| s.to_delimited()))
-            .transpose()?,
+        scopes: match patch.scopes.as_deref() {
+            None => None,
+            Some(names) => {
+                let scopes = parse_scopes("scopes", names)?;
+                if scopes.is_empty() {
+                    let introspection = match patch.introspection {
+                        Some(i) => i,
+                        None => get(db, client_id).await?.introspection,
+                    };
+                    require_a_scope(&scopes, introspection)?;
+                }
+                Some(scopes.to_delimited())
+            }
+        },
         tier: patch
             .tier
             .as_deref()
@@ -579,6 +603,21 @@ mod tests {
         assert_eq!(new.environment, Environment::Live);
         assert_eq!(new.tier, Tier::Standard);
         assert_eq!(new.scopes.len(), 2);
+    }
+
+    #[test]
+    fn an_application_needs_a_scope_unless_it_only_introspects() {
+        let mut r = create_req();
+        r.scopes.clear();
+        assert!(matches!(
+            r.clone().validate(),
+            Err(Error::Validation {
+                field: "scopes",
+                ..
+            })
+        ));
+        r.introspection = Some(true);
+        assert!(r.validate().is_ok());
     }
 
     #[test]

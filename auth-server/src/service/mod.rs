@@ -11,6 +11,7 @@ pub mod kek;
 pub mod last_token;
 pub mod operators;
 pub mod reseal;
+pub mod reveals;
 pub mod secrets;
 pub mod sessions;
 pub mod signing;

@@ -172,13 +172,15 @@ pub async fn end_all(db: &Db, operator_id: &str) -> Result<usize> {
     Ok(db.run(move |c| OperatorRow::end_sessions(c, &id)).await?)
 }
 
-/// Deletes dead sessions (the periodic purge).
+/// Deletes dead sessions (their waiting secrets go with them) and secrets no page took in
+/// time (`service::reveals`): the periodic purge.
 pub fn purge(
     c: &mut shared::db::DbConnection,
     config: &ConsoleConfig,
     now: i64,
 ) -> diesel::QueryResult<usize> {
-    SessionRow::purge_expired(c, now, now - secs_to_us(config.session_idle_secs))
+    let sessions = SessionRow::purge_expired(c, now, now - secs_to_us(config.session_idle_secs))?;
+    Ok(sessions + super::reveals::purge(c, now)?)
 }
 
 fn secs_to_us(secs: u64) -> i64 {

@@ -200,15 +200,18 @@ async fn application_defaults_patch_and_delete() {
 async fn bad_application_input_gets_precise_4xx_and_writes_nothing() {
     let app = spawn_app().await;
     let cases = [
-        (json!({"name": "", "scopes": []}), "name"),
-        (json!({"name": "evil\u{202e}name", "scopes": []}), "name"),
+        (json!({"name": "", "scopes": ["cases:read"]}), "name"),
+        (
+            json!({"name": "evil\u{202e}name", "scopes": ["cases:read"]}),
+            "name",
+        ),
         (json!({"name": "x", "scopes": ["cases:destroy"]}), "scopes"),
         (
-            json!({"name": "x", "scopes": [], "environment": "production"}),
+            json!({"name": "x", "scopes": ["cases:read"], "environment": "production"}),
             "environment",
         ),
         (
-            json!({"name": "x", "scopes": [], "tier": "platinum"}),
+            json!({"name": "x", "scopes": ["cases:read"], "tier": "platinum"}),
             "tier",
         ),
     ];
@@ -412,4 +415,44 @@ async fn bad_api_key_input_and_hostile_paths() {
     }
     let list: Value = app.admin_get("/admin/api-keys").await.json().await.unwrap();
     assert_eq!(list["data"], json!([]));
+}
+
+#[actix_web::test]
+async fn an_application_without_a_scope_is_refused_with_422_and_nothing_is_written() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"name": "empty", "scopes": []}),
+        json!({"name": "empty", "scopes": [], "environment": "sandbox"}),
+    ] {
+        let err = assert_error(
+            app.admin_post("/admin/applications", &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(err["details"]["field"], "scopes", "{body}");
+    }
+    let listed: Value = app
+        .admin_get("/admin/applications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]), "nothing was created");
+
+    // Emptying the scopes of an existing application is refused the same way, and changes
+    // nothing (the name in the same request included).
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let path = format!("/admin/applications/{}", client.client_id);
+    let err = assert_error(
+        app.admin_patch(&path, &json!({"name": "renamed", "scopes": []}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(err["details"]["field"], "scopes");
+    let shown: Value = app.admin_get(&path).await.json().await.unwrap();
+    assert_eq!(shown["scopes"], json!(["cases:read"]));
+    assert_ne!(shown["name"], "renamed");
 }

@@ -185,7 +185,12 @@ fn scopes_written_with_spaces_after_the_commas_are_trimmed() {
 #[test]
 fn invalid_flag_values_exit_non_zero_naming_the_flag() {
     let db = migrated_db();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
+        (&["app", "create", "--name", "no scopes"], "--scopes"),
+        (
+            &["app", "create", "--name", "no scopes", "--scopes", " , "],
+            "--scopes",
+        ),
         (
             &[
                 "app",

@@ -380,12 +380,8 @@ async fn enrol_totp(b: &mut Browser, email: &str) -> String {
     let csrf = b.sign_in(email, PASSWORD).await;
     let resp = b
         .post(
-            "/console/account",
-            &[
-                ("csrf_token", &csrf),
-                ("action", "totp_begin"),
-                ("current_password", PASSWORD),
-            ],
+            "/console/account/totp/begin",
+            &[("csrf_token", &csrf), ("current_password", PASSWORD)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -394,12 +390,8 @@ async fn enrol_totp(b: &mut Browser, email: &str) -> String {
     let code = operators::totp_code(&key, shared::time::now_micros()).unwrap();
     let resp = b
         .post(
-            "/console/account",
-            &[
-                ("csrf_token", &csrf),
-                ("action", "totp_confirm"),
-                ("code", &code),
-            ],
+            "/console/account/totp/confirm",
+            &[("csrf_token", &csrf), ("code", &code)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -413,14 +405,13 @@ async fn enrolling_totp_needs_the_current_password() {
     let mut thief = Browser::new(&app);
     let csrf = thief.sign_in("ada@example.com", PASSWORD).await;
     for form in [
-        vec![("csrf_token", csrf.as_str()), ("action", "totp_begin")],
+        vec![("csrf_token", csrf.as_str())],
         vec![
             ("csrf_token", csrf.as_str()),
-            ("action", "totp_begin"),
             ("current_password", "a guessed password"),
         ],
     ] {
-        let resp = thief.post("/console/account", &form).await;
+        let resp = thief.post("/console/account/totp/begin", &form).await;
         assert_eq!(resp.status(), 400);
         assert!(resp
             .text()
@@ -563,7 +554,6 @@ async fn a_post_without_the_csrf_token_is_403_and_changes_nothing() {
     let change = |token: &'static str| {
         vec![
             ("csrf_token", token),
-            ("action", "change_password"),
             ("current_password", PASSWORD),
             ("new_password", "another long password"),
             ("confirm_password", "another long password"),
@@ -573,11 +563,13 @@ async fn a_post_without_the_csrf_token_is_403_and_changes_nothing() {
         .into_iter()
         .filter(|(k, _)| *k != "csrf_token")
         .collect();
-    let resp = b.post("/console/account", &without).await;
+    let resp = b.post("/console/account/password", &without).await;
     assert_eq!(resp.status(), 403);
     assert!(header(&resp, "content-type").starts_with("text/html"));
     assert!(resp.text().await.unwrap().contains("<h1>Forbidden</h1>"));
-    let resp = b.post("/console/account", &change("not-the-token")).await;
+    let resp = b
+        .post("/console/account/password", &change("not-the-token"))
+        .await;
     assert_eq!(resp.status(), 403);
     // Another session's token is no good either.
     let mut other = Browser::new(&app);
@@ -585,16 +577,19 @@ async fn a_post_without_the_csrf_token_is_403_and_changes_nothing() {
     assert_ne!(other_csrf, csrf);
     let mut form = change("");
     form[0].1 = &other_csrf;
-    assert_eq!(b.post("/console/account", &form).await.status(), 403);
+    assert_eq!(
+        b.post("/console/account/password", &form).await.status(),
+        403
+    );
     // The right token in a body that is not a form is refused as a bad form.
     let resp = b
         .http
-        .post(format!("{}/console/account", b.base))
+        .post(format!("{}/console/account/password", b.base))
         .header("Cookie", b.cookie_header())
         .header("Origin", ORIGIN)
         .header("Content-Type", "text/plain")
         .body(format!(
-            "csrf_token={csrf}&action=change_password&current_password=x&new_password=y"
+            "csrf_token={csrf}&current_password=x&new_password=y"
         ))
         .send()
         .await
@@ -809,10 +804,9 @@ async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
     let new = "a brand new passphrase";
     let resp = here
         .post(
-            "/console/account",
+            "/console/account/password",
             &[
                 ("csrf_token", csrf.as_str()),
-                ("action", "change_password"),
                 ("current_password", "not my password!"),
                 ("new_password", new),
                 ("confirm_password", new),
@@ -828,10 +822,9 @@ async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
     // A too-short new one neither.
     let resp = here
         .post(
-            "/console/account",
+            "/console/account/password",
             &[
                 ("csrf_token", csrf.as_str()),
-                ("action", "change_password"),
                 ("current_password", PASSWORD),
                 ("new_password", "short"),
                 ("confirm_password", "short"),
@@ -843,10 +836,9 @@ async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
 
     let resp = here
         .post(
-            "/console/account",
+            "/console/account/password",
             &[
                 ("csrf_token", csrf.as_str()),
-                ("action", "change_password"),
                 ("current_password", PASSWORD),
                 ("new_password", new),
                 ("confirm_password", new),
@@ -1011,12 +1003,8 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let csrf = b.sign_in("ada@example.com", PASSWORD).await;
     let resp = b
         .post(
-            "/console/account",
-            &[
-                ("csrf_token", &csrf),
-                ("action", "totp_begin"),
-                ("current_password", PASSWORD),
-            ],
+            "/console/account/totp/begin",
+            &[("csrf_token", &csrf), ("current_password", PASSWORD)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -1035,12 +1023,8 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     // Not enabled until confirmed: a wrong code confirms nothing, and sign-in needs no code.
     let resp = b
         .post(
-            "/console/account",
-            &[
-                ("csrf_token", &csrf),
-                ("action", "totp_confirm"),
-                ("code", "000000"),
-            ],
+            "/console/account/totp/confirm",
+            &[("csrf_token", &csrf), ("code", "000000")],
         )
         .await;
     assert_eq!(resp.status(), 400);
@@ -1052,12 +1036,8 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let code = operators::totp_code(&key, now).unwrap();
     let resp = b
         .post(
-            "/console/account",
-            &[
-                ("csrf_token", &csrf),
-                ("action", "totp_confirm"),
-                ("code", &code),
-            ],
+            "/console/account/totp/confirm",
+            &[("csrf_token", &csrf), ("code", &code)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -1102,16 +1082,25 @@ async fn totp_enrolment_then_sign_in_needs_a_fresh_code() {
     let off = |password: &'static str| {
         vec![
             ("csrf_token", csrf.clone()),
-            ("action", "totp_disable".to_owned()),
             ("current_password", password.to_owned()),
         ]
     };
     let form = off("not my password!");
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert_eq!(c.post("/console/account", &form).await.status(), 400);
+    assert_eq!(
+        c.post("/console/account/totp/disable", &form)
+            .await
+            .status(),
+        400
+    );
     let form = off(PASSWORD);
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert_eq!(c.post("/console/account", &form).await.status(), 303);
+    assert_eq!(
+        c.post("/console/account/totp/disable", &form)
+            .await
+            .status(),
+        303
+    );
     Browser::new(&app)
         .sign_in("ada@example.com", PASSWORD)
         .await;
@@ -1124,12 +1113,8 @@ async fn totp_secrets_are_sealed_at_rest() {
     let mut b = Browser::new(&app);
     let csrf = b.sign_in("ada@example.com", PASSWORD).await;
     b.post(
-        "/console/account",
-        &[
-            ("csrf_token", &csrf),
-            ("action", "totp_begin"),
-            ("current_password", PASSWORD),
-        ],
+        "/console/account/totp/begin",
+        &[("csrf_token", &csrf), ("current_password", PASSWORD)],
     )
     .await;
     let page = b.get("/console/account").await.text().await.unwrap();
@@ -1165,12 +1150,8 @@ async fn an_admin_without_totp_reaches_only_enrolment_when_it_is_required() {
     let csrf = csrf_in(&page);
     admin
         .post(
-            "/console/account",
-            &[
-                ("csrf_token", &csrf),
-                ("action", "totp_begin"),
-                ("current_password", PASSWORD),
-            ],
+            "/console/account/totp/begin",
+            &[("csrf_token", &csrf), ("current_password", PASSWORD)],
         )
         .await;
     let page = admin.get("/console/account").await.text().await.unwrap();
@@ -1178,12 +1159,8 @@ async fn an_admin_without_totp_reaches_only_enrolment_when_it_is_required() {
     let code = operators::totp_code(&key, shared::time::now_micros()).unwrap();
     let resp = admin
         .post(
-            "/console/account",
-            &[
-                ("csrf_token", &csrf),
-                ("action", "totp_confirm"),
-                ("code", &code),
-            ],
+            "/console/account/totp/confirm",
+            &[("csrf_token", &csrf), ("code", &code)],
         )
         .await;
     assert_eq!(resp.status(), 303);
@@ -1627,10 +1604,9 @@ async fn two_admins_removing_each_other_at_once_leave_one_admin() {
 async fn change_password(b: &mut Browser, csrf: &str, current: &str) -> u16 {
     let new = "a brand new passphrase";
     b.post(
-        "/console/account",
+        "/console/account/password",
         &[
             ("csrf_token", csrf),
-            ("action", "change_password"),
             ("current_password", current),
             ("new_password", new),
             ("confirm_password", new),
@@ -1655,4 +1631,61 @@ async fn guessing_the_current_password_on_the_account_page_is_throttled() {
     // Locked, even the right one is not checked: a stolen session learns nothing.
     assert_eq!(change_password(&mut b, &csrf, PASSWORD).await, 429);
     assert_eq!(metric(&app, CHECKS).await, checks);
+}
+
+#[actix_web::test]
+async fn each_account_action_has_its_own_route_and_the_old_single_post_is_gone() {
+    let app = spawn_app().await;
+    add_operator(&app, "ada@example.com", Role::Developer).await;
+    let mut b = Browser::new(&app);
+    let csrf = b.sign_in("ada@example.com", PASSWORD).await;
+    let page = b.get("/console/account").await.text().await.unwrap();
+    for route in ["/console/account/password", "/console/account/totp/begin"] {
+        assert!(
+            page.contains(&format!("action=\"{route}\"")),
+            "{route} on the page"
+        );
+    }
+    assert!(!page.contains("name=\"action\""), "no hidden action field");
+    // The single POST with a hidden action no longer exists: 405, nothing changed.
+    let resp = b
+        .post(
+            "/console/account",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("action", "totp_begin"),
+                ("current_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 405);
+    assert!(header(&resp, "content-type").starts_with("text/html"));
+    let page = b.get("/console/account").await.text().await.unwrap();
+    assert!(!page.contains("totp-key"), "no enrolment was begun");
+    // Each route does its one thing; a refusal is the account page with the error box.
+    let resp = b
+        .post(
+            "/console/account/totp/begin",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", "wrong password!"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-box\" id=\"error\"") && html.contains("<nav"));
+    let resp = b
+        .post(
+            "/console/account/totp/begin",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/console/account");
+    let page = b.get("/console/account").await.text().await.unwrap();
+    assert!(page.contains("id=\"totp-key\""), "enrolment begun");
 }

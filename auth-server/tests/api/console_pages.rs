@@ -135,12 +135,7 @@ impl<'a> Console<'a> {
                 ],
             )
             .await;
-        assert_eq!(resp.status(), 201, "application created");
-        assert_eq!(
-            resp.headers().get(header::CACHE_CONTROL).unwrap(),
-            "no-store"
-        );
-        let html = resp.text().await.unwrap();
+        let html = self.follow(resp).await;
         let secret = secret_in(&html).expect("the secret on the page");
         let client_id = between(&html, "<dt>Client id</dt><dd><code>", "</code>")
             .expect("client id")
@@ -160,7 +155,41 @@ impl<'a> Console<'a> {
                 ],
             )
             .await;
-        (resp.status(), resp.text().await.unwrap())
+        let status = resp.status();
+        if status == 303 {
+            (status, self.follow(resp).await)
+        } else {
+            (status, resp.text().await.unwrap())
+        }
+    }
+
+    /// The page a POST's 303 names (post/redirect/get): asserts the redirect, that it is not
+    /// cached and that its address carries nothing secret, then GETs it (200) once.
+    async fn follow(&self, resp: reqwest::Response) -> String {
+        assert_eq!(resp.status(), 303, "a POST that made something redirects");
+        assert_eq!(
+            resp.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let location = resp.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            location.starts_with("/console/")
+                && !location.contains("secret=")
+                && location.len() < 120,
+            "{location}"
+        );
+        let body = resp.text().await.unwrap();
+        assert!(body.is_empty(), "a redirect shows nothing: {body}");
+        let page = self.get(&location).await;
+        assert_eq!(page.status(), 200, "GET {location}");
+        assert_eq!(
+            page.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        page.text().await.unwrap()
     }
 }
 
@@ -226,7 +255,7 @@ async fn developer_sees_only_their_own_sandbox_keys_and_no_admin_pages() {
     let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
 
     let (status, html) = dev.create_key("sandbox").await;
-    assert_eq!(status, 201);
+    assert_eq!(status, 303);
     let key = secret_in(&html).expect("the key, once");
     assert!(key.starts_with("cf_sand_"), "{key}");
     let mine = key_id_in(&html);
@@ -548,12 +577,9 @@ async fn rotating_with_a_grace_period_keeps_the_old_secret_working() {
     let (client_id, old, _) = admin.create_app("sandbox").await;
     let path = format!("/console/applications/{client_id}/rotate-secret");
     let resp = admin.post(&path, &[("grace_period_seconds", "3600")]).await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers().get(header::CACHE_CONTROL).unwrap(),
-        "no-store"
-    );
-    let new = secret_in(&resp.text().await.unwrap()).expect("the new secret, once");
+    let html = admin.follow(resp).await;
+    assert!(html.contains("keeps working for 3600 seconds"), "{html}");
+    let new = secret_in(&html).expect("the new secret, once");
     assert_ne!(new, old);
     assert_eq!(token_status(&app, &client_id, &new).await, 200);
     assert_eq!(
@@ -564,7 +590,7 @@ async fn rotating_with_a_grace_period_keeps_the_old_secret_working() {
 
     // Without grace the previous secret stops at once.
     let resp = admin.post(&path, &[("grace_period_seconds", "0")]).await;
-    let newest = secret_in(&resp.text().await.unwrap()).unwrap();
+    let newest = secret_in(&admin.follow(resp).await).unwrap();
     assert_eq!(token_status(&app, &client_id, &newest).await, 200);
     assert_eq!(token_status(&app, &client_id, &new).await, 401);
     let detail = admin
@@ -847,8 +873,7 @@ async fn admins_manage_operators_and_the_setup_link_is_shown_once() {
             ],
         )
         .await;
-    assert_eq!(resp.status(), 201);
-    let html = resp.text().await.unwrap();
+    let html = admin.follow(resp).await;
     let link = secret_in(&html).expect("the setup link, once");
     assert!(
         link.starts_with(&format!("{ISSUER}/console/setup?token=")),
@@ -1028,8 +1053,7 @@ async fn keys_expiring_within_a_week_are_marked_in_words_not_colour_alone() {
                 ],
             )
             .await;
-        assert_eq!(resp.status(), 201);
-        ids.push(key_id_in(&resp.text().await.unwrap()));
+        ids.push(key_id_in(&admin.follow(resp).await));
     }
     let list = admin.page("/console/api-keys").await;
     let row = |id: &str| {
@@ -1049,4 +1073,235 @@ async fn keys_expiring_within_a_week_are_marked_in_words_not_colour_alone() {
         !far.contains("expiring") && !far.contains("Expiring soon"),
         "{far}"
     );
+}
+
+// --- issue 22: post/redirect/get, refused forms ----------------------------------------------
+
+/// The `Location` of a 303.
+fn location_of(resp: &reqwest::Response) -> String {
+    resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn a_created_or_rotated_secret_is_shown_once_after_a_303_and_a_reload_creates_nothing() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let other = Console::sign_in(&app, "other@example.com", Role::Admin).await;
+
+    // An application: 303 to its "created" page; the first GET shows the secret.
+    let resp = admin
+        .post(
+            "/console/applications",
+            &[
+                ("name", "once"),
+                ("scopes", "cases:read"),
+                ("environment", "sandbox"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let created = location_of(&resp);
+    assert!(created.ends_with("/created"), "{created}");
+    // Another session cannot take it, not even first.
+    let stolen = other.page(&created).await;
+    assert!(
+        secret_in(&stolen).is_none(),
+        "another session's page has no secret"
+    );
+    let first = admin.page(&created).await;
+    let secret = secret_in(&first).expect("the secret, the first time");
+    assert_eq!(
+        token_status(&app, created.split('/').nth(3).unwrap(), &secret).await,
+        200
+    );
+    // A reload: the same credential, no secret, and nothing new was made.
+    let again = admin.page(&created).await;
+    assert!(secret_in(&again).is_none() && !again.contains(&secret));
+    assert!(again.contains("id=\"secret-gone\"") && again.contains("<h1>Application created</h1>"));
+    assert_eq!(admin_list(&app, "/admin/applications").await.len(), 1);
+
+    // An API key, likewise.
+    let (status, html) = admin.create_key("sandbox").await;
+    assert_eq!(status, 303);
+    let key = secret_in(&html).expect("the key, the first time");
+    let key_page = format!("/console/api-keys/{}/created", key_id_in(&html));
+    let again = admin.page(&key_page).await;
+    assert!(!again.contains(&key) && again.contains("id=\"secret-gone\""));
+    assert_eq!(admin_list(&app, "/admin/api-keys").await.len(), 1);
+
+    // A rotation: 303 to `rotated`, the new secret once; a reload rotates nothing.
+    let client_id = created.split('/').nth(3).unwrap().to_owned();
+    let resp = admin
+        .post(
+            &format!("/console/applications/{client_id}/rotate-secret"),
+            &[("grace_period_seconds", "0")],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let rotated = location_of(&resp);
+    assert_eq!(
+        rotated,
+        format!("/console/applications/{client_id}/rotated?grace=0")
+    );
+    let new = secret_in(&admin.page(&rotated).await).expect("the new secret, once");
+    let again = admin.page(&rotated).await;
+    assert!(!again.contains(&new) && again.contains("id=\"secret-gone\""));
+    assert_eq!(
+        token_status(&app, &client_id, &new).await,
+        200,
+        "still the current one"
+    );
+    assert_eq!(token_status(&app, &client_id, &secret).await, 401);
+}
+
+#[actix_web::test]
+async fn an_application_without_a_scope_is_refused_in_an_error_box_with_the_form_kept() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let resp = admin
+        .post(
+            "/console/applications",
+            &[
+                ("name", "no scope <b>"),
+                ("description", "kept as typed"),
+                ("environment", "live"),
+                ("tier", "enterprise"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert_html(&resp);
+    let html = resp.text().await.unwrap();
+    let error = between(&html, "class=\"error-box\" id=\"error\"", "</p>").expect("an error box");
+    assert!(error.contains("at least one scope"), "{error}");
+    assert!(!html.contains("flash success"), "not the success box");
+    assert!(
+        html.contains("<nav aria-label=\"Console\""),
+        "the normal page, with navigation"
+    );
+    let form = between(&html, "id=\"create-application\"", "</form>").unwrap();
+    assert!(form.contains("value=\"no scope &lt;b&gt;\""), "{form}");
+    assert!(form.contains(">kept as typed</textarea>"), "{form}");
+    assert!(form.contains("<option value=\"live\" selected>"), "{form}");
+    assert!(
+        form.contains("<option value=\"enterprise\" selected>"),
+        "{form}"
+    );
+    assert!(admin_list(&app, "/admin/applications").await.is_empty());
+
+    // An API key refused (an expiry in the past) keeps its fields too, scopes included.
+    let resp = admin
+        .post(
+            "/console/api-keys",
+            &[
+                ("name", "nightly"),
+                ("environment", "sandbox"),
+                ("scopes", "sar:read"),
+                ("expires_on", "2001-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(between(&html, "id=\"error\"", "</p>").is_some());
+    let form = between(&html, "id=\"create-api-key\"", "</form>").unwrap();
+    assert!(form.contains("value=\"nightly\"") && form.contains("value=\"2001-01-01\""));
+    assert!(
+        form.contains("value=\"sar:read\" id=\"scope-sar-read\" checked"),
+        "{form}"
+    );
+    assert!(admin_list(&app, "/admin/api-keys").await.is_empty());
+
+    // An operator refused (a short password) keeps the email and role, never the password.
+    let resp = admin
+        .post(
+            "/console/operators",
+            &[
+                ("email", "new@example.com"),
+                ("role", "auditor"),
+                ("password", "short pw"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    let form = between(&html, "id=\"create-operator\"", "</form>").unwrap();
+    assert!(form.contains("value=\"new@example.com\""));
+    assert!(form.contains("<option value=\"auditor\" selected>"));
+    assert!(
+        !html.contains("short pw"),
+        "a password is never shown again"
+    );
+}
+
+#[actix_web::test]
+async fn error_pages_of_a_signed_in_operator_keep_the_navigation_and_use_the_error_box() {
+    let app = spawn_app().await;
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+    for (path, status) in [
+        ("/console/applications/app_0123456789abcdefghijkl", 404),
+        ("/console/operators", 403),
+        ("/console/nowhere", 404),
+    ] {
+        let resp = dev.get(path).await;
+        assert_eq!(resp.status(), status, "{path}");
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("<nav aria-label=\"Console\""),
+            "{path}: {html}"
+        );
+        assert!(html.contains("class=\"error-box\" id=\"error\""), "{path}");
+        assert!(!html.contains("flash"), "{path}");
+    }
+    // Without a session the same page has no navigation.
+    let resp = no_redirects()
+        .get(app.url("/console/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(!resp.text().await.unwrap().contains("<nav"));
+}
+
+#[actix_web::test]
+async fn a_refused_rotation_or_a_taken_email_comes_back_as_typed_with_its_status() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let (client_id, secret, _) = admin.create_app("sandbox").await;
+    let resp = admin
+        .post(
+            &format!("/console/applications/{client_id}/rotate-secret"),
+            &[
+                ("grace_period_seconds", "99999999"),
+                ("revoke_tokens", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-box\" id=\"error\"") && html.contains("<nav"));
+    let form = between(&html, "id=\"rotate-secret\"", "</form>").unwrap();
+    assert!(form.contains("value=\"99999999\""), "{form}");
+    assert!(form.contains("id=\"rotate-revoke\" checked"), "{form}");
+    assert_eq!(
+        token_status(&app, &client_id, &secret).await,
+        200,
+        "not rotated"
+    );
+
+    // An email already taken is a conflict (409), the form kept.
+    let resp = admin
+        .post(
+            "/console/operators",
+            &[("email", "admin@example.com"), ("role", "developer")],
+        )
+        .await;
+    assert_eq!(resp.status(), 409);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-box\" id=\"error\""));
+    let form = between(&html, "id=\"create-operator\"", "</form>").unwrap();
+    assert!(form.contains("value=\"admin@example.com\""), "{form}");
 }

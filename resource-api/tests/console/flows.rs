@@ -315,7 +315,7 @@ async fn a_developer_reaches_neither_admin_pages_nor_another_developers_key_nor_
     for path in ["/console/operators", "/console/audit"] {
         b.goto(&url(&stack, path)).await;
         b.wait_heading("Forbidden").await;
-        assert_eq!(b.text("#flash").await, "Your role does not allow this.");
+        assert_eq!(b.text("#error").await, "Your role does not allow this.");
     }
     b.shot("operators-forbidden").await;
 
@@ -422,7 +422,7 @@ async fn a_form_without_its_csrf_token_is_refused_and_creates_nothing() {
     b.click("#create-api-key button[type=submit]").await;
     b.wait_heading("Forbidden").await;
     assert!(b
-        .text("#flash")
+        .text("#error")
         .await
         .contains("was not sent by the console"));
     b.shot("forbidden").await;

@@ -6,4 +6,6 @@
 mod browser;
 mod docs;
 mod flows;
+mod forms;
+mod layout;
 mod stack;

@@ -114,6 +114,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    console_reveals (session_digest, target) {
+        session_digest -> Text,
+        target -> Text,
+        sealed -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     credential_changes (id) {
         id -> BigInt,
         kind -> Text,
@@ -258,6 +267,7 @@ diesel::table! {
 }
 
 diesel::joinable!(case_events -> cases (case_id));
+diesel::joinable!(console_reveals -> operator_sessions (session_digest));
 diesel::joinable!(operator_sessions -> operators (operator_id));
 diesel::joinable!(sars -> cases (case_id));
 diesel::joinable!(watchlist_terms -> watchlist_entries (entry_id));
@@ -270,6 +280,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_events,
     case_reference_counters,
     cases,
+    console_reveals,
     credential_changes,
     idempotency_keys,
     operator_sessions,

@@ -1,22 +1,23 @@
 //! `/console/api-keys`: list (masked token, environment, scopes, tier, expiry, last use), create
-//! (the key shown once), detail, revoke with a confirmation step.
+//! (the key shown once, on the page the POST redirects to), detail, revoke with a confirmation
+//! step.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use shared::ScopeSet;
+use shared::{Environment, ScopeSet, Tier};
 
 use super::{
-    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, page, parse_environment,
-    refused, scope_checkboxes, scope_list, scoped_environment, secret_box, see_other,
-    service_error, shaped, tier_select, unpack, when, who, Form, Posted,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error, page,
+    parse_environment, refused, refused_form, scope_checkboxes, scope_list, scoped_environment,
+    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
 use crate::service::api_keys::{self, ApiKeyFilter, ApiKeyView, CreateApiKey};
-use crate::service::now_micros;
+use crate::service::{now_micros, reveals};
 
 type PageResult = Result<HttpResponse, ConsoleError>;
 
@@ -83,12 +84,24 @@ async fn visible(
 pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
     policy::page(signed.operator.role, Page::ApiKeys).map_err(denied)?;
     let q = Form::query(&req)?;
+    render_list(&state, &signed, &q, flash(&req), None).await
+}
+
+/// The list page: the filter `q`, `message` above it, and the create form — empty, or as the
+/// operator filled it with the error that refused it (400).
+async fn render_list(
+    state: &AppState,
+    signed: &SignedIn,
+    q: &Form,
+    message: Markup,
+    refused_draft: Option<(&Draft, &str)>,
+) -> PageResult {
     let asked_env = q
         .optional("environment")?
         .map(parse_environment)
         .transpose()?;
     let revoked = q.status_flag("active", "revoked")?;
-    let scope = policy::list_scope(who(&signed));
+    let scope = policy::list_scope(who(signed));
     let keys = match scoped_environment(scope.environment, asked_env) {
         None => Vec::new(),
         Some(environment) => {
@@ -104,9 +117,18 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
     };
     let now = now_micros();
     let may_create = policy::write(signed.operator.role, Page::ApiKeys).is_ok();
+    let status = match refused_draft {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    let empty = Draft::default();
+    let (draft, error) = match refused_draft {
+        Some((d, e)) => (d, Some(e)),
+        None => (&empty, None),
+    };
     let body = html! {
         h1 { "API keys" }
-        (flash(&req))
+        (message)
         form #filter method="get" action="/console/api-keys" {
             label for="filter-environment" { "Environment" }
             select name="environment" id="filter-environment" {
@@ -123,7 +145,7 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
             button type="submit" { "Filter" }
         }
         div .table-wrap {
-            table #api-keys {
+            table #api-keys .cards {
                 caption { (keys.len()) " API keys" }
                 thead { tr {
                     th scope="col" { "Name" } th scope="col" { "Key" }
@@ -136,19 +158,19 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
                     @for key in &keys {
                         @let (expires, soon) = expiry(key.expires_at.as_deref(), now);
                         tr data-id=(key.id) .expiring[soon && key.revoked_at.is_none()] {
-                            td { a href=(detail_url(&key.id)) { (key.name) } }
-                            td { code { (key.masked_token) } }
-                            td { (key.environment.as_str()) }
-                            td { (scope_list(&key.scopes)) }
-                            td { (key.tier.as_str()) }
-                            td .expiry-soon[soon] {
+                            td data-label="Name" { a href=(detail_url(&key.id)) { (key.name) } }
+                            td data-label="Key" { code { (key.masked_token) } }
+                            td data-label="Environment" { (key.environment.as_str()) }
+                            td data-label="Scopes" { (scope_list(&key.scopes)) }
+                            td data-label="Tier" { (key.tier.as_str()) }
+                            td data-label="Expires" .expiry-soon[soon] {
                                 @if soon { strong { "Expiring soon: " } }
                                 (expires)
                             }
-                            td { (when(key.last_used_at.as_deref(), "never")) }
-                            td { @if key.revoked_at.is_some() { "revoked" } @else { "active" } }
+                            td data-label="Last used" { (when(key.last_used_at.as_deref(), "never")) }
+                            td data-label="Status" { @if key.revoked_at.is_some() { "revoked" } @else { "active" } }
                             td {
-                                @if key.revoked_at.is_none() && policy::change(who(&signed), credential(key)).is_ok() {
+                                @if key.revoked_at.is_none() && policy::change(who(signed), credential(key)).is_ok() {
                                     a .button href=(format!("{}/revoke", detail_url(&key.id))) {
                                         "Revoke" span .visually-hidden { " " (key.name) }
                                     }
@@ -159,31 +181,66 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
                 }
             }
         }
-        @if may_create { (create_form(&signed)) }
+        @if may_create { (create_form(signed, draft, error)) }
     };
-    Ok(page(StatusCode::OK, &signed, "API keys", body))
+    Ok(page(status, signed, "API keys", body))
 }
 
-fn create_form(signed: &SignedIn) -> Markup {
+/// The create form as typed: kept when the server refuses it, so nothing has to be typed again.
+#[derive(Debug, Default)]
+struct Draft {
+    name: String,
+    description: String,
+    scopes: ScopeSet,
+    environment: Option<Environment>,
+    tier: Option<Tier>,
+    expires_on: String,
+}
+
+impl Draft {
+    /// What `form` holds that the form can show again (values it cannot show are dropped).
+    fn of(form: &Form) -> Draft {
+        let text = |name| form.get(name).ok().flatten().unwrap_or("").to_owned();
+        Draft {
+            name: text("name"),
+            description: text("description"),
+            scopes: form
+                .all("scopes")
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            environment: form
+                .get("environment")
+                .ok()
+                .flatten()
+                .and_then(|e| e.parse().ok()),
+            tier: form.get("tier").ok().flatten().and_then(|t| t.parse().ok()),
+            expires_on: text("expires_on"),
+        }
+    }
+}
+
+fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup {
     html! {
         section aria-labelledby="create-heading" {
             h2 #create-heading { "New API key" }
+            @if let Some(e) = error { (form_error(e)) }
             form #create-api-key method="post" action="/console/api-keys" {
                 (csrf_field(signed))
                 div .field {
                     label for="key-name" { "Name" }
-                    input type="text" name="name" id="key-name" required maxlength="200";
+                    input type="text" name="name" id="key-name" required maxlength="200" value=(draft.name);
                 }
                 div .field {
                     label for="key-description" { "Description" }
-                    textarea name="description" id="key-description" maxlength="2000" {}
+                    textarea name="description" id="key-description" maxlength="2000" { (draft.description) }
                 }
-                div .field { (environment_select(signed, "key-environment")) }
-                (scope_checkboxes(&ScopeSet::new()))
-                div .field { (tier_select(signed, "key-tier")) }
+                div .field { (environment_select(signed, "key-environment", draft.environment)) }
+                (scope_checkboxes(&draft.scopes))
+                div .field { (tier_select(signed, "key-tier", draft.tier)) }
                 div .field {
                     label for="key-expiry" { "Expires on (optional, end of the day UTC)" }
-                    input type="date" name="expires_on" id="key-expiry";
+                    input type="date" name="expires_on" id="key-expiry" value=(draft.expires_on);
                 }
                 button type="submit" { "Create API key" }
             }
@@ -191,10 +248,23 @@ fn create_form(signed: &SignedIn) -> Markup {
     }
 }
 
-/// `POST /console/api-keys`: the answer shows the key, this once.
+/// `POST /console/api-keys`: 303 to the page that shows the key, once (post/redirect/get: a
+/// reload never makes a second key). A refused form comes back filled in, with the reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let refused_create = || refused(&state, &signed, "api_key.create", "");
+    let (status, message) = match create_from(&state, &signed, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let draft = Draft::of(&form);
+    let none = Form::from_pairs(Vec::new())?;
+    let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {
+    let refused_create = || refused(state, signed, "api_key.create", "");
     policy::write(signed.operator.role, Page::ApiKeys).map_err(refused_create())?;
     let environment = parse_environment(form.required("environment")?)?;
     policy::create(signed.operator.role, environment).map_err(refused_create())?;
@@ -204,31 +274,48 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         description: form.get("description")?.map(str::to_owned),
         environment: environment.as_str().to_owned(),
         scopes: form.all("scopes"),
-        tier: chosen_tier(&state, &signed, &form, "api_key.create")?,
+        tier: chosen_tier(state, signed, form, "api_key.create")?,
         expires_at: form
             .optional("expires_on")?
             .map(expiry_from_date)
             .transpose()?,
     };
     let mut new = input.validate(now).map_err(service_error)?;
-    new.owner_id = policy::owner_of_new(who(&signed));
+    new.owner_id = policy::owner_of_new(who(signed));
     let created = api_keys::create(&state.db, &signed.audit, new, now)
         .await
         .map_err(service_error)?;
     let key = &created.api_key;
     tracing::info!("api key {} created in the console", key.id);
+    let target = reveals::target("api_key", &key.id);
+    reveals::stash(&state.db, &signed.session, &target, &created.key, now)
+        .await
+        .map_err(service_error)?;
+    Ok(see_other(&format!("{}/created", detail_url(&key.id))))
+}
+
+/// `GET /console/api-keys/{id}/created`: the new key in full the first time, masked after (the
+/// key waited for this page in the session).
+pub async fn created(signed: SignedIn, state: web::Data<AppState>, id: Path<String>) -> PageResult {
+    policy::page(signed.operator.role, Page::ApiKeys).map_err(denied)?;
+    let key = visible(&state, &signed, &id, "api_key.view").await?;
+    let target = reveals::target("api_key", &key.id);
+    let secret = reveals::take(&state.db, &signed.session, &target, now_micros())
+        .await
+        .map_err(service_error)?;
     let body = html! {
         h1 { "API key created" }
         p #flash .flash.success role="status" { "The API key " strong { (key.name) } " was created." }
         dl .fields {
             dt { "Id" } dd { code { (key.id) } }
+            dt { "Key" } dd { code { (key.masked_token) } }
             dt { "Environment" } dd { (key.environment.as_str()) }
             dt { "Expires" } dd { (when(key.expires_at.as_deref(), "never")) }
         }
-        (secret_box("API key", &created.key))
+        (secret_or_note("API key", secret.as_ref(), "The key was shown once, when this page was first opened, and cannot be shown again. If it was not stored, revoke it and create another."))
         p { a href="/console/api-keys" { "All API keys" } }
     };
-    Ok(page(StatusCode::CREATED, &signed, "API key created", body))
+    Ok(page(StatusCode::OK, &signed, "API key created", body))
 }
 
 /// `GET /console/api-keys/{id}`.

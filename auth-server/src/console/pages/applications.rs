@@ -1,16 +1,17 @@
-//! `/console/applications`: list, create (the secret shown once), detail, rotate the secret,
+//! `/console/applications`: list, create (the secret shown once, on the page the POST redirects
+//! to), detail, rotate the secret (likewise),
 //! revoke all tokens, disable / enable, delete with a confirmation step.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use shared::ScopeSet;
+use shared::{Environment, ScopeSet, Tier};
 
 use super::{
-    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, page, parse_environment,
-    refused, scope_checkboxes, scope_list, scoped_environment, secret_box, see_other,
-    service_error, shaped, tier_select, unpack, when, who, Form, Posted,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error, page,
+    parse_environment, refused, refused_form, scope_checkboxes, scope_list, scoped_environment,
+    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -18,7 +19,7 @@ use crate::routes::AppState;
 use crate::service::applications::{
     self, ApplicationFilter, ApplicationView, CreateApplication, PatchApplication, RotateSecret,
 };
-use crate::service::now_micros;
+use crate::service::{now_micros, reveals};
 
 type PageResult = Result<HttpResponse, ConsoleError>;
 
@@ -84,12 +85,24 @@ async fn changeable(
 pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>) -> PageResult {
     policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
     let q = Form::query(&req)?;
+    render_list(&state, &signed, &q, flash(&req), None).await
+}
+
+/// The list page: the filter `q`, `message` above it, and the create form — empty, or as the
+/// operator filled it with the error that refused it (400).
+async fn render_list(
+    state: &AppState,
+    signed: &SignedIn,
+    q: &Form,
+    message: Markup,
+    refused_draft: Option<(&Draft, &str)>,
+) -> PageResult {
     let asked_env = q
         .optional("environment")?
         .map(parse_environment)
         .transpose()?;
     let disabled = q.status_flag("enabled", "disabled")?;
-    let scope = policy::list_scope(who(&signed));
+    let scope = policy::list_scope(who(signed));
     let apps = match scoped_environment(scope.environment, asked_env) {
         None => Vec::new(),
         Some(environment) => {
@@ -104,9 +117,18 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
         }
     };
     let may_create = policy::write(signed.operator.role, Page::Applications).is_ok();
+    let status = match refused_draft {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    let empty = Draft::default();
+    let (draft, error) = match refused_draft {
+        Some((d, e)) => (d, Some(e)),
+        None => (&empty, None),
+    };
     let body = html! {
         h1 { "Applications" }
-        (flash(&req))
+        (message)
         form #filter method="get" action="/console/applications" {
             label for="filter-environment" { "Environment" }
             select name="environment" id="filter-environment" {
@@ -144,38 +166,85 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
                 }
             }
         }
-        @if may_create { (create_form(&signed)) }
+        @if may_create { (create_form(signed, draft, error)) }
     };
-    Ok(page(StatusCode::OK, &signed, "Applications", body))
+    Ok(page(status, signed, "Applications", body))
 }
 
-fn create_form(signed: &SignedIn) -> Markup {
+/// The create form as typed: kept when the server refuses it, so nothing has to be typed again.
+#[derive(Debug, Default)]
+struct Draft {
+    name: String,
+    description: String,
+    scopes: ScopeSet,
+    environment: Option<Environment>,
+    tier: Option<Tier>,
+}
+
+impl Draft {
+    /// What `form` holds that the form can show again (values it cannot show are dropped).
+    fn of(form: &Form) -> Draft {
+        let text = |name| form.get(name).ok().flatten().unwrap_or("").to_owned();
+        Draft {
+            name: text("name"),
+            description: text("description"),
+            scopes: form
+                .all("scopes")
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            environment: form
+                .get("environment")
+                .ok()
+                .flatten()
+                .and_then(|e| e.parse().ok()),
+            tier: form.get("tier").ok().flatten().and_then(|t| t.parse().ok()),
+        }
+    }
+}
+
+fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup {
     html! {
         section aria-labelledby="create-heading" {
             h2 #create-heading { "New application" }
+            @if let Some(e) = error { (form_error(e)) }
             form #create-application method="post" action="/console/applications" {
                 (csrf_field(signed))
                 div .field {
                     label for="app-name" { "Name" }
-                    input type="text" name="name" id="app-name" required maxlength="200";
+                    input type="text" name="name" id="app-name" required maxlength="200" value=(draft.name);
                 }
                 div .field {
                     label for="app-description" { "Description" }
-                    textarea name="description" id="app-description" maxlength="2000" {}
+                    textarea name="description" id="app-description" maxlength="2000" { (draft.description) }
                 }
-                (scope_checkboxes(&ScopeSet::new()))
-                div .field { (environment_select(signed, "app-environment")) }
-                div .field { (tier_select(signed, "app-tier")) }
+                (scope_checkboxes(&draft.scopes))
+                div .field { (environment_select(signed, "app-environment", draft.environment)) }
+                div .field { (tier_select(signed, "app-tier", draft.tier)) }
                 button type="submit" { "Create application" }
             }
         }
     }
 }
 
-/// `POST /console/applications`: the answer shows the client secret, this once.
+/// `POST /console/applications`: 303 to the page that shows the client secret, once
+/// (post/redirect/get: a reload never makes a second application). A refused form comes back
+/// filled in, with the reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let refused_create = || refused(&state, &signed, "application.create", "");
+    let (status, message) = match create_from(&state, &signed, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let draft = Draft::of(&form);
+    let none = Form::from_pairs(Vec::new())?;
+    let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {
+    let refused_create = || refused(state, signed, "application.create", "");
     policy::write(signed.operator.role, Page::Applications).map_err(refused_create())?;
     let environment = parse_environment(form.required("environment")?)?;
     policy::create(signed.operator.role, environment).map_err(refused_create())?;
@@ -184,16 +253,42 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         description: form.get("description")?.map(str::to_owned),
         scopes: form.all("scopes"),
         environment: Some(environment.as_str().to_owned()),
-        tier: chosen_tier(&state, &signed, &form, "application.create")?,
+        tier: chosen_tier(state, signed, form, "application.create")?,
         introspection: None,
     };
     let mut new = input.validate().map_err(service_error)?;
-    new.owner_id = policy::owner_of_new(who(&signed));
-    let created = applications::create(&state.db, &signed.audit, new, now_micros())
+    new.owner_id = policy::owner_of_new(who(signed));
+    let now = now_micros();
+    let created = applications::create(&state.db, &signed.audit, new, now)
         .await
         .map_err(service_error)?;
     let app = &created.application;
     tracing::info!("application {} created in the console", app.client_id);
+    let target = reveals::target("application", &app.client_id);
+    reveals::stash(
+        &state.db,
+        &signed.session,
+        &target,
+        &created.client_secret,
+        now,
+    )
+    .await
+    .map_err(service_error)?;
+    Ok(see_other(&format!(
+        "{}/created",
+        detail_url(&app.client_id)
+    )))
+}
+
+/// `GET /console/applications/{client_id}/created`: the new application with its client
+/// secret the first time, without it after (the secret waited for this page in the session).
+pub async fn created(signed: SignedIn, state: web::Data<AppState>, id: Path<String>) -> PageResult {
+    policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
+    let app = visible(&state, &signed, &id, "application.view").await?;
+    let target = reveals::target("application", &app.client_id);
+    let secret = reveals::take(&state.db, &signed.session, &target, now_micros())
+        .await
+        .map_err(service_error)?;
     let body = html! {
         h1 { "Application created" }
         p #flash .flash.success role="status" { "The application " strong { (app.name) } " was created." }
@@ -201,16 +296,15 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
             dt { "Client id" } dd { code { (app.client_id) } }
             dt { "Environment" } dd { (app.environment.as_str()) }
         }
-        (secret_box("Client secret", &created.client_secret))
+        (secret_or_note("Client secret", secret.as_ref(), ROTATE_IF_LOST))
         p { a href=(detail_url(&app.client_id)) { "Go to the application" } }
     };
-    Ok(page(
-        StatusCode::CREATED,
-        &signed,
-        "Application created",
-        body,
-    ))
+    Ok(page(StatusCode::OK, &signed, "Application created", body))
 }
+
+/// What a page says once the secret has been shown.
+const ROTATE_IF_LOST: &str =
+    "The client secret was shown once, when this page was first opened, and cannot be shown again. If it was not stored, rotate it.";
 
 /// `GET /console/applications/{client_id}`.
 pub async fn detail(
@@ -221,11 +315,37 @@ pub async fn detail(
 ) -> PageResult {
     policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
     let app = visible(&state, &signed, &id, "application.view").await?;
-    let may_change = policy::change(who(&signed), credential(&app)).is_ok();
+    Ok(render_detail(&signed, &app, flash(&req), None))
+}
+
+/// A rotation the server refused: the grace period as typed and why, above the form.
+struct RefusedRotation<'a> {
+    grace: &'a str,
+    revoke_tokens: bool,
+    error: &'a str,
+}
+
+/// The detail page, with `message` under the heading; a refused rotation comes back as typed,
+/// with its reason (400).
+fn render_detail(
+    signed: &SignedIn,
+    app: &ApplicationView,
+    message: Markup,
+    refused_rotation: Option<RefusedRotation<'_>>,
+) -> HttpResponse {
+    let may_change = policy::change(who(signed), credential(app)).is_ok();
     let base = detail_url(&app.client_id);
+    let status = match refused_rotation {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    let (grace, revoke, error) = match &refused_rotation {
+        Some(r) => (r.grace, r.revoke_tokens, Some(r.error)),
+        None => ("", false, None),
+    };
     let body = html! {
         h1 { (app.name) }
-        (flash(&req))
+        (message)
         dl .fields {
             dt { "Client id" } dd { code { (app.client_id) } }
             dt { "Description" } dd { @if app.description.is_empty() { "—" } @else { (app.description) } }
@@ -242,19 +362,20 @@ pub async fn detail(
         @if may_change {
             section aria-labelledby="rotate-heading" {
                 h2 #rotate-heading { "Rotate the secret" }
+                @if let Some(e) = error { (form_error(e)) }
                 form #rotate-secret method="post" action=(format!("{base}/rotate-secret")) {
-                    (csrf_field(&signed))
+                    (csrf_field(signed))
                     div .field {
                         label for="grace" { "Grace period for the old secret (seconds)" }
                         input type="number" name="grace_period_seconds" id="grace" min="0"
                             max=(applications::MAX_GRACE_PERIOD_SECS) inputmode="numeric"
-                            aria-describedby="grace-help";
+                            aria-describedby="grace-help" value=(grace);
                         p #grace-help .help {
                             "Empty: the old secret keeps working until the new one is first used (at most 7 days). 0 ends it at once."
                         }
                     }
                     div .checkbox {
-                        input type="checkbox" name="revoke_tokens" value="yes" id="rotate-revoke";
+                        input type="checkbox" name="revoke_tokens" value="yes" id="rotate-revoke" checked[revoke];
                         label for="rotate-revoke" { "Also revoke every token issued before now" }
                     }
                     button type="submit" { "Rotate secret" }
@@ -263,17 +384,17 @@ pub async fn detail(
             section aria-labelledby="actions-heading" {
                 h2 #actions-heading { "Actions" }
                 form method="post" action=(format!("{base}/revoke-tokens")) {
-                    (csrf_field(&signed))
+                    (csrf_field(signed))
                     button type="submit" { "Revoke all tokens" }
                 }
                 @if app.disabled {
                     form method="post" action=(format!("{base}/enable")) {
-                        (csrf_field(&signed))
+                        (csrf_field(signed))
                         button type="submit" { "Enable" }
                     }
                 } @else {
                     form method="post" action=(format!("{base}/disable")) {
-                        (csrf_field(&signed))
+                        (csrf_field(signed))
                         button type="submit" { "Disable" }
                     }
                 }
@@ -284,10 +405,10 @@ pub async fn detail(
         }
         p { a href="/console/applications" { "All applications" } }
     };
-    Ok(page(StatusCode::OK, &signed, &app.name, body))
+    page(status, signed, &app.name, body)
 }
 
-/// `POST …/rotate-secret`: the answer shows the new secret, this once.
+/// `POST …/rotate-secret`: 303 to the page that shows the new secret, once.
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     id: Path<String>,
@@ -295,6 +416,30 @@ pub async fn rotate_secret(
 ) -> PageResult {
     let (signed, form) = unpack(posted)?;
     let app = changeable(&signed, &state, &id, "application.rotate_secret").await?;
+    let (status, message) = match rotate(&state, &signed, &app, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let refused_rotation = RefusedRotation {
+        grace: form
+            .get("grace_period_seconds")
+            .ok()
+            .flatten()
+            .unwrap_or(""),
+        revoke_tokens: form.get("revoke_tokens").ok().flatten().is_some(),
+        error: &message,
+    };
+    let mut res = render_detail(&signed, &app, html! {}, Some(refused_rotation));
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn rotate(
+    state: &AppState,
+    signed: &SignedIn,
+    app: &ApplicationView,
+    form: &Form,
+) -> PageResult {
     let grace_period_seconds = form
         .optional("grace_period_seconds")?
         .map(|g| {
@@ -307,6 +452,7 @@ pub async fn rotate_secret(
         Some("yes" | "on" | "true") => true,
         Some(_) => return Err(bad_input("revoke_tokens must be yes or absent.")),
     };
+    let now = now_micros();
     let rotated = applications::rotate_secret(
         &state.db,
         &signed.audit,
@@ -315,7 +461,7 @@ pub async fn rotate_secret(
             grace_period_seconds,
             revoke_tokens: Some(revoke_tokens),
         },
-        now_micros(),
+        now,
     )
     .await
     .map_err(service_error)?;
@@ -323,16 +469,56 @@ pub async fn rotate_secret(
         "application {} secret rotated in the console",
         app.client_id
     );
+    let target = reveals::target("application", &app.client_id);
+    reveals::stash(
+        &state.db,
+        &signed.session,
+        &target,
+        &rotated.client_secret,
+        now,
+    )
+    .await
+    .map_err(service_error)?;
     let grace = match grace_period_seconds {
-        None => "The old secret keeps working until the new one is first used (at most 7 days)."
-            .to_owned(),
-        Some(0) => "The old secret no longer works.".to_owned(),
-        Some(g) => format!("The old secret keeps working for {g} seconds."),
+        None => "until-used".to_owned(),
+        Some(g) => g.to_string(),
     };
+    Ok(see_other(&format!(
+        "{}/rotated?grace={grace}",
+        detail_url(&app.client_id)
+    )))
+}
+
+/// `GET /console/applications/{client_id}/rotated?grace=`: the new secret the first time,
+/// without it after; `grace` (seconds, or `until-used`) only words the old secret's fate.
+pub async fn rotated(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> PageResult {
+    policy::page(signed.operator.role, Page::Applications).map_err(denied)?;
+    let app = visible(&state, &signed, &id, "application.view").await?;
+    let q = Form::query(&req)?;
+    let grace = match q.optional("grace")? {
+        Some("0") => "The old secret no longer works.".to_owned(),
+        Some(g) => match g.parse::<u32>() {
+            Ok(g) => format!("The old secret keeps working for {g} seconds."),
+            Err(_) => {
+                "The old secret keeps working until the new one is first used (at most 7 days)."
+                    .to_owned()
+            }
+        },
+        None => String::new(),
+    };
+    let target = reveals::target("application", &app.client_id);
+    let secret = reveals::take(&state.db, &signed.session, &target, now_micros())
+        .await
+        .map_err(service_error)?;
     let body = html! {
         h1 { "Secret rotated" }
         p #flash .flash.success role="status" { "A new secret was issued for " strong { (app.name) } ". " (grace) }
-        (secret_box("New client secret", &rotated.client_secret))
+        (secret_or_note("New client secret", secret.as_ref(), ROTATE_IF_LOST))
         p { a href=(detail_url(&app.client_id)) { "Back to the application" } }
     };
     Ok(page(StatusCode::OK, &signed, "Secret rotated", body))

@@ -161,21 +161,22 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
             table #audit-events {
                 caption { "Events, newest first" }
                 thead { tr {
-                    th scope="col" { "#" } th scope="col" { "At" } th scope="col" { "Actor" }
-                    th scope="col" { "Action" } th scope="col" { "Target" }
-                    th scope="col" { "Source" } th scope="col" { "Outcome" } th scope="col" { "Fields" }
+                    th scope="col" .c-seq { "#" } th scope="col" .c-at { "At" }
+                    th scope="col" .c-actor { "Actor" } th scope="col" .c-action { "Action" }
+                    th scope="col" .c-target { "Target" } th scope="col" .c-source { "Source" }
+                    th scope="col" .c-outcome { "Outcome" } th scope="col" .c-fields { "Fields" }
                 } }
                 tbody {
                     @for e in &events {
                         tr data-id=(e.seq) {
                             td { (e.seq) }
-                            td { time datetime=(e.at) { (e.at) } }
-                            td { (actor_of(e)) }
+                            td .at { time datetime=(e.at) { (e.at) } }
+                            td .actor { (actor_of(e)) }
                             td { code { (e.action) } }
-                            td { code { (e.target) } }
+                            td .target { code { (e.target) } }
                             td { (e.source.as_deref().unwrap_or("—")) }
                             td { (e.outcome) }
-                            td { code .fields { (e.fields.to_string()) } }
+                            td .fields-cell { code .fields { (e.fields.to_string()) } }
                         }
                     }
                 }

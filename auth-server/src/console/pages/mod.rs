@@ -8,9 +8,12 @@
 //! field; nothing written) → the service layer with `signed.audit` as the audit context (so every
 //! console action lands in the audit trail as the operator) → a page, or 303 to one.
 //!
-//! A plaintext client secret or API key appears only in the answer to the POST that made it
-//! (create, rotate), with `Cache-Control: no-store`; no GET ever renders one. Every console page
-//! is `no-store`. No inline script or style: the copy button is progressive enhancement in
+//! A plaintext client secret, API key or setup link is shown once: the POST that made it
+//! (create, rotate) answers 303 to a page of its own (`…/created`, `…/rotated`), whose first GET
+//! takes the secret from the session's one-use store (`service::reveals`); a reload shows the
+//! credential without it and creates nothing (post/redirect/get). No URL carries a secret.
+//! Every console page is `no-store`. A create form the server refuses comes back as the operator
+//! typed it (passwords excepted), with the reason in an error box above it (400). No inline script or style: the copy button is progressive enhancement in
 //! `/console/static/console.js`.
 //!
 //! ## Stable hooks for browser tests
@@ -20,6 +23,8 @@
 //! | `#secret` | the once-shown client secret or API key (text of a `<code>`) |
 //! | `#copy-secret` | the copy button beside it (`data-copy="#secret"`; hidden until `console.js` shows it) |
 //! | `#flash` | the success message after an action (`role="status"`) |
+//! | `#error` | why a request or a form was refused (`role="alert"`, the error box; error pages and refused forms) |
+//! | `#secret-gone` | in place of `#secret` once it has been shown (a reload of the page) |
 //! | `#create-application`, `#create-api-key`, `#create-operator` | the create forms |
 //! | `#applications`, `#api-keys`, `#operators`, `#audit-events` | the tables; one `<tr data-id="…">` per row (client id, key id, operator id, audit `seq`) |
 //! | `#filter` | the filter form of each list (GET) |
@@ -61,6 +66,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(applications::create),
     )
     .service(Endpoint::new("/applications/{client_id}").get(applications::detail))
+    .service(Endpoint::new("/applications/{client_id}/created").get(applications::created))
+    .service(Endpoint::new("/applications/{client_id}/rotated").get(applications::rotated))
     .service(
         Endpoint::new("/applications/{client_id}/rotate-secret").post(applications::rotate_secret),
     )
@@ -80,6 +87,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(api_keys::create),
     )
     .service(Endpoint::new("/api-keys/{id}").get(api_keys::detail))
+    .service(Endpoint::new("/api-keys/{id}/created").get(api_keys::created))
     .service(
         Endpoint::new("/api-keys/{id}/revoke")
             .get(api_keys::confirm_revoke)
@@ -90,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(operators::list)
             .post(operators::create),
     )
+    .service(Endpoint::new("/operators/{id}/created").get(operators::created))
     .service(Endpoint::new("/operators/{id}/role").post(operators::set_role))
     .service(Endpoint::new("/operators/{id}/disable").post(operators::disable))
     .service(Endpoint::new("/operators/{id}/enable").post(operators::enable))
@@ -112,6 +121,9 @@ pub(crate) fn denied(d: Denied) -> ConsoleError {
     match d {
         Denied::NotFound => ConsoleError::NotFound,
         Denied::Forbidden => ConsoleError::Forbidden("Your role does not allow this.".into()),
+        Denied::OwnAccount => ConsoleError::BadForm(
+            "You cannot change your own role or disable yourself; ask another admin.".into(),
+        ),
     }
 }
 
@@ -146,6 +158,17 @@ pub(crate) fn shaped<'a>(prefix: &str, id: &'a str) -> &'a str {
 
 pub(crate) fn bad_input(message: impl Into<String>) -> ConsoleError {
     ConsoleError::BadForm(message.into())
+}
+
+/// Whether a failed form is shown again as typed: a bad value (400) or a conflict with the
+/// current state (409, e.g. an email already taken) is, with its status and message; anything
+/// else (403, 404, 503…) is its own page.
+pub(crate) fn refused_form(e: ConsoleError) -> Result<(StatusCode, String), ConsoleError> {
+    match e {
+        ConsoleError::BadForm(m) => Ok((StatusCode::BAD_REQUEST, m)),
+        ConsoleError::Conflict(m) => Ok((StatusCode::CONFLICT, m)),
+        other => Err(other),
+    }
 }
 
 /// A service error as a console page: validation names the field (400), a missing record is
@@ -328,6 +351,21 @@ pub(crate) fn secret_box(label: &str, secret: &str) -> Markup {
     }
 }
 
+/// Why a form was refused, above the form kept as it was typed: an error box (`#error`,
+/// `role="alert"`), never the success box.
+pub(crate) fn form_error(message: &str) -> Markup {
+    html! { p #error .error-box role="alert" { (message) } }
+}
+
+/// The secret that waited for this page (`service::reveals`), or, once it has been shown,
+/// `note` in its place.
+pub(crate) fn secret_or_note(label: &str, secret: Option<&shared::Secret>, note: &str) -> Markup {
+    match secret {
+        Some(s) => secret_box(label, s.expose()),
+        None => html! { p #secret-gone .note role="status" { (note) } },
+    }
+}
+
 /// One checkbox per scope, each with its description; `checked` are ticked.
 pub(crate) fn scope_checkboxes(checked: &ScopeSet) -> Markup {
     html! {
@@ -347,20 +385,28 @@ pub(crate) fn scope_checkboxes(checked: &ScopeSet) -> Markup {
     }
 }
 
-/// The environment choices `role` may create in (only sandbox for a developer).
-pub(crate) fn environment_select(signed: &SignedIn, id: &str) -> Markup {
+/// The environment choices `role` may create in (only sandbox for a developer); `chosen`
+/// (default sandbox) is selected.
+pub(crate) fn environment_select(
+    signed: &SignedIn,
+    id: &str,
+    chosen: Option<Environment>,
+) -> Markup {
     let envs = policy::creatable_environments(signed.operator.role);
+    let chosen = chosen.unwrap_or(Environment::Sandbox);
     html! {
         label for=(id) { "Environment" }
         select name="environment" id=(id) required {
             @for env in envs {
-                option value=(env.as_str()) selected[*env == Environment::Sandbox] { (env.as_str()) }
+                option value=(env.as_str()) selected[*env == chosen] { (env.as_str()) }
             }
         }
     }
 }
 
-pub(crate) fn tier_select(signed: &SignedIn, id: &str) -> Markup {
+/// The tier choice, an admin's only; `chosen` (default the default tier) is selected.
+pub(crate) fn tier_select(signed: &SignedIn, id: &str, chosen: Option<Tier>) -> Markup {
+    let chosen = chosen.unwrap_or_default();
     if crate::console::policy::choose_tier(signed.operator.role).is_err() {
         return html! {
             p .field-note { "Tier: " strong { (Tier::default().as_str()) } " (an admin can change it)." }
@@ -370,7 +416,7 @@ pub(crate) fn tier_select(signed: &SignedIn, id: &str) -> Markup {
         label for=(id) { "Tier" }
         select name="tier" id=(id) {
             @for tier in Tier::ALL {
-                option value=(tier.as_str()) selected[*tier == Tier::default()] { (tier.as_str()) }
+                option value=(tier.as_str()) selected[*tier == chosen] { (tier.as_str()) }
             }
         }
     }

@@ -1,7 +1,8 @@
 //! `/console/operators` (admins only): list, create (with an initial password, or a one-time
-//! setup link shown once), change role, disable / enable, reset TOTP (a lost authenticator: the
-//! operator's sessions end). An admin cannot change their own role or disable themselves here,
-//! and the last active admin cannot be demoted or disabled by anyone (`service::operators`).
+//! setup link shown once, on the page the POST redirects to), change role, disable / enable,
+//! reset TOTP (a lost authenticator: the operator's sessions end). An admin cannot change their
+//! own account here (`policy::change_operator`), and the last active admin cannot be demoted or
+//! disabled by anyone (`service::operators`).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Path};
@@ -9,14 +10,14 @@ use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::{
-    bad_input, csrf_field, flash, page, refused, secret_box, see_other, service_error, shaped,
-    unpack, Posted,
+    bad_input, csrf_field, denied, flash, form_error, page, refused, refused_form, secret_box,
+    see_other, service_error, shaped, unpack, who, Form, Posted,
 };
 use crate::console::policy::{self, Page};
 use crate::console::{ConsoleError, SignedIn};
 use crate::routes::AppState;
-use crate::service::now_micros;
 use crate::service::operators::{self, Email, OperatorView, Password, Role};
+use crate::service::{now_micros, reveals};
 
 type PageResult = Result<HttpResponse, ConsoleError>;
 
@@ -28,12 +29,32 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
         "operator.list",
         "",
     ))?;
+    render_list(&state, &signed, flash(&req), None).await
+}
+
+/// The list page with `message` above it and the create form — empty, or as the admin filled it
+/// (the password excepted) with the error that refused it (400).
+async fn render_list(
+    state: &AppState,
+    signed: &SignedIn,
+    message: Markup,
+    refused_draft: Option<(&Draft, &str)>,
+) -> PageResult {
     let ops = operators::list(&state.db).await.map_err(service_error)?;
+    let status = match refused_draft {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    let empty = Draft::default();
+    let (draft, error) = match refused_draft {
+        Some((d, e)) => (d, Some(e)),
+        None => (&empty, None),
+    };
     let body = html! {
         h1 { "Operators" }
-        (flash(&req))
+        (message)
         div .table-wrap {
-            table #operators {
+            table #operators .cards {
                 caption { (ops.len()) " operators" }
                 thead { tr {
                     th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "TOTP" }
@@ -41,26 +62,42 @@ pub async fn list(req: HttpRequest, signed: SignedIn, state: web::Data<AppState>
                     th scope="col" { span .visually-hidden { "Actions" } }
                 } }
                 tbody {
-                    @for op in &ops { (row(&signed, op)) }
+                    @for op in &ops { (row(signed, op)) }
                 }
             }
         }
-        (create_form(&signed))
+        (create_form(signed, draft, error))
     };
-    Ok(page(StatusCode::OK, &signed, "Operators", body))
+    Ok(page(status, signed, "Operators", body))
+}
+
+/// The create form as typed (never the password).
+#[derive(Debug, Default)]
+struct Draft {
+    email: String,
+    role: Option<Role>,
+}
+
+impl Draft {
+    fn of(form: &Form) -> Draft {
+        Draft {
+            email: form.get("email").ok().flatten().unwrap_or("").to_owned(),
+            role: form.get("role").ok().flatten().and_then(|r| r.parse().ok()),
+        }
+    }
 }
 
 fn row(signed: &SignedIn, op: &OperatorView) -> Markup {
     let base = format!("/console/operators/{}", op.id);
     let role_id = format!("role-{}", op.id);
-    let me = op.id == signed.operator.id;
+    let me = policy::change_operator(who(signed), &op.id).is_err();
     html! {
         tr data-id=(op.id) {
-            td { (op.email) @if me { " (you)" } }
-            td { (op.role) }
-            td { @if op.totp_enabled { "enrolled" } @else { "no" } }
-            td { @if op.disabled { "disabled" } @else { "active" } }
-            td { time datetime=(op.created_at) { (op.created_at) } }
+            td data-label="Email" { (op.email) @if me { " (you)" } }
+            td data-label="Role" { (op.role) }
+            td data-label="TOTP" { @if op.totp_enabled { "enrolled" } @else { "no" } }
+            td data-label="Status" { @if op.disabled { "disabled" } @else { "active" } }
+            td data-label="Created" { time datetime=(op.created_at) { (op.created_at) } }
             td .actions {
                 @if !me {
                     form method="post" action=(format!("{base}/role")) {
@@ -96,21 +133,23 @@ fn row(signed: &SignedIn, op: &OperatorView) -> Markup {
     }
 }
 
-fn create_form(signed: &SignedIn) -> Markup {
+fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup {
+    let chosen = draft.role.unwrap_or(Role::Developer);
     html! {
         section aria-labelledby="create-heading" {
             h2 #create-heading { "New operator" }
+            @if let Some(e) = error { (form_error(e)) }
             form #create-operator method="post" action="/console/operators" {
                 (csrf_field(signed))
                 div .field {
                     label for="op-email" { "Email" }
-                    input type="email" name="email" id="op-email" required maxlength="254" autocomplete="off";
+                    input type="email" name="email" id="op-email" required maxlength="254" autocomplete="off" value=(draft.email);
                 }
                 div .field {
                     label for="op-role" { "Role" }
                     select name="role" id="op-role" required {
                         @for r in Role::ALL {
-                            option value=(r.as_str()) selected[r == Role::Developer] { (r.as_str()) }
+                            option value=(r.as_str()) selected[r == chosen] { (r.as_str()) }
                         }
                     }
                 }
@@ -128,12 +167,25 @@ fn create_form(signed: &SignedIn) -> Markup {
     }
 }
 
-/// `POST /console/operators`: with no password, the answer shows the setup link, this once.
+/// `POST /console/operators`: 303 to the new operator's page, which shows a setup link (when no
+/// password was given) once. A refused form comes back filled in (not the password), with the
+/// reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
+    let (status, message) = match create_from(&state, &signed, &form).await {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let draft = Draft::of(&form);
+    let mut res = render_list(&state, &signed, html! {}, Some((&draft, &message))).await?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {
     policy::write(signed.operator.role, Page::Operators).map_err(refused(
-        &state,
-        &signed,
+        state,
+        signed,
         "operator.create",
         "",
     ))?;
@@ -147,31 +199,71 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         None | Some("") => None,
         Some(p) => Some(Password::parse(p).map_err(|m| bad_input(format!("password {m}.")))?),
     };
+    let now = now_micros();
     // The server's path: the password is hashed under the login-hashing bound.
     let created = state
         .operators
-        .create(
-            &state.db,
-            &signed.audit,
-            email,
-            role,
-            password,
-            now_micros(),
-        )
+        .create(&state.db, &signed.audit, email, role, password, now)
         .await
         .map_err(service_error)?;
     let op = &created.operator;
     tracing::info!("operator {} created in the console", op.id);
+    let with = match &created.setup_token {
+        Some(token) => {
+            let link = operators::setup_link(&state.config.issuer, token);
+            let target = reveals::target("operator", &op.id);
+            reveals::stash(&state.db, &signed.session, &target, &link, now)
+                .await
+                .map_err(service_error)?;
+            "link"
+        }
+        None => "password",
+    };
+    Ok(see_other(&format!(
+        "/console/operators/{}/created?with={with}",
+        op.id
+    )))
+}
+
+/// `GET /console/operators/{id}/created`: the new operator, with their setup link the first
+/// time (when one was made), without it after.
+pub async fn created(
+    req: HttpRequest,
+    signed: SignedIn,
+    state: web::Data<AppState>,
+    id: Path<String>,
+) -> PageResult {
+    policy::page(signed.operator.role, Page::Operators).map_err(refused(
+        &state,
+        &signed,
+        "operator.list",
+        "",
+    ))?;
+    if !shared::validate::plausible_id("op", &id) {
+        return Err(ConsoleError::NotFound);
+    }
+    let op = operators::get(&state.db, &id)
+        .await
+        .map_err(service_error)?;
+    let with_password = Form::query(&req)?.optional("with")? == Some("password");
+    let target = reveals::target("operator", &op.id);
+    let link = reveals::take(&state.db, &signed.session, &target, now_micros())
+        .await
+        .map_err(service_error)?;
     let body = html! {
         h1 { "Operator created" }
         p #flash .flash.success role="status" { (op.email) " was created as " (op.role) "." }
-        @match &created.setup_token {
-            Some(token) => (secret_box("One-time setup link", &operators::setup_link(&state.config.issuer, token))),
-            None => p { "They can sign in with the password you gave." },
+        @match &link {
+            Some(link) => (secret_box("One-time setup link", link.expose())),
+            None if with_password => p { "They can sign in with their password." },
+            None => p #secret-gone .note role="status" {
+                "The setup link was shown once, when this page was first opened. If it was lost, make a new one with "
+                code { "auth-server operator setup-link" } "."
+            },
         }
         p { a href="/console/operators" { "All operators" } }
     };
-    Ok(page(StatusCode::CREATED, &signed, "Operator created", body))
+    Ok(page(StatusCode::OK, &signed, "Operator created", body))
 }
 
 /// The common steps of a change to an operator (after the CSRF check in [`Posted`]): role, id
@@ -192,11 +284,7 @@ async fn changeable(
         return Err(ConsoleError::NotFound);
     }
     let op = operators::get(&state.db, id).await.map_err(service_error)?;
-    if op.id == signed.operator.id {
-        return Err(bad_input(
-            "You cannot change your own role or disable yourself; ask another admin.",
-        ));
-    }
+    policy::change_operator(who(signed), &op.id).map_err(denied)?;
     Ok(op)
 }
 
