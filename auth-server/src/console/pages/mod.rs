@@ -354,7 +354,7 @@ pub(crate) fn environment_select(signed: &SignedIn, id: &str) -> Markup {
         label for=(id) { "Environment" }
         select name="environment" id=(id) required {
             @for env in envs {
-                option value=(env.as_str()) selected[*env == Environment::Sandbox] { (env.as_str()) }
+                option value=(env.as_str()) selected[*env == Environment::DEFAULT_FOR_NEW_CREDENTIALS] { (env.as_str()) }
             }
         }
     }
