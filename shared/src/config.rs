@@ -513,10 +513,8 @@ mod tests {
     #[test]
     #[cfg(feature = "server")]
     fn a_malformed_env_file_is_reported_with_its_line_number_never_its_content() {
-        let dir = std::env::temp_dir().join(format!(
-            "cf-dotenv-{}",
-            crate::random::random_base62(12)
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("cf-dotenv-{}", crate::random::random_base62(12)));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(".env");
         std::fs::write(

@@ -92,9 +92,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 /// Registers `/docs` and its assets, each an [`Endpoint`] (GET and HEAD; other methods 405).
 /// Their CSP is [`CONTENT_SECURITY_POLICY`], or that of the app's [`ConnectTo`] when it has one.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(Endpoint::new("/docs").get(|c: Option<web::Data<ConnectTo>>| async move {
-        page("text/html; charset=utf-8", INDEX.as_bytes(), c)
-    }));
+    cfg.service(
+        Endpoint::new("/docs").get(|c: Option<web::Data<ConnectTo>>| async move {
+            page("text/html; charset=utf-8", INDEX.as_bytes(), c)
+        }),
+    );
     for &(path, content_type, body) in ASSETS {
         cfg.service(
             Endpoint::new(path).get(move |c: Option<web::Data<ConnectTo>>| async move {
@@ -136,7 +138,13 @@ mod tests {
             "{policy}"
         );
         assert!(policy.contains("default-src 'self';"), "{policy}");
-        for bad in ["ftp://x", "http://a b", "http://x;script-src *", "http://u@h", "nope"] {
+        for bad in [
+            "ftp://x",
+            "http://a b",
+            "http://x;script-src *",
+            "http://u@h",
+            "nope",
+        ] {
             assert_eq!(origin_of(bad), None, "{bad}");
         }
     }

@@ -219,9 +219,10 @@ impl RateLimiter for InMemoryRateLimiter {
             Some(((1.0 - s.tokens) / per_sec).ceil().max(1.0) as u64)
         };
         states.insert(key.to_owned(), s);
-        let hour_reset = (HOUR.as_secs_f64() - now.saturating_duration_since(s.hour_start).as_secs_f64())
-            .ceil()
-            .max(0.0) as u64;
+        let hour_reset = (HOUR.as_secs_f64()
+            - now.saturating_duration_since(s.hour_start).as_secs_f64())
+        .ceil()
+        .max(0.0) as u64;
         Decision::new(
             allowed,
             limits,
@@ -559,7 +560,10 @@ mod tests {
             get("ratelimit-policy"),
             "\"burst\";q=50;w=10, \"hour\";q=10000;w=3600"
         );
-        assert_eq!(get("ratelimit"), "\"burst\";r=48;t=1, \"hour\";r=9998;t=3600");
+        assert_eq!(
+            get("ratelimit"),
+            "\"burst\";r=48;t=1, \"hour\";r=9998;t=3600"
+        );
     }
 }
 

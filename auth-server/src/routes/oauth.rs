@@ -125,7 +125,10 @@ fn client_credentials(
                 .split_once(':')
                 .ok_or(Error::InvalidClient { basic: true })?;
             let client_id = form_decode(id).ok_or(Error::InvalidClient { basic: true })?;
-            if form.get("client_id").is_some_and(|body_id| *body_id != client_id) {
+            if form
+                .get("client_id")
+                .is_some_and(|body_id| *body_id != client_id)
+            {
                 return Err(Error::InvalidRequest(
                     "The `client_id` in the body is not the HTTP Basic user: send one client identity.".into(),
                 ));

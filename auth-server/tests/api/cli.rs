@@ -255,12 +255,26 @@ fn credentials_created_without_an_environment_are_sandbox() {
     let db = migrated_db();
     let app = stdout_json(&cli(
         &db,
-        &["app", "create", "--name", "no env", "--scopes", "cases:read"],
+        &[
+            "app",
+            "create",
+            "--name",
+            "no env",
+            "--scopes",
+            "cases:read",
+        ],
     ));
     assert_eq!(app["environment"], "sandbox");
     let key = stdout_json(&cli(
         &db,
-        &["key", "create", "--name", "no env", "--scopes", "cases:read"],
+        &[
+            "key",
+            "create",
+            "--name",
+            "no env",
+            "--scopes",
+            "cases:read",
+        ],
     ));
     assert_eq!(key["environment"], "sandbox");
     assert!(key["key"].as_str().unwrap().starts_with("cf_sand_"));
@@ -549,7 +563,10 @@ fn a_missing_kek_is_reported_with_the_other_configuration_errors_and_exit_2() {
         .iter()
         .all(|l| l.starts_with("auth-server: configuration error: ")));
     assert!(stderr.contains("AUTH_ISSUER"), "{stderr}");
-    assert!(stderr.contains("SIGNING_KEY_ENCRYPTION_KEY: is not set"), "{stderr}");
+    assert!(
+        stderr.contains("SIGNING_KEY_ENCRYPTION_KEY: is not set"),
+        "{stderr}"
+    );
 }
 
 /// An unreachable PostgreSQL: one line, at once — not r2d2's retries, one multi-line block
@@ -577,11 +594,8 @@ fn an_unreachable_postgresql_is_one_line_quickly() {
 /// A malformed `.env` names the line, never its content.
 #[test]
 fn a_malformed_env_file_names_its_line_number() {
-    let cwd = std::env::temp_dir().join(format!(
-        "cf-dotenv-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
+    let cwd =
+        std::env::temp_dir().join(format!("cf-dotenv-{}-{}", std::process::id(), free_port()));
     std::fs::create_dir_all(&cwd).unwrap();
     std::fs::write(
         cwd.join(".env"),

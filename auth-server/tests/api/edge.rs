@@ -166,8 +166,8 @@ async fn a_wrong_method_is_405_with_allow_and_head_answers_wherever_get_does() {
 /// `X-Requested-With`. Listed in `CORS_ALLOWED_ORIGINS`, that origin gets its preflight answered
 /// and can read the token.
 #[actix_web::test]
-async fn the_token_endpoint_answers_swagger_uis_preflight_and_token_request_from_an_allowed_origin(
-) {
+async fn the_token_endpoint_answers_swagger_uis_preflight_and_token_request_from_an_allowed_origin()
+{
     const API_ORIGIN: &str = "http://127.0.0.1:9080";
     let app = spawn_app_with(|c| c.cors_allowed_origins = vec![API_ORIGIN.to_owned()]).await;
     let client = app.create_app(&["cases:read"], "sandbox").await;

@@ -288,12 +288,18 @@ pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<Case
         status: q
             .status
             .as_deref()
-            .map(|s| parse_enum::<CaseStatus>("status", CaseStatus::NAMES, s).map(|s| s.as_str().to_owned()))
+            .map(|s| {
+                parse_enum::<CaseStatus>("status", CaseStatus::NAMES, s)
+                    .map(|s| s.as_str().to_owned())
+            })
             .transpose()?,
         priority: q
             .priority
             .as_deref()
-            .map(|s| parse_enum::<CasePriority>("priority", CasePriority::NAMES, s).map(|s| s.as_str().to_owned()))
+            .map(|s| {
+                parse_enum::<CasePriority>("priority", CasePriority::NAMES, s)
+                    .map(|s| s.as_str().to_owned())
+            })
             .transpose()?,
         assignee: q
             .assignee
@@ -583,7 +589,10 @@ mod tests {
         }
         assert!(matches!(
             parse_enum::<CaseStatus>("status", CaseStatus::NAMES, "pending"),
-            Err(Error::QueryValue { parameter: "status", .. })
+            Err(Error::QueryValue {
+                parameter: "status",
+                ..
+            })
         ));
     }
 }

@@ -419,8 +419,7 @@ impl Db {
             target: target.clone(),
         };
         if let DatabaseTarget::Postgres(_) = &target {
-            probe(&manager)
-                .map_err(|e| format!("cannot connect to {}: {e}", target.describe()))?;
+            probe(&manager).map_err(|e| format!("cannot connect to {}: {e}", target.describe()))?;
         }
         let quiet = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let pool = r2d2::Pool::builder()
