@@ -179,8 +179,8 @@ pub struct KeyCreate {
     pub name: String,
     #[arg(long)]
     pub description: Option<String>,
-    /// sandbox or live (default sandbox).
-    #[arg(long, default_value = "sandbox")]
+    /// sandbox or live (required, as in the admin API).
+    #[arg(long)]
     pub environment: String,
     /// Comma-separated scopes.
     #[arg(long, value_delimiter = ',', num_args = 0..)]

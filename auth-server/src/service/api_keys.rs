@@ -22,19 +22,13 @@ use crate::error::{Error, Result};
 pub struct CreateApiKey {
     pub name: String,
     pub description: Option<String>,
-    /// `sandbox` (the default, as for applications) or `live`.
-    #[serde(default = "default_environment")]
-    #[schema(default = "sandbox")]
+    /// `sandbox` or `live` (required: contract §3.4).
     pub environment: String,
     pub scopes: Vec<String>,
     /// Rate-limit tier (default `standard`).
     pub tier: Option<String>,
     /// RFC 3339; must be in the future.
     pub expires_at: Option<String>,
-}
-
-fn default_environment() -> String {
-    Environment::DEFAULT_FOR_NEW_CREDENTIALS.as_str().to_owned()
 }
 
 /// An API key as the admin API shows it. Never the key or its digest.

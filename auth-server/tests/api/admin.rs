@@ -162,17 +162,6 @@ async fn application_defaults_patch_and_delete() {
     // One default for every way of creating a credential: sandbox.
     assert_eq!(created["environment"], "sandbox");
     assert_eq!(created["tier"], "standard");
-    let key: Value = app
-        .admin_post(
-            "/admin/api-keys",
-            &json!({"name": "k", "scopes": ["cases:read"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(key["environment"], "sandbox");
-    assert!(key["key"].as_str().unwrap().starts_with("cf_sand_"));
     let path = format!(
         "/admin/applications/{}",
         created["client_id"].as_str().unwrap()

@@ -249,9 +249,10 @@ fn invalid_flag_values_exit_non_zero_naming_the_flag() {
     assert_eq!(listed["data"], serde_json::json!([]));
 }
 
-/// The admin API, the CLI and the console create in one default environment: sandbox.
+/// The admin API, the CLI and the console create applications in one default environment:
+/// sandbox. (An API key's environment is required everywhere, contract §3.4.)
 #[test]
-fn credentials_created_without_an_environment_are_sandbox() {
+fn applications_created_without_an_environment_are_sandbox() {
     let db = migrated_db();
     let app = stdout_json(&cli(
         &db,
@@ -265,7 +266,7 @@ fn credentials_created_without_an_environment_are_sandbox() {
         ],
     ));
     assert_eq!(app["environment"], "sandbox");
-    let key = stdout_json(&cli(
+    let out = cli(
         &db,
         &[
             "key",
@@ -275,9 +276,9 @@ fn credentials_created_without_an_environment_are_sandbox() {
             "--scopes",
             "cases:read",
         ],
-    ));
-    assert_eq!(key["environment"], "sandbox");
-    assert!(key["key"].as_str().unwrap().starts_with("cf_sand_"));
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--environment"));
 }
 
 #[test]
