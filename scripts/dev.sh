@@ -49,10 +49,17 @@ for var in CONSOLE_ADMIN_PASSWORD CONSOLE_DEV_PASSWORD; do
   printf -v "$var" '%s' "$value"
 done
 
-# The first build takes several minutes on a small machine: show it.
-echo "dev.sh: building auth-server and resource-api (release; the first build takes a while)" >&2
-cargo build --release -p auth-server -p resource-api
-bin=$repo/target/release
+# The first build takes several minutes on a small machine: show it. DEV_PROFILE=debug builds
+# (and runs) the unoptimised binaries instead: a much quicker first build, slower services.
+profile=${DEV_PROFILE:-release}
+case "$profile" in
+  release) build_flags=(--release) ;;
+  debug) build_flags=() ;;
+  *) echo "dev.sh: DEV_PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+echo "dev.sh: building auth-server and resource-api ($profile; the first build takes a while)" >&2
+cargo build "${build_flags[@]}" -p auth-server -p resource-api
+bin=$repo/target/$profile
 
 # Creates the database on the first run (the ops commands below never create one).
 "$bin/auth-server" migrate >/dev/null
@@ -66,7 +73,14 @@ wait_ready() {
   echo "dev.sh: $1 did not become ready; see its log above" >&2
   exit 1
 }
-"$bin/auth-server" serve &
+# The resource API's /docs page fetches tokens for its "Authorize" button from the auth server,
+# in the browser (a CORS request): the auth server allows the API's origin, besides any you set.
+api_origin="http://$API_BIND"
+case ",${CORS_ALLOWED_ORIGINS:-}," in
+  *",$api_origin,"*) auth_cors=$CORS_ALLOWED_ORIGINS ;;
+  *) auth_cors="${CORS_ALLOWED_ORIGINS:+$CORS_ALLOWED_ORIGINS,}$api_origin" ;;
+esac
+CORS_ALLOWED_ORIGINS=$auth_cors "$bin/auth-server" serve &
 pids+=($!)
 wait_ready auth-server
 "$bin/resource-api" serve &
@@ -156,7 +170,7 @@ export CLIENT_ID='$client_id'
 export CLIENT_SECRET='$client_secret'
 export SANDBOX_KEY='$key'
 export CONSOLE_URL='$AUTH_ISSUER/console'
-# auth-server and resource-api on PATH (the release build dev.sh runs).
+# auth-server and resource-api on PATH (the build dev.sh runs).
 case ":\$PATH:" in *":$bin:"*) ;; *) export PATH='$bin':"\$PATH" ;; esac
 ENV
   chmod 600 "$env_file.tmp"

@@ -128,7 +128,7 @@ pub struct AppCreate {
     /// Comma-separated scopes, e.g. cases:read,cases:write.
     #[arg(long, value_delimiter = ',', num_args = 0..)]
     pub scopes: Vec<String>,
-    /// live or sandbox (default live).
+    /// sandbox or live (default sandbox).
     #[arg(long)]
     pub environment: Option<String>,
     /// basic, standard, professional, enterprise or unlimited (default standard).
@@ -179,7 +179,7 @@ pub struct KeyCreate {
     pub name: String,
     #[arg(long)]
     pub description: Option<String>,
-    /// sandbox or live.
+    /// sandbox or live (required, as in the admin API).
     #[arg(long)]
     pub environment: String,
     /// Comma-separated scopes.
@@ -340,7 +340,7 @@ pub struct TokenArgs {
 
 impl Command {
     /// Whether the command writes to the audit trail or checks it, and so needs the key derived
-    /// from `SIGNING_KEY_ENCRYPTION_KEY` (`serve` checks the KEK itself).
+    /// from `SIGNING_KEY_ENCRYPTION_KEY`.
     fn needs_audit_key(&self) -> bool {
         match self {
             Command::Serve | Command::Migrate | Command::Healthcheck | Command::Token(_) => false,
@@ -367,7 +367,10 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Command::Token(args) = command {
         return exit(block_on(token(args)));
     }
-    let config = match Config::from_env() {
+    // Serving seals signing keys with the KEK: its absence is a configuration error like any
+    // other (reported with them, exit 2), not a failure of the start.
+    let kek_required = command.needs_audit_key() || matches!(command, Command::Serve);
+    let config = match Config::from_env_requiring_kek(kek_required) {
         Ok(c) => c,
         Err(errors) => {
             errors.report("auth-server");
@@ -454,10 +457,7 @@ fn open_existing(config: &Config) -> Result<Db, String> {
 /// the KEK) or touch private signing keys need them.
 fn kek_ring(config: &Config) -> Result<signing::KekRing, ConfigError> {
     let current = config.signing_key_encryption_key.clone().ok_or_else(|| {
-        ConfigError::new(
-            "SIGNING_KEY_ENCRYPTION_KEY",
-            "is not set: private signing keys are encrypted at rest with it, and the audit trail is chained under a key derived from it",
-        )
+        ConfigError::new("SIGNING_KEY_ENCRYPTION_KEY", crate::config::KEK_MISSING)
     })?;
     Ok(signing::KekRing::new(
         current,

@@ -109,6 +109,11 @@ fn parse_kek(var: &'static str, file_var: &'static str) -> Result<Option<Kek>, C
         .transpose()
 }
 
+/// Why `SIGNING_KEY_ENCRYPTION_KEY` is needed, when it is missing.
+pub const KEK_MISSING: &str = "is not set: private signing keys are encrypted at rest with it, \
+     and the audit trail is chained under a key derived from it (generate one with \
+     `openssl rand -base64 32`)";
+
 pub const DEFAULT_BIND: &str = "127.0.0.1:8081";
 pub use shared::config::{DEFAULT_AUDIENCE, DEFAULT_DATABASE_URL, DEFAULT_ISSUER};
 /// Signing keys are re-read this often by default (`SIGNING_KEY_REFRESH_SECS`).
@@ -126,6 +131,13 @@ impl Config {
     /// `SIGNING_KEY_ENCRYPTION_KEY`, `SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS` and
     /// `SIGNING_KEY_REFRESH_SECS` and `LAST_USED_FLUSH_SECS`; secrets also from `*_FILE`. Every bad variable is reported.
     pub fn from_env() -> Result<Config, ConfigErrors> {
+        Self::from_env_requiring_kek(false)
+    }
+
+    /// As [`Config::from_env`]; with `kek_required` (serving, and every command that writes or
+    /// checks the audit trail) a missing `SIGNING_KEY_ENCRYPTION_KEY` is one more configuration
+    /// error, reported with the others.
+    pub fn from_env_requiring_kek(kek_required: bool) -> Result<Config, ConfigErrors> {
         let mut errors = ConfigErrors::new();
         let common = Common::from_env("AUTH_BIND", DEFAULT_BIND, &mut errors);
         let admin_token = errors
@@ -163,12 +175,16 @@ impl Config {
             ),
             Duration::from_secs(DEFAULT_LAST_USED_FLUSH_SECS.into()),
         );
-        let signing_key_encryption_key = errors
-            .check(parse_kek(
-                "SIGNING_KEY_ENCRYPTION_KEY",
-                "SIGNING_KEY_ENCRYPTION_KEY_FILE",
-            ))
-            .flatten();
+        let signing_key_encryption_key = match parse_kek(
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "SIGNING_KEY_ENCRYPTION_KEY_FILE",
+        ) {
+            Ok(None) if kek_required => {
+                errors.push(ConfigError::new("SIGNING_KEY_ENCRYPTION_KEY", KEK_MISSING));
+                None
+            }
+            other => errors.check(other).flatten(),
+        };
         let previous_signing_key_encryption_key = errors
             .check(parse_kek(
                 "SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS",

@@ -14,6 +14,12 @@ pub enum Error {
     },
     #[error("invalid query: {0}")]
     Query(String),
+    /// A query parameter with a value outside its closed set; the answer lists the set.
+    #[error("invalid query: unknown value of {parameter}")]
+    QueryValue {
+        parameter: &'static str,
+        allowed: &'static [&'static str],
+    },
     #[error("not found: {0}")]
     NotFound(&'static str),
     #[error("conflict: {0}")]
@@ -68,6 +74,11 @@ impl Error {
         match self {
             Error::Validation { field, message } => ApiError::validation(field, message.clone()),
             Error::Query(m) => ApiError::bad_request("invalid_query", m.clone()),
+            Error::QueryValue { parameter, allowed } => ApiError::bad_request(
+                "invalid_query",
+                format!("`{parameter}` must be one of: {}.", allowed.join(", ")),
+            )
+            .with_details(serde_json::json!({"parameter": parameter, "allowed": allowed})),
             Error::NotFound(what) => ApiError::not_found(format!("No {what} with this id exists.")),
             Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m.clone()),
             Error::PreconditionFailed => ApiError::new(

@@ -57,9 +57,11 @@ impl Modify for V2Shared {
             ))
         };
         let rate_limit = [
-            ("X-RateLimit-Limit", integer_header("Requests allowed per minute for the credential's tier (absent for the `unlimited` tier).")),
-            ("X-RateLimit-Remaining", integer_header("Requests left in the current window (absent for the `unlimited` tier).")),
-            ("X-RateLimit-Reset", integer_header("Seconds until the window resets (absent for the `unlimited` tier).")),
+            ("X-RateLimit-Limit", integer_header("Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier).")),
+            ("X-RateLimit-Remaining", integer_header("Requests left in that window: how many may be sent right now (absent for the `unlimited` tier).")),
+            ("X-RateLimit-Reset", integer_header("Seconds until that window is whole again (absent for the `unlimited` tier).")),
+            ("RateLimit-Policy", text_header("The tier's windows (draft-ietf-httpapi-ratelimit-headers): `\"burst\";q=<burst>;w=<seconds to refill it at the per-minute rate>, \"hour\";q=<hourly quota>;w=3600`, e.g. `\"burst\";q=50;w=10, \"hour\";q=10000;w=3600` (absent for the `unlimited` tier).")),
+            ("RateLimit", text_header("What is left of each window and the seconds until it is whole: `\"burst\";r=48;t=1, \"hour\";r=9950;t=3011` (absent for the `unlimited` tier).")),
         ];
         let unauthenticated = error(
             "`invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent.",

@@ -147,6 +147,9 @@ impl Application {
         let app_scoring = web::Data::new(scoring.clone());
         let state = web::Data::new(AppState { db });
         let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
+        // `/docs` may call the issuer: Swagger UI's "Authorize" fetches a token from its token
+        // endpoint (which must list this API's origin in its CORS_ALLOWED_ORIGINS).
+        let docs_connect = web::Data::new(shared::docs::ConnectTo::origins_of(&[&config.issuer]));
         let app_authn = authn.clone();
         let server = shared::skeleton::serve(
             listener,
@@ -158,6 +161,7 @@ impl Application {
                     .app_data(app_authn.clone())
                     .configure(|cfg| skeleton.configure(cfg))
                     .app_data(openapi.clone())
+                    .app_data(docs_connect.clone())
                     .app_data(lists.clone())
                     .app_data(app_scoring.clone())
                     // CORS innermost, so that it answers preflights before the `/v2`

@@ -259,6 +259,9 @@ impl Common {
             )
             .then(|| database_url.clone()),
         };
+        // Checked here so that a typo is reported with the rest rather than silently replaced
+        // by `info` (logging starts before the configuration is read).
+        errors.check(check_rust_log());
         Common {
             bind,
             database_url,
@@ -276,6 +279,29 @@ impl Common {
             ),
         }
     }
+}
+
+/// `RUST_LOG`, when set, must be a `tracing` filter (`info`, `warn,resource_api=debug`, …).
+/// The filter is not a secret: the message quotes the part that does not parse.
+#[cfg(feature = "server")]
+pub fn check_rust_log() -> Result<(), ConfigError> {
+    match var("RUST_LOG") {
+        None => Ok(()),
+        Some(raw) => parse_rust_log(&raw),
+    }
+}
+
+#[cfg(feature = "server")]
+fn parse_rust_log(raw: &str) -> Result<(), ConfigError> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(raw)
+        .map(drop)
+        .map_err(|e| {
+            ConfigError::new(
+                "RUST_LOG",
+                format!("is not a log filter ({e}); e.g. `info` or `warn,auth_server=debug`"),
+            )
+        })
 }
 
 /// `REDIS_URL` or `REDIS_URL_FILE`: unset means limits are per process. The URL may hold a
@@ -441,20 +467,75 @@ fn is_origin(s: &str) -> bool {
 /// in the environment win.
 #[cfg(feature = "server")]
 pub fn load_dotenv() -> Result<(), String> {
-    match dotenvy::from_path(".env") {
+    load_dotenv_from(std::path::Path::new(".env"))
+}
+
+/// As [`load_dotenv`], from `path` (named in messages as `.env`).
+#[cfg(feature = "server")]
+pub fn load_dotenv_from(path: &std::path::Path) -> Result<(), String> {
+    match dotenvy::from_path(path) {
         Ok(()) => Ok(()),
         Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        // The line itself is not shown: it may hold a password.
-        Err(dotenvy::Error::LineParse(_, _)) => {
-            Err(".env: a line is not KEY=value (its content is not shown)".to_owned())
+        // The line itself is not shown: it may hold a password. Its number is.
+        Err(dotenvy::Error::LineParse(line, _)) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            Err(match line_number_of(&text, &line) {
+                Some(n) => format!(".env: line {n} is not KEY=value (its content is not shown)"),
+                None => ".env: a line is not KEY=value (its content is not shown)".to_owned(),
+            })
         }
         Err(e) => Err(format!(".env: {e}")),
     }
 }
 
+/// The 1-based number of the line where dotenvy's failing (logical) line `bad` starts in
+/// `text`. dotenvy reports the line's content but not its place.
+#[cfg(feature = "server")]
+fn line_number_of(text: &str, bad: &str) -> Option<usize> {
+    let bad = bad.trim_end_matches(['\n', '\r']);
+    if bad.is_empty() {
+        return None;
+    }
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if text[offset..].starts_with(bad) {
+            return Some(i + 1);
+        }
+        offset += line.len();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(feature = "server")]
+    fn a_malformed_env_file_is_reported_with_its_line_number_never_its_content() {
+        let dir =
+            std::env::temp_dir().join(format!("cf-dotenv-{}", crate::random::random_base62(12)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".env");
+        std::fs::write(
+            &path,
+            "# a comment\nCF_DOTENV_TEST_A=1\n\nCF_DOTENV_TEST_B=2\nthis is no assignment hunter2\n",
+        )
+        .unwrap();
+        let message = load_dotenv_from(&path).unwrap_err();
+        assert!(message.contains("line 5"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg(feature = "server")]
+    fn rust_log_must_be_a_filter() {
+        assert!(parse_rust_log("info").is_ok());
+        assert!(parse_rust_log("warn,resource_api=debug").is_ok());
+        let e = parse_rust_log("warn,auth_server=loud").unwrap_err();
+        assert_eq!(e.var, "RUST_LOG");
+    }
 
     #[test]
     fn issuer_is_normalised_and_checked() {

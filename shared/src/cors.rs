@@ -10,20 +10,24 @@ use actix_web::http::header::HeaderName;
 use actix_web::http::Method;
 use actix_web::middleware::Condition;
 
-/// Request headers a browser may send.
-pub const ALLOWED_HEADERS: [&str; 5] = [
+/// Request headers a browser may send. `x-requested-with`: Swagger UI sends it with its token
+/// request (the resource API's `/docs` "Authorize").
+pub const ALLOWED_HEADERS: [&str; 6] = [
     "authorization",
     "x-api-key",
     "content-type",
     "if-match",
     "idempotency-key",
+    "x-requested-with",
 ];
 
 /// Response headers a browser script may read.
-pub const EXPOSED_HEADERS: [&str; 7] = [
+pub const EXPOSED_HEADERS: [&str; 9] = [
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
+    "ratelimit-policy",
+    "ratelimit",
     "retry-after",
     "etag",
     "x-request-id",

@@ -15,6 +15,11 @@ pub enum Environment {
 }
 
 impl Environment {
+    /// Where a credential is created when no environment is named — by the admin API, the CLI
+    /// and the console alike. `sandbox`, as Stripe's test mode: a credential made in passing
+    /// never reaches live data; `live` is always asked for by name.
+    pub const DEFAULT_FOR_NEW_CREDENTIALS: Environment = Environment::Sandbox;
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Environment::Live => "live",

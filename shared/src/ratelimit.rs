@@ -1,10 +1,18 @@
 //! Per-credential rate limits by tier (contract §4.3): a token bucket for the sustained
 //! per-minute rate with its burst, plus an hourly quota.
 //!
-//! Headers: `X-RateLimit-Limit` is the tier's per-minute rate; `X-RateLimit-Remaining` how many
-//! requests may be sent right now (bucket tokens, capped by what is left of the hour);
-//! `X-RateLimit-Reset` the seconds until Remaining is back at its maximum. `unlimited`
-//! credentials are never limited and get no headers.
+//! Headers ([`Decision::headers`]) describe two windows, the burst bucket and the hourly quota:
+//!
+//! - `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers) names both, e.g. for `standard`
+//!   `"burst";q=50;w=10, "hour";q=10000;w=3600`: the bucket holds 50 requests and refills
+//!   completely in 10 s (300 a minute, the tier's sustained rate); the hour allows 10,000.
+//! - `RateLimit` gives what is left of each and when it is whole again:
+//!   `"burst";r=48;t=1, "hour";r=9950;t=3011`.
+//! - `X-RateLimit-Limit`/`-Remaining`/`-Reset` describe *one* of them: the one that binds now
+//!   (the bucket, unless less is left of the hour), so that `Remaining` is always a count of
+//!   that window's `Limit` and the number of requests that may be sent right now.
+//!
+//! `unlimited` credentials are never limited and get no headers.
 //!
 //! The limiter sits behind [`RateLimiter`] so that a shared store (e.g. Redis) can replace the
 //! in-process one when several replicas must share one budget.
@@ -31,15 +39,119 @@ use std::time::{Duration, Instant};
 
 use crate::TierLimits;
 
+/// One window of a tier's limits, as the rate-limit headers show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The policy's name in `RateLimit-Policy` and `RateLimit`: `burst` or `hour`.
+    pub name: &'static str,
+    /// Requests the window holds (`q`).
+    pub quota: u32,
+    /// Its length in seconds (`w`): for the bucket, the time it takes to refill completely.
+    pub window_secs: u64,
+    /// Requests left in it now (`r`).
+    pub remaining: u32,
+    /// Seconds until it is whole again (`t`).
+    pub reset_secs: u64,
+}
+
 /// What a limiter decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     pub allowed: bool,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset`: those of the window that binds now
+    /// ([`Decision::binding`]).
     pub limit: u32,
     pub remaining: u32,
     pub reset_secs: u64,
     /// Set when refused: seconds until a request would be allowed.
     pub retry_after: Option<u64>,
+    /// The token bucket (burst, refilled at the per-minute rate).
+    pub burst: Window,
+    /// The hourly quota.
+    pub hour: Window,
+}
+
+impl Decision {
+    /// A decision from the state of both windows: `tokens` in the bucket (full again in
+    /// `bucket_reset_secs`), `hour_left` of the hourly quota (renewed in `hour_reset_secs`).
+    pub fn new(
+        allowed: bool,
+        limits: TierLimits,
+        tokens: u32,
+        bucket_reset_secs: u64,
+        hour_left: u32,
+        hour_reset_secs: u64,
+        retry_after: Option<u64>,
+    ) -> Decision {
+        let burst = Window {
+            name: "burst",
+            quota: limits.burst,
+            window_secs: refill_secs(limits),
+            remaining: tokens.min(limits.burst),
+            reset_secs: bucket_reset_secs,
+        };
+        let hour = Window {
+            name: "hour",
+            quota: limits.per_hour,
+            window_secs: HOUR.as_secs(),
+            remaining: hour_left.min(limits.per_hour),
+            reset_secs: hour_reset_secs,
+        };
+        let binding = if hour.remaining < burst.remaining {
+            hour
+        } else {
+            burst
+        };
+        Decision {
+            allowed,
+            limit: binding.quota,
+            remaining: binding.remaining,
+            reset_secs: binding.reset_secs,
+            retry_after,
+            burst,
+            hour,
+        }
+    }
+
+    /// The window `X-RateLimit-*` describe: the bucket, unless less is left of the hour.
+    pub fn binding(&self) -> Window {
+        if self.hour.remaining < self.burst.remaining {
+            self.hour
+        } else {
+            self.burst
+        }
+    }
+
+    /// The response headers of this decision (lowercase names): `X-RateLimit-Limit`,
+    /// `X-RateLimit-Remaining`, `X-RateLimit-Reset` of the binding window, and the IETF
+    /// `RateLimit-Policy` and `RateLimit` fields naming both windows.
+    pub fn headers(&self) -> [(&'static str, String); 5] {
+        let windows = [self.burst, self.hour];
+        let policy = windows
+            .iter()
+            .map(|w| format!("\"{}\";q={};w={}", w.name, w.quota, w.window_secs))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let current = windows
+            .iter()
+            .map(|w| format!("\"{}\";r={};t={}", w.name, w.remaining, w.reset_secs))
+            .collect::<Vec<_>>()
+            .join(", ");
+        [
+            ("x-ratelimit-limit", self.limit.to_string()),
+            ("x-ratelimit-remaining", self.remaining.to_string()),
+            ("x-ratelimit-reset", self.reset_secs.to_string()),
+            ("ratelimit-policy", policy),
+            ("ratelimit", current),
+        ]
+    }
+}
+
+/// Seconds an empty bucket takes to fill up at the tier's sustained rate (at least 1).
+fn refill_secs(limits: TierLimits) -> u64 {
+    (u64::from(limits.burst) * 60)
+        .div_ceil(u64::from(limits.per_minute.max(1)))
+        .max(1)
 }
 
 pub trait RateLimiter: Send + Sync {
@@ -107,14 +219,19 @@ impl RateLimiter for InMemoryRateLimiter {
             Some(((1.0 - s.tokens) / per_sec).ceil().max(1.0) as u64)
         };
         states.insert(key.to_owned(), s);
-        let remaining = (s.tokens.floor() as u32).min(limits.per_hour.saturating_sub(s.hour_count));
-        Decision {
+        let hour_reset = (HOUR.as_secs_f64()
+            - now.saturating_duration_since(s.hour_start).as_secs_f64())
+        .ceil()
+        .max(0.0) as u64;
+        Decision::new(
             allowed,
-            limit: limits.per_minute,
-            remaining,
-            reset_secs: ((burst - s.tokens) / per_sec).ceil().max(0.0) as u64,
+            limits,
+            s.tokens.floor() as u32,
+            ((burst - s.tokens) / per_sec).ceil().max(0.0) as u64,
+            limits.per_hour.saturating_sub(s.hour_count),
+            hour_reset,
             retry_after,
-        }
+        )
     }
 }
 
@@ -191,7 +308,7 @@ if grant == 0 then
     wait = math.ceil((1 - tokens) / rate * 1000)
   end
 end
-return {grant, math.floor(tokens), per_hour - hc, math.ceil((burst - tokens) / rate), math.max(wait, 0)}
+return {grant, math.floor(tokens), per_hour - hc, math.ceil((burst - tokens) / rate), math.max(wait, 0), math.max(0, math.ceil(3600 - (now - hs)))}
 "#;
 
 #[cfg(feature = "server")]
@@ -200,10 +317,11 @@ struct Lease {
     /// Tokens still to be served from this lease.
     left: u32,
     until: Instant,
-    /// What Redis reported when the lease was taken (shared bucket, hour left, reset).
+    /// What Redis reported when the lease was taken (shared bucket, hour left, resets).
     shared_tokens: u32,
     hour_left: u32,
     reset_secs: u64,
+    hour_reset_secs: u64,
     /// When refused: milliseconds until a token was due.
     wait_ms: u64,
 }
@@ -262,13 +380,7 @@ impl Limiter {
             match leases.get_mut(key) {
                 Some(l) if now < l.until && l.left > 0 => {
                     l.left -= 1;
-                    return Decision {
-                        allowed: true,
-                        limit: limits.per_minute,
-                        remaining: (l.shared_tokens + l.left).min(l.hour_left),
-                        reset_secs: l.reset_secs,
-                        retry_after: None,
-                    };
+                    return granted(limits, l, l.left);
                 }
                 Some(l) if now < l.until && l.wait_ms > 0 => {
                     return refused(limits, l);
@@ -294,41 +406,38 @@ impl Limiter {
             want.to_string(),
             back.to_string(),
         ];
-        let answer: Option<(u32, u32, u32, u64, u64)> = shared
+        let answer: Option<(u32, u32, u32, u64, u64, u64)> = shared
             .store
             .eval(&shared.script, &shared.store.key(self.name, key), &args)
             .await;
-        let Some((granted, shared_tokens, hour_left, reset_secs, wait_ms)) = answer else {
+        let Some((granted_count, shared_tokens, hour_left, reset_secs, wait_ms, hour_reset_secs)) =
+            answer
+        else {
             return self.local.check(key, limits, now);
         };
-        let ttl = if granted > 0 {
+        let ttl = if granted_count > 0 {
             LEASE_TTL
         } else {
             Duration::from_millis(wait_ms.max(1)).min(LEASE_TTL)
         };
         let mut lease = Lease {
-            left: granted.saturating_sub(1),
+            left: granted_count.saturating_sub(1),
             until: now + ttl,
             shared_tokens,
             hour_left,
             reset_secs,
+            hour_reset_secs,
             wait_ms,
         };
         let mut leases = shared.leases.lock().unwrap_or_else(|p| p.into_inner());
         // Concurrent requests may have taken leases meanwhile: their tokens are carried over,
         // never dropped (they are already counted in Redis).
         let carried = leases.get(key).map_or(0, |l| l.left);
-        if granted == 0 && carried > 0 {
+        if granted_count == 0 && carried > 0 {
             if let Some(l) = leases.get_mut(key) {
                 l.left -= 1;
             }
-            return Decision {
-                allowed: true,
-                limit: limits.per_minute,
-                remaining: (carried - 1).min(hour_left),
-                reset_secs,
-                retry_after: None,
-            };
+            return granted(limits, &lease, carried - 1);
         }
         lease.left += carried;
         leases.insert(key.to_owned(), lease);
@@ -342,28 +451,40 @@ impl Limiter {
             hour_left,
             now,
         );
-        if granted == 0 {
+        if granted_count == 0 {
             return refused(limits, &lease);
         }
-        Decision {
-            allowed: true,
-            limit: limits.per_minute,
-            remaining: (shared_tokens + lease.left).min(hour_left),
-            reset_secs,
-            retry_after: None,
-        }
+        granted(limits, &lease, lease.left)
     }
+}
+
+/// An admitted request served from a lease: `left` tokens of it remain on this replica, beside
+/// what the shared bucket held when it was taken (those are counted in Redis already, so the
+/// hour's remainder includes them too).
+#[cfg(feature = "server")]
+fn granted(limits: TierLimits, l: &Lease, left: u32) -> Decision {
+    Decision::new(
+        true,
+        limits,
+        l.shared_tokens.saturating_add(left),
+        l.reset_secs,
+        l.hour_left.saturating_add(left),
+        l.hour_reset_secs,
+        None,
+    )
 }
 
 #[cfg(feature = "server")]
 fn refused(limits: TierLimits, l: &Lease) -> Decision {
-    Decision {
-        allowed: false,
-        limit: limits.per_minute,
-        remaining: 0,
-        reset_secs: l.reset_secs,
-        retry_after: Some(l.wait_ms.div_ceil(1000).max(1)),
-    }
+    Decision::new(
+        false,
+        limits,
+        0,
+        l.reset_secs,
+        l.hour_left,
+        l.hour_reset_secs,
+        Some(l.wait_ms.div_ceil(1000).max(1)),
+    )
 }
 
 #[cfg(test)]
@@ -380,7 +501,8 @@ mod tests {
             let d = limiter.check("k", limits, t0);
             assert!(d.allowed, "request {i}");
             assert_eq!(d.remaining, 9 - i);
-            assert_eq!(d.limit, 60);
+            // The pair describes one window, the bucket: 10 requests, not the 60 a minute.
+            assert_eq!(d.limit, 10);
         }
         let refused = limiter.check("k", limits, t0);
         assert!(!refused.allowed);
@@ -410,7 +532,38 @@ mod tests {
         let d = limiter.check("k", limits, t0 + Duration::from_secs(10));
         assert!(!d.allowed);
         assert_eq!(d.retry_after, Some(3590));
+        // The hour binds now: the X-RateLimit pair describes it.
+        assert_eq!((d.limit, d.remaining, d.reset_secs), (5, 0, 3590));
         assert!(limiter.check("k", limits, t0 + HOUR).allowed);
+    }
+
+    #[test]
+    fn headers_describe_one_window_and_both_policies() {
+        let limiter = InMemoryRateLimiter::new();
+        let limits = Tier::Standard.limits().unwrap(); // 300/min, 10,000/h, burst 50
+        let t0 = Instant::now();
+        limiter.check("k", limits, t0);
+        let d = limiter.check("k", limits, t0);
+        let headers = d.headers();
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(get("x-ratelimit-limit"), "50");
+        assert_eq!(get("x-ratelimit-remaining"), "48");
+        // Two tokens at 5 a second.
+        assert_eq!(get("x-ratelimit-reset"), "1");
+        assert_eq!(
+            get("ratelimit-policy"),
+            "\"burst\";q=50;w=10, \"hour\";q=10000;w=3600"
+        );
+        assert_eq!(
+            get("ratelimit"),
+            "\"burst\";r=48;t=1, \"hour\";r=9998;t=3600"
+        );
     }
 }
 

@@ -553,6 +553,12 @@ pub fn assert_secret_file_rules(bin: &str, args: &[&str], var: &str, value: &str
 /// carries a Content-Security-Policy that allows nothing but `'self'` (and `data:` images).
 /// Blocking: run it off the thread that serves the service.
 pub fn assert_docs_are_self_contained(addr: &str) {
+    assert_docs_are_self_contained_but_may_call(addr, &[]);
+}
+
+/// As [`assert_docs_are_self_contained`], except that the page may send requests
+/// (`connect-src`) to `connect_to` (origins) as well as to itself.
+pub fn assert_docs_are_self_contained_but_may_call(addr: &str, connect_to: &[&str]) {
     let (head, page) = get_with_head(addr, "/docs", &[]);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let header = |head: &str, name: &str| {
@@ -569,10 +575,22 @@ pub fn assert_docs_are_self_contained(addr: &str) {
     );
     let csp = header(&head, "content-security-policy");
     assert!(csp.contains("default-src 'self'"), "{csp}");
-    for source in csp.split(';').flat_map(|d| d.split_whitespace().skip(1)) {
+    for directive in csp.split(';') {
+        let mut words = directive.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        for source in words {
+            assert!(
+                ["'self'", "'none'", "data:"].contains(&source)
+                    || (name == "connect-src" && connect_to.contains(&source)),
+                "the CSP allows `{source}` in {name}: {csp}"
+            );
+        }
+    }
+    for origin in connect_to {
         assert!(
-            ["'self'", "'none'", "data:"].contains(&source),
-            "the CSP allows `{source}`: {csp}"
+            csp.split(';')
+                .any(|d| d.trim().starts_with("connect-src") && d.contains(origin)),
+            "connect-src names {origin}: {csp}"
         );
     }
     assert!(

@@ -44,7 +44,8 @@ pub struct TokenRequest {
     grant_type: String,
     /// Space-delimited scopes; omitted means every scope registered for the application.
     scope: Option<String>,
-    /// With `client_secret_post` only.
+    /// With `client_secret_post`; beside HTTP Basic it may repeat the Basic user (a different
+    /// value is `invalid_request`).
     client_id: Option<String>,
     /// With `client_secret_post` only.
     client_secret: Option<String>,
@@ -91,12 +92,11 @@ fn form_decode(s: &str) -> Option<String> {
 }
 
 /// Finds the client's credentials: HTTP Basic or `client_id`+`client_secret` in the body,
-/// never both.
+/// never both (a body `client_id` equal to the Basic user is not a second method).
 fn client_credentials(
     req: &HttpRequest,
     form: &HashMap<String, String>,
 ) -> Result<ClientCredentials> {
-    let in_body = form.contains_key("client_id") || form.contains_key("client_secret");
     match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
             let value = value
@@ -106,7 +106,12 @@ fn client_credentials(
             if !scheme.eq_ignore_ascii_case("basic") {
                 return Err(Error::InvalidClient { basic: true });
             }
-            if in_body {
+            // A secret in the body beside Basic is a second authentication method (RFC 6749
+            // §2.3.1: "MUST NOT use more than one"). A `client_id` alone only identifies the
+            // client (§3.2.1 lets a client send it; Swagger UI and requests-oauthlib do): equal to
+            // the Basic user it is accepted, different it is a contradiction — `invalid_request`
+            // (§5.2: "includes multiple credentials … or is otherwise malformed").
+            if form.contains_key("client_secret") {
                 return Err(Error::InvalidRequest(
                     "Use one client authentication method: HTTP Basic or client_id/client_secret in the body, not both.".into(),
                 ));
@@ -119,8 +124,17 @@ fn client_credentials(
             let (id, secret) = decoded
                 .split_once(':')
                 .ok_or(Error::InvalidClient { basic: true })?;
+            let client_id = form_decode(id).ok_or(Error::InvalidClient { basic: true })?;
+            if form
+                .get("client_id")
+                .is_some_and(|body_id| *body_id != client_id)
+            {
+                return Err(Error::InvalidRequest(
+                    "The `client_id` in the body is not the HTTP Basic user: send one client identity.".into(),
+                ));
+            }
             Ok(ClientCredentials {
-                client_id: form_decode(id).ok_or(Error::InvalidClient { basic: true })?,
+                client_id,
                 secret: Secret::new(
                     form_decode(secret).ok_or(Error::InvalidClient { basic: true })?,
                 ),
@@ -354,6 +368,32 @@ mod tests {
         assert!(matches!(
             client_credentials(&req, &form),
             Err(Error::InvalidRequest(_))
+        ));
+        // A secret in the body is a second method even with the same client_id.
+        let form = HashMap::from([
+            ("client_id".to_string(), "a".to_string()),
+            ("client_secret".to_string(), "b".to_string()),
+        ]);
+        assert!(matches!(
+            client_credentials(&req, &form),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn basic_with_the_same_client_id_in_the_body_is_one_method() {
+        let raw = STANDARD.encode("app%3Ax:secret");
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, format!("Basic {raw}")))
+            .to_http_request();
+        let same = HashMap::from([("client_id".to_string(), "app:x".to_string())]);
+        let creds = client_credentials(&req, &same).unwrap();
+        assert_eq!(creds.client_id, "app:x");
+        assert!(creds.basic);
+        let other = HashMap::from([("client_id".to_string(), "app_other".to_string())]);
+        assert!(matches!(
+            client_credentials(&req, &other),
+            Err(Error::InvalidRequest(m)) if m.contains("client_id")
         ));
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 pub struct CreateApiKey {
     pub name: String,
     pub description: Option<String>,
-    /// `sandbox` or `live`.
+    /// `sandbox` or `live` (required: contract §3.4).
     pub environment: String,
     pub scopes: Vec<String>,
     /// Rate-limit tier (default `standard`).

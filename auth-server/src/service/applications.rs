@@ -27,7 +27,7 @@ pub struct CreateApplication {
     pub description: Option<String>,
     /// Scope names the application may request.
     pub scopes: Vec<String>,
-    /// `live` or `sandbox` (default `live`).
+    /// `sandbox` (the default, `Environment::DEFAULT_FOR_NEW_CREDENTIALS`) or `live`.
     pub environment: Option<String>,
     /// Rate-limit tier (default `standard`).
     pub tier: Option<String>,
@@ -188,7 +188,7 @@ impl CreateApplication {
             )?,
             scopes: parse_scopes("scopes", &self.scopes)?,
             environment: match self.environment.as_deref() {
-                None => Environment::Live,
+                None => Environment::DEFAULT_FOR_NEW_CREDENTIALS,
                 Some(e) => parse_environment(e)?,
             },
             tier: match self.tier.as_deref() {
@@ -600,7 +600,7 @@ mod tests {
     fn validation_applies_defaults_and_trims() {
         let new = create_req().validate().unwrap();
         assert_eq!(new.name, "Case sync");
-        assert_eq!(new.environment, Environment::Live);
+        assert_eq!(new.environment, Environment::Sandbox);
         assert_eq!(new.tier, Tier::Standard);
         assert_eq!(new.scopes.len(), 2);
     }

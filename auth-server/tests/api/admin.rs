@@ -159,7 +159,8 @@ async fn application_defaults_patch_and_delete() {
         .json()
         .await
         .unwrap();
-    assert_eq!(created["environment"], "live");
+    // One default for every way of creating a credential: sandbox.
+    assert_eq!(created["environment"], "sandbox");
     assert_eq!(created["tier"], "standard");
     let path = format!(
         "/admin/applications/{}",

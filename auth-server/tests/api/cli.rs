@@ -254,6 +254,38 @@ fn invalid_flag_values_exit_non_zero_naming_the_flag() {
     assert_eq!(listed["data"], serde_json::json!([]));
 }
 
+/// The admin API, the CLI and the console create applications in one default environment:
+/// sandbox. (An API key's environment is required everywhere, contract §3.4.)
+#[test]
+fn applications_created_without_an_environment_are_sandbox() {
+    let db = migrated_db();
+    let app = stdout_json(&cli(
+        &db,
+        &[
+            "app",
+            "create",
+            "--name",
+            "no env",
+            "--scopes",
+            "cases:read",
+        ],
+    ));
+    assert_eq!(app["environment"], "sandbox");
+    let out = cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "no env",
+            "--scopes",
+            "cases:read",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--environment"));
+}
+
 #[test]
 fn key_commands_create_list_and_revoke() {
     let db = migrated_db();
@@ -348,6 +380,7 @@ fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
         ("METRICS_BIND", "internal-only"),
         ("CORS_ALLOWED_ORIGINS", "*"),
         ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
+        ("RUST_LOG", "warn,auth_server=loud"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
             .arg("migrate")
@@ -512,6 +545,78 @@ fn serving_without_a_key_encryption_key_refuses_to_start_naming_it() {
     assert!(failed, "exits non-zero: {stderr}");
     assert!(stderr.contains("SIGNING_KEY_ENCRYPTION_KEY"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// A missing KEK is a configuration error like the others: reported with them, exit 2.
+#[test]
+fn a_missing_kek_is_reported_with_the_other_configuration_errors_and_exit_2() {
+    let db = TestDb::create();
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("AUTH_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("AUTH_ISSUER", "auth.example.com")
+        .env("RUST_LOG", "warn")
+        .env_remove("SIGNING_KEY_ENCRYPTION_KEY")
+        .env_remove("SIGNING_KEY_ENCRYPTION_KEY_FILE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.trim().lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines
+        .iter()
+        .all(|l| l.starts_with("auth-server: configuration error: ")));
+    assert!(stderr.contains("AUTH_ISSUER"), "{stderr}");
+    assert!(
+        stderr.contains("SIGNING_KEY_ENCRYPTION_KEY: is not set"),
+        "{stderr}"
+    );
+}
+
+/// An unreachable PostgreSQL: one line, at once — not r2d2's retries, one multi-line block
+/// each, for the pool's whole build timeout.
+#[test]
+fn an_unreachable_postgresql_is_one_line_quickly() {
+    let port = free_port(); // nothing listens there
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://caseforge:hunter2@127.0.0.1:{port}/caseforge"),
+        )
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let stderr = assert_one_line_failure(&out, "DATABASE_URL");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+}
+
+/// A malformed `.env` names the line, never its content.
+#[test]
+fn a_malformed_env_file_names_its_line_number() {
+    let cwd =
+        std::env::temp_dir().join(format!("cf-dotenv-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::write(
+        cwd.join(".env"),
+        "RUST_LOG=warn\nBCRYPT_COST=4\nsecret hunter2\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("migrate")
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    let stderr = assert_one_line_failure(&out, ".env: line 3");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&cwd);
 }
 
 #[test]

@@ -161,6 +161,55 @@ async fn a_wrong_method_is_405_with_allow_and_head_answers_wherever_get_does() {
     }
 }
 
+/// The resource API's `/docs` "Authorize" (client credentials): Swagger UI posts to this token
+/// endpoint from the API's origin with `Authorization: Basic`, a form body and
+/// `X-Requested-With`. Listed in `CORS_ALLOWED_ORIGINS`, that origin gets its preflight answered
+/// and can read the token.
+#[actix_web::test]
+async fn the_token_endpoint_answers_swagger_uis_preflight_and_token_request_from_an_allowed_origin()
+{
+    const API_ORIGIN: &str = "http://127.0.0.1:9080";
+    let app = spawn_app_with(|c| c.cors_allowed_origins = vec![API_ORIGIN.to_owned()]).await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let preflight = app
+        .http
+        .request(Method::OPTIONS, app.url("/oauth/token"))
+        .header(ORIGIN, API_ORIGIN)
+        .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type,x-requested-with",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], API_ORIGIN);
+    let allowed = preflight.headers()[ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("x-requested-with"), "{allowed}");
+
+    // What Swagger UI then sends: an empty `scope` when no box is ticked.
+    let resp = app
+        .http
+        .post(app.url("/oauth/token"))
+        .header(ORIGIN, API_ORIGIN)
+        .header("x-requested-with", "XMLHttpRequest")
+        .header("accept", "application/json, text/plain, */*")
+        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], API_ORIGIN);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "cases:read");
+}
+
 #[actix_web::test]
 async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() {
     let app = spawn_app_with(|c| c.cors_allowed_origins = vec![APP_ORIGIN.to_owned()]).await;

@@ -174,6 +174,44 @@ async fn malformed_requests_get_the_rfc6749_errors() {
     assert_eq!(resp.status(), 413);
 }
 
+/// RFC 6749 §2.3.1 forbids two authentication *methods*; a `client_id` field that names the
+/// Basic user (as requests-oauthlib and Swagger UI send it) only identifies the client.
+#[actix_web::test]
+async fn basic_with_the_same_client_id_in_the_body_gets_a_token_and_a_different_one_is_invalid_request(
+) {
+    let app = spawn_app().await;
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let other = app.create_app(&["cases:read"], "sandbox").await;
+    let creds = Some((client.client_id.as_str(), client.client_secret.as_str()));
+
+    let same = format!(
+        "grant_type=client_credentials&client_id={}",
+        client.client_id
+    );
+    let resp = app.token_request(&same, creds).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["sub"],
+        client.client_id.as_str()
+    );
+
+    let different = format!(
+        "grant_type=client_credentials&client_id={}",
+        other.client_id
+    );
+    let body = assert_error(
+        app.token_request(&different, creds).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("client_id"));
+}
+
 #[actix_web::test]
 async fn unknown_client_and_wrong_secret_are_indistinguishable() {
     let app = spawn_app().await;

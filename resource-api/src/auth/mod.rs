@@ -337,21 +337,11 @@ impl Authenticator {
     }
 }
 
-fn rate_headers(d: &Decision) -> [(HeaderName, String); 3] {
-    [
-        (
-            HeaderName::from_static("x-ratelimit-limit"),
-            d.limit.to_string(),
-        ),
-        (
-            HeaderName::from_static("x-ratelimit-remaining"),
-            d.remaining.to_string(),
-        ),
-        (
-            HeaderName::from_static("x-ratelimit-reset"),
-            d.reset_secs.to_string(),
-        ),
-    ]
+/// The rate-limit headers of a decision (`shared::ratelimit::Decision::headers`).
+fn rate_headers(d: &Decision) -> impl Iterator<Item = (HeaderName, String)> {
+    d.headers()
+        .into_iter()
+        .map(|(name, value)| (HeaderName::from_static(name), value))
 }
 
 /// The `/v2` authentication and rate-limit middleware.

@@ -106,12 +106,16 @@ fn subject_param(v: &Option<String>) -> Result<Option<String>> {
     }
 }
 
-fn one_of(name: &str, v: &Option<String>, allowed: &[&str]) -> Result<Option<String>> {
+fn one_of(
+    name: &'static str,
+    v: &Option<String>,
+    allowed: &'static [&'static str],
+) -> Result<Option<String>> {
     match v {
-        Some(s) if !allowed.contains(&s.as_str()) => Err(Error::Query(format!(
-            "`{name}` must be one of {}.",
-            allowed.join(", ")
-        ))),
+        Some(s) if !allowed.contains(&s.as_str()) => Err(Error::QueryValue {
+            parameter: name,
+            allowed,
+        }),
         other => Ok(other.clone()),
     }
 }

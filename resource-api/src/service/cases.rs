@@ -26,6 +26,9 @@ pub enum CaseStatus {
 }
 
 impl CaseStatus {
+    /// Every value, as the API spells it.
+    pub const NAMES: &'static [&'static str] = &["open", "in_review", "escalated", "closed"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseStatus::Open => "open",
@@ -46,6 +49,9 @@ pub enum CasePriority {
 }
 
 impl CasePriority {
+    /// Every value, as the API spells it.
+    pub const NAMES: &'static [&'static str] = &["low", "medium", "high", "critical"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CasePriority::Low => "low",
@@ -56,9 +62,15 @@ impl CasePriority {
     }
 }
 
-fn parse_enum<T: for<'de> Deserialize<'de>>(field: &'static str, value: &str) -> Result<T> {
-    serde_json::from_value(Value::String(value.to_owned()))
-        .map_err(|_| Error::Query(format!("`{field}` has an unknown value.")))
+fn parse_enum<T: for<'de> Deserialize<'de>>(
+    field: &'static str,
+    allowed: &'static [&'static str],
+    value: &str,
+) -> Result<T> {
+    serde_json::from_value(Value::String(value.to_owned())).map_err(|_| Error::QueryValue {
+        parameter: field,
+        allowed,
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -276,12 +288,18 @@ pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<Case
         status: q
             .status
             .as_deref()
-            .map(|s| parse_enum::<CaseStatus>("status", s).map(|s| s.as_str().to_owned()))
+            .map(|s| {
+                parse_enum::<CaseStatus>("status", CaseStatus::NAMES, s)
+                    .map(|s| s.as_str().to_owned())
+            })
             .transpose()?,
         priority: q
             .priority
             .as_deref()
-            .map(|s| parse_enum::<CasePriority>("priority", s).map(|s| s.as_str().to_owned()))
+            .map(|s| {
+                parse_enum::<CasePriority>("priority", CasePriority::NAMES, s)
+                    .map(|s| s.as_str().to_owned())
+            })
             .transpose()?,
         assignee: q
             .assignee
@@ -552,4 +570,29 @@ pub async fn history(
             changes: serde_json::from_str(&e.changes).unwrap_or(Value::Null),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lists an unknown value's error shows are exactly what serde accepts.
+    #[test]
+    fn enum_names_are_the_serde_values() {
+        for name in CaseStatus::NAMES {
+            let s: CaseStatus = parse_enum("status", CaseStatus::NAMES, name).unwrap();
+            assert_eq!(s.as_str(), *name);
+        }
+        for name in CasePriority::NAMES {
+            let p: CasePriority = parse_enum("priority", CasePriority::NAMES, name).unwrap();
+            assert_eq!(p.as_str(), *name);
+        }
+        assert!(matches!(
+            parse_enum::<CaseStatus>("status", CaseStatus::NAMES, "pending"),
+            Err(Error::QueryValue {
+                parameter: "status",
+                ..
+            })
+        ));
+    }
 }

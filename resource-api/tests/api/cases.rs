@@ -234,6 +234,37 @@ async fn lists_filter_and_paginate() {
 }
 
 #[actix_web::test]
+async fn an_unknown_enum_value_in_the_query_lists_the_valid_ones() {
+    let s = TestStack::start().await;
+    let (_, _, token) = s.app_token(&["cases:read"], "sandbox", "unlimited").await;
+    let body = assert_error(
+        s.get("/v2/cases?status=pending", &token).await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    let description = body["error_description"].as_str().unwrap();
+    for value in ["open", "in_review", "escalated", "closed"] {
+        assert!(description.contains(value), "{description}");
+    }
+    assert_eq!(body["details"]["parameter"], "status");
+    assert_eq!(
+        body["details"]["allowed"],
+        serde_json::json!(["open", "in_review", "escalated", "closed"])
+    );
+    let body = assert_error(
+        s.get("/v2/cases?priority=urgent", &token).await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(
+        body["details"]["allowed"],
+        serde_json::json!(["low", "medium", "high", "critical"])
+    );
+}
+
+#[actix_web::test]
 async fn bad_input_gets_4xx_and_writes_nothing() {
     let s = TestStack::start().await;
     let (_, _, token) = s

@@ -82,6 +82,8 @@ async fn every_v2_operation_documents_401_403_415_429_and_the_rate_limit_headers
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",
             "X-RateLimit-Reset",
+            "RateLimit-Policy",
+            "RateLimit",
         ] {
             assert!(
                 header_names(limited).contains(&header.to_owned()),
@@ -98,10 +100,12 @@ async fn every_v2_operation_documents_401_403_415_429_and_the_rate_limit_headers
             .find(|(code, _)| code.starts_with('2'))
             .unwrap_or_else(|| panic!("{what}: a success answer"))
             .1;
-        assert!(
-            header_names(success).contains(&"X-RateLimit-Remaining".to_owned()),
-            "{what}: success with the rate-limit headers"
-        );
+        for header in ["X-RateLimit-Remaining", "RateLimit-Policy", "RateLimit"] {
+            assert!(
+                header_names(success).contains(&header.to_owned()),
+                "{what}: success with the rate-limit headers ({header})"
+            );
+        }
         if !scopes(&op).is_empty() {
             assert!(
                 header_names(&responses["403"]).contains(&"WWW-Authenticate".to_owned()),
@@ -249,12 +253,28 @@ async fn servers_is_the_configured_public_url() {
 }
 
 #[actix_web::test]
-async fn docs_are_served_from_the_binary_with_a_self_only_csp() {
+async fn docs_are_served_from_the_binary_and_may_call_only_the_issuer() {
     let s = TestStack::start().await;
     let addr = s.api.trim_start_matches("http://").to_owned();
+    // Swagger UI's "Authorize" (client credentials) posts to the issuer's token endpoint: the
+    // CSP lets the page call that origin, and nothing else besides itself.
+    let issuer = s.auth.clone();
     actix_web::rt::task::spawn_blocking(move || {
-        shared::testing::assert_docs_are_self_contained(&addr)
+        shared::testing::assert_docs_are_self_contained_but_may_call(&addr, &[&issuer])
     })
     .await
     .unwrap();
+    let doc: serde_json::Value = s
+        .http
+        .get(format!("{}/openapi.json", s.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["tokenUrl"],
+        format!("{}/oauth/token", s.auth)
+    );
 }

@@ -12,12 +12,25 @@ async fn basic_tier_gets_headers_then_429_with_retry_after() {
     for i in 0..10 {
         let resp = s.get("/v2/me", &key).await;
         assert_eq!(resp.status(), 200, "request {i}");
-        assert_eq!(resp.headers()["x-ratelimit-limit"], "60");
+        // One window: the burst bucket's 10, of which Remaining counts what is left.
+        assert_eq!(resp.headers()["x-ratelimit-limit"], "10");
         let remaining: u32 = resp.headers()["x-ratelimit-remaining"]
             .to_str()
             .unwrap()
             .parse()
             .unwrap();
+        assert!(remaining < 10);
+        // The IETF fields name both windows (draft-ietf-httpapi-ratelimit-headers).
+        assert_eq!(
+            resp.headers()["ratelimit-policy"],
+            "\"burst\";q=10;w=10, \"hour\";q=1000;w=3600"
+        );
+        let current = resp.headers()["ratelimit"].to_str().unwrap();
+        assert!(
+            current.starts_with(&format!("\"burst\";r={remaining};t=")),
+            "{current}"
+        );
+        assert!(current.contains(", \"hour\";r="), "{current}");
         // Non-increasing: a slow machine may refill a token between two requests.
         assert!(remaining <= last_remaining);
         last_remaining = remaining;
@@ -39,6 +52,11 @@ async fn basic_tier_gets_headers_then_429_with_retry_after() {
         .unwrap();
     assert!((1..=2).contains(&retry));
     assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(resp.headers()["x-ratelimit-limit"], "10");
+    assert!(resp.headers()["ratelimit"]
+        .to_str()
+        .unwrap()
+        .starts_with("\"burst\";r=0;t="));
     assert_error(resp, 429, "rate_limited").await;
 }
 
@@ -50,6 +68,7 @@ async fn unlimited_is_never_limited_and_applications_have_tiers_too() {
         let resp = s.get("/v2/me", &key).await;
         assert_eq!(resp.status(), 200);
         assert!(!resp.headers().contains_key("x-ratelimit-limit"));
+        assert!(!resp.headers().contains_key("ratelimit-policy"));
     }
     let (_, _, token) = s.app_token(&[], "sandbox", "basic").await;
     let statuses: Vec<u16> = {

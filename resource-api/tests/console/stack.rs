@@ -37,6 +37,8 @@ impl Stack {
             .then(|| db.url().to_owned());
         let (la, pa) = listener();
         let auth = format!("http://127.0.0.1:{pa}");
+        let (l, port) = listener();
+        let api = format!("http://127.0.0.1:{port}");
         let config = auth_server::Config {
             bind: "127.0.0.1:0".parse().expect("address"),
             database_url: db.url().to_owned(),
@@ -50,7 +52,8 @@ impl Stack {
             previous_signing_key_encryption_key: None,
             bcrypt_concurrency: 2,
             metrics_bind: None,
-            cors_allowed_origins: Vec::new(),
+            // As dev.sh: the resource API's /docs may fetch tokens ("Authorize").
+            cors_allowed_origins: vec![api.clone()],
             trusted_proxies: Default::default(),
             redis_url: None,
             database_listen_url: listen.clone(),
@@ -70,8 +73,6 @@ impl Stack {
         let refusals = app.refusals();
         actix_web::rt::spawn(app.run_until_stopped());
 
-        let (l, port) = listener();
-        let api = format!("http://127.0.0.1:{port}");
         let config = resource_api::Config {
             bind: "127.0.0.1:0".parse().expect("address"),
             public_url: api.clone(),

@@ -297,18 +297,58 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 
 /// r2d2 logs every failed connection attempt itself; its default handler prints the error as
 /// is. This one logs it through [`DatabaseTarget::redact`] (a second guard behind the redaction
-/// in [`ConnectionManager::connect`]).
+/// in [`ConnectionManager::connect`]), on one line, and stays silent while [`Db::connect`]
+/// builds the pool: a start that fails says so once, in its own error.
 #[derive(Debug)]
 struct RedactingErrorHandler {
     target: DatabaseTarget,
+    quiet: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl r2d2::HandleError<r2d2::Error> for RedactingErrorHandler {
     fn handle_error(&self, error: r2d2::Error) {
+        if self.quiet.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         tracing::error!(
             "database connection failed: {}",
-            self.target.redact(&error.to_string())
+            one_line(&self.target.redact(&error.to_string()))
         );
+    }
+}
+
+/// libpq's messages span lines (`…failed: Connection refused\n\tIs the server running…`):
+/// joined into one, so that a failed start is one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How long the first connection of a start may take before the start gives up.
+const CONNECT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens one PostgreSQL connection before the pool is built, within
+/// [`CONNECT_PROBE_TIMEOUT`]: an unreachable or refusing server is then one clear line at once,
+/// instead of r2d2 retrying (and logging) for its whole build timeout. A server that does not
+/// answer at all (a dropped SYN) leaves the probe's thread waiting on libpq; the start fails
+/// regardless.
+fn probe(manager: &ConnectionManager) -> Result<(), String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let m = manager.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(m.open().map(drop));
+    });
+    match rx.recv_timeout(CONNECT_PROBE_TIMEOUT) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(one_line(&manager.target.redact(&e.to_string()))),
+        Err(_) => Err(format!(
+            "no answer within {} s",
+            CONNECT_PROBE_TIMEOUT.as_secs()
+        )),
     }
 }
 
@@ -375,25 +415,37 @@ impl Db {
                 }
             }
         }
+        let manager = ConnectionManager {
+            target: target.clone(),
+        };
+        if let DatabaseTarget::Postgres(_) = &target {
+            probe(&manager).map_err(|e| format!("cannot connect to {}: {e}", target.describe()))?;
+        }
+        let quiet = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .connection_timeout(CHECKOUT_TIMEOUT)
             .error_handler(Box::new(RedactingErrorHandler {
                 target: target.clone(),
+                quiet: quiet.clone(),
             }))
-            .build(ConnectionManager {
-                target: target.clone(),
-            })
-            .map_err(|e| target.redact(&format!("cannot connect to {}: {e}", target.describe())))?;
+            .build(manager)
+            .map_err(|e| {
+                one_line(&target.redact(&format!("cannot connect to {}: {e}", target.describe())))
+            })?;
         let db = Db {
             pool,
             target,
             permits: Arc::new(Semaphore::new(max_size as usize + 2)),
         };
         db.prepare().map_err(|e| {
-            db.target
-                .redact(&format!("cannot prepare {}: {e}", db.target.describe()))
+            one_line(
+                &db.target
+                    .redact(&format!("cannot prepare {}: {e}", db.target.describe())),
+            )
         })?;
+        // Started: from now on a lost connection is worth a log line.
+        quiet.store(false, std::sync::atomic::Ordering::Relaxed);
         Ok(db)
     }
 

@@ -386,14 +386,14 @@ pub(crate) fn scope_checkboxes(checked: &ScopeSet) -> Markup {
 }
 
 /// The environment choices `role` may create in (only sandbox for a developer); `chosen`
-/// (default sandbox) is selected.
+/// (default `Environment::DEFAULT_FOR_NEW_CREDENTIALS`) is selected.
 pub(crate) fn environment_select(
     signed: &SignedIn,
     id: &str,
     chosen: Option<Environment>,
 ) -> Markup {
     let envs = policy::creatable_environments(signed.operator.role);
-    let chosen = chosen.unwrap_or(Environment::Sandbox);
+    let chosen = chosen.unwrap_or(Environment::DEFAULT_FOR_NEW_CREDENTIALS);
     html! {
         label for=(id) { "Environment" }
         select name="environment" id=(id) required {
