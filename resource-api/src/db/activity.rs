@@ -2,11 +2,9 @@
 
 use diesel::prelude::*;
 use shared::db::schema::{alerts, transactions};
-use shared::db::{Backend, DbConnection};
+use shared::db::Backend;
 
-use super::keyset_list;
-use super::Scoped;
-use crate::pagination::{Lists, PageRequest};
+use super::{listed, Scoped};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = transactions)]
@@ -70,26 +68,6 @@ impl Scoped {
         q
     }
 
-    pub fn list_transactions(
-        &self,
-        conn: &mut DbConnection,
-        f: &TransactionFilters,
-        page: &PageRequest,
-        lists: &Lists,
-    ) -> QueryResult<(Vec<TransactionRow>, i64)> {
-        let base = || self.filtered_transactions(f);
-        Ok(keyset_list!(
-            conn,
-            lists,
-            page,
-            base,
-            transactions::occurred_at,
-            transactions::id,
-            TransactionRow,
-            desc
-        ))
-    }
-
     fn filtered_alerts<'a>(&self, f: &'a AlertFilters) -> alerts::BoxedQuery<'a, Backend> {
         let mut q = alerts::table
             .filter(alerts::environment.eq(self.env()))
@@ -105,24 +83,23 @@ impl Scoped {
         }
         q
     }
-
-    pub fn list_alerts(
-        &self,
-        conn: &mut DbConnection,
-        f: &AlertFilters,
-        page: &PageRequest,
-        lists: &Lists,
-    ) -> QueryResult<(Vec<AlertRow>, i64)> {
-        let base = || self.filtered_alerts(f);
-        Ok(keyset_list!(
-            conn,
-            lists,
-            page,
-            base,
-            alerts::created_at,
-            alerts::id,
-            AlertRow,
-            desc
-        ))
-    }
 }
+
+listed!(
+    TransactionRow,
+    transactions,
+    "transactions",
+    TransactionFilters,
+    occurred_at,
+    desc,
+    |scoped, f| scoped.filtered_transactions(f)
+);
+listed!(
+    AlertRow,
+    alerts,
+    "alerts",
+    AlertFilters,
+    created_at,
+    desc,
+    |scoped, f| scoped.filtered_alerts(f)
+);

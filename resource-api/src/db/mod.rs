@@ -23,6 +23,8 @@ use diesel::QueryResult;
 use shared::db::{Db, DbConnection};
 use shared::Environment;
 
+use crate::pagination::{Keyset, Lists, PageRequest};
+
 /// The environment a request may see. Built from a verified principal, never from input.
 #[derive(Debug, Clone, Copy)]
 pub struct Scoped {
@@ -65,33 +67,91 @@ impl EnvDb {
     }
 }
 
-/// A record whose every write bumps a version (cases, SARs, watchlist entries, subjects).
+/// A `/v2` row that lists read: the list's name, its filters, and each row's place in the
+/// list's order. Cases, SARs, watchlist entries and subjects are also [`VersionedRow`]s;
+/// transactions and alerts are only listed.
+pub trait Listed: Sized + Send + 'static {
+    /// The list's name in cursors and cached counts (`pagination::list_name`).
+    const LIST: &'static str;
+
+    /// The list's filters, already validated; `()` for a list without any. Their `Debug` is
+    /// part of the list's name, so a cursor only works with the filters it was issued for.
+    type Filters: std::fmt::Debug + Send + Sync + 'static;
+
+    /// The row's position in the list's order (`(sort key, id)`).
+    fn keyset(&self) -> Keyset;
+
+    /// One page of the list in this environment (see [`keyset_list!`]) and its total.
+    fn list(
+        scoped: &Scoped,
+        conn: &mut DbConnection,
+        filters: &Self::Filters,
+        page: &PageRequest,
+        lists: &Lists,
+    ) -> QueryResult<(Vec<Self>, i64)>;
+}
+
+/// A record whose every write bumps a version (cases, SARs, watchlist entries, subjects): its
+/// point read, its insert and its conditional write, all bound to a [`Scoped`] environment.
 ///
 /// There is no unconditional save: a write names the version it read, so that two writers
 /// that read the same version cannot both succeed, on either backend. (PostgreSQL at READ
 /// COMMITTED re-checks the `WHERE` of an `UPDATE` against the row a concurrent writer
 /// committed, so the loser updates nothing instead of overwriting the winner.)
-pub trait VersionedRow: Sized + Send + 'static {
+pub trait VersionedRow: Listed {
     /// The record's name in a 404.
     const NAME: &'static str;
+
+    /// The prefix of its ids (`case_…`): an id of another shape is a 404 without a lookup.
+    const ID_PREFIX: &'static str;
+
+    fn id(&self) -> &str;
 
     fn version(&self) -> i64;
 
     /// When the record was last written (Unix microseconds).
     fn updated_at(&self) -> i64;
 
+    /// The record with this id in this environment (on the concrete backend,
+    /// `shared::on_backend!`: the point read of every `GET /v2/…/{id}` and every write).
     fn find(scoped: &Scoped, conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>>;
+
+    /// Inserts the row in this environment, whatever its `environment` field says.
+    fn insert(&self, scoped: &Scoped, conn: &mut DbConnection) -> QueryResult<usize>;
 
     /// Writes the row with its version bumped, if the stored version is still the one read.
     /// `false` (and nothing written, the row unchanged) when another write came first.
     fn save_if_current(&mut self, scoped: &Scoped, conn: &mut DbConnection) -> QueryResult<bool>;
 }
 
-/// Implements [`VersionedRow`] for a row struct with `id`, `environment` and `version`.
+/// Implements [`Listed`] and [`VersionedRow`] for a row struct with `id`, `environment`,
+/// `created_at`, `updated_at` and `version`, listed newest first (`created_at DESC, id DESC`).
+/// `filtered` names the `Scoped` method giving the environment-bound, filtered, boxed query of
+/// its list; without it the list has no filters.
 macro_rules! versioned_row {
-    ($row:ty, $table:ident, $name:literal, $find:ident) => {
+    ($row:ty, $table:ident, name = $name:literal, prefix = $prefix:literal, list = $list:literal) => {
+        $crate::db::versioned_row!(@row $row, $table, $name, $prefix);
+        $crate::db::listed!($row, $table, $list, (), created_at, desc, |scoped, _f| {
+            $table::table
+                .filter($table::environment.eq(scoped.env()))
+                .into_boxed::<shared::db::Backend>()
+        });
+    };
+    ($row:ty, $table:ident, name = $name:literal, prefix = $prefix:literal, list = $list:literal,
+        filters = $filters:ty, filtered = $filtered:ident) => {
+        $crate::db::versioned_row!(@row $row, $table, $name, $prefix);
+        $crate::db::listed!($row, $table, $list, $filters, created_at, desc, |scoped, f| {
+            scoped.$filtered(f)
+        });
+    };
+    (@row $row:ty, $table:ident, $name:literal, $prefix:literal) => {
         impl $crate::db::VersionedRow for $row {
             const NAME: &'static str = $name;
+            const ID_PREFIX: &'static str = $prefix;
+
+            fn id(&self) -> &str {
+                &self.id
+            }
 
             fn version(&self) -> i64 {
                 self.version
@@ -102,18 +162,35 @@ macro_rules! versioned_row {
             }
 
             fn find(
-                scoped: &Scoped,
-                conn: &mut DbConnection,
+                scoped: &$crate::db::Scoped,
+                conn: &mut shared::db::DbConnection,
                 id: &str,
-            ) -> QueryResult<Option<Self>> {
-                scoped.$find(conn, id)
+            ) -> diesel::QueryResult<Option<Self>> {
+                shared::on_backend!(conn, |c| $table::table
+                    .filter($table::environment.eq(scoped.env()))
+                    .filter($table::id.eq(id))
+                    .select(<$row>::as_select())
+                    .get_result(c)
+                    .optional())
+            }
+
+            fn insert(
+                &self,
+                scoped: &$crate::db::Scoped,
+                conn: &mut shared::db::DbConnection,
+            ) -> diesel::QueryResult<usize> {
+                let row = Self {
+                    environment: scoped.env().to_owned(),
+                    ..self.clone()
+                };
+                diesel::insert_into($table::table).values(&row).execute(conn)
             }
 
             fn save_if_current(
                 &mut self,
-                scoped: &Scoped,
-                conn: &mut DbConnection,
-            ) -> QueryResult<bool> {
+                scoped: &$crate::db::Scoped,
+                conn: &mut shared::db::DbConnection,
+            ) -> diesel::QueryResult<bool> {
                 let read = self.version;
                 self.version = read + 1;
                 let n = diesel::update(
@@ -134,6 +211,43 @@ macro_rules! versioned_row {
 }
 pub(crate) use versioned_row;
 
+/// Implements [`Listed`] for a row of `$table` in `($key $dir, id $dir)` order; `$base` builds
+/// the environment-bound, filtered, boxed query from the scope and the filters.
+macro_rules! listed {
+    ($row:ty, $table:ident, $list:literal, $filters:ty, $key:ident, $dir:ident,
+        |$scoped:ident, $f:ident| $base:expr) => {
+        impl $crate::db::Listed for $row {
+            const LIST: &'static str = $list;
+            type Filters = $filters;
+
+            fn keyset(&self) -> $crate::pagination::Keyset {
+                $crate::pagination::Keyset::new(self.$key, &self.id)
+            }
+
+            fn list(
+                $scoped: &$crate::db::Scoped,
+                conn: &mut shared::db::DbConnection,
+                $f: &$filters,
+                page: &$crate::pagination::PageRequest,
+                lists: &$crate::pagination::Lists,
+            ) -> diesel::QueryResult<(Vec<Self>, i64)> {
+                let base = || $base;
+                Ok($crate::db::keyset_list!(
+                    conn,
+                    lists,
+                    page,
+                    base,
+                    $table::$key,
+                    $table::id,
+                    $row,
+                    $dir
+                ))
+            }
+        }
+    };
+}
+pub(crate) use listed;
+
 /// One page of a list in the order `(key, id)`, and the list's total (see
 /// [`crate::pagination`]): at most `page_size + 1` rows, through the composite index on
 /// `(…filters, key, id)`. `$base` is a closure giving the environment-bound, filtered, boxed
@@ -151,7 +265,7 @@ macro_rules! keyset_list {
         $dir:ident, $incl:ident, $excl:ident) => {{
         use $crate::pagination::Start;
         let page: &$crate::pagination::PageRequest = $page;
-        let conn: &mut DbConnection = $conn;
+        let conn: &mut shared::db::DbConnection = $conn;
         // Where the page starts: `Some(None)` from the first row, `Some(Some((key, id,
         // inclusive)))` from that row, `None` past the end; and how many rows to skip from there.
         let (start, skip): (Option<Option<(i64, String, bool)>>, i64) = match &page.start {
@@ -264,8 +378,11 @@ mod tests {
         let row = case("sandbox");
         let (in_live, in_sandbox) = db
             .run_blocking(move |c| {
-                live.insert_case(c, &row)?;
-                Ok((live.find_case(c, &row.id)?, sandbox.find_case(c, &row.id)?))
+                row.insert(&live, c)?;
+                Ok((
+                    CaseRow::find(&live, c, &row.id)?,
+                    CaseRow::find(&sandbox, c, &row.id)?,
+                ))
             })
             .unwrap();
         assert_eq!(in_live.unwrap().environment, "live");
@@ -289,20 +406,20 @@ mod tests {
                     row.id = format!("case_{i:08}");
                     row.reference = format!("CF-2026-{i:06}");
                     row.created_at = i / 2;
-                    live.insert_case(c, &row)?;
+                    row.insert(&live, c)?;
                     if i % 10 == 0 {
                         row.id = format!("case_s{i:08}");
-                        sandbox.insert_case(c, &row)?;
+                        row.insert(&sandbox, c)?;
                     }
                 }
                 Ok(())
             })
         })
         .unwrap();
-        let list = crate::pagination::list_name("cases", live.env(), &filters);
+        let list = crate::pagination::list_name(CaseRow::LIST, live.env(), &filters);
         let page = |q: PageQuery| {
             let req = PageRequest::parse(&q, list.clone()).unwrap();
-            db.run_blocking(|c| live.list_cases(c, &filters, &req, &lists))
+            db.run_blocking(|c| CaseRow::list(&live, c, &filters, &req, &lists))
                 .unwrap()
         };
         // The cursor walk: every live case once, newest first.

@@ -12,7 +12,8 @@ use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::pagination::Lists;
 use crate::service::cases::{
-    self, AssignCase, CaseEventView, CaseQuery, CaseView, CloseCase, CreateCase, PatchCase,
+    self, AssignCase, CaseEventView, CaseQuery, CaseView, CaseWrite, CloseCase, CreateCase,
+    PatchCase,
 };
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
@@ -97,16 +98,14 @@ pub async fn patch(
     if_match: IfMatch,
     body: Json<PatchCase>,
 ) -> Result<HttpResponse> {
-    let case = cases::patch(
-        &repo,
-        auth.id(),
-        &id,
-        body.into_inner(),
+    write(
+        auth,
+        repo,
+        id,
         if_match,
-        now_micros(),
+        CaseWrite::Patch(body.into_inner()),
     )
-    .await?;
-    Ok(respond(StatusCode::OK, &case))
+    .await
 }
 
 /// Assign (or unassign with `null`).
@@ -124,16 +123,14 @@ pub async fn assign(
     if_match: IfMatch,
     body: Json<AssignCase>,
 ) -> Result<HttpResponse> {
-    let case = cases::assign(
-        &repo,
-        auth.id(),
-        &id,
-        body.into_inner(),
+    write(
+        auth,
+        repo,
+        id,
         if_match,
-        now_micros(),
+        CaseWrite::Assign(body.into_inner()),
     )
-    .await?;
-    Ok(respond(StatusCode::OK, &case))
+    .await
 }
 
 /// Close with a resolution; closing a closed case is 409.
@@ -152,14 +149,24 @@ pub async fn close(
     if_match: IfMatch,
     body: Json<CloseCase>,
 ) -> Result<HttpResponse> {
-    let case = cases::close(
-        &repo,
-        auth.id(),
-        &id,
-        body.into_inner(),
+    write(
+        auth,
+        repo,
+        id,
         if_match,
-        now_micros(),
+        CaseWrite::Close(body.into_inner()),
     )
-    .await?;
+    .await
+}
+
+/// The one body of `patch`, `assign` and `close`: 200 with the case and its new `ETag`.
+async fn write(
+    auth: Authorized<need::CasesWrite>,
+    repo: EnvDb,
+    id: Path<String>,
+    if_match: IfMatch,
+    write: CaseWrite,
+) -> Result<HttpResponse> {
+    let case = cases::write(&repo, auth.id(), &id, write, if_match, now_micros()).await?;
     Ok(respond(StatusCode::OK, &case))
 }

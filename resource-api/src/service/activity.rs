@@ -3,11 +3,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::records::{self, Record};
 use crate::db::activity::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
 use crate::db::EnvDb;
-use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
+use crate::domain::{plausible_id, Page, PageQuery};
 use crate::error::{Error, Result};
-use crate::pagination::{list_name, Keyset, Lists};
+use crate::pagination::Lists;
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct TransactionQuery {
@@ -58,8 +59,11 @@ pub struct AlertView {
     pub created_at: String,
 }
 
-impl From<&TransactionRow> for TransactionView {
-    fn from(r: &TransactionRow) -> Self {
+impl Record for TransactionRow {
+    type View = TransactionView;
+
+    fn view(&self) -> TransactionView {
+        let r = self;
         TransactionView {
             id: r.id.clone(),
             subject_id: r.subject_id.clone(),
@@ -73,8 +77,11 @@ impl From<&TransactionRow> for TransactionView {
     }
 }
 
-impl From<&AlertRow> for AlertView {
-    fn from(r: &AlertRow) -> Self {
+impl Record for AlertRow {
+    type View = AlertView;
+
+    fn view(&self) -> AlertView {
+        let r = self;
         AlertView {
             id: r.id.clone(),
             subject_id: r.subject_id.clone(),
@@ -121,7 +128,6 @@ pub async fn transactions(
     lists: &Lists,
     q: TransactionQuery,
 ) -> Result<Page<TransactionView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let f = TransactionFilters {
         subject_id: subject_param(&q.subject_id)?,
         from: time_param("from", &q.from)?,
@@ -132,29 +138,15 @@ pub async fn transactions(
             return Err(Error::Query("`from` must not be after `to`.".into()));
         }
     }
-    let page = PageRequest::parse(
-        &PageQuery {
-            page: q.page.clone(),
-            page_size: q.page_size.clone(),
-            cursor: q.cursor.clone(),
-        },
-        list_name("transactions", scoped.env(), &f),
-    )?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_transactions(c, &f, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.occurred_at, &r.id),
-        |r| TransactionView::from(r),
-    ))
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+        cursor: q.cursor,
+    };
+    records::list::<TransactionRow>(repo, lists, f, &page).await
 }
 
 pub async fn alerts(repo: &EnvDb, lists: &Lists, q: AlertQuery) -> Result<Page<AlertView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let f = AlertFilters {
         status: one_of("status", &q.status, &["open", "closed"])?,
         severity: one_of(
@@ -164,23 +156,10 @@ pub async fn alerts(repo: &EnvDb, lists: &Lists, q: AlertQuery) -> Result<Page<A
         )?,
         subject_id: subject_param(&q.subject_id)?,
     };
-    let page = PageRequest::parse(
-        &PageQuery {
-            page: q.page.clone(),
-            page_size: q.page_size.clone(),
-            cursor: q.cursor.clone(),
-        },
-        list_name("alerts", scoped.env(), &f),
-    )?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_alerts(c, &f, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.created_at, &r.id),
-        |r| AlertView::from(r),
-    ))
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+        cursor: q.cursor,
+    };
+    records::list::<AlertRow>(repo, lists, f, &page).await
 }

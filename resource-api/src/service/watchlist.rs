@@ -25,8 +25,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use super::idempotency::{self, Created, IdempotentRequest};
-use super::versioned;
+use super::idempotency::{Created, IdempotentRequest};
+use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::config::ScoringConfig;
 use crate::db::watchlist::{ScreeningRow, WatchlistRow};
@@ -34,9 +34,9 @@ use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::screening::{
     self, Cancelled, Candidate, Query, Screened, MAX_ALIASES, MAX_NAME_CHARS,
 };
-use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
+use crate::domain::{self, new_id, Page, PageQuery};
 use crate::error::{Error, Result};
-use crate::pagination::{list_name, Keyset, Lists};
+use crate::pagination::Lists;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -125,8 +125,11 @@ pub struct ScreenResponse {
     pub matches: Vec<ScreenMatch>,
 }
 
-impl From<&WatchlistRow> for EntryView {
-    fn from(r: &WatchlistRow) -> Self {
+impl Record for WatchlistRow {
+    type View = EntryView;
+
+    fn view(&self) -> EntryView {
+        let r = self;
         EntryView {
             id: r.id.clone(),
             name: r.name.clone(),
@@ -139,14 +142,6 @@ impl From<&WatchlistRow> for EntryView {
             created_at: shared::time::rfc3339(r.created_at),
             updated_at: shared::time::rfc3339(r.updated_at),
         }
-    }
-}
-
-fn check_id(id: &str) -> Result<()> {
-    if plausible_id("wl", id) {
-        Ok(())
-    } else {
-        Err(Error::NotFound("watchlist entry"))
     }
 }
 
@@ -214,20 +209,15 @@ fn today(now: i64) -> chrono::NaiveDate {
     shared::time::from_micros(now).date_naive()
 }
 
-fn versioned_view(row: &WatchlistRow) -> Versioned<EntryView> {
-    Versioned::new(EntryView::from(row), row.version)
-}
-
 pub async fn create(
     repo: &EnvDb,
     input: CreateEntry,
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let mut row = WatchlistRow {
         id: new_id("wl"),
-        environment: scoped.env().to_owned(),
+        environment: repo.scoped().env().to_owned(),
         name: name("name", &input.name)?,
         aliases: ids_to_json(&aliases(input.aliases.as_deref().unwrap_or(&[]))?),
         entry_type: input.entry_type.as_str().to_owned(),
@@ -250,38 +240,23 @@ pub async fn create(
         index_version: 0,
     };
     let terms = index(&mut row);
-    idempotency::create(db, idem, now, move |c| {
-        scoped.insert_watchlist(c, &row, &terms)?;
-        Ok(versioned_view(&row))
-    })
+    records::create(
+        repo,
+        idem,
+        now,
+        move |_, _| Ok(row.clone()),
+        // The candidate keys are written with the entry, in its transaction.
+        move |scoped, row, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
+    )
     .await
 }
 
 pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| scoped.find_watchlist(c, &id))
-        .await?
-        .ok_or(Error::NotFound("watchlist entry"))?;
-    Ok(versioned_view(&row))
+    records::get::<WatchlistRow>(repo, id).await
 }
 
 pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&q, list_name("watchlist", scoped.env(), ()))?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_watchlist(c, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.created_at, &r.id),
-        |r| EntryView::from(r),
-    ))
+    records::list::<WatchlistRow>(repo, lists, (), &q).await
 }
 
 pub async fn patch(
@@ -291,8 +266,7 @@ pub async fn patch(
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
+    check_id::<WatchlistRow>(id)?;
     let new_name = input.name.as_deref().map(|n| name("name", n)).transpose()?;
     let aliases = input.aliases.as_deref().map(aliases).transpose()?;
     let country = input
@@ -316,13 +290,12 @@ pub async fn patch(
         .map(|r| domain::text("reason", r, false, 2000))
         .transpose()?;
     let entry_type = input.entry_type;
-    let row = versioned::update(
-        db,
-        scoped,
+    let row = records::update(
+        repo,
         id,
         if_match,
         now,
-        move |row: &mut WatchlistRow, at, _| {
+        move |row: &mut WatchlistRow, _, at, _| {
             if let Some(v) = &new_name {
                 row.name = v.clone();
             }
@@ -348,16 +321,14 @@ pub async fn patch(
             // The normalised names and candidate keys follow the names, in the same write.
             Ok(Some(index(row)))
         },
-        move |row, terms, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
+        move |scoped, row, terms, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
     )
     .await?;
-    Ok(versioned_view(&row))
+    Ok(records::versioned(&row))
 }
 
 pub async fn delete(repo: &EnvDb, id: &str, if_match: IfMatch) -> Result<()> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    versioned::delete::<WatchlistRow, _>(db, scoped, id, if_match, |scoped, c, id, version| {
+    records::delete::<WatchlistRow, _>(repo, id, if_match, |scoped, c, id, version| {
         scoped.delete_watchlist(c, id, version)
     })
     .await
@@ -393,7 +364,7 @@ pub async fn screen(
         .into_iter()
         .filter_map(|(id, score)| {
             rows.iter().find(|r| r.id == id).map(|r| ScreenMatch {
-                entry: EntryView::from(r),
+                entry: r.view(),
                 score,
             })
         })
