@@ -5,6 +5,7 @@ use shared::db::schema::{alerts, transactions};
 use shared::db::Backend;
 
 use super::{listed, Scoped};
+use crate::domain::values::{AlertSeverity, AlertStatus, Direction};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = transactions)]
@@ -14,7 +15,7 @@ pub struct TransactionRow {
     pub subject_id: String,
     pub amount: String,
     pub currency: String,
-    pub direction: String,
+    pub direction: Direction,
     pub counterparty: String,
     pub description: String,
     pub occurred_at: i64,
@@ -28,8 +29,8 @@ pub struct AlertRow {
     pub subject_id: String,
     pub transaction_id: Option<String>,
     pub alert_type: String,
-    pub severity: String,
-    pub status: String,
+    pub severity: AlertSeverity,
+    pub status: AlertStatus,
     pub description: String,
     pub created_at: i64,
 }
@@ -43,8 +44,8 @@ pub struct TransactionFilters {
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilters {
-    pub status: Option<String>,
-    pub severity: Option<String>,
+    pub status: Option<AlertStatus>,
+    pub severity: Option<AlertSeverity>,
     pub subject_id: Option<String>,
 }
 

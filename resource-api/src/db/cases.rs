@@ -5,6 +5,7 @@ use shared::db::schema::{case_events, cases};
 use shared::db::{Backend, DbConnection};
 
 use super::{keyset_list, versioned_row, Scoped};
+use crate::domain::values::{CasePriority, CaseStatus};
 use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -15,8 +16,8 @@ pub struct CaseRow {
     pub reference: String,
     pub title: String,
     pub description: String,
-    pub status: String,
-    pub priority: String,
+    pub status: CaseStatus,
+    pub priority: CasePriority,
     pub assignee: Option<String>,
     pub subject_ids: String,
     pub resolution: Option<String>,
@@ -42,9 +43,9 @@ pub struct CaseEventRow {
 /// List filters, already validated.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilters {
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     pub assignee: Option<String>,
-    pub priority: Option<String>,
+    pub priority: Option<CasePriority>,
 }
 
 impl Scoped {

@@ -349,6 +349,7 @@ pub fn ids_from_json(s: &str) -> Vec<String> {
 mod tests {
     use super::cases::CaseRow;
     use super::*;
+    use diesel::prelude::*;
 
     fn case(environment: &str) -> CaseRow {
         CaseRow {
@@ -357,8 +358,8 @@ mod tests {
             reference: "CF-2026-000001".into(),
             title: "t".into(),
             description: String::new(),
-            status: "open".into(),
-            priority: "medium".into(),
+            status: crate::domain::values::CaseStatus::Open,
+            priority: crate::domain::values::CasePriority::Medium,
             assignee: None,
             subject_ids: "[]".into(),
             resolution: None,
@@ -387,6 +388,162 @@ mod tests {
             .unwrap();
         assert_eq!(in_live.unwrap().environment, "live");
         assert!(in_sandbox.is_none());
+    }
+
+    /// A record of each family, written in sandbox: the live scope cannot find, list, change
+    /// or delete it, through the one generic path every service uses.
+    fn environment_bound<R: VersionedRow<Filters = F> + Clone, F: Default>(db: &Db, row: R) -> R {
+        let live = Scoped::bound_to(Environment::Live);
+        let sandbox = Scoped::bound_to(Environment::Sandbox);
+        let lists = Lists::new(2, "");
+        let page = |scoped: &Scoped| {
+            let name = crate::pagination::list_name(R::LIST, scoped.env(), ());
+            PageRequest::parse(&Default::default(), name).unwrap()
+        };
+        let id = row.id().to_owned();
+        db.run_blocking(move |c| {
+            let mut row = row.clone();
+            row.insert(&sandbox, c)?;
+            assert!(R::find(&live, c, &id)?.is_none(), "{}: found", R::NAME);
+            let (rows, total) = R::list(&live, c, &F::default(), &page(&live), &lists)?;
+            assert!(rows.is_empty() && total == 0, "{}: listed", R::NAME);
+            assert!(!row.save_if_current(&live, c)?, "{}: written", R::NAME);
+            // (Sandbox has seeded subjects and watchlist entries besides.)
+            let (rows, _) = R::list(&sandbox, c, &F::default(), &page(&sandbox), &lists)?;
+            assert!(rows.iter().any(|r| r.id() == id), "{}: not listed", R::NAME);
+            Ok(R::find(&sandbox, c, &id)?.unwrap())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_record_family_is_environment_bound_and_stores_its_sets_as_text() {
+        use crate::domain::risk::RiskLevel;
+        use crate::domain::values::{CasePriority, CaseStatus, EntryType, SarStatus};
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 1).unwrap();
+        let mut row = case("live");
+        row.status = CaseStatus::InReview;
+        row.priority = CasePriority::Critical;
+        let read = environment_bound(&db, row.clone());
+        assert_eq!(
+            (read.status, read.priority, read.environment.as_str()),
+            (CaseStatus::InReview, CasePriority::Critical, "sandbox")
+        );
+        let sar = environment_bound(
+            &db,
+            super::sars::SarRow {
+                id: "sar_0123456789abcdef".into(),
+                environment: "live".into(),
+                case_id: row.id.clone(),
+                status: SarStatus::Submitted,
+                narrative: String::new(),
+                subject_ids: "[]".into(),
+                amount: "1".into(),
+                currency: "EUR".into(),
+                created_at: 0,
+                updated_at: 0,
+                submitted_at: None,
+                version: 1,
+            },
+        );
+        assert_eq!(sar.status, SarStatus::Submitted);
+        let subject = environment_bound(
+            &db,
+            super::subjects::SubjectRow {
+                id: "subj_0123456789abcdef".into(),
+                environment: "live".into(),
+                subject_type: EntryType::Entity,
+                name: "n".into(),
+                country: None,
+                date_of_birth: None,
+                risk_score: 80,
+                risk_level: RiskLevel::High,
+                created_at: 0,
+                updated_at: 0,
+                version: 1,
+            },
+        );
+        assert_eq!(
+            (subject.subject_type, subject.risk_level),
+            (EntryType::Entity, RiskLevel::High)
+        );
+        let entry = environment_bound(
+            &db,
+            super::watchlist::WatchlistRow {
+                id: "wl_0123456789abcdef".into(),
+                environment: "live".into(),
+                name: "n".into(),
+                aliases: "[]".into(),
+                entry_type: EntryType::Person,
+                country: None,
+                date_of_birth: None,
+                list_source: "s".into(),
+                reason: String::new(),
+                created_at: 0,
+                updated_at: 0,
+                version: 1,
+                normalized_names: "[]".into(),
+                index_version: 0,
+            },
+        );
+        assert_eq!(entry.entry_type, EntryType::Person);
+        // The stored values are the API's strings, and a value outside the set is refused on
+        // read rather than shown.
+        let sandbox = Scoped::bound_to(Environment::Sandbox);
+        let (stored, refused) = db
+            .run_blocking(move |c| {
+                use shared::db::schema::cases;
+                let stored: (String, String) = cases::table
+                    .filter(cases::id.eq(&row.id))
+                    .select((cases::status, cases::priority))
+                    .get_result(c)?;
+                diesel::update(cases::table.filter(cases::id.eq(&row.id)))
+                    .set(cases::status.eq("pending"))
+                    .execute(c)?;
+                Ok((stored, CaseRow::find(&sandbox, c, &row.id).is_err()))
+            })
+            .unwrap();
+        assert_eq!(stored, ("in_review".to_owned(), "critical".to_owned()));
+        assert!(refused);
+    }
+
+    #[test]
+    fn seeded_activity_reads_through_its_sets() {
+        use super::activity::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
+        use crate::domain::values::{AlertStatus, Direction};
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 1).unwrap();
+        let sandbox = Scoped::bound_to(Environment::Sandbox);
+        let lists = Lists::new(2, "");
+        let filters = AlertFilters {
+            status: Some(AlertStatus::Closed),
+            ..Default::default()
+        };
+        let (alerts, txns) = db
+            .run_blocking(move |c| {
+                let page = |list: &str, f: &dyn std::fmt::Debug| {
+                    let name = crate::pagination::list_name(list, "sandbox", f);
+                    PageRequest::parse(&Default::default(), name).unwrap()
+                };
+                let alerts = AlertRow::list(
+                    &sandbox,
+                    c,
+                    &filters,
+                    &page(AlertRow::LIST, &filters),
+                    &lists,
+                )?;
+                let f = TransactionFilters::default();
+                let txns =
+                    TransactionRow::list(&sandbox, c, &f, &page(TransactionRow::LIST, &f), &lists)?;
+                Ok((alerts, txns))
+            })
+            .unwrap();
+        assert_eq!(alerts.1, 1);
+        assert!(alerts.0.iter().all(|a| a.status == AlertStatus::Closed));
+        assert_eq!(txns.1, 10);
+        assert!(txns.0.iter().any(|t| t.direction == Direction::Outbound));
+        assert!(txns.0.iter().any(|t| t.direction == Direction::Inbound));
     }
 
     #[test]

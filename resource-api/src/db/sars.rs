@@ -1,6 +1,7 @@
 //! Suspicious activity reports.
 
 use super::versioned_row;
+use crate::domain::values::SarStatus;
 use diesel::prelude::*;
 use shared::db::schema::sars;
 
@@ -10,7 +11,7 @@ pub struct SarRow {
     pub id: String,
     pub environment: String,
     pub case_id: String,
-    pub status: String,
+    pub status: SarStatus,
     pub narrative: String,
     pub subject_ids: String,
     pub amount: String,

@@ -5,18 +5,20 @@ use shared::db::schema::subjects;
 use shared::db::DbConnection;
 
 use super::{versioned_row, Scoped};
+use crate::domain::risk::RiskLevel;
+use crate::domain::values::EntryType;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = subjects, treat_none_as_null = true)]
 pub struct SubjectRow {
     pub id: String,
     pub environment: String,
-    pub subject_type: String,
+    pub subject_type: EntryType,
     pub name: String,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
     pub risk_score: i32,
-    pub risk_level: String,
+    pub risk_level: RiskLevel,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,

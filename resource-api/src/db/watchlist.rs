@@ -6,6 +6,7 @@ use shared::db::schema::{watchlist_entries, watchlist_terms};
 use shared::db::DbConnection;
 
 use super::{versioned_row, Scoped};
+use crate::domain::values::EntryType;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = watchlist_entries, treat_none_as_null = true)]
@@ -14,7 +15,7 @@ pub struct WatchlistRow {
     pub environment: String,
     pub name: String,
     pub aliases: String,
-    pub entry_type: String,
+    pub entry_type: EntryType,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
     pub list_source: String,

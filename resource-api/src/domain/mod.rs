@@ -2,6 +2,7 @@
 
 pub mod risk;
 pub mod screening;
+pub mod values;
 
 use crate::error::{Error, Result};
 

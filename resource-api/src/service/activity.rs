@@ -1,11 +1,14 @@
 //! Transactions and alerts: read-only listings (seeded in sandbox).
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::records::{self, Record};
 use crate::db::activity::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
 use crate::db::EnvDb;
+use crate::domain::values::{AlertSeverity, AlertStatus, Direction};
 use crate::domain::{plausible_id, Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::pagination::Lists;
@@ -25,7 +28,11 @@ pub struct TransactionQuery {
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct AlertQuery {
+    // Parsed by `alerts` (an unknown value is 400 `invalid_query` listing the valid ones),
+    // shown in the document as the enum it must be.
+    #[param(value_type = Option<AlertStatus>)]
     pub status: Option<String>,
+    #[param(value_type = Option<AlertSeverity>)]
     pub severity: Option<String>,
     pub subject_id: Option<String>,
     pub page: Option<String>,
@@ -40,8 +47,7 @@ pub struct TransactionView {
     pub subject_id: String,
     pub amount: String,
     pub currency: String,
-    /// `inbound` or `outbound`.
-    pub direction: String,
+    pub direction: Direction,
     pub counterparty: String,
     pub description: String,
     pub occurred_at: String,
@@ -53,8 +59,8 @@ pub struct AlertView {
     pub subject_id: String,
     pub transaction_id: Option<String>,
     pub alert_type: String,
-    pub severity: String,
-    pub status: String,
+    pub severity: AlertSeverity,
+    pub status: AlertStatus,
     pub description: String,
     pub created_at: String,
 }
@@ -69,7 +75,7 @@ impl Record for TransactionRow {
             subject_id: r.subject_id.clone(),
             amount: r.amount.clone(),
             currency: r.currency.clone(),
-            direction: r.direction.clone(),
+            direction: r.direction,
             counterparty: r.counterparty.clone(),
             description: r.description.clone(),
             occurred_at: shared::time::rfc3339(r.occurred_at),
@@ -87,8 +93,8 @@ impl Record for AlertRow {
             subject_id: r.subject_id.clone(),
             transaction_id: r.transaction_id.clone(),
             alert_type: r.alert_type.clone(),
-            severity: r.severity.clone(),
-            status: r.status.clone(),
+            severity: r.severity,
+            status: r.status,
             description: r.description.clone(),
             created_at: shared::time::rfc3339(r.created_at),
         }
@@ -113,14 +119,14 @@ fn subject_param(v: &Option<String>) -> Result<Option<String>> {
     }
 }
 
-fn one_of(name: &str, v: &Option<String>, allowed: &[&str]) -> Result<Option<String>> {
-    match v {
-        Some(s) if !allowed.contains(&s.as_str()) => Err(Error::Query(format!(
-            "`{name}` must be one of {}.",
-            allowed.join(", ")
-        ))),
-        other => Ok(other.clone()),
-    }
+/// A filter of a closed set; any other value is a 400 listing the set.
+fn one_of<T: FromStr>(name: &str, v: &Option<String>, listed: fn() -> String) -> Result<Option<T>> {
+    v.as_deref()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| Error::Query(format!("`{name}` must be one of {}.", listed())))
+        })
+        .transpose()
 }
 
 pub async fn transactions(
@@ -148,12 +154,8 @@ pub async fn transactions(
 
 pub async fn alerts(repo: &EnvDb, lists: &Lists, q: AlertQuery) -> Result<Page<AlertView>> {
     let f = AlertFilters {
-        status: one_of("status", &q.status, &["open", "closed"])?,
-        severity: one_of(
-            "severity",
-            &q.severity,
-            &["low", "medium", "high", "critical"],
-        )?,
+        status: one_of("status", &q.status, AlertStatus::listed)?,
+        severity: one_of("severity", &q.severity, AlertSeverity::listed)?,
         subject_id: subject_param(&q.subject_id)?,
     };
     let page = PageQuery {

@@ -1,6 +1,8 @@
 //! Cases: create with a `CF-YYYY-NNNNNN` reference unique per environment, list with filters,
 //! update, assign, close, and an audit trail of every change.
 
+use std::str::FromStr;
+
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -16,48 +18,12 @@ use crate::domain::{self, new_id, Page, PageRequest};
 use crate::error::{Error, Result};
 use crate::pagination::{list_name, Keyset, Lists};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseStatus {
-    Open,
-    InReview,
-    Escalated,
-    Closed,
-}
+pub use crate::domain::values::{CasePriority, CaseStatus};
 
-impl CaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Open => "open",
-            CaseStatus::InReview => "in_review",
-            CaseStatus::Escalated => "escalated",
-            CaseStatus::Closed => "closed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CasePriority {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl CasePriority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CasePriority::Low => "low",
-            CasePriority::Medium => "medium",
-            CasePriority::High => "high",
-            CasePriority::Critical => "critical",
-        }
-    }
-}
-
-fn parse_enum<T: for<'de> Deserialize<'de>>(field: &'static str, value: &str) -> Result<T> {
-    serde_json::from_value(Value::String(value.to_owned()))
+/// A query filter of a closed set; any other value is a 400.
+fn parse_enum<T: FromStr>(field: &'static str, value: &str) -> Result<T> {
+    value
+        .parse()
         .map_err(|_| Error::Query(format!("`{field}` has an unknown value.")))
 }
 
@@ -97,8 +63,12 @@ pub struct CloseCase {
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct CaseQuery {
+    // Parsed by `list` (an unknown value is 400 `invalid_query` naming the parameter), shown
+    // in the document as the enum it must be.
+    #[param(value_type = Option<CaseStatus>)]
     pub status: Option<String>,
     pub assignee: Option<String>,
+    #[param(value_type = Option<CasePriority>)]
     pub priority: Option<String>,
     pub page: Option<String>,
     pub page_size: Option<String>,
@@ -112,8 +82,8 @@ pub struct CaseView {
     pub reference: String,
     pub title: String,
     pub description: String,
-    pub status: String,
-    pub priority: String,
+    pub status: CaseStatus,
+    pub priority: CasePriority,
     pub assignee: Option<String>,
     pub subject_ids: Vec<String>,
     pub created_at: String,
@@ -132,8 +102,8 @@ impl Record for CaseRow {
             reference: r.reference.clone(),
             title: r.title.clone(),
             description: r.description.clone(),
-            status: r.status.clone(),
-            priority: r.priority.clone(),
+            status: r.status,
+            priority: r.priority,
             assignee: r.assignee.clone(),
             subject_ids: ids_from_json(&r.subject_ids),
             created_at: shared::time::rfc3339(r.created_at),
@@ -230,8 +200,8 @@ pub async fn create(
                 reference: format!("CF-{year}-{n:06}"),
                 title: title.clone(),
                 description: description.clone(),
-                status: CaseStatus::Open.as_str().to_owned(),
-                priority: priority.as_str().to_owned(),
+                status: CaseStatus::Open,
+                priority,
                 assignee: assignee.clone(),
                 subject_ids: ids_to_json(&subject_ids),
                 resolution: None,
@@ -265,12 +235,12 @@ pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<Case
         status: q
             .status
             .as_deref()
-            .map(|s| parse_enum::<CaseStatus>("status", s).map(|s| s.as_str().to_owned()))
+            .map(|s| parse_enum::<CaseStatus>("status", s))
             .transpose()?,
         priority: q
             .priority
             .as_deref()
-            .map(|s| parse_enum::<CasePriority>("priority", s).map(|s| s.as_str().to_owned()))
+            .map(|s| parse_enum::<CasePriority>("priority", s))
             .transpose()?,
         assignee: q
             .assignee
@@ -359,7 +329,7 @@ pub async fn write(
 }
 
 fn ensure_open(row: &CaseRow) -> Result<()> {
-    if row.status == CaseStatus::Closed.as_str() {
+    if row.status == CaseStatus::Closed {
         Err(Error::Conflict(
             "The case is closed and can no longer change.".into(),
         ))
@@ -415,17 +385,12 @@ async fn patch(
             row.description = d.clone();
         }
         if let Some(s) = status {
-            diff(&mut changes, "status", json!(row.status), json!(s.as_str()));
-            row.status = s.as_str().to_owned();
+            diff(&mut changes, "status", json!(row.status), json!(s));
+            row.status = s;
         }
         if let Some(p) = priority {
-            diff(
-                &mut changes,
-                "priority",
-                json!(row.priority),
-                json!(p.as_str()),
-            );
-            row.priority = p.as_str().to_owned();
+            diff(&mut changes, "priority", json!(row.priority), json!(p));
+            row.priority = p;
         }
         if let Some(ids) = &subject_ids {
             if scoped.count_subjects(c, ids)? != ids.len() as i64 {
@@ -476,7 +441,7 @@ async fn close(
 ) -> Result<Versioned<CaseView>> {
     let resolution = domain::text("resolution", &input.resolution, true, 20_000)?;
     modify(repo, actor, id, if_match, now, move |row, _, at, _| {
-        if row.status == CaseStatus::Closed.as_str() {
+        if row.status == CaseStatus::Closed {
             return Err(Error::Conflict("The case is already closed.".into()));
         }
         let mut changes = Map::new();
@@ -487,7 +452,7 @@ async fn close(
             json!(row.resolution),
             json!(resolution),
         );
-        row.status = CaseStatus::Closed.as_str().to_owned();
+        row.status = CaseStatus::Closed;
         row.resolution = Some(resolution.clone());
         row.closed_at = Some(at);
         Ok(Some(("closed", changes)))

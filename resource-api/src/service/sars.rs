@@ -8,6 +8,7 @@ use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::sars::SarRow;
 use crate::db::{ids_from_json, ids_to_json, EnvDb};
+use crate::domain::values::SarStatus;
 use crate::domain::{self, new_id, plausible_id, Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::pagination::Lists;
@@ -38,8 +39,7 @@ pub struct PatchSar {
 pub struct SarView {
     pub id: String,
     pub case_id: String,
-    /// `draft` or `submitted`.
-    pub status: String,
+    pub status: SarStatus,
     pub narrative: String,
     pub subject_ids: Vec<String>,
     pub amount: String,
@@ -57,7 +57,7 @@ impl Record for SarRow {
         SarView {
             id: r.id.clone(),
             case_id: r.case_id.clone(),
-            status: r.status.clone(),
+            status: r.status,
             narrative: r.narrative.clone(),
             subject_ids: ids_from_json(&r.subject_ids),
             amount: r.amount.clone(),
@@ -87,7 +87,7 @@ pub async fn create(
         id: new_id("sar"),
         environment: repo.scoped().env().to_owned(),
         case_id: input.case_id.clone(),
-        status: "draft".into(),
+        status: SarStatus::Draft,
         narrative: domain::text(
             "narrative",
             input.narrative.as_deref().unwrap_or(""),
@@ -165,7 +165,7 @@ pub async fn patch(
         if_match,
         now,
         move |row: &mut SarRow, scoped, at, c| {
-            if row.status != "draft" {
+            if row.status != SarStatus::Draft {
                 return Err(Error::Conflict(
                     "Only draft SARs can be edited; this one was submitted.".into(),
                 ));
@@ -207,7 +207,7 @@ pub async fn submit(
         if_match,
         now,
         move |row: &mut SarRow, _, at, _| {
-            if row.status != "draft" {
+            if row.status != SarStatus::Draft {
                 return Err(Error::Conflict("This SAR was already submitted.".into()));
             }
             if row.narrative.trim().is_empty() {
@@ -216,7 +216,7 @@ pub async fn submit(
                     "a SAR needs a narrative before it is submitted",
                 ));
             }
-            row.status = "submitted".into();
+            row.status = SarStatus::Submitted;
             row.submitted_at = Some(at);
             row.updated_at = at;
             Ok(Some(()))

@@ -44,14 +44,13 @@ pub struct PatchSubject {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubjectView {
     pub id: String,
-    pub subject_type: String,
+    pub subject_type: EntryType,
     pub name: String,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
     /// 0–100.
     pub risk_score: i32,
-    /// `low`, `medium` or `high`.
-    pub risk_level: String,
+    pub risk_level: RiskLevel,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -63,12 +62,12 @@ impl Record for SubjectRow {
         let r = self;
         SubjectView {
             id: r.id.clone(),
-            subject_type: r.subject_type.clone(),
+            subject_type: r.subject_type,
             name: r.name.clone(),
             country: r.country.clone(),
             date_of_birth: r.date_of_birth.clone(),
             risk_score: r.risk_score,
-            risk_level: r.risk_level.clone(),
+            risk_level: r.risk_level,
             created_at: shared::time::rfc3339(r.created_at),
             updated_at: shared::time::rfc3339(r.updated_at),
         }
@@ -78,12 +77,12 @@ impl Record for SubjectRow {
 /// Sets the row's risk from its type, country and best watchlist score.
 fn apply_risk(row: &mut SubjectRow, best_watchlist_score: Option<f64>) {
     let score = risk::risk_score(&RiskInputs {
-        subject_type_is_entity: row.subject_type == "entity",
+        subject_type_is_entity: row.subject_type == EntryType::Entity,
         country: row.country.as_deref(),
         best_watchlist_score,
     });
     row.risk_score = i32::from(score);
-    row.risk_level = RiskLevel::from_score(score).as_str().to_owned();
+    row.risk_level = RiskLevel::from_score(score);
 }
 
 /// The best watchlist score of the row's name, country and date of birth.
@@ -128,7 +127,7 @@ pub async fn create(
     let draft = SubjectRow {
         id: new_id("subj"),
         environment: scoped.env().to_owned(),
-        subject_type: input.subject_type.as_str().to_owned(),
+        subject_type: input.subject_type,
         name: watchlist::name("name", &input.name)?,
         country: input
             .country
@@ -141,7 +140,7 @@ pub async fn create(
             .map(|d| domain::date_of_birth(d, today))
             .transpose()?,
         risk_score: 0,
-        risk_level: "low".into(),
+        risk_level: RiskLevel::Low,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -206,7 +205,7 @@ pub async fn patch(
             row.date_of_birth = Some(v.clone());
         }
         if let Some(v) = subject_type {
-            row.subject_type = v.as_str().to_owned();
+            row.subject_type = v;
         }
         row.updated_at = at;
     };

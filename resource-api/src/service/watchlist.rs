@@ -38,21 +38,7 @@ use crate::domain::{self, new_id, Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::pagination::Lists;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryType {
-    Person,
-    Entity,
-}
-
-impl EntryType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryType::Person => "person",
-            EntryType::Entity => "entity",
-        }
-    }
-}
+pub use crate::domain::values::EntryType;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +90,7 @@ pub struct EntryView {
     pub id: String,
     pub name: String,
     pub aliases: Vec<String>,
-    pub entry_type: String,
+    pub entry_type: EntryType,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
     pub list_source: String,
@@ -134,7 +120,7 @@ impl Record for WatchlistRow {
             id: r.id.clone(),
             name: r.name.clone(),
             aliases: ids_from_json(&r.aliases),
-            entry_type: r.entry_type.clone(),
+            entry_type: r.entry_type,
             country: r.country.clone(),
             date_of_birth: r.date_of_birth.clone(),
             list_source: r.list_source.clone(),
@@ -220,7 +206,7 @@ pub async fn create(
         environment: repo.scoped().env().to_owned(),
         name: name("name", &input.name)?,
         aliases: ids_to_json(&aliases(input.aliases.as_deref().unwrap_or(&[]))?),
-        entry_type: input.entry_type.as_str().to_owned(),
+        entry_type: input.entry_type,
         country: input
             .country
             .as_deref()
@@ -303,7 +289,7 @@ pub async fn patch(
                 row.aliases = ids_to_json(v);
             }
             if let Some(v) = entry_type {
-                row.entry_type = v.as_str().to_owned();
+                row.entry_type = v;
             }
             if let Some(v) = &country {
                 row.country = Some(v.clone());
