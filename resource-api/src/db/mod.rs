@@ -1,15 +1,24 @@
 //! Row structs and queries.
 //!
-//! Invariant: every query on `/v2` data is environment-bound. The queries are methods of
-//! [`Scoped`], which filters every read, update and delete by its environment and stamps every
-//! insert with it (an insert sets the row's `environment` itself, whatever the caller put
-//! there); a `Scoped` is made only from a verified principal's environment, by the `/v2`
-//! authentication middleware, and reaches handlers inside [`EnvDb`]. Forgetting the
-//! environment filter is not expressible. The exceptions are deliberate and named:
-//! [`credentials`] (the auth server's credential tables, not `/v2` data), [`idempotency`]
-//! (keyed by credential, which belongs to one environment) and the startup re-indexing of
-//! watchlist entries (`WatchlistRow::stale` and `reindex`, which keep each row in its own
-//! environment).
+//! Invariant: every query on `/v2` data is environment-bound. What keeps it, exactly:
+//! - Only `db/` names a table or runs SQL (the source check
+//!   `only_db_names_tables_and_only_the_middleware_binds_an_environment`), and every `/v2`
+//!   query here is a method of [`Scoped`] or takes one, which filters every read, update and
+//!   delete by its environment and stamps every insert with it (an insert sets the row's
+//!   `environment` itself, whatever the caller put there).
+//! - The reads and writes of the record families (find, list, insert, conditional save) are
+//!   written once, in [`versioned_row!`] and [`listed!`]; the test
+//!   `every_record_family_is_environment_bound_and_stores_its_sets_as_text` checks each family
+//!   through them. The other queries (a case's history and counter, subject counts, the
+//!   screening index) write the filter themselves: a new one must too, and review is what
+//!   checks it — the type system does not.
+//! - A `Scoped` is made only from a verified principal's environment, by the `/v2`
+//!   authentication middleware, and reaches handlers inside [`EnvDb`] (the same source check).
+//!
+//! The exceptions are deliberate and named: [`credentials`] (the auth server's credential
+//! tables, not `/v2` data), [`idempotency`] (keyed by credential, which belongs to one
+//! environment) and the startup re-indexing of watchlist entries (`WatchlistRow::stale` and
+//! `reindex`, which keep each row in its own environment).
 
 pub mod activity;
 pub mod cases;
@@ -544,6 +553,49 @@ mod tests {
         assert_eq!(txns.1, 10);
         assert!(txns.0.iter().any(|t| t.direction == Direction::Outbound));
         assert!(txns.0.iter().any(|t| t.direction == Direction::Inbound));
+    }
+
+    /// What keeps `/v2` queries environment-bound outside the type system: no module outside
+    /// `db/` names a table or runs SQL, and only the `/v2` authentication middleware (and
+    /// this module's tests) builds a `Scoped`.
+    #[test]
+    fn only_db_names_tables_and_only_the_middleware_binds_an_environment() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut all = Vec::new();
+        files(&src, &mut all);
+        assert!(all.len() > 30, "{} files", all.len());
+        for path in all {
+            let rel = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !rel.starts_with("db/") {
+                for sql in [
+                    "db::schema",
+                    "sql_query",
+                    "diesel::insert_into",
+                    "diesel::update",
+                    "diesel::delete",
+                ] {
+                    assert!(!text.contains(sql), "{rel} uses {sql}: queries live in db/");
+                }
+            }
+            if rel != "auth/mod.rs" && rel != "db/mod.rs" {
+                assert!(!text.contains("bound_to("), "{rel} builds a Scoped");
+            }
+        }
     }
 
     #[test]
