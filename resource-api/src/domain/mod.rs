@@ -53,6 +53,22 @@ pub fn date_of_birth(value: &str, today: chrono::NaiveDate) -> Result<String> {
     Ok(d.format("%Y-%m-%d").to_string())
 }
 
+/// The optional `country` and `date_of_birth` of a subject, a watchlist entry or a screen,
+/// checked in that order by [`country`] and [`date_of_birth`] (no birth after `now`).
+pub fn country_and_birth(
+    country: Option<&str>,
+    date_of_birth: Option<&str>,
+    now: i64,
+) -> Result<(Option<String>, Option<String>)> {
+    let today = shared::time::from_micros(now).date_naive();
+    Ok((
+        country.map(|c| self::country("country", c)).transpose()?,
+        date_of_birth
+            .map(|d| self::date_of_birth(d, today))
+            .transpose()?,
+    ))
+}
+
 /// A money amount as a decimal string: up to 15 integer digits and 2 decimals, non-negative.
 /// Returned canonical (no leading zeros, two decimals are kept as given).
 pub fn amount(value: &str) -> Result<String> {

@@ -226,10 +226,6 @@ pub async fn create(
     .await
 }
 
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<CaseView>> {
-    records::get::<CaseRow>(repo, id).await
-}
-
 pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<CaseView>> {
     let filters = CaseFilters {
         status: q
@@ -310,6 +306,24 @@ pub enum CaseWrite {
     Patch(PatchCase),
     Assign(AssignCase),
     Close(CloseCase),
+}
+
+impl From<PatchCase> for CaseWrite {
+    fn from(input: PatchCase) -> Self {
+        CaseWrite::Patch(input)
+    }
+}
+
+impl From<AssignCase> for CaseWrite {
+    fn from(input: AssignCase) -> Self {
+        CaseWrite::Assign(input)
+    }
+}
+
+impl From<CloseCase> for CaseWrite {
+    fn from(input: CloseCase) -> Self {
+        CaseWrite::Close(input)
+    }
 }
 
 /// Applies one [`CaseWrite`] by `actor`, with its history event (see [`modify`]).

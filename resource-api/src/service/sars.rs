@@ -9,9 +9,8 @@ use crate::conditional::{IfMatch, Versioned};
 use crate::db::sars::SarRow;
 use crate::db::{ids_from_json, ids_to_json, EnvDb};
 use crate::domain::values::SarStatus;
-use crate::domain::{self, new_id, plausible_id, Page, PageQuery};
+use crate::domain::{self, new_id, plausible_id};
 use crate::error::{Error, Result};
-use crate::pagination::Lists;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -124,14 +123,6 @@ pub async fn create(
         |_, _, _| Ok(()),
     )
     .await
-}
-
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SarView>> {
-    records::get::<SarRow>(repo, id).await
-}
-
-pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<SarView>> {
-    records::list::<SarRow>(repo, lists, (), &q).await
 }
 
 /// Edits a draft; a submitted SAR is immutable (409).

@@ -14,9 +14,8 @@ use crate::conditional::{IfMatch, Versioned};
 use crate::db::subjects::SubjectRow;
 use crate::db::{EnvDb, Scoped};
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
-use crate::domain::{self, new_id, Page, PageQuery};
+use crate::domain::{self, new_id};
 use crate::error::{Error, Result};
-use crate::pagination::Lists;
 use crate::service::watchlist::{self, best_score, EntryType, Scoring};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -123,22 +122,19 @@ pub async fn create(
     now: i64,
 ) -> Result<Created<SubjectView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let today = shared::time::from_micros(now).date_naive();
+    let name = watchlist::name("name", &input.name)?;
+    let (country, date_of_birth) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let draft = SubjectRow {
         id: new_id("subj"),
         environment: scoped.env().to_owned(),
         subject_type: input.subject_type,
-        name: watchlist::name("name", &input.name)?,
-        country: input
-            .country
-            .as_deref()
-            .map(|c| domain::country("country", c))
-            .transpose()?,
-        date_of_birth: input
-            .date_of_birth
-            .as_deref()
-            .map(|d| domain::date_of_birth(d, today))
-            .transpose()?,
+        name,
+        country,
+        date_of_birth,
         risk_score: 0,
         risk_level: RiskLevel::Low,
         created_at: now,
@@ -159,14 +155,6 @@ pub async fn create(
     .await
 }
 
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SubjectView>> {
-    records::get::<SubjectRow>(repo, id).await
-}
-
-pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<SubjectView>> {
-    records::list::<SubjectRow>(repo, lists, (), &q).await
-}
-
 pub async fn patch(
     repo: &EnvDb,
     scoring: &Scoring,
@@ -177,22 +165,16 @@ pub async fn patch(
 ) -> Result<Versioned<SubjectView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
     check_id::<SubjectRow>(id)?;
-    let today = shared::time::from_micros(now).date_naive();
     let name = input
         .name
         .as_deref()
         .map(|n| watchlist::name("name", n))
         .transpose()?;
-    let country = input
-        .country
-        .as_deref()
-        .map(|c| domain::country("country", c))
-        .transpose()?;
-    let dob = input
-        .date_of_birth
-        .as_deref()
-        .map(|d| domain::date_of_birth(d, today))
-        .transpose()?;
+    let (country, dob) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let subject_type = input.subject_type;
     let apply = move |row: &mut SubjectRow, at: i64| {
         if let Some(v) = &name {

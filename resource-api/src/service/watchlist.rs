@@ -34,9 +34,8 @@ use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::screening::{
     self, Cancelled, Candidate, Query, Screened, MAX_ALIASES, MAX_NAME_CHARS,
 };
-use crate::domain::{self, new_id, Page, PageQuery};
+use crate::domain::{self, new_id};
 use crate::error::{Error, Result};
-use crate::pagination::Lists;
 
 pub use crate::domain::values::EntryType;
 
@@ -191,32 +190,27 @@ pub fn index_stale_entries(db: &Db) -> std::result::Result<usize, DbError> {
     }
 }
 
-fn today(now: i64) -> chrono::NaiveDate {
-    shared::time::from_micros(now).date_naive()
-}
-
 pub async fn create(
     repo: &EnvDb,
     input: CreateEntry,
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<EntryView>> {
+    let name = name("name", &input.name)?;
+    let aliases = ids_to_json(&aliases(input.aliases.as_deref().unwrap_or(&[]))?);
+    let (country, date_of_birth) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let mut row = WatchlistRow {
         id: new_id("wl"),
         environment: repo.scoped().env().to_owned(),
-        name: name("name", &input.name)?,
-        aliases: ids_to_json(&aliases(input.aliases.as_deref().unwrap_or(&[]))?),
+        name,
+        aliases,
         entry_type: input.entry_type,
-        country: input
-            .country
-            .as_deref()
-            .map(|c| domain::country("country", c))
-            .transpose()?,
-        date_of_birth: input
-            .date_of_birth
-            .as_deref()
-            .map(|d| domain::date_of_birth(d, today(now)))
-            .transpose()?,
+        country,
+        date_of_birth,
         list_source: domain::text("list_source", &input.list_source, true, 100)?,
         reason: domain::text("reason", input.reason.as_deref().unwrap_or(""), false, 2000)?,
         created_at: now,
@@ -237,14 +231,6 @@ pub async fn create(
     .await
 }
 
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<EntryView>> {
-    records::get::<WatchlistRow>(repo, id).await
-}
-
-pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<EntryView>> {
-    records::list::<WatchlistRow>(repo, lists, (), &q).await
-}
-
 pub async fn patch(
     repo: &EnvDb,
     id: &str,
@@ -255,16 +241,11 @@ pub async fn patch(
     check_id::<WatchlistRow>(id)?;
     let new_name = input.name.as_deref().map(|n| name("name", n)).transpose()?;
     let aliases = input.aliases.as_deref().map(aliases).transpose()?;
-    let country = input
-        .country
-        .as_deref()
-        .map(|c| domain::country("country", c))
-        .transpose()?;
-    let dob = input
-        .date_of_birth
-        .as_deref()
-        .map(|d| domain::date_of_birth(d, today(now)))
-        .transpose()?;
+    let (country, dob) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let source = input
         .list_source
         .as_deref()
@@ -329,16 +310,11 @@ pub async fn screen(
 ) -> Result<ScreenResponse> {
     let (db, scoped) = (repo.db(), repo.scoped());
     let name = name("name", &input.name)?;
-    let country = input
-        .country
-        .as_deref()
-        .map(|c| domain::country("country", c))
-        .transpose()?;
-    let dob = input
-        .date_of_birth
-        .as_deref()
-        .map(|d| domain::date_of_birth(d, today(now)))
-        .transpose()?;
+    let (country, dob) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let hits = best_matches(scoring, db, scoped, name, country, dob, 25).await?;
     if hits.is_empty() {
         return Ok(ScreenResponse { matches: vec![] });
