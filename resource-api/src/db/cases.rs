@@ -5,7 +5,7 @@ use shared::db::schema::{case_events, cases};
 use shared::db::{Backend, DbConnection};
 
 use super::{keyset_list, versioned_row, Scoped};
-use crate::domain::values::{CasePriority, CaseStatus};
+use crate::domain::values::{CaseAction, CasePriority, CaseStatus};
 use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -36,7 +36,7 @@ pub struct CaseEventRow {
     pub environment: String,
     pub at: i64,
     pub actor: String,
-    pub action: String,
+    pub action: CaseAction,
     pub changes: String,
 }
 

@@ -153,6 +153,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a case history event records.
+    pub enum CaseAction {
+        Created = "created",
+        Updated = "updated",
+        Assigned = "assigned",
+        Closed = "closed",
+    }
+}
+
+text_enum! {
     pub enum Direction {
         Inbound = "inbound",
         Outbound = "outbound",
@@ -179,6 +189,7 @@ text_enum! {
 mod tests {
     use super::*;
     use crate::domain::risk::RiskLevel;
+    use crate::domain::values::CaseAction;
 
     fn round_trips<T>(all: &[T])
     where
@@ -204,6 +215,7 @@ mod tests {
     fn every_set_has_one_string_mapping() {
         round_trips(CaseStatus::ALL);
         round_trips(CasePriority::ALL);
+        round_trips(CaseAction::ALL);
         round_trips(SarStatus::ALL);
         round_trips(EntryType::ALL);
         round_trips(Direction::ALL);

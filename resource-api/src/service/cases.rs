@@ -18,7 +18,7 @@ use crate::domain::{self, new_id, Page, PageRequest};
 use crate::error::{Error, Result};
 use crate::pagination::{list_name, Keyset, Lists};
 
-pub use crate::domain::values::{CasePriority, CaseStatus};
+pub use crate::domain::values::{CaseAction, CasePriority, CaseStatus};
 
 /// A query filter of a closed set; any other value is a 400.
 fn parse_enum<T: FromStr>(field: &'static str, value: &str) -> Result<T> {
@@ -119,8 +119,7 @@ pub struct CaseEventView {
     pub at: String,
     /// The client_id or API key id that made the change.
     pub actor: String,
-    /// `created`, `updated`, `assigned` or `closed`.
-    pub action: String,
+    pub action: CaseAction,
     /// Changed fields: `{"field": {"from": …, "to": …}}`.
     #[schema(value_type = Object)]
     pub changes: Value,
@@ -140,7 +139,7 @@ fn event(
     scoped: &Scoped,
     case_id: &str,
     actor: &str,
-    action: &str,
+    action: CaseAction,
     changes: Value,
     now: i64,
 ) -> CaseEventRow {
@@ -150,7 +149,7 @@ fn event(
         environment: scoped.env().to_owned(),
         at: now,
         actor: actor.to_owned(),
-        action: action.to_owned(),
+        action,
         changes: changes.to_string(),
     }
 }
@@ -219,7 +218,10 @@ pub async fn create(
                 "assignee": {"from": null, "to": row.assignee},
                 "subject_ids": {"from": null, "to": ids},
             });
-            scoped.insert_event(c, &event(scoped, &row.id, &actor, "created", changes, now))?;
+            scoped.insert_event(
+                c,
+                &event(scoped, &row.id, &actor, CaseAction::Created, changes, now),
+            )?;
             Ok(())
         },
     )
@@ -258,7 +260,7 @@ pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<Case
 
 /// The change a request makes to a case: the action and the changed fields for its history
 /// event, or `None` when nothing changes.
-type CaseChange = Option<(&'static str, Map<String, Value>)>;
+type CaseChange = Option<(CaseAction, Map<String, Value>)>;
 
 /// Loads the case, checks `If-Match`, applies `change`, and saves the case and its history
 /// event, all in one transaction (see `service::records::update`), so the two never disagree.
@@ -421,7 +423,7 @@ async fn patch(
             );
             row.subject_ids = ids_to_json(ids);
         }
-        Ok((!changes.is_empty()).then_some(("updated", changes)))
+        Ok((!changes.is_empty()).then_some((CaseAction::Updated, changes)))
     })
     .await
 }
@@ -440,7 +442,7 @@ async fn assign(
         let mut changes = Map::new();
         diff(&mut changes, "assignee", json!(row.assignee), json!(new));
         row.assignee = new.clone();
-        Ok((!changes.is_empty()).then_some(("assigned", changes)))
+        Ok((!changes.is_empty()).then_some((CaseAction::Assigned, changes)))
     })
     .await
 }
@@ -459,7 +461,12 @@ async fn close(
             return Err(Error::Conflict("The case is already closed.".into()));
         }
         let mut changes = Map::new();
-        diff(&mut changes, "status", json!(row.status), json!("closed"));
+        diff(
+            &mut changes,
+            "status",
+            json!(row.status),
+            json!(CaseStatus::Closed),
+        );
         diff(
             &mut changes,
             "resolution",
@@ -469,7 +476,7 @@ async fn close(
         row.status = CaseStatus::Closed;
         row.resolution = Some(resolution.clone());
         row.closed_at = Some(at);
-        Ok(Some(("closed", changes)))
+        Ok(Some((CaseAction::Closed, changes)))
     })
     .await
 }
@@ -505,7 +512,7 @@ pub async fn history(
         |e| CaseEventView {
             at: shared::time::rfc3339(e.at),
             actor: e.actor.clone(),
-            action: e.action.clone(),
+            action: e.action,
             changes: serde_json::from_str(&e.changes).unwrap_or(Value::Null),
         },
     ))

@@ -298,6 +298,10 @@ async fn closed_sets_are_enums_in_requests_responses_and_filters() {
     assert_eq!(field("CaseView", "priority"), priority);
     assert_eq!(field("CreateCase", "priority"), priority);
     assert_eq!(field("PatchCase", "status"), case_status);
+    assert_eq!(
+        field("CaseEventView", "action"),
+        ["created", "updated", "assigned", "closed"]
+    );
     assert_eq!(field("SarView", "status"), ["draft", "submitted"]);
     assert_eq!(field("EntryView", "entry_type"), ["person", "entity"]);
     assert_eq!(field("CreateEntry", "entry_type"), ["person", "entity"]);
