@@ -6,6 +6,7 @@ use shared::db::Backend;
 
 use super::{listed, Scoped};
 use crate::domain::values::{AlertSeverity, AlertStatus, Direction};
+use crate::domain::{Amount, Currency};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = transactions)]
@@ -13,8 +14,8 @@ pub struct TransactionRow {
     pub id: String,
     pub environment: String,
     pub subject_id: String,
-    pub amount: String,
-    pub currency: String,
+    pub amount: Amount,
+    pub currency: Currency,
     pub direction: Direction,
     pub counterparty: String,
     pub description: String,

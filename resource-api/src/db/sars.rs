@@ -2,6 +2,7 @@
 
 use super::versioned_row;
 use crate::domain::values::SarStatus;
+use crate::domain::{Amount, Currency};
 use diesel::prelude::*;
 use shared::db::schema::sars;
 
@@ -14,8 +15,8 @@ pub struct SarRow {
     pub status: SarStatus,
     pub narrative: String,
     pub subject_ids: String,
-    pub amount: String,
-    pub currency: String,
+    pub amount: Amount,
+    pub currency: Currency,
     pub created_at: i64,
     pub updated_at: i64,
     pub submitted_at: Option<i64>,

@@ -9,7 +9,7 @@ use super::records::{self, Record};
 use crate::db::activity::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
 use crate::db::EnvDb;
 use crate::domain::values::{AlertSeverity, AlertStatus, Direction};
-use crate::domain::{plausible_id, Page, PageQuery};
+use crate::domain::{plausible_id, Amount, Currency, Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::pagination::Lists;
 
@@ -45,8 +45,8 @@ pub struct AlertQuery {
 pub struct TransactionView {
     pub id: String,
     pub subject_id: String,
-    pub amount: String,
-    pub currency: String,
+    pub amount: Amount,
+    pub currency: Currency,
     pub direction: Direction,
     pub counterparty: String,
     pub description: String,

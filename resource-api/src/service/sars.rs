@@ -9,7 +9,7 @@ use crate::conditional::{IfMatch, Versioned};
 use crate::db::sars::SarRow;
 use crate::db::{ids_from_json, ids_to_json, EnvDb};
 use crate::domain::values::SarStatus;
-use crate::domain::{self, new_id, plausible_id};
+use crate::domain::{self, new_id, plausible_id, Amount, Currency};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -41,8 +41,8 @@ pub struct SarView {
     pub status: SarStatus,
     pub narrative: String,
     pub subject_ids: Vec<String>,
-    pub amount: String,
-    pub currency: String,
+    pub amount: Amount,
+    pub currency: Currency,
     pub created_at: String,
     pub updated_at: String,
     pub submitted_at: Option<String>,

@@ -326,6 +326,16 @@ async fn closed_sets_are_enums_in_requests_responses_and_filters() {
             .clone();
         enum_of(&doc, &p["schema"])
     };
+    // Validated strings carry their shape.
+    for (schema, name) in [
+        ("SarView", "amount"),
+        ("SarView", "currency"),
+        ("TransactionView", "amount"),
+        ("TransactionView", "currency"),
+    ] {
+        let field = resolve(&doc, &schemas[schema]["properties"][name]);
+        assert!(field["pattern"].is_string(), "{schema}.{name}: {field}");
+    }
     assert_eq!(param("/v2/cases", "status"), case_status);
     assert_eq!(param("/v2/cases", "priority"), priority);
     assert_eq!(param("/v2/alerts", "status"), ["open", "closed"]);
