@@ -5,6 +5,45 @@
 //! TEXT value (diesel, on SQLite and PostgreSQL) and the OpenAPI `enum` (utoipa) are the same
 //! strings, written once in [`text_enum!`].
 
+/// The diesel `Text` mapping (both backends, through `str` and `String`) of a type shown as a
+/// string: `as_str` writes it, `$parse` reads it, and a stored value it refuses fails the read.
+macro_rules! text_sql {
+    ($name:ident, $parse:expr) => {
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let s = <String as diesel::deserialize::FromSql<
+                            diesel::sql_types::Text,
+                            DB,
+                        >>::from_sql(bytes)?;
+                ($parse)(s.as_str()).ok_or_else(|| {
+                    format!("`{s}` is not a stored {} value", stringify!($name)).into()
+                })
+            }
+        }
+    };
+}
+pub(crate) use text_sql;
+
 /// Declares a closed set of strings: an enum with `as_str`, `ALL`, `FromStr`, `Display`, serde,
 /// utoipa's `ToSchema` (an `enum:` of the strings) and diesel's `Text` mapping, which stores
 /// exactly those strings on both backends and refuses any other when it reads one.
@@ -78,37 +117,7 @@ macro_rules! text_enum {
             }
         }
 
-        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-        {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, DB>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
-                    self.as_str(),
-                    out,
-                )
-            }
-        }
-
-        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let s = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    DB,
-                >>::from_sql(bytes)?;
-                s.parse().map_err(|_| {
-                    format!("`{s}` is not a stored {} value", stringify!($name)).into()
-                })
-            }
-        }
+        $crate::domain::values::text_sql!($name, |s: &str| s.parse::<$name>().ok());
     };
 }
 pub(crate) use text_enum;
@@ -151,37 +160,7 @@ macro_rules! text_newtype {
 
         impl utoipa::ToSchema for $name {}
 
-        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-        {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, DB>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
-                    self.0.as_str(),
-                    out,
-                )
-            }
-        }
-
-        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let s = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    DB,
-                >>::from_sql(bytes)?;
-                $parse(&s).map_err(|_| {
-                    format!("`{s}` is not a stored {} value", stringify!($name)).into()
-                })
-            }
-        }
+        $crate::domain::values::text_sql!($name, |s: &str| $parse(s).ok());
     };
 }
 pub(crate) use text_newtype;
