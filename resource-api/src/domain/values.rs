@@ -31,10 +31,8 @@ macro_rules! text_sql {
             String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
         {
             fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let s = <String as diesel::deserialize::FromSql<
-                            diesel::sql_types::Text,
-                            DB,
-                        >>::from_sql(bytes)?;
+                use diesel::deserialize::FromSql;
+                let s = <String as FromSql<diesel::sql_types::Text, DB>>::from_sql(bytes)?;
                 ($parse)(s.as_str()).ok_or_else(|| {
                     format!("`{s}` is not a stored {} value", stringify!($name)).into()
                 })
