@@ -3,7 +3,7 @@
 //!
 //! A record's entity tag is its version, which every write bumps, as a strong tag: `"3"`.
 //! `If-Match` is evaluated against the version read inside the write's own transaction
-//! (`service::versioned`), so a precondition that held when it was checked still holds when
+//! (`service::records::update`), so a precondition that held when it was checked still holds when
 //! the row is written.
 
 use std::future::{ready, Ready};

@@ -2,11 +2,11 @@
 
 use diesel::prelude::*;
 use shared::db::schema::{alerts, transactions};
-use shared::db::{Backend, DbConnection};
+use shared::db::Backend;
 
-use super::keyset_list;
-use super::Scoped;
-use crate::pagination::{Lists, PageRequest};
+use super::{listed, Scoped};
+use crate::domain::values::{AlertSeverity, AlertStatus, Direction};
+use crate::domain::{Amount, Currency};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = transactions)]
@@ -14,9 +14,9 @@ pub struct TransactionRow {
     pub id: String,
     pub environment: String,
     pub subject_id: String,
-    pub amount: String,
-    pub currency: String,
-    pub direction: String,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub direction: Direction,
     pub counterparty: String,
     pub description: String,
     pub occurred_at: i64,
@@ -30,8 +30,8 @@ pub struct AlertRow {
     pub subject_id: String,
     pub transaction_id: Option<String>,
     pub alert_type: String,
-    pub severity: String,
-    pub status: String,
+    pub severity: AlertSeverity,
+    pub status: AlertStatus,
     pub description: String,
     pub created_at: i64,
 }
@@ -45,8 +45,8 @@ pub struct TransactionFilters {
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilters {
-    pub status: Option<String>,
-    pub severity: Option<String>,
+    pub status: Option<AlertStatus>,
+    pub severity: Option<AlertSeverity>,
     pub subject_id: Option<String>,
 }
 
@@ -70,26 +70,6 @@ impl Scoped {
         q
     }
 
-    pub fn list_transactions(
-        &self,
-        conn: &mut DbConnection,
-        f: &TransactionFilters,
-        page: &PageRequest,
-        lists: &Lists,
-    ) -> QueryResult<(Vec<TransactionRow>, i64)> {
-        let base = || self.filtered_transactions(f);
-        Ok(keyset_list!(
-            conn,
-            lists,
-            page,
-            base,
-            transactions::occurred_at,
-            transactions::id,
-            TransactionRow,
-            desc
-        ))
-    }
-
     fn filtered_alerts<'a>(&self, f: &'a AlertFilters) -> alerts::BoxedQuery<'a, Backend> {
         let mut q = alerts::table
             .filter(alerts::environment.eq(self.env()))
@@ -105,24 +85,23 @@ impl Scoped {
         }
         q
     }
-
-    pub fn list_alerts(
-        &self,
-        conn: &mut DbConnection,
-        f: &AlertFilters,
-        page: &PageRequest,
-        lists: &Lists,
-    ) -> QueryResult<(Vec<AlertRow>, i64)> {
-        let base = || self.filtered_alerts(f);
-        Ok(keyset_list!(
-            conn,
-            lists,
-            page,
-            base,
-            alerts::created_at,
-            alerts::id,
-            AlertRow,
-            desc
-        ))
-    }
 }
+
+listed!(
+    TransactionRow,
+    transactions,
+    "transactions",
+    TransactionFilters,
+    occurred_at,
+    desc,
+    |scoped, f| scoped.filtered_transactions(f)
+);
+listed!(
+    AlertRow,
+    alerts,
+    "alerts",
+    AlertFilters,
+    created_at,
+    desc,
+    |scoped, f| scoped.filtered_alerts(f)
+);

@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use shared::db::schema::{case_events, cases};
 use shared::db::{Backend, DbConnection};
 
-use super::keyset_list;
-use super::{versioned_row, Scoped};
+use super::{keyset_list, versioned_row, Scoped};
+use crate::domain::values::{CaseAction, CasePriority, CaseStatus};
 use crate::pagination::{Lists, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -16,8 +16,8 @@ pub struct CaseRow {
     pub reference: String,
     pub title: String,
     pub description: String,
-    pub status: String,
-    pub priority: String,
+    pub status: CaseStatus,
+    pub priority: CasePriority,
     pub assignee: Option<String>,
     pub subject_ids: String,
     pub resolution: Option<String>,
@@ -36,16 +36,16 @@ pub struct CaseEventRow {
     pub environment: String,
     pub at: i64,
     pub actor: String,
-    pub action: String,
+    pub action: CaseAction,
     pub changes: String,
 }
 
 /// List filters, already validated.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilters {
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     pub assignee: Option<String>,
-    pub priority: Option<String>,
+    pub priority: Option<CasePriority>,
 }
 
 impl Scoped {
@@ -65,16 +65,6 @@ impl Scoped {
         q
     }
 
-    /// The hot path of `GET /v2/cases/{id}`: on the concrete backend (`shared::on_backend!`).
-    pub fn find_case(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<CaseRow>> {
-        shared::on_backend!(conn, |c| cases::table
-            .filter(cases::environment.eq(self.env()))
-            .filter(cases::id.eq(id))
-            .select(CaseRow::as_select())
-            .get_result(c)
-            .optional())
-    }
-
     pub fn case_exists(&self, conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
             cases::table
@@ -82,26 +72,6 @@ impl Scoped {
                 .filter(cases::id.eq(id)),
         ))
         .get_result(conn)
-    }
-
-    pub fn list_cases(
-        &self,
-        conn: &mut DbConnection,
-        f: &CaseFilters,
-        page: &PageRequest,
-        lists: &Lists,
-    ) -> QueryResult<(Vec<CaseRow>, i64)> {
-        let base = || self.filtered_cases(f);
-        Ok(keyset_list!(
-            conn,
-            lists,
-            page,
-            base,
-            cases::created_at,
-            cases::id,
-            CaseRow,
-            desc
-        ))
     }
 
     /// Takes the next `CF-YYYY-NNNNNN` number of this environment and year. Call inside the
@@ -127,15 +97,6 @@ impl Scoped {
             .filter(c::year.eq(year))
             .select(c::last_value)
             .get_result(conn)
-    }
-
-    /// Inserts the case in this environment, whatever `row.environment` says.
-    pub fn insert_case(&self, conn: &mut DbConnection, row: &CaseRow) -> QueryResult<usize> {
-        let row = CaseRow {
-            environment: self.env().to_owned(),
-            ..row.clone()
-        };
-        diesel::insert_into(cases::table).values(&row).execute(conn)
     }
 
     /// Inserts the event in this environment, whatever `event.environment` says.
@@ -179,4 +140,12 @@ impl Scoped {
     }
 }
 
-versioned_row!(CaseRow, cases, "case", find_case);
+versioned_row!(
+    CaseRow,
+    cases,
+    name = "case",
+    prefix = "case",
+    list = "cases",
+    filters = CaseFilters,
+    filtered = filtered_cases
+);

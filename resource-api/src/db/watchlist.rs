@@ -3,11 +3,10 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use shared::db::schema::{watchlist_entries, watchlist_terms};
-use shared::db::{Backend, DbConnection};
+use shared::db::DbConnection;
 
-use super::keyset_list;
 use super::{versioned_row, Scoped};
-use crate::pagination::{Lists, PageRequest};
+use crate::domain::values::EntryType;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = watchlist_entries, treat_none_as_null = true)]
@@ -16,7 +15,7 @@ pub struct WatchlistRow {
     pub environment: String,
     pub name: String,
     pub aliases: String,
-    pub entry_type: String,
+    pub entry_type: EntryType,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
     pub list_source: String,
@@ -116,42 +115,6 @@ impl WatchlistRow {
 }
 
 impl Scoped {
-    pub fn find_watchlist(
-        &self,
-        conn: &mut DbConnection,
-        id: &str,
-    ) -> QueryResult<Option<WatchlistRow>> {
-        watchlist_entries::table
-            .filter(watchlist_entries::environment.eq(self.env()))
-            .filter(watchlist_entries::id.eq(id))
-            .select(WatchlistRow::as_select())
-            .get_result(conn)
-            .optional()
-    }
-
-    pub fn list_watchlist(
-        &self,
-        conn: &mut DbConnection,
-        page: &PageRequest,
-        lists: &Lists,
-    ) -> QueryResult<(Vec<WatchlistRow>, i64)> {
-        let base = || {
-            watchlist_entries::table
-                .filter(watchlist_entries::environment.eq(self.env()))
-                .into_boxed::<Backend>()
-        };
-        Ok(keyset_list!(
-            conn,
-            lists,
-            page,
-            base,
-            watchlist_entries::created_at,
-            watchlist_entries::id,
-            WatchlistRow,
-            desc
-        ))
-    }
-
     /// The ids of at most `limit` entries sharing the most of `terms`, most shared first: an
     /// indexed lookup whose cost follows the matching keys, not the length of the list.
     pub fn screening_candidates(
@@ -205,25 +168,6 @@ impl Scoped {
             .load(conn)
     }
 
-    /// Inserts an entry with its candidate keys in this environment, whatever
-    /// `row.environment` says; call it inside a transaction.
-    pub fn insert_watchlist(
-        &self,
-        conn: &mut DbConnection,
-        row: &WatchlistRow,
-        terms: &[String],
-    ) -> QueryResult<usize> {
-        let row = WatchlistRow {
-            environment: self.env().to_owned(),
-            ..row.clone()
-        };
-        let n = diesel::insert_into(watchlist_entries::table)
-            .values(&row)
-            .execute(conn)?;
-        replace_terms(conn, self.env(), &row.id, terms)?;
-        Ok(n)
-    }
-
     /// Replaces the candidate keys of entry `id`; call it in the transaction that wrote it.
     pub fn replace_watchlist_terms(
         &self,
@@ -260,6 +204,7 @@ impl Scoped {
 versioned_row!(
     WatchlistRow,
     watchlist_entries,
-    "watchlist entry",
-    find_watchlist
+    name = "watchlist entry",
+    prefix = "wl",
+    list = "watchlist"
 );

@@ -2,6 +2,7 @@
 
 pub mod risk;
 pub mod screening;
+pub mod values;
 
 use crate::error::{Error, Result};
 
@@ -52,9 +53,39 @@ pub fn date_of_birth(value: &str, today: chrono::NaiveDate) -> Result<String> {
     Ok(d.format("%Y-%m-%d").to_string())
 }
 
+/// The optional `country` and `date_of_birth` of a subject, a watchlist entry or a screen,
+/// checked in that order by [`country`] and [`date_of_birth`] (no birth after `now`).
+pub fn country_and_birth(
+    country: Option<&str>,
+    date_of_birth: Option<&str>,
+    now: i64,
+) -> Result<(Option<String>, Option<String>)> {
+    let today = shared::time::from_micros(now).date_naive();
+    Ok((
+        country.map(|c| self::country("country", c)).transpose()?,
+        date_of_birth
+            .map(|d| self::date_of_birth(d, today))
+            .transpose()?,
+    ))
+}
+
+values::text_newtype! {
+    /// A money amount: a decimal string, never a float (see [`amount`]).
+    pub struct Amount;
+    parse = amount,
+    pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$"
+}
+
+values::text_newtype! {
+    /// An ISO 4217 currency code in current use (see [`currency`]).
+    pub struct Currency;
+    parse = currency,
+    pattern = "^[A-Z]{3}$"
+}
+
 /// A money amount as a decimal string: up to 15 integer digits and 2 decimals, non-negative.
 /// Returned canonical (no leading zeros, two decimals are kept as given).
-pub fn amount(value: &str) -> Result<String> {
+pub fn amount(value: &str) -> Result<Amount> {
     let v = value.trim();
     let err = || {
         Error::validation(
@@ -73,20 +104,20 @@ pub fn amount(value: &str) -> Result<String> {
     }
     let int = int.trim_start_matches('0');
     let int = if int.is_empty() { "0" } else { int };
-    Ok(if frac.is_empty() {
+    Ok(Amount(if frac.is_empty() {
         int.to_owned()
     } else {
         format!("{int}.{frac}")
-    })
+    }))
 }
 
 /// ISO 4217 currency codes in current use.
 const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
 
-pub fn currency(value: &str) -> Result<String> {
+pub fn currency(value: &str) -> Result<Currency> {
     let v = value.trim();
     if v.len() == 3 && CURRENCIES.split(' ').any(|c| c == v) {
-        Ok(v.to_owned())
+        Ok(Currency(v.to_owned()))
     } else {
         Err(Error::validation(
             "currency",
@@ -135,8 +166,14 @@ mod tests {
 
     #[test]
     fn amounts_are_decimal_strings() {
-        assert_eq!(amount("125000.50").unwrap(), "125000.50");
-        assert_eq!(amount("007").unwrap(), "7");
+        assert_eq!(amount("125000.50").unwrap().as_str(), "125000.50");
+        assert_eq!(amount("007").unwrap().as_str(), "7");
+        assert_eq!(
+            serde_json::to_value(amount("0.5").unwrap()).unwrap(),
+            serde_json::json!("0.5")
+        );
+        assert!(serde_json::from_value::<Amount>(serde_json::json!("1e5")).is_err());
+        assert!(serde_json::from_value::<Currency>(serde_json::json!("XXX")).is_err());
         assert!(amount("1e5").is_err());
         assert!(amount("-5").is_err());
         assert!(amount("1.234").is_err());

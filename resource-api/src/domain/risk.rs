@@ -29,8 +29,6 @@
 //!
 //! The level follows from the score: 0–39 is low, 40–69 medium and 70–100 high.
 
-use serde::{Deserialize, Serialize};
-
 /// Jurisdictions subject to a FATF call for action ("black list").
 const FATF_BLACK_LIST: &[&str] = &["KP", "IR", "MM"];
 
@@ -40,25 +38,16 @@ const FATF_GREY_LIST: &[&str] = &[
     "NP", "NG", "ZA", "SS", "SY", "TZ", "VE", "VN", "YE",
 ];
 
-/// The banded level shown next to a risk score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RiskLevel {
-    Low,
-    Medium,
-    High,
+super::values::text_enum! {
+    /// The banded level shown next to a risk score.
+    pub enum RiskLevel {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+    }
 }
 
 impl RiskLevel {
-    /// The level as it is stored and sent: "low", "medium" or "high".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RiskLevel::Low => "low",
-            RiskLevel::Medium => "medium",
-            RiskLevel::High => "high",
-        }
-    }
-
     /// The level of a score: 0–39 low, 40–69 medium, 70 and above high.
     pub fn from_score(score: u8) -> RiskLevel {
         match score {
@@ -218,6 +207,7 @@ mod tests {
     #[test]
     fn levels_deserialize_from_their_lowercase_names() {
         use serde::de::value::{Error, StrDeserializer};
+        use serde::Deserialize;
         for level in [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High] {
             let parsed = RiskLevel::deserialize(StrDeserializer::<Error>::new(level.as_str()));
             assert_eq!(parsed.unwrap(), level);

@@ -7,15 +7,18 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
+use crate::db::cases::CaseRow;
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::pagination::Lists;
 use crate::service::cases::{
-    self, AssignCase, CaseEventView, CaseQuery, CaseView, CloseCase, CreateCase, PatchCase,
+    self, AssignCase, CaseEventView, CaseQuery, CaseView, CaseWrite, CloseCase, CreateCase,
+    PatchCase,
 };
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
+use crate::service::records;
 
 /// List cases (filters `status`, `assignee`, `priority`), newest first.
 #[utoipa::path(get, path = "/v2/cases", tag = "cases", params(CaseQuery), security(("bearer" = ["cases:read"])),
@@ -40,7 +43,10 @@ pub async fn get(
     repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(StatusCode::OK, &cases::get(&repo, &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &records::get::<CaseRow>(&repo, &id).await?,
+    ))
 }
 
 /// Every change to a case, oldest first.
@@ -97,16 +103,7 @@ pub async fn patch(
     if_match: IfMatch,
     body: Json<PatchCase>,
 ) -> Result<HttpResponse> {
-    let case = cases::patch(
-        &repo,
-        auth.id(),
-        &id,
-        body.into_inner(),
-        if_match,
-        now_micros(),
-    )
-    .await?;
-    Ok(respond(StatusCode::OK, &case))
+    write(auth, repo, id, if_match, body).await
 }
 
 /// Assign (or unassign with `null`).
@@ -124,16 +121,7 @@ pub async fn assign(
     if_match: IfMatch,
     body: Json<AssignCase>,
 ) -> Result<HttpResponse> {
-    let case = cases::assign(
-        &repo,
-        auth.id(),
-        &id,
-        body.into_inner(),
-        if_match,
-        now_micros(),
-    )
-    .await?;
-    Ok(respond(StatusCode::OK, &case))
+    write(auth, repo, id, if_match, body).await
 }
 
 /// Close with a resolution; closing a closed case is 409.
@@ -152,14 +140,18 @@ pub async fn close(
     if_match: IfMatch,
     body: Json<CloseCase>,
 ) -> Result<HttpResponse> {
-    let case = cases::close(
-        &repo,
-        auth.id(),
-        &id,
-        body.into_inner(),
-        if_match,
-        now_micros(),
-    )
-    .await?;
+    write(auth, repo, id, if_match, body).await
+}
+
+/// The one body of `patch`, `assign` and `close`: 200 with the case and its new `ETag`.
+async fn write<B: Into<CaseWrite>>(
+    auth: Authorized<need::CasesWrite>,
+    repo: EnvDb,
+    id: Path<String>,
+    if_match: IfMatch,
+    body: Json<B>,
+) -> Result<HttpResponse> {
+    let write = body.into_inner().into();
+    let case = cases::write(&repo, auth.id(), &id, write, if_match, now_micros()).await?;
     Ok(respond(StatusCode::OK, &case))
 }

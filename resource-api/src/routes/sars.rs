@@ -7,12 +7,14 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
+use crate::db::sars::SarRow;
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::pagination::Lists;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
+use crate::service::records;
 use crate::service::sars::{self, CreateSar, PatchSar, SarView};
 
 /// List SARs, newest first.
@@ -25,7 +27,7 @@ pub async fn list_sars(
     req: HttpRequest,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let page = sars::list(&repo, &lists, q.into_inner()).await?;
+    let page = records::list::<SarRow>(&repo, &lists, (), &q).await?;
     Ok(page.respond(&req, &lists))
 }
 
@@ -37,7 +39,10 @@ pub async fn get_sar(
     repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(StatusCode::OK, &sars::get(&repo, &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &records::get::<SarRow>(&repo, &id).await?,
+    ))
 }
 
 /// Create a draft SAR for a case of the same environment.

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
+use crate::db::subjects::SubjectRow;
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
@@ -14,6 +15,7 @@ use crate::pagination::Lists;
 use crate::routes::watchlist::SCORING_BUSY;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
+use crate::service::records;
 use crate::service::subjects::{self, CreateSubject, PatchSubject, SubjectView};
 use crate::service::watchlist::Scoring;
 
@@ -27,7 +29,7 @@ pub async fn list_subjects(
     req: HttpRequest,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let page = subjects::list(&repo, &lists, q.into_inner()).await?;
+    let page = records::list::<SubjectRow>(&repo, &lists, (), &q).await?;
     Ok(page.respond(&req, &lists))
 }
 
@@ -39,7 +41,10 @@ pub async fn get_subject(
     repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(StatusCode::OK, &subjects::get(&repo, &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &records::get::<SubjectRow>(&repo, &id).await?,
+    ))
 }
 
 /// Create a subject; its risk is scored at once.

@@ -7,12 +7,14 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::{need, Authorized};
 use crate::conditional::{respond, IfMatch};
+use crate::db::watchlist::WatchlistRow;
 use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::Result;
 use crate::pagination::Lists;
 use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
+use crate::service::records;
 use crate::service::watchlist::{
     self, CreateEntry, EntryView, PatchEntry, Scoring, ScreenRequest, ScreenResponse,
 };
@@ -27,7 +29,7 @@ pub async fn list_watchlist(
     req: HttpRequest,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let page = watchlist::list(&repo, &lists, q.into_inner()).await?;
+    let page = records::list::<WatchlistRow>(&repo, &lists, (), &q).await?;
     Ok(page.respond(&req, &lists))
 }
 
@@ -39,7 +41,10 @@ pub async fn get_watchlist(
     repo: EnvDb,
     id: Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(respond(StatusCode::OK, &watchlist::get(&repo, &id).await?))
+    Ok(respond(
+        StatusCode::OK,
+        &records::get::<WatchlistRow>(&repo, &id).await?,
+    ))
 }
 
 /// Screen a name against the watchlist: tolerant of case, accents, word order and small misspellings.

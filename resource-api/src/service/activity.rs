@@ -1,13 +1,17 @@
 //! Transactions and alerts: read-only listings (seeded in sandbox).
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::records::{self, Record};
 use crate::db::activity::{AlertFilters, AlertRow, TransactionFilters, TransactionRow};
 use crate::db::EnvDb;
-use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
+use crate::domain::values::{AlertSeverity, AlertStatus, Direction};
+use crate::domain::{plausible_id, Amount, Currency, Page, PageQuery};
 use crate::error::{Error, Result};
-use crate::pagination::{list_name, Keyset, Lists};
+use crate::pagination::Lists;
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct TransactionQuery {
@@ -24,7 +28,11 @@ pub struct TransactionQuery {
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct AlertQuery {
+    // Parsed by `alerts` (an unknown value is 400 `invalid_query` listing the valid ones),
+    // shown in the document as the enum it must be.
+    #[param(value_type = Option<AlertStatus>)]
     pub status: Option<String>,
+    #[param(value_type = Option<AlertSeverity>)]
     pub severity: Option<String>,
     pub subject_id: Option<String>,
     pub page: Option<String>,
@@ -37,10 +45,9 @@ pub struct AlertQuery {
 pub struct TransactionView {
     pub id: String,
     pub subject_id: String,
-    pub amount: String,
-    pub currency: String,
-    /// `inbound` or `outbound`.
-    pub direction: String,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub direction: Direction,
     pub counterparty: String,
     pub description: String,
     pub occurred_at: String,
@@ -52,20 +59,23 @@ pub struct AlertView {
     pub subject_id: String,
     pub transaction_id: Option<String>,
     pub alert_type: String,
-    pub severity: String,
-    pub status: String,
+    pub severity: AlertSeverity,
+    pub status: AlertStatus,
     pub description: String,
     pub created_at: String,
 }
 
-impl From<&TransactionRow> for TransactionView {
-    fn from(r: &TransactionRow) -> Self {
+impl Record for TransactionRow {
+    type View = TransactionView;
+
+    fn view(&self) -> TransactionView {
+        let r = self;
         TransactionView {
             id: r.id.clone(),
             subject_id: r.subject_id.clone(),
             amount: r.amount.clone(),
             currency: r.currency.clone(),
-            direction: r.direction.clone(),
+            direction: r.direction,
             counterparty: r.counterparty.clone(),
             description: r.description.clone(),
             occurred_at: shared::time::rfc3339(r.occurred_at),
@@ -73,15 +83,18 @@ impl From<&TransactionRow> for TransactionView {
     }
 }
 
-impl From<&AlertRow> for AlertView {
-    fn from(r: &AlertRow) -> Self {
+impl Record for AlertRow {
+    type View = AlertView;
+
+    fn view(&self) -> AlertView {
+        let r = self;
         AlertView {
             id: r.id.clone(),
             subject_id: r.subject_id.clone(),
             transaction_id: r.transaction_id.clone(),
             alert_type: r.alert_type.clone(),
-            severity: r.severity.clone(),
-            status: r.status.clone(),
+            severity: r.severity,
+            status: r.status,
             description: r.description.clone(),
             created_at: shared::time::rfc3339(r.created_at),
         }
@@ -106,18 +119,20 @@ fn subject_param(v: &Option<String>) -> Result<Option<String>> {
     }
 }
 
-fn one_of(
+/// A filter of a closed set; any other value is a 400 listing the set.
+fn one_of<T: FromStr>(
     name: &'static str,
     v: &Option<String>,
     allowed: &'static [&'static str],
-) -> Result<Option<String>> {
-    match v {
-        Some(s) if !allowed.contains(&s.as_str()) => Err(Error::QueryValue {
-            parameter: name,
-            allowed,
-        }),
-        other => Ok(other.clone()),
-    }
+) -> Result<Option<T>> {
+    v.as_deref()
+        .map(|s| {
+            s.parse().map_err(|_| Error::QueryValue {
+                parameter: name,
+                allowed,
+            })
+        })
+        .transpose()
 }
 
 pub async fn transactions(
@@ -125,7 +140,6 @@ pub async fn transactions(
     lists: &Lists,
     q: TransactionQuery,
 ) -> Result<Page<TransactionView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let f = TransactionFilters {
         subject_id: subject_param(&q.subject_id)?,
         from: time_param("from", &q.from)?,
@@ -136,55 +150,24 @@ pub async fn transactions(
             return Err(Error::Query("`from` must not be after `to`.".into()));
         }
     }
-    let page = PageRequest::parse(
-        &PageQuery {
-            page: q.page.clone(),
-            page_size: q.page_size.clone(),
-            cursor: q.cursor.clone(),
-        },
-        list_name("transactions", scoped.env(), &f),
-    )?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_transactions(c, &f, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.occurred_at, &r.id),
-        |r| TransactionView::from(r),
-    ))
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+        cursor: q.cursor,
+    };
+    records::list::<TransactionRow>(repo, lists, f, &page).await
 }
 
 pub async fn alerts(repo: &EnvDb, lists: &Lists, q: AlertQuery) -> Result<Page<AlertView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let f = AlertFilters {
-        status: one_of("status", &q.status, &["open", "closed"])?,
-        severity: one_of(
-            "severity",
-            &q.severity,
-            &["low", "medium", "high", "critical"],
-        )?,
+        status: one_of("status", &q.status, AlertStatus::NAMES)?,
+        severity: one_of("severity", &q.severity, AlertSeverity::NAMES)?,
         subject_id: subject_param(&q.subject_id)?,
     };
-    let page = PageRequest::parse(
-        &PageQuery {
-            page: q.page.clone(),
-            page_size: q.page_size.clone(),
-            cursor: q.cursor.clone(),
-        },
-        list_name("alerts", scoped.env(), &f),
-    )?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_alerts(c, &f, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.created_at, &r.id),
-        |r| AlertView::from(r),
-    ))
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+        cursor: q.cursor,
+    };
+    records::list::<AlertRow>(repo, lists, f, &page).await
 }

@@ -1,73 +1,32 @@
 //! Cases: create with a `CF-YYYY-NNNNNN` reference unique per environment, list with filters,
 //! update, assign, close, and an audit trail of every change.
 
+use std::str::FromStr;
+
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use shared::db::{Db, DbConnection};
+use shared::db::DbConnection;
 use utoipa::ToSchema;
 
-use super::idempotency::{self, Created, IdempotentRequest};
-use super::versioned;
+use super::idempotency::{Created, IdempotentRequest};
+use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::cases::{CaseEventRow, CaseFilters, CaseRow};
 use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
-use crate::domain::{self, new_id, plausible_id, Page, PageRequest};
+use crate::domain::{self, new_id, Page, PageRequest};
 use crate::error::{Error, Result};
 use crate::pagination::{list_name, Keyset, Lists};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseStatus {
-    Open,
-    InReview,
-    Escalated,
-    Closed,
-}
+pub use crate::domain::values::{CaseAction, CasePriority, CaseStatus};
 
-impl CaseStatus {
-    /// Every value, as the API spells it.
-    pub const NAMES: &'static [&'static str] = &["open", "in_review", "escalated", "closed"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Open => "open",
-            CaseStatus::InReview => "in_review",
-            CaseStatus::Escalated => "escalated",
-            CaseStatus::Closed => "closed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CasePriority {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl CasePriority {
-    /// Every value, as the API spells it.
-    pub const NAMES: &'static [&'static str] = &["low", "medium", "high", "critical"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CasePriority::Low => "low",
-            CasePriority::Medium => "medium",
-            CasePriority::High => "high",
-            CasePriority::Critical => "critical",
-        }
-    }
-}
-
-fn parse_enum<T: for<'de> Deserialize<'de>>(
+/// A query filter of a closed set; any other value is a 400 listing the set.
+fn parse_enum<T: FromStr>(
     field: &'static str,
     allowed: &'static [&'static str],
     value: &str,
 ) -> Result<T> {
-    serde_json::from_value(Value::String(value.to_owned())).map_err(|_| Error::QueryValue {
+    value.parse().map_err(|_| Error::QueryValue {
         parameter: field,
         allowed,
     })
@@ -109,8 +68,12 @@ pub struct CloseCase {
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct CaseQuery {
+    // Parsed by `list` (an unknown value is 400 `invalid_query` naming the parameter), shown
+    // in the document as the enum it must be.
+    #[param(value_type = Option<CaseStatus>)]
     pub status: Option<String>,
     pub assignee: Option<String>,
+    #[param(value_type = Option<CasePriority>)]
     pub priority: Option<String>,
     pub page: Option<String>,
     pub page_size: Option<String>,
@@ -124,8 +87,8 @@ pub struct CaseView {
     pub reference: String,
     pub title: String,
     pub description: String,
-    pub status: String,
-    pub priority: String,
+    pub status: CaseStatus,
+    pub priority: CasePriority,
     pub assignee: Option<String>,
     pub subject_ids: Vec<String>,
     pub created_at: String,
@@ -134,15 +97,18 @@ pub struct CaseView {
     pub resolution: Option<String>,
 }
 
-impl From<&CaseRow> for CaseView {
-    fn from(r: &CaseRow) -> Self {
+impl Record for CaseRow {
+    type View = CaseView;
+
+    fn view(&self) -> CaseView {
+        let r = self;
         CaseView {
             id: r.id.clone(),
             reference: r.reference.clone(),
             title: r.title.clone(),
             description: r.description.clone(),
-            status: r.status.clone(),
-            priority: r.priority.clone(),
+            status: r.status,
+            priority: r.priority,
             assignee: r.assignee.clone(),
             subject_ids: ids_from_json(&r.subject_ids),
             created_at: shared::time::rfc3339(r.created_at),
@@ -158,8 +124,7 @@ pub struct CaseEventView {
     pub at: String,
     /// The client_id or API key id that made the change.
     pub actor: String,
-    /// `created`, `updated`, `assigned` or `closed`.
-    pub action: String,
+    pub action: CaseAction,
     /// Changed fields: `{"field": {"from": …, "to": …}}`.
     #[schema(value_type = Object)]
     pub changes: Value,
@@ -175,19 +140,11 @@ fn assignee(value: Option<&str>) -> Result<Option<String>> {
     }
 }
 
-fn check_id(id: &str) -> Result<()> {
-    if plausible_id("case", id) {
-        Ok(())
-    } else {
-        Err(Error::NotFound("case"))
-    }
-}
-
 fn event(
     scoped: &Scoped,
     case_id: &str,
     actor: &str,
-    action: &str,
+    action: CaseAction,
     changes: Value,
     now: i64,
 ) -> CaseEventRow {
@@ -197,7 +154,7 @@ fn event(
         environment: scoped.env().to_owned(),
         at: now,
         actor: actor.to_owned(),
-        action: action.to_owned(),
+        action,
         changes: changes.to_string(),
     }
 }
@@ -216,7 +173,6 @@ pub async fn create(
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<CaseView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let title = domain::text("title", &input.title, true, 300)?;
     let description = domain::text(
         "description",
@@ -229,77 +185,65 @@ pub async fn create(
     let priority = input.priority.unwrap_or(CasePriority::Medium);
     let year = shared::time::from_micros(now).year();
     let actor = actor.to_owned();
-    idempotency::create(db, idem, now, move |c| {
-        if scoped.count_subjects(c, &subject_ids)? != subject_ids.len() as i64 {
-            return Err(Error::validation(
-                "subject_ids",
-                "every subject_id must name a subject in this environment",
-            ));
-        }
-        let n = scoped.next_case_number(c, year)?;
-        let row = CaseRow {
-            id: new_id("case"),
-            environment: scoped.env().to_owned(),
-            reference: format!("CF-{year}-{n:06}"),
-            title: title.clone(),
-            description: description.clone(),
-            status: CaseStatus::Open.as_str().to_owned(),
-            priority: priority.as_str().to_owned(),
-            assignee: assignee.clone(),
-            subject_ids: ids_to_json(&subject_ids),
-            resolution: None,
-            created_at: now,
-            updated_at: now,
-            closed_at: None,
-            version: 1,
-        };
-        scoped.insert_case(c, &row)?;
-        let changes = json!({
-            "title": {"from": null, "to": row.title},
-            "status": {"from": null, "to": row.status},
-            "priority": {"from": null, "to": row.priority},
-            "assignee": {"from": null, "to": row.assignee},
-            "subject_ids": {"from": null, "to": subject_ids},
-        });
-        scoped.insert_event(c, &event(&scoped, &row.id, &actor, "created", changes, now))?;
-        Ok(versioned_view(&row))
-    })
+    let ids = subject_ids.clone();
+    records::create(
+        repo,
+        idem,
+        now,
+        move |scoped, c| {
+            if scoped.count_subjects(c, &subject_ids)? != subject_ids.len() as i64 {
+                return Err(Error::validation(
+                    "subject_ids",
+                    "every subject_id must name a subject in this environment",
+                ));
+            }
+            let n = scoped.next_case_number(c, year)?;
+            Ok(CaseRow {
+                id: new_id("case"),
+                environment: scoped.env().to_owned(),
+                reference: format!("CF-{year}-{n:06}"),
+                title: title.clone(),
+                description: description.clone(),
+                status: CaseStatus::Open,
+                priority,
+                assignee: assignee.clone(),
+                subject_ids: ids_to_json(&subject_ids),
+                resolution: None,
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+                version: 1,
+            })
+        },
+        move |scoped, row, c| {
+            let changes = json!({
+                "title": {"from": null, "to": row.title},
+                "status": {"from": null, "to": row.status},
+                "priority": {"from": null, "to": row.priority},
+                "assignee": {"from": null, "to": row.assignee},
+                "subject_ids": {"from": null, "to": ids},
+            });
+            scoped.insert_event(
+                c,
+                &event(scoped, &row.id, &actor, CaseAction::Created, changes, now),
+            )?;
+            Ok(())
+        },
+    )
     .await
 }
 
-fn versioned_view(row: &CaseRow) -> Versioned<CaseView> {
-    Versioned::new(CaseView::from(row), row.version)
-}
-
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<CaseView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| scoped.find_case(c, &id))
-        .await?
-        .ok_or(Error::NotFound("case"))?;
-    Ok(versioned_view(&row))
-}
-
 pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<CaseView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let filters = CaseFilters {
         status: q
             .status
             .as_deref()
-            .map(|s| {
-                parse_enum::<CaseStatus>("status", CaseStatus::NAMES, s)
-                    .map(|s| s.as_str().to_owned())
-            })
+            .map(|s| parse_enum::<CaseStatus>("status", CaseStatus::NAMES, s))
             .transpose()?,
         priority: q
             .priority
             .as_deref()
-            .map(|s| {
-                parse_enum::<CasePriority>("priority", CasePriority::NAMES, s)
-                    .map(|s| s.as_str().to_owned())
-            })
+            .map(|s| parse_enum::<CasePriority>("priority", CasePriority::NAMES, s))
             .transpose()?,
         assignee: q
             .assignee
@@ -311,36 +255,22 @@ pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<Case
             })
             .transpose()?,
     };
-    let page = PageRequest::parse(
-        &domain::PageQuery {
-            page: q.page.clone(),
-            page_size: q.page_size.clone(),
-            cursor: q.cursor.clone(),
-        },
-        list_name("cases", scoped.env(), &filters),
-    )?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_cases(c, &filters, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.created_at, &r.id),
-        |r| CaseView::from(r),
-    ))
+    let page = domain::PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+        cursor: q.cursor,
+    };
+    records::list::<CaseRow>(repo, lists, filters, &page).await
 }
 
 /// The change a request makes to a case: the action and the changed fields for its history
 /// event, or `None` when nothing changes.
-type CaseChange = Option<(&'static str, Map<String, Value>)>;
+type CaseChange = Option<(CaseAction, Map<String, Value>)>;
 
 /// Loads the case, checks `If-Match`, applies `change`, and saves the case and its history
-/// event, all in one transaction (see `service::versioned`), so the two never disagree.
+/// event, all in one transaction (see `service::records::update`), so the two never disagree.
 async fn modify<F>(
-    db: &Db,
-    scoped: Scoped,
+    repo: &EnvDb,
     actor: &str,
     id: &str,
     if_match: IfMatch,
@@ -353,34 +283,74 @@ where
         + Sync
         + 'static,
 {
-    check_id(id)?;
     let actor = actor.to_owned();
-    let row = versioned::update(
-        db,
-        scoped,
+    let row = records::update(
+        repo,
         id,
         if_match,
         now,
-        move |row: &mut CaseRow, at, c| {
-            let outcome = change(row, &scoped, at, c)?;
+        move |row: &mut CaseRow, scoped, at, c| {
+            let outcome = change(row, scoped, at, c)?;
             if outcome.is_some() {
                 row.updated_at = at;
             }
             Ok(outcome)
         },
-        move |row, (action, changes), c| {
+        move |scoped, row, (action, changes), c| {
             let at = row.updated_at;
-            let e = event(&scoped, &row.id, &actor, action, Value::Object(changes), at);
+            let e = event(scoped, &row.id, &actor, action, Value::Object(changes), at);
             scoped.insert_event(c, &e)?;
             Ok(())
         },
     )
     .await?;
-    Ok(versioned_view(&row))
+    Ok(records::versioned(&row))
+}
+
+/// A change to an existing case: `PATCH`, `/assign` or `/close`.
+#[derive(Debug, Clone)]
+pub enum CaseWrite {
+    Patch(PatchCase),
+    Assign(AssignCase),
+    Close(CloseCase),
+}
+
+impl From<PatchCase> for CaseWrite {
+    fn from(input: PatchCase) -> Self {
+        CaseWrite::Patch(input)
+    }
+}
+
+impl From<AssignCase> for CaseWrite {
+    fn from(input: AssignCase) -> Self {
+        CaseWrite::Assign(input)
+    }
+}
+
+impl From<CloseCase> for CaseWrite {
+    fn from(input: CloseCase) -> Self {
+        CaseWrite::Close(input)
+    }
+}
+
+/// Applies one [`CaseWrite`] by `actor`, with its history event (see [`modify`]).
+pub async fn write(
+    repo: &EnvDb,
+    actor: &str,
+    id: &str,
+    write: CaseWrite,
+    if_match: IfMatch,
+    now: i64,
+) -> Result<Versioned<CaseView>> {
+    match write {
+        CaseWrite::Patch(input) => patch(repo, actor, id, input, if_match, now).await,
+        CaseWrite::Assign(input) => assign(repo, actor, id, input, if_match, now).await,
+        CaseWrite::Close(input) => close(repo, actor, id, input, if_match, now).await,
+    }
 }
 
 fn ensure_open(row: &CaseRow) -> Result<()> {
-    if row.status == CaseStatus::Closed.as_str() {
+    if row.status == CaseStatus::Closed {
         Err(Error::Conflict(
             "The case is closed and can no longer change.".into(),
         ))
@@ -389,7 +359,7 @@ fn ensure_open(row: &CaseRow) -> Result<()> {
     }
 }
 
-pub async fn patch(
+async fn patch(
     repo: &EnvDb,
     actor: &str,
     id: &str,
@@ -397,7 +367,6 @@ pub async fn patch(
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<CaseView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let title = input
         .title
         .as_deref()
@@ -420,64 +389,51 @@ pub async fn patch(
         .map(domain::subject_ids)
         .transpose()?;
     let (status, priority) = (input.status, input.priority);
-    modify(
-        db,
-        scoped,
-        actor,
-        id,
-        if_match,
-        now,
-        move |row, scoped, _, c| {
-            ensure_open(row)?;
-            let mut changes = Map::new();
-            if let Some(t) = &title {
-                diff(&mut changes, "title", json!(row.title), json!(t));
-                row.title = t.clone();
-            }
-            if let Some(d) = &description {
-                diff(
-                    &mut changes,
-                    "description",
-                    json!(row.description),
-                    json!(d),
-                );
-                row.description = d.clone();
-            }
-            if let Some(s) = status {
-                diff(&mut changes, "status", json!(row.status), json!(s.as_str()));
-                row.status = s.as_str().to_owned();
-            }
-            if let Some(p) = priority {
-                diff(
-                    &mut changes,
-                    "priority",
-                    json!(row.priority),
-                    json!(p.as_str()),
-                );
-                row.priority = p.as_str().to_owned();
-            }
-            if let Some(ids) = &subject_ids {
-                if scoped.count_subjects(c, ids)? != ids.len() as i64 {
-                    return Err(Error::validation(
-                        "subject_ids",
-                        "every subject_id must name a subject in this environment",
-                    ));
-                }
-                diff(
-                    &mut changes,
+    modify(repo, actor, id, if_match, now, move |row, scoped, _, c| {
+        ensure_open(row)?;
+        let mut changes = Map::new();
+        if let Some(t) = &title {
+            diff(&mut changes, "title", json!(row.title), json!(t));
+            row.title = t.clone();
+        }
+        if let Some(d) = &description {
+            diff(
+                &mut changes,
+                "description",
+                json!(row.description),
+                json!(d),
+            );
+            row.description = d.clone();
+        }
+        if let Some(s) = status {
+            diff(&mut changes, "status", json!(row.status), json!(s));
+            row.status = s;
+        }
+        if let Some(p) = priority {
+            diff(&mut changes, "priority", json!(row.priority), json!(p));
+            row.priority = p;
+        }
+        if let Some(ids) = &subject_ids {
+            if scoped.count_subjects(c, ids)? != ids.len() as i64 {
+                return Err(Error::validation(
                     "subject_ids",
-                    json!(ids_from_json(&row.subject_ids)),
-                    json!(ids),
-                );
-                row.subject_ids = ids_to_json(ids);
+                    "every subject_id must name a subject in this environment",
+                ));
             }
-            Ok((!changes.is_empty()).then_some(("updated", changes)))
-        },
-    )
+            diff(
+                &mut changes,
+                "subject_ids",
+                json!(ids_from_json(&row.subject_ids)),
+                json!(ids),
+            );
+            row.subject_ids = ids_to_json(ids);
+        }
+        Ok((!changes.is_empty()).then_some((CaseAction::Updated, changes)))
+    })
     .await
 }
 
-pub async fn assign(
+async fn assign(
     repo: &EnvDb,
     actor: &str,
     id: &str,
@@ -485,19 +441,18 @@ pub async fn assign(
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<CaseView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let new = assignee(input.assignee.as_deref())?;
-    modify(db, scoped, actor, id, if_match, now, move |row, _, _, _| {
+    modify(repo, actor, id, if_match, now, move |row, _, _, _| {
         ensure_open(row)?;
         let mut changes = Map::new();
         diff(&mut changes, "assignee", json!(row.assignee), json!(new));
         row.assignee = new.clone();
-        Ok((!changes.is_empty()).then_some(("assigned", changes)))
+        Ok((!changes.is_empty()).then_some((CaseAction::Assigned, changes)))
     })
     .await
 }
 
-pub async fn close(
+async fn close(
     repo: &EnvDb,
     actor: &str,
     id: &str,
@@ -505,33 +460,29 @@ pub async fn close(
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<CaseView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     let resolution = domain::text("resolution", &input.resolution, true, 20_000)?;
-    modify(
-        db,
-        scoped,
-        actor,
-        id,
-        if_match,
-        now,
-        move |row, _, at, _| {
-            if row.status == CaseStatus::Closed.as_str() {
-                return Err(Error::Conflict("The case is already closed.".into()));
-            }
-            let mut changes = Map::new();
-            diff(&mut changes, "status", json!(row.status), json!("closed"));
-            diff(
-                &mut changes,
-                "resolution",
-                json!(row.resolution),
-                json!(resolution),
-            );
-            row.status = CaseStatus::Closed.as_str().to_owned();
-            row.resolution = Some(resolution.clone());
-            row.closed_at = Some(at);
-            Ok(Some(("closed", changes)))
-        },
-    )
+    modify(repo, actor, id, if_match, now, move |row, _, at, _| {
+        if row.status == CaseStatus::Closed {
+            return Err(Error::Conflict("The case is already closed.".into()));
+        }
+        let mut changes = Map::new();
+        diff(
+            &mut changes,
+            "status",
+            json!(row.status),
+            json!(CaseStatus::Closed),
+        );
+        diff(
+            &mut changes,
+            "resolution",
+            json!(row.resolution),
+            json!(resolution),
+        );
+        row.status = CaseStatus::Closed;
+        row.resolution = Some(resolution.clone());
+        row.closed_at = Some(at);
+        Ok(Some((CaseAction::Closed, changes)))
+    })
     .await
 }
 
@@ -542,7 +493,7 @@ pub async fn history(
     q: domain::PageQuery,
 ) -> Result<Page<CaseEventView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
+    check_id::<CaseRow>(id)?;
     let page = PageRequest::parse(&q, list_name("case_history", scoped.env(), id))?;
     let req = page.clone();
     let id = id.to_owned();
@@ -566,7 +517,7 @@ pub async fn history(
         |e| CaseEventView {
             at: shared::time::rfc3339(e.at),
             actor: e.actor.clone(),
-            action: e.action.clone(),
+            action: e.action,
             changes: serde_json::from_str(&e.changes).unwrap_or(Value::Null),
         },
     ))

@@ -4,9 +4,9 @@
 pub mod activity;
 pub mod cases;
 pub mod idempotency;
+pub mod records;
 pub mod sars;
 pub mod subjects;
-pub(crate) mod versioned;
 pub mod watchlist;
 
 pub use shared::time::now_micros;

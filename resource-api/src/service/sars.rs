@@ -3,14 +3,14 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::idempotency::{self, Created, IdempotentRequest};
-use super::versioned;
+use super::idempotency::{Created, IdempotentRequest};
+use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::sars::SarRow;
 use crate::db::{ids_from_json, ids_to_json, EnvDb};
-use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
+use crate::domain::values::SarStatus;
+use crate::domain::{self, new_id, plausible_id, Amount, Currency};
 use crate::error::{Error, Result};
-use crate::pagination::{list_name, Keyset, Lists};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,23 +38,25 @@ pub struct PatchSar {
 pub struct SarView {
     pub id: String,
     pub case_id: String,
-    /// `draft` or `submitted`.
-    pub status: String,
+    pub status: SarStatus,
     pub narrative: String,
     pub subject_ids: Vec<String>,
-    pub amount: String,
-    pub currency: String,
+    pub amount: Amount,
+    pub currency: Currency,
     pub created_at: String,
     pub updated_at: String,
     pub submitted_at: Option<String>,
 }
 
-impl From<&SarRow> for SarView {
-    fn from(r: &SarRow) -> Self {
+impl Record for SarRow {
+    type View = SarView;
+
+    fn view(&self) -> SarView {
+        let r = self;
         SarView {
             id: r.id.clone(),
             case_id: r.case_id.clone(),
-            status: r.status.clone(),
+            status: r.status,
             narrative: r.narrative.clone(),
             subject_ids: ids_from_json(&r.subject_ids),
             amount: r.amount.clone(),
@@ -66,19 +68,7 @@ impl From<&SarRow> for SarView {
     }
 }
 
-fn check_id(id: &str) -> Result<()> {
-    if plausible_id("sar", id) {
-        Ok(())
-    } else {
-        Err(Error::NotFound("SAR"))
-    }
-}
-
 const SUBJECTS_MISSING: &str = "every subject_id must name a subject in this environment";
-
-fn versioned_view(row: &SarRow) -> Versioned<SarView> {
-    Versioned::new(SarView::from(row), row.version)
-}
 
 pub async fn create(
     repo: &EnvDb,
@@ -86,7 +76,6 @@ pub async fn create(
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<SarView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
     if !plausible_id("case", &input.case_id) {
         return Err(Error::validation(
             "case_id",
@@ -95,9 +84,9 @@ pub async fn create(
     }
     let row = SarRow {
         id: new_id("sar"),
-        environment: scoped.env().to_owned(),
+        environment: repo.scoped().env().to_owned(),
         case_id: input.case_id.clone(),
-        status: "draft".into(),
+        status: SarStatus::Draft,
         narrative: domain::text(
             "narrative",
             input.narrative.as_deref().unwrap_or(""),
@@ -114,48 +103,26 @@ pub async fn create(
         submitted_at: None,
         version: 1,
     };
-    idempotency::create(db, idem, now, move |c| {
-        if !scoped.case_exists(c, &row.case_id)? {
-            return Err(Error::validation(
-                "case_id",
-                "case_id must name a case in this environment",
-            ));
-        }
-        let ids = ids_from_json(&row.subject_ids);
-        if scoped.count_subjects(c, &ids)? != ids.len() as i64 {
-            return Err(Error::validation("subject_ids", SUBJECTS_MISSING));
-        }
-        scoped.insert_sar(c, &row)?;
-        Ok(versioned_view(&row))
-    })
+    records::create(
+        repo,
+        idem,
+        now,
+        move |scoped, c| {
+            if !scoped.case_exists(c, &row.case_id)? {
+                return Err(Error::validation(
+                    "case_id",
+                    "case_id must name a case in this environment",
+                ));
+            }
+            let ids = ids_from_json(&row.subject_ids);
+            if scoped.count_subjects(c, &ids)? != ids.len() as i64 {
+                return Err(Error::validation("subject_ids", SUBJECTS_MISSING));
+            }
+            Ok(row.clone())
+        },
+        |_, _, _| Ok(()),
+    )
     .await
-}
-
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SarView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| scoped.find_sar(c, &id))
-        .await?
-        .ok_or(Error::NotFound("SAR"))?;
-    Ok(versioned_view(&row))
-}
-
-pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<SarView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&q, list_name("sars", scoped.env(), ()))?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_sars(c, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.created_at, &r.id),
-        |r| SarView::from(r),
-    ))
 }
 
 /// Edits a draft; a submitted SAR is immutable (409).
@@ -166,8 +133,7 @@ pub async fn patch(
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<SarView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
+    check_id::<SarRow>(id)?;
     let narrative = input
         .narrative
         .as_deref()
@@ -184,14 +150,13 @@ pub async fn patch(
         .as_deref()
         .map(domain::currency)
         .transpose()?;
-    let row = versioned::update(
-        db,
-        scoped,
+    let row = records::update(
+        repo,
         id,
         if_match,
         now,
-        move |row: &mut SarRow, at, c| {
-            if row.status != "draft" {
+        move |row: &mut SarRow, scoped, at, c| {
+            if row.status != SarStatus::Draft {
                 return Err(Error::Conflict(
                     "Only draft SARs can be edited; this one was submitted.".into(),
                 ));
@@ -214,10 +179,10 @@ pub async fn patch(
             row.updated_at = at;
             Ok(Some(()))
         },
-        |_, (), _| Ok(()),
+        |_, _, (), _| Ok(()),
     )
     .await?;
-    Ok(versioned_view(&row))
+    Ok(records::versioned(&row))
 }
 
 /// Draft → submitted for review. Submitting twice is a 409.
@@ -227,16 +192,13 @@ pub async fn submit(
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<SarView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    let row = versioned::update(
-        db,
-        scoped,
+    let row = records::update(
+        repo,
         id,
         if_match,
         now,
-        move |row: &mut SarRow, at, _| {
-            if row.status != "draft" {
+        move |row: &mut SarRow, _, at, _| {
+            if row.status != SarStatus::Draft {
                 return Err(Error::Conflict("This SAR was already submitted.".into()));
             }
             if row.narrative.trim().is_empty() {
@@ -245,13 +207,13 @@ pub async fn submit(
                     "a SAR needs a narrative before it is submitted",
                 ));
             }
-            row.status = "submitted".into();
+            row.status = SarStatus::Submitted;
             row.submitted_at = Some(at);
             row.updated_at = at;
             Ok(Some(()))
         },
-        |_, (), _| Ok(()),
+        |_, _, (), _| Ok(()),
     )
     .await?;
-    Ok(versioned_view(&row))
+    Ok(records::versioned(&row))
 }

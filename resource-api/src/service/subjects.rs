@@ -8,15 +8,14 @@ use serde::{Deserialize, Serialize};
 use shared::db::Db;
 use utoipa::ToSchema;
 
-use super::idempotency::{self, Created, IdempotentRequest};
-use super::versioned;
+use super::idempotency::{Created, IdempotentRequest};
+use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::subjects::SubjectRow;
 use crate::db::{EnvDb, Scoped};
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
-use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
+use crate::domain::{self, new_id};
 use crate::error::{Error, Result};
-use crate::pagination::{list_name, Keyset, Lists};
 use crate::service::watchlist::{self, best_score, EntryType, Scoring};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -44,55 +43,45 @@ pub struct PatchSubject {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubjectView {
     pub id: String,
-    pub subject_type: String,
+    pub subject_type: EntryType,
     pub name: String,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
     /// 0–100.
     pub risk_score: i32,
-    /// `low`, `medium` or `high`.
-    pub risk_level: String,
+    pub risk_level: RiskLevel,
     pub created_at: String,
     pub updated_at: String,
 }
 
-impl From<&SubjectRow> for SubjectView {
-    fn from(r: &SubjectRow) -> Self {
+impl Record for SubjectRow {
+    type View = SubjectView;
+
+    fn view(&self) -> SubjectView {
+        let r = self;
         SubjectView {
             id: r.id.clone(),
-            subject_type: r.subject_type.clone(),
+            subject_type: r.subject_type,
             name: r.name.clone(),
             country: r.country.clone(),
             date_of_birth: r.date_of_birth.clone(),
             risk_score: r.risk_score,
-            risk_level: r.risk_level.clone(),
+            risk_level: r.risk_level,
             created_at: shared::time::rfc3339(r.created_at),
             updated_at: shared::time::rfc3339(r.updated_at),
         }
     }
 }
 
-fn check_id(id: &str) -> Result<()> {
-    if plausible_id("subj", id) {
-        Ok(())
-    } else {
-        Err(Error::NotFound("subject"))
-    }
-}
-
 /// Sets the row's risk from its type, country and best watchlist score.
 fn apply_risk(row: &mut SubjectRow, best_watchlist_score: Option<f64>) {
     let score = risk::risk_score(&RiskInputs {
-        subject_type_is_entity: row.subject_type == "entity",
+        subject_type_is_entity: row.subject_type == EntryType::Entity,
         country: row.country.as_deref(),
         best_watchlist_score,
     });
     row.risk_score = i32::from(score);
-    row.risk_level = RiskLevel::from_score(score).as_str().to_owned();
-}
-
-fn versioned_view(row: &SubjectRow) -> Versioned<SubjectView> {
-    Versioned::new(SubjectView::from(row), row.version)
+    row.risk_level = RiskLevel::from_score(score);
 }
 
 /// The best watchlist score of the row's name, country and date of birth.
@@ -133,24 +122,21 @@ pub async fn create(
     now: i64,
 ) -> Result<Created<SubjectView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    let today = shared::time::from_micros(now).date_naive();
+    let name = watchlist::name("name", &input.name)?;
+    let (country, date_of_birth) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let draft = SubjectRow {
         id: new_id("subj"),
         environment: scoped.env().to_owned(),
-        subject_type: input.subject_type.as_str().to_owned(),
-        name: watchlist::name("name", &input.name)?,
-        country: input
-            .country
-            .as_deref()
-            .map(|c| domain::country("country", c))
-            .transpose()?,
-        date_of_birth: input
-            .date_of_birth
-            .as_deref()
-            .map(|d| domain::date_of_birth(d, today))
-            .transpose()?,
+        subject_type: input.subject_type,
+        name,
+        country,
+        date_of_birth,
         risk_score: 0,
-        risk_level: "low".into(),
+        risk_level: RiskLevel::Low,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -159,38 +145,14 @@ pub async fn create(
     let mut row = draft;
     let best = screen_row(scoring, db, scoped, &row).await?;
     apply_risk(&mut row, best);
-    idempotency::create(db, idem, now, move |c| {
-        scoped.insert_subject(c, &row)?;
-        Ok(versioned_view(&row))
-    })
+    records::create(
+        repo,
+        idem,
+        now,
+        move |_, _| Ok(row.clone()),
+        |_, _, _| Ok(()),
+    )
     .await
-}
-
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<SubjectView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| scoped.find_subject(c, &id))
-        .await?
-        .ok_or(Error::NotFound("subject"))?;
-    Ok(versioned_view(&row))
-}
-
-pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<SubjectView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&q, list_name("subjects", scoped.env(), ()))?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_subjects(c, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.created_at, &r.id),
-        |r| SubjectView::from(r),
-    ))
 }
 
 pub async fn patch(
@@ -202,23 +164,17 @@ pub async fn patch(
     now: i64,
 ) -> Result<Versioned<SubjectView>> {
     let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    let today = shared::time::from_micros(now).date_naive();
+    check_id::<SubjectRow>(id)?;
     let name = input
         .name
         .as_deref()
         .map(|n| watchlist::name("name", n))
         .transpose()?;
-    let country = input
-        .country
-        .as_deref()
-        .map(|c| domain::country("country", c))
-        .transpose()?;
-    let dob = input
-        .date_of_birth
-        .as_deref()
-        .map(|d| domain::date_of_birth(d, today))
-        .transpose()?;
+    let (country, dob) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let subject_type = input.subject_type;
     let apply = move |row: &mut SubjectRow, at: i64| {
         if let Some(v) = &name {
@@ -231,30 +187,26 @@ pub async fn patch(
             row.date_of_birth = Some(v.clone());
         }
         if let Some(v) = subject_type {
-            row.subject_type = v.as_str().to_owned();
+            row.subject_type = v;
         }
         row.updated_at = at;
     };
     // Screen the patched subject first, with no connection held, then write it through the
     // versioned path: if a concurrent patch changed what was screened, screen again.
     for _ in 0..PATCH_ATTEMPTS {
-        let id_read = id.to_owned();
-        let Some(mut draft) = db.run(move |c| scoped.find_subject(c, &id_read)).await? else {
-            return Err(Error::NotFound("subject"));
-        };
+        let mut draft = records::read::<SubjectRow>(repo, id).await?;
         apply(&mut draft, now);
         let best = screen_row(scoring, db, scoped, &draft).await?;
         let screened = screened_fields(&draft);
         let written = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let marker = written.clone();
         let apply = apply.clone();
-        let row = versioned::update(
-            db,
-            scoped,
+        let row = records::update(
+            repo,
             id,
             if_match.clone(),
             now,
-            move |row: &mut SubjectRow, at, _| {
+            move |row: &mut SubjectRow, _, at, _| {
                 apply(row, at);
                 if screened_fields(row) != screened {
                     return Ok(None);
@@ -262,14 +214,14 @@ pub async fn patch(
                 apply_risk(row, best);
                 Ok(Some(()))
             },
-            move |_, (), _| {
+            move |_, _, (), _| {
                 marker.store(true, std::sync::atomic::Ordering::SeqCst);
                 Ok(())
             },
         )
         .await?;
         if written.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(versioned_view(&row));
+            return Ok(records::versioned(&row));
         }
     }
     Err(Error::Conflict(

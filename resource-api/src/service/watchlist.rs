@@ -25,8 +25,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use super::idempotency::{self, Created, IdempotentRequest};
-use super::versioned;
+use super::idempotency::{Created, IdempotentRequest};
+use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::config::ScoringConfig;
 use crate::db::watchlist::{ScreeningRow, WatchlistRow};
@@ -34,25 +34,10 @@ use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::screening::{
     self, Cancelled, Candidate, Query, Screened, MAX_ALIASES, MAX_NAME_CHARS,
 };
-use crate::domain::{self, new_id, plausible_id, Page, PageQuery, PageRequest};
+use crate::domain::{self, new_id};
 use crate::error::{Error, Result};
-use crate::pagination::{list_name, Keyset, Lists};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryType {
-    Person,
-    Entity,
-}
-
-impl EntryType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryType::Person => "person",
-            EntryType::Entity => "entity",
-        }
-    }
-}
+pub use crate::domain::values::EntryType;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +89,7 @@ pub struct EntryView {
     pub id: String,
     pub name: String,
     pub aliases: Vec<String>,
-    pub entry_type: String,
+    pub entry_type: EntryType,
     pub country: Option<String>,
     pub date_of_birth: Option<String>,
     pub list_source: String,
@@ -125,13 +110,16 @@ pub struct ScreenResponse {
     pub matches: Vec<ScreenMatch>,
 }
 
-impl From<&WatchlistRow> for EntryView {
-    fn from(r: &WatchlistRow) -> Self {
+impl Record for WatchlistRow {
+    type View = EntryView;
+
+    fn view(&self) -> EntryView {
+        let r = self;
         EntryView {
             id: r.id.clone(),
             name: r.name.clone(),
             aliases: ids_from_json(&r.aliases),
-            entry_type: r.entry_type.clone(),
+            entry_type: r.entry_type,
             country: r.country.clone(),
             date_of_birth: r.date_of_birth.clone(),
             list_source: r.list_source.clone(),
@@ -139,14 +127,6 @@ impl From<&WatchlistRow> for EntryView {
             created_at: shared::time::rfc3339(r.created_at),
             updated_at: shared::time::rfc3339(r.updated_at),
         }
-    }
-}
-
-fn check_id(id: &str) -> Result<()> {
-    if plausible_id("wl", id) {
-        Ok(())
-    } else {
-        Err(Error::NotFound("watchlist entry"))
     }
 }
 
@@ -210,37 +190,27 @@ pub fn index_stale_entries(db: &Db) -> std::result::Result<usize, DbError> {
     }
 }
 
-fn today(now: i64) -> chrono::NaiveDate {
-    shared::time::from_micros(now).date_naive()
-}
-
-fn versioned_view(row: &WatchlistRow) -> Versioned<EntryView> {
-    Versioned::new(EntryView::from(row), row.version)
-}
-
 pub async fn create(
     repo: &EnvDb,
     input: CreateEntry,
     idem: Option<IdempotentRequest>,
     now: i64,
 ) -> Result<Created<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
+    let name = name("name", &input.name)?;
+    let aliases = ids_to_json(&aliases(input.aliases.as_deref().unwrap_or(&[]))?);
+    let (country, date_of_birth) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let mut row = WatchlistRow {
         id: new_id("wl"),
-        environment: scoped.env().to_owned(),
-        name: name("name", &input.name)?,
-        aliases: ids_to_json(&aliases(input.aliases.as_deref().unwrap_or(&[]))?),
-        entry_type: input.entry_type.as_str().to_owned(),
-        country: input
-            .country
-            .as_deref()
-            .map(|c| domain::country("country", c))
-            .transpose()?,
-        date_of_birth: input
-            .date_of_birth
-            .as_deref()
-            .map(|d| domain::date_of_birth(d, today(now)))
-            .transpose()?,
+        environment: repo.scoped().env().to_owned(),
+        name,
+        aliases,
+        entry_type: input.entry_type,
+        country,
+        date_of_birth,
         list_source: domain::text("list_source", &input.list_source, true, 100)?,
         reason: domain::text("reason", input.reason.as_deref().unwrap_or(""), false, 2000)?,
         created_at: now,
@@ -250,38 +220,15 @@ pub async fn create(
         index_version: 0,
     };
     let terms = index(&mut row);
-    idempotency::create(db, idem, now, move |c| {
-        scoped.insert_watchlist(c, &row, &terms)?;
-        Ok(versioned_view(&row))
-    })
+    records::create(
+        repo,
+        idem,
+        now,
+        move |_, _| Ok(row.clone()),
+        // The candidate keys are written with the entry, in its transaction.
+        move |scoped, row, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
+    )
     .await
-}
-
-pub async fn get(repo: &EnvDb, id: &str) -> Result<Versioned<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    let id = id.to_owned();
-    let row = db
-        .run(move |c| scoped.find_watchlist(c, &id))
-        .await?
-        .ok_or(Error::NotFound("watchlist entry"))?;
-    Ok(versioned_view(&row))
-}
-
-pub async fn list(repo: &EnvDb, lists: &Lists, q: PageQuery) -> Result<Page<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    let page = PageRequest::parse(&q, list_name("watchlist", scoped.env(), ()))?;
-    let req = page.clone();
-    let (rows, total) = lists
-        .read(db, move |c, l| scoped.list_watchlist(c, &req, l))
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        total,
-        |r| Keyset::new(r.created_at, &r.id),
-        |r| EntryView::from(r),
-    ))
 }
 
 pub async fn patch(
@@ -291,20 +238,14 @@ pub async fn patch(
     if_match: IfMatch,
     now: i64,
 ) -> Result<Versioned<EntryView>> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
+    check_id::<WatchlistRow>(id)?;
     let new_name = input.name.as_deref().map(|n| name("name", n)).transpose()?;
     let aliases = input.aliases.as_deref().map(aliases).transpose()?;
-    let country = input
-        .country
-        .as_deref()
-        .map(|c| domain::country("country", c))
-        .transpose()?;
-    let dob = input
-        .date_of_birth
-        .as_deref()
-        .map(|d| domain::date_of_birth(d, today(now)))
-        .transpose()?;
+    let (country, dob) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let source = input
         .list_source
         .as_deref()
@@ -316,13 +257,12 @@ pub async fn patch(
         .map(|r| domain::text("reason", r, false, 2000))
         .transpose()?;
     let entry_type = input.entry_type;
-    let row = versioned::update(
-        db,
-        scoped,
+    let row = records::update(
+        repo,
         id,
         if_match,
         now,
-        move |row: &mut WatchlistRow, at, _| {
+        move |row: &mut WatchlistRow, _, at, _| {
             if let Some(v) = &new_name {
                 row.name = v.clone();
             }
@@ -330,7 +270,7 @@ pub async fn patch(
                 row.aliases = ids_to_json(v);
             }
             if let Some(v) = entry_type {
-                row.entry_type = v.as_str().to_owned();
+                row.entry_type = v;
             }
             if let Some(v) = &country {
                 row.country = Some(v.clone());
@@ -348,16 +288,14 @@ pub async fn patch(
             // The normalised names and candidate keys follow the names, in the same write.
             Ok(Some(index(row)))
         },
-        move |row, terms, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
+        move |scoped, row, terms, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
     )
     .await?;
-    Ok(versioned_view(&row))
+    Ok(records::versioned(&row))
 }
 
 pub async fn delete(repo: &EnvDb, id: &str, if_match: IfMatch) -> Result<()> {
-    let (db, scoped) = (repo.db(), repo.scoped());
-    check_id(id)?;
-    versioned::delete::<WatchlistRow, _>(db, scoped, id, if_match, |scoped, c, id, version| {
+    records::delete::<WatchlistRow, _>(repo, id, if_match, |scoped, c, id, version| {
         scoped.delete_watchlist(c, id, version)
     })
     .await
@@ -372,16 +310,11 @@ pub async fn screen(
 ) -> Result<ScreenResponse> {
     let (db, scoped) = (repo.db(), repo.scoped());
     let name = name("name", &input.name)?;
-    let country = input
-        .country
-        .as_deref()
-        .map(|c| domain::country("country", c))
-        .transpose()?;
-    let dob = input
-        .date_of_birth
-        .as_deref()
-        .map(|d| domain::date_of_birth(d, today(now)))
-        .transpose()?;
+    let (country, dob) = domain::country_and_birth(
+        input.country.as_deref(),
+        input.date_of_birth.as_deref(),
+        now,
+    )?;
     let hits = best_matches(scoring, db, scoped, name, country, dob, 25).await?;
     if hits.is_empty() {
         return Ok(ScreenResponse { matches: vec![] });
@@ -393,7 +326,7 @@ pub async fn screen(
         .into_iter()
         .filter_map(|(id, score)| {
             rows.iter().find(|r| r.id == id).map(|r| ScreenMatch {
-                entry: EntryView::from(r),
+                entry: r.view(),
                 score,
             })
         })

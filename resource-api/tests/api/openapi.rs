@@ -278,3 +278,86 @@ async fn docs_are_served_from_the_binary_and_may_call_only_the_issuer() {
         format!("{}/oauth/token", s.auth)
     );
 }
+
+/// `schema`, with a `$ref` (and a `oneOf` of one `$ref` and `null`, utoipa's `Option<T>`)
+/// followed into `components.schemas`.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return resolve(doc, &doc["components"]["schemas"][name]);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(one) = schema[key]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["type"] != "null"))
+        {
+            return resolve(doc, one);
+        }
+    }
+    schema
+}
+
+fn enum_of(doc: &Value, schema: &Value) -> Vec<String> {
+    resolve(doc, schema)["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no enum in {schema}"))
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[actix_web::test]
+async fn closed_sets_are_enums_in_requests_responses_and_filters() {
+    let s = TestStack::start().await;
+    let doc = document(&s).await;
+    let schemas = &doc["components"]["schemas"];
+    let field = |schema: &str, name: &str| enum_of(&doc, &schemas[schema]["properties"][name]);
+    let case_status = ["open", "in_review", "escalated", "closed"];
+    let priority = ["low", "medium", "high", "critical"];
+    assert_eq!(field("CaseView", "status"), case_status);
+    assert_eq!(field("CaseView", "priority"), priority);
+    assert_eq!(field("CreateCase", "priority"), priority);
+    assert_eq!(field("PatchCase", "status"), case_status);
+    assert_eq!(
+        field("CaseEventView", "action"),
+        ["created", "updated", "assigned", "closed"]
+    );
+    assert_eq!(field("SarView", "status"), ["draft", "submitted"]);
+    assert_eq!(field("EntryView", "entry_type"), ["person", "entity"]);
+    assert_eq!(field("CreateEntry", "entry_type"), ["person", "entity"]);
+    assert_eq!(field("SubjectView", "subject_type"), ["person", "entity"]);
+    assert_eq!(
+        field("SubjectView", "risk_level"),
+        ["low", "medium", "high"]
+    );
+    assert_eq!(
+        field("TransactionView", "direction"),
+        ["inbound", "outbound"]
+    );
+    assert_eq!(field("AlertView", "status"), ["open", "closed"]);
+    assert_eq!(field("AlertView", "severity"), priority);
+    let param = |path: &str, name: &str| {
+        let p = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name && p["in"] == "query")
+            .unwrap_or_else(|| panic!("{path} ?{name}"))
+            .clone();
+        enum_of(&doc, &p["schema"])
+    };
+    // Validated strings carry their shape.
+    for (schema, name) in [
+        ("SarView", "amount"),
+        ("SarView", "currency"),
+        ("TransactionView", "amount"),
+        ("TransactionView", "currency"),
+    ] {
+        let field = resolve(&doc, &schemas[schema]["properties"][name]);
+        assert!(field["pattern"].is_string(), "{schema}.{name}: {field}");
+    }
+    assert_eq!(param("/v2/cases", "status"), case_status);
+    assert_eq!(param("/v2/cases", "priority"), priority);
+    assert_eq!(param("/v2/alerts", "status"), ["open", "closed"]);
+    assert_eq!(param("/v2/alerts", "severity"), priority);
+}

@@ -1,0 +1,205 @@
+//! The one path of every `/v2` record: read one, list, create, change, delete.
+//!
+//! Each record family (cases, SARs, watchlist entries, subjects; transactions and alerts are
+//! only listed) says what it is once — its row and queries ([`Listed`], [`VersionedRow`], in
+//! `db/`) and its view ([`Record`], next to the view in its `service/` module) — and every
+//! operation on it goes through the generic functions here. Only the rules differ per family:
+//! what a create checks and builds, what a change does, what else a write stores (a case's
+//! history event, a watchlist entry's candidate keys). So a hook on every write (the webhook
+//! outbox) has exactly two places to go: [`create`] and [`update`]/[`delete`].
+//!
+//! Writes of versioned records: read, check `If-Match`, apply the change, write back with a
+//! conditional update on the version read, and run the follow-up writes — all in one
+//! transaction. When another write came between the read and the update, nothing was written:
+//! the attempt is retried from a fresh read, so a change is always applied to the row as it is
+//! and the row and its history can never disagree. One code path, correct on SQLite (one
+//! writer at a time) and on PostgreSQL at READ COMMITTED (where a read-modify-write without
+//! the version check lost updates).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use shared::db::DbConnection;
+
+use super::idempotency::{self, Created, IdempotentRequest};
+use crate::conditional::{IfMatch, Versioned};
+use crate::db::{EnvDb, Listed, Scoped, VersionedRow};
+use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
+use crate::error::{Error, Result};
+use crate::pagination::{list_name, Lists};
+
+/// A row as `/v2` shows it. Implemented next to each view.
+pub trait Record: Listed {
+    type View: Serialize + Send + 'static;
+
+    fn view(&self) -> Self::View;
+}
+
+/// Attempts before giving up with a 409. Each failed attempt means another write succeeded,
+/// so this bounds the number of writes that may overtake one request, not its time.
+const MAX_ATTEMPTS: usize = 32;
+
+/// An id of another shape than the family's is a 404 without a lookup (and never reaches the
+/// database, so NUL bytes never reach PostgreSQL).
+pub fn check_id<R: VersionedRow>(id: &str) -> Result<()> {
+    if plausible_id(R::ID_PREFIX, id) {
+        Ok(())
+    } else {
+        Err(Error::NotFound(R::NAME))
+    }
+}
+
+/// The view of a row with its version (the `ETag`).
+pub fn versioned<R: Record + VersionedRow>(row: &R) -> Versioned<R::View> {
+    Versioned::new(row.view(), row.version())
+}
+
+/// The row `id` of this environment, or a 404.
+pub async fn read<R: VersionedRow>(repo: &EnvDb, id: &str) -> Result<R> {
+    check_id::<R>(id)?;
+    let (scoped, id) = (repo.scoped(), id.to_owned());
+    repo.db()
+        .run(move |c| R::find(&scoped, c, &id))
+        .await?
+        .ok_or(Error::NotFound(R::NAME))
+}
+
+/// `GET /v2/<family>/{id}`.
+pub async fn get<R: Record + VersionedRow>(repo: &EnvDb, id: &str) -> Result<Versioned<R::View>> {
+    Ok(versioned(&read::<R>(repo, id).await?))
+}
+
+/// `GET /v2/<family>`: one page of the list with these (validated) filters.
+pub async fn list<R: Record>(
+    repo: &EnvDb,
+    lists: &Lists,
+    filters: R::Filters,
+    q: &PageQuery,
+) -> Result<Page<R::View>> {
+    let (db, scoped) = (repo.db(), repo.scoped());
+    let page = PageRequest::parse(q, list_name(R::LIST, scoped.env(), &filters))?;
+    let req = page.clone();
+    let (rows, total) = lists
+        .read(db, move |c, l| R::list(&scoped, c, &filters, &req, l))
+        .await?;
+    Ok(Page::from_rows(rows, &page, total, R::keyset, R::view))
+}
+
+/// `POST /v2/<family>`: in one transaction (with the idempotent answer, see
+/// `service::idempotency`), `build` checks what needs the database and gives the row, which is
+/// inserted in this environment; then `after` runs the follow-up writes.
+pub async fn create<R, B, A>(
+    repo: &EnvDb,
+    idem: Option<IdempotentRequest>,
+    now: i64,
+    build: B,
+    after: A,
+) -> Result<Created<R::View>>
+where
+    R: Record + VersionedRow,
+    R::View: Serialize,
+    B: Fn(&Scoped, &mut DbConnection) -> Result<R> + Send + Sync + 'static,
+    A: Fn(&Scoped, &R, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
+{
+    let scoped = repo.scoped();
+    idempotency::create(repo.db(), idem, now, move |c| {
+        let row = build(&scoped, c)?;
+        row.insert(&scoped, c)?;
+        after(&scoped, &row, c)?;
+        Ok(versioned(&row))
+    })
+    .await
+}
+
+/// Loads record `id`, checks `if_match` against its version (412), lets `change` apply the
+/// request to it and writes it when `change` returns `Some(effect)`; then `after` runs the
+/// follow-up writes with that effect in the same transaction. `change` must not write: it may
+/// run several times. `None` from `change` leaves the record (and its version) as it is.
+///
+/// `change` gets the time of the write: `now`, or one microsecond after the record's last
+/// write when that is later (a request that arrived earlier but wrote later, or another
+/// replica's clock), so that `updated_at` and the history's order follow the versions.
+pub async fn update<R, E, F, A>(
+    repo: &EnvDb,
+    id: &str,
+    if_match: IfMatch,
+    now: i64,
+    change: F,
+    after: A,
+) -> Result<R>
+where
+    R: VersionedRow,
+    F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
+    A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
+{
+    check_id::<R>(id)?;
+    let (db, scoped) = (repo.db(), repo.scoped());
+    let id: Arc<str> = id.into();
+    let (change, after, if_match) = (Arc::new(change), Arc::new(after), Arc::new(if_match));
+    for _ in 0..MAX_ATTEMPTS {
+        let (id, change, after, if_match) =
+            (id.clone(), change.clone(), after.clone(), if_match.clone());
+        let attempt = db
+            .transaction(move |c| {
+                let Some(mut row) = R::find(&scoped, c, &id)? else {
+                    return Err(Error::NotFound(R::NAME));
+                };
+                if !if_match.matches(row.version()) {
+                    return Err(Error::PreconditionFailed);
+                }
+                let at = now.max(row.updated_at() + 1);
+                let Some(effect) = change(&mut row, &scoped, at, c)? else {
+                    return Ok(Some(row));
+                };
+                if !row.save_if_current(&scoped, c)? {
+                    // Nothing was written in this transaction: read again.
+                    return Ok(None);
+                }
+                after(&scoped, &row, effect, c)?;
+                Ok(Some(row))
+            })
+            .await?;
+        if let Some(row) = attempt {
+            return Ok(row);
+        }
+    }
+    Err(too_busy())
+}
+
+/// Loads record `id`, checks `if_match` (412), and deletes it with `delete`, which must remove
+/// the row only if it is still at the version given and say how many rows it removed.
+pub async fn delete<R, D>(repo: &EnvDb, id: &str, if_match: IfMatch, delete: D) -> Result<()>
+where
+    R: VersionedRow,
+    D: Fn(&Scoped, &mut DbConnection, &str, i64) -> diesel::QueryResult<usize>
+        + Send
+        + Sync
+        + 'static,
+{
+    check_id::<R>(id)?;
+    let (db, scoped) = (repo.db(), repo.scoped());
+    let id: Arc<str> = id.into();
+    let (delete, if_match) = (Arc::new(delete), Arc::new(if_match));
+    for _ in 0..MAX_ATTEMPTS {
+        let (id, delete, if_match) = (id.clone(), delete.clone(), if_match.clone());
+        let deleted = db
+            .transaction(move |c| {
+                let Some(row) = R::find(&scoped, c, &id)? else {
+                    return Err(Error::NotFound(R::NAME));
+                };
+                if !if_match.matches(row.version()) {
+                    return Err(Error::PreconditionFailed);
+                }
+                Ok(delete(&scoped, c, &id, row.version())? == 1)
+            })
+            .await?;
+        if deleted {
+            return Ok(());
+        }
+    }
+    Err(too_busy())
+}
+
+fn too_busy() -> Error {
+    Error::Conflict("The record is being changed by many requests at once; retry.".into())
+}
