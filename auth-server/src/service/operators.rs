@@ -35,14 +35,13 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::db::Db;
 use shared::throttle::{FailureThrottle, Lockout, LockoutPolicy};
-use shared::Secret;
+use shared::{NewSecret, Secret, SecretDigest};
 use tokio::sync::Semaphore;
 
 use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
 use super::devices::{Device, DeviceKeys};
 use super::kek::Kek;
 use super::secrets;
-use super::sessions::TokenDigest;
 use crate::db::operators::OperatorRow;
 use crate::error::{Error, Result};
 
@@ -392,7 +391,7 @@ impl Operators {
             Some(hash) => secrets::verify_secret(password.expose(), &hash),
             None => {
                 let dummy = dummy.get_or_init(|| {
-                    secrets::hash_secret(&secrets::generate_client_secret(), cost)
+                    secrets::hash_secret(secrets::generate_client_secret().plaintext(), cost)
                         .expect("invariant: bcrypt accepts a 44-byte input at a validated cost")
                 });
                 // The dummy's secret was thrown away: whatever bcrypt says, this is no match.
@@ -756,7 +755,7 @@ impl Operators {
         source: Option<String>,
         now: i64,
     ) -> Result<Option<OperatorView>> {
-        let digest = TokenDigest::of(token);
+        let digest = SecretDigest::of(token);
         // A link that names nothing is refused before any bcrypt work.
         let d = digest.as_str().to_owned();
         let Some(row) = db
@@ -982,18 +981,14 @@ async fn create_hashed(
     password_hash: Option<String>,
     now: i64,
 ) -> Result<Created> {
-    let setup_token = password_hash
-        .is_none()
-        .then(|| Secret::new(super::sessions::random_token()));
+    let setup = password_hash.is_none().then(NewSecret::random_token);
     let row = OperatorRow {
         id: format!("op_{}", super::random_base62(22)),
         email: email.as_str().to_owned(),
         role: role.as_str().to_owned(),
         password_hash,
-        setup_digest: setup_token
-            .as_ref()
-            .map(|t| TokenDigest::of(t.expose()).as_str().to_owned()),
-        setup_expires_at: setup_token.as_ref().map(|_| now + SETUP_LINK_LIFETIME_US),
+        setup_digest: setup.as_ref().map(|s| s.digest().as_str().to_owned()),
+        setup_expires_at: setup.as_ref().map(|_| now + SETUP_LINK_LIFETIME_US),
         totp_secret: None,
         totp_enabled: false,
         totp_last_step: None,
@@ -1035,7 +1030,7 @@ async fn create_hashed(
     }
     Ok(Created {
         operator: OperatorView::from_row(&row)?,
-        setup_token,
+        setup_token: setup.map(|s| s.into_parts().0),
     })
 }
 
@@ -1044,7 +1039,7 @@ pub async fn setup_link_valid(db: &Db, token: &str, now: i64) -> Result<bool> {
     if token.len() != 43 {
         return Ok(false);
     }
-    let digest = TokenDigest::of(token).as_str().to_owned();
+    let digest = SecretDigest::of(token).into_string();
     Ok(db
         .run(move |c| OperatorRow::find_by_setup(c, &digest, now))
         .await?
@@ -1087,8 +1082,8 @@ pub async fn set_password(
 
 /// Makes a new setup link for an operator (e.g. a forgotten password); the old one stops working.
 pub async fn new_setup_link(db: &Db, ctx: &AuditContext, id: &str, now: i64) -> Result<Secret> {
-    let token = Secret::new(super::sessions::random_token());
-    let digest = TokenDigest::of(token.expose()).as_str().to_owned();
+    let (token, digest) = NewSecret::random_token().into_parts();
+    let digest = digest.into_string();
     let (id, ctx) = (id.to_owned(), ctx.clone());
     let n = db
         .run(move |c| {
