@@ -869,7 +869,7 @@ fn keys_rotate(db: &Db, keks: &signing::KekRing) -> Result<(), String> {
     let now = now_micros();
     // Make sure a key exists first, so that rotation always retires something real (this also
     // re-seals the keys and prepares the audit chain).
-    signing::KeyStore::load_or_create(db, keks, now)?;
+    signing::KeyStore::load_or_create(db, keks, now).map_err(|e| e.to_string())?;
     // A fresh timestamp, so that the new key is strictly the newest.
     let kid = signing::rotate(
         db,

@@ -62,7 +62,8 @@ impl Application {
         let authn = web::Data::new(Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
-            jwks: JwksCache::new(&config.issuer, config.jwks_url.as_deref())?,
+            jwks: JwksCache::new(&config.issuer, config.jwks_url.as_deref())
+                .map_err(|e| e.to_string())?,
             state: CredentialState::new(),
             tokens: TokenCache::new(),
             limiter: Arc::new(
