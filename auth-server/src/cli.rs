@@ -26,6 +26,35 @@ use crate::service::operators::{self, Email, OperatorView, Password, Role};
 use crate::service::signing::{self, SigningKeyView};
 use crate::Application;
 
+/// Why a command failed: printed as `auth-server: <message>` with exit status 1 (configuration
+/// errors are reported before a command runs, with exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A refusal of the service layer, in the CLI's words (`--flag` names, "no … with this id").
+    #[error("{}", describe(.0))]
+    Service(#[from] Error),
+    #[error(transparent)]
+    Signing(#[from] signing::SigningError),
+    #[error(transparent)]
+    Db(#[from] shared::db::DbError),
+    /// `DATABASE_URL` cannot be opened (or, for an ops command, names no SQLite file yet).
+    #[error("DATABASE_URL: {0}")]
+    Database(String),
+    #[error("audit trail: {0}")]
+    AuditTrail(shared::db::DbError),
+    /// A flag's value is refused.
+    #[error("invalid --{flag}: {message}")]
+    Invalid { flag: &'static str, message: String },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Anything else, as one line (the server's start-up errors, an unreachable token
+    /// endpoint, a broken audit chain).
+    #[error("{0}")]
+    Other(String),
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "auth-server",
@@ -394,7 +423,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Healthcheck => shared::outbound::probe_ready(config.bind)
                 .await
-                .map_err(|e| format!("not ready: {e}")),
+                .map_err(|e| CliError::Other(format!("not ready: {e}"))),
             Command::Migrate => migrate(&config),
             Command::Token(_) => unreachable!("token is handled before the configuration"),
             Command::App(cmd) => app(cmd, &open_existing(&config)?, keks).await,
@@ -406,11 +435,11 @@ pub fn run(cli: Cli) -> ExitCode {
     }))
 }
 
-fn block_on<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Result<(), String> {
+fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Result<(), CliError> {
     actix_web::rt::System::new().block_on(f)
 }
 
-fn exit(outcome: Result<(), String>) -> ExitCode {
+fn exit(outcome: Result<(), CliError>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -420,16 +449,16 @@ fn exit(outcome: Result<(), String>) -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+async fn serve(config: Config) -> Result<(), CliError> {
     if config.admin_token.is_none() {
         tracing::warn!("ADMIN_TOKEN is not set: the admin API answers 401 to everything");
     }
-    let app = Application::build(config).await?;
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    let app = Application::build(config).await.map_err(CliError::Other)?;
+    Ok(app.run_until_stopped().await?)
 }
 
-fn migrate(config: &Config) -> Result<(), String> {
-    let db = Db::connect(&config.database_url, 2).map_err(|e| format!("DATABASE_URL: {e}"))?;
+fn migrate(config: &Config) -> Result<(), CliError> {
+    let db = Db::connect(&config.database_url, 2).map_err(|e| CliError::Database(e.to_string()))?;
     out(&format!(
         "migrations are up to date ({})",
         db.target().describe()
@@ -440,17 +469,17 @@ fn migrate(config: &Config) -> Result<(), String> {
 /// Opens the database for an ops command. A SQLite file that does not exist is refused rather
 /// than created: a command run from another directory would otherwise answer from a new, empty
 /// database (`{"data": []}`) as if nothing were registered.
-fn open_existing(config: &Config) -> Result<Db, String> {
+fn open_existing(config: &Config) -> Result<Db, CliError> {
     if let Ok(DatabaseTarget::Sqlite(path)) = DatabaseTarget::parse(&config.database_url) {
         if !path.exists() {
             let shown = std::path::absolute(&path).unwrap_or(path);
-            return Err(format!(
-                "DATABASE_URL: no database at {} (set DATABASE_URL, run from the directory that holds it, or create it with `auth-server migrate`)",
+            return Err(CliError::Database(format!(
+                "no database at {} (set DATABASE_URL, run from the directory that holds it, or create it with `auth-server migrate`)",
                 shown.display()
-            ));
+            )));
         }
     }
-    Db::connect(&config.database_url, 2).map_err(|e| format!("DATABASE_URL: {e}"))
+    Db::connect(&config.database_url, 2).map_err(|e| CliError::Database(e.to_string()))
 }
 
 /// The KEKs from the configuration: commands that write (the audit chain's key is derived from
@@ -466,20 +495,20 @@ fn kek_ring(config: &Config) -> Result<signing::KekRing, ConfigError> {
 }
 
 /// The KEKs of a command that [`Command::needs_audit_key`] (checked before it started).
-fn keks_of(keks: Option<&signing::KekRing>) -> Result<&signing::KekRing, String> {
-    keks.ok_or_else(|| "SIGNING_KEY_ENCRYPTION_KEY is not set".to_owned())
+fn keks_of(keks: Option<&signing::KekRing>) -> Result<&signing::KekRing, CliError> {
+    keks.ok_or_else(|| CliError::Other("SIGNING_KEY_ENCRYPTION_KEY is not set".to_owned()))
 }
 
 /// The audit context of a writing command, after preparing the chain it will append to (a
 /// trail from before keyed chains is anchored, one under the previous KEK re-keyed).
-fn writer(db: &Db, keks: Option<&signing::KekRing>) -> Result<AuditContext, String> {
+fn writer(db: &Db, keks: Option<&signing::KekRing>) -> Result<AuditContext, CliError> {
     let keys = keks_of(keks)?.audit_keys();
-    audit::prepare_chain(db, &keys, now_micros()).map_err(|e| format!("audit trail: {e}"))?;
+    audit::prepare_chain(db, &keys, now_micros()).map_err(CliError::AuditTrail)?;
     Ok(AuditContext::cli(&keys.current))
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)?;
     out(&text);
     Ok(())
 }
@@ -508,7 +537,7 @@ fn trimmed(items: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-fn describe(e: Error) -> String {
+fn describe(e: &Error) -> String {
     match e {
         Error::Validation { field, message } => {
             format!("invalid --{}: {message}", field.replace('_', "-"))
@@ -623,7 +652,7 @@ fn plain_table(header: Option<&[&str]>, rows: Vec<Vec<String>>) -> String {
     table.trim_fmt()
 }
 
-fn print_list<T: Tabular + Serialize>(items: &[T], output: Output) -> Result<(), String> {
+fn print_list<T: Tabular + Serialize>(items: &[T], output: Output) -> Result<(), CliError> {
     match output {
         Output::Json => print_json(&serde_json::json!({ "data": items })),
         Output::Table => {
@@ -634,7 +663,7 @@ fn print_list<T: Tabular + Serialize>(items: &[T], output: Output) -> Result<(),
     }
 }
 
-fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), String> {
+fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), CliError> {
     match output {
         Output::Json => print_json(item),
         Output::Table => {
@@ -651,19 +680,20 @@ fn print_one<T: Tabular + Serialize>(item: &T, output: Output) -> Result<(), Str
 
 // --- applications ------------------------------------------------------------------------------
 
-async fn app(command: AppCommand, db: &Db, keks: Option<&signing::KekRing>) -> Result<(), String> {
+async fn app(
+    command: AppCommand,
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+) -> Result<(), CliError> {
     match command {
         AppCommand::Create(a) => app_create(db, keks, a).await,
         AppCommand::List(o) => print_list(
-            &applications::list(db, &Default::default())
-                .await
-                .map_err(describe)?,
+            &applications::list(db, &Default::default()).await?,
             o.output,
         ),
-        AppCommand::Show { client_id, output } => print_one(
-            &applications::get(db, &client_id).await.map_err(describe)?,
-            output.output,
-        ),
+        AppCommand::Show { client_id, output } => {
+            print_one(&applications::get(db, &client_id).await?, output.output)
+        }
         AppCommand::Update(u) => app_update(db, keks, u).await,
         AppCommand::RotateSecret {
             client_id,
@@ -681,9 +711,7 @@ async fn app(command: AppCommand, db: &Db, keks: Option<&signing::KekRing>) -> R
         AppCommand::Enable { client_id } => app_set_disabled(db, keks, &client_id, false).await,
         AppCommand::Delete { client_id } => app_delete(db, keks, &client_id).await,
         AppCommand::MigrateSecrets => {
-            let pending = applications::with_legacy_secrets(db)
-                .await
-                .map_err(describe)?;
+            let pending = applications::with_legacy_secrets(db).await?;
             print_json(&serde_json::json!({
                 "bcrypt_rows": pending.len(),
                 "client_ids": pending,
@@ -693,7 +721,11 @@ async fn app(command: AppCommand, db: &Db, keks: Option<&signing::KekRing>) -> R
     }
 }
 
-async fn app_create(db: &Db, keks: Option<&signing::KekRing>, a: AppCreate) -> Result<(), String> {
+async fn app_create(
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+    a: AppCreate,
+) -> Result<(), CliError> {
     let new = applications::CreateApplication {
         name: a.name,
         description: a.description,
@@ -702,18 +734,19 @@ async fn app_create(db: &Db, keks: Option<&signing::KekRing>, a: AppCreate) -> R
         tier: a.tier,
         introspection: None,
     }
-    .validate()
-    .map_err(describe)?;
-    let created = applications::create(db, &writer(db, keks)?, new, now_micros())
-        .await
-        .map_err(describe)?;
+    .validate()?;
+    let created = applications::create(db, &writer(db, keks)?, new, now_micros()).await?;
     print_json(&created)?;
     eprintln!("Store the client_secret now: it cannot be shown again.");
     Ok(())
 }
 
 /// The admin API's PATCH: every value is validated before anything is written.
-async fn app_update(db: &Db, keks: Option<&signing::KekRing>, u: AppUpdate) -> Result<(), String> {
+async fn app_update(
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+    u: AppUpdate,
+) -> Result<(), CliError> {
     let patch = applications::PatchApplication {
         name: u.name,
         description: u.description,
@@ -730,8 +763,7 @@ async fn app_update(db: &Db, keks: Option<&signing::KekRing>, u: AppUpdate) -> R
         applications::ChangedBy::Admin,
         now_micros(),
     )
-    .await
-    .map_err(describe)?;
+    .await?;
     print_json(&updated)
 }
 
@@ -740,7 +772,7 @@ async fn app_set_disabled(
     keks: Option<&signing::KekRing>,
     client_id: &str,
     disabled: bool,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let patch = applications::PatchApplication {
         disabled: Some(disabled),
         ..Default::default()
@@ -753,8 +785,7 @@ async fn app_set_disabled(
         applications::ChangedBy::Admin,
         now_micros(),
     )
-    .await
-    .map_err(describe)?;
+    .await?;
     print_json(&updated)
 }
 
@@ -763,11 +794,10 @@ async fn app_rotate_secret(
     keks: Option<&signing::KekRing>,
     client_id: &str,
     options: applications::RotateSecret,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let rotated =
         applications::rotate_secret(db, &writer(db, keks)?, client_id, options, now_micros())
-            .await
-            .map_err(describe)?;
+            .await?;
     print_json(&rotated)?;
     eprintln!("Store the client_secret now: it cannot be shown again.");
     Ok(())
@@ -777,10 +807,8 @@ async fn app_revoke_tokens(
     db: &Db,
     keks: Option<&signing::KekRing>,
     client_id: &str,
-) -> Result<(), String> {
-    applications::revoke_tokens(db, &writer(db, keks)?, client_id, now_micros())
-        .await
-        .map_err(describe)?;
+) -> Result<(), CliError> {
+    applications::revoke_tokens(db, &writer(db, keks)?, client_id, now_micros()).await?;
     print_json(&serde_json::json!({
         "client_id": client_id,
         "tokens_revoked": true,
@@ -792,33 +820,33 @@ async fn app_delete(
     db: &Db,
     keks: Option<&signing::KekRing>,
     client_id: &str,
-) -> Result<(), String> {
-    applications::delete(db, &writer(db, keks)?, client_id, now_micros())
-        .await
-        .map_err(describe)?;
+) -> Result<(), CliError> {
+    applications::delete(db, &writer(db, keks)?, client_id, now_micros()).await?;
     print_json(&serde_json::json!({"client_id": client_id, "deleted": true}))
 }
 
 // --- API keys ----------------------------------------------------------------------------------
 
-async fn key(command: KeyCommand, db: &Db, keks: Option<&signing::KekRing>) -> Result<(), String> {
+async fn key(
+    command: KeyCommand,
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+) -> Result<(), CliError> {
     match command {
         KeyCommand::Create(k) => key_create(db, keks, k).await,
-        KeyCommand::List(o) => print_list(
-            &api_keys::list(db, &Default::default())
-                .await
-                .map_err(describe)?,
-            o.output,
-        ),
-        KeyCommand::Show { id, output } => print_one(
-            &api_keys::get(db, &id).await.map_err(describe)?,
-            output.output,
-        ),
+        KeyCommand::List(o) => {
+            print_list(&api_keys::list(db, &Default::default()).await?, o.output)
+        }
+        KeyCommand::Show { id, output } => print_one(&api_keys::get(db, &id).await?, output.output),
         KeyCommand::Revoke { id } => key_revoke(db, keks, &id).await,
     }
 }
 
-async fn key_create(db: &Db, keks: Option<&signing::KekRing>, k: KeyCreate) -> Result<(), String> {
+async fn key_create(
+    db: &Db,
+    keks: Option<&signing::KekRing>,
+    k: KeyCreate,
+) -> Result<(), CliError> {
     let now = now_micros();
     let new = api_keys::CreateApiKey {
         name: k.name,
@@ -828,21 +856,14 @@ async fn key_create(db: &Db, keks: Option<&signing::KekRing>, k: KeyCreate) -> R
         tier: k.tier,
         expires_at: k.expires_at,
     }
-    .validate(now)
-    .map_err(describe)?;
-    print_json(
-        &api_keys::create(db, &writer(db, keks)?, new, now)
-            .await
-            .map_err(describe)?,
-    )?;
+    .validate(now)?;
+    print_json(&api_keys::create(db, &writer(db, keks)?, new, now).await?)?;
     eprintln!("Store the key now: it cannot be shown again.");
     Ok(())
 }
 
-async fn key_revoke(db: &Db, keks: Option<&signing::KekRing>, id: &str) -> Result<(), String> {
-    api_keys::revoke(db, &writer(db, keks)?, id, now_micros())
-        .await
-        .map_err(describe)?;
+async fn key_revoke(db: &Db, keks: Option<&signing::KekRing>, id: &str) -> Result<(), CliError> {
+    api_keys::revoke(db, &writer(db, keks)?, id, now_micros()).await?;
     print_json(&serde_json::json!({"id": id, "revoked": true}))
 }
 
@@ -852,20 +873,15 @@ async fn keys(
     command: KeysCommand,
     db: &Db,
     keks: Option<&signing::KekRing>,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     match command {
         KeysCommand::Rotate => keys_rotate(db, keks_of(keks)?),
         KeysCommand::Revoke { kid } => keys_revoke(db, keks_of(keks)?, &kid),
-        KeysCommand::List(o) => print_list(
-            &signing::list(db, now_micros())
-                .await
-                .map_err(|e| e.to_string())?,
-            o.output,
-        ),
+        KeysCommand::List(o) => print_list(&signing::list(db, now_micros()).await?, o.output),
     }
 }
 
-fn keys_rotate(db: &Db, keks: &signing::KekRing) -> Result<(), String> {
+fn keys_rotate(db: &Db, keks: &signing::KekRing) -> Result<(), CliError> {
     let now = now_micros();
     // Make sure a key exists first, so that rotation always retires something real (this also
     // re-seals the keys and prepares the audit chain).
@@ -876,18 +892,17 @@ fn keys_rotate(db: &Db, keks: &signing::KekRing) -> Result<(), String> {
         &AuditContext::cli(&keks.audit_keys().current),
         &keks.current,
         now_micros().max(now + 1),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     print_json(&serde_json::json!({
         "active_kid": kid,
         "message": "previous keys stay published until their tokens expire",
     }))
 }
 
-fn keys_revoke(db: &Db, keks: &signing::KekRing, kid: &str) -> Result<(), String> {
+fn keys_revoke(db: &Db, keks: &signing::KekRing, kid: &str) -> Result<(), CliError> {
     let ctx = writer(db, Some(keks))?;
-    match signing::revoke(db, &ctx, &keks.current, kid, now_micros()).map_err(|e| e.to_string())? {
-        None => Err(format!("no signing key {kid}")),
+    match signing::revoke(db, &ctx, &keks.current, kid, now_micros())? {
+        None => Err(CliError::Other(format!("no signing key {kid}"))),
         Some(active) => print_json(&serde_json::json!({
             "revoked_kid": kid,
             "active_kid": active,
@@ -900,12 +915,13 @@ fn keys_revoke(db: &Db, keks: &signing::KekRing, kid: &str) -> Result<(), String
 
 /// `auth-server token`: the client-credentials grant against a running server, through
 /// `shared`'s token source (rustls, system roots or `SSL_CERT_FILE`, no redirects).
-async fn token(args: TokenArgs) -> Result<(), String> {
+async fn token(args: TokenArgs) -> Result<(), CliError> {
     let issuer = args.issuer.trim().trim_end_matches('/');
     if !(issuer.starts_with("http://") || issuer.starts_with("https://")) {
-        return Err(format!(
-            "invalid --issuer: `{issuer}` is not an http:// or https:// URL"
-        ));
+        return Err(CliError::Invalid {
+            flag: "issuer",
+            message: format!("`{issuer}` is not an http:// or https:// URL"),
+        });
     }
     let secret = client_secret(args.client_secret_stdin)?;
     let scopes: Vec<&str> = args
@@ -920,11 +936,14 @@ async fn token(args: TokenArgs) -> Result<(), String> {
         secret.expose(),
         &scopes,
     )
-    .map_err(|_| format!("invalid --issuer: `{issuer}` is not a URL"))?;
+    .map_err(|_| CliError::Invalid {
+        flag: "issuer",
+        message: format!("`{issuer}` is not a URL"),
+    })?;
     let grant = source
         .fetch_grant()
         .await
-        .map_err(|e| format!("no token: {e}"))?;
+        .map_err(|e| CliError::Other(format!("no token: {e}")))?;
     match args.output {
         TokenOutput::Token => out(grant.access_token.expose()),
         TokenOutput::Json => print_json(&serde_json::json!({
@@ -939,20 +958,28 @@ async fn token(args: TokenArgs) -> Result<(), String> {
 
 // --- operators ---------------------------------------------------------------------------------
 
-fn parse_email(raw: &str) -> Result<Email, String> {
-    Email::parse(raw).map_err(|m| format!("invalid --email: {m}"))
+fn parse_email(raw: &str) -> Result<Email, CliError> {
+    Email::parse(raw).map_err(|m| CliError::Invalid {
+        flag: "email",
+        message: m.to_string(),
+    })
 }
 
-fn parse_role(raw: &str) -> Result<Role, String> {
-    raw.parse().map_err(|m| format!("invalid --role: {m}"))
+fn parse_role(raw: &str) -> Result<Role, CliError> {
+    raw.parse().map_err(|m: String| CliError::Invalid {
+        flag: "role",
+        message: m,
+    })
 }
 
-async fn find_operator(db: &Db, email: &Email) -> Result<OperatorView, String> {
+async fn find_operator(db: &Db, email: &Email) -> Result<OperatorView, CliError> {
     operators::find_by_email(db, email)
         .await
         .map_err(|e| match e {
-            Error::NotFound(_) => format!("no operator with the email {email} exists"),
-            other => describe(other),
+            Error::NotFound(_) => {
+                CliError::Other(format!("no operator with the email {email} exists"))
+            }
+            other => CliError::Service(other),
         })
 }
 
@@ -961,7 +988,7 @@ async fn operator(
     db: &Db,
     config: &Config,
     keks: Option<&signing::KekRing>,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let now = now_micros();
     match command {
         OperatorCommand::Create {
@@ -979,9 +1006,7 @@ async fn operator(
             };
             let cost = config.console.operator_bcrypt_cost;
             let created =
-                operators::create(db, &writer(db, keks)?, email, role, password, cost, now)
-                    .await
-                    .map_err(describe)?;
+                operators::create(db, &writer(db, keks)?, email, role, password, cost, now).await?;
             let setup_link = created
                 .setup_token
                 .as_ref()
@@ -997,44 +1022,32 @@ async fn operator(
             }
             Ok(())
         }
-        OperatorCommand::List(o) => {
-            print_list(&operators::list(db).await.map_err(describe)?, o.output)
-        }
+        OperatorCommand::List(o) => print_list(&operators::list(db).await?, o.output),
         OperatorCommand::Disable { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
-            let op = operators::set_disabled(db, &writer(db, keks)?, &op.id, true, now)
-                .await
-                .map_err(describe)?;
+            let op = operators::set_disabled(db, &writer(db, keks)?, &op.id, true, now).await?;
             print_json(&op)
         }
         OperatorCommand::Enable { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
-            let op = operators::set_disabled(db, &writer(db, keks)?, &op.id, false, now)
-                .await
-                .map_err(describe)?;
+            let op = operators::set_disabled(db, &writer(db, keks)?, &op.id, false, now).await?;
             print_json(&op)
         }
         OperatorCommand::ResetTotp { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
-            let op = operators::reset_totp(db, &writer(db, keks)?, &op.id, now)
-                .await
-                .map_err(describe)?;
+            let op = operators::reset_totp(db, &writer(db, keks)?, &op.id, now).await?;
             print_json(&op)
         }
         OperatorCommand::SetRole { email, role } => {
             let email = parse_email(&email)?;
             let role = parse_role(&role)?;
             let op = find_operator(db, &email).await?;
-            let op = operators::set_role(db, &writer(db, keks)?, &op.id, role, now)
-                .await
-                .map_err(describe)?;
+            let op = operators::set_role(db, &writer(db, keks)?, &op.id, role, now).await?;
             print_json(&op)
         }
         OperatorCommand::SetupLink { email } => {
             let op = find_operator(db, &parse_email(&email)?).await?;
-            let token = operators::new_setup_link(db, &writer(db, keks)?, &op.id, now)
-                .await
-                .map_err(describe)?;
+            let token = operators::new_setup_link(db, &writer(db, keks)?, &op.id, now).await?;
             print_json(&serde_json::json!({
                 "operator": op,
                 "setup_link": operators::setup_link(&config.issuer, &token),
@@ -1047,37 +1060,52 @@ async fn operator(
 
 /// The operator's password: the first line of standard input, without its line ending (spaces
 /// are part of a password).
-fn operator_password_from_stdin() -> Result<Password, String> {
+fn operator_password_from_stdin() -> Result<Password, CliError> {
     let mut text = String::new();
     std::io::stdin()
         .take(64 * 1024)
         .read_to_string(&mut text)
-        .map_err(|e| format!("--password-stdin: cannot read standard input: {e}"))?;
+        .map_err(|e| {
+            CliError::Other(format!("--password-stdin: cannot read standard input: {e}"))
+        })?;
     let line = text.lines().next().unwrap_or("");
     if line.is_empty() {
-        return Err("--password-stdin: standard input holds no password".to_owned());
+        return Err(CliError::Other(
+            "--password-stdin: standard input holds no password".to_owned(),
+        ));
     }
-    Password::parse(line).map_err(|m| format!("invalid --password-stdin: the password {m}"))
+    Password::parse(line).map_err(|m| CliError::Invalid {
+        flag: "password-stdin",
+        message: format!("the password {m}"),
+    })
 }
 
 /// The client secret from standard input (its first line) or `CLIENT_SECRET`.
-fn client_secret(from_stdin: bool) -> Result<shared::Secret, String> {
+fn client_secret(from_stdin: bool) -> Result<shared::Secret, CliError> {
     let value = if from_stdin {
         let mut text = String::new();
         std::io::stdin()
             .take(64 * 1024)
             .read_to_string(&mut text)
-            .map_err(|e| format!("--client-secret-stdin: cannot read standard input: {e}"))?;
+            .map_err(|e| {
+                CliError::Other(format!(
+                    "--client-secret-stdin: cannot read standard input: {e}"
+                ))
+            })?;
         text.lines().next().unwrap_or("").trim().to_owned()
     } else {
         std::env::var("CLIENT_SECRET").unwrap_or_default()
     };
     if value.is_empty() {
         return Err(if from_stdin {
-            "--client-secret-stdin: standard input holds no client secret".to_owned()
+            CliError::Other(
+                "--client-secret-stdin: standard input holds no client secret".to_owned(),
+            )
         } else {
-            "no client secret: pipe it in with --client-secret-stdin or set CLIENT_SECRET"
-                .to_owned()
+            CliError::Other(
+                "no client secret: pipe it in with --client-secret-stdin or set CLIENT_SECRET"
+                    .to_owned(),
+            )
         });
     }
     Ok(shared::Secret::new(value))
@@ -1089,7 +1117,7 @@ async fn audit(
     command: AuditCommand,
     db: &Db,
     keks: Option<&signing::KekRing>,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     match command {
         AuditCommand::Verify(v) => audit_verify(db, keks_of(keks)?, v).await,
         AuditCommand::Export(a) => {
@@ -1099,22 +1127,19 @@ async fn audit(
                 a.target.as_deref(),
                 a.from.as_deref(),
                 a.to.as_deref(),
-            )
-            .map_err(describe)?;
+            )?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut after = 0;
             loop {
-                let events = audit::list_forward(db, &filter, after, 500)
-                    .await
-                    .map_err(describe)?;
+                let events = audit::list_forward(db, &filter, after, 500).await?;
                 let Some(last) = events.last() else { break };
                 after = last.seq;
                 for event in &events {
-                    serde_json::to_writer(&mut out, event).map_err(|e| e.to_string())?;
-                    out.write_all(b"\n").map_err(|e| e.to_string())?;
+                    serde_json::to_writer(&mut out, event)?;
+                    out.write_all(b"\n")?;
                 }
             }
-            out.flush().map_err(|e| e.to_string())
+            Ok(out.flush()?)
         }
     }
 }
@@ -1123,23 +1148,26 @@ async fn audit(
 /// elsewhere. The normal answer is the one line it has always been (or JSON with
 /// `--output json`); notes about events before the keyed chain or under the previous KEK go to
 /// stderr.
-async fn audit_verify(db: &Db, keks: &signing::KekRing, v: AuditVerify) -> Result<(), String> {
+async fn audit_verify(db: &Db, keks: &signing::KekRing, v: AuditVerify) -> Result<(), CliError> {
     let expect_head = match v.expect_head.as_deref().map(str::trim) {
         None => None,
         Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
             Some(h.to_ascii_lowercase())
         }
-        Some(_) => return Err(
-            "invalid --expect-head: must be the 64 hex characters of a head `audit verify` printed"
-                .to_owned(),
-        ),
+        Some(_) => {
+            return Err(CliError::Invalid {
+                flag: "expect-head",
+                message: "must be the 64 hex characters of a head `audit verify` printed"
+                    .to_owned(),
+            })
+        }
     };
     let keys = keks.audit_keys();
     let head = expect_head.clone();
     let report = db
         .run(move |c| audit::verify(c, &keys, head.as_deref()))
         .await
-        .map_err(|e| format!("audit trail: {e}"))?;
+        .map_err(CliError::AuditTrail)?;
     let outcome = match &report.broken {
         Some((seq, why)) => Err(format!(
             "audit chain broken at event {seq}: {why} ({} events before it are intact)",
@@ -1169,7 +1197,7 @@ async fn audit_verify(db: &Db, keks: &signing::KekRing, v: AuditVerify) -> Resul
             );
         }
     }
-    outcome
+    outcome.map_err(CliError::Other)
 }
 
 /// What `audit verify --output json` prints.

@@ -1,7 +1,5 @@
 //! Configuration from the environment (and `.env`), validated once at start.
 
-use std::net::SocketAddr;
-
 use std::time::Duration;
 
 use shared::config::{interval_secs, parse_number, secret_var, var, Common};
@@ -14,13 +12,10 @@ use crate::service::kek::Kek;
 /// binary.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen; port 0 picks a free port (tests).
-    pub bind: SocketAddr,
-    pub database_url: String,
-    /// `iss` of every token, without a trailing slash.
-    pub issuer: String,
-    /// `aud` of every token.
-    pub audience: String,
+    /// The variables both services read (`AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`: `iss` of
+    /// every token, `API_AUDIENCE`: `aud` of every token, …); read through `Deref`, so
+    /// `config.issuer` is `config.common.issuer`.
+    pub common: Common,
     /// Bearer secret of the admin API; `None` makes every admin call 401.
     pub admin_token: Option<Secret>,
     /// bcrypt work factor of the dummy hash that pads a failed verification of a client secret
@@ -30,8 +25,6 @@ pub struct Config {
     /// (`SIGNING_KEY_REFRESH_SECS`, 2 s by default: a key revoked by `keys revoke` stops
     /// verifying in introspection within the revocation bound).
     pub key_refresh_secs: u64,
-    /// Database pool size.
-    pub db_pool_size: u32,
     /// `SIGNING_KEY_ENCRYPTION_KEY`: seals private signing keys at rest. Serving (and `keys`
     /// commands) refuse to run without it.
     pub signing_key_encryption_key: Option<Kek>,
@@ -41,26 +34,21 @@ pub struct Config {
     /// How many bcrypt verifications may run at once (`BCRYPT_CONCURRENCY`); the rest wait, so
     /// a flood of uncached or wrong secrets cannot take every core from token issuance.
     pub bcrypt_concurrency: u32,
-    /// `METRICS_BIND`: when set, `/metrics` is served only there (port 0 picks a free port),
-    /// and the main port answers 404 for it.
-    pub metrics_bind: Option<SocketAddr>,
-    /// `CORS_ALLOWED_ORIGINS`: exact origins browsers may call from; empty disables CORS.
-    pub cors_allowed_origins: Vec<String>,
-    /// `REDIS_URL`: when set, issuance limits and the failure throttles (per `client_id`, admin
-    /// per source) are shared by every replica through Redis.
-    pub redis_url: Option<String>,
-    /// `DATABASE_LISTEN_URL`: where the credential change feed is listened to (PostgreSQL
-    /// only; default `DATABASE_URL`): a signing key added, retired or revoked elsewhere is
-    /// loaded at once. `None`: `SIGNING_KEY_REFRESH_SECS` alone.
-    pub database_listen_url: Option<String>,
     /// `LAST_USED_FLUSH_SECS` (30 s by default, as in the resource API): how often the
     /// `last_token_at` of applications issued a token is written, in one batch.
     pub last_used_flush_secs: u64,
-    /// `TRUSTED_PROXIES`: load balancers whose `X-Forwarded-For` or PROXY protocol header names
-    /// the client (admin and console throttles, audit `source`, logs). Empty: the TCP peer.
-    pub trusted_proxies: shared::client_addr::TrustedProxies,
     /// The operator console (`/console`): sessions, password hashing, TOTP policy.
     pub console: ConsoleConfig,
+}
+
+/// `config.issuer`, `config.database_url`, …: the shared variables read as if they were the
+/// service's own (the console and the routes read them this way).
+impl std::ops::Deref for Config {
+    type Target = Common;
+
+    fn deref(&self) -> &Common {
+        &self.common
+    }
 }
 
 /// Settings of the operator console.
@@ -124,7 +112,34 @@ pub const DEFAULT_BCRYPT_COST: u32 = 11;
 /// `last_token_at` is written this often by default (`LAST_USED_FLUSH_SECS`).
 pub const DEFAULT_LAST_USED_FLUSH_SECS: u32 = 30;
 
+/// The admin token of [`Config::for_tests`].
+pub const TEST_ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
+
 impl Config {
+    /// The one configuration tests start from (then adjust): [`Common::for_tests`], the admin
+    /// token [`TEST_ADMIN_TOKEN`], a fixed KEK (so that a server restarted on the same
+    /// database opens its keys; public, never for a real deployment), the lowest bcrypt costs
+    /// (the suite stays fast), keys re-read and `last_token_at` written every second, and a
+    /// console that does not demand TOTP of admins (the production default is tested on its
+    /// own).
+    pub fn for_tests(db_url: &str, issuer: &str) -> Config {
+        Config {
+            common: Common::for_tests(db_url, issuer),
+            admin_token: Some(Secret::new(TEST_ADMIN_TOKEN)),
+            bcrypt_cost: 4,
+            key_refresh_secs: 1,
+            signing_key_encryption_key: Some(Kek::from_bytes([42; 32])),
+            previous_signing_key_encryption_key: None,
+            bcrypt_concurrency: 2,
+            last_used_flush_secs: 1,
+            console: ConsoleConfig {
+                operator_bcrypt_cost: 4,
+                require_totp_for_admins: false,
+                ..Default::default()
+            },
+        }
+    }
+
     /// Reads the shared variables (`AUTH_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
     /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`: see
     /// [`shared::config::Common`]) and `ADMIN_TOKEN`, `BCRYPT_COST`, `BCRYPT_CONCURRENCY`,
@@ -220,23 +235,14 @@ impl Config {
             },
         };
         errors.into_result(Config {
-            bind: common.bind,
-            database_url: common.database_url,
-            issuer: common.issuer,
-            audience: common.audience,
+            common,
             admin_token,
             bcrypt_cost,
             key_refresh_secs: key_refresh.as_secs(),
-            db_pool_size: common.db_pool_size,
             signing_key_encryption_key,
             previous_signing_key_encryption_key,
             bcrypt_concurrency,
-            metrics_bind: common.metrics_bind,
-            cors_allowed_origins: common.cors_allowed_origins,
-            redis_url: common.redis_url,
-            database_listen_url: common.database_listen_url,
             last_used_flush_secs: last_used_flush.as_secs(),
-            trusted_proxies: common.trusted_proxies,
             console: ConsoleConfig {
                 session_idle_secs,
                 session_max_secs,

@@ -1,16 +1,19 @@
-//! Building the server: database, keys, routes, background refresh. The one place routes and
-//! app data are registered. Binds a `TcpListener` so tests can use port 0.
+//! Building the server: keys, app state, background work. The one place routes and app data
+//! are registered. What both services share (database, Redis, metrics, the middleware chain,
+//! the server itself) comes from [`shared::skeleton::ServiceBuilder`]. Binds a `TcpListener`
+//! so tests can use port 0.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{web, App};
+use actix_web::web;
+use shared::changes::{ChangeKind, FeedEvent};
 use shared::db::Db;
+use shared::ratelimit::Limiter;
 use shared::routing::Endpoint;
-use shared::skeleton::Skeleton;
+use shared::skeleton::{RunningService, ServiceBuilder};
+use shared::throttle::FailureThrottle;
 
 use crate::db::revoked_tokens::RevokedTokenRow;
 use crate::routes::{admin, health, oauth, well_known, AppState};
@@ -20,9 +23,7 @@ use crate::service::last_token::LastTokenTracker;
 use crate::service::now_micros;
 use crate::service::operators::Operators;
 use crate::service::signing::{KekRing, KeyStore};
-use shared::ratelimit::Limiter;
-use shared::redis_store::RedisStore;
-use shared::throttle::FailureThrottle;
+use crate::Config;
 
 /// Wrong admin tokens tolerated per source address in a burst, and how often one comes back.
 const ADMIN_FAILURE_BURST: u32 = 10;
@@ -31,16 +32,11 @@ const ADMIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// Credential changes are kept this long; a replica away longer reloads in full.
 const CHANGE_FEED_RETENTION_US: i64 = 3_600_000_000;
-use crate::Config;
 
 pub struct Application {
-    port: u16,
-    server: Server,
-    /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
-    metrics_server: Option<(u16, Server)>,
-    /// What writes the `last_token_at` notes and the refused attempts still in memory when the
-    /// server stops.
-    shutdown_flush: (Db, Arc<LastTokenTracker>, Arc<AuditAggregator>),
+    service: RunningService,
+    /// The refused attempts not yet written to the audit trail.
+    refusals: Arc<AuditAggregator>,
 }
 
 impl Application {
@@ -63,212 +59,149 @@ impl Application {
              with it (generate one with `openssl rand -base64 32`)",
         )?;
         let keks = KekRing::new(kek, config.previous_signing_key_encryption_key.clone());
-        let pool_size = config.db_pool_size;
-        let db = Db::connect(&config.database_url, config.db_pool_size)
-            .map_err(|e| format!("DATABASE_URL: {e}"))?;
-        let keys = Arc::new(
-            KeyStore::load_or_create(&db, &keks, now_micros())
-                .map_err(|e| format!("signing keys: {e}"))?,
-        );
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        tracing::info!(
-            "auth-server on {} using {}",
-            listener.local_addr().map_err(|e| e.to_string())?,
-            db.target().describe()
-        );
-        let (db2, keys2) = (db.clone(), keys.clone());
-        // Re-reads signing keys (a rotation by the CLI or another replica is picked up) and
-        // purges revocations of expired tokens.
-        shared::skeleton::every(
-            "signing-key refresh",
-            Duration::from_secs(config.key_refresh_secs.max(1)),
-            move || {
-                let now = now_micros();
-                keys2.refresh(&db2, now)?;
-                db2.run_blocking(move |c| {
-                    RevokedTokenRow::purge_expired(c, now)?;
-                    shared::changes::prune(c, now - CHANGE_FEED_RETENTION_US)
-                })
-                .map_err(|e| e.to_string())?;
-                Ok::<_, String>(())
-            },
-        );
-        // Dead console sessions are refused when presented; this only keeps the table small.
-        let (db4, console) = (db.clone(), config.console.clone());
-        shared::skeleton::every("console session purge", SESSION_PURGE_INTERVAL, move || {
-            db4.run_blocking(|c| crate::service::sessions::purge(c, &console, now_micros()))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
-        if let Some(url) = config.database_listen_url.clone() {
-            // A signing key added, retired or revoked by another replica or the CLI is loaded
-            // at once (and in full after every reconnection); the periodic refresh stays.
-            let wake = Arc::new(tokio::sync::Notify::new());
-            let notify = wake.clone();
-            shared::changes::listen(
-                url,
-                Arc::new(move |event| match event {
-                    shared::changes::FeedEvent::Connected
-                    | shared::changes::FeedEvent::Notified {
-                        kind: Some(shared::changes::ChangeKind::SigningKey) | None,
-                        ..
-                    } => notify.notify_one(),
-                    shared::changes::FeedEvent::Notified { .. } => {}
-                }),
-            )
-            .map_err(|e| format!("DATABASE_LISTEN_URL: {e}"))?;
-            let (db3, keys3) = (db.clone(), keys.clone());
-            actix_web::rt::spawn(async move {
-                loop {
-                    wake.notified().await;
-                    let (db, keys) = (db3.clone(), keys3.clone());
-                    match web::block(move || keys.refresh(&db, now_micros())).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => tracing::warn!("signing-key refresh failed: {e}"),
-                        Err(_) => tracing::warn!("signing-key refresh was cancelled"),
-                    }
-                }
-            });
-        }
-        let mut metrics = shared::metrics::Metrics::new(
+        let metrics = shared::metrics::Metrics::new(
             "caseforge_auth",
             "auth-server",
             env!("CARGO_PKG_VERSION"),
         )
         .with_tokens_issued();
-        let redis = match &config.redis_url {
-            Some(url) => {
-                metrics = metrics.with_redis_errors();
-                let store = RedisStore::open(url, "caseforge:", metrics.redis_errors.clone())
-                    .map_err(|e| format!("REDIS_URL: {e}"))?;
-                tracing::info!("issuance limits and failure throttles shared through redis");
-                Some(std::sync::Arc::new(store))
-            }
-            None => None,
-        };
-        let metrics = web::Data::new(metrics);
+        let mut service = ServiceBuilder::new("auth-server", &config.common, listener, metrics)?;
+        let db = service.db().clone();
+        let keys = Arc::new(
+            KeyStore::load_or_create(&db, &keks, now_micros())
+                .map_err(|e| format!("signing keys: {e}"))?,
+        );
+        spawn_background(&mut service, &config, &keys)?;
         // `last_token_at` is written in batches, never per token (service::last_token).
         let last_tokens = Arc::new(LastTokenTracker::new());
-        let (db4, tracker) = (db.clone(), last_tokens.clone());
+        let tracker = last_tokens.clone();
         shared::skeleton::every(
             "writing last_token_at",
             Duration::from_secs(config.last_used_flush_secs.max(1)),
-            move || tracker.flush(&db4),
+            move || tracker.flush(&db),
         );
         // Refused attempts reach the audit trail as one event per key and window
         // (service::audit::AuditAggregator), written every window and at shutdown.
         let audit_key = keks.audit_keys().current;
         let refusals = Arc::new(AuditAggregator::new(audit_key.clone(), audit::REFUSAL_KEYS));
-        let (db5, aggregator) = (db.clone(), refusals.clone());
+        let (db, aggregator) = (service.db().clone(), refusals.clone());
         shared::skeleton::every(
             "writing refused attempts to the audit trail",
             audit::REFUSAL_WINDOW,
-            move || aggregator.flush(&db5, now_micros()),
+            move || aggregator.flush(&db, now_micros()),
         );
-        let shutdown_flush = (db.clone(), last_tokens.clone(), refusals.clone());
-        let trusted_proxies = config.trusted_proxies.clone();
-        let (skeleton, metrics_server) =
-            Skeleton::new(&db, metrics.clone(), config.metrics_bind, &trusted_proxies)?;
-        let cors_origins = config.cors_allowed_origins.clone();
+        let (db, tracker) = (service.db().clone(), last_tokens.clone());
+        service.at_shutdown("writing last_token_at", move || tracker.flush(&db));
+        let (db, aggregator) = (service.db().clone(), refusals.clone());
+        service.at_shutdown("writing refused attempts to the audit trail", move || {
+            aggregator.flush(&db, now_micros())
+        });
         let openapi = web::Data::new(crate::openapi::document(&config.issuer));
         let state = web::Data::new(AppState {
-            clients: match &redis {
-                Some(store) => {
-                    ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency)
-                        .with_shared_throttle(store.clone())
-                }
-                None => ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
-            },
-            issuance: match &redis {
-                Some(store) => Limiter::shared("issuance", store.clone()),
-                None => Limiter::local(),
-            },
-            admin_failures: match &redis {
-                Some(store) => {
-                    FailureThrottle::new(ADMIN_FAILURE_BURST, ADMIN_FAILURE_REFILL, 100_000)
-                        .shared("admin", store.clone())
-                }
-                None => FailureThrottle::new(ADMIN_FAILURE_BURST, ADMIN_FAILURE_REFILL, 100_000),
-            },
-            operators: {
-                let operators = Operators::new(
+            clients: service.share(
+                ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
+                |clients, store| clients.with_shared_throttle(store),
+            ),
+            issuance: service.share(Limiter::local(), |_, store| {
+                Limiter::shared("issuance", store)
+            }),
+            admin_failures: service.share(
+                FailureThrottle::new(ADMIN_FAILURE_BURST, ADMIN_FAILURE_REFILL, 100_000),
+                |throttle, store| throttle.shared("admin", store),
+            ),
+            operators: service.share(
+                Operators::new(
                     config.console.operator_bcrypt_cost,
                     config.signing_key_encryption_key.clone(),
                 )
                 .with_previous_kek(config.previous_signing_key_encryption_key.clone())
-                .with_metrics(&metrics);
-                match &redis {
-                    Some(store) => operators.with_shared_throttle(store.clone()),
-                    None => operators,
-                }
-            },
-            db,
+                .with_metrics(service.metrics()),
+                |operators, store| operators.with_shared_throttle(store),
+            ),
+            db: service.db().clone(),
             config,
             keys,
             last_tokens,
             audit_key,
-            refusals,
+            refusals: refusals.clone(),
         });
-        let server = shared::skeleton::serve(
-            listener,
-            &trusted_proxies,
-            shared::skeleton::max_blocking_threads(pool_size),
-            move || {
-                App::new()
-                    .app_data(state.clone())
-                    .configure(|cfg| skeleton.configure(cfg))
-                    .app_data(openapi.clone())
-                    // Innermost first: CORS answers preflights before any route; the request span
-                    // puts the id on the response before the envelope rewrite copies headers.
-                    .wrap(shared::cors::middleware(&cors_origins))
-                    .wrap(from_fn(shared::http::no_store_under_private_prefixes))
-                    .wrap(from_fn(shared::telemetry::request_span))
-                    .wrap(shared::http::envelope_errors())
-                    .wrap(from_fn(shared::metrics::record))
-                    .configure(routes)
-                    .default_service(web::to(shared::http::not_found))
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(Application {
-            port,
-            server,
-            metrics_server,
-            shutdown_flush,
-        })
+        let service = service.serve(move |cfg| {
+            cfg.app_data(state.clone())
+                .app_data(openapi.clone())
+                .configure(routes);
+        })?;
+        Ok(Application { service, refusals })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The port `/metrics` is served on when `METRICS_BIND` is set.
     pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_server.as_ref().map(|(port, _)| *port)
+        self.service.metrics_port()
     }
 
     /// The refused attempts waiting for the audit trail (tests flush them at once).
     pub fn refusals(&self) -> Arc<AuditAggregator> {
-        self.shutdown_flush.2.clone()
+        self.refusals.clone()
     }
 
     /// Serves until stopped, then writes the `last_token_at` notes and the refused attempts
     /// still in memory.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result =
-            shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await;
-        let (db, tracker, refusals) = self.shutdown_flush;
-        let _ = web::block(move || {
-            if let Err(e) = tracker.flush(&db) {
-                tracing::warn!("last_token_at not written at shutdown: {e}");
-            }
-            if let Err(e) = refusals.flush(&db, now_micros()) {
-                tracing::warn!("refused attempts not written to the audit trail at shutdown: {e}");
-            }
-        })
-        .await;
-        result
+        self.service.run_until_stopped().await
     }
+}
+
+/// The signing-key refresh (every `SIGNING_KEY_REFRESH_SECS`, and at once on a signing-key
+/// change in the feed), the purge of expired revocations and old change-feed entries (on the
+/// same period, in its own job so that a failed key refresh never skips it: see
+/// [`purge_expired`]) and the console session purge.
+fn spawn_background(
+    service: &mut ServiceBuilder,
+    config: &Config,
+    keys: &Arc<KeyStore>,
+) -> Result<(), String> {
+    let period = Duration::from_secs(config.key_refresh_secs.max(1));
+    // A signing key added, retired or revoked by another replica or the CLI is loaded at once
+    // (and in full after every reconnection); the period is the backstop.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let notify = wake.clone();
+    service.on_change_feed(move |event| match event {
+        FeedEvent::Connected
+        | FeedEvent::Notified {
+            kind: Some(ChangeKind::SigningKey) | None,
+            ..
+        } => notify.notify_one(),
+        FeedEvent::Notified { .. } => {}
+    })?;
+    let (db, keys) = (service.db().clone(), keys.clone());
+    shared::skeleton::every_or_woken("signing-key refresh", period, wake, move || {
+        keys.refresh(&db, now_micros())
+    });
+    let db = service.db().clone();
+    shared::skeleton::every("purging expired revocations", period, move || {
+        purge_expired(&db, now_micros())
+    });
+    // Dead console sessions are refused when presented; this only keeps the table small.
+    let (db, console) = (service.db().clone(), config.console.clone());
+    shared::skeleton::every("console session purge", SESSION_PURGE_INTERVAL, move || {
+        db.run_blocking(|c| crate::service::sessions::purge(c, &console, now_micros()))
+            .map(|_| ())
+    });
+    Ok(())
+}
+
+/// Deletes revocations of tokens expired by `now` and change-feed entries older than the
+/// retention. Its own job, independent of the signing keys: a key refresh that fails (a key
+/// the KEK cannot open) must not let `revoked_tokens` grow.
+pub fn purge_expired(db: &Db, now: i64) -> Result<(), shared::db::DbError> {
+    db.run_blocking(move |c| {
+        RevokedTokenRow::purge_expired(c, now)?;
+        shared::changes::prune(c, now - CHANGE_FEED_RETENTION_US)
+    })
+    .map(|_| ())
 }
 
 /// Every route of the auth server (`/metrics` is added by [`Application::build`], on this

@@ -1,6 +1,5 @@
 //! Configuration from the environment (and `.env`), validated once at start.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use shared::config::{interval_secs, var, Common};
@@ -8,42 +7,35 @@ pub use shared::config::{ConfigError, ConfigErrors};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub bind: SocketAddr,
+    /// The variables both services read (`API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`: the
+    /// authorization server, `iss` of accepted tokens; `API_AUDIENCE`: the only `aud`
+    /// accepted, …); read through `Deref`, so `config.issuer` is `config.common.issuer`.
+    pub common: Common,
     /// `API_PUBLIC_URL`: where clients reach this API (the `servers` entry of `/openapi.json`).
     /// Default: `http://` and `API_BIND`.
     pub public_url: String,
-    pub database_url: String,
-    /// The authorization server: `iss` of accepted tokens, and where the JWKS is.
-    pub issuer: String,
     /// `JWKS_URL`: where the authorization server's keys are fetched. `None`: the `jwks_uri`
     /// of the issuer's RFC 8414 metadata.
     pub jwks_url: Option<String>,
-    /// The only `aud` accepted.
-    pub audience: String,
-    pub db_pool_size: u32,
-    /// `METRICS_BIND`: when set, `/metrics` is served only there (port 0 picks a free port),
-    /// and the main port answers 404 for it.
-    pub metrics_bind: Option<SocketAddr>,
-    /// `CORS_ALLOWED_ORIGINS`: exact origins browsers may call from; empty disables CORS.
-    pub cors_allowed_origins: Vec<String>,
     /// How often credential changes (revocations, disabled apps, revoked keys) are read.
     pub credential_poll: Duration,
     /// How often `last_used_at` of API keys is written.
     pub last_used_flush: Duration,
     /// How often the JWKS is re-read even when no unknown `kid` shows up.
     pub jwks_refresh: Duration,
-    /// `REDIS_URL`: when set, tier limits and the per-source failure throttle are shared by
-    /// every replica through Redis.
-    pub redis_url: Option<String>,
-    /// `DATABASE_LISTEN_URL`: where the credential change feed is listened to (PostgreSQL
-    /// only; default `DATABASE_URL`). `None`: no push, the poll alone.
-    pub database_listen_url: Option<String>,
-    /// `TRUSTED_PROXIES`: load balancers whose `X-Forwarded-For` or PROXY protocol header names
-    /// the client (per-source throttle, logs). Empty: the TCP peer is the client.
-    pub trusted_proxies: shared::client_addr::TrustedProxies,
     /// How many screens score at once and how long the others wait. Not read from the
     /// environment: the default suits every deployment, and tests lower it.
     pub scoring: ScoringConfig,
+}
+
+/// `config.issuer`, `config.db_pool_size`, …: the shared variables read as if they were the
+/// service's own.
+impl std::ops::Deref for Config {
+    type Target = Common;
+
+    fn deref(&self) -> &Common {
+        &self.common
+    }
 }
 
 /// The scoring turns of `service::watchlist::Scoring`.
@@ -68,6 +60,22 @@ impl Default for ScoringConfig {
 }
 
 impl Config {
+    /// The one configuration tests start from (then adjust): [`Common::for_tests`], the
+    /// issuer's metadata for the JWKS, its own address as the public URL, credentials polled
+    /// every second, `last_used_at` written every 300 ms and the JWKS re-read every 300 s.
+    pub fn for_tests(db_url: &str, issuer: &str) -> Config {
+        let common = Common::for_tests(db_url, issuer);
+        Config {
+            public_url: format!("http://{}", common.bind),
+            common,
+            jwks_url: None,
+            credential_poll: Duration::from_secs(1),
+            last_used_flush: Duration::from_millis(300),
+            jwks_refresh: Duration::from_secs(300),
+            scoring: ScoringConfig::default(),
+        }
+    }
+
     /// Reads the shared variables (`API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
     /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`, `TRUSTED_PROXIES`: see
     /// [`shared::config::Common`]), `API_PUBLIC_URL`, `JWKS_URL`, the intervals `CREDENTIAL_POLL_SECS`,
@@ -96,21 +104,12 @@ impl Config {
             Duration::from_secs(300),
         );
         errors.into_result(Config {
-            bind: common.bind,
+            common,
             public_url,
-            database_url: common.database_url,
-            issuer: common.issuer,
             jwks_url,
-            audience: common.audience,
-            db_pool_size: common.db_pool_size,
-            metrics_bind: common.metrics_bind,
-            cors_allowed_origins: common.cors_allowed_origins,
             credential_poll,
             last_used_flush,
             jwks_refresh,
-            redis_url: common.redis_url,
-            database_listen_url: common.database_listen_url,
-            trusted_proxies: common.trusted_proxies,
             scoring: ScoringConfig::default(),
         })
     }

@@ -1,16 +1,18 @@
-//! Building the server: database, credential state, JWKS, background refresh, and the one
-//! place routes are registered. Binds a `TcpListener` so tests can use port 0.
+//! Building the server: credential state, JWKS, background refresh, and the one place routes
+//! and app data are registered. What both services share (database, Redis, metrics, the
+//! middleware chain, the server itself) comes from [`shared::skeleton::ServiceBuilder`].
+//! Binds a `TcpListener` so tests can use port 0.
 
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App};
-use shared::db::Db;
+use actix_web::web;
+use shared::changes::FeedEvent;
 use shared::routing::Endpoint;
-use shared::skeleton::Skeleton;
+use shared::skeleton::{RunningService, ServiceBuilder};
 
 use crate::auth::jwks::JwksCache;
 use crate::auth::ratelimit::Limiter;
@@ -21,14 +23,9 @@ use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, AppS
 use crate::service::now_micros;
 use crate::service::watchlist::Scoring;
 use crate::Config;
-use shared::redis_store::RedisStore;
 
 pub struct Application {
-    port: u16,
-    server: Server,
-    /// With `METRICS_BIND`: the server that alone answers `/metrics`, and its port.
-    metrics_server: Option<(u16, Server)>,
-    authn: web::Data<Authenticator>,
+    service: RunningService,
     scoring: Scoring,
 }
 
@@ -49,50 +46,35 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Application, String> {
-        let pool_size = config.db_pool_size;
-        let db = Db::connect(&config.database_url, config.db_pool_size)
-            .map_err(|e| format!("DATABASE_URL: {e}"))?;
+        // It issues no tokens: no `tokens_issued_total`, which could only show zero here.
+        let metrics = shared::metrics::Metrics::new(
+            "caseforge_api",
+            "resource-api",
+            env!("CARGO_PKG_VERSION"),
+        );
+        let mut service = ServiceBuilder::new("resource-api", &config.common, listener, metrics)?;
+        let db = service.db().clone();
         let indexed = crate::service::watchlist::index_stale_entries(&db)
             .map_err(|e| format!("DATABASE_URL: cannot index the watchlist: {e}"))?;
         if indexed > 0 {
             tracing::info!("indexed {indexed} watchlist entries for screening");
         }
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        // It issues no tokens: no `tokens_issued_total`, which could only show zero here.
-        let mut metrics = shared::metrics::Metrics::new(
-            "caseforge_api",
-            "resource-api",
-            env!("CARGO_PKG_VERSION"),
-        );
-        let redis = match &config.redis_url {
-            Some(url) => {
-                metrics = metrics.with_redis_errors();
-                let store = RedisStore::open(url, "caseforge:", metrics.redis_errors.clone())
-                    .map_err(|e| format!("REDIS_URL: {e}"))?;
-                tracing::info!("rate limits and failure throttles shared through redis");
-                Some(Arc::new(store))
-            }
-            None => None,
-        };
-        let metrics = web::Data::new(metrics);
-        let limiter = Arc::new(match &redis {
-            Some(store) => Limiter::shared("api", store.clone()),
-            None => Limiter::local(),
-        });
-        let mut failures_by_source = Authenticator::source_throttle();
-        if let Some(store) = &redis {
-            failures_by_source = failures_by_source.shared("source", store.clone());
-        }
         let authn = web::Data::new(Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
-            jwks: JwksCache::new(&config.issuer, config.jwks_url.as_deref())?,
+            jwks: JwksCache::new(&config.issuer, config.jwks_url.as_deref())
+                .map_err(|e| e.to_string())?,
             state: CredentialState::new(),
             tokens: TokenCache::new(),
-            limiter,
+            limiter: Arc::new(
+                service.share(Limiter::local(), |_, store| Limiter::shared("api", store)),
+            ),
             db: db.clone(),
-            metrics: metrics.clone(),
-            failures_by_source,
+            metrics: service.metrics().clone(),
+            failures_by_source: service
+                .share(Authenticator::source_throttle(), |throttle, store| {
+                    throttle.shared("source", store)
+                }),
         });
         authn
             .state
@@ -105,40 +87,7 @@ impl Application {
             ),
             Err(e) => tracing::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
         }
-        spawn_background(
-            authn.clone(),
-            config.credential_poll,
-            config.last_used_flush,
-            config.jwks_refresh,
-        );
-        if let Some(url) = config.database_listen_url.clone() {
-            let a = authn.clone();
-            // The first connection only needs the changes since the start's load (the cursor);
-            // after a reconnection everything is reloaded.
-            let connected_before = std::sync::atomic::AtomicBool::new(false);
-            shared::changes::listen(
-                url,
-                Arc::new(move |event| match event {
-                    shared::changes::FeedEvent::Connected => {
-                        if connected_before.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                            a.state.request_reset();
-                        } else {
-                            a.state.wake.notify_one();
-                        }
-                    }
-                    shared::changes::FeedEvent::Notified { .. } => a.state.wake.notify_one(),
-                }),
-            )
-            .map_err(|e| format!("DATABASE_LISTEN_URL: {e}"))?;
-        }
-        tracing::info!(
-            "resource-api on port {port} using {}",
-            db.target().describe()
-        );
-        let trusted_proxies = config.trusted_proxies.clone();
-        let (skeleton, metrics_server) =
-            Skeleton::new(&db, metrics, config.metrics_bind, &trusted_proxies)?;
-        let cors_origins = config.cors_allowed_origins.clone();
+        spawn_background(&mut service, &authn, &config)?;
         let lists = web::Data::new(crate::pagination::Lists::new(
             config.db_pool_size,
             &config.public_url,
@@ -150,45 +99,20 @@ impl Application {
         // `/docs` may call the issuer: Swagger UI's "Authorize" fetches a token from its token
         // endpoint (which must list this API's origin in its CORS_ALLOWED_ORIGINS).
         let docs_connect = web::Data::new(shared::docs::ConnectTo::origins_of(&[&config.issuer]));
-        let app_authn = authn.clone();
-        let server = shared::skeleton::serve(
-            listener,
-            &trusted_proxies,
-            shared::skeleton::max_blocking_threads(pool_size),
-            move || {
-                App::new()
-                    .app_data(state.clone())
-                    .app_data(app_authn.clone())
-                    .configure(|cfg| skeleton.configure(cfg))
-                    .app_data(openapi.clone())
-                    .app_data(docs_connect.clone())
-                    .app_data(lists.clone())
-                    .app_data(app_scoring.clone())
-                    // CORS innermost, so that it answers preflights before the `/v2`
-                    // authentication and its answers still get the envelope.
-                    .wrap(shared::cors::middleware(&cors_origins))
-                    .wrap(from_fn(shared::http::no_store_under_private_prefixes))
-                    // The request span puts the id on the response before the envelope rewrite
-                    // copies headers, as on the auth server.
-                    .wrap(from_fn(shared::telemetry::request_span))
-                    .wrap(shared::http::envelope_errors())
-                    .wrap(from_fn(shared::metrics::record))
-                    .configure(routes)
-                    .default_service(web::to(shared::http::not_found))
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(Application {
-            port,
-            server,
-            metrics_server,
-            authn,
-            scoring,
-        })
+        let service = service.serve(move |cfg| {
+            cfg.app_data(state.clone())
+                .app_data(authn.clone())
+                .app_data(openapi.clone())
+                .app_data(docs_connect.clone())
+                .app_data(lists.clone())
+                .app_data(app_scoring.clone())
+                .configure(routes);
+        })?;
+        Ok(Application { service, scoring })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The scoring turns and what the screens did (tests read the counts).
@@ -198,16 +122,12 @@ impl Application {
 
     /// The port `/metrics` is served on when `METRICS_BIND` is set.
     pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_server.as_ref().map(|(port, _)| *port)
+        self.service.metrics_port()
     }
 
     /// Serves until stopped, then writes the `last_used_at` values still in memory.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result =
-            shared::metrics::run_beside(self.server, self.metrics_server.map(|(_, s)| s)).await;
-        let authn = self.authn.clone();
-        let _ = web::block(move || authn.state.flush_last_used(&authn.db)).await;
-        result
+        self.service.run_until_stopped().await
     }
 }
 
@@ -272,62 +192,74 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// The credential refresh (every `CREDENTIAL_POLL_SECS`, and at once when the change feed's
+/// LISTEN connection reports a change, or came back, which resets), the `last_used_at` flush
+/// (also at shutdown) and the JWKS refresh (sooner while no key is loaded).
 fn spawn_background(
-    authn: web::Data<Authenticator>,
-    poll: Duration,
-    flush: Duration,
-    jwks_refresh: Duration,
-) {
-    // The credential refresh: every `poll`, and at once when the change feed's LISTEN
-    // connection reports a change (or came back, which resets).
-    let a = authn.clone();
-    actix_web::rt::spawn(async move {
-        let mut last_full = std::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = actix_web::rt::time::sleep(poll) => {}
-                _ = a.state.wake.notified() => {}
-            }
-            let mode = if a.state.take_reset_due() {
-                Refresh::Reset
-            } else if last_full.elapsed() >= FULL_RELOAD_EVERY {
-                last_full = std::time::Instant::now();
-                Refresh::Full
+    service: &mut ServiceBuilder,
+    authn: &web::Data<Authenticator>,
+    config: &Config,
+) -> Result<(), String> {
+    // The first connection only needs the changes since the start's load (the cursor); after
+    // a reconnection everything is reloaded.
+    let (a, connected_before) = (authn.clone(), AtomicBool::new(false));
+    service.on_change_feed(move |event| match event {
+        FeedEvent::Connected => {
+            if connected_before.swap(true, Ordering::SeqCst) {
+                a.state.request_reset();
             } else {
-                Refresh::Changes
-            };
-            let b = a.clone();
-            match web::block(move || b.state.refresh(&b.db, now_micros(), mode)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    if mode == Refresh::Reset {
-                        a.state.request_reset();
-                        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    tracing::warn!(
-                        "credential refresh failed (keeping the state already loaded): {e}"
-                    )
-                }
-                Err(_) => tracing::warn!("credential refresh was cancelled"),
+                a.state.wake.notify_one();
             }
         }
-    });
+        FeedEvent::Notified { .. } => a.state.wake.notify_one(),
+    })?;
+    let (a, last_full) = (authn.clone(), Mutex::new(Instant::now()));
+    shared::skeleton::every_or_woken(
+        "credential refresh",
+        config.credential_poll,
+        authn.state.wake.clone(),
+        move || {
+            let mode = if a.state.take_reset_due() {
+                Refresh::Reset
+            } else {
+                let mut last_full = last_full.lock().unwrap_or_else(|p| p.into_inner());
+                if last_full.elapsed() >= FULL_RELOAD_EVERY {
+                    *last_full = Instant::now();
+                    Refresh::Full
+                } else {
+                    Refresh::Changes
+                }
+            };
+            let result = a.state.refresh(&a.db, now_micros(), mode);
+            if result.is_err() && mode == Refresh::Reset {
+                // Still due: the next run (after the loop's pause) tries the reset again.
+                a.state.request_reset();
+            }
+            result
+        },
+    );
     let a = authn.clone();
-    shared::skeleton::every("writing last_used_at", flush, move || {
+    shared::skeleton::every("writing last_used_at", config.last_used_flush, move || {
         a.state.flush_last_used(&a.db)
     });
-    actix_web::rt::spawn(async move {
-        loop {
-            let wait = if authn.jwks.has_keys() {
+    let a = authn.clone();
+    service.at_shutdown("writing last_used_at", move || {
+        a.state.flush_last_used(&a.db)
+    });
+    let (a, b, jwks_refresh) = (authn.clone(), authn.clone(), config.jwks_refresh);
+    shared::skeleton::every_async(
+        "JWKS refresh",
+        move || {
+            if a.jwks.has_keys() {
                 jwks_refresh
             } else {
                 JWKS_RETRY
-            };
-            actix_web::rt::time::sleep(wait).await;
-            match authn.jwks.refresh().await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!("JWKS refresh failed (keeping cached keys): {e}"),
             }
-        }
-    });
+        },
+        move || {
+            let b = b.clone();
+            async move { b.jwks.refresh().await }
+        },
+    );
+    Ok(())
 }

@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::testing::TestDb;
 
-const ADMIN: &str = "test-admin-token-0123456789abcdefghij";
+const ADMIN: &str = auth_server::config::TEST_ADMIN_TOKEN;
 
 fn kek() -> auth_server::service::kek::Kek {
     auth_server::service::kek::Kek::from_bytes([42; 32])
@@ -100,26 +100,9 @@ struct Cluster {
 }
 
 async fn start_auth(db: &TestDb, issuer: &str, redis: &str, l: TcpListener) {
-    let config = auth_server::Config {
-        bind: "127.0.0.1:0".parse().expect("address"),
-        database_url: db.url().to_owned(),
-        issuer: issuer.to_owned(),
-        audience: "caseforge-api".to_owned(),
-        admin_token: Some(shared::Secret::new(ADMIN)),
-        bcrypt_cost: 4,
-        key_refresh_secs: 1,
-        db_pool_size: 4,
-        signing_key_encryption_key: Some(kek()),
-        previous_signing_key_encryption_key: None,
-        bcrypt_concurrency: 2,
-        console: Default::default(),
-        metrics_bind: None,
-        cors_allowed_origins: Vec::new(),
-        trusted_proxies: Default::default(),
-        redis_url: Some(redis.to_owned()),
-        database_listen_url: Some(db.url().to_owned()),
-        last_used_flush_secs: 1,
-    };
+    let mut config = auth_server::Config::for_tests(db.url(), issuer);
+    config.common.redis_url = Some(redis.to_owned());
+    config.common.database_listen_url = Some(db.url().to_owned());
     let app = auth_server::Application::build_with_listener(config, l)
         .await
         .expect("auth server starts");
@@ -129,24 +112,12 @@ async fn start_auth(db: &TestDb, issuer: &str, redis: &str, l: TcpListener) {
 /// A resource API replica reading the JWKS from `jwks_from` (one of the auth servers).
 async fn start_api(db: &TestDb, issuer: &str, jwks_from: &str, redis: &str) -> String {
     let (l, port) = listener();
-    let config = resource_api::Config {
-        bind: "127.0.0.1:0".parse().expect("address"),
-        public_url: format!("http://127.0.0.1:{port}"),
-        database_url: db.url().to_owned(),
-        issuer: issuer.to_owned(),
-        jwks_url: Some(format!("{jwks_from}/.well-known/jwks.json")),
-        audience: "caseforge-api".to_owned(),
-        db_pool_size: 4,
-        metrics_bind: None,
-        cors_allowed_origins: Vec::new(),
-        trusted_proxies: Default::default(),
-        credential_poll: Duration::from_secs(1),
-        last_used_flush: Duration::from_secs(30),
-        jwks_refresh: Duration::from_secs(300),
-        redis_url: Some(redis.to_owned()),
-        database_listen_url: Some(db.url().to_owned()),
-        scoring: Default::default(),
-    };
+    let mut config = resource_api::Config::for_tests(db.url(), issuer);
+    config.public_url = format!("http://127.0.0.1:{port}");
+    config.jwks_url = Some(format!("{jwks_from}/.well-known/jwks.json"));
+    config.last_used_flush = Duration::from_secs(30);
+    config.common.redis_url = Some(redis.to_owned());
+    config.common.database_listen_url = Some(db.url().to_owned());
     let app = resource_api::Application::build_with_listener(config, l)
         .await
         .expect("resource API starts");

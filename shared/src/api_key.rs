@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
+use crate::secret::SecretDigest;
 
 use crate::Environment;
 
@@ -89,8 +89,8 @@ impl ApiKey {
     }
 
     /// Lower-case hex SHA-256 of the whole key: what the database stores and is searched by.
-    pub fn digest(&self) -> String {
-        digest_hex(&self.key)
+    pub fn digest(&self) -> SecretDigest {
+        SecretDigest::of(&self.key)
     }
 
     /// The prefix, stars, and the last four characters, e.g. `cf_sand_********17a0`.
@@ -109,11 +109,6 @@ impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ApiKey({})", self.masked())
     }
-}
-
-/// Lower-case hex SHA-256 of `s`.
-pub fn digest_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 fn encode_checksum(mut value: u32) -> String {
@@ -174,8 +169,8 @@ mod tests {
     fn digest_is_hex_sha256() {
         let key = ApiKey::generate(Environment::Live);
         let d = key.digest();
-        assert_eq!(d.len(), 64);
-        assert!(d.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(d.as_str().len(), 64);
+        assert!(d.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -172,7 +172,6 @@ pub struct Common {
     pub audience: String,
     pub metrics_bind: Option<std::net::SocketAddr>,
     pub cors_allowed_origins: Vec<String>,
-    pub log_format: LogFormat,
     /// `REDIS_URL` (or `REDIS_URL_FILE`): `redis://` or `rediss://` (TLS). When set, tier
     /// limits and failure throttles are shared by every replica (`shared::redis_store`).
     pub redis_url: Option<String>,
@@ -262,6 +261,9 @@ impl Common {
         // Checked here so that a typo is reported with the rest rather than silently replaced
         // by `info` (logging starts before the configuration is read).
         errors.check(check_rust_log());
+        // Read again by `telemetry::init_logging_from_env`, which starts logging before the
+        // configuration is read; checked here so that a bad value is reported with the others.
+        errors.check(LogFormat::from_env());
         Common {
             bind,
             database_url,
@@ -270,7 +272,6 @@ impl Common {
             audience,
             metrics_bind: errors.or(parse_metrics_bind(), None),
             cors_allowed_origins: errors.or(parse_cors_allowed_origins(), Vec::new()),
-            log_format: errors.or(LogFormat::from_env(), LogFormat::Text),
             redis_url: errors.or(parse_redis_url(), None),
             database_listen_url,
             trusted_proxies: errors.or(
@@ -302,6 +303,27 @@ fn parse_rust_log(raw: &str) -> Result<(), ConfigError> {
                 format!("is not a log filter ({e}); e.g. `info` or `warn,auth_server=debug`"),
             )
         })
+}
+
+#[cfg(feature = "server")]
+impl Common {
+    /// The shared part of a test service's configuration: port 0 on 127.0.0.1, `db_url`
+    /// (listened to for changes when it is PostgreSQL), `issuer`, the default audience, a
+    /// pool of 4, and nothing else set (no Redis, CORS, `METRICS_BIND` or trusted proxies).
+    pub fn for_tests(db_url: &str, issuer: &str) -> Common {
+        Common {
+            bind: ([127, 0, 0, 1], 0).into(),
+            database_url: db_url.to_owned(),
+            db_pool_size: 4,
+            issuer: issuer.to_owned(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            metrics_bind: None,
+            cors_allowed_origins: Vec::new(),
+            redis_url: None,
+            database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
+            trusted_proxies: crate::client_addr::TrustedProxies::none(),
+        }
+    }
 }
 
 /// `REDIS_URL` or `REDIS_URL_FILE`: unset means limits are per process. The URL may hold a

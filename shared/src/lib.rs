@@ -71,5 +71,5 @@ pub use environment::Environment;
 pub use error::ApiError;
 pub use error::ErrorBody;
 pub use scope::{Scope, ScopeSet, UnknownScope};
-pub use secret::Secret;
+pub use secret::{NewSecret, Secret, SecretDigest};
 pub use tier::{Tier, TierLimits};

@@ -66,7 +66,7 @@ fn login_csrf(
     match req.cookie(name) {
         Some(c) if c.value().len() == 43 => (c.value().to_owned(), None),
         _ => {
-            let token = sessions::random_token();
+            let token = shared::random::random_token();
             let cookie = console_cookie(&state.config.issuer, name, token.clone());
             (token, Some(cookie))
         }

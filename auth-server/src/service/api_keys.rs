@@ -183,7 +183,7 @@ pub async fn create(
         environment: new.environment.as_str().to_owned(),
         scopes: new.scopes.to_delimited(),
         tier: new.tier.as_str().to_owned(),
-        key_digest: key.digest(),
+        key_digest: key.digest().into_string(),
         masked_token: key.masked(),
         expires_at: new.expires_at,
         last_used_at: None,

@@ -240,8 +240,8 @@ pub async fn create(
     new: NewApplication,
     now: i64,
 ) -> Result<ApplicationWithSecret> {
-    let secret = secrets::generate_client_secret();
-    let hash = secrets::digest_client_secret(secret.expose());
+    let (secret, hash) = secrets::generate_client_secret().into_parts();
+    let hash = hash.into_string();
     let row = ApplicationRow {
         client_id: format!("app_{}", random_base62(24)),
         name: new.name,
@@ -303,7 +303,9 @@ pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
 /// rotating the secret also replaces it).
 pub async fn with_legacy_secrets(db: &Db) -> Result<Vec<String>> {
     Ok(db
-        .run(|c| ApplicationRow::with_legacy_secrets(c, super::secrets::DIGEST_PREFIX))
+        .run(|c| {
+            ApplicationRow::with_legacy_secrets(c, shared::secret::CLIENT_SECRET_DIGEST_PREFIX)
+        })
         .await?)
 }
 
@@ -463,11 +465,11 @@ pub async fn rotate_secret(
             }
         }
     };
-    let secret = secrets::generate_client_secret();
+    let (secret, new_hash) = secrets::generate_client_secret().into_parts();
     let rotation = Rotation {
         expected: row.secret_hash.clone(),
         expected_until_used: row.previous_secret_until_used,
-        new_hash: secrets::digest_client_secret(secret.expose()),
+        new_hash: new_hash.into_string(),
         previous,
         until_used,
         revoke_tokens: options.revoke_tokens.unwrap_or(false),

@@ -38,7 +38,7 @@ use sha2::{Digest, Sha256};
 use shared::changes::ChangeKind;
 use shared::db::Db;
 use shared::throttle::FailureThrottle;
-use shared::Secret;
+use shared::{Secret, SecretDigest};
 use tokio::sync::Semaphore;
 
 use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
@@ -67,7 +67,7 @@ pub struct ClientCredentials {
 
 pub struct ClientAuthenticator {
     dummy_hash: Arc<str>,
-    dummy_digest: String,
+    dummy_digest: SecretDigest,
     verified: Cache<[u8; 32], Arc<str>>,
     throttle: FailureThrottle,
     bcrypt: Arc<Semaphore>,
@@ -84,11 +84,11 @@ impl ClientAuthenticator {
     /// bcrypt row; `concurrency` bounds bcrypt work in flight.
     pub fn new(cost: u32, concurrency: u32) -> Self {
         let dummy = secrets::generate_client_secret();
-        let dummy_hash = secrets::hash_secret(&dummy, cost)
+        let dummy_hash = secrets::hash_secret(dummy.plaintext(), cost)
             .expect("invariant: bcrypt accepts a 44-byte input at a validated cost");
         ClientAuthenticator {
             dummy_hash: dummy_hash.into(),
-            dummy_digest: secrets::digest_client_secret(secrets::generate_client_secret().expose()),
+            dummy_digest: secrets::generate_client_secret().into_parts().1,
             verified: Cache::builder()
                 .max_capacity(CACHE_MAX)
                 .time_to_idle(CACHE_IDLE)
@@ -190,7 +190,7 @@ impl ClientAuthenticator {
     /// The stored digest among `candidates` that `secret` matches. Always exactly two
     /// constant-time comparisons (the real digests, padded with the dummy), whatever matches.
     fn digest_match(&self, candidates: &[Arc<str>], secret: &str) -> Option<Arc<str>> {
-        let presented = secrets::digest_client_secret(secret);
+        let presented = SecretDigest::of_client_secret(secret);
         let digests: Vec<&Arc<str>> = candidates
             .iter()
             .filter(|c| secrets::is_digest(c))
@@ -198,7 +198,7 @@ impl ClientAuthenticator {
         let mut matched = None;
         for i in 0..2 {
             let against = digests.get(i).map_or(self.dummy_digest.as_str(), |d| &***d);
-            if same_hash(against, &presented) && i < digests.len() {
+            if presented.ct_eq(against) && i < digests.len() {
                 matched = Some(digests[i].clone());
             }
         }
@@ -249,7 +249,7 @@ impl ClientAuthenticator {
         }
         if !secrets::is_digest(hash) {
             let (id, old) = (row.client_id.clone(), row.secret_hash.clone());
-            let digest = secrets::digest_client_secret(secret.expose());
+            let digest = SecretDigest::of_client_secret(secret.expose()).into_string();
             let ctx = ctx.clone();
             let event = AuditEvent::success(
                 "application.secret_rehash",
@@ -352,7 +352,7 @@ mod tests {
     async fn concurrent_verifications_of_one_credential_share_one_bcrypt() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let auth = ClientAuthenticator::new(4, 1);
-        let secret = secrets::generate_client_secret();
+        let secret = secrets::generate_client_secret().into_parts().0;
         let hash: Arc<str> = secrets::hash_secret(&secret, 4).unwrap().into();
         let key = cache_key("app_x", secret.expose());
         let calls = Arc::new(AtomicUsize::new(0));

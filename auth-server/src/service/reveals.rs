@@ -23,9 +23,9 @@ use shared::db::Db;
 use shared::Secret;
 
 use super::kek::Kek;
-use super::sessions::TokenDigest;
 use crate::db::reveals::RevealRow;
 use crate::error::{Error, Result};
+use shared::SecretDigest;
 
 /// How long a secret waits for its page: ten minutes.
 pub const REVEAL_TTL_US: i64 = 10 * 60 * 1_000_000;
@@ -52,7 +52,7 @@ pub async fn stash(
     now: i64,
 ) -> Result<()> {
     let row = RevealRow {
-        session_digest: TokenDigest::of(session_id.expose()).as_str().to_owned(),
+        session_digest: SecretDigest::of(session_id.expose()).as_str().to_owned(),
         target: target.to_owned(),
         sealed: session_key(session_id).seal(target, secret.as_bytes()),
         expires_at: now + REVEAL_TTL_US,
@@ -65,7 +65,7 @@ pub async fn stash(
 /// The secret waiting for `target` in this session, removed as it is read: `None` when there
 /// is none (already shown, expired, or another session's).
 pub async fn take(db: &Db, session_id: &Secret, target: &str, now: i64) -> Result<Option<Secret>> {
-    let digest = TokenDigest::of(session_id.expose()).as_str().to_owned();
+    let digest = SecretDigest::of(session_id.expose()).as_str().to_owned();
     let t = target.to_owned();
     let row = db
         .run(move |c| {

@@ -1,4 +1,5 @@
-//! Client secrets: generated, never chosen; shown once; stored as a SHA-256 digest.
+//! Client secrets: generated, never chosen; shown once; stored as a SHA-256 digest
+//! ([`shared::SecretDigest::of_client_secret`], made with the plaintext as a [`NewSecret`]).
 //!
 //! A client secret is 43 random base62 characters (≈ 256 bits) made here, never chosen by a
 //! person, so a slow password hash adds nothing to it: nobody can enumerate 2^256 candidates
@@ -17,33 +18,30 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use shared::Secret;
+use shared::secret::CLIENT_SECRET_DIGEST_PREFIX;
+use shared::{NewSecret, Secret, SecretDigest};
 
 use super::random_base62;
 
 /// Prefix of every client secret, so that scanners can find leaked ones.
 pub const CLIENT_SECRET_PREFIX: &str = "cfsec_";
 
-/// A fresh client secret: prefix + 43 base62 characters (≈ 256 bits).
-pub fn generate_client_secret() -> Secret {
-    Secret::new(format!("{CLIENT_SECRET_PREFIX}{}", random_base62(43)))
+/// A fresh client secret: prefix + 43 base62 characters (≈ 256 bits), with the digest
+/// `applications.secret_hash` stores.
+pub fn generate_client_secret() -> NewSecret {
+    NewSecret::new(
+        Secret::new(format!("{CLIENT_SECRET_PREFIX}{}", random_base62(43))),
+        SecretDigest::of_client_secret,
+    )
 }
 
 fn prehash(secret: &str) -> String {
     STANDARD.encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// How a stored client-secret digest begins (a bcrypt hash begins with `$2`).
-pub const DIGEST_PREFIX: &str = "sha256:";
-
-/// What `applications.secret_hash` stores for a client secret.
-pub fn digest_client_secret(secret: &str) -> String {
-    format!("{DIGEST_PREFIX}{}", prehash(secret))
-}
-
 /// Whether a stored client-secret hash is a digest (else a bcrypt hash from before digests).
 pub fn is_digest(stored: &str) -> bool {
-    stored.starts_with(DIGEST_PREFIX)
+    stored.starts_with(CLIENT_SECRET_DIGEST_PREFIX)
 }
 
 /// bcrypt hash of the pre-hashed secret. Slow on purpose: call it off the async workers.
@@ -67,8 +65,8 @@ mod tests {
 
     #[test]
     fn secrets_are_prefixed_random_and_long() {
-        let a = generate_client_secret();
-        let b = generate_client_secret();
+        let (a, b) = (generate_client_secret(), generate_client_secret());
+        let (a, b) = (a.plaintext(), b.plaintext());
         assert!(a.expose().starts_with(CLIENT_SECRET_PREFIX));
         assert_eq!(a.expose().len(), CLIENT_SECRET_PREFIX.len() + 43);
         assert!(!a.ct_eq(b.expose()));
@@ -76,7 +74,7 @@ mod tests {
 
     #[test]
     fn verify_accepts_the_secret_and_nothing_else() {
-        let s = generate_client_secret();
+        let s = generate_client_secret().into_parts().0;
         let h = hash_secret(&s, 4).unwrap();
         assert!(verify_secret(s.expose(), &h));
         assert!(!verify_secret(&format!("{}x", s.expose()), &h));
@@ -88,24 +86,21 @@ mod tests {
     }
 
     #[test]
-    fn client_secret_digests_are_prefixed_and_bind_every_byte() {
-        let s = generate_client_secret();
-        let d = digest_client_secret(s.expose());
-        assert!(is_digest(&d) && d.len() == DIGEST_PREFIX.len() + 44, "{d}");
-        assert_eq!(d, digest_client_secret(s.expose()));
-        assert_ne!(d, digest_client_secret(&format!("{}x", s.expose())));
-        let long = "a".repeat(100);
-        assert_ne!(
-            digest_client_secret(&long),
-            digest_client_secret(&"a".repeat(99))
+    fn client_secret_digests_are_told_apart_from_bcrypt_hashes() {
+        let new = generate_client_secret();
+        let d = new.digest().as_str();
+        assert!(is_digest(d), "{d}");
+        assert_eq!(
+            new.digest(),
+            &SecretDigest::of_client_secret(new.plaintext().expose())
         );
         // The bcrypt hashes of older rows are told apart by their prefix.
-        assert!(!is_digest(&hash_secret(&s, 4).unwrap()));
+        assert!(!is_digest(&hash_secret(new.plaintext(), 4).unwrap()));
     }
 
     #[test]
     fn the_cost_is_read_from_the_hash() {
-        let h = hash_secret(&generate_client_secret(), 5).unwrap();
+        let h = hash_secret(generate_client_secret().plaintext(), 5).unwrap();
         assert_eq!(hash_cost(&h), Some(5));
         assert_eq!(hash_cost("garbage"), None);
     }

@@ -1,4 +1,5 @@
-//! Console sessions: a random 32-byte id (base64url) in a cookie; only its SHA-256 is stored.
+//! Console sessions: a random 32-byte id (base64url, [`NewSecret::random_token`]) in a cookie;
+//! only its digest ([`SecretDigest`]) is stored.
 //!
 //! A session ends at its absolute end (`CONSOLE_SESSION_MAX_SECS` after sign-in), after
 //! `CONSOLE_SESSION_IDLE_SECS` without a request, at logout, and when its operator is disabled or
@@ -16,7 +17,7 @@ use base64::Engine;
 use diesel::Connection;
 use sha2::{Digest, Sha256};
 use shared::db::Db;
-use shared::Secret;
+use shared::{NewSecret, Secret, SecretDigest};
 
 use super::audit::{self, AuditContext, AuditEvent, Feed};
 use super::operators::OperatorView;
@@ -32,25 +33,6 @@ pub const TOUCH_INTERVAL_US: i64 = 60 * 1_000_000;
 /// a minute would let a session in use reach its idle end between two writes.
 pub fn touch_interval(config: &ConsoleConfig) -> i64 {
     TOUCH_INTERVAL_US.min(secs_to_us(config.session_idle_secs) / 4)
-}
-
-/// The SHA-256 digest (hex) of a session id or setup token: the only form stored or compared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenDigest(String);
-
-impl TokenDigest {
-    pub fn of(token: &str) -> TokenDigest {
-        TokenDigest(hex::encode(Sha256::digest(token.as_bytes())))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// 32 random bytes, base64url without padding (43 characters).
-pub fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
 /// The CSRF token of the session `session_id`.
@@ -78,9 +60,9 @@ pub async fn create(
     now: i64,
 ) -> Result<Secret> {
     let operator_id = operator.id.as_str();
-    let id = Secret::new(random_token());
+    let (id, digest) = NewSecret::random_token().into_parts();
     let row = SessionRow {
-        id_digest: TokenDigest::of(id.expose()).as_str().to_owned(),
+        id_digest: digest.into_string(),
         operator_id: operator_id.to_owned(),
         created_at: now,
         last_seen_at: now,
@@ -114,7 +96,7 @@ pub async fn lookup(
     if session_id.len() != 43 {
         return Ok(None);
     }
-    let digest = TokenDigest::of(session_id).as_str().to_owned();
+    let digest = SecretDigest::of(session_id).into_string();
     let idle = secs_to_us(config.session_idle_secs);
     let touch_every = touch_interval(config);
     let found = db
@@ -146,7 +128,7 @@ pub async fn lookup(
 
 /// Ends the session (logout).
 pub async fn end(db: &Db, ctx: &AuditContext, session_id: &str, now: i64) -> Result<()> {
-    let digest = TokenDigest::of(session_id).as_str().to_owned();
+    let digest = SecretDigest::of(session_id).into_string();
     let ctx = ctx.clone();
     db.run(move |c| {
         c.transaction(|c| {
@@ -191,22 +173,19 @@ fn secs_to_us(secs: u64) -> i64 {
 mod tests {
     use super::*;
 
+    use shared::random::random_token;
+
     #[test]
-    fn tokens_are_32_random_bytes_base64url() {
+    fn session_ids_are_32_random_bytes_base64url() {
         let a = random_token();
-        assert_eq!(a.len(), 43);
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
-        assert_ne!(a, random_token());
     }
 
     #[test]
-    fn csrf_tokens_and_digests_are_bound_to_the_id() {
+    fn csrf_tokens_are_bound_to_the_id() {
         let (a, b) = (random_token(), random_token());
         assert_ne!(csrf_token(&a), csrf_token(&b));
         assert_eq!(csrf_token(&a), csrf_token(&a));
         assert_ne!(csrf_token(&a), a);
-        assert_eq!(TokenDigest::of(&a).as_str().len(), 64);
-        assert_ne!(TokenDigest::of(&a), TokenDigest::of(&b));
-        assert!(!TokenDigest::of(&a).as_str().contains(&a));
     }
 }

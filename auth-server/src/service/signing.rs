@@ -19,6 +19,32 @@ use super::kek::{self, Kek};
 use crate::db::signing_keys::SigningKeyRow;
 use serde_json::json;
 
+/// Why the signing keys could not be loaded, refreshed or stored. The message names the key
+/// (its `kid`), never key material.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error("cannot open private signing key {kid}: {source}")]
+    Open { kid: String, source: kek::OpenError },
+    #[error("public key {0} is corrupt")]
+    CorruptPublicKey(String),
+    #[error("no active signing key")]
+    NoActiveKey,
+    #[error("could not create a signing key")]
+    NotCreated,
+    #[error("cannot read signing keys: {0}")]
+    Read(DbError),
+    #[error("cannot re-seal signing key {kid}: {source}")]
+    Reseal { kid: String, source: DbError },
+    #[error("cannot store the new signing key: {0}")]
+    Store(DbError),
+    #[error("cannot prepare the audit chain: {0}")]
+    AuditChain(DbError),
+    #[error("cannot re-seal TOTP secrets: {0}")]
+    ResealTotp(DbError),
+    #[error("cannot render the JWK set: {0}")]
+    Jwks(#[from] serde_json::Error),
+}
+
 /// The one algorithm this server signs with. Never HS*.
 pub const ALGORITHM: Algorithm = shared::verify::ALGORITHM;
 const ALGORITHM_NAME: &str = "EdDSA";
@@ -77,7 +103,7 @@ impl KekRing {
     }
 
     /// The PKCS#8 DER of a stored private key.
-    fn open(&self, row: &SigningKeyRow) -> Result<Vec<u8>, String> {
+    fn open(&self, row: &SigningKeyRow) -> Result<Vec<u8>, SigningError> {
         let opened = match kek::sealed_with(&row.private_key) {
             // Written before keys were sealed: plaintext base64 PKCS#8 (re-sealed at start).
             None => STANDARD
@@ -90,7 +116,10 @@ impl KekRing {
                 _ => self.current.open(&row.kid, &row.private_key),
             },
         };
-        opened.map_err(|e| format!("cannot open private signing key {}: {e}", row.kid))
+        opened.map_err(|source| SigningError::Open {
+            kid: row.kid.clone(),
+            source,
+        })
     }
 
     /// Whether a stored key must be re-sealed with the current KEK (legacy plaintext, or sealed
@@ -112,12 +141,11 @@ impl KeyStore {
     /// (or anchored, for a trail from before keyed chains: `audit::prepare`), then every key
     /// stored in plaintext or under the previous KEK is re-sealed, and so is every operator's
     /// TOTP secret (`service::reseal`). Blocking: call at start-up.
-    pub fn load_or_create(db: &Db, keks: &KekRing, now: i64) -> Result<KeyStore, String> {
-        audit::prepare_chain(db, &keks.audit_keys(), now)
-            .map_err(|e| format!("cannot prepare the audit chain: {e}"))?;
+    pub fn load_or_create(db: &Db, keks: &KekRing, now: i64) -> Result<KeyStore, SigningError> {
+        audit::prepare_chain(db, &keks.audit_keys(), now).map_err(SigningError::AuditChain)?;
         reseal_all(db, keks, now)?;
         super::reseal::reseal_totp_secrets(db, &keks.current, keks.previous.as_ref(), now)
-            .map_err(|e| format!("cannot re-seal TOTP secrets: {e}"))?;
+            .map_err(SigningError::ResealTotp)?;
         let set = load_set(db, keks, now, true)?;
         Ok(KeyStore {
             current: RwLock::new(Arc::new(set)),
@@ -127,7 +155,7 @@ impl KeyStore {
 
     /// Re-reads keys from the database (blocking), picking up rotations and revocations done
     /// elsewhere. The key set is rebuilt only when it changed.
-    pub fn refresh(&self, db: &Db, now: i64) -> Result<(), String> {
+    pub fn refresh(&self, db: &Db, now: i64) -> Result<(), SigningError> {
         let rows = published_rows(db, now)?;
         if fingerprint(&rows) == self.current().fingerprint {
             return Ok(());
@@ -150,15 +178,15 @@ fn fingerprint(rows: &[SigningKeyRow]) -> Vec<(String, Option<i64>)> {
     rows.iter().map(|r| (r.kid.clone(), r.retired_at)).collect()
 }
 
-fn published_rows(db: &Db, now: i64) -> Result<Vec<SigningKeyRow>, String> {
+fn published_rows(db: &Db, now: i64) -> Result<Vec<SigningKeyRow>, SigningError> {
     db.run_blocking(move |c| SigningKeyRow::published(c, now - retired_publish_window_micros()))
-        .map_err(|e| format!("cannot read signing keys: {e}"))
+        .map_err(SigningError::Read)
 }
 
-fn reseal_all(db: &Db, keks: &KekRing, now: i64) -> Result<(), String> {
+fn reseal_all(db: &Db, keks: &KekRing, now: i64) -> Result<(), SigningError> {
     let rows = db
         .run_blocking(SigningKeyRow::all)
-        .map_err(|e| format!("cannot read signing keys: {e}"))?;
+        .map_err(SigningError::Read)?;
     for row in rows.iter().filter(|r| keks.needs_reseal(r)) {
         let der = keks.open(row)?;
         let sealed = keks.current.seal(&row.kid, &der);
@@ -180,7 +208,10 @@ fn reseal_all(db: &Db, keks: &KekRing, now: i64) -> Result<(), String> {
                 Ok(n)
             })
         })
-        .map_err(|e| format!("cannot re-seal signing key {}: {e}", row.kid))?;
+        .map_err(|source| SigningError::Reseal {
+            kid: row.kid.clone(),
+            source,
+        })?;
         tracing::info!(
             "signing key {} re-sealed with KEK {}",
             row.kid,
@@ -190,14 +221,19 @@ fn reseal_all(db: &Db, keks: &KekRing, now: i64) -> Result<(), String> {
     Ok(())
 }
 
-fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Result<KeySet, String> {
+fn load_set(
+    db: &Db,
+    keks: &KekRing,
+    now: i64,
+    create_if_missing: bool,
+) -> Result<KeySet, SigningError> {
     for _ in 0..2 {
         let rows = published_rows(db, now)?;
         if rows.iter().any(|r| r.retired_at.is_none()) {
             return build_set(&rows, keks);
         }
         if !create_if_missing {
-            return Err("no active signing key in the database".into());
+            return Err(SigningError::NoActiveKey);
         }
         let row = generate(now, &keks.current);
         let audit_key = keks.audit_keys().current;
@@ -211,18 +247,18 @@ fn load_set(db: &Db, keks: &KekRing, now: i64, create_if_missing: bool) -> Resul
                 audit::change(c, &AuditContext::system(&audit_key), feed, &event, now)
             })
         })
-        .map_err(|e| format!("cannot store the new signing key: {e}"))?;
+        .map_err(SigningError::Store)?;
     }
-    Err("could not create a signing key".into())
+    Err(SigningError::NotCreated)
 }
 
-fn build_set(rows: &[SigningKeyRow], keks: &KekRing) -> Result<KeySet, String> {
+fn build_set(rows: &[SigningKeyRow], keks: &KekRing) -> Result<KeySet, SigningError> {
     // Rows come newest first: the newest active key signs. Replicas that raced to create the
     // first key therefore converge on the same one.
     let active_row = rows
         .iter()
         .find(|r| r.retired_at.is_none())
-        .ok_or("no active signing key")?;
+        .ok_or(SigningError::NoActiveKey)?;
     let der = keks.open(active_row)?;
     let active = ActiveKey {
         kid: active_row.kid.clone(),
@@ -239,7 +275,7 @@ fn build_set(rows: &[SigningKeyRow], keks: &KekRing) -> Result<KeySet, String> {
             continue;
         }
         let decoding = DecodingKey::from_ed_components(&row.public_key)
-            .map_err(|_| format!("public key {} is corrupt", row.kid))?;
+            .map_err(|_| SigningError::CorruptPublicKey(row.kid.clone()))?;
         jwks.push(serde_json::json!({
             "kty": "OKP",
             "crv": "Ed25519",
@@ -253,8 +289,7 @@ fn build_set(rows: &[SigningKeyRow], keks: &KekRing) -> Result<KeySet, String> {
             decoding,
         });
     }
-    let jwks_json =
-        serde_json::to_string(&serde_json::json!({ "keys": jwks })).map_err(|e| e.to_string())?;
+    let jwks_json = serde_json::to_string(&serde_json::json!({ "keys": jwks }))?;
     Ok(KeySet {
         active,
         public,
@@ -436,7 +471,12 @@ mod tests {
         // Another KEK cannot open it, and says the KEK is wrong.
         let other = ring();
         let err = build_set(std::slice::from_ref(&row), &other).err().unwrap();
-        assert!(err.contains("SIGNING_KEY_ENCRYPTION_KEY is wrong"), "{err}");
+        assert!(matches!(err, SigningError::Open { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("SIGNING_KEY_ENCRYPTION_KEY is wrong"),
+            "{err}"
+        );
         // During a KEK rotation the previous KEK still opens it, and it is marked for re-sealing.
         let rotated = KekRing::new(Kek::generate(), Some(keks.current.clone()));
         assert!(build_set(std::slice::from_ref(&row), &rotated).is_ok());

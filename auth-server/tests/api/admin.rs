@@ -318,7 +318,7 @@ async fn api_keys_are_created_listed_newest_first_and_revoked() {
     let list_text = app.admin_get("/admin/api-keys").await.text().await.unwrap();
     assert!(!list_text.contains(key), "plaintext key leaked");
     assert!(
-        !list_text.contains(&shared::api_key::digest_hex(key)),
+        !list_text.contains(shared::SecretDigest::of(key).as_str()),
         "digest leaked"
     );
     let list: Value = serde_json::from_str(&list_text).unwrap();

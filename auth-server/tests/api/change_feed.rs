@@ -110,3 +110,94 @@ async fn every_credential_write_records_a_numbered_change() {
         .unwrap();
     assert!(changes.windows(2).all(|w| w[1].id == w[0].id + 1));
 }
+
+/// The purge of expired revocations and old change-feed entries is its own job: a signing-key
+/// refresh that keeps failing (here a key the KEK cannot open) does not stop it.
+#[actix_web::test]
+async fn expired_revocations_and_old_changes_are_purged_while_the_key_refresh_fails() {
+    use auth_server::db::revoked_tokens::RevokedTokenRow;
+    use auth_server::db::signing_keys::SigningKeyRow;
+    use diesel::prelude::*;
+    use shared::db::schema::{credential_changes, revoked_tokens};
+
+    let app = spawn_app_with(|_| {}).await;
+    let db = Db::connect(app.db.url(), 1).unwrap();
+    let now = shared::time::now_micros();
+    // The newest active key, sealed with nothing this server can open: every refresh fails.
+    let broken = SigningKeyRow {
+        kid: "broken-key".to_owned(),
+        algorithm: "EdDSA".to_owned(),
+        private_key: "not-sealed".to_owned(),
+        public_key: "not-a-key".to_owned(),
+        created_at: now + 1,
+        retired_at: None,
+        revoked_at: None,
+    };
+    db.run_blocking(move |c| SigningKeyRow::insert(c, &broken))
+        .unwrap();
+    let expired = RevokedTokenRow {
+        jti: "expired-jti".to_owned(),
+        client_id: "cf_test".to_owned(),
+        expires_at: now - 1_000_000,
+        revoked_at: now - 2_000_000,
+    };
+    db.run_blocking(move |c| RevokedTokenRow::insert_if_absent(c, &expired))
+        .unwrap();
+    // A change recorded two hours ago, with a newer one after it (the newest is always kept).
+    db.run_blocking(move |c| {
+        let latest = shared::changes::latest(c)?;
+        diesel::insert_into(credential_changes::table)
+            .values((
+                credential_changes::id.eq(latest + 1),
+                credential_changes::kind.eq("application"),
+                credential_changes::subject.eq("cf_old"),
+                credential_changes::at.eq(now - 7_200_000_000),
+            ))
+            .execute(c)?;
+        diesel::insert_into(credential_changes::table)
+            .values((
+                credential_changes::id.eq(latest + 2),
+                credential_changes::kind.eq("application"),
+                credential_changes::subject.eq("cf_new"),
+                credential_changes::at.eq(now),
+            ))
+            .execute(c)
+    })
+    .unwrap();
+
+    let start = Instant::now();
+    loop {
+        let (revocations, old_changes) = db
+            .run_blocking(|c| {
+                let revocations = revoked_tokens::table
+                    .filter(revoked_tokens::jti.eq("expired-jti"))
+                    .count()
+                    .get_result::<i64>(c)?;
+                let old = credential_changes::table
+                    .filter(credential_changes::subject.eq("cf_old"))
+                    .count()
+                    .get_result::<i64>(c)?;
+                Ok((revocations, old))
+            })
+            .unwrap();
+        if revocations == 0 && old_changes == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(6),
+            "not purged after 6 s (revocation left: {revocations}, old change left: {old_changes})"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The refresh did fail all along: the broken key was never loaded.
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
+    assert!(jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["kid"] != json!("broken-key")));
+    let client = app.create_app(&["cases:read"], "sandbox").await;
+    let token = app.token_for(&client, None).await;
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    assert_ne!(kid, "broken-key");
+}

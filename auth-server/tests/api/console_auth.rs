@@ -498,7 +498,7 @@ async fn the_session_cookie_is_http_only_strict_and_scoped_to_the_console() {
 
 #[actix_web::test]
 async fn over_an_https_issuer_the_cookies_are_host_prefixed_and_secure() {
-    let app = spawn_app_with(|c| c.issuer = "https://console.caseforge.test".into()).await;
+    let app = spawn_app_with(|c| c.common.issuer = "https://console.caseforge.test".into()).await;
     add_operator(&app, "ada@example.com", Role::Admin).await;
     // The Origin a browser sends is the issuer's, not the test's plain-http address.
     let mut b = Browser::with_origin(&app, "https://console.caseforge.test");

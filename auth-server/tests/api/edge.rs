@@ -46,7 +46,8 @@ async fn thousands_of_random_methods_and_paths_leave_metrics_the_same_size() {
 
 #[actix_web::test]
 async fn metrics_bind_serves_metrics_only_on_its_own_port() {
-    let app = spawn_app_with(|c| c.metrics_bind = Some("127.0.0.1:0".parse().unwrap())).await;
+    let app =
+        spawn_app_with(|c| c.common.metrics_bind = Some("127.0.0.1:0".parse().unwrap())).await;
     let metrics_port = app.metrics_port.expect("a metrics port");
     let resp = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_envelope(resp, 404, "not_found").await;
@@ -72,7 +73,7 @@ async fn metrics_bind_serves_metrics_only_on_its_own_port() {
     // An address that cannot be had stops the start with one line naming the variable.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = test_config(app.db.url());
-    config.metrics_bind = Some(taken.local_addr().unwrap());
+    config.common.metrics_bind = Some(taken.local_addr().unwrap());
     match auth_server::Application::build(config).await {
         Ok(_) => panic!("started on a taken METRICS_BIND"),
         Err(e) => assert!(e.starts_with("METRICS_BIND: "), "{e}"),
@@ -169,7 +170,7 @@ async fn a_wrong_method_is_405_with_allow_and_head_answers_wherever_get_does() {
 async fn the_token_endpoint_answers_swagger_uis_preflight_and_token_request_from_an_allowed_origin()
 {
     const API_ORIGIN: &str = "http://127.0.0.1:9080";
-    let app = spawn_app_with(|c| c.cors_allowed_origins = vec![API_ORIGIN.to_owned()]).await;
+    let app = spawn_app_with(|c| c.common.cors_allowed_origins = vec![API_ORIGIN.to_owned()]).await;
     let client = app.create_app(&["cases:read"], "sandbox").await;
     let preflight = app
         .http
@@ -212,7 +213,7 @@ async fn the_token_endpoint_answers_swagger_uis_preflight_and_token_request_from
 
 #[actix_web::test]
 async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() {
-    let app = spawn_app_with(|c| c.cors_allowed_origins = vec![APP_ORIGIN.to_owned()]).await;
+    let app = spawn_app_with(|c| c.common.cors_allowed_origins = vec![APP_ORIGIN.to_owned()]).await;
     let preflight = app
         .http
         .request(Method::OPTIONS, app.url("/oauth/token"))

@@ -108,7 +108,10 @@ async fn a_bcrypt_secret_from_before_digests_is_replaced_by_the_digest_at_its_fi
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(now, secrets::digest_client_secret(&client.client_secret));
+    assert_eq!(
+        now,
+        shared::SecretDigest::of_client_secret(&client.client_secret).into_string()
+    );
     // The secret works against the digest on another server of the same database, and a wrong
     // one does not.
     let second = spawn_on(app.db, |_| {}).await;

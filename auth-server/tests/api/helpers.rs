@@ -1,7 +1,5 @@
 //! `TestApp`: start the real auth server against a fresh database and talk HTTP to it.
 
-use std::net::SocketAddr;
-
 use auth_server::{Application, Config};
 use serde_json::{json, Value};
 
@@ -23,7 +21,7 @@ pub struct TestApp {
 }
 
 /// The admin token of every test server (at least 32 characters, as the server demands).
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
+pub const ADMIN_TOKEN: &str = auth_server::config::TEST_ADMIN_TOKEN;
 
 /// One fixed key-encryption key, so that servers restarted on the same database open its keys.
 pub fn test_kek() -> auth_server::service::kek::Kek {
@@ -37,34 +35,7 @@ pub fn audit_key() -> auth_server::service::audit::AuditKey {
 }
 
 pub fn test_config(db_url: &str) -> Config {
-    Config {
-        bind: "127.0.0.1:0".parse::<SocketAddr>().expect("valid address"),
-        database_url: db_url.to_owned(),
-        issuer: ISSUER.to_owned(),
-        audience: AUDIENCE.to_owned(),
-        admin_token: Some(shared::Secret::new(ADMIN_TOKEN)),
-        // The lowest bcrypt cost keeps the suite fast; the production default is 11.
-        bcrypt_cost: 4,
-        key_refresh_secs: 1,
-        db_pool_size: 4,
-        signing_key_encryption_key: Some(test_kek()),
-        previous_signing_key_encryption_key: None,
-        bcrypt_concurrency: 2,
-        // As for client secrets: the lowest cost keeps the console tests fast.
-        console: auth_server::config::ConsoleConfig {
-            operator_bcrypt_cost: 4,
-            // The production default (true) is tested on its own; most tests sign admins in
-            // without enrolling an authenticator.
-            require_totp_for_admins: false,
-            ..Default::default()
-        },
-        metrics_bind: None,
-        cors_allowed_origins: Vec::new(),
-        trusted_proxies: Default::default(),
-        redis_url: None,
-        database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
-        last_used_flush_secs: 1,
-    }
+    Config::for_tests(db_url, ISSUER)
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -17,7 +17,7 @@ use crate::helpers::{spawn_app_with, TestApp, ADMIN_TOKEN};
 const BIN: &str = env!("CARGO_BIN_EXE_auth-server");
 
 fn trusting(proxies: &'static str) -> impl FnOnce(&mut auth_server::Config) {
-    move |c| c.trusted_proxies = TrustedProxies::parse(proxies).unwrap()
+    move |c| c.common.trusted_proxies = TrustedProxies::parse(proxies).unwrap()
 }
 
 /// The newest audit event with `action`.

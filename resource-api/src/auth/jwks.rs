@@ -23,6 +23,54 @@ use shared::trace::{outbound_traceparent, TRACEPARENT};
 /// Unknown-`kid` refreshes happen at most this often.
 pub const MIN_REFRESH: Duration = Duration::from_secs(10);
 
+/// Why the keys could not be fetched. Every message names the URL it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("cannot build the HTTPS client: {0}")]
+    Client(reqwest::Error),
+    /// No answer (connection, TLS, timeout): the whole error chain.
+    #[error("{url}: {chain}")]
+    Unreachable { url: String, chain: String },
+    #[error("{url} answered {status}")]
+    Status {
+        url: String,
+        status: reqwest::StatusCode,
+    },
+    #[error("{url}: not authorization-server metadata: {source}")]
+    NotMetadata { url: String, source: reqwest::Error },
+    /// RFC 8414 §3.3: metadata naming another issuer is not used.
+    #[error("{url} names issuer `{named}`, not AUTH_ISSUER `{expected}`")]
+    WrongIssuer {
+        url: String,
+        named: String,
+        expected: String,
+    },
+    #[error("{url}: {source}")]
+    BadJwksUri { url: String, source: JwksUriError },
+    #[error("{url}: not a JWK set: {source}")]
+    NotJwkSet { url: String, source: reqwest::Error },
+    #[error("{url} holds no usable keys")]
+    NoUsableKeys { url: String },
+}
+
+/// Why a discovered `jwks_uri` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwksUriError {
+    #[error("jwks_uri `{0}` is not an http(s) URL")]
+    NotHttp(String),
+    #[error("jwks_uri `{0}` is plain HTTP while the issuer is HTTPS")]
+    Downgrade(String),
+}
+
+impl JwksError {
+    fn unreachable(url: &str, e: &reqwest::Error) -> JwksError {
+        JwksError::Unreachable {
+            url: url.to_owned(),
+            chain: shared::outbound::error_chain(e),
+        }
+    }
+}
+
 /// A published Ed25519 key; it verifies `EdDSA` only ([`shared::verify::ALGORITHM`]).
 pub type VerificationKey = Arc<DecodingKey>;
 
@@ -38,10 +86,10 @@ pub struct JwksCache {
 
 impl JwksCache {
     /// Keys of `issuer`, fetched from `jwks_url`, or from the `jwks_uri` its metadata names.
-    pub fn new(issuer: &str, jwks_url: Option<&str>) -> Result<Self, String> {
+    pub fn new(issuer: &str, jwks_url: Option<&str>) -> Result<Self, JwksError> {
         let http = shared::outbound::builder(Duration::from_secs(3))
             .build()
-            .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
+            .map_err(JwksError::Client)?;
         Ok(JwksCache {
             issuer: issuer.to_owned(),
             url: RwLock::new(jwks_url.map(str::to_owned)),
@@ -95,14 +143,14 @@ impl JwksCache {
     }
 
     /// Fetches the JWKS now (start-up and the periodic refresh).
-    pub async fn refresh(&self) -> Result<usize, String> {
+    pub async fn refresh(&self) -> Result<usize, JwksError> {
         let mut last = self.last_fetch.lock().await;
         *last = Some(Instant::now());
         self.fetch().await
     }
 
     /// The JWKS URL: configured, already discovered, or discovered now.
-    async fn url(&self) -> Result<String, String> {
+    async fn url(&self) -> Result<String, JwksError> {
         if let Some(url) = self.jwks_url() {
             return Ok(url);
         }
@@ -112,7 +160,7 @@ impl JwksCache {
     }
 
     /// `jwks_uri` from the issuer's RFC 8414 metadata.
-    async fn discover(&self) -> Result<String, String> {
+    async fn discover(&self) -> Result<String, JwksError> {
         #[derive(serde::Deserialize)]
         struct Metadata {
             issuer: String,
@@ -125,27 +173,33 @@ impl JwksCache {
             .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
-            .map_err(|e| format!("{at}: {}", shared::outbound::error_chain(&e)))?;
+            .map_err(|e| JwksError::unreachable(&at, &e))?;
         if !resp.status().is_success() {
-            return Err(format!("{at} answered {}", resp.status()));
+            return Err(JwksError::Status {
+                url: at,
+                status: resp.status(),
+            });
         }
-        let meta: Metadata = resp
-            .json()
-            .await
-            .map_err(|e| format!("{at}: not authorization-server metadata: {e}"))?;
+        let meta: Metadata = match resp.json().await {
+            Ok(meta) => meta,
+            Err(source) => return Err(JwksError::NotMetadata { url: at, source }),
+        };
         // RFC 8414 §3.3: metadata naming another issuer must not be used.
         if meta.issuer != self.issuer {
-            return Err(format!(
-                "{at} names issuer `{}`, not AUTH_ISSUER `{}`",
-                meta.issuer, self.issuer
-            ));
+            return Err(JwksError::WrongIssuer {
+                url: at,
+                named: meta.issuer,
+                expected: self.issuer.clone(),
+            });
         }
-        check_jwks_uri(&self.issuer, &meta.jwks_uri).map_err(|e| format!("{at}: {e}"))?;
+        if let Err(source) = check_jwks_uri(&self.issuer, &meta.jwks_uri) {
+            return Err(JwksError::BadJwksUri { url: at, source });
+        }
         tracing::info!("discovered the JWKS at {}", meta.jwks_uri);
         Ok(meta.jwks_uri)
     }
 
-    async fn fetch(&self) -> Result<usize, String> {
+    async fn fetch(&self) -> Result<usize, JwksError> {
         let url = self.url().await?;
         let resp = self
             .http
@@ -153,14 +207,17 @@ impl JwksCache {
             .header(TRACEPARENT, outbound_traceparent())
             .send()
             .await
-            .map_err(|e| format!("{url}: {}", shared::outbound::error_chain(&e)))?;
+            .map_err(|e| JwksError::unreachable(&url, &e))?;
         if !resp.status().is_success() {
-            return Err(format!("{url} answered {}", resp.status()));
+            return Err(JwksError::Status {
+                url,
+                status: resp.status(),
+            });
         }
-        let set: JwkSet = resp
-            .json()
-            .await
-            .map_err(|e| format!("{url}: not a JWK set: {e}"))?;
+        let set: JwkSet = match resp.json().await {
+            Ok(set) => set,
+            Err(source) => return Err(JwksError::NotJwkSet { url, source }),
+        };
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             let Some(kid) = jwk.common.key_id.clone() else {
@@ -176,7 +233,7 @@ impl JwksCache {
         }
         let n = keys.len();
         if n == 0 {
-            return Err(format!("{url} holds no usable keys"));
+            return Err(JwksError::NoUsableKeys { url });
         }
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
         Ok(n)
@@ -185,15 +242,13 @@ impl JwksCache {
 
 /// A discovered `jwks_uri` must be an absolute http(s) URL, and https when the issuer is: a
 /// tampered or mistaken metadata document must not downgrade the key fetch to plain HTTP.
-fn check_jwks_uri(issuer: &str, uri: &str) -> Result<(), String> {
+fn check_jwks_uri(issuer: &str, uri: &str) -> Result<(), JwksUriError> {
     let https = uri.starts_with("https://");
     if !https && !uri.starts_with("http://") {
-        return Err(format!("jwks_uri `{uri}` is not an http(s) URL"));
+        return Err(JwksUriError::NotHttp(uri.to_owned()));
     }
     if !https && issuer.starts_with("https://") {
-        return Err(format!(
-            "jwks_uri `{uri}` is plain HTTP while the issuer is HTTPS"
-        ));
+        return Err(JwksUriError::Downgrade(uri.to_owned()));
     }
     Ok(())
 }
@@ -292,7 +347,8 @@ mod tests {
         let (issuer, _handle) = fake_issuer(hits.clone(), Some("https://evil.example")).await;
         let cache = JwksCache::new(&issuer, None).unwrap();
         let e = cache.refresh().await.unwrap_err();
-        assert!(e.contains("https://evil.example"), "{e}");
+        assert!(matches!(e, JwksError::WrongIssuer { .. }), "{e}");
+        assert!(e.to_string().contains("https://evil.example"), "{e}");
         assert!(!cache.has_keys());
         assert_eq!(cache.jwks_url(), None, "a refused discovery is not cached");
         assert_eq!(hits.load(Ordering::SeqCst), 0);

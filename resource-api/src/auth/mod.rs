@@ -276,7 +276,7 @@ impl Authenticator {
                 let key = ApiKey::parse(&raw).map_err(|_| AuthFailure::Malformed)?;
                 let record = self
                     .state
-                    .key(&self.db, &key.digest(), now_us, lookup)
+                    .key(&self.db, key.digest().as_str(), now_us, lookup)
                     .await
                     .map_err(lookup_error)?
                     .ok_or(AuthFailure::Invalid)?;

@@ -197,7 +197,7 @@ pub struct CredentialState {
     /// A reset is due (the LISTEN connection came back, or a reset failed).
     reset_due: AtomicBool,
     /// Wakes the refresh loop (a notification, or a reset asked for).
-    pub wake: tokio::sync::Notify,
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl Default for CredentialState {
@@ -238,7 +238,7 @@ impl CredentialState {
             unpublished_kids: RwLock::default(),
             cursor: Mutex::new(None),
             reset_due: AtomicBool::new(false),
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

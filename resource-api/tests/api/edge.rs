@@ -51,7 +51,7 @@ async fn thousands_of_random_methods_and_paths_leave_metrics_the_same_size() {
 async fn metrics_bind_serves_metrics_only_on_its_own_port() {
     let s = TestStack::start().await;
     let (api, metrics_port) = s
-        .another_api_with(|c| c.metrics_bind = Some("127.0.0.1:0".parse().unwrap()))
+        .another_api_with(|c| c.common.metrics_bind = Some("127.0.0.1:0".parse().unwrap()))
         .await;
     let metrics_port = metrics_port.expect("a metrics port");
     let resp = s.http.get(format!("{api}/metrics")).send().await.unwrap();
@@ -93,7 +93,8 @@ async fn metrics_on_the_main_port_answer_only_clients_on_this_host() {
     let s = TestStack::start().await;
     let (api, _) = s
         .another_api_with(|c| {
-            c.trusted_proxies = shared::client_addr::TrustedProxies::parse("127.0.0.1/32").unwrap()
+            c.common.trusted_proxies =
+                shared::client_addr::TrustedProxies::parse("127.0.0.1/32").unwrap()
         })
         .await;
     // Through the balancer, from a client elsewhere: as if there were no such path.
@@ -264,7 +265,7 @@ async fn cors_answers_allowed_origins_only_and_preflights_without_credentials() 
     let s = TestStack::start().await;
     let (_, key) = s.api_key(&["cases:read"], "sandbox", "basic").await;
     let (api, _) = s
-        .another_api_with(|c| c.cors_allowed_origins = vec![APP_ORIGIN.to_owned()])
+        .another_api_with(|c| c.common.cors_allowed_origins = vec![APP_ORIGIN.to_owned()])
         .await;
 
     // A preflight needs no credentials: it never reaches the /v2 authentication.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use shared::testing::TestDb;
 
-pub const ADMIN: &str = "test-admin-token-0123456789abcdefghij";
+pub const ADMIN: &str = auth_server::config::TEST_ADMIN_TOKEN;
 
 /// The key-encryption key of every test auth server.
 pub fn test_kek() -> auth_server::service::kek::Kek {
@@ -27,24 +27,7 @@ fn listener() -> (TcpListener, u16) {
 }
 
 pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
-    resource_api::Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        public_url: "http://127.0.0.1:0".to_owned(),
-        database_url: db_url.to_owned(),
-        issuer: issuer.to_owned(),
-        jwks_url: None,
-        audience: "caseforge-api".to_owned(),
-        db_pool_size: 4,
-        metrics_bind: None,
-        cors_allowed_origins: Vec::new(),
-        trusted_proxies: Default::default(),
-        credential_poll: Duration::from_secs(1),
-        last_used_flush: Duration::from_millis(300),
-        jwks_refresh: Duration::from_secs(300),
-        redis_url: None,
-        database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
-        scoring: Default::default(),
-    }
+    resource_api::Config::for_tests(db_url, issuer)
 }
 
 impl TestStack {
@@ -52,29 +35,7 @@ impl TestStack {
         let db = TestDb::create();
         let (auth_listener, auth_port) = listener();
         let issuer = format!("http://127.0.0.1:{auth_port}");
-        let auth_config = auth_server::Config {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: db.url().to_owned(),
-            issuer: issuer.clone(),
-            audience: "caseforge-api".to_owned(),
-            admin_token: Some(shared::Secret::new(ADMIN)),
-            bcrypt_cost: 4,
-            key_refresh_secs: 1,
-            db_pool_size: 4,
-            signing_key_encryption_key: Some(test_kek()),
-            previous_signing_key_encryption_key: None,
-            bcrypt_concurrency: 2,
-            console: Default::default(),
-            metrics_bind: None,
-            cors_allowed_origins: Vec::new(),
-            trusted_proxies: Default::default(),
-            redis_url: None,
-            database_listen_url: db
-                .url()
-                .starts_with("postgres")
-                .then(|| db.url().to_owned()),
-            last_used_flush_secs: 1,
-        };
+        let auth_config = auth_server::Config::for_tests(db.url(), &issuer);
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await
             .unwrap();

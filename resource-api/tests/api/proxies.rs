@@ -34,7 +34,9 @@ fn junk_key() -> String {
 async fn behind_a_trusted_proxy_junk_throttles_only_the_client_it_came_from() {
     let s = TestStack::start().await;
     let (api, _) = s
-        .another_api_with(|c| c.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").unwrap())
+        .another_api_with(|c| {
+            c.common.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").unwrap()
+        })
         .await;
     // Created after that API started and never used there: not in its memory.
     let (_, uncached) = s.api_key(&["cases:read"], "sandbox", "standard").await;

@@ -70,7 +70,7 @@ async fn unlimited_is_never_limited_and_applications_have_tiers_too() {
         assert!(!resp.headers().contains_key("x-ratelimit-limit"));
         assert!(!resp.headers().contains_key("ratelimit-policy"));
     }
-    let (_, _, token) = s.app_token(&[], "sandbox", "basic").await;
+    let (_, _, token) = s.app_token(&["cases:read"], "sandbox", "basic").await;
     let statuses: Vec<u16> = {
         let mut v = Vec::new();
         for _ in 0..12 {

@@ -309,7 +309,7 @@ async fn keys_are_read_on_demand_and_a_new_key_works_on_first_use() {
     let db = Db::connect(s.db.url(), 1).unwrap();
     let made_up = shared::ApiKey::generate(shared::Environment::Sandbox);
     assert_eq!(status(&s, &api, "/v2/me", made_up.expose()).await, 401);
-    let (digest, masked) = (made_up.digest(), made_up.masked());
+    let (digest, masked) = (made_up.digest().into_string(), made_up.masked());
     db.run_blocking(move |c| {
         c.transaction(|c| {
             let now = shared::time::now_micros();
@@ -333,7 +333,7 @@ async fn keys_are_read_on_demand_and_a_new_key_works_on_first_use() {
     let keys: Vec<(String, String)> = (0..300)
         .map(|i| {
             let k = shared::ApiKey::generate(shared::Environment::Sandbox);
-            (format!("key_bulk{i:016}"), k.digest())
+            (format!("key_bulk{i:016}"), k.digest().into_string())
         })
         .collect();
     let rows = keys.clone();

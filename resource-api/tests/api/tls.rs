@@ -12,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, test_kek, TestStack, ADMIN};
+use crate::helpers::{eventually, TestStack};
 
 /// A fresh CA (its PEM in a temporary file) and a server certificate it signed for
 /// `127.0.0.1` and `localhost`.
@@ -106,26 +106,8 @@ fn https_front(listener: TcpListener, ca: &TestCa, upstream: &str) -> actix_web:
 /// published under); returns its plain-HTTP address.
 async fn auth_server_as(s: &TestStack, issuer: &str) -> String {
     let (l, port) = listener();
-    let config = auth_server::Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: s.db.url().to_owned(),
-        issuer: issuer.to_owned(),
-        audience: "caseforge-api".to_owned(),
-        admin_token: Some(shared::Secret::new(ADMIN)),
-        bcrypt_cost: 4,
-        key_refresh_secs: 1,
-        db_pool_size: 4,
-        signing_key_encryption_key: Some(test_kek()),
-        previous_signing_key_encryption_key: None,
-        bcrypt_concurrency: 2,
-        console: Default::default(),
-        metrics_bind: None,
-        cors_allowed_origins: Vec::new(),
-        trusted_proxies: Default::default(),
-        redis_url: None,
-        database_listen_url: None,
-        last_used_flush_secs: 1,
-    };
+    let mut config = auth_server::Config::for_tests(s.db.url(), issuer);
+    config.common.database_listen_url = None;
     let app = auth_server::Application::build_with_listener(config, l)
         .await
         .unwrap();

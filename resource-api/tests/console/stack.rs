@@ -8,7 +8,7 @@ use auth_server::service::operators::{self, Email, OperatorView, Password, Role}
 use shared::db::Db;
 use shared::testing::TestDb;
 
-pub const ADMIN: &str = "test-admin-token-0123456789abcdefghij";
+pub const ADMIN: &str = auth_server::config::TEST_ADMIN_TOKEN;
 /// The password of every operator made by [`Stack::operator`].
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -31,66 +31,23 @@ fn listener() -> (TcpListener, u16) {
 impl Stack {
     pub async fn start() -> Stack {
         let db = TestDb::create();
-        let listen = db
-            .url()
-            .starts_with("postgres")
-            .then(|| db.url().to_owned());
         let (la, pa) = listener();
         let auth = format!("http://127.0.0.1:{pa}");
         let (l, port) = listener();
         let api = format!("http://127.0.0.1:{port}");
-        let config = auth_server::Config {
-            bind: "127.0.0.1:0".parse().expect("address"),
-            database_url: db.url().to_owned(),
-            issuer: auth.clone(),
-            audience: "caseforge-api".to_owned(),
-            admin_token: Some(shared::Secret::new(ADMIN)),
-            bcrypt_cost: 4,
-            key_refresh_secs: 1,
-            db_pool_size: 4,
-            signing_key_encryption_key: Some(auth_server::service::kek::Kek::from_bytes([42; 32])),
-            previous_signing_key_encryption_key: None,
-            bcrypt_concurrency: 2,
-            metrics_bind: None,
-            // As dev.sh: the resource API's /docs may fetch tokens ("Authorize").
-            cors_allowed_origins: vec![api.clone()],
-            trusted_proxies: Default::default(),
-            redis_url: None,
-            database_listen_url: listen.clone(),
-            // Operator passwords at the lowest cost, so that signing in takes milliseconds.
-            console: auth_server::config::ConsoleConfig {
-                operator_bcrypt_cost: 4,
-                // The production default (true) is tested on its own; most tests sign admins in
-                // without enrolling an authenticator.
-                require_totp_for_admins: false,
-                ..Default::default()
-            },
-            last_used_flush_secs: 1,
-        };
+        let mut config = auth_server::Config::for_tests(db.url(), &auth);
+        // As dev.sh: the resource API's /docs may fetch tokens ("Authorize").
+        config.common.cors_allowed_origins = vec![api.clone()];
         let app = auth_server::Application::build_with_listener(config, la)
             .await
             .expect("auth server starts");
         let refusals = app.refusals();
         actix_web::rt::spawn(app.run_until_stopped());
 
-        let config = resource_api::Config {
-            bind: "127.0.0.1:0".parse().expect("address"),
-            public_url: api.clone(),
-            database_url: db.url().to_owned(),
-            issuer: auth.clone(),
-            jwks_url: Some(format!("{auth}/.well-known/jwks.json")),
-            audience: "caseforge-api".to_owned(),
-            db_pool_size: 4,
-            metrics_bind: None,
-            cors_allowed_origins: Vec::new(),
-            trusted_proxies: Default::default(),
-            credential_poll: Duration::from_secs(1),
-            last_used_flush: Duration::from_secs(1),
-            jwks_refresh: Duration::from_secs(300),
-            redis_url: None,
-            database_listen_url: listen,
-            scoring: Default::default(),
-        };
+        let mut config = resource_api::Config::for_tests(db.url(), &auth);
+        config.public_url = api.clone();
+        config.jwks_url = Some(format!("{auth}/.well-known/jwks.json"));
+        config.last_used_flush = Duration::from_secs(1);
         let app = resource_api::Application::build_with_listener(config, l)
             .await
             .expect("resource API starts");

@@ -52,7 +52,8 @@ use super::{ConsoleError, SignedForm, SignedIn};
 use crate::error::Error;
 use crate::routes::AppState;
 
-/// The largest query string a console page accepts (form bodies: the skeleton's 16 KiB).
+/// The largest query string a console page accepts: the same 16 KiB as a form body (the
+/// console's own `FORM_LIMIT`; the skeleton's extractors allow 64 KiB).
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
 /// The most fields a form may have (every scope checkbox included).
 const MAX_FORM_FIELDS: usize = 64;
