@@ -38,6 +38,9 @@ impl std::ops::Deref for Config {
     }
 }
 
+/// How long a screen waits for its turns before it is refused, unless configured.
+pub const SCORING_WAIT: Duration = Duration::from_secs(1);
+
 /// The scoring turns of `service::watchlist::Scoring`.
 #[derive(Debug, Clone)]
 pub struct ScoringConfig {
@@ -54,7 +57,7 @@ impl Default for ScoringConfig {
     fn default() -> ScoringConfig {
         ScoringConfig {
             concurrency: std::thread::available_parallelism().map_or(1, usize::from),
-            wait: crate::service::watchlist::SCORING_WAIT,
+            wait: SCORING_WAIT,
         }
     }
 }

@@ -5,6 +5,9 @@ use actix_web::{HttpResponse, ResponseError};
 use shared::db::DbError;
 use shared::ApiError;
 
+/// The `Retry-After` of a screen refused for want of a scoring turn, in seconds.
+pub const SCORING_RETRY_AFTER: u64 = 1;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("validation_failed on {field}: {message}")]
@@ -106,7 +109,7 @@ impl Error {
             }
             Error::Busy => ApiError::unavailable("Too many list requests at once; retry shortly."),
             Error::ScoringBusy => {
-                let secs = crate::service::watchlist::SCORING_RETRY_AFTER;
+                let secs = SCORING_RETRY_AFTER;
                 ApiError::unavailable("Too many names are being screened at once; retry shortly.")
                     .with_details(serde_json::json!({ "retry_after": secs }))
                     .with_header(header::RETRY_AFTER, secs.to_string())

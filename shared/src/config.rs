@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "server")]
+use crate::client_addr::TrustedProxies;
+
 /// A configuration value that cannot be used. The message names the variable.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{var}: {message}")]
@@ -274,12 +277,17 @@ impl Common {
             cors_allowed_origins: errors.or(parse_cors_allowed_origins(), Vec::new()),
             redis_url: errors.or(parse_redis_url(), None),
             database_listen_url,
-            trusted_proxies: errors.or(
-                crate::client_addr::TrustedProxies::from_env(),
-                crate::client_addr::TrustedProxies::none(),
-            ),
+            trusted_proxies: errors.or(parse_trusted_proxies(), TrustedProxies::none()),
         }
     }
+}
+
+/// `TRUSTED_PROXIES`: unset or empty is [`TrustedProxies::none`].
+#[cfg(feature = "server")]
+fn parse_trusted_proxies() -> Result<TrustedProxies, ConfigError> {
+    var("TRUSTED_PROXIES").map_or(Ok(TrustedProxies::none()), |v| {
+        TrustedProxies::parse(&v).map_err(|m| ConfigError::new("TRUSTED_PROXIES", m))
+    })
 }
 
 /// `RUST_LOG`, when set, must be a `tracing` filter (`info`, `warn,resource_api=debug`, …).

@@ -3,11 +3,12 @@
 //! `Sec-Fetch-Site: same-origin`) and, in the form, the session's CSRF token (before sign-in:
 //! the double-submit cookie). See the module notes of [`super`].
 
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 
 use super::cookies::login_csrf_cookie_name;
 use super::errors::ConsoleError;
-use super::extractors::{app_state, SignedIn};
+use super::signed::SignedIn;
+use crate::routes::AppState;
 
 /// A state-changing request of a signed-in operator: `Origin` must be the console's and
 /// `form_token` the session's CSRF token (compared in constant time).
@@ -87,6 +88,12 @@ pub fn console_origin(issuer: &str) -> String {
         _ => authority,
     };
     format!("{scheme}://{authority}")
+}
+
+/// The auth server's state, which every console handler is registered with.
+pub(crate) fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ConsoleError> {
+    req.app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ConsoleError::Internal("no application state".into()))
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use maud::{html, Markup};
 
-use super::extractors::SignedIn;
 use super::layout::{layout, page, see_other};
+use super::signed::SignedIn;
 
 /// What a console request can fail with; each renders as an HTML page (or a redirect) that
 /// shows no internals.

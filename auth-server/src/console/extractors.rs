@@ -12,34 +12,17 @@ use actix_web::{web, FromRequest, HttpRequest};
 use shared::Secret;
 
 use super::cookies::session_cookie_name;
-use super::csrf::check_csrf;
+use super::csrf::{app_state, check_csrf};
 use super::errors::ConsoleError;
-use crate::routes::AppState;
+pub use super::signed::SignedIn;
 use crate::service::audit::AuditContext;
-use crate::service::operators::{OperatorView, Role};
+use crate::service::operators::Role;
 use crate::service::{now_micros, sessions};
 
 /// Forms are small; anything bigger is refused as a bad form.
 pub(crate) const FORM_LIMIT: usize = 16 * 1024;
 
-/// An operator with a live session, and what a page needs to act for them.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub operator: OperatorView,
-    /// Put in every form as the hidden field `csrf_token`; checked by [`check_csrf`].
-    pub csrf_token: String,
-    /// `AuditContext::operator(id, email, Some(source))`: pass it to every service write.
-    pub audit: AuditContext,
-    /// The session's cookie value: the key to the secrets it waits to be shown
-    /// (`service::reveals`). Redacted in `Debug`; never rendered.
-    pub session: Secret,
-}
-
 impl SignedIn {
-    pub fn is(&self, role: Role) -> bool {
-        self.operator.role == role
-    }
-
     /// `Err(Forbidden)` unless the operator has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ConsoleError> {
         if roles.contains(&self.operator.role) {
@@ -145,11 +128,6 @@ pub async fn signed_in(req: &HttpRequest, now: i64) -> Result<SignedIn, ConsoleE
         audit,
         session: Secret::new(cookie.value()),
     })
-}
-
-pub(crate) fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ConsoleError> {
-    req.app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ConsoleError::Internal("no application state".into()))
 }
 
 /// The request's client address (audit and the per-source login throttle), by the

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use maud::{html, Markup, DOCTYPE};
 
-use super::extractors::SignedIn;
+use super::signed::SignedIn;
 use crate::service::operators::Role;
 
 /// 303 See Other to `location` (after a POST, and to the login page).

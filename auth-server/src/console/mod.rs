@@ -37,6 +37,7 @@ pub mod layout;
 pub mod login;
 pub mod pages;
 pub mod policy;
+pub mod signed;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

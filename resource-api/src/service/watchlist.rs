@@ -348,12 +348,6 @@ pub async fn best_score(
     Ok(hits.first().map(|&(_, score)| score))
 }
 
-/// How long a screen waits for its turns before it is refused, unless configured.
-pub const SCORING_WAIT: Duration = Duration::from_secs(1);
-
-/// The `Retry-After` of a screen refused for want of a turn, in seconds.
-pub const SCORING_RETRY_AFTER: u64 = 1;
-
 /// The scoring turns of one resource API. At most `ScoringConfig::concurrency` screens (the
 /// number of cores, by default) score at once, whoever asks, and at most twice as many hold
 /// candidates in memory (read, being scored or waiting to be), so that one can read from the
