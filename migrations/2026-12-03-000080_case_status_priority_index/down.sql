@@ -1,0 +1,1 @@
+DROP INDEX cases_environment_status_priority_created_id;
