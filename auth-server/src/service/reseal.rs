@@ -25,6 +25,7 @@ pub fn reseal_totp_secrets(
         return Ok(0);
     };
     let rows = db.run_blocking(OperatorRow::sealed_totp_secrets)?;
+    let audit_key = audit::AuditKey::from_kek(current);
     let mut resealed = 0;
     for (id, stored) in rows {
         if kek::sealed_with(&stored) != Some(previous.id()) {
@@ -38,7 +39,7 @@ pub fn reseal_totp_secrets(
             }
         };
         let sealed = current.seal(&totp_aad(&id), &secret);
-        let ctx = AuditContext::system(&audit::AuditKey::from_kek(current));
+        let ctx = AuditContext::system(&audit_key);
         let event = AuditEvent::success(
             "operator.totp_reseal",
             id.as_str(),

@@ -6,12 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use shared::{Environment, ScopeSet, Tier};
 
 use super::{
     bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error, page,
     parse_environment, refused, refused_form, scope_checkboxes, scope_list, scoped_environment,
-    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who, Form, Posted,
+    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who,
+    CredentialDraft, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -94,7 +94,7 @@ async fn render_list(
     signed: &SignedIn,
     q: &Form,
     message: Markup,
-    refused_draft: Option<(&Draft, &str)>,
+    refused_draft: Option<(&CredentialDraft, &str)>,
 ) -> PageResult {
     let asked_env = q
         .optional("environment")?
@@ -121,7 +121,7 @@ async fn render_list(
         Some(_) => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
-    let empty = Draft::default();
+    let empty = CredentialDraft::default();
     let (draft, error) = match refused_draft {
         Some((d, e)) => (d, Some(e)),
         None => (&empty, None),
@@ -186,41 +186,7 @@ async fn render_list(
     Ok(page(status, signed, "API keys", body))
 }
 
-/// The create form as typed: kept when the server refuses it, so nothing has to be typed again.
-#[derive(Debug, Default)]
-struct Draft {
-    name: String,
-    description: String,
-    scopes: ScopeSet,
-    environment: Option<Environment>,
-    tier: Option<Tier>,
-    expires_on: String,
-}
-
-impl Draft {
-    /// What `form` holds that the form can show again (values it cannot show are dropped).
-    fn of(form: &Form) -> Draft {
-        let text = |name| form.get(name).ok().flatten().unwrap_or("").to_owned();
-        Draft {
-            name: text("name"),
-            description: text("description"),
-            scopes: form
-                .all("scopes")
-                .iter()
-                .filter_map(|s| s.parse().ok())
-                .collect(),
-            environment: form
-                .get("environment")
-                .ok()
-                .flatten()
-                .and_then(|e| e.parse().ok()),
-            tier: form.get("tier").ok().flatten().and_then(|t| t.parse().ok()),
-            expires_on: text("expires_on"),
-        }
-    }
-}
-
-fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup {
+fn create_form(signed: &SignedIn, draft: &CredentialDraft, error: Option<&str>) -> Markup {
     html! {
         section aria-labelledby="create-heading" {
             h2 #create-heading { "New API key" }
@@ -256,7 +222,7 @@ pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
         Ok(done) => return Ok(done),
         Err(e) => refused_form(e)?,
     };
-    let draft = Draft::of(&form);
+    let draft = CredentialDraft::of(&form);
     let none = Form::from_pairs(Vec::new())?;
     let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
     *res.status_mut() = status;

@@ -190,6 +190,38 @@ pub(crate) fn unpack(posted: Posted) -> Result<(SignedIn, Form), ConsoleError> {
     Ok((signed, Form::from_pairs(form)?))
 }
 
+/// A credential's create form as typed (applications and API keys): kept when the server refuses
+/// it, so nothing has to be typed again. Values the form cannot show again are dropped;
+/// `expires_on` is the API-key form's alone.
+#[derive(Debug, Default)]
+pub(crate) struct CredentialDraft {
+    pub name: String,
+    pub description: String,
+    pub scopes: ScopeSet,
+    pub environment: Option<Environment>,
+    pub tier: Option<Tier>,
+    pub expires_on: String,
+}
+
+impl CredentialDraft {
+    pub(crate) fn of(form: &Form) -> CredentialDraft {
+        let text = |name| form.get(name).ok().flatten().unwrap_or("").to_owned();
+        let parsed = |name| form.get(name).ok().flatten();
+        CredentialDraft {
+            name: text("name"),
+            description: text("description"),
+            scopes: form
+                .all("scopes")
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            environment: parsed("environment").and_then(|e| e.parse().ok()),
+            tier: parsed("tier").and_then(|t| t.parse().ok()),
+            expires_on: text("expires_on"),
+        }
+    }
+}
+
 /// A parsed `application/x-www-form-urlencoded` body (or query string): its pairs in order,
 /// repeated names kept (scope checkboxes).
 pub(crate) struct Form {
