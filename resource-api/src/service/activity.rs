@@ -1,7 +1,5 @@
 //! Transactions and alerts: read-only listings (seeded in sandbox).
 
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -119,22 +117,6 @@ fn subject_param(v: &Option<String>) -> Result<Option<String>> {
     }
 }
 
-/// A filter of a closed set; any other value is a 400 listing the set.
-fn one_of<T: FromStr>(
-    name: &'static str,
-    v: &Option<String>,
-    allowed: &'static [&'static str],
-) -> Result<Option<T>> {
-    v.as_deref()
-        .map(|s| {
-            s.parse().map_err(|_| Error::QueryValue {
-                parameter: name,
-                allowed,
-            })
-        })
-        .transpose()
-}
-
 pub async fn transactions(
     repo: &EnvDb,
     lists: &Lists,
@@ -160,8 +142,8 @@ pub async fn transactions(
 
 pub async fn alerts(repo: &EnvDb, lists: &Lists, q: AlertQuery) -> Result<Page<AlertView>> {
     let f = AlertFilters {
-        status: one_of("status", &q.status, AlertStatus::NAMES)?,
-        severity: one_of("severity", &q.severity, AlertSeverity::NAMES)?,
+        status: super::filter_of("status", &q.status, AlertStatus::NAMES)?,
+        severity: super::filter_of("severity", &q.severity, AlertSeverity::NAMES)?,
         subject_id: subject_param(&q.subject_id)?,
     };
     let page = PageQuery {

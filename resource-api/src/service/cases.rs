@@ -1,8 +1,6 @@
 //! Cases: create with a `CF-YYYY-NNNNNN` reference unique per environment, list with filters,
 //! update, assign, close, and an audit trail of every change.
 
-use std::str::FromStr;
-
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -19,18 +17,6 @@ use crate::error::{Error, Result};
 use crate::pagination::{list_name, Keyset, Lists};
 
 pub use crate::domain::values::{CaseAction, CasePriority, CaseStatus};
-
-/// A query filter of a closed set; any other value is a 400 listing the set.
-fn parse_enum<T: FromStr>(
-    field: &'static str,
-    allowed: &'static [&'static str],
-    value: &str,
-) -> Result<T> {
-    value.parse().map_err(|_| Error::QueryValue {
-        parameter: field,
-        allowed,
-    })
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -235,16 +221,8 @@ pub async fn create(
 
 pub async fn list(repo: &EnvDb, lists: &Lists, q: CaseQuery) -> Result<Page<CaseView>> {
     let filters = CaseFilters {
-        status: q
-            .status
-            .as_deref()
-            .map(|s| parse_enum::<CaseStatus>("status", CaseStatus::NAMES, s))
-            .transpose()?,
-        priority: q
-            .priority
-            .as_deref()
-            .map(|s| parse_enum::<CasePriority>("priority", CasePriority::NAMES, s))
-            .transpose()?,
+        status: super::filter_of("status", &q.status, CaseStatus::NAMES)?,
+        priority: super::filter_of("priority", &q.priority, CasePriority::NAMES)?,
         assignee: q
             .assignee
             .as_deref()
@@ -531,15 +509,25 @@ mod tests {
     #[test]
     fn enum_names_are_the_serde_values() {
         for name in CaseStatus::NAMES {
-            let s: CaseStatus = parse_enum("status", CaseStatus::NAMES, name).unwrap();
+            let s: CaseStatus =
+                super::super::filter_of("status", &Some(name.to_string()), CaseStatus::NAMES)
+                    .unwrap()
+                    .unwrap();
             assert_eq!(s.as_str(), *name);
         }
         for name in CasePriority::NAMES {
-            let p: CasePriority = parse_enum("priority", CasePriority::NAMES, name).unwrap();
+            let p: CasePriority =
+                super::super::filter_of("priority", &Some(name.to_string()), CasePriority::NAMES)
+                    .unwrap()
+                    .unwrap();
             assert_eq!(p.as_str(), *name);
         }
         assert!(matches!(
-            parse_enum::<CaseStatus>("status", CaseStatus::NAMES, "pending"),
+            super::super::filter_of::<CaseStatus>(
+                "status",
+                &Some("pending".into()),
+                CaseStatus::NAMES
+            ),
             Err(Error::QueryValue {
                 parameter: "status",
                 ..

@@ -10,3 +10,23 @@ pub mod subjects;
 pub mod watchlist;
 
 pub use shared::time::now_micros;
+
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// A query filter of a closed set (`status`, `priority`, `severity`, …): `None` when absent; a
+/// value that is not one of `allowed` is a 400 `invalid_query` listing them.
+pub(crate) fn filter_of<T: FromStr>(
+    parameter: &'static str,
+    value: &Option<String>,
+    allowed: &'static [&'static str],
+) -> Result<Option<T>> {
+    value
+        .as_deref()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| Error::QueryValue { parameter, allowed })
+        })
+        .transpose()
+}
