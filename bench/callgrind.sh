@@ -38,6 +38,11 @@ export API_BIND=127.0.0.1:$api_port AUTH_ISSUER=http://127.0.0.1:$auth_port BASE
 tmp_api=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$api_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 case_id=$(curl -fs -X POST "http://127.0.0.1:$api_port/v2/cases" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"title":"callgrind"}' | j '["id"]')
+# A full first page for the list row: 20 more cases, each with a description.
+for i in $(seq 1 20); do
+  curl -fs -o /dev/null -X POST "http://127.0.0.1:$api_port/v2/cases" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d "{\"title\":\"callgrind $i\",\"priority\":\"high\",\"description\":\"a case of moderate length, number $i\"}"
+done
 kill "$tmp_api"; wait "$tmp_api" 2>/dev/null || true
 
 # Prints the total instructions of one run of `bin` serving `n` requests.
@@ -60,6 +65,7 @@ base=$(per_request "$R/baseline" "http://127.0.0.1:$base_port/cases/$case_id" no
 tuned=$(per_request "$R/baseline" "http://127.0.0.1:$base_port/cases-tuned/$case_id" none)
 jwt=$(per_request "$R/resource-api" "http://127.0.0.1:$api_port/v2/cases/$case_id" "$token")
 apikey=$(per_request "$R/resource-api" "http://127.0.0.1:$api_port/v2/cases/$case_id" "$key")
+list=$(per_request "$R/resource-api" "http://127.0.0.1:$api_port/v2/cases?page_size=20" "$token")
 pct() { python3 -c "print(f'{$1 / $2 * 100:.0f}%')"; }
 echo "| scenario | instructions per request | throughput ratio if CPU-bound |"
 echo "|---|---|---|"
@@ -69,3 +75,4 @@ echo "| GET /v2/cases/{id} with an API key | $apikey | $(pct "$base" "$apikey") 
 echo "| baseline, tuned: the same read without first's bound LIMIT | $tuned | 100% |"
 echo "| GET /v2/cases/{id} with a JWT, vs the tuned baseline | $jwt | $(pct "$tuned" "$jwt") |"
 echo "| GET /v2/cases/{id} with an API key, vs the tuned baseline | $apikey | $(pct "$tuned" "$apikey") |"
+echo "| GET /v2/cases (a page of 20), JWT, vs the same service's point read | $list | $(pct "$jwt" "$list") |"
