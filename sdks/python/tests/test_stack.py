@@ -165,7 +165,7 @@ def test_cursor_walk_over_more_than_100_rows_while_others_insert(stack: Stack, r
     writer.start()
     seen: list[str] = []
     try:
-        for case in client.cases.list(priority="low", page_size=7):
+        for case in client.cases.list(priority="low", page_size=7, page=1):
             seen.append(case.id)
             if len(seen) % 7 == 0:
                 time.sleep(0.02)  # let the writer land rows between pages
@@ -177,7 +177,7 @@ def test_cursor_walk_over_more_than_100_rows_while_others_insert(stack: Stack, r
     assert before <= set(seen), "a row that existed before the walk was missed"
     pages = [r for r in recorder.requests if r.url.path == "/v2/cases"]
     assert len(pages) >= 19
-    assert dict(pages[0].url.params) == {"priority": "low", "page_size": "7"}
+    assert dict(pages[0].url.params) == {"priority": "low", "page_size": "7", "page": "1"}
     for r in pages[1:]:
         params = dict(r.url.params)
         assert set(params) == {"priority", "page_size", "cursor"} and params["page_size"] == "7" and params["priority"] == "low"
