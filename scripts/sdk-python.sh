@@ -36,7 +36,7 @@ fi
 
 venv=target/sdk-python/test-venv
 log "fresh venv $venv; pip install ./sdks/python[test]"
-rm -rf "$venv"
+rm -rf "$venv" sdks/python/build sdks/python/src/caseforge.egg-info  # no stale in-tree build
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check "./sdks/python[test]"
 "$venv/bin/python" -c 'import caseforge; print("caseforge", caseforge.__version__, "from", caseforge.__file__)'
