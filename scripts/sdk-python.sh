@@ -29,8 +29,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-g
 
 log "models up to date with sdks/openapi/resource-api.json"
 sdks/python/scripts/generate_models.sh >/dev/null
-if ! git diff --exit-code -- sdks/python/src/caseforge/_models.py; then
-  echo "sdk-python: src/caseforge/_models.py differs from what the OpenAPI document generates; run sdks/python/scripts/generate_models.sh and commit" >&2
+if ! git diff --exit-code -- sdks/python/src/caseforge/_models.py sdks/python/src/caseforge/_resources_async.py; then
+  echo "sdk-python: generated files differ from what the OpenAPI document and _resources.py give; run sdks/python/scripts/generate_models.sh and commit" >&2
   exit 1
 fi
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates src/caseforge/_models.py from sdks/openapi/resource-api.json with
+# Regenerates src/caseforge/_models.py (and _resources_async.py, see generate_async.py) from sdks/openapi/resource-api.json with
 # datamodel-code-generator (pinned below; pydantic v2 models on caseforge._base.BaseModel).
 # Deterministic: the same document gives the same file, so CI can regenerate and fail on a diff:
 #
-#   sdks/python/scripts/generate_models.sh && git diff --exit-code sdks/python/src/caseforge/_models.py
+#   sdks/python/scripts/generate_models.sh && git diff --exit-code sdks/python/src/caseforge
 #
 # The generator is installed once into target/sdk-python/codegen (the repository's target/).
 # The runtime refers to generated classes only through src/caseforge/models.py, so a schema
@@ -46,3 +46,5 @@ cd "$(dirname "$spec")"
 # Do not edit: change the OpenAPI document (or the generator's options) and regenerate." \
   2> >(grep -v -e FutureWarning -e 'warnings.warn' >&2)
 echo "generated $out"
+# The async resources are derived from the sync ones (types only differ).
+python3 "$here/scripts/generate_async.py"

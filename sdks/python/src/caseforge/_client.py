@@ -33,6 +33,7 @@ from ._core import (
 from ._exceptions import APIConnectionError, APITimeoutError, AuthenticationError, make_status_error
 from ._pagination import AsyncPage, AsyncPaginator, SyncPage
 from ._resources import Resources
+from ._resources_async import AsyncResources
 from ._response import APIResponse
 
 __all__ = ["Client", "AsyncClient"]
@@ -201,7 +202,7 @@ def _status_error(response: httpx.Response, request_id: str) -> Exception:
     return make_status_error(response, response.headers.get("x-request-id") or request_id)
 
 
-class _Base(Resources):
+class _Base:
     _config: Config
 
     @property
@@ -268,7 +269,7 @@ _OPTIONS = (
 )
 
 
-class Client(_Base):
+class Client(_Base, Resources):
     """The CaseForge API, synchronously (safe to share between threads).
 
     ``Client()`` reads ``CASEFORGE_API_KEY`` (else ``CASEFORGE_CLIENT_ID`` and
@@ -348,7 +349,7 @@ class Client(_Base):
         }
 
     @property
-    def with_raw_response(self) -> "_RawClient":
+    def with_raw_response(self) -> Any:
         """``client.with_raw_response.cases.retrieve(id)`` → ``APIResponse`` (``.headers``,
         ``.status_code``, ``.request_id``, ``.parse()``)."""
         return _RawClient(self)
@@ -425,7 +426,7 @@ class Client(_Base):
         return self._call(op)
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base, AsyncResources):
     """The CaseForge API for asyncio: the same surface as ``Client`` with ``await``;
     ``list()`` can be awaited (first page) or walked with ``async for``."""
 
@@ -483,8 +484,9 @@ class AsyncClient(_Base):
         return clone
 
     @property
-    def with_raw_response(self) -> "_RawClient":
-        return _RawClient(self)
+    def with_raw_response(self) -> Any:
+        """As ``Client.with_raw_response``; ``await`` each call."""
+        return _RawClient(self)  # the same resource methods: each answers the client's coroutine
 
     async def _bearer(self) -> str:
         if self._tokens is None:
@@ -549,7 +551,8 @@ class AsyncClient(_Base):
 
 
 class _RawClient(Resources):
-    """The client's resources, each call answering an ``APIResponse``."""
+    """The client's resources, each call answering an ``APIResponse`` (for ``AsyncClient``, an
+    awaitable of one)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client

@@ -59,7 +59,7 @@ class SyncPage(_BasePage[T]):
             page = page.next_page()
             yield page
 
-    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[T]:
         for page in self.iter_pages():
             yield from page.data
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 from . import models
 from ._core import NOT_GIVEN, Op, clean, path_segment
+from ._pagination import SyncPage
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -54,7 +55,7 @@ class Cases(_Resource):
         page: Optional[int] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> SyncPage[models.Case]:
         """Cases, newest first. Iterate the answer to walk every page."""
         params = _list_params({"status": status, "assignee": assignee, "priority": priority}, page, page_size)
         return self._client._list(
@@ -72,7 +73,7 @@ class Cases(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Case:
         """Open a case (it gets a ``CF-YYYY-NNNNNN`` reference)."""
         body = clean(
             {"title": title, "description": description, "priority": priority, "assignee": assignee, "subject_ids": subject_ids}
@@ -81,7 +82,7 @@ class Cases(_Resource):
             self._op("POST", "/v2/cases", json=body, cast=models.Case, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
-    def retrieve(self, case_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> Any:
+    def retrieve(self, case_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Case:
         return self._client._call(
             self._op("GET", f"/v2/cases/{path_segment(case_id)}", cast=models.Case, extra_headers=extra_headers, timeout=timeout)
         )
@@ -98,7 +99,7 @@ class Cases(_Resource):
         if_match: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Case:
         """Change title, description, status (not ``closed``: use ``close``), priority or subjects.
         With ``if_match=case.etag`` the change is made only if nobody changed the case since
         (else ``PreconditionFailedError``)."""
@@ -116,7 +117,7 @@ class Cases(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Case:
         """Assign the case (``assignee=None`` unassigns)."""
         return self._client._call(
             self._op(
@@ -141,7 +142,7 @@ class Cases(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Case:
         """Close with a resolution; closing a closed case is ``ConflictError`` (code ``conflict``)."""
         return self._client._call(
             self._op(
@@ -165,7 +166,7 @@ class Cases(_Resource):
         page: Optional[int] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> SyncPage[models.CaseEvent]:
         """Every change to the case, oldest first (a page; iterate to walk all)."""
         return self._client._list(
             self._op(
@@ -189,7 +190,7 @@ class Sars(_Resource):
         page: Optional[int] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> SyncPage[models.Sar]:
         return self._client._list(
             self._op("GET", "/v2/sars", params=_list_params({}, page, page_size), page_item=models.Sar, extra_headers=extra_headers, timeout=timeout)
         )
@@ -205,14 +206,14 @@ class Sars(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Sar:
         """A draft SAR for a case of the same environment."""
         body = clean({"case_id": case_id, "amount": _decimal(amount), "currency": currency, "narrative": narrative, "subject_ids": subject_ids})
         return self._client._call(
             self._op("POST", "/v2/sars", json=body, cast=models.Sar, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
-    def retrieve(self, sar_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> Any:
+    def retrieve(self, sar_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Sar:
         return self._client._call(
             self._op("GET", f"/v2/sars/{path_segment(sar_id)}", cast=models.Sar, extra_headers=extra_headers, timeout=timeout)
         )
@@ -228,7 +229,7 @@ class Sars(_Resource):
         if_match: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Sar:
         """Drafts only (a submitted SAR is ``ConflictError``)."""
         body = clean({"amount": _decimal(amount), "currency": currency, "narrative": narrative, "subject_ids": subject_ids})
         return self._client._call(
@@ -243,7 +244,7 @@ class Sars(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Sar:
         """Draft → submitted for review."""
         return self._client._call(
             self._op(
@@ -269,7 +270,7 @@ class Watchlist(_Resource):
         page: Optional[int] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> SyncPage[models.WatchlistEntry]:
         return self._client._list(
             self._op("GET", "/v2/watchlist", params=_list_params({}, page, page_size), page_item=models.WatchlistEntry, extra_headers=extra_headers, timeout=timeout)
         )
@@ -287,7 +288,7 @@ class Watchlist(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.WatchlistEntry:
         body = clean(
             {
                 "name": name,
@@ -303,7 +304,7 @@ class Watchlist(_Resource):
             self._op("POST", "/v2/watchlist", json=body, cast=models.WatchlistEntry, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
-    def retrieve(self, entry_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> Any:
+    def retrieve(self, entry_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.WatchlistEntry:
         return self._client._call(
             self._op("GET", f"/v2/watchlist/{path_segment(entry_id)}", cast=models.WatchlistEntry, extra_headers=extra_headers, timeout=timeout)
         )
@@ -322,7 +323,7 @@ class Watchlist(_Resource):
         if_match: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.WatchlistEntry:
         body = clean(
             {
                 "name": name,
@@ -345,7 +346,7 @@ class Watchlist(_Resource):
         if_match: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> None:
         """Remove an entry (answers ``None``)."""
         return self._client._call(
             self._op("DELETE", f"/v2/watchlist/{path_segment(entry_id)}", cast=None, if_match=if_match, extra_headers=extra_headers, timeout=timeout)
@@ -359,7 +360,7 @@ class Watchlist(_Resource):
         date_of_birth: Union[None, str, "date"] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.ScreenResult:
         """Screen a name: ``.matches``, best first, each ``.entry`` and ``.score`` (0–1).
         A read: retried like a GET."""
         body = clean({"name": name, "country": country, "date_of_birth": date_of_birth})
@@ -379,7 +380,7 @@ class Subjects(_Resource):
         page: Optional[int] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> SyncPage[models.Subject]:
         return self._client._list(
             self._op("GET", "/v2/subjects", params=_list_params({}, page, page_size), page_item=models.Subject, extra_headers=extra_headers, timeout=timeout)
         )
@@ -394,13 +395,13 @@ class Subjects(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Subject:
         body = clean({"subject_type": subject_type, "name": name, "country": country, "date_of_birth": date_of_birth})
         return self._client._call(
             self._op("POST", "/v2/subjects", json=body, cast=models.Subject, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
-    def retrieve(self, subject_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> Any:
+    def retrieve(self, subject_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Subject:
         return self._client._call(
             self._op("GET", f"/v2/subjects/{path_segment(subject_id)}", cast=models.Subject, extra_headers=extra_headers, timeout=timeout)
         )
@@ -416,7 +417,7 @@ class Subjects(_Resource):
         if_match: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> models.Subject:
         body = clean({"subject_type": subject_type, "name": name, "country": country, "date_of_birth": date_of_birth})
         return self._client._call(
             self._op("PATCH", f"/v2/subjects/{path_segment(subject_id)}", json=body, cast=models.Subject, if_match=if_match, extra_headers=extra_headers, timeout=timeout)
@@ -436,7 +437,7 @@ class Transactions(_Resource):
         page: Optional[int] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> SyncPage[models.Transaction]:
         """Transactions, newest first; ``from_`` is the query's ``from`` (a Python keyword)."""
         params = _list_params({"subject_id": subject_id, "from": from_, "to": to}, page, page_size)
         return self._client._list(
@@ -457,7 +458,7 @@ class Alerts(_Resource):
         page: Optional[int] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Any:
+    ) -> SyncPage[models.Alert]:
         params = _list_params({"status": status, "severity": severity, "subject_id": subject_id}, page, page_size)
         return self._client._list(
             self._op("GET", "/v2/alerts", params=params, page_item=models.Alert, extra_headers=extra_headers, timeout=timeout)
@@ -467,7 +468,7 @@ class Alerts(_Resource):
 class ApiKeys(_Resource):
     """``/v2/api_keys``: the API key the client calls with."""
 
-    def validate(self, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> Any:
+    def validate(self, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.ApiKeyValidation:
         """``{"valid": true, "api_key": {...}}`` (API keys only; a token gets ``BadRequestError``)."""
         return self._client._call(
             self._op("POST", "/v2/api_keys/validate", cast=models.ApiKeyValidation, safe=True, extra_headers=extra_headers, timeout=timeout)
@@ -504,6 +505,6 @@ class Resources:
         self.alerts = Alerts(owner)
         self.api_keys = ApiKeys(owner)
 
-    def me(self, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> Any:
+    def me(self, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Me:
         """Who is calling: ``principal_type``, ``id``, ``environment``, ``scopes``, ``tier``."""
         return self._call(Op("GET", "/v2/me", cast=models.Me, extra_headers=extra_headers, timeout=timeout))  # type: ignore[attr-defined]
