@@ -402,7 +402,7 @@ class Client(_Base, Resources):
 
     def _call(self, op: Op) -> Any:
         request_id = new_request_id()
-        idem = op.idempotency_key or (new_idempotency_key() if op.idempotent_post else None)
+        idem = op.idempotency_key or (new_idempotency_key() if op.send_idempotency_key else None)
         retryable = _retryable(op, idem)
         renewed = False
         while True:
@@ -527,7 +527,7 @@ class AsyncClient(_Base, AsyncResources):
 
     async def _call(self, op: Op) -> Any:
         request_id = new_request_id()
-        idem = op.idempotency_key or (new_idempotency_key() if op.idempotent_post else None)
+        idem = op.idempotency_key or (new_idempotency_key() if op.send_idempotency_key else None)
         retryable = _retryable(op, idem)
         renewed = False
         while True:

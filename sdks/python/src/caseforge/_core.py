@@ -181,8 +181,8 @@ class Op:
     # What the answer parses into: a model class, `None` (no body), or a page of `item`.
     cast: Any = None
     page_item: Any = None
-    # POSTs that change state: the SDK sends an Idempotency-Key so they may be retried.
-    idempotent_post: bool = False
+    # Creates, transitions and deletes: the SDK sends an Idempotency-Key so they may be retried.
+    send_idempotency_key: bool = False
     # POSTs that only read (screen, validate): retried like a GET.
     safe: bool = False
     if_match: Optional[str] = None

@@ -79,7 +79,7 @@ class Cases(_Resource):
             {"title": title, "description": description, "priority": priority, "assignee": assignee, "subject_ids": subject_ids}
         )
         return self._client._call(
-            self._op("POST", "/v2/cases", json=body, cast=models.Case, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+            self._op("POST", "/v2/cases", json=body, cast=models.Case, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
     def retrieve(self, case_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Case:
@@ -126,7 +126,7 @@ class Cases(_Resource):
                 json={"assignee": assignee},
                 cast=models.Case,
                 if_match=if_match,
-                idempotent_post=True,
+                send_idempotency_key=True,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 timeout=timeout,
@@ -151,7 +151,7 @@ class Cases(_Resource):
                 json={"resolution": resolution},
                 cast=models.Case,
                 if_match=if_match,
-                idempotent_post=True,
+                send_idempotency_key=True,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 timeout=timeout,
@@ -210,7 +210,7 @@ class Sars(_Resource):
         """A draft SAR for a case of the same environment."""
         body = clean({"case_id": case_id, "amount": _decimal(amount), "currency": currency, "narrative": narrative, "subject_ids": subject_ids})
         return self._client._call(
-            self._op("POST", "/v2/sars", json=body, cast=models.Sar, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+            self._op("POST", "/v2/sars", json=body, cast=models.Sar, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
     def retrieve(self, sar_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Sar:
@@ -252,7 +252,7 @@ class Sars(_Resource):
                 f"/v2/sars/{path_segment(sar_id)}/submit",
                 cast=models.Sar,
                 if_match=if_match,
-                idempotent_post=True,
+                send_idempotency_key=True,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 timeout=timeout,
@@ -301,7 +301,7 @@ class Watchlist(_Resource):
             }
         )
         return self._client._call(
-            self._op("POST", "/v2/watchlist", json=body, cast=models.WatchlistEntry, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+            self._op("POST", "/v2/watchlist", json=body, cast=models.WatchlistEntry, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
     def retrieve(self, entry_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.WatchlistEntry:
@@ -344,12 +344,23 @@ class Watchlist(_Resource):
         entry_id: str,
         *,
         if_match: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
     ) -> None:
-        """Remove an entry (answers ``None``)."""
+        """Remove an entry (answers ``None``). Carries an ``Idempotency-Key`` like a transition,
+        so a retried delete whose answer was lost is answered as the first one was."""
         return self._client._call(
-            self._op("DELETE", f"/v2/watchlist/{path_segment(entry_id)}", cast=None, if_match=if_match, extra_headers=extra_headers, timeout=timeout)
+            self._op(
+                "DELETE",
+                f"/v2/watchlist/{path_segment(entry_id)}",
+                cast=None,
+                if_match=if_match,
+                send_idempotency_key=True,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+                timeout=timeout,
+            )
         )
 
     def screen(
@@ -398,7 +409,7 @@ class Subjects(_Resource):
     ) -> models.Subject:
         body = clean({"subject_type": subject_type, "name": name, "country": country, "date_of_birth": date_of_birth})
         return self._client._call(
-            self._op("POST", "/v2/subjects", json=body, cast=models.Subject, idempotent_post=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+            self._op("POST", "/v2/subjects", json=body, cast=models.Subject, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
     def retrieve(self, subject_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Subject:
