@@ -233,19 +233,21 @@ def test_oauth_401_renews_once_then_raises() -> None:
     seen: list[httpx.Request] = []
     tokens = iter(["tok-1", "tok-2", "tok-3"])
 
+    sent: list[str] = []
+
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req)
         if req.url.path == "/.well-known/oauth-authorization-server":
             return httpx.Response(200, json=METADATA)
         if req.url.path == "/oauth/token":
             return httpx.Response(200, json={"access_token": next(tokens), "token_type": "Bearer", "expires_in": 3600})
+        sent.append(req.headers["authorization"])  # as sent (an error's copy is redacted)
         return error(401, "invalid_token")
 
     c = mock_client(handler, api_key=None, client_id="app_x", client_secret="sec")
     with pytest.raises(caseforge.AuthenticationError):
         c.me()
-    api_calls = [r for r in seen if r.url.path == "/v2/me"]
-    assert [r.headers["authorization"] for r in api_calls] == ["Bearer tok-1", "Bearer tok-2"]
+    assert sent == ["Bearer tok-1", "Bearer tok-2"]
 
 
 def test_invalid_client_raises_at_once_without_the_secret(caplog: pytest.LogCaptureFixture) -> None:
@@ -264,8 +266,27 @@ def test_invalid_client_raises_at_once_without_the_secret(caplog: pytest.LogCapt
         c.cases.list()
     assert e.value.code == "invalid_client"
     assert [r.url.path for r in seen] == ["/.well-known/oauth-authorization-server", "/oauth/token"]
-    for text in (str(e.value), repr(e.value), repr(e.value.__dict__), caplog.text):
-        assert secret not in text
+    import base64
+
+    basic = base64.b64encode(f"app_x:{secret}".encode()).decode()
+    for text in (str(e.value), repr(e.value), repr(e.value.__dict__), caplog.text, str(e.value.request.headers), str(e.value.response.request.headers)):
+        assert secret not in text and basic not in text
+
+
+def test_credentials_are_redacted_from_the_request_an_error_carries() -> None:
+    key = "cf_sand_unit_test_key_0123456789"
+    c = mock_client(lambda r: error(404, "not_found"))
+    with pytest.raises(caseforge.NotFoundError) as e:
+        c.cases.retrieve("nope")
+    assert e.value.request is not None and e.value.request.headers["authorization"] == "[redacted]"
+
+    def refuse(req: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=req)
+
+    with pytest.raises(caseforge.APIConnectionError) as ce:
+        mock_client(refuse, max_retries=0).cases.list()
+    assert ce.value.request is not None and key not in str(ce.value.request.headers)
+    assert "refused" in str(ce.value)
 
 
 def test_token_renewed_within_five_minutes_of_expiry() -> None:

@@ -198,8 +198,26 @@ def _retryable(op: Op, idempotency_key: Optional[str]) -> bool:
     return op.method in ("GET", "HEAD") or op.safe or idempotency_key is not None
 
 
+def _redact(request: httpx.Request) -> httpx.Request:
+    """The request as an exception carries it: without its credential (a token, an API key or
+    the Basic client secret), already sent."""
+    if "authorization" in request.headers:
+        request.headers["Authorization"] = "[redacted]"
+    if "x-api-key" in request.headers:
+        request.headers["X-API-Key"] = "[redacted]"
+    return request
+
+
 def _status_error(response: httpx.Response, request_id: str) -> Exception:
+    _redact(response.request)
     return make_status_error(response, response.headers.get("x-request-id") or request_id)
+
+
+def _connection_error(e: Exception, request: httpx.Request, request_id: str) -> Exception:
+    _redact(request)
+    if isinstance(e, httpx.TimeoutException):
+        return APITimeoutError(request=request, request_id=request_id)
+    return APIConnectionError(f"Connection error: {type(e).__name__}: {e}", request=request, request_id=request_id)
 
 
 class _Base:
@@ -372,18 +390,18 @@ class Client(_Base, Resources):
             request = make()
             try:
                 response = self._http.send(request)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as e:
                 if retryable and attempt < retries:
                     self._sleep(attempt, None)
                     attempt += 1
                     continue
-                raise APITimeoutError(request=request, request_id=request_id) from None
+                raise _connection_error(e, request, request_id) from None
             except httpx.TransportError as e:
                 if retryable and attempt < retries:
                     self._sleep(attempt, None)
                     attempt += 1
                     continue
-                raise APIConnectionError(f"Connection error: {type(e).__name__}.", request=request, request_id=request_id) from None
+                raise _connection_error(e, request, request_id) from None
             response.read()
             log_response(response, request_id, attempt)
             if response.is_success:
@@ -501,18 +519,18 @@ class AsyncClient(_Base, AsyncResources):
             request = make()
             try:
                 response = await self._http.send(request)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as e:
                 if retryable and attempt < retries:
                     await asyncio.sleep(retry_delay(attempt, None) or 0)
                     attempt += 1
                     continue
-                raise APITimeoutError(request=request, request_id=request_id) from None
+                raise _connection_error(e, request, request_id) from None
             except httpx.TransportError as e:
                 if retryable and attempt < retries:
                     await asyncio.sleep(retry_delay(attempt, None) or 0)
                     attempt += 1
                     continue
-                raise APIConnectionError(f"Connection error: {type(e).__name__}.", request=request, request_id=request_id) from None
+                raise _connection_error(e, request, request_id) from None
             await response.aread()
             log_response(response, request_id, attempt)
             if response.is_success:
