@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 src = Path(__file__).resolve().parents[1] / "src" / "caseforge"
-RESOURCES = ["Cases", "Sars", "Watchlist", "Subjects", "Transactions", "Alerts", "ApiKeys", "Resources"]
+RESOURCES = ["Cases", "Sars", "Watchlist", "Subjects", "Transactions", "Alerts", "ApiKeys", "WebhookEndpoints", "Resources"]
 
 text = (src / "_resources.py").read_text()
 header, sep, body = text.partition('"""\n\nfrom __future__ import annotations\n')

@@ -338,3 +338,60 @@ async def test_async_retry_and_page_walk_resend_filters() -> None:
     assert ids == ["case_None", "case_c2", "case_c3"]
     later = [dict(r.url.params) for r in seen[2:]]
     assert later == [{"status": "open", "page_size": "1", "cursor": "c2"}, {"status": "open", "page_size": "1", "cursor": "c3"}]
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def test_webhook_endpoints_paths_and_keys() -> None:
+    endpoint = {"id": "whe_1", "url": "https://example.com/hook", "events": ["case.closed"], "secret": "whsec_c2VjcmV0"}
+    delivery = {"id": "whd_1", "endpoint_id": "whe_1", "event_id": "evt_1", "event_type": "case.closed", "status": "pending", "attempts": 1, "attempt_log": [{"at": "2026-01-01T00:00:00Z", "response_status": 500, "duration_ms": 3}]}
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        if req.url.path.endswith("/retry"):
+            return httpx.Response(202, json=delivery)
+        if req.url.path.endswith("/deliveries"):
+            return httpx.Response(200, json={"data": [delivery], "pagination": {"page": 1, "page_size": 20, "total": 1, "total_pages": 1, "next_cursor": None}})
+        if req.method == "DELETE":
+            return httpx.Response(204)
+        return httpx.Response(201 if req.method == "POST" else 200, json=endpoint, headers={"ETag": '"1"'})
+
+    c = mock_client(handler)
+    created = c.webhook_endpoints.create(url="https://example.com/hook", events=["case.closed"])
+    assert created.secret == "whsec_c2VjcmV0" and "whsec_" not in repr(created) and created.etag == '"1"'
+    c.webhook_endpoints.update("whe_1", enabled=True, if_match='"1"')
+    c.webhook_endpoints.rotate_secret("whe_1", grace_period_seconds=0)
+    assert [d.attempt_log[0].response_status for d in c.webhook_endpoints.deliveries("whe_1")] == [500]
+    assert c.webhook_endpoints.retry_delivery("whe_1", "whd_1").status == "pending"
+    assert c.webhook_endpoints.delete("whe_1") is None
+    assert [(r.method, r.url.path) for r in seen] == [
+        ("POST", "/v2/webhook-endpoints"),
+        ("PATCH", "/v2/webhook-endpoints/whe_1"),
+        ("POST", "/v2/webhook-endpoints/whe_1/rotate-secret"),
+        ("GET", "/v2/webhook-endpoints/whe_1/deliveries"),
+        ("POST", "/v2/webhook-endpoints/whe_1/deliveries/whd_1/retry"),
+        ("DELETE", "/v2/webhook-endpoints/whe_1"),
+    ]
+    assert json.loads(seen[1].content) == {"enabled": True} and json.loads(seen[2].content) == {"grace_period_seconds": 0}
+    assert all("idempotency-key" in r.headers for r in seen if r.method in ("POST", "DELETE"))
+
+
+def test_webhook_signature_standard_webhooks_example() -> None:
+    # The example of the Standard Webhooks specification.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    headers = {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,bm9ldHRoaXNvbmU= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+    assert caseforge.webhooks.sign(secret, headers["webhook-id"], 1614265330, body) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert caseforge.webhooks.verify(body, headers, secret, now=1614265330 + 10) == {"test": 2432232314}
+    with pytest.raises(caseforge.webhooks.WebhookVerificationError):
+        caseforge.webhooks.verify(body, headers, secret, now=1614265330 + 301)  # too old
+    with pytest.raises(caseforge.webhooks.WebhookVerificationError):
+        caseforge.webhooks.verify(b'{"test": 1}', headers, secret, now=1614265330)  # altered body
+    with pytest.raises(caseforge.webhooks.WebhookVerificationError):
+        caseforge.webhooks.verify(body, headers, "whsec_" + "QUJD" * 8, now=1614265330)  # another secret

@@ -6,7 +6,7 @@
         print(case.reference, case.title)
 """
 
-from . import models
+from . import models, webhooks
 from ._client import AsyncClient, Client
 from ._core import NOT_GIVEN, ConfigurationError
 from ._exceptions import (
@@ -33,6 +33,7 @@ __all__ = [
     "Client",
     "AsyncClient",
     "models",
+    "webhooks",
     "NOT_GIVEN",
     "ConfigurationError",
     "APIError",

@@ -486,6 +486,152 @@ class ApiKeys(_Resource):
         )
 
 
+class WebhookEndpoints(_Resource):
+    """``/v2/webhook-endpoints``: ``webhooks:read`` / ``webhooks:write`` (contract §8). The
+    ``secret`` (``whsec_…``) is in the answers of ``create`` and ``rotate_secret`` only; verify
+    deliveries with ``caseforge.webhooks.verify``."""
+
+    def list(
+        self,
+        *,
+        page_size: Optional[int] = NOT_GIVEN,
+        page: Optional[int] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Timeout = None,
+    ) -> SyncPage[models.WebhookEndpoint]:
+        return self._client._list(
+            self._op("GET", "/v2/webhook-endpoints", params=_list_params({}, page, page_size), page_item=models.WebhookEndpoint, extra_headers=extra_headers, timeout=timeout)
+        )
+
+    def create(
+        self,
+        *,
+        url: str,
+        events: Sequence[str],
+        description: Optional[str] = NOT_GIVEN,
+        idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Timeout = None,
+    ) -> models.WebhookEndpoint:
+        """Register an endpoint; the answer's ``.secret`` is shown this once."""
+        body = clean({"url": url, "events": list(events), "description": description})
+        return self._client._call(
+            self._op("POST", "/v2/webhook-endpoints", json=body, cast=models.WebhookEndpoint, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+        )
+
+    def retrieve(self, endpoint_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.WebhookEndpoint:
+        return self._client._call(
+            self._op("GET", f"/v2/webhook-endpoints/{path_segment(endpoint_id)}", cast=models.WebhookEndpoint, extra_headers=extra_headers, timeout=timeout)
+        )
+
+    def update(
+        self,
+        endpoint_id: str,
+        *,
+        url: Optional[str] = NOT_GIVEN,
+        events: Optional[Sequence[str]] = NOT_GIVEN,
+        description: Optional[str] = NOT_GIVEN,
+        enabled: Optional[bool] = NOT_GIVEN,
+        if_match: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Timeout = None,
+    ) -> models.WebhookEndpoint:
+        """Change the URL, events or description; ``enabled=True`` re-enables an endpoint."""
+        body = clean({"url": url, "events": list(events) if events else events, "description": description, "enabled": enabled})
+        return self._client._call(
+            self._op("PATCH", f"/v2/webhook-endpoints/{path_segment(endpoint_id)}", json=body, cast=models.WebhookEndpoint, if_match=if_match, extra_headers=extra_headers, timeout=timeout)
+        )
+
+    def delete(
+        self,
+        endpoint_id: str,
+        *,
+        if_match: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Timeout = None,
+    ) -> None:
+        return self._client._call(
+            self._op(
+                "DELETE",
+                f"/v2/webhook-endpoints/{path_segment(endpoint_id)}",
+                cast=None,
+                if_match=if_match,
+                send_idempotency_key=True,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+                timeout=timeout,
+            )
+        )
+
+    def rotate_secret(
+        self,
+        endpoint_id: str,
+        *,
+        grace_period_seconds: Optional[int] = NOT_GIVEN,
+        idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Timeout = None,
+    ) -> models.WebhookEndpoint:
+        """A new secret (in the answer's ``.secret``); the previous one keeps signing beside it
+        for ``grace_period_seconds`` (server default 86400; 0 ends it at once)."""
+        return self._client._call(
+            self._op(
+                "POST",
+                f"/v2/webhook-endpoints/{path_segment(endpoint_id)}/rotate-secret",
+                json=clean({"grace_period_seconds": grace_period_seconds}),
+                cast=models.WebhookEndpoint,
+                send_idempotency_key=True,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+                timeout=timeout,
+            )
+        )
+
+    def deliveries(
+        self,
+        endpoint_id: str,
+        *,
+        page_size: Optional[int] = NOT_GIVEN,
+        page: Optional[int] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Timeout = None,
+    ) -> SyncPage[models.WebhookDelivery]:
+        """The endpoint's deliveries, newest first (a page; iterate to walk all)."""
+        return self._client._list(
+            self._op(
+                "GET",
+                f"/v2/webhook-endpoints/{path_segment(endpoint_id)}/deliveries",
+                params=_list_params({}, page, page_size),
+                page_item=models.WebhookDelivery,
+                extra_headers=extra_headers,
+                timeout=timeout,
+            )
+        )
+
+    def retry_delivery(
+        self,
+        endpoint_id: str,
+        delivery_id: str,
+        *,
+        idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Timeout = None,
+    ) -> models.WebhookDelivery:
+        """Make a delivery due now (answered 202 with the delivery)."""
+        return self._client._call(
+            self._op(
+                "POST",
+                f"/v2/webhook-endpoints/{path_segment(endpoint_id)}/deliveries/{path_segment(delivery_id)}/retry",
+                cast=models.WebhookDelivery,
+                send_idempotency_key=True,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+                timeout=timeout,
+            )
+        )
+
+
 def _decimal(value: Any) -> Any:
     """Amounts travel as decimal strings; a ``Decimal`` (or int) is turned into one, a float is
     refused (it cannot carry cents exactly)."""
@@ -506,6 +652,7 @@ class Resources:
     transactions: Transactions
     alerts: Alerts
     api_keys: ApiKeys
+    webhook_endpoints: WebhookEndpoints
 
     def _init_resources(self, owner: Any) -> None:
         self.cases = Cases(owner)
@@ -515,6 +662,7 @@ class Resources:
         self.transactions = Transactions(owner)
         self.alerts = Alerts(owner)
         self.api_keys = ApiKeys(owner)
+        self.webhook_endpoints = WebhookEndpoints(owner)
 
     def me(self, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.Me:
         """Who is calling: ``principal_type``, ``id``, ``environment``, ``scopes``, ``tier``."""

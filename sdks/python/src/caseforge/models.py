@@ -6,6 +6,10 @@ renames a schema, regenerate and change the one line here.
 
 from __future__ import annotations
 
+from typing import Optional
+
+import pydantic
+
 from . import _models
 from ._base import BaseModel
 
@@ -36,6 +40,9 @@ __all__ = [
     "ErrorBody",
     "Me",
     "ApiKeyValidation",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+    "WebhookAttempt",
 ]
 
 
@@ -55,3 +62,50 @@ class ApiKeyValidation(BaseModel):
 
     valid: bool
     api_key: dict  # type: ignore[type-arg]
+
+
+# Webhooks (contract §8): hand-written until the served document has their schemas, then
+# `WebhookEndpoint = _models.EndpointWithSecret` (or its new name) and so on.
+
+
+class WebhookEndpoint(BaseModel):
+    """An endpoint. ``secret`` only in the answers of ``create`` and ``rotate_secret`` (never
+    in ``repr``)."""
+
+    id: str
+    url: str
+    events: list[str]
+    description: Optional[str] = None
+    enabled: Optional[bool] = None
+    disabled_reason: Optional[str] = None
+    previous_secret_expires_at: Optional[str] = None
+    last_success_at: Optional[str] = None
+    failing_since: Optional[str] = None
+    created_at: Optional[str] = None
+    updated_at: Optional[str] = None
+    secret: Optional[str] = pydantic.Field(default=None, repr=False)
+
+
+class WebhookAttempt(BaseModel):
+    at: str
+    response_status: Optional[int] = None
+    error: Optional[str] = None
+    duration_ms: Optional[int] = None
+
+
+class WebhookDelivery(BaseModel):
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: Optional[str] = None
+    last_attempt_at: Optional[str] = None
+    response_status: Optional[int] = None
+    error: Optional[str] = None
+    duration_ms: Optional[int] = None
+    response_excerpt: Optional[str] = None
+    attempt_log: list[WebhookAttempt] = []
+    created_at: Optional[str] = None
+    updated_at: Optional[str] = None
