@@ -24,7 +24,7 @@ CASE = {
     "created_at": "2026-01-01T00:00:00Z",
     "updated_at": "2026-01-01T00:00:00Z",
 }
-METADATA = {"issuer": "http://auth", "token_endpoint": "http://auth/oauth/token"}
+METADATA = {"issuer": "http://auth", "token_endpoint": "http://auth/oauth/token"}  # auth_url="http://auth"
 
 
 @pytest.fixture(autouse=True)
@@ -395,3 +395,17 @@ def test_webhook_signature_standard_webhooks_example() -> None:
         caseforge.webhooks.verify(b'{"test": 1}', headers, secret, now=1614265330)  # altered body
     with pytest.raises(caseforge.webhooks.WebhookVerificationError):
         caseforge.webhooks.verify(body, headers, "whsec_" + "QUJD" * 8, now=1614265330)  # another secret
+
+
+def test_metadata_of_another_issuer_is_refused() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, json={"issuer": "http://elsewhere", "token_endpoint": "http://elsewhere/oauth/token"})
+
+    c = mock_client(handler, api_key=None, client_id="app_x", client_secret="sec")
+    with pytest.raises(caseforge.APIError) as e:
+        c.me()
+    assert not isinstance(e.value, caseforge.APIConnectionError)
+    assert "elsewhere" in str(e.value) and [r.url.path for r in seen] == ["/.well-known/oauth-authorization-server"]

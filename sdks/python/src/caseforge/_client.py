@@ -30,7 +30,7 @@ from ._core import (
     METADATA_PATH,
     RENEW_BEFORE_EXPIRY,
 )
-from ._exceptions import APIConnectionError, APITimeoutError, AuthenticationError, make_status_error
+from ._exceptions import APIConnectionError, APIError, APITimeoutError, AuthenticationError, make_status_error
 from ._pagination import AsyncPage, AsyncPaginator, SyncPage
 from ._resources import Resources
 from ._resources_async import AsyncResources
@@ -84,12 +84,22 @@ def _token_of(response: httpx.Response, request_id: str) -> _Token:
 
 
 def _metadata_endpoint(response: httpx.Response, config: Config, request_id: str) -> str:
+    """The token endpoint of the issuer's RFC 8414 metadata, whose ``issuer`` must be
+    ``auth_url`` itself (RFC 8414 §3.3: metadata of another issuer is not used)."""
     try:
-        endpoint = response.json()["token_endpoint"]
+        metadata = response.json()
+        endpoint = metadata["token_endpoint"]
+        issuer = str(metadata["issuer"])
     except (ValueError, KeyError, TypeError):
-        raise APIConnectionError(
-            f"{config.auth_url}{METADATA_PATH} has no token_endpoint.", request=response.request, request_id=request_id
+        raise APIError(
+            f"{config.auth_url}{METADATA_PATH} has no issuer or token_endpoint.", request=response.request, request_id=request_id
         ) from None
+    if issuer.rstrip("/") != config.auth_url:
+        raise APIError(
+            f"{config.auth_url}{METADATA_PATH} names the issuer {issuer!r}: set auth_url (CASEFORGE_AUTH_URL) to the issuer.",
+            request=response.request,
+            request_id=request_id,
+        )
     return str(endpoint)
 
 
