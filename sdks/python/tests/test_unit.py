@@ -409,3 +409,26 @@ def test_metadata_of_another_issuer_is_refused() -> None:
         c.me()
     assert not isinstance(e.value, caseforge.APIConnectionError)
     assert "elsewhere" in str(e.value) and [r.url.path for r in seen] == ["/.well-known/oauth-authorization-server"]
+
+
+def test_with_options_shares_the_pool_and_the_token_cache() -> None:
+    fetches: list[int] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/.well-known/oauth-authorization-server":
+            return httpx.Response(200, json=METADATA)
+        if req.url.path == "/oauth/token":
+            fetches.append(1)
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        return httpx.Response(200, json={"principal_type": "application", "id": "app_x", "environment": "sandbox", "scopes": [], "tier": "standard"})
+
+    c = mock_client(handler, api_key=None, client_id="app_x", client_secret="sec")
+    c.me()
+    patient = c.with_options(max_retries=7, timeout=5.0)
+    patient.me()
+    assert patient.max_retries == 7 and patient.timeout == 5.0 and patient._http is c._http
+    assert len(fetches) == 1
+    other = c.with_options(client_secret="other-secret")
+    other.me()
+    assert len(fetches) == 2 and other.client_id == "app_x"
+    assert "other-secret" not in repr(other)

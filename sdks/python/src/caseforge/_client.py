@@ -272,7 +272,7 @@ class _Base:
                     pagination=pagination,
                     next_cursor=next_cursor_of(body, response),
                     op=dataclasses.replace(op, raw=False),
-                    client=self._unwrapped(),
+                    client=self,
                 )
             return parse_model(op.cast, response)
 
@@ -280,21 +280,34 @@ class _Base:
             return APIResponse(response, request_id, parse)
         return parse()
 
-    def _unwrapped(self) -> Any:
-        return self
+    def _options_for(self, options: dict[str, Any], http_client: Any) -> dict[str, Any]:
+        """This client's options with ``options`` over them."""
+        c = self._config
+        merged: dict[str, Any] = {
+            "api_key": c.api_key.reveal() if c.api_key else None,
+            "client_id": c.client_id,
+            "client_secret": c.client_secret.reveal() if c.client_secret else None,
+            "base_url": c.base_url,
+            "auth_url": c.auth_url,
+            "scopes": c.scopes,
+            "timeout": c.timeout,
+            "max_retries": c.max_retries,
+            "default_headers": c.default_headers,
+        }
+        if "api_key" in options:  # another key: no client credentials
+            merged["client_id"] = merged["client_secret"] = None
+        elif "client_id" in options or "client_secret" in options:  # the other half kept
+            merged["api_key"] = None
+        merged.update(options)
+        merged.setdefault("http_client", http_client)
+        return merged
 
-
-_OPTIONS = (
-    "api_key",
-    "client_id",
-    "client_secret",
-    "base_url",
-    "auth_url",
-    "scopes",
-    "timeout",
-    "max_retries",
-    "default_headers",
-)
+    def _share_tokens(self, clone: Any) -> None:
+        """The same application, secret, scopes and issuer: one token cache."""
+        mine: Any = getattr(self, "_tokens", None)
+        c, o = clone._config, self._config
+        if clone._tokens is not None and mine is not None and (c.client_id, c.client_secret, c.scopes, c.auth_url) == (o.client_id, o.client_secret, o.scopes, o.auth_url):
+            clone._tokens = mine
 
 
 class Client(_Base, Resources):
@@ -349,32 +362,11 @@ class Client(_Base, Resources):
 
     def with_options(self, **options: Any) -> "Client":
         """A client with some options changed (``max_retries``, ``timeout``, …), sharing this one's
-        connection pool. Credentials not given are this client's."""
-        merged = self._current_options()
-        if any(k in options for k in ("api_key", "client_id", "client_secret")):
-            for k in ("api_key", "client_id", "client_secret"):
-                merged.pop(k, None)
-        merged.update(options)
-        merged.setdefault("http_client", self._http)
-        clone = Client(**merged)
+        connection pool (and token cache). Credentials not given are this client's."""
+        clone = Client(**self._options_for(options, self._http))
         clone._owns_http = False
-        if clone._tokens is not None and self._tokens is not None and clone._config.client_id == self._config.client_id and clone._config.client_secret == self._config.client_secret and clone._config.scopes == self._config.scopes and clone._config.auth_url == self._config.auth_url:
-            clone._tokens = self._tokens  # the same token cache
+        self._share_tokens(clone)
         return clone
-
-    def _current_options(self) -> dict[str, Any]:
-        c = self._config
-        return {
-            "api_key": c.api_key.reveal() if c.api_key else None,
-            "client_id": c.client_id,
-            "client_secret": c.client_secret.reveal() if c.client_secret else None,
-            "base_url": c.base_url,
-            "auth_url": c.auth_url,
-            "scopes": c.scopes,
-            "timeout": c.timeout,
-            "max_retries": c.max_retries,
-            "default_headers": c.default_headers,
-        }
 
     @property
     def with_raw_response(self) -> Any:
@@ -402,13 +394,13 @@ class Client(_Base, Resources):
                 response = self._http.send(request)
             except httpx.TimeoutException as e:
                 if retryable and attempt < retries:
-                    self._sleep(attempt, None)
+                    time.sleep(retry_delay(attempt, None) or 0)
                     attempt += 1
                     continue
                 raise _connection_error(e, request, request_id) from None
             except httpx.TransportError as e:
                 if retryable and attempt < retries:
-                    self._sleep(attempt, None)
+                    time.sleep(retry_delay(attempt, None) or 0)
                     attempt += 1
                     continue
                 raise _connection_error(e, request, request_id) from None
@@ -423,10 +415,6 @@ class Client(_Base, Resources):
                     attempt += 1
                     continue
             raise _status_error(response, request_id)
-
-    def _sleep(self, attempt: int, response: Optional[httpx.Response]) -> None:
-        delay = retry_delay(attempt, response)
-        time.sleep(delay or 0)
 
     def _call(self, op: Op) -> Any:
         request_id = new_request_id()
@@ -499,16 +487,10 @@ class AsyncClient(_Base, AsyncResources):
         await self.close()
 
     def with_options(self, **options: Any) -> "AsyncClient":
-        merged = Client._current_options(self)  # type: ignore[arg-type]
-        if any(k in options for k in ("api_key", "client_id", "client_secret")):
-            for k in ("api_key", "client_id", "client_secret"):
-                merged.pop(k, None)
-        merged.update(options)
-        merged.setdefault("http_client", self._http)
-        clone = AsyncClient(**merged)
+        """As ``Client.with_options``."""
+        clone = AsyncClient(**self._options_for(options, self._http))
         clone._owns_http = False
-        if clone._tokens is not None and self._tokens is not None and clone._config.client_id == self._config.client_id and clone._config.client_secret == self._config.client_secret and clone._config.scopes == self._config.scopes and clone._config.auth_url == self._config.auth_url:
-            clone._tokens = self._tokens
+        self._share_tokens(clone)
         return clone
 
     @property
