@@ -39,9 +39,29 @@ log "fresh venv $venv; pip install ./sdks/python[test]"
 rm -rf "$venv" sdks/python/build sdks/python/src/caseforge.egg-info  # no stale in-tree build
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check "./sdks/python[test]"
+"$venv/bin/pip" check
 "$venv/bin/python" -c 'import caseforge; print("caseforge", caseforge.__version__, "from", caseforge.__file__)'
 
 log "pytest (binaries from $CASEFORGE_BIN_DIR)"
 # From the tests' directory, so that `caseforge` is the installed package, not the source tree.
-cd sdks/python
-exec "$repo/$venv/bin/python" -m pytest tests -p no:cacheprovider -q "$@"
+(cd sdks/python && "$repo/$venv/bin/python" -m pytest tests -p no:cacheprovider -q "$@")
+
+# The oldest Python the package supports, when this machine has it (pyenv or Debian's).
+py39=
+for candidate in python3.9 "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/3.9*/bin/python3.9; do
+  if "$candidate" -c 'import venv, ensurepip' 2>/dev/null; then
+    py39=$candidate
+    break
+  fi
+done
+if [ -n "$py39" ]; then
+  venv39=target/sdk-python/test-venv-3.9
+  log "again on $("$py39" --version)"
+  rm -rf "$venv39" sdks/python/build sdks/python/src/caseforge.egg-info
+  "$py39" -m venv "$venv39"
+  "$venv39/bin/pip" install -q --disable-pip-version-check "./sdks/python[test]"
+  (cd sdks/python && "$repo/$venv39/bin/python" -m pytest tests -p no:cacheprovider -q "$@")
+else
+  log "no python3.9 here: tested on $("$venv/bin/python" --version) only"
+fi
+rm -rf sdks/python/build sdks/python/src/caseforge.egg-info
