@@ -244,3 +244,26 @@ def test_readme_python_example_runs(stack: Stack, app: dict[str, Any], clean_env
     clean_env.setenv("CASEFORGE_API_KEY", stack.create_api_key())
     for block in blocks:
         exec(compile(block, "README.md#python", "exec"), {"__name__": "readme_example"})
+
+
+def test_status_errors_are_typed(stack: Stack, app: dict[str, Any]) -> None:
+    read_only = caseforge.Client(api_key=stack.create_api_key(scopes=["cases:read"]), base_url=stack.base_url)
+    with pytest.raises(caseforge.PermissionDeniedError) as denied:
+        read_only.cases.create(title="not allowed")
+    assert denied.value.status_code == 403 and denied.value.code == "insufficient_scope"
+    assert denied.value.details == {"required_scope": "cases:write"}
+    assert "insufficient_scope" in denied.value.headers["www-authenticate"]
+
+    oauth = caseforge.Client(client_id=app["client_id"], client_secret=app["client_secret"], base_url=stack.base_url, auth_url=stack.auth_url)
+    with pytest.raises(caseforge.BadRequestError) as bad:
+        oauth.api_keys.validate()  # API keys only
+    assert bad.value.code == "invalid_request" and bad.value.description
+
+    with pytest.raises(caseforge.UnprocessableEntityError) as invalid:
+        read_only.with_options(api_key=stack.create_api_key()).sars.create(case_id="case_missing", amount="1.00", currency="EUR")
+    assert invalid.value.status_code == 422 and invalid.value.code == "validation_failed"
+    assert invalid.value.details == {"field": "case_id"}
+
+    with pytest.raises(caseforge.AuthenticationError) as unknown:
+        caseforge.Client(api_key="cf_sand_" + "x" * 43, base_url=stack.base_url).me()
+    assert unknown.value.code == "invalid_token"
