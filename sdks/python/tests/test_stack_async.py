@@ -139,3 +139,23 @@ def test_timeouts_are_api_timeout_errors(stack: Stack, api_key: str) -> None:
         assert time.monotonic() - t0 >= 0.6  # two attempts
     finally:
         silent.close()
+
+
+def test_sdk_readme_async_example_runs(stack: Stack, api_key: str) -> None:
+    """sdks/python/README.md's "Async" example, as written, in a fresh interpreter."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    text = (REPO / "sdks" / "python" / "README.md").read_text()
+    section = re.search(r"^## Async\n(.*?)(?=^## )", text, re.S | re.M)
+    assert section
+    (block,) = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEFORGE_")}
+    env.update(CASEFORGE_API_KEY=api_key, CASEFORGE_BASE_URL=stack.base_url)
+    result = subprocess.run([sys.executable, "-c", block], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^CF-\d{4}-\d{6}$", result.stdout, re.M)

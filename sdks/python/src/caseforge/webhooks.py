@@ -1,6 +1,6 @@
 """Verifying the webhooks CaseForge sends (Standard Webhooks v1, contract §8).
 
-    event = caseforge.webhooks.verify(request.body, request.headers, secret=os.environ["CASEFORGE_WEBHOOK_SECRET"])
+    event = caseforge.webhooks.verify(request.body, request.headers, secret=endpoint_secret)  # whsec_…
     if event["type"] == "case.closed": ...
 
 ``verify`` checks the ``webhook-signature`` header (HMAC-SHA256 of ``id.timestamp.body`` under
