@@ -23,6 +23,9 @@ if [ -z "${CASEFORGE_BIN_DIR:-}" ]; then
     cargo build --release --locked -p auth-server -p resource-api
   fi
 fi
+# Absolute: the tests run from sdks/python.
+CASEFORGE_BIN_DIR=$(cd "$CASEFORGE_BIN_DIR" && pwd)
+export CASEFORGE_BIN_DIR
 
 command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 python3 -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
