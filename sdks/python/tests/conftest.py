@@ -132,7 +132,8 @@ def stack() -> Iterator[Stack]:
             subprocess.Popen(
                 [str(api_bin)],
                 cwd=work,
-                env={**env, "API_BIND": f"127.0.0.1:{api_port}", "API_PUBLIC_URL": base_url},
+                # Access lines (with each request's id) for the request-id test.
+                env={**env, "API_BIND": f"127.0.0.1:{api_port}", "API_PUBLIC_URL": base_url, "RUST_LOG": "warn,access=info,shared::telemetry=info"},
                 stdout=api_log.open("wb"),
                 stderr=subprocess.STDOUT,
             )

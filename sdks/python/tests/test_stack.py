@@ -267,3 +267,24 @@ def test_status_errors_are_typed(stack: Stack, app: dict[str, Any]) -> None:
     with pytest.raises(caseforge.AuthenticationError) as unknown:
         caseforge.Client(api_key="cf_sand_" + "x" * 43, base_url=stack.base_url).me()
     assert unknown.value.code == "invalid_token"
+
+
+def test_request_id_finds_every_attempt_in_the_server_log(stack: Stack, api_key: str) -> None:
+    """One X-Request-Id per call, the same on its retries: the server's access log has each
+    attempt under it, also for a call that never got an answer."""
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    log = stack.work / "api.log"
+    with DropProxy(port, drop=1) as proxy:
+        with pytest.raises(caseforge.APIConnectionError) as e:
+            caseforge.Client(api_key=api_key, base_url=proxy.url, max_retries=0).cases.create(title="unanswered")
+        lost = e.value.request_id
+        assert lost
+        wait_until(lambda: lost in log.read_text(), what="the unanswered call in the access log")
+
+    with DropProxy(port, drop=1) as proxy:
+        raw = caseforge.Client(api_key=api_key, base_url=proxy.url).with_raw_response.cases.create(title="answered on the retry")
+        rid = raw.request_id
+        assert rid and rid.startswith("cfpy_")
+        wait_until(lambda: log.read_text().count(rid) == 2, what="both attempts in the access log")
+    lines = [line for line in log.read_text().splitlines() if rid in line]
+    assert all("POST /v2/cases 201" in line for line in lines), lines
