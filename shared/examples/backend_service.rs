@@ -29,7 +29,7 @@ impl Settings {
         Ok(Settings {
             auth: std::env::var("CASEFORGE_AUTH_URL")
                 .unwrap_or_else(|_| "http://127.0.0.1:8081".into()),
-            api: std::env::var("CASEFORGE_API_URL")
+            api: std::env::var("CASEFORGE_BASE_URL")
                 .unwrap_or_else(|_| "http://127.0.0.1:8080".into()),
             id: required("CASEFORGE_CLIENT_ID")?,
             secret: required("CASEFORGE_CLIENT_SECRET")?,
