@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import { ApiKeyCredential, OAuthCredential, parseJSON, type Credential } from './auth.js';
 import { APIPromise, Page, PagePromise, type APIResponse, type ListQuery, type WithETag } from './core.js';
 import {
@@ -168,7 +170,7 @@ export class CaseForge {
       }
       const scopes = typeof options.scopes === 'string' ? options.scopes.split(/\s+/).filter(Boolean) : options.scopes;
       this.#credential = new OAuthCredential(clientId, clientSecret, scopes, this.authURL, (url, init, o) =>
-        this.#send(url, init, { retryable: o.retryable, maxRetries: this.maxRetries, timeout: this.timeout }, crypto.randomUUID()),
+        this.#send(url, init, { retryable: o.retryable, maxRetries: this.maxRetries, timeout: this.timeout }, randomUUID()),
       );
     }
     this.credentialType = this.#credential.kind;
@@ -199,7 +201,7 @@ export class CaseForge {
 
   async #makeRequest(spec: RequestSpec): Promise<APIResponse> {
     const options = spec.options ?? {};
-    const requestId = crypto.randomUUID();
+    const requestId = randomUUID();
     const url = new URL(this.baseURL + spec.path);
     for (const [k, v] of Object.entries(spec.query ?? {})) {
       if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
@@ -211,7 +213,7 @@ export class CaseForge {
     };
     if (spec.body !== undefined) headers['Content-Type'] = 'application/json';
     if (options.ifMatch !== undefined) headers['If-Match'] = options.ifMatch;
-    if (spec.idempotent) headers['Idempotency-Key'] = options.idempotencyKey ?? crypto.randomUUID();
+    if (spec.idempotent) headers['Idempotency-Key'] = options.idempotencyKey ?? randomUUID();
     const retryable = spec.method === 'GET' || spec.method === 'HEAD' || spec.safe === true || spec.idempotent === true;
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
 
