@@ -82,7 +82,7 @@ describe('credentials', () => {
     assert.match(tokenCall.headers.Authorization, /^Basic /);
   });
 
-  test('revoke-tokens: the next call renews the token once and succeeds', async () => {
+  test('revoke-tokens: the next calls renew the token once and succeed', async () => {
     const app = await stack.createApp();
     const f = recordingFetch();
     const client = new CaseForge({ clientId: app.client_id, clientSecret: app.client_secret, baseURL: stack.baseURL, authURL: stack.authURL, fetch: f });
@@ -98,14 +98,16 @@ describe('credentials', () => {
       assert.ok(Date.now() < deadline, 'the old token was never refused');
       await new Promise((r) => setTimeout(r, 200));
     }
-    const me = await client.me();
-    assert.equal(me.id, app.client_id);
+    // Ten calls at once: each is refused once, one new token serves them all.
+    const all = await Promise.all(Array.from({ length: 10 }, () => client.me()));
+    assert.ok(all.every((me) => me.id === app.client_id));
     assert.equal(f.tokenFetches(), 2);
-    // The request was sent twice: once with the old token (401), once with the new one.
-    const meCalls = f.calls.filter((c) => c.url.endsWith('/v2/me'));
-    assert.equal(meCalls.length, 3);
-    assert.equal(meCalls[1].headers.Authorization, oldAuth);
-    assert.notEqual(meCalls[2].headers.Authorization, oldAuth);
+    // Each request was sent twice: once with the old token (401), once with the new one.
+    const meCalls = f.calls.filter((c) => c.url.endsWith('/v2/me')).slice(1);
+    assert.equal(meCalls.length, 20);
+    assert.equal(meCalls.filter((c) => c.headers.Authorization === oldAuth).length, 10);
+    const renewed = new Set(meCalls.filter((c) => c.headers.Authorization !== oldAuth).map((c) => c.headers.Authorization));
+    assert.equal(renewed.size, 1);
   });
 
   test('a wrong secret → AuthenticationError at once, the secret nowhere in it', async () => {
@@ -140,20 +142,17 @@ describe('lists', () => {
     const walker = apiKeyClient({ fetch: f });
     const seen = [];
     let inserted = 0;
-    let inserting;
     for await (const c of walker.cases.list({ assignee, page_size: 25 })) {
       seen.push(c.id);
       assert.equal(c.assignee, assignee);
-      if (seen.length === 30) {
-        // Others insert while the walk goes on.
-        inserting = (async () => {
-          for (let i = 0; i < 40; i++, inserted++) await client.cases.create({ title: `during ${i}`, assignee });
-        })();
+      // Between pages (the next one is fetched only when the loop asks for its first row),
+      // others insert rows of the same list.
+      if (seen.length % 25 === 0) {
+        await Promise.all(Array.from({ length: 6 }, (_, i) => client.cases.create({ title: `during ${seen.length}/${i}`, assignee })));
+        inserted += 6;
       }
-      if (seen.length % 25 === 0) await new Promise((r) => setTimeout(r, 20));
     }
-    await inserting;
-    assert.equal(inserted, 40);
+    assert.ok(inserted >= 30);
     assert.equal(new Set(seen).size, seen.length, 'a row came twice');
     for (const id of before) assert.ok(seen.includes(id), `missed ${id}`);
     // Page 2 onwards: by cursor, with the filters and page_size, never `page`.
@@ -214,7 +213,8 @@ describe('retries and errors', () => {
   });
 
   test('a stale If-Match → PreconditionFailedError; the current one works', async () => {
-    const client = apiKeyClient();
+    const f = recordingFetch();
+    const client = apiKeyClient({ fetch: f });
     const c = await client.cases.create({ title: 'etag', priority: 'medium' });
     assert.match(c.etag, /^"\d+"$/);
     assert.ok(!Object.keys(c).includes('etag'), 'etag is not a field of the record');
@@ -226,7 +226,9 @@ describe('retries and errors', () => {
     assert.ok(err instanceof CaseForge.PreconditionFailedError);
     assert.equal(err.status, 412);
     assert.equal(err.code, 'precondition_failed');
-    assert.ok(err.requestId);
+    // The server logged (and echoed) the SDK's own request id.
+    assert.equal(err.requestId, f.calls.at(-1).headers['X-Request-Id']);
+    assert.match(err.requestId, /^[0-9a-f-]{36}$/);
     assert.equal((await client.cases.retrieve(c.id)).priority, 'high');
   });
 
