@@ -123,8 +123,11 @@ export class UnprocessableEntityError extends APIStatusError {
 export class RateLimitError extends APIStatusError {
   override name = 'RateLimitError';
   /** Seconds to wait, from `Retry-After` (undefined when absent). */
-  get retryAfter(): number | undefined {
-    return parseRetryAfter(this.headers.get('retry-after'));
+  readonly retryAfter: number | undefined;
+
+  constructor(status: number, body: unknown, headers: Headers, requestId?: string) {
+    super(status, body, headers, requestId);
+    this.retryAfter = parseRetryAfter(headers.get('retry-after'));
   }
 }
 /** Any 5xx. */
