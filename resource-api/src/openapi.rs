@@ -46,6 +46,9 @@ pub const OAUTH2: &str = "oauth2";
 pub const BEARER: &str = "bearer";
 pub const API_KEY: &str = "api_key";
 
+/// `servers` of the committed document (`resource-api openapi`): the default `API_BIND`.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
 /// What every `/v2` operation can answer, whatever it does.
 struct V2Shared;
 

@@ -16,7 +16,7 @@ use crate::service::cases::{
     self, AssignCase, CaseEventView, CaseQuery, CaseView, CaseWrite, CloseCase, CreateCase,
     PatchCase,
 };
-use crate::service::idempotency::IdempotencyKey;
+use crate::service::idempotency::{IdempotencyKey, IdempotentRequest};
 use crate::service::now_micros;
 use crate::service::records;
 
@@ -103,7 +103,7 @@ pub async fn patch(
     if_match: IfMatch,
     body: Json<PatchCase>,
 ) -> Result<HttpResponse> {
-    write(auth, repo, id, if_match, body).await
+    write(auth, repo, id, if_match, None, body.into_inner()).await
 }
 
 /// Assign (or unassign with `null`).
@@ -119,9 +119,12 @@ pub async fn assign(
     repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
+    key: IdempotencyKey,
     body: Json<AssignCase>,
 ) -> Result<HttpResponse> {
-    write(auth, repo, id, if_match, body).await
+    let input = body.into_inner();
+    let idem = key.bind(&auth, &format!("POST /v2/cases/{id}/assign"), &input);
+    write(auth, repo, id, if_match, idem, input).await
 }
 
 /// Close with a resolution; closing a closed case is 409.
@@ -138,9 +141,12 @@ pub async fn close(
     repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
+    key: IdempotencyKey,
     body: Json<CloseCase>,
 ) -> Result<HttpResponse> {
-    write(auth, repo, id, if_match, body).await
+    let input = body.into_inner();
+    let idem = key.bind(&auth, &format!("POST /v2/cases/{id}/close"), &input);
+    write(auth, repo, id, if_match, idem, input).await
 }
 
 /// The one body of `patch`, `assign` and `close`: 200 with the case and its new `ETag`.
@@ -149,9 +155,10 @@ async fn write<B: Into<CaseWrite>>(
     repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
-    body: Json<B>,
+    idem: Option<IdempotentRequest>,
+    body: B,
 ) -> Result<HttpResponse> {
-    let write = body.into_inner().into();
-    let case = cases::write(&repo, auth.id(), &id, write, if_match, now_micros()).await?;
-    Ok(respond(StatusCode::OK, &case))
+    let write = body.into();
+    let case = cases::write(&repo, auth.id(), &id, write, if_match, idem, now_micros()).await?;
+    Ok(case.respond_with(StatusCode::OK))
 }

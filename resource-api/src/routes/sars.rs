@@ -85,11 +85,13 @@ pub async fn patch_sar(
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, description = "The SAR has no narrative", body = shared::ErrorBody)))]
 pub async fn submit_sar(
-    _: Authorized<need::SarWrite>,
+    auth: Authorized<need::SarWrite>,
     repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
+    key: IdempotencyKey,
 ) -> Result<HttpResponse> {
-    let sar = sars::submit(&repo, &id, if_match, now_micros()).await?;
-    Ok(respond(StatusCode::OK, &sar))
+    let idem = key.bind(&auth, &format!("POST /v2/sars/{id}/submit"), &());
+    let sar = sars::submit(&repo, &id, if_match, idem, now_micros()).await?;
+    Ok(sar.respond_with(StatusCode::OK))
 }

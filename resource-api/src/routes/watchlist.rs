@@ -102,11 +102,17 @@ pub async fn patch_watchlist(
 #[utoipa::path(delete, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["watchlist:write"])),
     responses((status = 204, description = "Deleted"), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn delete_watchlist(
-    _: Authorized<need::WatchlistWrite>,
+    auth: Authorized<need::WatchlistWrite>,
     repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
+    key: IdempotencyKey,
 ) -> Result<HttpResponse> {
-    watchlist::delete(&repo, &id, if_match).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let idem = key.bind(&auth, &format!("DELETE /v2/watchlist/{id}"), &());
+    Ok(
+        match watchlist::delete(&repo, &id, if_match, idem, now_micros()).await? {
+            Some(replayed) => replayed.respond(),
+            None => HttpResponse::NoContent().finish(),
+        },
+    )
 }

@@ -224,7 +224,7 @@ pub async fn patch(
             return Ok(records::versioned(&row));
         }
     }
-    Err(Error::Conflict(
-        "The subject changed concurrently while it was being screened; retry.".into(),
+    Err(Error::RecordBusy(
+        "The subject changed concurrently while it was being screened; retry.",
     ))
 }
