@@ -215,7 +215,7 @@ impl Modify for Edge {
 
 /// The document as served: the annotations, the security schemes (the token URL is the
 /// issuer's) and `servers` (this API's public URL).
-pub fn document(public_url: &str, issuer: &str) -> utoipa::openapi::OpenApi {
+pub fn document(public_url: &str, issuer: &str) -> serde_json::Value {
     let mut openapi = ApiDoc::openapi();
     let scopes: Scopes = Scope::ALL
         .iter()
@@ -252,10 +252,10 @@ pub fn document(public_url: &str, issuer: &str) -> utoipa::openapi::OpenApi {
         ))),
     );
     shared::openapi::set_server(&mut openapi, public_url, "This resource API");
-    openapi
+    shared::openapi::finish(&openapi)
 }
 
 /// `GET /openapi.json`: the document built at start (see [`document`]).
-pub async fn serve(doc: Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+pub async fn serve(doc: Data<serde_json::Value>) -> HttpResponse {
     shared::openapi::respond(&doc)
 }

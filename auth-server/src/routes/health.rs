@@ -7,13 +7,13 @@ use shared::ApiError;
 use super::AppState;
 
 /// Process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is up")))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz_retrieve", tag = "health", responses((status = 200, description = "The process is up")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// Database reachable.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz_retrieve", tag = "health", responses(
     (status = 200, description = "The database answers"),
     (status = 503, description = "The database does not answer", body = shared::ErrorBody)))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -183,7 +183,7 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
 }
 
 /// Client-credentials grant.
-#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/token", operation_id = "oauth_token", tag = "oauth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_secret_basic" = [])),
     responses(
@@ -249,7 +249,7 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
 }
 
 /// Token introspection for resource servers and clients.
-#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/introspect", operation_id = "oauth_introspect", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "`token` and optional `token_type_hint`"),
     security(("client_secret_basic" = [])),
     responses(
@@ -290,7 +290,7 @@ pub async fn introspect(
 
 /// Token revocation. A client may revoke only its own tokens; an invalid or unknown token is
 /// answered 200 as RFC 7009 §2.2 requires.
-#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/revoke", operation_id = "oauth_revoke", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "`token` and optional `token_type_hint`"),
     security(("client_secret_basic" = [])),
     responses(

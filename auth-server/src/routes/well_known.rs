@@ -8,7 +8,7 @@ use shared::Scope;
 use super::AppState;
 
 /// The public keys tokens are signed with, including retired keys whose tokens may still be live.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "jwks_retrieve", tag = "discovery",
     responses((status = 200, description = "RFC 7517 JWK set", content_type = "application/json")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current();
@@ -19,7 +19,7 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// RFC 8414 authorization-server metadata.
-#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", operation_id = "metadata_retrieve", tag = "discovery",
     responses((status = 200, description = "RFC 8414 metadata", content_type = "application/json")))]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let iss = &state.config.issuer;

@@ -7,7 +7,7 @@ use shared::ApiError;
 use crate::auth::{need, Authorized, PrincipalType};
 
 /// Who is calling: principal type, id, environment, scopes and tier.
-#[utoipa::path(get, path = "/v2/me", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v2/me", operation_id = "me_retrieve", tag = "me", security(("bearer" = [])),
     responses((status = 200, description = "`{principal_type, id, environment, scopes, tier}`")))]
 pub async fn me(auth: Authorized<need::AnyCredential>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
@@ -20,7 +20,7 @@ pub async fn me(auth: Authorized<need::AnyCredential>) -> HttpResponse {
 }
 
 /// Validates the API key the request was made with.
-#[utoipa::path(post, path = "/v2/api_keys/validate", tag = "me", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v2/api_keys/validate", operation_id = "api_keys_validate", tag = "me", security(("bearer" = [])),
     responses((status = 200, description = "`{valid: true, api_key: {...}}`"), (status = 400, description = "`invalid_request`: called with an access token.", body = shared::ErrorBody)))]
 pub async fn validate_api_key(
     auth: Authorized<need::AnyCredential>,
