@@ -28,6 +28,12 @@ use crate::routes::{admin, health, oauth, well_known};
         admin::list_audit_events, admin::export_audit_events,
     ),
     components(schemas(shared::ErrorBody, oauth::TokenResponse, oauth::TokenRequest)),
+    tags(
+        (name = "oauth", description = "OAuth 2.0: the client-credentials grant (RFC 6749 §4.4), introspection (RFC 7662) and revocation (RFC 7009)."),
+        (name = "discovery", description = "The signing keys (RFC 7517 JWK set) and the RFC 8414 metadata (no credential)."),
+        (name = "admin", description = "Applications, API keys and the audit trail, with `ADMIN_TOKEN`."),
+        (name = "health", description = "Liveness and readiness probes (no credential)."),
+    ),
     modifiers(&SecuritySchemes, &Shared, &Edge),
 )]
 pub struct ApiDoc;
@@ -159,7 +165,7 @@ pub fn document(issuer: &str) -> serde_json::Value {
         issuer,
         "This authorization server (the issuer)",
     );
-    shared::openapi::finish(&openapi)
+    shared::openapi::finish(&openapi, &[])
 }
 
 /// `GET /openapi.json`: the document built at start (see [`document`]).

@@ -232,6 +232,7 @@ pub struct Pagination {
     pub total_pages: i64,
     /// The next page as `?cursor=` (also in the `Link: rel="next"` header); `null` on the
     /// last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

@@ -151,29 +151,61 @@ const REQUEST_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 ///   on every response (`components.headers`), both by reference;
 /// - the `405` every path answers (`shared::routing::document`), one `components.responses` entry;
 /// - `security: []` on every operation that names no security requirement (a public route);
-/// - `Page_<T>`'s items as a reference to `T`, not a second inline copy of the model;
+/// - `Page_<T>`'s (and `List_<T>`'s) items as a reference to `T`, not a second inline copy of
+///   the model;
 /// - `format: date-time` on every string property named `at` or `…_at` (our timestamps are all
 ///   RFC 3339 text, `shared::time::rfc3339`, and every such name is one);
 /// - component schemas that nothing refers to dropped.
-pub fn finish(openapi: &OpenApi) -> serde_json::Value {
+///
+/// `shared_headers` names request headers that mean the same on every operation that takes
+/// them (`Idempotency-Key`, `If-Match`): each becomes one `components.parameters` entry with
+/// the given description, referred to by every operation.
+pub fn finish(openapi: &OpenApi, shared_headers: &[(&str, &str)]) -> serde_json::Value {
     use serde_json::{json, Value};
     let mut doc = serde_json::to_value(openapi).expect("an OpenAPI document serialises");
     let request_id_schema = json!({"type": "string", "pattern": REQUEST_ID_PATTERN});
+    let mut parameters = serde_json::Map::new();
+    for item in doc["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
+        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+            for param in op
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let Some(&(name, description)) = shared_headers
+                    .iter()
+                    .find(|(n, _)| param["in"] == "header" && param["name"] == *n)
+                else {
+                    continue;
+                };
+                parameters.entry(name).or_insert_with(|| {
+                    json!({
+                        "name": name,
+                        "in": "header",
+                        "required": false,
+                        "description": description,
+                        "schema": param["schema"].clone(),
+                    })
+                });
+                *param = json!({ "$ref": format!("#/components/parameters/{name}") });
+            }
+        }
+    }
     let components = doc["components"]
         .as_object_mut()
         .expect("every document has components");
-    components.insert(
-        "parameters".into(),
+    parameters.insert(
+        "X-Request-Id".into(),
         json!({
-            "X-Request-Id": {
                 "name": "X-Request-Id",
                 "in": "header",
                 "required": false,
                 "description": "An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs.",
                 "schema": request_id_schema,
-            }
         }),
     );
+    components.insert("parameters".into(), Value::Object(parameters));
     components.insert(
         "headers".into(),
         json!({
@@ -230,7 +262,10 @@ pub fn finish(openapi: &OpenApi) -> serde_json::Value {
     if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
         let names: Vec<String> = schemas.keys().cloned().collect();
         for name in &names {
-            if let Some(item) = name.strip_prefix("Page_") {
+            if let Some(item) = name
+                .strip_prefix("Page_")
+                .or_else(|| name.strip_prefix("List_"))
+            {
                 if schemas.contains_key(item) {
                     schemas[name]["properties"]["data"]["items"] =
                         json!({ "$ref": format!("#/components/schemas/{item}") });

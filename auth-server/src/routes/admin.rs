@@ -301,6 +301,7 @@ impl AuditQuery {
 pub struct AuditPagination {
     pub limit: i64,
     /// Pass as `before` for the next page.
+    #[schema(required = true)]
     pub next_before: Option<i64>,
 }
 

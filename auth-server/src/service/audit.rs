@@ -608,6 +608,7 @@ impl AuditAggregator {
 
 /// One event as the admin API, the console and the export show it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditEventView {
     /// Position in the chain, from 1.
     pub seq: i64,
@@ -622,6 +623,7 @@ pub struct AuditEventView {
     /// `<object>.<verb>`, e.g. `api_key.create`.
     pub action: String,
     pub target: String,
+    #[schema(required = true)]
     pub source: Option<String>,
     /// `success`, `denied` or `failed`.
     pub outcome: String,

@@ -93,7 +93,7 @@ pub async fn create(
     security(("bearer" = ["cases:write"])),
     responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the case after the change"))),
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
-        (status = 409, description = "The case is closed", body = shared::ErrorBody),
+        (status = 409, description = "`conflict`: the case is closed (final).", body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the case changed since the `If-Match` version; nothing was written", body = shared::ErrorBody),
         (status = 422, body = shared::ErrorBody)))]
 pub async fn patch(
@@ -108,11 +108,11 @@ pub async fn patch(
 
 /// Assign (or unassign with `null`).
 #[utoipa::path(post, path = "/v2/cases/{id}/assign", operation_id = "cases_assign", tag = "cases", request_body = AssignCase,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the change is made only if the case still has one of them")),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential"), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the change is made only if the case still has one of them")),
     security(("bearer" = ["cases:write"])),
-    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the case after the change"))),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the case after the change"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
-        (status = 409, body = shared::ErrorBody),
+        (status = 409, description = "`conflict`: the case is closed (final).", body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the case changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn assign(
     auth: Authorized<need::CasesWrite>,
@@ -127,15 +127,16 @@ pub async fn assign(
     write(auth, repo, id, if_match, idem, input).await
 }
 
-/// Close with a resolution; closing a closed case is 409.
+/// Close with a resolution; closing a closed case is 409 `conflict` (unless the request repeats
+/// the first close's `Idempotency-Key`: then it gets the first answer).
 #[utoipa::path(post, path = "/v2/cases/{id}/close", operation_id = "cases_close", tag = "cases", request_body = CloseCase,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the case is closed only if it still has one of them")),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential"), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the case is closed only if it still has one of them")),
     security(("bearer" = ["cases:write"])),
-    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the closed case"))),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "Strong entity tag of the closed case"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
-        (status = 409, body = shared::ErrorBody),
+        (status = 409, description = "`conflict`: the case is closed (final).", body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the case changed since the `If-Match` version; nothing was written", body = shared::ErrorBody),
-        (status = 422, body = shared::ErrorBody)))]
+        (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn close(
     auth: Authorized<need::CasesWrite>,
     repo: EnvDb,

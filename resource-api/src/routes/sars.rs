@@ -66,7 +66,7 @@ pub async fn create_sar(
 #[utoipa::path(patch, path = "/v2/sars/{id}", operation_id = "sars_update", tag = "sars", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchSar,
     security(("bearer" = ["sar:write"])),
     responses((status = 200, body = SarView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
-        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, description = "`conflict`: only drafts can be edited; this SAR was submitted (final).", body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody)))]
 pub async fn patch_sar(
     _: Authorized<need::SarWrite>,
@@ -80,10 +80,10 @@ pub async fn patch_sar(
 }
 
 /// Submit a draft for review.
-#[utoipa::path(post, path = "/v2/sars/{id}/submit", operation_id = "sars_submit", tag = "sars", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["sar:write"])),
-    responses((status = 200, body = SarView, headers(("ETag" = String, description = "Strong entity tag of the submitted SAR"))),
-        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody),
-        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, description = "The SAR has no narrative", body = shared::ErrorBody)))]
+#[utoipa::path(post, path = "/v2/sars/{id}/submit", operation_id = "sars_submit", tag = "sars", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential"), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["sar:write"])),
+    responses((status = 200, body = SarView, headers(("ETag" = String, description = "Strong entity tag of the submitted SAR"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
+        (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, description = "`conflict`: the SAR was already submitted (final).", body = shared::ErrorBody),
+        (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, description = "The SAR has no narrative, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
 pub async fn submit_sar(
     auth: Authorized<need::SarWrite>,
     repo: EnvDb,

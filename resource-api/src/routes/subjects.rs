@@ -71,7 +71,7 @@ pub async fn create_subject(
     security(("bearer" = ["subjects:write"])),
     responses((status = 200, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
-        (status = 409, description = "Changed concurrently while it was being screened; retry", body = shared::ErrorBody),
+        (status = 409, description = "`busy`: changed concurrently while it was being screened; retry.", body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody),
         (status = 503, description = SCORING_BUSY, body = shared::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying (when every scoring turn was taken)")))))]
 pub async fn patch_subject(

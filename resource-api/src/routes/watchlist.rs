@@ -99,8 +99,8 @@ pub async fn patch_watchlist(
 }
 
 /// Remove a watchlist entry.
-#[utoipa::path(delete, path = "/v2/watchlist/{id}", operation_id = "watchlist_delete", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["watchlist:write"])),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
+#[utoipa::path(delete, path = "/v2/watchlist/{id}", operation_id = "watchlist_delete", tag = "watchlist", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential"), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["watchlist:write"])),
+    responses((status = 204, description = "Deleted (or, with `Idempotency-Key`, the stored answer of the first delete)", headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))), (status = 422, description = "`idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn delete_watchlist(
     auth: Authorized<need::WatchlistWrite>,
     repo: EnvDb,

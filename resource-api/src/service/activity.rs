@@ -40,6 +40,7 @@ pub struct AlertQuery {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Transaction)]
 pub struct TransactionView {
     pub id: String,
     pub subject_id: String,
@@ -52,9 +53,11 @@ pub struct TransactionView {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Alert)]
 pub struct AlertView {
     pub id: String,
     pub subject_id: String,
+    #[schema(required = true)]
     pub transaction_id: Option<String>,
     pub alert_type: String,
     pub severity: AlertSeverity,

@@ -68,6 +68,7 @@ pub struct CaseQuery {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Case)]
 pub struct CaseView {
     pub id: String,
     pub reference: String,
@@ -75,11 +76,14 @@ pub struct CaseView {
     pub description: String,
     pub status: CaseStatus,
     pub priority: CasePriority,
+    #[schema(required = true)]
     pub assignee: Option<String>,
     pub subject_ids: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    #[schema(required = true)]
     pub closed_at: Option<String>,
+    #[schema(required = true)]
     pub resolution: Option<String>,
 }
 
@@ -106,6 +110,7 @@ impl Record for CaseRow {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CaseEvent)]
 pub struct CaseEventView {
     pub at: String,
     /// The client_id or API key id that made the change.

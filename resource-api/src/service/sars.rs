@@ -35,6 +35,7 @@ pub struct PatchSar {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Sar)]
 pub struct SarView {
     pub id: String,
     pub case_id: String,
@@ -45,6 +46,7 @@ pub struct SarView {
     pub currency: Currency,
     pub created_at: String,
     pub updated_at: String,
+    #[schema(required = true)]
     pub submitted_at: Option<String>,
 }
 

@@ -41,11 +41,14 @@ pub struct PatchSubject {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Subject)]
 pub struct SubjectView {
     pub id: String,
     pub subject_type: EntryType,
     pub name: String,
+    #[schema(required = true)]
     pub country: Option<String>,
+    #[schema(required = true)]
     pub date_of_birth: Option<String>,
     /// 0–100.
     pub risk_score: i32,

@@ -85,12 +85,15 @@ pub struct ScreenRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = WatchlistEntry)]
 pub struct EntryView {
     pub id: String,
     pub name: String,
     pub aliases: Vec<String>,
     pub entry_type: EntryType,
+    #[schema(required = true)]
     pub country: Option<String>,
+    #[schema(required = true)]
     pub date_of_birth: Option<String>,
     pub list_source: String,
     pub reason: String,
