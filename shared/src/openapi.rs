@@ -140,7 +140,6 @@ pub fn set_server(openapi: &mut OpenApi, url: &str, description: &str) {
         .build()]);
 }
 
-
 /// The request id's shape as `shared::telemetry` accepts it (anything else is replaced by a
 /// fresh one).
 const REQUEST_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
@@ -165,8 +164,16 @@ pub fn finish(openapi: &OpenApi, shared_headers: &[(&str, &str)]) -> serde_json:
     let mut doc = serde_json::to_value(openapi).expect("an OpenAPI document serialises");
     let request_id_schema = json!({"type": "string", "pattern": REQUEST_ID_PATTERN});
     let mut parameters = serde_json::Map::new();
-    for item in doc["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
-        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut())
+        {
             for param in op
                 .get_mut("parameters")
                 .and_then(Value::as_array_mut)
@@ -222,7 +229,11 @@ pub fn finish(openapi: &OpenApi, shared_headers: &[(&str, &str)]) -> serde_json:
     const METHODS: [&str; 8] = [
         "get", "head", "post", "put", "patch", "delete", "options", "trace",
     ];
-    for item in doc["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
         for method in METHODS {
             let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
                 continue;

@@ -76,7 +76,9 @@ impl utoipa::PartialSchema for Scope {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .description(Some("A permission on the `/v2` API (see the OAuth 2.0 scheme's scopes)."))
+            .description(Some(
+                "A permission on the `/v2` API (see the OAuth 2.0 scheme's scopes).",
+            ))
             .enum_values(Some(Scope::ALL.iter().map(|s| s.as_str())))
             .into()
     }

@@ -984,7 +984,14 @@ async fn the_openapi_document_shows_etag_if_match_412_and_idempotency_key() {
         op["parameters"]
             .as_array()
             .map(|ps| {
+                // Shared headers are references to `components.parameters`.
                 ps.iter()
+                    .map(|p| match p["$ref"].as_str() {
+                        Some(r) => doc["components"]["parameters"]
+                            [r.trim_start_matches("#/components/parameters/")]
+                        .clone(),
+                        None => p.clone(),
+                    })
                     .filter(|p| p["in"] == "header")
                     .map(|p| p["name"].as_str().unwrap().to_owned())
                     .collect()
