@@ -66,33 +66,42 @@ pub struct TokenHintRequest {
 }
 
 /// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true` (`scope` cut
-/// to the application's current scopes).
+/// to the application's current scopes). A member is absent, never `null`, when inactive.
 #[derive(Serialize, ToSchema)]
 pub struct IntrospectionResponse {
     pub active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, pattern = "^Bearer$")]
+    #[schema(value_type = Option<String>, pattern = "^Bearer$", nullable = false)]
     pub token_type: Option<&'static str>,
     /// Space-delimited.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub aud: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub iss: Option<String>,
     /// Seconds since the Unix epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub iat: Option<i64>,
     /// Seconds since the Unix epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub exp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub jti: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub env: Option<shared::Environment>,
 }
 

@@ -56,6 +56,7 @@ pub struct ApiKeyView {
     /// The console operator who owns it (a developer's own sandbox key); absent for
     /// ops-managed keys. An additive field beside the contract's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub owner_id: Option<String>,
 }
 

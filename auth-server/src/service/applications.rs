@@ -91,10 +91,12 @@ pub struct ApplicationView {
     /// The console operator who owns it (a developer's own sandbox application); absent for
     /// ops-managed applications. An additive field beside the contract's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub owner_id: Option<String>,
     /// When it was last issued a token (RFC 3339; written in batches, so it may lag by
     /// `LAST_USED_FLUSH_SECS`); absent if never. An additive field beside the contract's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_token_at: Option<String>,
 }
 

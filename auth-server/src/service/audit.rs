@@ -278,6 +278,25 @@ pub struct AuditEvent {
     pub fields: serde_json::Value,
 }
 
+/// The OpenAPI `AuditOutcome` component: the strings [`Outcome::as_str`] writes.
+impl utoipa::PartialSchema for Outcome {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(
+                [Outcome::Success, Outcome::Denied, Outcome::Failed].map(Outcome::as_str),
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Outcome {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "AuditOutcome".into()
+    }
+}
+
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -626,6 +645,7 @@ pub struct AuditEventView {
     #[schema(required = true)]
     pub source: Option<String>,
     /// `success`, `denied` or `failed`.
+    #[schema(value_type = Outcome)]
     pub outcome: String,
     /// The changed fields; never a secret.
     #[schema(value_type = Object)]
