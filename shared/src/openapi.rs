@@ -13,6 +13,15 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 
+/// The body of `/healthz` (`{"status": "ok"}`) and of `/readyz` (`{"status": "ready"}`) on
+/// both services (documentation of what their health handlers write).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HealthStatus {
+    #[schema(value_type = String, pattern = "^(ok|ready)$")]
+    status: String,
+}
+
 /// A header whose value is text.
 pub fn text_header(description: &str) -> Header {
     HeaderBuilder::new()
@@ -154,6 +163,7 @@ const REQUEST_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 ///   the model;
 /// - `format: date-time` on every string property named `at` or `…_at` (our timestamps are all
 ///   RFC 3339 text, `shared::time::rfc3339`, and every such name is one);
+/// - a response header described alike everywhere as one `components.headers` entry;
 /// - component schemas that nothing refers to dropped.
 ///
 /// `shared_headers` names request headers that mean the same on every operation that takes
@@ -285,8 +295,74 @@ pub fn finish(openapi: &OpenApi, shared_headers: &[(&str, &str)]) -> serde_json:
         }
         schemas.values_mut().for_each(timestamps);
     }
+    hoist_headers(&mut doc);
     drop_unreferenced_schemas(&mut doc);
     doc
+}
+
+/// A response header that is described the same way on every answer that carries it (the
+/// rate-limit headers, `Cache-Control`, …) becomes one `components.headers` entry, referred to
+/// by every answer; a header whose description differs between answers (`ETag`, `Retry-After`)
+/// stays inline.
+fn hoist_headers(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
+    fn headers_mut(doc: &mut Value) -> Vec<&mut serde_json::Map<String, Value>> {
+        let mut out = Vec::new();
+        for item in doc["paths"]
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|p| p.values_mut())
+        {
+            for op in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|i| i.values_mut())
+            {
+                for response in op
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+                    .into_iter()
+                    .flat_map(|r| r.values_mut())
+                {
+                    if let Some(h) = response.get_mut("headers").and_then(Value::as_object_mut) {
+                        out.push(h);
+                    }
+                }
+            }
+        }
+        out
+    }
+    // Each name's variants and how often each is used.
+    let mut seen: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut uses: BTreeMap<String, usize> = BTreeMap::new();
+    for headers in headers_mut(doc) {
+        for (name, header) in headers.iter() {
+            if header.get("$ref").is_some() {
+                continue;
+            }
+            let variants = seen.entry(name.clone()).or_default();
+            if !variants.contains(header) {
+                variants.push(header.clone());
+            }
+            *uses.entry(name.clone()).or_default() += 1;
+        }
+    }
+    let hoisted: BTreeMap<String, Value> = seen
+        .into_iter()
+        .filter(|(name, variants)| variants.len() == 1 && uses[name] > 1)
+        .map(|(name, mut variants)| (name, variants.remove(0)))
+        .collect();
+    for headers in headers_mut(doc) {
+        for (name, header) in headers.iter_mut() {
+            if hoisted.contains_key(name) && header.get("$ref").is_none() {
+                *header = json!({ "$ref": format!("#/components/headers/{name}") });
+            }
+        }
+    }
+    if let Some(components) = doc["components"]["headers"].as_object_mut() {
+        components.extend(hoisted);
+    }
 }
 
 /// `format: date-time` on the string properties named `at` or `…_at` of `schema` and of every
