@@ -296,8 +296,76 @@ pub fn finish(openapi: &OpenApi, shared_headers: &[(&str, &str)]) -> serde_json:
         schemas.values_mut().for_each(timestamps);
     }
     hoist_headers(&mut doc);
+    hoist_error_responses(&mut doc);
     drop_unreferenced_schemas(&mut doc);
     doc
+}
+
+/// The names of the shared error answers in `components.responses`, by status.
+const ERROR_RESPONSES: [(&str, &str); 10] = [
+    ("400", "BadRequest"),
+    ("401", "Unauthorized"),
+    ("403", "Forbidden"),
+    ("404", "NotFound"),
+    ("412", "PreconditionFailed"),
+    ("413", "PayloadTooLarge"),
+    ("415", "UnsupportedMediaType"),
+    ("422", "UnprocessableEntity"),
+    ("429", "TooManyRequests"),
+    ("503", "ServiceUnavailable"),
+];
+
+/// For each error status, the answer most operations give alike (used at least three times)
+/// becomes one `components.responses` entry, referred to by each of them; an operation whose
+/// answer says more (its own 404 sentence, a `Retry-After` only it sends) keeps it inline.
+fn hoist_error_responses(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    for (status, name) in ERROR_RESPONSES {
+        let mut variants: Vec<(Value, usize)> = Vec::new();
+        for item in doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            for op in item.as_object().into_iter().flat_map(|i| i.values()) {
+                let Some(r) = op["responses"].get(status) else {
+                    continue;
+                };
+                if r.get("$ref").is_some() {
+                    continue;
+                }
+                match variants.iter_mut().find(|(v, _)| v == r) {
+                    Some((_, n)) => *n += 1,
+                    None => variants.push((r.clone(), 1)),
+                }
+            }
+        }
+        let Some((common, _)) = variants
+            .into_iter()
+            .filter(|(_, n)| *n >= 3)
+            .max_by_key(|(_, n)| *n)
+        else {
+            continue;
+        };
+        for item in doc["paths"]
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|p| p.values_mut())
+        {
+            for op in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|i| i.values_mut())
+            {
+                if let Some(r) = op["responses"].get_mut(status) {
+                    if *r == common {
+                        *r = json!({ "$ref": format!("#/components/responses/{name}") });
+                    }
+                }
+            }
+        }
+        doc["components"]["responses"][name] = common;
+    }
 }
 
 /// A response header that is described the same way on every answer that carries it (the
@@ -435,4 +503,33 @@ fn drop_unreferenced_schemas(doc: &mut serde_json::Value) {
 /// Serves a finished document (see [`finish`]) as JSON.
 pub fn respond(doc: &serde_json::Value) -> HttpResponse {
     HttpResponse::Ok().json(doc)
+}
+
+/// The document with every reference to `components.responses` and `components.headers`
+/// replaced by what it names: for a reader that looks at an operation's answers one by one
+/// (the services' tests) and should not care which of them [`finish`] shared.
+pub fn inline_components(doc: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn inline(value: &mut Value, components: &Value) {
+        match value {
+            Value::Object(map) => {
+                let named = map.get("$ref").and_then(Value::as_str).and_then(|r| {
+                    let (kind, name) = r.strip_prefix("#/components/")?.split_once('/')?;
+                    matches!(kind, "responses" | "headers").then(|| components[kind][name].clone())
+                });
+                if let Some(mut named) = named {
+                    inline(&mut named, components);
+                    *value = named;
+                } else {
+                    map.values_mut().for_each(|v| inline(v, components));
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| inline(v, components)),
+            _ => {}
+        }
+    }
+    let mut out = doc.clone();
+    let components = doc["components"].clone();
+    inline(&mut out["paths"], &components);
+    out
 }
