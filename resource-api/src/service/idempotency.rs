@@ -205,6 +205,29 @@ pub(crate) fn store<V: Serialize>(
     Ok(())
 }
 
+/// After a write with `idem` was refused by what it read (404, 412, 409 `conflict`): the answer a
+/// concurrent request with the same key stored meanwhile, if any. On PostgreSQL each statement
+/// of a transaction sees what committed before it, so a request may look for the stored answer
+/// before the first request commits and read the record after: it then sees the first
+/// request's effect (the case closed) and refuses. The first request stored its answer in the
+/// transaction that made that effect, so looking again now finds it.
+pub(crate) async fn stored_after_refusal(
+    db: &Db,
+    idem: &IdempotentRequest,
+    now: i64,
+    refusal: &Error,
+) -> Result<Option<StoredAnswer>> {
+    let refused_by_state = matches!(
+        refusal,
+        Error::NotFound(_) | Error::PreconditionFailed | Error::Conflict(_)
+    );
+    if !refused_by_state {
+        return Ok(None);
+    }
+    let idem = idem.clone();
+    db.transaction(move |c| stored(c, &idem, now)).await
+}
+
 /// Drops answers older than 24 hours (before a write looks for one).
 pub(crate) async fn purge(db: &Db, now: i64) -> Result<()> {
     let since = now - RETENTION_MICROS;

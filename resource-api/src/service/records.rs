@@ -199,7 +199,7 @@ where
     let mut attempts = 0;
     while attempts < MAX_ATTEMPTS {
         attempts += 1;
-        let (id, change, after, if_match, idem) = (
+        let (id, change, after, if_match, key) = (
             id.clone(),
             change.clone(),
             after.clone(),
@@ -208,7 +208,7 @@ where
         );
         let attempt = db
             .transaction(move |c| {
-                if let Some(idem) = idem.as_ref() {
+                if let Some(idem) = key.as_ref() {
                     if let Some(answer) = idempotency::stored(c, idem, now)? {
                         return Ok(Some(Written::Replayed(answer)));
                     }
@@ -227,7 +227,7 @@ where
                     }
                     after(&scoped, &row, effect, c)?;
                 }
-                if let Some(idem) = idem.as_ref() {
+                if let Some(idem) = key.as_ref() {
                     idempotency::store(c, idem, now, StatusCode::OK, Some(&versioned(&row)))?;
                 }
                 Ok(Some(Written::Row(row)))
@@ -239,6 +239,15 @@ where
             attempts -= 1;
             continue;
         }
+        let attempt = match (attempt, idem.as_ref()) {
+            (Err(refusal), Some(key)) => {
+                match idempotency::stored_after_refusal(db, key, now, &refusal).await? {
+                    Some(answer) => return Ok(Written::Replayed(answer)),
+                    None => Err(refusal),
+                }
+            }
+            (attempt, _) => attempt,
+        };
         if let Some(written) = attempt? {
             return Ok(written);
         }
@@ -276,11 +285,11 @@ where
     let mut attempts = 0;
     while attempts < MAX_ATTEMPTS {
         attempts += 1;
-        let (id, delete, if_match, idem) =
+        let (id, delete, if_match, key) =
             (id.clone(), delete.clone(), if_match.clone(), idem.clone());
         let attempt = db
             .transaction(move |c| {
-                if let Some(idem) = idem.as_ref() {
+                if let Some(idem) = key.as_ref() {
                     if let Some(answer) = idempotency::stored(c, idem, now)? {
                         return Ok(Some(Some(answer)));
                     }
@@ -294,7 +303,7 @@ where
                 if delete(&scoped, c, &id, row.version())? != 1 {
                     return Ok(None);
                 }
-                if let Some(idem) = idem.as_ref() {
+                if let Some(idem) = key.as_ref() {
                     idempotency::store::<()>(c, idem, now, StatusCode::NO_CONTENT, None)?;
                 }
                 Ok(Some(None))
@@ -305,6 +314,15 @@ where
             attempts -= 1;
             continue;
         }
+        let attempt = match (attempt, idem.as_ref()) {
+            (Err(refusal), Some(key)) => {
+                match idempotency::stored_after_refusal(db, key, now, &refusal).await? {
+                    Some(answer) => return Ok(Some(answer)),
+                    None => Err(refusal),
+                }
+            }
+            (attempt, _) => attempt,
+        };
         if let Some(done) = attempt? {
             return Ok(done);
         }

@@ -939,6 +939,68 @@ async fn a_retried_close_assign_or_submit_with_its_key_gets_the_first_answer() {
     assert_eq!(untouched["status"], "draft");
 }
 
+/// Retries that race the first attempt (a client that timed out and resent at once): every
+/// request with the key answers the one close, none is 409, and the case is closed once.
+#[actix_web::test]
+async fn racing_closes_with_one_key_close_the_case_once_and_answer_alike() {
+    let s = TestStack::start().await;
+    let token = record_writer(&s).await;
+    for trial in 0..5 {
+        let case: Value = s
+            .post(
+                "/v2/cases",
+                &token,
+                json!({"title": format!("race {trial}")}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let url = format!("{}/v2/cases/{}/close", s.api, case["id"].as_str().unwrap());
+        let key = format!("race-close-{trial}");
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let (http, url, token, key) =
+                    (s.http.clone(), url.clone(), token.clone(), key.clone());
+                actix_web::rt::spawn(async move {
+                    let resp = http
+                        .post(url)
+                        .bearer_auth(token)
+                        .header("Idempotency-Key", key)
+                        .json(&json!({"resolution": "raced"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+                })
+            })
+            .collect();
+        let mut bodies = Vec::new();
+        for call in calls {
+            let (status, body) = call.await.unwrap();
+            assert_eq!(status, 200, "trial {trial}: {body}");
+            bodies.push(body);
+        }
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]), "trial {trial}");
+        let history: Value = s
+            .get(
+                &format!("/v2/cases/{}/history", case["id"].as_str().unwrap()),
+                &token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let closes = history["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "closed")
+            .count();
+        assert_eq!(closes, 1, "trial {trial}");
+    }
+}
+
 /// A retried DELETE with its key is the first 204 again, not 404.
 #[actix_web::test]
 async fn a_retried_delete_with_its_key_is_204_again() {
