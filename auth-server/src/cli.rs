@@ -92,6 +92,10 @@ pub enum Command {
     /// Manage console operators (people who sign in to /console).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Print the OpenAPI document as served with the default AUTH_ISSUER, and exit (what
+    /// scripts/lint-openapi.sh writes to sdks/openapi/auth-server.json). Reads no configuration.
+    #[command(hide = true)]
+    Openapi,
 }
 
 /// How listing and show commands print: JSON (the default) or aligned columns.
@@ -372,7 +376,11 @@ impl Command {
     /// from `SIGNING_KEY_ENCRYPTION_KEY`.
     fn needs_audit_key(&self) -> bool {
         match self {
-            Command::Serve | Command::Migrate | Command::Healthcheck | Command::Token(_) => false,
+            Command::Serve
+            | Command::Migrate
+            | Command::Healthcheck
+            | Command::Token(_)
+            | Command::Openapi => false,
             Command::App(
                 AppCommand::List(_) | AppCommand::Show { .. } | AppCommand::MigrateSecrets,
             ) => false,
@@ -395,6 +403,10 @@ pub fn run(cli: Cli) -> ExitCode {
     // The token helper talks to a server over HTTP: it needs no server configuration.
     if let Command::Token(args) = command {
         return exit(block_on(token(args)));
+    }
+    // The document depends on the code only (and the issuer, here the default one).
+    if let Command::Openapi = command {
+        return exit(print_openapi());
     }
     // Serving seals signing keys with the KEK: its absence is a configuration error like any
     // other (reported with them, exit 2), not a failure of the start.
@@ -426,6 +438,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 .map_err(|e| CliError::Other(format!("not ready: {e}"))),
             Command::Migrate => migrate(&config),
             Command::Token(_) => unreachable!("token is handled before the configuration"),
+            Command::Openapi => unreachable!("openapi is handled before the configuration"),
             Command::App(cmd) => app(cmd, &open_existing(&config)?, keks).await,
             Command::Key(cmd) => key(cmd, &open_existing(&config)?, keks).await,
             Command::Keys(cmd) => keys(cmd, &open_existing(&config)?, keks).await,
@@ -433,6 +446,15 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Operator(cmd) => operator(cmd, &open_existing(&config)?, &config, keks).await,
         }
     }))
+}
+
+/// `auth-server openapi`: the served document for the default issuer, pretty-printed.
+fn print_openapi() -> Result<(), CliError> {
+    let doc = crate::openapi::document(shared::config::DEFAULT_ISSUER);
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Result<(), CliError> {

@@ -8,6 +8,9 @@ use shared::ApiError;
 /// The `Retry-After` of a screen refused for want of a scoring turn, in seconds.
 pub const SCORING_RETRY_AFTER: u64 = 1;
 
+/// The `Retry-After` of a 409 `busy` (a record other writes kept overtaking), in seconds.
+pub const BUSY_RETRY_AFTER: u64 = 1;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("validation_failed on {field}: {message}")]
@@ -25,8 +28,14 @@ pub enum Error {
     },
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// The record's state forbids the change for good ("already closed", "not a draft"):
+    /// 409 `conflict`; retrying the same request cannot succeed.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Other writes to the same record kept overtaking this one (its optimistic retries ran
+    /// out): 409 `busy` with `Retry-After`; the same request may succeed when retried.
+    #[error("busy: {0}")]
+    RecordBusy(&'static str),
     /// `If-Match` names a version the record no longer has (RFC 9110 §13.1.1).
     #[error("precondition failed")]
     PreconditionFailed,
@@ -84,6 +93,12 @@ impl Error {
             .with_details(serde_json::json!({"parameter": parameter, "allowed": allowed})),
             Error::NotFound(what) => ApiError::not_found(format!("No {what} with this id exists.")),
             Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m.clone()),
+            Error::RecordBusy(m) => {
+                let secs = BUSY_RETRY_AFTER;
+                ApiError::new(StatusCode::CONFLICT, "busy", *m)
+                    .with_details(serde_json::json!({ "retry_after": secs }))
+                    .with_header(header::RETRY_AFTER, secs.to_string())
+            }
             Error::PreconditionFailed => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition_failed",
@@ -125,5 +140,36 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         self.to_api_error().error_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(e: &Error) -> (StatusCode, Option<String>, serde_json::Value) {
+        let resp = e.error_response();
+        let retry = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = serde_json::to_value(e.to_api_error().body()).unwrap();
+        (resp.status(), retry, body)
+    }
+
+    /// A client retries `busy` and gives up on `conflict`: the two must stay apart.
+    #[test]
+    fn busy_is_a_retryable_409_apart_from_the_final_conflict() {
+        let (status, retry, body) = rendered(&Error::RecordBusy("retry."));
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["error"], "busy");
+        assert_eq!(retry.as_deref(), Some("1"));
+        assert_eq!(body["details"]["retry_after"], BUSY_RETRY_AFTER);
+
+        let (status, retry, body) =
+            rendered(&Error::Conflict("The case is already closed.".into()));
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["error"], "conflict");
+        assert_eq!(retry, None);
     }
 }

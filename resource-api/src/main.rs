@@ -24,11 +24,32 @@ enum Command {
     /// Exit 0 when the server on API_BIND answers GET /readyz with 200, else 1 (for container
     /// health checks: no curl needed).
     Healthcheck,
+    /// Print the OpenAPI document as served with the default API_BIND and AUTH_ISSUER, and exit
+    /// (what scripts/lint-openapi.sh writes to sdks/openapi/resource-api.json). Reads no
+    /// configuration.
+    #[command(hide = true)]
+    Openapi,
 }
 
 fn main() -> ExitCode {
     // `--help` and `--version` answer and exit before anything starts.
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        let doc = resource_api::openapi::document(
+            resource_api::openapi::DEFAULT_PUBLIC_URL,
+            shared::config::DEFAULT_ISSUER,
+        );
+        return match serde_json::to_string_pretty(&doc) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("resource-api: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // `./.env` only: never a parent directory's.
     if let Err(e) = shared::config::load_dotenv() {
         eprintln!("resource-api: configuration error: {e}");

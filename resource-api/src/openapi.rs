@@ -36,6 +36,16 @@ use crate::routes::{activity, cases, health, me, sars, subjects, watchlist};
         activity::transactions, activity::alerts,
     ),
     components(schemas(shared::ErrorBody)),
+    tags(
+        (name = "cases", description = "Investigations: open, change, assign and close cases; each change is in the case's history."),
+        (name = "sars", description = "Suspicious activity reports: drafts, edited until submitted."),
+        (name = "watchlist", description = "Sanctions and watchlist entries, and screening names against them."),
+        (name = "subjects", description = "People and entities under review, with their risk score."),
+        (name = "transactions", description = "Transactions (read only)."),
+        (name = "alerts", description = "Alerts raised on transactions (read only)."),
+        (name = "me", description = "The credential a request is made with."),
+        (name = "health", description = "Liveness and readiness probes (no credential)."),
+    ),
     modifiers(&V2Shared, &Edge),
 )]
 pub struct ApiDoc;
@@ -45,6 +55,12 @@ pub struct ApiDoc;
 pub const OAUTH2: &str = "oauth2";
 pub const BEARER: &str = "bearer";
 pub const API_KEY: &str = "api_key";
+
+/// `servers` of the committed document (`resource-api openapi`): the default `API_BIND`.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// The retryable 409 of every write to an existing record (`Error::RecordBusy`).
+const BUSY: &str = "`busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed.";
 
 /// What every `/v2` operation can answer, whatever it does.
 struct V2Shared;
@@ -81,9 +97,21 @@ impl Modify for V2Shared {
             "`service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly.",
             &[],
         );
+        let busy_header = [("Retry-After", retry_after())];
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !path.starts_with("/v2/") {
                 continue;
+            }
+            // Every write to an existing record goes through `service::records`, whose
+            // optimistic retries may run out: 409 `busy`, retryable, with `Retry-After`.
+            if path.contains('{') {
+                for op in [&mut item.post, &mut item.patch, &mut item.delete]
+                    .into_iter()
+                    .flatten()
+                {
+                    extend(op, 409, BUSY);
+                    add_header(op, "Retry-After", &busy_header[0].1, |s| s == "409");
+                }
             }
             for op in operations_mut(item) {
                 expand_security(op);
@@ -143,16 +171,17 @@ impl Modify for V2Shared {
 fn constrain_parameters(op: &mut Operation) {
     for p in op.parameters.iter_mut().flatten() {
         let schema = match (p.name.as_str(), &p.parameter_in) {
+            // No `default` on either: a generated client would send it on every request, and
+            // `page` beside `cursor` is 400 while `page_size` beside it replaces the size the
+            // cursor carries. The defaults (page 1, 20 rows) are said in the descriptions.
             ("page", ParameterIn::Query) => ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .minimum(Some(1))
-                .maximum(Some(1_000_000))
-                .default(Some(1.into())),
+                .maximum(Some(1_000_000)),
             ("page_size", ParameterIn::Query) => ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .minimum(Some(1))
-                .maximum(Some(100))
-                .default(Some(20.into())),
+                .maximum(Some(100)),
             ("If-Match", ParameterIn::Header) => {
                 ObjectBuilder::new().schema_type(Type::String).pattern(Some(
                     r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#,
@@ -212,7 +241,7 @@ impl Modify for Edge {
 
 /// The document as served: the annotations, the security schemes (the token URL is the
 /// issuer's) and `servers` (this API's public URL).
-pub fn document(public_url: &str, issuer: &str) -> utoipa::openapi::OpenApi {
+pub fn document(public_url: &str, issuer: &str) -> serde_json::Value {
     let mut openapi = ApiDoc::openapi();
     let scopes: Scopes = Scope::ALL
         .iter()
@@ -249,10 +278,16 @@ pub fn document(public_url: &str, issuer: &str) -> utoipa::openapi::OpenApi {
         ))),
     );
     shared::openapi::set_server(&mut openapi, public_url, "This resource API");
-    openapi
+    shared::openapi::finish(
+        &openapi,
+        &[
+            ("Idempotency-Key", "1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`."),
+            ("If-Match", "`*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written."),
+        ],
+    )
 }
 
 /// `GET /openapi.json`: the document built at start (see [`document`]).
-pub async fn serve(doc: Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+pub async fn serve(doc: Data<serde_json::Value>) -> HttpResponse {
     shared::openapi::respond(&doc)
 }

@@ -9,8 +9,11 @@
 //! - `?page=N`: the `(key, id)` of row `(N-1)·page_size` through an index-only scan, then the
 //!   rows from there as above.
 //!
-//! The cursor is opaque: base64url of `page.key.id` and a checksum over it and the list it was
-//! issued for (route, environment, filters). A cursor of another list, environment or filter,
+//! The cursor is opaque: base64url of `page.page_size.key.id` and a checksum over it and the
+//! list it was issued for (route, environment, filters). It carries the page size, so
+//! `?cursor=…` alone continues with the size the walk started with; a `page_size` sent beside
+//! it wins (a keyset page may have any size), and the next cursor carries that one. Cursors
+//! from before the size was carried (`page.key.id`) still decode, with the default size. A cursor of another list, environment or filter,
 //! or anything else that does not decode, is a 400; it is not a secret (forging one only lets
 //! a caller start a list where it could with a query), the query is environment-bound anyway.
 //!
@@ -50,15 +53,21 @@ const GATE_WAIT: Duration = Duration::from_secs(5);
 /// Longest cursor accepted (they are about 60 characters).
 const MAX_CURSOR_LEN: usize = 200;
 const CHECK_LEN: usize = 12;
+/// `page_size` when none is sent (nor carried by a cursor).
+pub const DEFAULT_PAGE_SIZE: i64 = 20;
 
 /// `page` (from 1), `page_size` (1–100, default 20) and `cursor`, as the query string carries
 /// them.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
+    /// The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`.
     pub page: Option<String>,
+    /// Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+    /// walk used (a `page_size` sent with a cursor replaces it).
     pub page_size: Option<String>,
     /// `pagination.next_cursor` of the previous page: the next page, however deep, at the
-    /// cost of the first. Not with `page`; only for the list (and filters) it came from.
+    /// cost of the first, with the same `page_size`. Not with `page`; only for the list (and
+    /// filters) it came from.
     pub cursor: Option<String>,
 }
 
@@ -113,7 +122,6 @@ impl PageRequest {
                     }),
             }
         };
-        let page_size = num("page_size", &q.page_size, 20, 100)?;
         match &q.cursor {
             Some(cursor) => {
                 if q.page.is_some() {
@@ -121,11 +129,12 @@ impl PageRequest {
                         "`cursor` and `page` cannot be combined.".into(),
                     ));
                 }
-                let (page, after) = decode(cursor, &list).ok_or_else(|| {
+                let (page, carried, after) = decode(cursor, &list).ok_or_else(|| {
                     Error::Query(
                         "`cursor` is not a cursor of this list; start again without it.".into(),
                     )
                 })?;
+                let page_size = num("page_size", &q.page_size, carried, 100)?;
                 Ok(PageRequest {
                     page,
                     page_size,
@@ -134,6 +143,7 @@ impl PageRequest {
                 })
             }
             None => {
+                let page_size = num("page_size", &q.page_size, DEFAULT_PAGE_SIZE, 100)?;
                 let page = num("page", &q.page, 1, 1_000_000)?;
                 Ok(PageRequest {
                     page,
@@ -163,16 +173,16 @@ fn check(list: &str, payload: &str) -> [u8; CHECK_LEN] {
     out
 }
 
-/// The cursor of the page `page` of `list` that starts after `after`.
-pub fn encode(page: i64, after: &Keyset, list: &str) -> String {
-    let payload = format!("{page}.{}.{}", after.key, after.id);
+/// The cursor of the page `page` of `list`, `page_size` rows long, that starts after `after`.
+pub fn encode(page: i64, page_size: i64, after: &Keyset, list: &str) -> String {
+    let payload = format!("{page}.{page_size}.{}.{}", after.key, after.id);
     let mut bytes = payload.clone().into_bytes();
     bytes.extend_from_slice(&check(list, &payload));
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The page number and position a cursor of `list` names; `None` for anything else.
-pub fn decode(cursor: &str, list: &str) -> Option<(i64, Keyset)> {
+/// The page number, page size and position a cursor of `list` names; `None` for anything else.
+pub fn decode(cursor: &str, list: &str) -> Option<(i64, i64, Keyset)> {
     if cursor.is_empty() || cursor.len() > MAX_CURSOR_LEN {
         return None;
     }
@@ -185,16 +195,26 @@ pub fn decode(cursor: &str, list: &str) -> Option<(i64, Keyset)> {
     if check(list, payload) != sum {
         return None;
     }
-    let mut parts = payload.splitn(3, '.');
-    let page: i64 = parts.next()?.parse().ok()?;
-    let key: i64 = parts.next()?.parse().ok()?;
-    let id = parts.next()?;
+    // `page.page_size.key.id`, or `page.key.id` from before the size was carried (ids hold no
+    // dot, so the number of parts tells them apart).
+    let parts: Vec<&str> = payload.split('.').collect();
+    let (page, page_size, key, id) = match parts[..] {
+        [page, size, key, id] => (page, size.parse().ok()?, key, id),
+        [page, key, id] => (page, DEFAULT_PAGE_SIZE, key, id),
+        _ => return None,
+    };
+    let page: i64 = page.parse().ok()?;
+    let key: i64 = key.parse().ok()?;
+    if !(1..=100).contains(&page_size) {
+        return None;
+    }
     let id_ok = !id.is_empty()
         && id.len() <= 64
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     (page >= 2 && id_ok).then(|| {
         (
             page,
+            page_size,
             Keyset {
                 key,
                 id: id.to_owned(),
@@ -212,6 +232,7 @@ pub struct Pagination {
     pub total_pages: i64,
     /// The next page as `?cursor=` (also in the `Link: rel="next"` header); `null` on the
     /// last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -235,7 +256,7 @@ impl<T> Page<T> {
         let more = rows.len() as i64 > req.page_size;
         rows.truncate(req.page_size as usize);
         let next_cursor = match rows.last() {
-            Some(last) if more => Some(encode(req.page + 1, &key(last), &req.list)),
+            Some(last) if more => Some(encode(req.page + 1, req.page_size, &key(last), &req.list)),
             _ => None,
         };
         Page {
@@ -450,6 +471,7 @@ mod tests {
             decode(&next, "l"),
             Some((
                 2,
+                20,
                 Keyset {
                     key: 19,
                     id: "x_19".into()
@@ -464,12 +486,22 @@ mod tests {
             key: 1_767_225_600_000_000,
             id: "case_abcDEF123".into(),
         };
-        let c = encode(7, &at, "cases|live|f");
-        assert_eq!(decode(&c, "cases|live|f"), Some((7, at.clone())));
+        let c = encode(7, 50, &at, "cases|live|f");
+        assert_eq!(decode(&c, "cases|live|f"), Some((7, 50, at.clone())));
         assert_eq!(decode(&c, "cases|sandbox|f"), None);
         assert_eq!(decode(&c, "cases|live|g"), None);
         let r = PageRequest::parse(&q(None, None, Some(&c)), "cases|live|f".into()).unwrap();
-        assert_eq!((r.page, r.start), (7, Start::After(at)));
+        assert_eq!((r.page, r.page_size), (7, 50));
+        assert_eq!(r.start, Start::After(at.clone()));
+        // A page_size beside the cursor replaces the carried one.
+        let r = PageRequest::parse(&q(None, Some("5"), Some(&c)), "cases|live|f".into()).unwrap();
+        assert_eq!((r.page, r.page_size), (7, 5));
+        // A cursor from before the size was carried continues with the default size.
+        let payload = format!("7.{}.{}", at.key, at.id);
+        let mut legacy = payload.clone().into_bytes();
+        legacy.extend_from_slice(&check("cases|live|f", &payload));
+        let legacy = URL_SAFE_NO_PAD.encode(legacy);
+        assert_eq!(decode(&legacy, "cases|live|f"), Some((7, 20, at)));
         assert!(PageRequest::parse(&q(Some("1"), None, Some(&c)), "cases|live|f".into()).is_err());
     }
 
@@ -477,6 +509,7 @@ mod tests {
     fn garbage_cursors_are_refused() {
         let good = encode(
             2,
+            20,
             &Keyset {
                 key: 5,
                 id: "a_b".into(),
@@ -500,7 +533,17 @@ mod tests {
             assert_eq!(decode(bad, "l"), None, "{bad}");
         }
         // Well-formed payloads with bad fields are refused even with a right checksum.
-        for payload in ["1.5.a_b", "2.x.a_b", "2.5.", "2.5.a/b", "2.5"] {
+        for payload in [
+            "1.5.a_b",
+            "2.x.a_b",
+            "2.5.",
+            "2.5.a/b",
+            "2.5",
+            "2.0.5.a_b",
+            "2.101.5.a_b",
+            "2.x.5.a_b",
+            "2.20.5.a.b",
+        ] {
             let mut bytes = payload.as_bytes().to_vec();
             bytes.extend_from_slice(&check("l", payload));
             assert_eq!(

@@ -15,7 +15,20 @@ use serde_json::Value;
 /// `{"error": "...", "error_description": "...", "details": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Stable snake_case code, e.g. `invalid_token`.
+    /// Stable snake_case code, e.g. `invalid_token`. Clients branch on it, never on the
+    /// description. The codes, by status:
+    /// - 400 `invalid_request`, `invalid_query`, `malformed_json`, `malformed_body`, `bad_request`,
+    ///   and on `/oauth/token` RFC 6749's `unsupported_grant_type`, `invalid_scope`,
+    ///   `unauthorized_client`;
+    /// - 401 `invalid_token` (`/v2`), `invalid_client` (`/oauth/*`), `unauthorized` (`/admin`);
+    /// - 403 `insufficient_scope`; 404 `not_found`; 405 `method_not_allowed`;
+    /// - 409 `conflict`: **final**, the record's state forbids the change ("already closed",
+    ///   "not a draft"), so retrying the same request cannot succeed;
+    /// - 409 `busy`: **transient**, other writes to the record kept overtaking this one; nothing
+    ///   was written, retry after `Retry-After` seconds (also `details.retry_after`);
+    /// - 412 `precondition_failed`; 413 `payload_too_large`; 415 `unsupported_media_type`;
+    /// - 422 `validation_failed` (`details.field`), `idempotency_key_reused`;
+    /// - 429 `rate_limited` (`Retry-After`); 500 `internal_error`; 503 `service_unavailable`.
     pub error: String,
     /// A sentence for people.
     pub error_description: String,

@@ -102,8 +102,8 @@ impl HttpServiceFactory for Endpoint {
 }
 
 /// Adds to an OpenAPI document what [`Endpoint`] makes true of every path: a `405` answer
-/// with `Allow` on every operation, and a `HEAD` operation beside every `GET` (the same answer
-/// without a body). Paths under [`crate::http::PRIVATE_PREFIXES`] (`/v2`, `/admin`) also
+/// with `Allow` on every operation, and `HEAD` beside every `GET` (the same answer without a
+/// body; said in the `GET` operation's description). Paths under [`crate::http::PRIVATE_PREFIXES`] (`/v2`, `/admin`) also
 /// document `Cache-Control: no-store` on every response.
 pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::header::HeaderBuilder;
@@ -134,16 +134,14 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
         .description(Some("Always `no-store`."))
         .build();
     for (path, item) in openapi.paths.paths.iter_mut() {
-        if item.head.is_none() {
-            item.head = item.get.clone().map(|mut op| {
-                op.operation_id = op.operation_id.map(|id| format!("{id}_head"));
-                op.summary = op.summary.map(|s| format!("{s} (headers only)"));
-                for response in op.responses.responses.values_mut() {
-                    if let RefOr::T(r) = response {
-                        r.content.clear();
-                    }
-                }
-                op
+        // `HEAD` is said in the `GET` operation's description rather than listed as an
+        // operation of its own: a twin operation would make every client generator emit a
+        // `*_head` function nobody asked for.
+        if let Some(get) = item.get.as_mut() {
+            let head = "`HEAD` on this path answers the same status and headers without a body.";
+            get.description = Some(match get.description.take() {
+                Some(d) if !d.trim().is_empty() => format!("{}\n\n{head}", d.trim_end()),
+                _ => head.to_owned(),
             });
         }
         let store = crate::http::PRIVATE_PREFIXES

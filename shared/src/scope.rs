@@ -69,6 +69,27 @@ fn truncate_for_message(s: &str) -> String {
     }
 }
 
+/// The OpenAPI `Scope` component: a string enum of every wire name, so both documents (and
+/// the clients generated from them) know the closed set.
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A permission on the `/v2` API (see the OAuth 2.0 scheme's scopes).",
+            ))
+            .enum_values(Some(Scope::ALL.iter().map(|s| s.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scope {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Scope".into()
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -91,7 +91,7 @@ fn admin_token_matches(req: &HttpRequest, state: &AppState) -> bool {
 }
 
 /// Register an application. The `client_secret` is shown only in this answer.
-#[utoipa::path(post, path = "/admin/applications", tag = "admin", request_body = CreateApplication,
+#[utoipa::path(post, path = "/admin/applications", operation_id = "admin_applications_create", tag = "admin", request_body = CreateApplication,
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "Created; the secret is shown once", body = ApplicationWithSecret),
@@ -110,7 +110,7 @@ pub async fn create_application(
 }
 
 /// List applications.
-#[utoipa::path(get, path = "/admin/applications", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/applications", operation_id = "admin_applications_list", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, description = "Every application, newest first", body = List<ApplicationView>)))]
 pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let data = applications::list(&state.db, &Default::default()).await?;
@@ -118,7 +118,7 @@ pub async fn list_applications(_: Admin, state: web::Data<AppState>) -> Result<H
 }
 
 /// One application.
-#[utoipa::path(get, path = "/admin/applications/{client_id}", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/applications/{client_id}", operation_id = "admin_applications_retrieve", tag = "admin", security(("admin_token" = [])),
     params(("client_id" = String, Path)),
     responses((status = 200, body = ApplicationView), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_application(
@@ -130,7 +130,7 @@ pub async fn get_application(
 }
 
 /// Change name, description, scopes, tier or disabled.
-#[utoipa::path(patch, path = "/admin/applications/{client_id}", tag = "admin", request_body = PatchApplication,
+#[utoipa::path(patch, path = "/admin/applications/{client_id}", operation_id = "admin_applications_update", tag = "admin", request_body = PatchApplication,
     security(("admin_token" = [])), params(("client_id" = String, Path)),
     responses((status = 200, body = ApplicationView), (status = 404, body = shared::ErrorBody),
         (status = 422, body = shared::ErrorBody)))]
@@ -156,7 +156,7 @@ pub async fn patch_application(
 /// Issue a new secret. The old one works for `grace_period_seconds`, or — when that is
 /// omitted — until the new one is first used (at most 7 days), so a lost answer never locks the
 /// application out. `revoke_tokens: true` also refuses every token issued before now.
-#[utoipa::path(post, path = "/admin/applications/{client_id}/rotate-secret", tag = "admin",
+#[utoipa::path(post, path = "/admin/applications/{client_id}/rotate-secret", operation_id = "admin_applications_rotate_secret", tag = "admin",
     request_body(content = Option<RotateSecret>), security(("admin_token" = [])), params(("client_id" = String, Path)),
     responses((status = 200, body = ApplicationWithSecret), (status = 404, body = shared::ErrorBody),
         (status = 409, description = "Rotated concurrently by another request; nothing changed", body = shared::ErrorBody),
@@ -182,7 +182,7 @@ pub async fn rotate_secret(
 
 /// Refuse every token issued to the application before now (e.g. after a leaked secret). The
 /// resource API refuses them within the revocation bound; introspection says inactive at once.
-#[utoipa::path(post, path = "/admin/applications/{client_id}/revoke-tokens", tag = "admin",
+#[utoipa::path(post, path = "/admin/applications/{client_id}/revoke-tokens", operation_id = "admin_applications_revoke_tokens", tag = "admin",
     security(("admin_token" = [])), params(("client_id" = String, Path)),
     responses((status = 204, description = "Every earlier token is revoked"),
         (status = 404, body = shared::ErrorBody)))]
@@ -197,7 +197,7 @@ pub async fn revoke_tokens(
 }
 
 /// Delete an application; its tokens stop working.
-#[utoipa::path(delete, path = "/admin/applications/{client_id}", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(delete, path = "/admin/applications/{client_id}", operation_id = "admin_applications_delete", tag = "admin", security(("admin_token" = [])),
     params(("client_id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = shared::ErrorBody)))]
 pub async fn delete_application(
@@ -211,7 +211,7 @@ pub async fn delete_application(
 }
 
 /// Create an API key. The `key` is shown only in this answer.
-#[utoipa::path(post, path = "/admin/api-keys", tag = "admin", request_body = CreateApiKey,
+#[utoipa::path(post, path = "/admin/api-keys", operation_id = "admin_api_keys_create", tag = "admin", request_body = CreateApiKey,
     security(("admin_token" = [])),
     responses((status = 201, body = ApiKeyWithSecret),
         (status = 422, description = "validation_failed", body = shared::ErrorBody)))]
@@ -230,7 +230,7 @@ pub async fn create_api_key(
 }
 
 /// List API keys, newest first.
-#[utoipa::path(get, path = "/admin/api-keys", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/api-keys", operation_id = "admin_api_keys_list", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, description = "Every API key, newest first", body = List<ApiKeyView>)))]
 pub async fn list_api_keys(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let data = api_keys::list(&state.db, &Default::default()).await?;
@@ -238,7 +238,7 @@ pub async fn list_api_keys(_: Admin, state: web::Data<AppState>) -> Result<HttpR
 }
 
 /// One API key.
-#[utoipa::path(get, path = "/admin/api-keys/{id}", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/api-keys/{id}", operation_id = "admin_api_keys_retrieve", tag = "admin", security(("admin_token" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = ApiKeyView), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_api_key(
@@ -250,7 +250,7 @@ pub async fn get_api_key(
 }
 
 /// Revoke an API key.
-#[utoipa::path(delete, path = "/admin/api-keys/{id}", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(delete, path = "/admin/api-keys/{id}", operation_id = "admin_api_keys_revoke", tag = "admin", security(("admin_token" = [])),
     params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = shared::ErrorBody)))]
 pub async fn revoke_api_key(
@@ -301,6 +301,7 @@ impl AuditQuery {
 pub struct AuditPagination {
     pub limit: i64,
     /// Pass as `before` for the next page.
+    #[schema(required = true)]
     pub next_before: Option<i64>,
 }
 
@@ -312,7 +313,7 @@ pub struct AuditPage {
 
 /// The audit trail, newest first: every credential and operator event from the admin API, the
 /// CLI and the console. Filters combine; `before` pages back through older events.
-#[utoipa::path(get, path = "/admin/audit-events", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/audit-events", operation_id = "admin_audit_events_list", tag = "admin", security(("admin_token" = [])),
     params(AuditQuery),
     responses((status = 200, body = AuditPage),
         (status = 400, description = "invalid_query", body = shared::ErrorBody),
@@ -361,7 +362,7 @@ pub async fn list_audit_events(
 /// The audit trail as JSON lines (`application/x-ndjson`), oldest first, with the same filters
 /// (`before` and `limit` do not apply): one event per line, for examiners. Streamed in batches,
 /// so any length is served in bounded memory.
-#[utoipa::path(get, path = "/admin/audit-events/export", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/audit-events/export", operation_id = "admin_audit_events_export", tag = "admin", security(("admin_token" = [])),
     params(AuditQuery),
     responses((status = 200, description = "One event per line", content_type = "application/x-ndjson", body = String),
         (status = 400, description = "invalid_query", body = shared::ErrorBody),

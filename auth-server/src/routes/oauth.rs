@@ -15,7 +15,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Serialize;
-use serde_json::json;
 use shared::{ScopeSet, Secret};
 use utoipa::ToSchema;
 
@@ -49,6 +48,61 @@ pub struct TokenRequest {
     client_id: Option<String>,
     /// With `client_secret_post` only.
     client_secret: Option<String>,
+}
+
+/// The form fields of `POST /oauth/introspect` (RFC 7662 §2.1) and `POST /oauth/revoke`
+/// (RFC 7009 §2.1) (documentation only, parsed by hand like the token request's).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenHintRequest {
+    /// The access token.
+    token: String,
+    /// `access_token` (the only kind this server issues); optional.
+    token_type_hint: Option<String>,
+    /// With `client_secret_post`; beside HTTP Basic it may repeat the Basic user.
+    client_id: Option<String>,
+    /// With `client_secret_post` only.
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true` (`scope` cut
+/// to the application's current scopes). A member is absent, never `null`, when inactive.
+#[derive(Serialize, ToSchema)]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^Bearer$", nullable = false)]
+    pub token_type: Option<&'static str>,
+    /// Space-delimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub iss: Option<String>,
+    /// Seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub iat: Option<i64>,
+    /// Seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub jti: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub env: Option<shared::Environment>,
 }
 
 /// Parses an `application/x-www-form-urlencoded` body. A repeated parameter is
@@ -183,7 +237,7 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
 }
 
 /// Client-credentials grant.
-#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/token", operation_id = "oauth_token", tag = "oauth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_secret_basic" = [])),
     responses(
@@ -249,11 +303,11 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
 }
 
 /// Token introspection for resource servers and clients.
-#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "`token` and optional `token_type_hint`"),
+#[utoipa::path(post, path = "/oauth/introspect", operation_id = "oauth_introspect", tag = "oauth",
+    request_body(content = TokenHintRequest, content_type = "application/x-www-form-urlencoded"),
     security(("client_secret_basic" = [])),
     responses(
-        (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims, with `scope` cut to the application's current scopes. A client sees only its own tokens unless its application has `introspection: true`."),
+        (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims, with `scope` cut to the application's current scopes. A client sees only its own tokens unless its application has `introspection: true`.", body = IntrospectionResponse),
         (status = 400, description = "invalid_request", body = shared::ErrorBody)))]
 pub async fn introspect(
     state: web::Data<AppState>,
@@ -271,30 +325,42 @@ pub async fn introspect(
         .introspect(creds, &token, now_micros(), Instant::now())
         .await?;
     let Introspection::Active { claims, scope } = answer else {
-        return Ok(no_store(HttpResponse::Ok()).json(json!({ "active": false })));
+        return Ok(no_store(HttpResponse::Ok()).json(IntrospectionResponse {
+            active: false,
+            token_type: None,
+            scope: None,
+            client_id: None,
+            sub: None,
+            aud: None,
+            iss: None,
+            iat: None,
+            exp: None,
+            jti: None,
+            env: None,
+        }));
     };
-    Ok(no_store(HttpResponse::Ok()).json(json!({
-        "active": true,
-        "token_type": "Bearer",
-        "scope": scope.to_delimited(),
-        "client_id": claims.client_id,
-        "sub": claims.sub,
-        "aud": claims.aud,
-        "iss": claims.iss,
-        "iat": claims.iat,
-        "exp": claims.exp,
-        "jti": claims.jti,
-        "env": claims.env,
-    })))
+    Ok(no_store(HttpResponse::Ok()).json(IntrospectionResponse {
+        active: true,
+        token_type: Some("Bearer"),
+        scope: Some(scope.to_delimited()),
+        client_id: Some(claims.client_id),
+        sub: Some(claims.sub),
+        aud: Some(claims.aud),
+        iss: Some(claims.iss),
+        iat: Some(claims.iat),
+        exp: Some(claims.exp),
+        jti: Some(claims.jti),
+        env: Some(claims.env),
+    }))
 }
 
 /// Token revocation. A client may revoke only its own tokens; an invalid or unknown token is
 /// answered 200 as RFC 7009 §2.2 requires.
-#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "`token` and optional `token_type_hint`"),
+#[utoipa::path(post, path = "/oauth/revoke", operation_id = "oauth_revoke", tag = "oauth",
+    request_body(content = TokenHintRequest, content_type = "application/x-www-form-urlencoded"),
     security(("client_secret_basic" = [])),
     responses(
-        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2); no body."),
         (status = 400, description = "invalid_request, or unauthorized_client for another client's token", body = shared::ErrorBody)))]
 pub async fn revoke(
     state: web::Data<AppState>,

@@ -2,14 +2,61 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 use shared::Scope;
+use utoipa::ToSchema;
 
 use super::AppState;
 
+/// An RFC 7517 JWK set. Documentation of what `service::signing` writes (its `jwks_json`); the
+/// conformance run checks the served set against it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct JwkSet {
+    /// The current key and retired keys whose tokens may still be live.
+    keys: Vec<Jwk>,
+}
+
+/// One Ed25519 public key (RFC 8037).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Jwk {
+    #[schema(value_type = String, pattern = "^OKP$")]
+    kty: String,
+    #[schema(value_type = String, pattern = "^Ed25519$")]
+    crv: String,
+    /// The public key, base64url.
+    x: String,
+    /// The key id a token's header names.
+    kid: String,
+    #[schema(rename = "use", value_type = String, pattern = "^sig$")]
+    use_: String,
+    #[schema(value_type = String, pattern = "^EdDSA$")]
+    alg: String,
+}
+
+/// RFC 8414 authorization-server metadata.
+#[derive(Serialize, ToSchema)]
+pub struct Metadata {
+    issuer: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    revocation_endpoint: String,
+    introspection_endpoint: String,
+    grant_types_supported: Vec<&'static str>,
+    response_types_supported: Vec<&'static str>,
+    token_endpoint_auth_methods_supported: Vec<&'static str>,
+    revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    #[schema(value_type = Vec<Scope>)]
+    scopes_supported: Vec<&'static str>,
+    /// A page for people (RFC 8414 §2); it reads `/openapi.json`.
+    service_documentation: String,
+}
+
 /// The public keys tokens are signed with, including retired keys whose tokens may still be live.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
-    responses((status = 200, description = "RFC 7517 JWK set", content_type = "application/json")))]
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "jwks_retrieve", tag = "discovery",
+    responses((status = 200, description = "RFC 7517 JWK set", body = JwkSet, content_type = "application/json")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current();
     HttpResponse::Ok()
@@ -19,31 +66,30 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// RFC 8414 authorization-server metadata.
-#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
-    responses((status = 200, description = "RFC 8414 metadata", content_type = "application/json")))]
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", operation_id = "metadata_retrieve", tag = "discovery",
+    responses((status = 200, description = "RFC 8414 metadata", body = Metadata, content_type = "application/json")))]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let iss = &state.config.issuer;
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let auth_methods = vec!["client_secret_basic", "client_secret_post"];
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(json!({
-            "issuer": iss,
-            "token_endpoint": format!("{iss}/oauth/token"),
-            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
-            "revocation_endpoint": format!("{iss}/oauth/revoke"),
-            "introspection_endpoint": format!("{iss}/oauth/introspect"),
-            "grant_types_supported": ["client_credentials"],
+        .json(Metadata {
+            issuer: iss.clone(),
+            token_endpoint: format!("{iss}/oauth/token"),
+            jwks_uri: format!("{iss}/.well-known/jwks.json"),
+            revocation_endpoint: format!("{iss}/oauth/revoke"),
+            introspection_endpoint: format!("{iss}/oauth/introspect"),
+            grant_types_supported: vec!["client_credentials"],
             // RFC 8414 §2 requires this member and a non-empty array. This server has no
             // authorization endpoint and issues nothing through the browser, so it publishes
             // only `none` (OAuth 2.0 Multiple Response Type Encoding Practices §4: the response
             // carries no code and no token) rather than claim `code` or `token`, which it does
             // not support. `grant_types_supported` says what it does support.
-            "response_types_supported": ["none"],
-            "token_endpoint_auth_methods_supported": auth_methods,
-            "revocation_endpoint_auth_methods_supported": auth_methods,
-            "introspection_endpoint_auth_methods_supported": auth_methods,
-            "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            // A page for people (RFC 8414 §2); it reads `/openapi.json`.
-            "service_documentation": format!("{iss}/docs"),
-        }))
+            response_types_supported: vec!["none"],
+            token_endpoint_auth_methods_supported: auth_methods.clone(),
+            revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+            introspection_endpoint_auth_methods_supported: auth_methods,
+            scopes_supported: Scope::ALL.iter().map(|s| s.as_str()).collect(),
+            service_documentation: format!("{iss}/docs"),
+        })
 }

@@ -23,9 +23,12 @@ pub struct CreateApiKey {
     pub name: String,
     pub description: Option<String>,
     /// `sandbox` or `live` (required: contract §3.4).
+    #[schema(value_type = Environment)]
     pub environment: String,
+    #[schema(value_type = Vec<shared::Scope>)]
     pub scopes: Vec<String>,
     /// Rate-limit tier (default `standard`).
+    #[schema(value_type = Option<Tier>)]
     pub tier: Option<String>,
     /// RFC 3339; must be in the future.
     pub expires_at: Option<String>,
@@ -33,22 +36,27 @@ pub struct CreateApiKey {
 
 /// An API key as the admin API shows it. Never the key or its digest.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ApiKey)]
 pub struct ApiKeyView {
     pub id: String,
     pub name: String,
     pub description: String,
     pub environment: Environment,
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<shared::Scope>)]
     pub scopes: ScopeSet,
     pub tier: Tier,
     pub masked_token: String,
+    #[schema(required = true)]
     pub expires_at: Option<String>,
+    #[schema(required = true)]
     pub last_used_at: Option<String>,
     pub created_at: String,
+    #[schema(required = true)]
     pub revoked_at: Option<String>,
     /// The console operator who owns it (a developer's own sandbox key); absent for
     /// ops-managed keys. An additive field beside the contract's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub owner_id: Option<String>,
 }
 

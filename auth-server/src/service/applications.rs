@@ -26,10 +26,13 @@ pub struct CreateApplication {
     pub name: String,
     pub description: Option<String>,
     /// Scope names the application may request.
+    #[schema(value_type = Vec<Scope>)]
     pub scopes: Vec<String>,
     /// `sandbox` (the default, `Environment::DEFAULT_FOR_NEW_CREDENTIALS`) or `live`.
+    #[schema(value_type = Option<Environment>)]
     pub environment: Option<String>,
     /// Rate-limit tier (default `standard`).
+    #[schema(value_type = Option<Tier>)]
     pub tier: Option<String>,
     /// May introspect tokens of other applications (RFC 7662 §4; default false).
     pub introspection: Option<bool>,
@@ -41,7 +44,9 @@ pub struct CreateApplication {
 pub struct PatchApplication {
     pub name: Option<String>,
     pub description: Option<String>,
+    #[schema(value_type = Option<Vec<Scope>>)]
     pub scopes: Option<Vec<String>>,
+    #[schema(value_type = Option<Tier>)]
     pub tier: Option<String>,
     pub disabled: Option<bool>,
     pub introspection: Option<bool>,
@@ -61,11 +66,12 @@ pub struct RotateSecret {
 
 /// An application as the admin API shows it. Never a secret or a hash.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Application)]
 pub struct ApplicationView {
     pub client_id: String,
     pub name: String,
     pub description: String,
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<Scope>)]
     pub scopes: ScopeSet,
     pub environment: Environment,
     pub tier: Tier,
@@ -78,16 +84,19 @@ pub struct ApplicationView {
     /// May introspect tokens of other applications.
     pub introspection: bool,
     /// Tokens issued before this instant are refused (RFC 3339), if "revoke all tokens" was used.
+    #[schema(format = DateTime, required = true)]
     pub tokens_not_before: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// The console operator who owns it (a developer's own sandbox application); absent for
     /// ops-managed applications. An additive field beside the contract's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub owner_id: Option<String>,
     /// When it was last issued a token (RFC 3339; written in batches, so it may lag by
     /// `LAST_USED_FLUSH_SECS`); absent if never. An additive field beside the contract's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_token_at: Option<String>,
 }
 

@@ -278,6 +278,25 @@ pub struct AuditEvent {
     pub fields: serde_json::Value,
 }
 
+/// The OpenAPI `AuditOutcome` component: the strings [`Outcome::as_str`] writes.
+impl utoipa::PartialSchema for Outcome {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(
+                [Outcome::Success, Outcome::Denied, Outcome::Failed].map(Outcome::as_str),
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Outcome {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "AuditOutcome".into()
+    }
+}
+
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -608,6 +627,7 @@ impl AuditAggregator {
 
 /// One event as the admin API, the console and the export show it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditEventView {
     /// Position in the chain, from 1.
     pub seq: i64,
@@ -622,8 +642,10 @@ pub struct AuditEventView {
     /// `<object>.<verb>`, e.g. `api_key.create`.
     pub action: String,
     pub target: String,
+    #[schema(required = true)]
     pub source: Option<String>,
     /// `success`, `denied` or `failed`.
+    #[schema(value_type = Outcome)]
     pub outcome: String,
     /// The changed fields; never a secret.
     #[schema(value_type = Object)]

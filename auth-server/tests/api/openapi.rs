@@ -32,7 +32,7 @@ fn has_header(response: &Value, name: &str) -> bool {
 #[actix_web::test]
 async fn every_admin_operation_documents_and_answers_401_without_the_token() {
     let app = spawn_app().await;
-    let doc: Value = app.get_json("/openapi.json").await;
+    let doc = shared::openapi::inline_components(&app.get_json("/openapi.json").await);
     let admin = operations(&doc, "/admin/");
     assert!(admin.len() >= 12, "{} admin operations", admin.len());
     for (method, path, op) in admin {
@@ -69,7 +69,7 @@ async fn every_admin_operation_documents_and_answers_401_without_the_token() {
 #[actix_web::test]
 async fn every_oauth_operation_documents_client_authentication_failures() {
     let app = spawn_app().await;
-    let doc: Value = app.get_json("/openapi.json").await;
+    let doc = shared::openapi::inline_components(&app.get_json("/openapi.json").await);
     let oauth = operations(&doc, "/oauth/");
     assert_eq!(oauth.len(), 3);
     for (method, path, op) in oauth {
@@ -98,7 +98,7 @@ async fn every_oauth_operation_documents_client_authentication_failures() {
 #[actix_web::test]
 async fn servers_is_the_issuer_and_admin_lists_are_documented_as_answered() {
     let app = spawn_app().await;
-    let doc: Value = app.get_json("/openapi.json").await;
+    let doc = shared::openapi::inline_components(&app.get_json("/openapi.json").await);
     assert_eq!(doc["servers"][0]["url"], ISSUER);
     let list = &doc["paths"]["/admin/api-keys"]["get"]["responses"]["200"]["content"]
         ["application/json"]["schema"];
@@ -145,4 +145,122 @@ async fn docs_are_served_from_the_binary_with_a_self_only_csp() {
     })
     .await
     .unwrap();
+}
+
+/// The document as `auth-server openapi` prints it (no server needed).
+fn built() -> Value {
+    auth_server::openapi::document(shared::config::DEFAULT_ISSUER)
+}
+
+/// The SDK generators read `sdks/openapi/auth-server.json`: it must be what the code builds.
+#[test]
+fn the_committed_document_is_what_the_code_builds() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sdks/openapi/auth-server.json"
+    );
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(
+        committed == built(),
+        "{path} is stale; refresh it with: scripts/lint-openapi.sh (then commit sdks/openapi/)"
+    );
+}
+
+/// operationIds, public routes with `security: []`, typed answers of introspection, JWKS and
+/// metadata, and the shared `Environment`, `Tier` and `Scope` components in the bodies.
+#[test]
+fn operation_ids_public_routes_and_shared_components() {
+    let doc = built();
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        assert!(item.get("head").is_none(), "HEAD {path} is listed");
+        for (method, op) in item.as_object().unwrap() {
+            ids.push(op["operationId"].as_str().unwrap().to_owned());
+            let public = !path.starts_with("/admin/") && !path.starts_with("/oauth/");
+            if public {
+                assert_eq!(op["security"], serde_json::json!([]), "{method} {path}");
+            }
+        }
+    }
+    ids.sort();
+    let mut expected = vec![
+        "healthz_retrieve",
+        "readyz_retrieve",
+        "oauth_token",
+        "oauth_introspect",
+        "oauth_revoke",
+        "jwks_retrieve",
+        "metadata_retrieve",
+        "admin_applications_create",
+        "admin_applications_list",
+        "admin_applications_retrieve",
+        "admin_applications_update",
+        "admin_applications_rotate_secret",
+        "admin_applications_revoke_tokens",
+        "admin_applications_delete",
+        "admin_api_keys_create",
+        "admin_api_keys_list",
+        "admin_api_keys_retrieve",
+        "admin_api_keys_revoke",
+        "admin_audit_events_list",
+        "admin_audit_events_export",
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let schema_of = |path: &str, method: &str| {
+        doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .clone()
+    };
+    assert_eq!(
+        schema_of("/oauth/introspect", "post"),
+        "#/components/schemas/IntrospectionResponse"
+    );
+    assert_eq!(
+        schema_of("/.well-known/jwks.json", "get"),
+        "#/components/schemas/JwkSet"
+    );
+    assert_eq!(
+        schema_of("/.well-known/oauth-authorization-server", "get"),
+        "#/components/schemas/Metadata"
+    );
+    for path in ["/oauth/introspect", "/oauth/revoke"] {
+        let body = &doc["paths"][path]["post"]["requestBody"]["content"]
+            ["application/x-www-form-urlencoded"]["schema"]["$ref"];
+        assert_eq!(body, "#/components/schemas/TokenHintRequest", "{path}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    let text = |v: &Value| v.to_string();
+    for (schema, field, component) in [
+        ("CreateApplication", "environment", "Environment"),
+        ("CreateApplication", "tier", "Tier"),
+        ("CreateApplication", "scopes", "Scope"),
+        ("PatchApplication", "tier", "Tier"),
+        ("PatchApplication", "scopes", "Scope"),
+        ("CreateApiKey", "environment", "Environment"),
+        ("CreateApiKey", "tier", "Tier"),
+        ("CreateApiKey", "scopes", "Scope"),
+        ("Application", "scopes", "Scope"),
+        ("ApiKey", "scopes", "Scope"),
+        ("IntrospectionResponse", "env", "Environment"),
+        ("Metadata", "scopes_supported", "Scope"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert!(
+            text(property).contains(&format!("#/components/schemas/{component}")),
+            "{schema}.{field}: {property}"
+        );
+    }
+    assert_eq!(
+        schemas["Scope"]["enum"].as_array().unwrap().len(),
+        shared::Scope::ALL.len()
+    );
+    assert_eq!(
+        schemas["List_Application"]["properties"]["data"]["items"]["$ref"],
+        "#/components/schemas/Application"
+    );
+    assert_eq!(
+        schemas["ApiKey"]["properties"]["created_at"]["format"],
+        "date-time"
+    );
 }

@@ -38,7 +38,8 @@ use self::tokens::TokenCache;
 use crate::db::{EnvDb, Scoped};
 use shared::throttle::FailureThrottle;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// What kind of credential a request was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalType {
     Application,

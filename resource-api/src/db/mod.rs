@@ -651,6 +651,7 @@ mod tests {
             let last = &rows[99];
             cursor = Some(crate::pagination::encode(
                 n,
+                100,
                 &Keyset::new(last.created_at, &last.id),
                 &list,
             ));

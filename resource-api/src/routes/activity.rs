@@ -12,7 +12,7 @@ use crate::pagination::Lists;
 use crate::service::activity::{self, AlertQuery, AlertView, TransactionQuery, TransactionView};
 
 /// Transactions (filters `subject_id`, `from`, `to`), newest first.
-#[utoipa::path(get, path = "/v2/transactions", tag = "activity", params(TransactionQuery), security(("bearer" = ["transactions:read"])),
+#[utoipa::path(get, path = "/v2/transactions", operation_id = "transactions_list", tag = "transactions", params(TransactionQuery), security(("bearer" = ["transactions:read"])),
     responses((status = 200, description = "A page of transactions, newest first", body = Page<TransactionView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page"))), (status = 400, body = shared::ErrorBody)))]
 pub async fn transactions(
     _: Authorized<need::TransactionsRead>,
@@ -26,7 +26,7 @@ pub async fn transactions(
 }
 
 /// Alerts (filters `status`, `severity`, `subject_id`), newest first.
-#[utoipa::path(get, path = "/v2/alerts", tag = "activity", params(AlertQuery), security(("bearer" = ["alerts:read"])),
+#[utoipa::path(get, path = "/v2/alerts", operation_id = "alerts_list", tag = "alerts", params(AlertQuery), security(("bearer" = ["alerts:read"])),
     responses((status = 200, description = "A page of alerts, newest first", body = Page<AlertView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page"))), (status = 400, body = shared::ErrorBody)))]
 pub async fn alerts(
     _: Authorized<need::AlertsRead>,

@@ -9,13 +9,13 @@ use super::AppState;
 use crate::auth::Authenticator;
 
 /// Process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is up")))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz_retrieve", tag = "health", responses((status = 200, description = "The process is up", body = shared::openapi::HealthStatus)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// Ready: the database answers and the authorization server's keys are loaded.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "Ready"), (status = 503, body = shared::ErrorBody)))]
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz_retrieve", tag = "health", responses((status = 200, description = "Ready", body = shared::openapi::HealthStatus), (status = 503, body = shared::ErrorBody)))]
 pub async fn readyz(
     state: Data<AppState>,
     authn: Data<Authenticator>,

@@ -20,7 +20,7 @@ use crate::service::subjects::{self, CreateSubject, PatchSubject, SubjectView};
 use crate::service::watchlist::Scoring;
 
 /// List subjects.
-#[utoipa::path(get, path = "/v2/subjects", tag = "subjects", params(PageQuery), security(("bearer" = ["subjects:read"])),
+#[utoipa::path(get, path = "/v2/subjects", operation_id = "subjects_list", tag = "subjects", params(PageQuery), security(("bearer" = ["subjects:read"])),
     responses((status = 200, description = "A page of subjects", body = Page<SubjectView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page")))))]
 pub async fn list_subjects(
     _: Authorized<need::SubjectsRead>,
@@ -34,7 +34,7 @@ pub async fn list_subjects(
 }
 
 /// A subject's profile with its risk score and level.
-#[utoipa::path(get, path = "/v2/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("bearer" = ["subjects:read"])),
+#[utoipa::path(get, path = "/v2/subjects/{id}", operation_id = "subjects_retrieve", tag = "subjects", params(("id" = String, Path)), security(("bearer" = ["subjects:read"])),
     responses((status = 200, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_subject(
     _: Authorized<need::SubjectsRead>,
@@ -48,7 +48,7 @@ pub async fn get_subject(
 }
 
 /// Create a subject; its risk is scored at once.
-#[utoipa::path(post, path = "/v2/subjects", tag = "subjects", request_body = CreateSubject, security(("bearer" = ["subjects:write"])),
+#[utoipa::path(post, path = "/v2/subjects", operation_id = "subjects_create", tag = "subjects", request_body = CreateSubject, security(("bearer" = ["subjects:write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
     responses((status = 201, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of the new record"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
         (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody),
@@ -67,11 +67,11 @@ pub async fn create_subject(
 }
 
 /// Change a subject; its risk is scored again.
-#[utoipa::path(patch, path = "/v2/subjects/{id}", tag = "subjects", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchSubject,
+#[utoipa::path(patch, path = "/v2/subjects/{id}", operation_id = "subjects_update", tag = "subjects", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchSubject,
     security(("bearer" = ["subjects:write"])),
     responses((status = 200, body = SubjectView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
-        (status = 409, description = "Changed concurrently while it was being screened; retry", body = shared::ErrorBody),
+        (status = 409, description = "`busy`: changed concurrently while it was being screened; retry.", body = shared::ErrorBody),
         (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody), (status = 422, body = shared::ErrorBody),
         (status = 503, description = SCORING_BUSY, body = shared::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying (when every scoring turn was taken)")))))]
 pub async fn patch_subject(

@@ -20,7 +20,7 @@ use crate::service::watchlist::{
 };
 
 /// List watchlist entries.
-#[utoipa::path(get, path = "/v2/watchlist", tag = "watchlist", params(PageQuery), security(("bearer" = ["watchlist:read"])),
+#[utoipa::path(get, path = "/v2/watchlist", operation_id = "watchlist_list", tag = "watchlist", params(PageQuery), security(("bearer" = ["watchlist:read"])),
     responses((status = 200, description = "A page of watchlist entries", body = Page<EntryView>, headers(("Link" = String, description = "`<URL with ?cursor=…>; rel=\"next\"` (RFC 8288) when there is a next page")))))]
 pub async fn list_watchlist(
     _: Authorized<need::WatchlistRead>,
@@ -34,7 +34,7 @@ pub async fn list_watchlist(
 }
 
 /// One watchlist entry.
-#[utoipa::path(get, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path)), security(("bearer" = ["watchlist:read"])),
+#[utoipa::path(get, path = "/v2/watchlist/{id}", operation_id = "watchlist_retrieve", tag = "watchlist", params(("id" = String, Path)), security(("bearer" = ["watchlist:read"])),
     responses((status = 200, body = EntryView, headers(("ETag" = String, description = "Strong entity tag of this version of the record"))), (status = 404, body = shared::ErrorBody)))]
 pub async fn get_watchlist(
     _: Authorized<need::WatchlistRead>,
@@ -48,7 +48,7 @@ pub async fn get_watchlist(
 }
 
 /// Screen a name against the watchlist: tolerant of case, accents, word order and small misspellings.
-#[utoipa::path(post, path = "/v2/watchlist/screen", tag = "watchlist", request_body = ScreenRequest, security(("bearer" = ["watchlist:read"])),
+#[utoipa::path(post, path = "/v2/watchlist/screen", operation_id = "watchlist_screen", tag = "watchlist", request_body = ScreenRequest, security(("bearer" = ["watchlist:read"])),
     responses((status = 200, body = ScreenResponse), (status = 422, body = shared::ErrorBody),
         (status = 503, description = SCORING_BUSY, body = shared::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying (when every scoring turn was taken)")))))]
 pub async fn screen(
@@ -65,7 +65,7 @@ pub async fn screen(
 pub const SCORING_BUSY: &str = "`service_unavailable`: every scoring turn stayed taken for a second (`Retry-After`, `details.retry_after`), or credentials cannot be verified or the database does not answer right now; retry shortly.";
 
 /// Add a watchlist entry.
-#[utoipa::path(post, path = "/v2/watchlist", tag = "watchlist", request_body = CreateEntry, security(("bearer" = ["watchlist:write"])),
+#[utoipa::path(post, path = "/v2/watchlist", operation_id = "watchlist_create", tag = "watchlist", request_body = CreateEntry, security(("bearer" = ["watchlist:write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential")),
     responses((status = 201, body = EntryView, headers(("ETag" = String, description = "Strong entity tag of the new record"), ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))),
         (status = 400, description = "Malformed `Idempotency-Key`", body = shared::ErrorBody), (status = 422, description = "Invalid field, or `idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody)))]
@@ -82,7 +82,7 @@ pub async fn create_watchlist(
 }
 
 /// Change a watchlist entry.
-#[utoipa::path(patch, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchEntry,
+#[utoipa::path(patch, path = "/v2/watchlist/{id}", operation_id = "watchlist_update", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), request_body = PatchEntry,
     security(("bearer" = ["watchlist:write"])),
     responses((status = 200, body = EntryView, headers(("ETag" = String, description = "Strong entity tag of the record after the change"))),
         (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody),
@@ -99,14 +99,20 @@ pub async fn patch_watchlist(
 }
 
 /// Remove a watchlist entry.
-#[utoipa::path(delete, path = "/v2/watchlist/{id}", tag = "watchlist", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["watchlist:write"])),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
+#[utoipa::path(delete, path = "/v2/watchlist/{id}", operation_id = "watchlist_delete", tag = "watchlist", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential"), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["watchlist:write"])),
+    responses((status = 204, description = "Deleted (or, with `Idempotency-Key`, the stored answer of the first delete)", headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))), (status = 422, description = "`idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn delete_watchlist(
-    _: Authorized<need::WatchlistWrite>,
+    auth: Authorized<need::WatchlistWrite>,
     repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
+    key: IdempotencyKey,
 ) -> Result<HttpResponse> {
-    watchlist::delete(&repo, &id, if_match).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let idem = key.bind(&auth, &format!("DELETE /v2/watchlist/{id}"), &());
+    Ok(
+        match watchlist::delete(&repo, &id, if_match, idem, now_micros()).await? {
+            Some(replayed) => replayed.respond(),
+            None => HttpResponse::NoContent().finish(),
+        },
+    )
 }

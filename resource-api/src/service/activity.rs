@@ -18,9 +18,13 @@ pub struct TransactionQuery {
     pub from: Option<String>,
     /// RFC 3339; transactions at or before.
     pub to: Option<String>,
+    /// The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`.
     pub page: Option<String>,
+    /// Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+    /// walk used (a `page_size` sent with a cursor replaces it).
     pub page_size: Option<String>,
-    /// `pagination.next_cursor` of the previous page (with the same filters); not with `page`.
+    /// `pagination.next_cursor` of the previous page (with the same filters), which carries
+    /// its `page_size`; not with `page`.
     pub cursor: Option<String>,
 }
 
@@ -33,13 +37,18 @@ pub struct AlertQuery {
     #[param(value_type = Option<AlertSeverity>)]
     pub severity: Option<String>,
     pub subject_id: Option<String>,
+    /// The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`.
     pub page: Option<String>,
+    /// Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+    /// walk used (a `page_size` sent with a cursor replaces it).
     pub page_size: Option<String>,
-    /// `pagination.next_cursor` of the previous page (with the same filters); not with `page`.
+    /// `pagination.next_cursor` of the previous page (with the same filters), which carries
+    /// its `page_size`; not with `page`.
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Transaction)]
 pub struct TransactionView {
     pub id: String,
     pub subject_id: String,
@@ -52,9 +61,11 @@ pub struct TransactionView {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Alert)]
 pub struct AlertView {
     pub id: String,
     pub subject_id: String,
+    #[schema(required = true)]
     pub transaction_id: Option<String>,
     pub alert_type: String,
     pub severity: AlertSeverity,

@@ -7,9 +7,9 @@ use serde_json::{json, Map, Value};
 use shared::db::DbConnection;
 use utoipa::ToSchema;
 
-use super::idempotency::{Created, IdempotentRequest};
+use super::idempotency::{Answer, Created, IdempotentRequest};
 use super::records::{self, check_id, Record};
-use crate::conditional::{IfMatch, Versioned};
+use crate::conditional::IfMatch;
 use crate::db::cases::{CaseEventRow, CaseFilters, CaseRow};
 use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::{self, new_id, Page, PageRequest};
@@ -39,14 +39,14 @@ pub struct PatchCase {
     pub subject_ids: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignCase {
     /// The investigator to assign; `null` unassigns.
     pub assignee: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseCase {
     pub resolution: String,
@@ -61,13 +61,18 @@ pub struct CaseQuery {
     pub assignee: Option<String>,
     #[param(value_type = Option<CasePriority>)]
     pub priority: Option<String>,
+    /// The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`.
     pub page: Option<String>,
+    /// Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+    /// walk used (a `page_size` sent with a cursor replaces it).
     pub page_size: Option<String>,
-    /// `pagination.next_cursor` of the previous page (with the same filters); not with `page`.
+    /// `pagination.next_cursor` of the previous page (with the same filters), which carries
+    /// its `page_size`; not with `page`.
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Case)]
 pub struct CaseView {
     pub id: String,
     pub reference: String,
@@ -75,11 +80,14 @@ pub struct CaseView {
     pub description: String,
     pub status: CaseStatus,
     pub priority: CasePriority,
+    #[schema(required = true)]
     pub assignee: Option<String>,
     pub subject_ids: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    #[schema(required = true)]
     pub closed_at: Option<String>,
+    #[schema(required = true)]
     pub resolution: Option<String>,
 }
 
@@ -106,6 +114,7 @@ impl Record for CaseRow {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CaseEvent)]
 pub struct CaseEventView {
     pub at: String,
     /// The client_id or API key id that made the change.
@@ -252,9 +261,10 @@ async fn modify<F>(
     actor: &str,
     id: &str,
     if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
     now: i64,
     change: F,
-) -> Result<Versioned<CaseView>>
+) -> Result<Answer<CaseView>>
 where
     F: Fn(&mut CaseRow, &Scoped, i64, &mut DbConnection) -> Result<CaseChange>
         + Send
@@ -262,11 +272,12 @@ where
         + 'static,
 {
     let actor = actor.to_owned();
-    let row = records::update(
+    records::transition(
         repo,
         id,
         if_match,
         now,
+        idem,
         move |row: &mut CaseRow, scoped, at, c| {
             let outcome = change(row, scoped, at, c)?;
             if outcome.is_some() {
@@ -281,8 +292,7 @@ where
             Ok(())
         },
     )
-    .await?;
-    Ok(records::versioned(&row))
+    .await
 }
 
 /// A change to an existing case: `PATCH`, `/assign` or `/close`.
@@ -311,19 +321,21 @@ impl From<CloseCase> for CaseWrite {
     }
 }
 
-/// Applies one [`CaseWrite`] by `actor`, with its history event (see [`modify`]).
+/// Applies one [`CaseWrite`] by `actor`, with its history event (see [`modify`]); with `idem`,
+/// answers the stored answer to the same request instead (`/assign` and `/close`).
 pub async fn write(
     repo: &EnvDb,
     actor: &str,
     id: &str,
     write: CaseWrite,
     if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
     now: i64,
-) -> Result<Versioned<CaseView>> {
+) -> Result<Answer<CaseView>> {
     match write {
-        CaseWrite::Patch(input) => patch(repo, actor, id, input, if_match, now).await,
-        CaseWrite::Assign(input) => assign(repo, actor, id, input, if_match, now).await,
-        CaseWrite::Close(input) => close(repo, actor, id, input, if_match, now).await,
+        CaseWrite::Patch(input) => patch(repo, actor, id, input, if_match, idem, now).await,
+        CaseWrite::Assign(input) => assign(repo, actor, id, input, if_match, idem, now).await,
+        CaseWrite::Close(input) => close(repo, actor, id, input, if_match, idem, now).await,
     }
 }
 
@@ -343,8 +355,9 @@ async fn patch(
     id: &str,
     input: PatchCase,
     if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
     now: i64,
-) -> Result<Versioned<CaseView>> {
+) -> Result<Answer<CaseView>> {
     let title = input
         .title
         .as_deref()
@@ -367,47 +380,55 @@ async fn patch(
         .map(domain::subject_ids)
         .transpose()?;
     let (status, priority) = (input.status, input.priority);
-    modify(repo, actor, id, if_match, now, move |row, scoped, _, c| {
-        ensure_open(row)?;
-        let mut changes = Map::new();
-        if let Some(t) = &title {
-            diff(&mut changes, "title", json!(row.title), json!(t));
-            row.title = t.clone();
-        }
-        if let Some(d) = &description {
-            diff(
-                &mut changes,
-                "description",
-                json!(row.description),
-                json!(d),
-            );
-            row.description = d.clone();
-        }
-        if let Some(s) = status {
-            diff(&mut changes, "status", json!(row.status), json!(s));
-            row.status = s;
-        }
-        if let Some(p) = priority {
-            diff(&mut changes, "priority", json!(row.priority), json!(p));
-            row.priority = p;
-        }
-        if let Some(ids) = &subject_ids {
-            if scoped.count_subjects(c, ids)? != ids.len() as i64 {
-                return Err(Error::validation(
-                    "subject_ids",
-                    "every subject_id must name a subject in this environment",
-                ));
+    modify(
+        repo,
+        actor,
+        id,
+        if_match,
+        idem,
+        now,
+        move |row, scoped, _, c| {
+            ensure_open(row)?;
+            let mut changes = Map::new();
+            if let Some(t) = &title {
+                diff(&mut changes, "title", json!(row.title), json!(t));
+                row.title = t.clone();
             }
-            diff(
-                &mut changes,
-                "subject_ids",
-                json!(ids_from_json(&row.subject_ids)),
-                json!(ids),
-            );
-            row.subject_ids = ids_to_json(ids);
-        }
-        Ok((!changes.is_empty()).then_some((CaseAction::Updated, changes)))
-    })
+            if let Some(d) = &description {
+                diff(
+                    &mut changes,
+                    "description",
+                    json!(row.description),
+                    json!(d),
+                );
+                row.description = d.clone();
+            }
+            if let Some(s) = status {
+                diff(&mut changes, "status", json!(row.status), json!(s));
+                row.status = s;
+            }
+            if let Some(p) = priority {
+                diff(&mut changes, "priority", json!(row.priority), json!(p));
+                row.priority = p;
+            }
+            if let Some(ids) = &subject_ids {
+                if scoped.count_subjects(c, ids)? != ids.len() as i64 {
+                    return Err(Error::validation(
+                        "subject_ids",
+                        "every subject_id must name a subject in this environment",
+                    ));
+                }
+                diff(
+                    &mut changes,
+                    "subject_ids",
+                    json!(ids_from_json(&row.subject_ids)),
+                    json!(ids),
+                );
+                row.subject_ids = ids_to_json(ids);
+            }
+            Ok((!changes.is_empty()).then_some((CaseAction::Updated, changes)))
+        },
+    )
     .await
 }
 
@@ -417,10 +438,11 @@ async fn assign(
     id: &str,
     input: AssignCase,
     if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
     now: i64,
-) -> Result<Versioned<CaseView>> {
+) -> Result<Answer<CaseView>> {
     let new = assignee(input.assignee.as_deref())?;
-    modify(repo, actor, id, if_match, now, move |row, _, _, _| {
+    modify(repo, actor, id, if_match, idem, now, move |row, _, _, _| {
         ensure_open(row)?;
         let mut changes = Map::new();
         diff(&mut changes, "assignee", json!(row.assignee), json!(new));
@@ -436,31 +458,40 @@ async fn close(
     id: &str,
     input: CloseCase,
     if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
     now: i64,
-) -> Result<Versioned<CaseView>> {
+) -> Result<Answer<CaseView>> {
     let resolution = domain::text("resolution", &input.resolution, true, 20_000)?;
-    modify(repo, actor, id, if_match, now, move |row, _, at, _| {
-        if row.status == CaseStatus::Closed {
-            return Err(Error::Conflict("The case is already closed.".into()));
-        }
-        let mut changes = Map::new();
-        diff(
-            &mut changes,
-            "status",
-            json!(row.status),
-            json!(CaseStatus::Closed),
-        );
-        diff(
-            &mut changes,
-            "resolution",
-            json!(row.resolution),
-            json!(resolution),
-        );
-        row.status = CaseStatus::Closed;
-        row.resolution = Some(resolution.clone());
-        row.closed_at = Some(at);
-        Ok(Some((CaseAction::Closed, changes)))
-    })
+    modify(
+        repo,
+        actor,
+        id,
+        if_match,
+        idem,
+        now,
+        move |row, _, at, _| {
+            if row.status == CaseStatus::Closed {
+                return Err(Error::Conflict("The case is already closed.".into()));
+            }
+            let mut changes = Map::new();
+            diff(
+                &mut changes,
+                "status",
+                json!(row.status),
+                json!(CaseStatus::Closed),
+            );
+            diff(
+                &mut changes,
+                "resolution",
+                json!(row.resolution),
+                json!(resolution),
+            );
+            row.status = CaseStatus::Closed;
+            row.resolution = Some(resolution.clone());
+            row.closed_at = Some(at);
+            Ok(Some((CaseAction::Closed, changes)))
+        },
+    )
     .await
 }
 

@@ -1,8 +1,11 @@
-//! Idempotent creates: `POST` on any `/v2` collection accepts an `Idempotency-Key` header.
+//! Idempotent writes: `POST` on any `/v2` collection, and the transitions (`/assign`, `/close`,
+//! `/submit`, `DELETE`), accept an `Idempotency-Key` header.
 //!
 //! The first successful answer to (credential, key) is stored in the same transaction as the
-//! record it describes, so a create can never be committed without its answer, even if the
-//! process dies before replying. The same key with the same request answers the stored
+//! write it describes, so a write can never be committed without its answer, even if the
+//! process dies before replying. A transition's stored answer is looked up before `If-Match`
+//! and before the record's state is checked: a retried close whose answer was lost gets the
+//! first 200 again, not 412 or 409. The same key with the same request answers the stored
 //! response again (same status, body and `ETag`, plus `Idempotent-Replayed: true`); with a
 //! different request (another body or another route) it is 422 `idempotency_key_reused`.
 //! Keys are per credential — an application's `client_id` or an API key's id — and kept
@@ -51,7 +54,8 @@ impl IdempotencyKey {
     }
 
     /// The key bound to the caller and the request, or `None` when no key was sent.
-    /// `route` names the operation (e.g. `POST /v2/cases`); `input` is the parsed body, so
+    /// `route` names the operation (e.g. `POST /v2/cases`, or `POST /v2/cases/<id>/close` with
+    /// the record's id, so a key reused on another record is refused); `input` is the parsed body, so
     /// that whitespace and field order do not make the same request look different.
     pub fn bind(
         &self,
@@ -106,12 +110,16 @@ pub struct IdempotentRequest {
     request_hash: String,
 }
 
-/// What a create answers: the new record, or the stored first answer to the same request.
+/// What an idempotent write answers: the record as written, or the stored first answer to the
+/// same request.
 #[derive(Debug)]
-pub enum Created<V> {
+pub enum Answer<V> {
     New(Versioned<V>),
     Replayed(StoredAnswer),
 }
+
+/// What a create answers.
+pub type Created<V> = Answer<V>;
 
 #[derive(Debug)]
 pub struct StoredAnswer {
@@ -120,26 +128,127 @@ pub struct StoredAnswer {
     etag: Option<String>,
 }
 
-impl<V: Serialize> Created<V> {
-    /// The HTTP answer: 201 with the record and its `ETag`, or the stored answer replayed.
+impl StoredAnswer {
+    /// The stored answer replayed, with `Idempotent-Replayed: true`.
     pub fn respond(self) -> HttpResponse {
-        match self {
-            Created::New(record) => conditional::respond(StatusCode::CREATED, &record),
-            Created::Replayed(a) => {
-                let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::CREATED);
-                let mut b = HttpResponse::build(status);
-                b.insert_header((REPLAYED, "true"));
-                if let Some(etag) = a.etag {
-                    b.insert_header((header::ETAG, etag));
-                }
-                b.content_type("application/json").body(a.body)
-            }
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        let mut b = HttpResponse::build(status);
+        b.insert_header((REPLAYED, "true"));
+        if let Some(etag) = self.etag {
+            b.insert_header((header::ETAG, etag));
+        }
+        if self.body.is_empty() {
+            b.finish()
+        } else {
+            b.content_type("application/json").body(self.body)
         }
     }
 }
 
+impl<V: Serialize> Answer<V> {
+    /// The HTTP answer of a create: 201 with the record and its `ETag`, or the stored answer
+    /// replayed.
+    pub fn respond(self) -> HttpResponse {
+        self.respond_with(StatusCode::CREATED)
+    }
+
+    /// `status` with the record and its `ETag`, or the stored answer replayed.
+    pub fn respond_with(self, status: StatusCode) -> HttpResponse {
+        match self {
+            Answer::New(record) => conditional::respond(status, &record),
+            Answer::Replayed(a) => a.respond(),
+        }
+    }
+}
+
+/// Inside a write's transaction, before anything is read: the answer stored for `idem` in the
+/// last 24 hours (422 `idempotency_key_reused` when it answered another request), or `None`.
+pub(crate) fn stored(
+    c: &mut DbConnection,
+    idem: &IdempotentRequest,
+    now: i64,
+) -> Result<Option<StoredAnswer>> {
+    let since = now - RETENTION_MICROS;
+    match IdempotencyRow::find(c, &idem.credential_id, &idem.key, since)? {
+        Some(row) => replay(row, idem).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Inside the write's transaction, after it: stores its answer (`status`, and the record with
+/// its `ETag` unless the answer has no body).
+pub(crate) fn store<V: Serialize>(
+    c: &mut DbConnection,
+    idem: &IdempotentRequest,
+    now: i64,
+    status: StatusCode,
+    record: Option<&Versioned<V>>,
+) -> Result<()> {
+    let (body, etag) = match record {
+        Some(r) => (
+            serde_json::to_string(&r.value)
+                .map_err(|e| Error::Internal(format!("serialising the answer: {e}")))?,
+            Some(conditional::etag(r.version)),
+        ),
+        None => (String::new(), None),
+    };
+    IdempotencyRow {
+        credential_id: idem.credential_id.clone(),
+        idempotency_key: idem.key.clone(),
+        request_hash: idem.request_hash.clone(),
+        response_status: i32::from(status.as_u16()),
+        response_body: body,
+        response_etag: etag,
+        created_at: now,
+    }
+    .insert(c)?;
+    Ok(())
+}
+
+/// After a write with `idem` was refused by what it read (404, 412, 409 `conflict`): the answer a
+/// concurrent request with the same key stored meanwhile, if any. On PostgreSQL each statement
+/// of a transaction sees what committed before it, so a request may look for the stored answer
+/// before the first request commits and read the record after: it then sees the first
+/// request's effect (the case closed) and refuses. The first request stored its answer in the
+/// transaction that made that effect, so looking again now finds it.
+pub(crate) async fn stored_after_refusal(
+    db: &Db,
+    idem: &IdempotentRequest,
+    now: i64,
+    refusal: &Error,
+) -> Result<Option<StoredAnswer>> {
+    let refused_by_state = matches!(
+        refusal,
+        Error::NotFound(_) | Error::PreconditionFailed | Error::Conflict(_)
+    );
+    if !refused_by_state {
+        return Ok(None);
+    }
+    let idem = idem.clone();
+    db.transaction(move |c| stored(c, &idem, now)).await
+}
+
+/// Drops answers older than 24 hours (before a write looks for one).
+pub(crate) async fn purge(db: &Db, now: i64) -> Result<()> {
+    let since = now - RETENTION_MICROS;
+    db.run(move |c| IdempotencyRow::purge(c, since)).await?;
+    Ok(())
+}
+
+/// Whether `result` failed because a concurrent request with the same key stored its answer
+/// first (everything of this attempt rolled back; the next one reads that answer).
+pub(crate) fn lost_race<T>(result: &Result<T>) -> bool {
+    matches!(
+        result,
+        Err(Error::Db(DbError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        ))))
+    )
+}
+
 /// Attempts when a concurrent request with the same key committed first.
-const MAX_ATTEMPTS: usize = 3;
+pub(crate) const MAX_ATTEMPTS: usize = 3;
 
 /// Runs `insert` (which writes the record and returns it) in one transaction together with
 /// storing its answer under `idem`; or answers the answer stored earlier for the same key.
@@ -157,56 +266,38 @@ where
         return db.transaction(insert).await.map(Created::New);
     };
     let (idem, insert) = (Arc::new(idem), Arc::new(insert));
-    let since = now - RETENTION_MICROS;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        db.run(move |c| IdempotencyRow::purge(c, since)).await?;
+        purge(db, now).await?;
         let (idem, insert) = (idem.clone(), insert.clone());
         let result = db
             .transaction(move |c| {
-                if let Some(stored) =
-                    IdempotencyRow::find(c, &idem.credential_id, &idem.key, since)?
-                {
-                    return replay(stored, &idem);
+                if let Some(answer) = stored(c, &idem, now)? {
+                    return Ok(Created::Replayed(answer));
                 }
                 let record = insert(c)?;
-                let body = serde_json::to_string(&record.value)
-                    .map_err(|e| Error::Internal(format!("serialising the answer: {e}")))?;
-                IdempotencyRow {
-                    credential_id: idem.credential_id.clone(),
-                    idempotency_key: idem.key.clone(),
-                    request_hash: idem.request_hash.clone(),
-                    response_status: i32::from(StatusCode::CREATED.as_u16()),
-                    response_body: body,
-                    response_etag: Some(conditional::etag(record.version)),
-                    created_at: now,
-                }
-                .insert(c)?;
+                store(c, &idem, now, StatusCode::CREATED, Some(&record))?;
                 Ok(Created::New(record))
             })
             .await;
-        match result {
-            // Another request with this key committed between our read and insert:
-            // everything here rolled back; read its answer.
-            Err(Error::Db(DbError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            )))) if attempt < MAX_ATTEMPTS => {}
-            other => return other,
+        // Another request with this key committed between our read and insert: everything
+        // here rolled back; read its answer.
+        if !(lost_race(&result) && attempt < MAX_ATTEMPTS) {
+            return result;
         }
     }
 }
 
-fn replay<V>(stored: IdempotencyRow, idem: &IdempotentRequest) -> Result<Created<V>> {
+fn replay(stored: IdempotencyRow, idem: &IdempotentRequest) -> Result<StoredAnswer> {
     if stored.request_hash != idem.request_hash {
         return Err(Error::IdempotencyKeyReused);
     }
-    Ok(Created::Replayed(StoredAnswer {
+    Ok(StoredAnswer {
         status: u16::try_from(stored.response_status).unwrap_or(201),
         body: stored.response_body,
         etag: stored.response_etag,
-    }))
+    })
 }
 
 #[cfg(test)]

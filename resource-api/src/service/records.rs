@@ -21,7 +21,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use shared::db::DbConnection;
 
-use super::idempotency::{self, Created, IdempotentRequest};
+use actix_web::http::StatusCode;
+
+use super::idempotency::{self, Answer, Created, IdempotentRequest, StoredAnswer};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::{EnvDb, Listed, Scoped, VersionedRow};
 use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
@@ -35,7 +37,7 @@ pub trait Record: Listed {
     fn view(&self) -> Self::View;
 }
 
-/// Attempts before giving up with a 409. Each failed attempt means another write succeeded,
+/// Attempts before giving up with a 409 `busy`. Each failed attempt means another write succeeded,
 /// so this bounds the number of writes that may overtake one request, not its time.
 const MAX_ATTEMPTS: usize = 32;
 
@@ -128,19 +130,89 @@ pub async fn update<R, E, F, A>(
     after: A,
 ) -> Result<R>
 where
-    R: VersionedRow,
+    R: Record + VersionedRow,
+    F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
+    A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
+{
+    match write(repo, id, if_match, now, None, change, after).await? {
+        Written::Row(row) => Ok(row),
+        Written::Replayed(_) => Err(Error::Internal("a replay without a key".into())),
+    }
+}
+
+/// [`update`] for a transition (`/assign`, `/close`, `/submit`) that may carry an
+/// `Idempotency-Key`: the answer (200 with the record) is stored in the write's transaction, and
+/// a request with the same key answers it again, before `If-Match` or the record's state is
+/// looked at (see `service::idempotency`).
+pub async fn transition<R, E, F, A>(
+    repo: &EnvDb,
+    id: &str,
+    if_match: IfMatch,
+    now: i64,
+    idem: Option<IdempotentRequest>,
+    change: F,
+    after: A,
+) -> Result<Answer<R::View>>
+where
+    R: Record + VersionedRow,
+    F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
+    A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
+{
+    Ok(
+        match write(repo, id, if_match, now, idem, change, after).await? {
+            Written::Row(row) => Answer::New(versioned(&row)),
+            Written::Replayed(answer) => Answer::Replayed(answer),
+        },
+    )
+}
+
+/// What a write of an existing record did: the row as written (or as it is, when the change
+/// was none), or the answer stored earlier for the same `Idempotency-Key`.
+enum Written<R> {
+    Row(R),
+    Replayed(StoredAnswer),
+}
+
+async fn write<R, E, F, A>(
+    repo: &EnvDb,
+    id: &str,
+    if_match: IfMatch,
+    now: i64,
+    idem: Option<IdempotentRequest>,
+    change: F,
+    after: A,
+) -> Result<Written<R>>
+where
+    R: Record + VersionedRow,
     F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
     A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
 {
     check_id::<R>(id)?;
     let (db, scoped) = (repo.db(), repo.scoped());
+    if idem.is_some() {
+        idempotency::purge(db, now).await?;
+    }
     let id: Arc<str> = id.into();
     let (change, after, if_match) = (Arc::new(change), Arc::new(after), Arc::new(if_match));
-    for _ in 0..MAX_ATTEMPTS {
-        let (id, change, after, if_match) =
-            (id.clone(), change.clone(), after.clone(), if_match.clone());
+    let idem = Arc::new(idem);
+    let mut races = 0;
+    let mut attempts = 0;
+    while attempts < MAX_ATTEMPTS {
+        attempts += 1;
+        let (id, change, after, if_match, key) = (
+            id.clone(),
+            change.clone(),
+            after.clone(),
+            if_match.clone(),
+            idem.clone(),
+        );
         let attempt = db
             .transaction(move |c| {
+                if let Some(idem) = key.as_ref() {
+                    if let Some(answer) = idempotency::stored(c, idem, now)? {
+                        return Ok(Some(Written::Replayed(answer)));
+                    }
+                }
                 let Some(mut row) = R::find(&scoped, c, &id)? else {
                     return Err(Error::NotFound(R::NAME));
                 };
@@ -148,27 +220,53 @@ where
                     return Err(Error::PreconditionFailed);
                 }
                 let at = now.max(row.updated_at() + 1);
-                let Some(effect) = change(&mut row, &scoped, at, c)? else {
-                    return Ok(Some(row));
-                };
-                if !row.save_if_current(&scoped, c)? {
-                    // Nothing was written in this transaction: read again.
-                    return Ok(None);
+                if let Some(effect) = change(&mut row, &scoped, at, c)? {
+                    if !row.save_if_current(&scoped, c)? {
+                        // Nothing was written in this transaction: read again.
+                        return Ok(None);
+                    }
+                    after(&scoped, &row, effect, c)?;
                 }
-                after(&scoped, &row, effect, c)?;
-                Ok(Some(row))
+                if let Some(idem) = key.as_ref() {
+                    idempotency::store(c, idem, now, StatusCode::OK, Some(&versioned(&row)))?;
+                }
+                Ok(Some(Written::Row(row)))
             })
-            .await?;
-        if let Some(row) = attempt {
-            return Ok(row);
+            .await;
+        // A concurrent request with the same key stored its answer first: read it.
+        if idempotency::lost_race(&attempt) && races < idempotency::MAX_ATTEMPTS {
+            races += 1;
+            attempts -= 1;
+            continue;
+        }
+        let attempt = match (attempt, idem.as_ref()) {
+            (Err(refusal), Some(key)) => {
+                match idempotency::stored_after_refusal(db, key, now, &refusal).await? {
+                    Some(answer) => return Ok(Written::Replayed(answer)),
+                    None => Err(refusal),
+                }
+            }
+            (attempt, _) => attempt,
+        };
+        if let Some(written) = attempt? {
+            return Ok(written);
         }
     }
     Err(too_busy())
 }
 
 /// Loads record `id`, checks `if_match` (412), and deletes it with `delete`, which must remove
-/// the row only if it is still at the version given and say how many rows it removed.
-pub async fn delete<R, D>(repo: &EnvDb, id: &str, if_match: IfMatch, delete: D) -> Result<()>
+/// the row only if it is still at the version given and say how many rows it removed. With an
+/// `Idempotency-Key`, the 204 is stored in the same transaction and a retry answers it again
+/// (instead of 404).
+pub async fn delete<R, D>(
+    repo: &EnvDb,
+    id: &str,
+    if_match: IfMatch,
+    now: i64,
+    idem: Option<IdempotentRequest>,
+    delete: D,
+) -> Result<Option<StoredAnswer>>
 where
     R: VersionedRow,
     D: Fn(&Scoped, &mut DbConnection, &str, i64) -> diesel::QueryResult<usize>
@@ -178,28 +276,62 @@ where
 {
     check_id::<R>(id)?;
     let (db, scoped) = (repo.db(), repo.scoped());
+    if idem.is_some() {
+        idempotency::purge(db, now).await?;
+    }
     let id: Arc<str> = id.into();
-    let (delete, if_match) = (Arc::new(delete), Arc::new(if_match));
-    for _ in 0..MAX_ATTEMPTS {
-        let (id, delete, if_match) = (id.clone(), delete.clone(), if_match.clone());
-        let deleted = db
+    let (delete, if_match, idem) = (Arc::new(delete), Arc::new(if_match), Arc::new(idem));
+    let mut races = 0;
+    let mut attempts = 0;
+    while attempts < MAX_ATTEMPTS {
+        attempts += 1;
+        let (id, delete, if_match, key) =
+            (id.clone(), delete.clone(), if_match.clone(), idem.clone());
+        let attempt = db
             .transaction(move |c| {
+                if let Some(idem) = key.as_ref() {
+                    if let Some(answer) = idempotency::stored(c, idem, now)? {
+                        return Ok(Some(Some(answer)));
+                    }
+                }
                 let Some(row) = R::find(&scoped, c, &id)? else {
                     return Err(Error::NotFound(R::NAME));
                 };
                 if !if_match.matches(row.version()) {
                     return Err(Error::PreconditionFailed);
                 }
-                Ok(delete(&scoped, c, &id, row.version())? == 1)
+                if delete(&scoped, c, &id, row.version())? != 1 {
+                    return Ok(None);
+                }
+                if let Some(idem) = key.as_ref() {
+                    idempotency::store::<()>(c, idem, now, StatusCode::NO_CONTENT, None)?;
+                }
+                Ok(Some(None))
             })
-            .await?;
-        if deleted {
-            return Ok(());
+            .await;
+        if idempotency::lost_race(&attempt) && races < idempotency::MAX_ATTEMPTS {
+            races += 1;
+            attempts -= 1;
+            continue;
+        }
+        let attempt = match (attempt, idem.as_ref()) {
+            (Err(refusal), Some(key)) => {
+                match idempotency::stored_after_refusal(db, key, now, &refusal).await? {
+                    Some(answer) => return Ok(Some(answer)),
+                    None => Err(refusal),
+                }
+            }
+            (attempt, _) => attempt,
+        };
+        if let Some(done) = attempt? {
+            return Ok(done);
         }
     }
     Err(too_busy())
 }
 
+/// Every attempt was overtaken by another write: transient, so 409 `busy` with `Retry-After`
+/// (never `conflict`, which means the record's state forbids the change for good).
 fn too_busy() -> Error {
-    Error::Conflict("The record is being changed by many requests at once; retry.".into())
+    Error::RecordBusy("The record is being changed by many requests at once; retry.")
 }

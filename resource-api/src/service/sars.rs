@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::idempotency::{Created, IdempotentRequest};
+use super::idempotency::{Answer, Created, IdempotentRequest};
 use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::sars::SarRow;
@@ -35,6 +35,7 @@ pub struct PatchSar {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Sar)]
 pub struct SarView {
     pub id: String,
     pub case_id: String,
@@ -45,6 +46,7 @@ pub struct SarView {
     pub currency: Currency,
     pub created_at: String,
     pub updated_at: String,
+    #[schema(required = true)]
     pub submitted_at: Option<String>,
 }
 
@@ -185,18 +187,21 @@ pub async fn patch(
     Ok(records::versioned(&row))
 }
 
-/// Draft → submitted for review. Submitting twice is a 409.
+/// Draft → submitted for review. Submitting twice is a 409 `conflict`, unless the second
+/// request repeats the first's `Idempotency-Key` (then it gets the first answer).
 pub async fn submit(
     repo: &EnvDb,
     id: &str,
     if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
     now: i64,
-) -> Result<Versioned<SarView>> {
-    let row = records::update(
+) -> Result<Answer<SarView>> {
+    records::transition(
         repo,
         id,
         if_match,
         now,
+        idem,
         move |row: &mut SarRow, _, at, _| {
             if row.status != SarStatus::Draft {
                 return Err(Error::Conflict("This SAR was already submitted.".into()));
@@ -214,6 +219,5 @@ pub async fn submit(
         },
         |_, _, (), _| Ok(()),
     )
-    .await?;
-    Ok(records::versioned(&row))
+    .await
 }

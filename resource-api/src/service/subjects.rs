@@ -41,11 +41,14 @@ pub struct PatchSubject {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Subject)]
 pub struct SubjectView {
     pub id: String,
     pub subject_type: EntryType,
     pub name: String,
+    #[schema(required = true)]
     pub country: Option<String>,
+    #[schema(required = true)]
     pub date_of_birth: Option<String>,
     /// 0–100.
     pub risk_score: i32,
@@ -224,7 +227,7 @@ pub async fn patch(
             return Ok(records::versioned(&row));
         }
     }
-    Err(Error::Conflict(
-        "The subject changed concurrently while it was being screened; retry.".into(),
+    Err(Error::RecordBusy(
+        "The subject changed concurrently while it was being screened; retry.",
     ))
 }

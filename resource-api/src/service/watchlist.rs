@@ -25,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use super::idempotency::{Created, IdempotentRequest};
+use super::idempotency::{Created, IdempotentRequest, StoredAnswer};
 use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::config::ScoringConfig;
@@ -85,12 +85,15 @@ pub struct ScreenRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = WatchlistEntry)]
 pub struct EntryView {
     pub id: String,
     pub name: String,
     pub aliases: Vec<String>,
     pub entry_type: EntryType,
+    #[schema(required = true)]
     pub country: Option<String>,
+    #[schema(required = true)]
     pub date_of_birth: Option<String>,
     pub list_source: String,
     pub reason: String,
@@ -294,8 +297,16 @@ pub async fn patch(
     Ok(records::versioned(&row))
 }
 
-pub async fn delete(repo: &EnvDb, id: &str, if_match: IfMatch) -> Result<()> {
-    records::delete::<WatchlistRow, _>(repo, id, if_match, |scoped, c, id, version| {
+/// Removes an entry; with `idem`, a retry answers the first 204 again (the stored answer)
+/// instead of 404.
+pub async fn delete(
+    repo: &EnvDb,
+    id: &str,
+    if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
+    now: i64,
+) -> Result<Option<StoredAnswer>> {
+    records::delete::<WatchlistRow, _>(repo, id, if_match, now, idem, |scoped, c, id, version| {
         scoped.delete_watchlist(c, id, version)
     })
     .await

@@ -781,6 +781,254 @@ async fn concurrent_creates_with_one_key_create_one_record() {
     }
 }
 
+/// A transition whose answer was lost: the retry with the same key gets the first answer
+/// (status, body, `ETag`, `Idempotent-Replayed: true`), not 409 or 412; the same key with another
+/// body, or on another record, is 422 like a create's; nothing is written twice.
+#[actix_web::test]
+async fn a_retried_close_assign_or_submit_with_its_key_gets_the_first_answer() {
+    let s = TestStack::start().await;
+    let token = record_writer(&s).await;
+    let post = reqwest::Method::POST;
+    let case: Value = s
+        .post("/v2/cases", &token, json!({"title": "replayed close"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case_path = format!("/v2/cases/{}", case["id"].as_str().unwrap());
+    let created_tag = etag_of(&s.get(&case_path, &token).await);
+
+    // /assign, sent twice with one key and the first ETag: one history event.
+    let assign_key = [
+        ("Idempotency-Key", "assign-1"),
+        ("If-Match", created_tag.as_str()),
+    ];
+    let assign = json!({"assignee": "inv-7"});
+    let path = format!("{case_path}/assign");
+    let first = send(
+        &s,
+        post.clone(),
+        &path,
+        &token,
+        &assign_key,
+        Some(assign.clone()),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let (first_tag, first) = (etag_of(&first), first.json::<Value>().await.unwrap());
+    let again = send(
+        &s,
+        post.clone(),
+        &path,
+        &token,
+        &assign_key,
+        Some(assign.clone()),
+    )
+    .await;
+    assert_eq!(again.status(), 200, "not 412 for the stale If-Match");
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(etag_of(&again), first_tag);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+
+    // /close, the case: the retry is 200 with the first body, not 409.
+    let close_key = [("Idempotency-Key", "close-1")];
+    let close = json!({"resolution": "no further action"});
+    let path = format!("{case_path}/close");
+    let first = send(
+        &s,
+        post.clone(),
+        &path,
+        &token,
+        &close_key,
+        Some(close.clone()),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let (first_tag, first) = (etag_of(&first), first.json::<Value>().await.unwrap());
+    assert_eq!(first["status"], "closed");
+    let again = send(
+        &s,
+        post.clone(),
+        &path,
+        &token,
+        &close_key,
+        Some(close.clone()),
+    )
+    .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(etag_of(&again), first_tag);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    // Without the key (or with a new one) the final state answers: 409 `conflict`.
+    let fresh = [("Idempotency-Key", "close-2")];
+    for headers in [&[][..], &fresh[..]] {
+        let resp = send(
+            &s,
+            post.clone(),
+            &path,
+            &token,
+            headers,
+            Some(close.clone()),
+        )
+        .await;
+        assert_error(resp, 409, "conflict").await;
+    }
+    // The same key with another body, or on the assign route: 422, as for creates.
+    let other = json!({"resolution": "escalated to the regulator"});
+    let resp = send(&s, post.clone(), &path, &token, &close_key, Some(other)).await;
+    assert_error(resp, 422, "idempotency_key_reused").await;
+    let resp = send(
+        &s,
+        post.clone(),
+        &format!("{case_path}/assign"),
+        &token,
+        &close_key,
+        Some(assign),
+    )
+    .await;
+    assert_error(resp, 422, "idempotency_key_reused").await;
+    let history: Value = s
+        .get(&format!("{case_path}/history"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["created", "assigned", "closed"]);
+
+    // /submit (no body): the retry is the first 200; a second SAR under the same key is 422.
+    let open: Value = s
+        .post("/v2/cases", &token, json!({"title": "a SAR's case"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sar = json!({"case_id": open["id"], "narrative": "Structured deposits.", "amount": "9500.00", "currency": "EUR"});
+    let mut sars = Vec::new();
+    for _ in 0..2 {
+        let resp = s.post("/v2/sars", &token, sar.clone()).await;
+        assert_eq!(resp.status(), 201);
+        let v: Value = resp.json().await.unwrap();
+        sars.push(format!("/v2/sars/{}/submit", v["id"].as_str().unwrap()));
+    }
+    let submit_key = [("Idempotency-Key", "submit-1")];
+    let first = send(&s, post.clone(), &sars[0], &token, &submit_key, None).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "submitted");
+    let again = send(&s, post.clone(), &sars[0], &token, &submit_key, None).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let resp = send(&s, post.clone(), &sars[0], &token, &[], None).await;
+    assert_error(resp, 409, "conflict").await;
+    let resp = send(&s, post.clone(), &sars[1], &token, &submit_key, None).await;
+    assert_error(resp, 422, "idempotency_key_reused").await;
+    let untouched: Value = s
+        .get(sars[1].trim_end_matches("/submit"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(untouched["status"], "draft");
+}
+
+/// Retries that race the first attempt (a client that timed out and resent at once): every
+/// request with the key answers the one close, none is 409, and the case is closed once.
+#[actix_web::test]
+async fn racing_closes_with_one_key_close_the_case_once_and_answer_alike() {
+    let s = TestStack::start().await;
+    let token = record_writer(&s).await;
+    for trial in 0..5 {
+        let case: Value = s
+            .post(
+                "/v2/cases",
+                &token,
+                json!({"title": format!("race {trial}")}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let url = format!("{}/v2/cases/{}/close", s.api, case["id"].as_str().unwrap());
+        let key = format!("race-close-{trial}");
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let (http, url, token, key) =
+                    (s.http.clone(), url.clone(), token.clone(), key.clone());
+                actix_web::rt::spawn(async move {
+                    let resp = http
+                        .post(url)
+                        .bearer_auth(token)
+                        .header("Idempotency-Key", key)
+                        .json(&json!({"resolution": "raced"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+                })
+            })
+            .collect();
+        let mut bodies = Vec::new();
+        for call in calls {
+            let (status, body) = call.await.unwrap();
+            assert_eq!(status, 200, "trial {trial}: {body}");
+            bodies.push(body);
+        }
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]), "trial {trial}");
+        let history: Value = s
+            .get(
+                &format!("/v2/cases/{}/history", case["id"].as_str().unwrap()),
+                &token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let closes = history["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "closed")
+            .count();
+        assert_eq!(closes, 1, "trial {trial}");
+    }
+}
+
+/// A retried DELETE with its key is the first 204 again, not 404.
+#[actix_web::test]
+async fn a_retried_delete_with_its_key_is_204_again() {
+    let s = TestStack::start().await;
+    let token = record_writer(&s).await;
+    let entry: Value = s
+        .post(
+            "/v2/watchlist",
+            &token,
+            json!({"name": "Ivan Example", "entry_type": "person", "list_source": "OFAC"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v2/watchlist/{}", entry["id"].as_str().unwrap());
+    let key = [("Idempotency-Key", "delete-1")];
+    let delete = reqwest::Method::DELETE;
+    let first = send(&s, delete.clone(), &path, &token, &key, None).await;
+    assert_eq!(first.status(), 204);
+    let again = send(&s, delete.clone(), &path, &token, &key, None).await;
+    assert_eq!(again.status(), 204);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert!(again.bytes().await.unwrap().is_empty());
+    let resp = send(&s, delete, &path, &token, &[], None).await;
+    assert_error(resp, 404, "not_found").await;
+}
+
 #[actix_web::test]
 async fn the_openapi_document_shows_etag_if_match_412_and_idempotency_key() {
     let s = TestStack::start().await;
@@ -798,7 +1046,14 @@ async fn the_openapi_document_shows_etag_if_match_412_and_idempotency_key() {
         op["parameters"]
             .as_array()
             .map(|ps| {
+                // Shared headers are references to `components.parameters`.
                 ps.iter()
+                    .map(|p| match p["$ref"].as_str() {
+                        Some(r) => doc["components"]["parameters"]
+                            [r.trim_start_matches("#/components/parameters/")]
+                        .clone(),
+                        None => p.clone(),
+                    })
                     .filter(|p| p["in"] == "header")
                     .map(|p| p["name"].as_str().unwrap().to_owned())
                     .collect()

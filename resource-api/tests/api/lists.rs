@@ -385,3 +385,47 @@ async fn deep_pages_read_the_same_rows_as_the_walk_at_every_offset() {
         }
     }
 }
+
+/// A cursor carries its walk's `page_size`: `?cursor=…` alone continues with it (a generated
+/// client that sends only the cursor does not fall back to 20); a `page_size` beside the cursor
+/// replaces it, and the next cursor carries the new size.
+#[actix_web::test]
+async fn a_cursor_alone_continues_with_the_page_size_of_its_walk() {
+    let s = TestStack::start().await;
+    let (_, _, token) = s
+        .app_token(&["cases:read", "cases:write"], "live", "unlimited")
+        .await;
+    for i in 0..12 {
+        create_case(&s, &token, &format!("sized {i}")).await;
+    }
+    let page = |path: String| {
+        let (s, token) = (&s, &token);
+        async move {
+            let resp = s.get(&path, token).await;
+            assert_eq!(resp.status(), 200, "{path}");
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    let first = page("/v2/cases?page_size=3".into()).await;
+    let cursor = first["pagination"]["next_cursor"].as_str().unwrap();
+    let second = page(format!("/v2/cases?cursor={cursor}")).await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 3);
+    assert_eq!(second["pagination"]["page_size"], 3);
+    assert_eq!(second["pagination"]["page"], 2);
+    // Overridden on one request: that page and the next cursor's walk use the new size.
+    let cursor = second["pagination"]["next_cursor"].as_str().unwrap();
+    let third = page(format!("/v2/cases?cursor={cursor}&page_size=5")).await;
+    assert_eq!(third["data"].as_array().unwrap().len(), 5);
+    let cursor = third["pagination"]["next_cursor"].as_str().unwrap();
+    let fourth = page(format!("/v2/cases?cursor={cursor}")).await;
+    assert_eq!(fourth["pagination"]["page_size"], 5);
+    assert_eq!(fourth["data"].as_array().unwrap().len(), 1);
+    let walked: Vec<Value> = [&first, &second, &third, &fourth]
+        .iter()
+        .flat_map(|p| p["data"].as_array().unwrap().clone())
+        .collect();
+    let mut seen = ids(&walked);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 12, "every case once");
+}

@@ -7,15 +7,18 @@ use serde_json::Value;
 
 use crate::helpers::TestStack;
 
+/// The served document, with the shared answers and headers inlined into each operation.
 async fn document(s: &TestStack) -> Value {
-    s.http
+    let doc: Value = s
+        .http
         .get(format!("{}/openapi.json", s.api))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap()
+        .unwrap();
+    shared::openapi::inline_components(&doc)
 }
 
 /// Every `/v2` operation: (method, path, operation).
@@ -32,7 +35,7 @@ fn v2_operations(doc: &Value) -> Vec<(Method, String, Value)> {
             }
         }
     }
-    assert!(out.len() > 30, "{} /v2 operations", out.len());
+    assert!(out.len() >= 26, "{} /v2 operations", out.len());
     out
 }
 
@@ -70,7 +73,6 @@ async fn every_v2_operation_documents_401_403_415_429_and_the_rate_limit_headers
     for (method, path, op) in v2_operations(&doc) {
         let what = format!("{method} {path}");
         let responses = &op["responses"];
-        let body = method != Method::HEAD;
         let unauthenticated = &responses["401"];
         assert!(
             header_names(unauthenticated).contains(&"WWW-Authenticate".to_owned()),
@@ -121,7 +123,7 @@ async fn every_v2_operation_documents_401_403_415_429_and_the_rate_limit_headers
             assert!(responses.get("404").is_some(), "{what}: 404");
         }
         for (code, response) in responses.as_object().unwrap() {
-            if body && (code.starts_with('4') || code.starts_with('5')) {
+            if code.starts_with('4') || code.starts_with('5') {
                 assert!(is_envelope(response), "{what}: {code} is the JSON envelope");
             }
         }
@@ -314,28 +316,22 @@ async fn closed_sets_are_enums_in_requests_responses_and_filters() {
     let field = |schema: &str, name: &str| enum_of(&doc, &schemas[schema]["properties"][name]);
     let case_status = ["open", "in_review", "escalated", "closed"];
     let priority = ["low", "medium", "high", "critical"];
-    assert_eq!(field("CaseView", "status"), case_status);
-    assert_eq!(field("CaseView", "priority"), priority);
+    assert_eq!(field("Case", "status"), case_status);
+    assert_eq!(field("Case", "priority"), priority);
     assert_eq!(field("CreateCase", "priority"), priority);
     assert_eq!(field("PatchCase", "status"), case_status);
     assert_eq!(
-        field("CaseEventView", "action"),
+        field("CaseEvent", "action"),
         ["created", "updated", "assigned", "closed"]
     );
-    assert_eq!(field("SarView", "status"), ["draft", "submitted"]);
-    assert_eq!(field("EntryView", "entry_type"), ["person", "entity"]);
+    assert_eq!(field("Sar", "status"), ["draft", "submitted"]);
+    assert_eq!(field("WatchlistEntry", "entry_type"), ["person", "entity"]);
     assert_eq!(field("CreateEntry", "entry_type"), ["person", "entity"]);
-    assert_eq!(field("SubjectView", "subject_type"), ["person", "entity"]);
-    assert_eq!(
-        field("SubjectView", "risk_level"),
-        ["low", "medium", "high"]
-    );
-    assert_eq!(
-        field("TransactionView", "direction"),
-        ["inbound", "outbound"]
-    );
-    assert_eq!(field("AlertView", "status"), ["open", "closed"]);
-    assert_eq!(field("AlertView", "severity"), priority);
+    assert_eq!(field("Subject", "subject_type"), ["person", "entity"]);
+    assert_eq!(field("Subject", "risk_level"), ["low", "medium", "high"]);
+    assert_eq!(field("Transaction", "direction"), ["inbound", "outbound"]);
+    assert_eq!(field("Alert", "status"), ["open", "closed"]);
+    assert_eq!(field("Alert", "severity"), priority);
     let param = |path: &str, name: &str| {
         let p = doc["paths"][path]["get"]["parameters"]
             .as_array()
@@ -348,10 +344,10 @@ async fn closed_sets_are_enums_in_requests_responses_and_filters() {
     };
     // Validated strings carry their shape.
     for (schema, name) in [
-        ("SarView", "amount"),
-        ("SarView", "currency"),
-        ("TransactionView", "amount"),
-        ("TransactionView", "currency"),
+        ("Sar", "amount"),
+        ("Sar", "currency"),
+        ("Transaction", "amount"),
+        ("Transaction", "currency"),
     ] {
         let field = resolve(&doc, &schemas[schema]["properties"][name]);
         assert!(field["pattern"].is_string(), "{schema}.{name}: {field}");
@@ -360,4 +356,283 @@ async fn closed_sets_are_enums_in_requests_responses_and_filters() {
     assert_eq!(param("/v2/cases", "priority"), priority);
     assert_eq!(param("/v2/alerts", "status"), ["open", "closed"]);
     assert_eq!(param("/v2/alerts", "severity"), priority);
+}
+
+/// The document as `resource-api openapi` prints it (no server needed).
+fn built() -> Value {
+    resource_api::openapi::document(
+        resource_api::openapi::DEFAULT_PUBLIC_URL,
+        shared::config::DEFAULT_ISSUER,
+    )
+}
+
+/// The SDK generators read `sdks/openapi/resource-api.json`: it must be what the code builds.
+#[test]
+fn the_committed_document_is_what_the_code_builds() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sdks/openapi/resource-api.json"
+    );
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(
+        committed == built(),
+        "{path} is stale; refresh it with: scripts/lint-openapi.sh (then commit sdks/openapi/)"
+    );
+}
+
+/// Every (method, path) → operationId, exactly: resource-shaped names a generator turns into
+/// `client.cases.list()`, and no `HEAD` twin (HEAD is said in the GET's description).
+#[test]
+fn operation_ids_are_resource_shaped_and_head_is_no_operation() {
+    let doc = built();
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        assert!(item.get("head").is_none(), "HEAD {path} is listed");
+        for (method, op) in item.as_object().unwrap() {
+            ids.push(format!(
+                "{method} {path} {}",
+                op["operationId"].as_str().unwrap()
+            ));
+            if method == "get" {
+                assert!(
+                    op["description"].as_str().unwrap().contains("`HEAD`"),
+                    "GET {path} says HEAD"
+                );
+            }
+        }
+    }
+    ids.sort();
+    let mut expected = vec![
+        "get /healthz healthz_retrieve",
+        "get /readyz readyz_retrieve",
+        "get /v2/me me_retrieve",
+        "post /v2/api_keys/validate api_keys_validate",
+        "get /v2/cases cases_list",
+        "post /v2/cases cases_create",
+        "get /v2/cases/{id} cases_retrieve",
+        "patch /v2/cases/{id} cases_update",
+        "post /v2/cases/{id}/assign cases_assign",
+        "post /v2/cases/{id}/close cases_close",
+        "get /v2/cases/{id}/history cases_history",
+        "get /v2/sars sars_list",
+        "post /v2/sars sars_create",
+        "get /v2/sars/{id} sars_retrieve",
+        "patch /v2/sars/{id} sars_update",
+        "post /v2/sars/{id}/submit sars_submit",
+        "get /v2/watchlist watchlist_list",
+        "post /v2/watchlist watchlist_create",
+        "post /v2/watchlist/screen watchlist_screen",
+        "get /v2/watchlist/{id} watchlist_retrieve",
+        "patch /v2/watchlist/{id} watchlist_update",
+        "delete /v2/watchlist/{id} watchlist_delete",
+        "get /v2/subjects subjects_list",
+        "post /v2/subjects subjects_create",
+        "get /v2/subjects/{id} subjects_retrieve",
+        "patch /v2/subjects/{id} subjects_update",
+        "get /v2/transactions transactions_list",
+        "get /v2/alerts alerts_list",
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    // Every tag an operation names is listed, with a description.
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|t| assert!(t["description"].is_string(), "{t}"))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for tag in op["tags"].as_array().unwrap() {
+                assert!(tags.contains(&tag.as_str().unwrap()), "{tag}");
+            }
+        }
+    }
+}
+
+/// Every answer has a schema a generator can type (204 excepted); lists are `Page_<Model>` whose
+/// items refer to the model; timestamps are `date-time`; nullable fields the server always sends
+/// are required.
+#[test]
+fn every_answer_is_typed_and_pages_refer_to_their_models() {
+    let doc = built();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if status == "204" || response.get("$ref").is_some() {
+                    continue;
+                }
+                let schema = &response["content"]["application/json"]["schema"];
+                let health = path == "/healthz" || path == "/readyz";
+                assert!(
+                    schema.is_object() || (health && status == "200"),
+                    "{method} {path} {status} has no schema"
+                );
+            }
+        }
+    }
+    let me = &doc["paths"]["/v2/me"]["get"]["responses"]["200"]["content"]["application/json"];
+    assert_eq!(me["schema"]["$ref"], "#/components/schemas/Me");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        enum_of(&doc, &schemas["Me"]["properties"]["principal_type"]),
+        ["application", "api_key"]
+    );
+    assert_eq!(
+        enum_of(&doc, &schemas["Me"]["properties"]["tier"]),
+        [
+            "basic",
+            "standard",
+            "professional",
+            "enterprise",
+            "unlimited"
+        ]
+    );
+    assert_eq!(
+        enum_of(&doc, &schemas["Me"]["properties"]["scopes"]["items"]).len(),
+        shared::Scope::ALL.len()
+    );
+    let validate = &doc["paths"]["/v2/api_keys/validate"]["post"]["responses"]["200"];
+    assert_eq!(
+        validate["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ApiKeyValidation"
+    );
+    for (page, model) in [
+        ("Page_Case", "Case"),
+        ("Page_CaseEvent", "CaseEvent"),
+        ("Page_Sar", "Sar"),
+        ("Page_WatchlistEntry", "WatchlistEntry"),
+        ("Page_Subject", "Subject"),
+        ("Page_Transaction", "Transaction"),
+        ("Page_Alert", "Alert"),
+    ] {
+        assert_eq!(
+            schemas[page]["properties"]["data"]["items"]["$ref"],
+            format!("#/components/schemas/{model}"),
+            "{page}"
+        );
+    }
+    let list = &doc["paths"]["/v2/cases"]["get"]["responses"]["200"]["content"];
+    assert_eq!(
+        list["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Page_Case"
+    );
+    for (schema, field) in [
+        ("Case", "created_at"),
+        ("Case", "closed_at"),
+        ("CaseEvent", "at"),
+        ("Sar", "submitted_at"),
+        ("Transaction", "occurred_at"),
+        ("ValidatedApiKey", "expires_at"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["format"], "date-time",
+            "{schema}.{field}"
+        );
+    }
+    let required = |schema: &str| -> Vec<String> {
+        serde_json::from_value(schemas[schema]["required"].clone()).unwrap()
+    };
+    for (schema, field) in [
+        ("Case", "assignee"),
+        ("Case", "closed_at"),
+        ("Case", "resolution"),
+        ("Sar", "submitted_at"),
+        ("Alert", "transaction_id"),
+        ("WatchlistEntry", "country"),
+        ("Subject", "date_of_birth"),
+        ("Pagination", "next_cursor"),
+    ] {
+        assert!(
+            required(schema).contains(&field.to_owned()),
+            "{schema}.{field} required"
+        );
+        let t = &schemas[schema]["properties"][field]["type"];
+        assert!(
+            t.as_array().is_some_and(|t| t.iter().any(|t| t == "null")),
+            "{schema}.{field} nullable: {t}"
+        );
+    }
+}
+
+/// `page` and `page_size` declare no default (a generated cursor walk must not send them);
+/// `X-Request-Id` is a shared optional parameter of every operation and a header of every
+/// answer; `Idempotency-Key` is on every create and transition; every write to an existing
+/// record documents the retryable 409 `busy` with `Retry-After` apart from `conflict`.
+#[test]
+fn parameters_request_ids_idempotency_and_busy_are_documented() {
+    let doc = built();
+    let components = &doc["components"];
+    assert_eq!(components["parameters"]["X-Request-Id"]["in"], "header");
+    assert_eq!(components["parameters"]["X-Request-Id"]["required"], false);
+    assert_eq!(components["headers"]["X-Request-Id"]["required"], true);
+    for name in ["Idempotency-Key", "If-Match"] {
+        assert!(components["parameters"][name].is_object(), "{name}");
+    }
+    let refs = |op: &Value| -> Vec<String> {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["$ref"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let what = format!("{method} {path}");
+            assert!(
+                refs(op).contains(&"#/components/parameters/X-Request-Id".to_owned()),
+                "{what}"
+            );
+            assert!(op["security"].is_array(), "{what}: security");
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let r = match response["$ref"].as_str() {
+                    Some(r) => {
+                        &components["responses"][r.trim_start_matches("#/components/responses/")]
+                    }
+                    None => response,
+                };
+                assert!(r.is_object(), "{what} {status}: {response}");
+                assert_eq!(
+                    r["headers"]["X-Request-Id"]["$ref"], "#/components/headers/X-Request-Id",
+                    "{what} {status}"
+                );
+            }
+            for p in op["parameters"].as_array().unwrap() {
+                if p["name"] == "page" || p["name"] == "page_size" {
+                    assert!(p["schema"].get("default").is_none(), "{what}: {p}");
+                }
+            }
+            let writes_a_record = path.contains('{') && method != "get";
+            let idempotent =
+                (method == "post" && !path.ends_with("/screen") && !path.contains("validate"))
+                    || method == "delete";
+            if idempotent && path.starts_with("/v2/") {
+                assert!(
+                    refs(op).contains(&"#/components/parameters/Idempotency-Key".to_owned()),
+                    "{what}: Idempotency-Key"
+                );
+            }
+            if writes_a_record {
+                let conflict = &op["responses"]["409"];
+                let description = conflict["description"].as_str().unwrap_or_default();
+                assert!(description.contains("`busy`"), "{what}: {description}");
+                assert!(conflict["headers"]["Retry-After"].is_object(), "{what}");
+            }
+        }
+    }
+    let close = &doc["paths"]["/v2/cases/{id}/close"]["post"]["responses"]["409"]["description"];
+    assert!(close.as_str().unwrap().contains("`conflict`"), "{close}");
+    let codes = doc["components"]["schemas"]["ErrorBody"]["properties"]["error"]["description"]
+        .as_str()
+        .unwrap();
+    for code in [
+        "`conflict`",
+        "`busy`",
+        "`idempotency_key_reused`",
+        "`invalid_query`",
+    ] {
+        assert!(codes.contains(code), "ErrorBody.error names {code}");
+    }
 }
