@@ -227,6 +227,30 @@ def test_connection_dropped_after_the_request_was_sent_makes_one_record(stack: S
         assert e.value.request_id and e.value.request_id.startswith("cfpy_")
 
 
+def test_close_whose_answer_was_lost_is_retried_with_its_key_and_closes_once(stack: Stack, api_key: str) -> None:
+    """The server honours Idempotency-Key on transitions: a close that was done but whose answer
+    never arrived is sent again with the same key and answered as the first one was (200, the
+    closed case), not 409 ``conflict``; the case is closed once."""
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    direct = caseforge.Client(api_key=api_key, base_url=stack.base_url)
+    case = direct.cases.create(title=f"close dropped {uuid.uuid4().hex}")
+    with DropProxy(port, drop=1) as proxy:
+        client = caseforge.Client(api_key=api_key, base_url=proxy.url)
+        raw = client.with_raw_response.cases.close(case.id, resolution="Reported", if_match=case.etag)
+        assert len(proxy.dropped_requests) == 1
+        dropped = proxy.dropped_requests[0]
+        assert dropped.startswith(f"POST /v2/cases/{case.id}/close ".encode())
+        keys = [line for line in dropped.split(b"\r\n") if line.lower().startswith(b"idempotency-key:")]
+        assert len(keys) == 1
+        assert raw.status_code == 200
+        assert raw.headers.get("idempotent-replayed") == "true"
+        closed = raw.parse()
+    assert closed.id == case.id and closed.status == "closed" and closed.resolution == "Reported"
+    assert direct.cases.retrieve(case.id).status == "closed"
+    actions = [e.action for e in direct.cases.history(case.id)]
+    assert actions.count("closed") == 1, actions
+
+
 def test_readme_python_example_runs(stack: Stack, app: dict[str, Any], clean_env: pytest.MonkeyPatch) -> None:
     """The fenced ```python blocks of the root README's "Python" section, as written."""
     import re

@@ -20,7 +20,10 @@ CASE = {
     "description": "",
     "status": "open",
     "priority": "medium",
+    "assignee": None,
     "subject_ids": [],
+    "resolution": None,
+    "closed_at": None,
     "created_at": "2026-01-01T00:00:00Z",
     "updated_at": "2026-01-01T00:00:00Z",
 }

@@ -6,18 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 from caseforge._base import BaseModel
-from pydantic import ConfigDict, Field
-
-
-class AlertView(BaseModel):
-    alert_type: str
-    created_at: str
-    description: str
-    id: str
-    severity: Literal["low", "medium", "high", "critical"]
-    status: Literal["open", "closed"]
-    subject_id: str
-    transaction_id: Optional[str] = None
+from pydantic import AwareDatetime, ConfigDict, Field
 
 
 class AssignCase(BaseModel):
@@ -29,30 +18,15 @@ class AssignCase(BaseModel):
     )
 
 
-class CaseEventView(BaseModel):
+class CaseEvent(BaseModel):
     action: Literal["created", "updated", "assigned", "closed"]
     actor: str = Field(
         ..., description="The client_id or API key id that made the change."
     )
-    at: str
+    at: AwareDatetime
     changes: dict[str, Any] = Field(
         ..., description='Changed fields: `{"field": {"from": …, "to": …}}`.'
     )
-
-
-class CaseView(BaseModel):
-    assignee: Optional[str] = None
-    closed_at: Optional[str] = None
-    created_at: str
-    description: str
-    id: str
-    priority: Literal["low", "medium", "high", "critical"]
-    reference: str
-    resolution: Optional[str] = None
-    status: Literal["open", "in_review", "escalated", "closed"]
-    subject_ids: list[str]
-    title: str
-    updated_at: str
 
 
 class CloseCase(BaseModel):
@@ -84,19 +58,6 @@ class CreateSar(BaseModel):
     subject_ids: Optional[list[str]] = None
 
 
-class EntryView(BaseModel):
-    aliases: list[str]
-    country: Optional[str] = None
-    created_at: str
-    date_of_birth: Optional[str] = None
-    entry_type: Literal["person", "entity"]
-    id: str
-    list_source: str
-    name: str
-    reason: str
-    updated_at: str
-
-
 class ErrorBody(BaseModel):
     """
     `{"error": "...", "error_description": "...", "details": {...}}`.
@@ -105,74 +66,25 @@ class ErrorBody(BaseModel):
     details: Optional[Any] = Field(
         None, description='Optional machine-readable details, e.g. `{"field": "name"}`.'
     )
-    error: str = Field(..., description="Stable snake_case code, e.g. `invalid_token`.")
+    error: str = Field(
+        ...,
+        description='Stable snake_case code, e.g. `invalid_token`. Clients branch on it, never on the\ndescription. The codes, by status:\n- 400 `invalid_request`, `invalid_query`, `malformed_json`, `malformed_body`, `bad_request`,\n  and on `/oauth/token` RFC 6749\'s `unsupported_grant_type`, `invalid_scope`,\n  `unauthorized_client`;\n- 401 `invalid_token` (`/v2`), `invalid_client` (`/oauth/*`), `unauthorized` (`/admin`);\n- 403 `insufficient_scope`; 404 `not_found`; 405 `method_not_allowed`;\n- 409 `conflict`: **final**, the record\'s state forbids the change ("already closed",\n  "not a draft"), so retrying the same request cannot succeed;\n- 409 `busy`: **transient**, other writes to the record kept overtaking this one; nothing\n  was written, retry after `Retry-After` seconds (also `details.retry_after`);\n- 412 `precondition_failed`; 413 `payload_too_large`; 415 `unsupported_media_type`;\n- 422 `validation_failed` (`details.field`), `idempotency_key_reused`;\n- 429 `rate_limited` (`Retry-After`); 500 `internal_error`; 503 `service_unavailable`.',
+    )
     error_description: str = Field(..., description="A sentence for people.")
 
 
-class Datum(BaseModel):
-    alert_type: str
-    created_at: str
-    description: str
-    id: str
-    severity: Literal["low", "medium", "high", "critical"]
-    status: Literal["open", "closed"]
-    subject_id: str
-    transaction_id: Optional[str] = None
+class HealthStatus(BaseModel):
+    """
+    The body of `/healthz` (`{"status": "ok"}`) and of `/readyz` (`{"status": "ready"}`) on
+    both services (documentation of what their health handlers write).
+    """
 
-
-class Datum1(BaseModel):
-    action: Literal["created", "updated", "assigned", "closed"]
-    actor: str = Field(
-        ..., description="The client_id or API key id that made the change."
-    )
-    at: str
-    changes: dict[str, Any] = Field(
-        ..., description='Changed fields: `{"field": {"from": …, "to": …}}`.'
-    )
-
-
-class Datum2(BaseModel):
-    assignee: Optional[str] = None
-    closed_at: Optional[str] = None
-    created_at: str
-    description: str
-    id: str
-    priority: Literal["low", "medium", "high", "critical"]
-    reference: str
-    resolution: Optional[str] = None
-    status: Literal["open", "in_review", "escalated", "closed"]
-    subject_ids: list[str]
-    title: str
-    updated_at: str
-
-
-class Datum3(BaseModel):
-    aliases: list[str]
-    country: Optional[str] = None
-    created_at: str
-    date_of_birth: Optional[str] = None
-    entry_type: Literal["person", "entity"]
-    id: str
-    list_source: str
-    name: str
-    reason: str
-    updated_at: str
-
-
-class Datum6(BaseModel):
-    amount: str = Field(..., pattern="^[0-9]{1,15}(\\.[0-9]{1,2})?$")
-    counterparty: str
-    currency: str = Field(..., pattern="^[A-Z]{3}$")
-    description: str
-    direction: Literal["inbound", "outbound"]
-    id: str
-    occurred_at: str
-    subject_id: str
+    status: str = Field(..., pattern="^(ok|ready)$")
 
 
 class Pagination(BaseModel):
     next_cursor: Optional[str] = Field(
-        None,
+        ...,
         description='The next page as `?cursor=` (also in the `Link: rel="next"` header); `null` on the\nlast page.',
     )
     page: int
@@ -238,24 +150,6 @@ class PatchSubject(BaseModel):
     subject_type: Optional[Literal["person", "entity"]] = None
 
 
-class SarView(BaseModel):
-    amount: str = Field(..., pattern="^[0-9]{1,15}(\\.[0-9]{1,2})?$")
-    case_id: str
-    created_at: str
-    currency: str = Field(..., pattern="^[A-Z]{3}$")
-    id: str
-    narrative: str
-    status: Literal["draft", "submitted"]
-    subject_ids: list[str]
-    submitted_at: Optional[str] = None
-    updated_at: str
-
-
-class ScreenMatch(BaseModel):
-    entry: EntryView
-    score: float = Field(..., description="0.0–1.0, higher is closer.")
-
-
 class ScreenRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -267,31 +161,116 @@ class ScreenRequest(BaseModel):
     )
 
 
-class ScreenResponse(BaseModel):
-    matches: list[ScreenMatch]
-
-
-class SubjectView(BaseModel):
-    country: Optional[str] = None
-    created_at: str
-    date_of_birth: Optional[str] = None
+class Subject(BaseModel):
+    country: Optional[str]
+    created_at: AwareDatetime
+    date_of_birth: Optional[str]
     id: str
     name: str
     risk_level: Literal["low", "medium", "high"]
     risk_score: int = Field(..., description="0–100.")
     subject_type: Literal["person", "entity"]
-    updated_at: str
+    updated_at: AwareDatetime
 
 
-class TransactionView(BaseModel):
+class Transaction(BaseModel):
     amount: str = Field(..., pattern="^[0-9]{1,15}(\\.[0-9]{1,2})?$")
     counterparty: str
     currency: str = Field(..., pattern="^[A-Z]{3}$")
     description: str
     direction: Literal["inbound", "outbound"]
     id: str
-    occurred_at: str
+    occurred_at: AwareDatetime
     subject_id: str
+
+
+class ValidatedApiKey(BaseModel):
+    """
+    An API key as `/v2/api_keys/validate` shows it (the admin API's view, without `owner_id`).
+    """
+
+    created_at: AwareDatetime
+    description: str
+    environment: Literal["live", "sandbox"] = Field(
+        ...,
+        description="`live` holds real customer data; `sandbox` holds test data. A credential only ever sees\nrecords of its own environment.",
+    )
+    expires_at: Optional[AwareDatetime]
+    id: str
+    last_used_at: Optional[AwareDatetime]
+    masked_token: str
+    name: str
+    revoked_at: Optional[AwareDatetime]
+    scopes: list[
+        Literal[
+            "cases:read",
+            "cases:write",
+            "sar:read",
+            "sar:write",
+            "watchlist:read",
+            "watchlist:write",
+            "subjects:read",
+            "subjects:write",
+            "transactions:read",
+            "alerts:read",
+        ]
+    ]
+    tier: Literal["basic", "standard", "professional", "enterprise", "unlimited"] = (
+        Field(
+            ...,
+            description="How much traffic a credential may send. `standard` is the default.",
+        )
+    )
+
+
+class WatchlistEntry(BaseModel):
+    aliases: list[str]
+    country: Optional[str]
+    created_at: AwareDatetime
+    date_of_birth: Optional[str]
+    entry_type: Literal["person", "entity"]
+    id: str
+    list_source: str
+    name: str
+    reason: str
+    updated_at: AwareDatetime
+
+
+class Alert(BaseModel):
+    alert_type: str
+    created_at: AwareDatetime
+    description: str
+    id: str
+    severity: Literal["low", "medium", "high", "critical"]
+    status: Literal["open", "closed"]
+    subject_id: str
+    transaction_id: Optional[str]
+
+
+class ApiKeyValidation(BaseModel):
+    """
+    `POST /v2/api_keys/validate`: the API key the request was made with.
+    """
+
+    api_key: ValidatedApiKey
+    valid: bool = Field(
+        ..., description="Always `true`: an invalid key is answered 401."
+    )
+
+
+class Case(BaseModel):
+    assignee: Optional[str]
+    closed_at: Optional[AwareDatetime]
+    created_at: AwareDatetime
+    description: str
+    id: str
+    priority: Literal["low", "medium", "high", "critical"]
+    reference: str
+    resolution: Optional[str]
+    status: Literal["open", "in_review", "escalated", "closed"]
+    subject_ids: list[str]
+    title: str
+    updated_at: AwareDatetime
 
 
 class CreateEntry(BaseModel):
@@ -327,89 +306,123 @@ class CreateSubject(BaseModel):
     subject_type: Literal["person", "entity"]
 
 
-class PageAlertView(BaseModel):
+class Me(BaseModel):
+    """
+    `GET /v2/me`: the credential a request was made with.
+    """
+
+    environment: Literal["live", "sandbox"] = Field(
+        ...,
+        description="`live` holds real customer data; `sandbox` holds test data. A credential only ever sees\nrecords of its own environment.",
+    )
+    id: str = Field(
+        ..., description="The application's `client_id`, or the API key's id."
+    )
+    principal_type: Literal["application", "api_key"] = Field(
+        ..., description="What kind of credential a request was made with."
+    )
+    scopes: list[
+        Literal[
+            "cases:read",
+            "cases:write",
+            "sar:read",
+            "sar:write",
+            "watchlist:read",
+            "watchlist:write",
+            "subjects:read",
+            "subjects:write",
+            "transactions:read",
+            "alerts:read",
+        ]
+    ]
+    tier: Literal["basic", "standard", "professional", "enterprise", "unlimited"] = (
+        Field(
+            ...,
+            description="How much traffic a credential may send. `standard` is the default.",
+        )
+    )
+
+
+class PageAlert(BaseModel):
     """
     `{"data": [...], "pagination": {...}}`.
     """
 
-    data: list[Datum]
+    data: list[Alert]
     pagination: Pagination
 
 
-class PageCaseEventView(BaseModel):
+class PageCase(BaseModel):
     """
     `{"data": [...], "pagination": {...}}`.
     """
 
-    data: list[Datum1]
+    data: list[Case]
     pagination: Pagination
 
 
-class PageCaseView(BaseModel):
+class PageCaseEvent(BaseModel):
     """
     `{"data": [...], "pagination": {...}}`.
     """
 
-    data: list[Datum2]
+    data: list[CaseEvent]
     pagination: Pagination
 
 
-class PageEntryView(BaseModel):
+class PageSubject(BaseModel):
     """
     `{"data": [...], "pagination": {...}}`.
     """
 
-    data: list[Datum3]
+    data: list[Subject]
     pagination: Pagination
 
 
-class Datum4(BaseModel):
+class PageTransaction(BaseModel):
+    """
+    `{"data": [...], "pagination": {...}}`.
+    """
+
+    data: list[Transaction]
+    pagination: Pagination
+
+
+class PageWatchlistEntry(BaseModel):
+    """
+    `{"data": [...], "pagination": {...}}`.
+    """
+
+    data: list[WatchlistEntry]
+    pagination: Pagination
+
+
+class Sar(BaseModel):
     amount: str = Field(..., pattern="^[0-9]{1,15}(\\.[0-9]{1,2})?$")
     case_id: str
-    created_at: str
+    created_at: AwareDatetime
     currency: str = Field(..., pattern="^[A-Z]{3}$")
     id: str
     narrative: str
     status: Literal["draft", "submitted"]
     subject_ids: list[str]
-    submitted_at: Optional[str] = None
-    updated_at: str
+    submitted_at: Optional[AwareDatetime]
+    updated_at: AwareDatetime
 
 
-class PageSarView(BaseModel):
+class ScreenMatch(BaseModel):
+    entry: WatchlistEntry
+    score: float = Field(..., description="0.0–1.0, higher is closer.")
+
+
+class ScreenResponse(BaseModel):
+    matches: list[ScreenMatch]
+
+
+class PageSar(BaseModel):
     """
     `{"data": [...], "pagination": {...}}`.
     """
 
-    data: list[Datum4]
-    pagination: Pagination
-
-
-class Datum5(BaseModel):
-    country: Optional[str] = None
-    created_at: str
-    date_of_birth: Optional[str] = None
-    id: str
-    name: str
-    risk_level: Literal["low", "medium", "high"]
-    risk_score: int = Field(..., description="0–100.")
-    subject_type: Literal["person", "entity"]
-    updated_at: str
-
-
-class PageSubjectView(BaseModel):
-    """
-    `{"data": [...], "pagination": {...}}`.
-    """
-
-    data: list[Datum5]
-    pagination: Pagination
-
-
-class PageTransactionView(BaseModel):
-    """
-    `{"data": [...], "pagination": {...}}`.
-    """
-
-    data: list[Datum6]
+    data: list[Sar]
     pagination: Pagination

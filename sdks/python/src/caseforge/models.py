@@ -13,17 +13,19 @@ import pydantic
 from . import _models
 from ._base import BaseModel
 
-Case = _models.CaseView
-CaseEvent = _models.CaseEventView
-Sar = _models.SarView
-WatchlistEntry = _models.EntryView
+Case = _models.Case
+CaseEvent = _models.CaseEvent
+Sar = _models.Sar
+WatchlistEntry = _models.WatchlistEntry
 ScreenResult = _models.ScreenResponse
 ScreenMatch = _models.ScreenMatch
-Subject = _models.SubjectView
-Transaction = _models.TransactionView
-Alert = _models.AlertView
+Subject = _models.Subject
+Transaction = _models.Transaction
+Alert = _models.Alert
 Pagination = _models.Pagination
 ErrorBody = _models.ErrorBody
+Me = _models.Me
+ApiKeyValidation = _models.ApiKeyValidation
 
 __all__ = [
     "BaseModel",
@@ -44,24 +46,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookAttempt",
 ]
-
-
-class Me(BaseModel):
-    """``GET /v2/me``: who is calling. (Hand-written until the document gives it a schema; the
-    spec cleanup names it, then this becomes ``Me = _models.Me``.)"""
-
-    principal_type: str
-    id: str
-    environment: str
-    scopes: list[str]
-    tier: str
-
-
-class ApiKeyValidation(BaseModel):
-    """``POST /v2/api_keys/validate``: ``{"valid": true, "api_key": {...}}``."""
-
-    valid: bool
-    api_key: dict  # type: ignore[type-arg]
 
 
 # Webhooks (contract §8): hand-written until the served document has their schemas, then
