@@ -9,13 +9,13 @@ type Schemas = components['schemas'];
 type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 
 // Records.
-export type Case = Schemas['CaseView'];
-export type CaseEvent = Schemas['CaseEventView'];
-export type Sar = Schemas['SarView'];
-export type WatchlistEntry = Schemas['EntryView'];
-export type Subject = Schemas['SubjectView'];
-export type Transaction = Schemas['TransactionView'];
-export type Alert = Schemas['AlertView'];
+export type Case = Schemas['Case'];
+export type CaseEvent = Schemas['CaseEvent'];
+export type Sar = Schemas['Sar'];
+export type WatchlistEntry = Schemas['WatchlistEntry'];
+export type Subject = Schemas['Subject'];
+export type Transaction = Schemas['Transaction'];
+export type Alert = Schemas['Alert'];
 export type ScreenMatch = Schemas['ScreenMatch'];
 export type ScreenResponse = Schemas['ScreenResponse'];
 export type Pagination = Schemas['Pagination'];
@@ -48,26 +48,19 @@ export type SubjectCreateParams = Schemas['CreateSubject'];
 export type SubjectUpdateParams = Schemas['PatchSubject'];
 
 // List filters (query parameters).
-export type CaseListParams = QueryOf<'list'>;
-export type CaseHistoryParams = QueryOf<'history'>;
-export type SarListParams = QueryOf<'list_sars'>;
-export type WatchlistListParams = QueryOf<'list_watchlist'>;
-export type SubjectListParams = QueryOf<'list_subjects'>;
-export type TransactionListParams = QueryOf<'transactions'>;
-export type AlertListParams = QueryOf<'alerts'>;
+export type CaseListParams = QueryOf<'cases_list'>;
+export type CaseHistoryParams = QueryOf<'cases_history'>;
+export type SarListParams = QueryOf<'sars_list'>;
+export type WatchlistListParams = QueryOf<'watchlist_list'>;
+export type SubjectListParams = QueryOf<'subjects_list'>;
+export type TransactionListParams = QueryOf<'transactions_list'>;
+export type AlertListParams = QueryOf<'alerts_list'>;
 
-// Not yet described by the served document (no response schema for these two routes); written
-// from docs/CONTRACT.md §4.4. Replace with the generated schemas once the document has them.
-export type Environment = 'live' | 'sandbox';
-export type Tier = 'basic' | 'standard' | 'professional' | 'enterprise' | 'unlimited';
-export interface Me {
-  principal_type: 'application' | 'api_key';
-  id: string;
-  environment: Environment;
-  scopes: string[];
-  tier: Tier;
-}
-export interface ApiKeyValidation {
-  valid: boolean;
-  api_key: Record<string, unknown>;
-}
+// Who is calling (`client.me()`, `client.apiKeys.validate()`).
+export type Me = Schemas['Me'];
+export type ApiKeyValidation = Schemas['ApiKeyValidation'];
+export type ValidatedApiKey = Schemas['ValidatedApiKey'];
+export type Environment = Schemas['Environment'];
+export type Tier = Schemas['Tier'];
+export type PrincipalType = Schemas['PrincipalType'];
+export type Scope = Schemas['Scope'];

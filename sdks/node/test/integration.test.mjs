@@ -278,6 +278,58 @@ describe('retries and errors', () => {
     }
   });
 
+  test('a close whose answer was lost is retried with its key: 200, the case closed once', async () => {
+    const upstream = new URL(stack.baseURL);
+    const c = await apiKeyClient().cases.create({ title: `close dropped ${randomUUID()}` });
+    let drops = 1;
+    const closes = [];
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(upstream.port), upstream.hostname);
+      let dropThis = false;
+      client.on('data', (chunk) => {
+        const text = chunk.toString('latin1');
+        if (text.startsWith(`POST /v2/cases/${c.id}/close `)) {
+          closes.push(/idempotency-key: ([^\r\n]+)/i.exec(text)?.[1]);
+          if (drops > 0) {
+            drops--;
+            dropThis = true;
+          }
+        }
+        server.write(chunk);
+      });
+      server.on('data', (chunk) => {
+        // The server has closed the case and answered; the client never hears it.
+        if (dropThis) {
+          client.destroy();
+          server.destroy();
+        } else client.write(chunk);
+      });
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      client.on('close', () => server.destroy());
+      server.on('close', () => client.destroy());
+    });
+    await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const viaProxy = apiKeyClient({ baseURL: `http://127.0.0.1:${proxy.address().port}`, maxRetries: 2 });
+      const { data: closed, response } = await viaProxy.cases.close(c.id, { resolution: 'Reported' }, { ifMatch: c.etag }).withResponse();
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('idempotent-replayed'), 'true');
+      assert.equal(closed.id, c.id);
+      assert.equal(closed.status, 'closed');
+      assert.equal(closed.resolution, 'Reported');
+      assert.equal(closes.length, 2, 'the close was sent twice');
+      assert.ok(closes[0] && closes[0] === closes[1], 'with the same Idempotency-Key');
+      const direct = apiKeyClient();
+      assert.equal((await direct.cases.retrieve(c.id)).status, 'closed');
+      const actions = [];
+      for await (const e of direct.cases.history(c.id)) actions.push(e.action);
+      assert.equal(actions.filter((a) => a === 'closed').length, 1, `closed once: ${actions}`);
+    } finally {
+      proxy.close();
+    }
+  });
+
   test('a closed case cannot be closed again: ConflictError (code conflict), not retried', async () => {
     const f = recordingFetch();
     const client = apiKeyClient({ fetch: f });

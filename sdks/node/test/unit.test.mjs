@@ -125,14 +125,16 @@ describe('retries', () => {
     assert.equal(f.calls.at(-1).headers['Idempotency-Key'], 'mine-1');
   });
 
-  test('transitions carry an Idempotency-Key and are retried; PATCH and DELETE are not', async () => {
+  test('transitions and the watchlist delete carry an Idempotency-Key and are retried; PATCH is not', async () => {
     let f = scripted(() => ({ status: 503, body: { error: 'service_unavailable', error_description: 'x' }, headers: { 'retry-after': '0' } }));
     await assert.rejects(apiClient(f).cases.update('case_1', { priority: 'high' }), InternalServerError);
     assert.equal(f.calls.length, 1);
     assert.equal(f.calls[0].headers['Idempotency-Key'], undefined);
     f = scripted(() => new TypeError('fetch failed'));
     await assert.rejects(apiClient(f).watchlist.delete('e_1'), APIConnectionError);
-    assert.equal(f.calls.length, 1);
+    assert.equal(f.calls.length, 3);
+    assert.ok(f.calls[0].headers['Idempotency-Key']);
+    assert.equal(new Set(f.calls.map((c) => c.headers['Idempotency-Key'])).size, 1);
     f = scripted(() => ({ status: 503, body: { error: 'service_unavailable', error_description: 'x' }, headers: { 'retry-after': '0' } }));
     await assert.rejects(apiClient(f).cases.close('case_1', { resolution: 'r' }), InternalServerError);
     assert.equal(f.calls.length, 3);

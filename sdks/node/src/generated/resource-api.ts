@@ -11,14 +11,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Process is up. */
-        get: operations["healthz"];
+        /**
+         * Process is up.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["healthz_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** Process is up. (headers only) */
-        head: operations["healthz_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -29,14 +31,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready: the database answers and the authorization server's keys are loaded. */
-        get: operations["readyz"];
+        /**
+         * Ready: the database answers and the authorization server's keys are loaded.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["readyz_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** Ready: the database answers and the authorization server's keys are loaded. (headers only) */
-        head: operations["readyz_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -47,14 +51,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Alerts (filters `status`, `severity`, `subject_id`), newest first. */
-        get: operations["alerts"];
+        /**
+         * Alerts (filters `status`, `severity`, `subject_id`), newest first.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["alerts_list"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** Alerts (filters `status`, `severity`, `subject_id`), newest first. (headers only) */
-        head: operations["alerts_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -68,7 +74,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Validates the API key the request was made with. */
-        post: operations["validate_api_key"];
+        post: operations["api_keys_validate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -82,18 +88,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List cases (filters `status`, `assignee`, `priority`), newest first. */
-        get: operations["list"];
+        /**
+         * List cases (filters `status`, `assignee`, `priority`), newest first.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["cases_list"];
         put?: never;
         /**
          * Open a case; it gets a `CF-YYYY-NNNNNN` reference. With an `Idempotency-Key`, a retry
          *     of the same request answers the first answer again instead of opening another case.
          */
-        post: operations["create"];
+        post: operations["cases_create"];
         delete?: never;
         options?: never;
-        /** List cases (filters `status`, `assignee`, `priority`), newest first. (headers only) */
-        head: operations["list_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -104,16 +112,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One case. */
-        get: operations["get"];
+        /**
+         * One case.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["cases_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** One case. (headers only) */
-        head: operations["get_head"];
+        head?: never;
         /** Change title, description, status (not `closed`), priority or subjects. */
-        patch: operations["patch"];
+        patch: operations["cases_update"];
         trace?: never;
     };
     "/v2/cases/{id}/assign": {
@@ -126,7 +136,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Assign (or unassign with `null`). */
-        post: operations["assign"];
+        post: operations["cases_assign"];
         delete?: never;
         options?: never;
         head?: never;
@@ -142,8 +152,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Close with a resolution; closing a closed case is 409. */
-        post: operations["close"];
+        /**
+         * Close with a resolution; closing a closed case is 409 `conflict` (unless the request repeats
+         *     the first close's `Idempotency-Key`: then it gets the first answer).
+         */
+        post: operations["cases_close"];
         delete?: never;
         options?: never;
         head?: never;
@@ -157,14 +170,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every change to a case, oldest first. */
-        get: operations["history"];
+        /**
+         * Every change to a case, oldest first.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["cases_history"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** Every change to a case, oldest first. (headers only) */
-        head: operations["history_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -175,14 +190,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who is calling: principal type, id, environment, scopes and tier. */
-        get: operations["me"];
+        /**
+         * Who is calling: principal type, id, environment, scopes and tier.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["me_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** Who is calling: principal type, id, environment, scopes and tier. (headers only) */
-        head: operations["me_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -193,15 +210,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List SARs, newest first. */
-        get: operations["list_sars"];
+        /**
+         * List SARs, newest first.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["sars_list"];
         put?: never;
         /** Create a draft SAR for a case of the same environment. */
-        post: operations["create_sar"];
+        post: operations["sars_create"];
         delete?: never;
         options?: never;
-        /** List SARs, newest first. (headers only) */
-        head: operations["list_sars_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -212,16 +231,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One SAR. */
-        get: operations["get_sar"];
+        /**
+         * One SAR.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["sars_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** One SAR. (headers only) */
-        head: operations["get_sar_head"];
+        head?: never;
         /** Edit a draft; submitted SARs are immutable (409). */
-        patch: operations["patch_sar"];
+        patch: operations["sars_update"];
         trace?: never;
     };
     "/v2/sars/{id}/submit": {
@@ -234,7 +255,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Submit a draft for review. */
-        post: operations["submit_sar"];
+        post: operations["sars_submit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -248,15 +269,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List subjects. */
-        get: operations["list_subjects"];
+        /**
+         * List subjects.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["subjects_list"];
         put?: never;
         /** Create a subject; its risk is scored at once. */
-        post: operations["create_subject"];
+        post: operations["subjects_create"];
         delete?: never;
         options?: never;
-        /** List subjects. (headers only) */
-        head: operations["list_subjects_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -267,16 +290,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A subject's profile with its risk score and level. */
-        get: operations["get_subject"];
+        /**
+         * A subject's profile with its risk score and level.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["subjects_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** A subject's profile with its risk score and level. (headers only) */
-        head: operations["get_subject_head"];
+        head?: never;
         /** Change a subject; its risk is scored again. */
-        patch: operations["patch_subject"];
+        patch: operations["subjects_update"];
         trace?: never;
     };
     "/v2/transactions": {
@@ -286,14 +311,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Transactions (filters `subject_id`, `from`, `to`), newest first. */
-        get: operations["transactions"];
+        /**
+         * Transactions (filters `subject_id`, `from`, `to`), newest first.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["transactions_list"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        /** Transactions (filters `subject_id`, `from`, `to`), newest first. (headers only) */
-        head: operations["transactions_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -304,15 +331,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List watchlist entries. */
-        get: operations["list_watchlist"];
+        /**
+         * List watchlist entries.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["watchlist_list"];
         put?: never;
         /** Add a watchlist entry. */
-        post: operations["create_watchlist"];
+        post: operations["watchlist_create"];
         delete?: never;
         options?: never;
-        /** List watchlist entries. (headers only) */
-        head: operations["list_watchlist_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -326,7 +355,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Screen a name against the watchlist: tolerant of case, accents, word order and small misspellings. */
-        post: operations["screen"];
+        post: operations["watchlist_screen"];
         delete?: never;
         options?: never;
         head?: never;
@@ -340,48 +369,75 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One watchlist entry. */
-        get: operations["get_watchlist"];
+        /**
+         * One watchlist entry.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["watchlist_retrieve"];
         put?: never;
         post?: never;
         /** Remove a watchlist entry. */
-        delete: operations["delete_watchlist"];
+        delete: operations["watchlist_delete"];
         options?: never;
-        /** One watchlist entry. (headers only) */
-        head: operations["get_watchlist_head"];
+        head?: never;
         /** Change a watchlist entry. */
-        patch: operations["patch_watchlist"];
+        patch: operations["watchlist_update"];
         trace?: never;
     };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @enum {string} */
-        AlertSeverity: "low" | "medium" | "high" | "critical";
-        /** @enum {string} */
-        AlertStatus: "open" | "closed";
-        AlertView: {
+        Alert: {
             alert_type: string;
+            /** Format: date-time */
             created_at: string;
             description: string;
             id: string;
             severity: components["schemas"]["AlertSeverity"];
             status: components["schemas"]["AlertStatus"];
             subject_id: string;
-            transaction_id?: string | null;
+            transaction_id: string | null;
         };
+        /** @enum {string} */
+        AlertSeverity: "low" | "medium" | "high" | "critical";
+        /** @enum {string} */
+        AlertStatus: "open" | "closed";
         Amount: string;
+        /** @description `POST /v2/api_keys/validate`: the API key the request was made with. */
+        ApiKeyValidation: {
+            api_key: components["schemas"]["ValidatedApiKey"];
+            /** @description Always `true`: an invalid key is answered 401. */
+            valid: boolean;
+        };
         AssignCase: {
             /** @description The investigator to assign; `null` unassigns. */
             assignee?: string | null;
         };
+        Case: {
+            assignee: string | null;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            id: string;
+            priority: components["schemas"]["CasePriority"];
+            reference: string;
+            resolution: string | null;
+            status: components["schemas"]["CaseStatus"];
+            subject_ids: string[];
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @enum {string} */
         CaseAction: "created" | "updated" | "assigned" | "closed";
-        CaseEventView: {
+        CaseEvent: {
             action: components["schemas"]["CaseAction"];
             /** @description The client_id or API key id that made the change. */
             actor: string;
+            /** Format: date-time */
             at: string;
             /** @description Changed fields: `{"field": {"from": …, "to": …}}`. */
             changes: Record<string, never>;
@@ -390,20 +446,6 @@ export interface components {
         CasePriority: "low" | "medium" | "high" | "critical";
         /** @enum {string} */
         CaseStatus: "open" | "in_review" | "escalated" | "closed";
-        CaseView: {
-            assignee?: string | null;
-            closed_at?: string | null;
-            created_at: string;
-            description: string;
-            id: string;
-            priority: components["schemas"]["CasePriority"];
-            reference: string;
-            resolution?: string | null;
-            status: components["schemas"]["CaseStatus"];
-            subject_ids: string[];
-            title: string;
-            updated_at: string;
-        };
         CloseCase: {
             resolution: string;
         };
@@ -450,134 +492,85 @@ export interface components {
         Direction: "inbound" | "outbound";
         /** @enum {string} */
         EntryType: "person" | "entity";
-        EntryView: {
-            aliases: string[];
-            country?: string | null;
-            created_at: string;
-            date_of_birth?: string | null;
-            entry_type: components["schemas"]["EntryType"];
-            id: string;
-            list_source: string;
-            name: string;
-            reason: string;
-            updated_at: string;
-        };
+        /**
+         * @description `live` holds real customer data; `sandbox` holds test data. A credential only ever sees
+         *     records of its own environment.
+         * @enum {string}
+         */
+        Environment: "live" | "sandbox";
         /** @description `{"error": "...", "error_description": "...", "details": {...}}`. */
         ErrorBody: {
             /** @description Optional machine-readable details, e.g. `{"field": "name"}`. */
             details?: unknown;
-            /** @description Stable snake_case code, e.g. `invalid_token`. */
+            /**
+             * @description Stable snake_case code, e.g. `invalid_token`. Clients branch on it, never on the
+             *     description. The codes, by status:
+             *     - 400 `invalid_request`, `invalid_query`, `malformed_json`, `malformed_body`, `bad_request`,
+             *       and on `/oauth/token` RFC 6749's `unsupported_grant_type`, `invalid_scope`,
+             *       `unauthorized_client`;
+             *     - 401 `invalid_token` (`/v2`), `invalid_client` (`/oauth/*`), `unauthorized` (`/admin`);
+             *     - 403 `insufficient_scope`; 404 `not_found`; 405 `method_not_allowed`;
+             *     - 409 `conflict`: **final**, the record's state forbids the change ("already closed",
+             *       "not a draft"), so retrying the same request cannot succeed;
+             *     - 409 `busy`: **transient**, other writes to the record kept overtaking this one; nothing
+             *       was written, retry after `Retry-After` seconds (also `details.retry_after`);
+             *     - 412 `precondition_failed`; 413 `payload_too_large`; 415 `unsupported_media_type`;
+             *     - 422 `validation_failed` (`details.field`), `idempotency_key_reused`;
+             *     - 429 `rate_limited` (`Retry-After`); 500 `internal_error`; 503 `service_unavailable`.
+             */
             error: string;
             /** @description A sentence for people. */
             error_description: string;
         };
+        /**
+         * @description The body of `/healthz` (`{"status": "ok"}`) and of `/readyz` (`{"status": "ready"}`) on
+         *     both services (documentation of what their health handlers write).
+         */
+        HealthStatus: {
+            status: string;
+        };
+        /** @description `GET /v2/me`: the credential a request was made with. */
+        Me: {
+            environment: components["schemas"]["Environment"];
+            /** @description The application's `client_id`, or the API key's id. */
+            id: string;
+            principal_type: components["schemas"]["PrincipalType"];
+            scopes: components["schemas"]["Scope"][];
+            tier: components["schemas"]["Tier"];
+        };
         /** @description `{"data": [...], "pagination": {...}}`. */
-        Page_AlertView: {
-            data: {
-                alert_type: string;
-                created_at: string;
-                description: string;
-                id: string;
-                severity: components["schemas"]["AlertSeverity"];
-                status: components["schemas"]["AlertStatus"];
-                subject_id: string;
-                transaction_id?: string | null;
-            }[];
+        Page_Alert: {
+            data: components["schemas"]["Alert"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description `{"data": [...], "pagination": {...}}`. */
-        Page_CaseEventView: {
-            data: {
-                action: components["schemas"]["CaseAction"];
-                /** @description The client_id or API key id that made the change. */
-                actor: string;
-                at: string;
-                /** @description Changed fields: `{"field": {"from": …, "to": …}}`. */
-                changes: Record<string, never>;
-            }[];
+        Page_Case: {
+            data: components["schemas"]["Case"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description `{"data": [...], "pagination": {...}}`. */
-        Page_CaseView: {
-            data: {
-                assignee?: string | null;
-                closed_at?: string | null;
-                created_at: string;
-                description: string;
-                id: string;
-                priority: components["schemas"]["CasePriority"];
-                reference: string;
-                resolution?: string | null;
-                status: components["schemas"]["CaseStatus"];
-                subject_ids: string[];
-                title: string;
-                updated_at: string;
-            }[];
+        Page_CaseEvent: {
+            data: components["schemas"]["CaseEvent"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description `{"data": [...], "pagination": {...}}`. */
-        Page_EntryView: {
-            data: {
-                aliases: string[];
-                country?: string | null;
-                created_at: string;
-                date_of_birth?: string | null;
-                entry_type: components["schemas"]["EntryType"];
-                id: string;
-                list_source: string;
-                name: string;
-                reason: string;
-                updated_at: string;
-            }[];
+        Page_Sar: {
+            data: components["schemas"]["Sar"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description `{"data": [...], "pagination": {...}}`. */
-        Page_SarView: {
-            data: {
-                amount: components["schemas"]["Amount"];
-                case_id: string;
-                created_at: string;
-                currency: components["schemas"]["Currency"];
-                id: string;
-                narrative: string;
-                status: components["schemas"]["SarStatus"];
-                subject_ids: string[];
-                submitted_at?: string | null;
-                updated_at: string;
-            }[];
+        Page_Subject: {
+            data: components["schemas"]["Subject"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description `{"data": [...], "pagination": {...}}`. */
-        Page_SubjectView: {
-            data: {
-                country?: string | null;
-                created_at: string;
-                date_of_birth?: string | null;
-                id: string;
-                name: string;
-                risk_level: components["schemas"]["RiskLevel"];
-                /**
-                 * Format: int32
-                 * @description 0–100.
-                 */
-                risk_score: number;
-                subject_type: components["schemas"]["EntryType"];
-                updated_at: string;
-            }[];
+        Page_Transaction: {
+            data: components["schemas"]["Transaction"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description `{"data": [...], "pagination": {...}}`. */
-        Page_TransactionView: {
-            data: {
-                amount: components["schemas"]["Amount"];
-                counterparty: string;
-                currency: components["schemas"]["Currency"];
-                description: string;
-                direction: components["schemas"]["Direction"];
-                id: string;
-                occurred_at: string;
-                subject_id: string;
-            }[];
+        Page_WatchlistEntry: {
+            data: components["schemas"]["WatchlistEntry"][];
             pagination: components["schemas"]["Pagination"];
         };
         Pagination: {
@@ -585,7 +578,7 @@ export interface components {
              * @description The next page as `?cursor=` (also in the `Link: rel="next"` header); `null` on the
              *     last page.
              */
-            next_cursor?: string | null;
+            next_cursor: string | null;
             /** Format: int64 */
             page: number;
             /** Format: int64 */
@@ -629,24 +622,37 @@ export interface components {
             name?: string | null;
             subject_type?: null | components["schemas"]["EntryType"];
         };
+        /**
+         * @description What kind of credential a request was made with.
+         * @enum {string}
+         */
+        PrincipalType: "application" | "api_key";
         /** @enum {string} */
         RiskLevel: "low" | "medium" | "high";
-        /** @enum {string} */
-        SarStatus: "draft" | "submitted";
-        SarView: {
+        Sar: {
             amount: components["schemas"]["Amount"];
             case_id: string;
+            /** Format: date-time */
             created_at: string;
             currency: components["schemas"]["Currency"];
             id: string;
             narrative: string;
             status: components["schemas"]["SarStatus"];
             subject_ids: string[];
-            submitted_at?: string | null;
+            /** Format: date-time */
+            submitted_at: string | null;
+            /** Format: date-time */
             updated_at: string;
         };
+        /** @enum {string} */
+        SarStatus: "draft" | "submitted";
+        /**
+         * @description A permission on the `/v2` API (see the OAuth 2.0 scheme's scopes).
+         * @enum {string}
+         */
+        Scope: "cases:read" | "cases:write" | "sar:read" | "sar:write" | "watchlist:read" | "watchlist:write" | "subjects:read" | "subjects:write" | "transactions:read" | "alerts:read";
         ScreenMatch: {
-            entry: components["schemas"]["EntryView"];
+            entry: components["schemas"]["WatchlistEntry"];
             /**
              * Format: double
              * @description 0.0–1.0, higher is closer.
@@ -662,10 +668,11 @@ export interface components {
         ScreenResponse: {
             matches: components["schemas"]["ScreenMatch"][];
         };
-        SubjectView: {
-            country?: string | null;
+        Subject: {
+            country: string | null;
+            /** Format: date-time */
             created_at: string;
-            date_of_birth?: string | null;
+            date_of_birth: string | null;
             id: string;
             name: string;
             risk_level: components["schemas"]["RiskLevel"];
@@ -675,31 +682,268 @@ export interface components {
              */
             risk_score: number;
             subject_type: components["schemas"]["EntryType"];
+            /** Format: date-time */
             updated_at: string;
         };
-        TransactionView: {
+        /**
+         * @description How much traffic a credential may send. `standard` is the default.
+         * @enum {string}
+         */
+        Tier: "basic" | "standard" | "professional" | "enterprise" | "unlimited";
+        Transaction: {
             amount: components["schemas"]["Amount"];
             counterparty: string;
             currency: components["schemas"]["Currency"];
             description: string;
             direction: components["schemas"]["Direction"];
             id: string;
+            /** Format: date-time */
             occurred_at: string;
             subject_id: string;
         };
+        /** @description An API key as `/v2/api_keys/validate` shows it (the admin API's view, without `owner_id`). */
+        ValidatedApiKey: {
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            environment: components["schemas"]["Environment"];
+            /** Format: date-time */
+            expires_at: string | null;
+            id: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            masked_token: string;
+            name: string;
+            /** Format: date-time */
+            revoked_at: string | null;
+            scopes: components["schemas"]["Scope"][];
+            tier: components["schemas"]["Tier"];
+        };
+        WatchlistEntry: {
+            aliases: string[];
+            country: string | null;
+            /** Format: date-time */
+            created_at: string;
+            date_of_birth: string | null;
+            entry_type: components["schemas"]["EntryType"];
+            id: string;
+            list_source: string;
+            name: string;
+            reason: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
     };
-    responses: never;
-    parameters: never;
+    responses: {
+        /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
+        BadRequest: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
+        Forbidden: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
+                "WWW-Authenticate"?: string;
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description The path does not serve this method; `Allow` lists the methods it does. */
+        MethodNotAllowed: {
+            headers: {
+                /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
+                Allow?: string;
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `not_found`: no record with this id in the credential's environment. */
+        NotFound: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `payload_too_large`: the body exceeds 64 KiB. */
+        PayloadTooLarge: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `precondition_failed`: the record changed since the `If-Match` version; nothing was written */
+        PreconditionFailed: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
+        ServiceUnavailable: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
+        TooManyRequests: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
+        Unauthorized: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
+                "WWW-Authenticate"?: string;
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
+        UnprocessableEntity: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `unsupported_media_type`: the body is not `application/json`. */
+        UnsupportedMediaType: {
+            headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+    };
+    parameters: {
+        /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+        "Idempotency-Key": string;
+        /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+        "If-Match": string;
+        /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+        "X-Request-Id": string;
+    };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description Always `no-store`. */
+        "Cache-Control": string;
+        /** @description `true` when this is the stored answer to an earlier request with the same key */
+        "Idempotent-Replayed": string;
+        /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
+        Link: string;
+        /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
+        RateLimit: string;
+        /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
+        "RateLimit-Policy": string;
+        /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
+        "X-RateLimit-Limit": number;
+        /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
+        "X-RateLimit-Remaining": number;
+        /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
+        "X-RateLimit-Reset": number;
+        /** @description The request's id: the caller's `X-Request-Id` when it had the accepted shape, else a fresh one. Logged with every line about the request. */
+        "X-Request-Id": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    healthz: {
+    healthz_retrieve: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -708,56 +952,23 @@ export interface operations {
             /** @description The process is up */
             200: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HealthStatus"];
                 };
             };
+            405: components["responses"]["MethodNotAllowed"];
         };
     };
-    healthz_head: {
+    readyz_retrieve: {
         parameters: {
             query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The process is up */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    readyz: {
-        parameters: {
-            query?: never;
-            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -766,23 +977,17 @@ export interface operations {
             /** @description Ready */
             200: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HealthStatus"];
                 };
             };
+            405: components["responses"]["MethodNotAllowed"];
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -791,53 +996,29 @@ export interface operations {
             };
         };
     };
-    readyz_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Ready */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    alerts: {
+    alerts_list: {
         parameters: {
             query?: {
                 status?: null | components["schemas"]["AlertStatus"];
                 severity?: null | components["schemas"]["AlertSeverity"];
                 subject_id?: string | null;
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
                 page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
                 page_size?: number;
-                /** @description `pagination.next_cursor` of the previous page (with the same filters); not with `page`. */
+                /**
+                 * @description `pagination.next_cursor` of the previous page (with the same filters), which carries
+                 *     its `page_size`; not with `page`.
+                 */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -846,389 +1027,101 @@ export interface operations {
             /** @description A page of alerts, newest first */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_AlertView"];
+                    "application/json": components["schemas"]["Page_Alert"];
                 };
             };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    alerts_head: {
-        parameters: {
-            query?: {
-                status?: null | components["schemas"]["AlertStatus"];
-                severity?: null | components["schemas"]["AlertSeverity"];
-                subject_id?: string | null;
-                page?: number;
-                page_size?: number;
-                /** @description `pagination.next_cursor` of the previous page (with the same filters); not with `page`. */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of alerts, newest first */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    validate_api_key: {
+    api_keys_validate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description `{valid: true, api_key: {...}}` */
+            /** @description The API key this request was made with */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ApiKeyValidation"];
+                };
             };
             /** @description `invalid_request`: called with an access token. `invalid_request`: two different credentials, or a credential header sent twice. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list: {
+    cases_list: {
         parameters: {
             query?: {
                 status?: null | components["schemas"]["CaseStatus"];
                 assignee?: string | null;
                 priority?: null | components["schemas"]["CasePriority"];
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
                 page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
                 page_size?: number;
-                /** @description `pagination.next_cursor` of the previous page (with the same filters); not with `page`. */
+                /**
+                 * @description `pagination.next_cursor` of the previous page (with the same filters), which carries
+                 *     its `page_size`; not with `page`.
+                 */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1237,138 +1130,36 @@ export interface operations {
             /** @description A page of cases, newest first */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_CaseView"];
+                    "application/json": components["schemas"]["Page_Case"];
                 };
             };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create: {
+    cases_create: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 visible ASCII characters; kept 24 h per credential */
-                "Idempotency-Key"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path?: never;
             cookie?: never;
@@ -1381,643 +1172,126 @@ export interface operations {
         responses: {
             201: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the new case */
                     ETag?: string;
-                    /** @description `true` when this is the stored answer to an earlier request with the same key */
-                    "Idempotent-Replayed"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CaseView"];
+                    "application/json": components["schemas"]["Case"];
                 };
             };
             /** @description Malformed `Idempotency-Key` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid field, or `idempotency_key_reused`: the key was used for a different request `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
             422: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_head: {
-        parameters: {
-            query?: {
-                status?: null | components["schemas"]["CaseStatus"];
-                assignee?: string | null;
-                priority?: null | components["schemas"]["CasePriority"];
-                page?: number;
-                page_size?: number;
-                /** @description `pagination.next_cursor` of the previous page (with the same filters); not with `page`. */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of cases, newest first */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this version of the case, for `If-Match` */
-                    ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CaseView"];
-                };
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    get_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this version of the case, for `If-Match` */
-                    ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    patch: {
+    cases_retrieve: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the change is made only if the case still has one of them */
-                "If-Match"?: string;
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    /** @description Strong entity tag of this version of the case, for `If-Match` */
+                    ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    cases_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -2032,132 +1306,53 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the case after the change */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CaseView"];
+                    "application/json": components["schemas"]["Case"];
                 };
             };
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The case is closed */
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `conflict`: the case is closed (final). `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
             409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2167,129 +1362,36 @@ export interface operations {
             /** @description `precondition_failed`: the case changed since the `If-Match` version; nothing was written */
             412: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
-            422: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    assign: {
+    cases_assign: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the change is made only if the case still has one of them */
-                "If-Match"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -2304,131 +1406,54 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the case after the change */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CaseView"];
+                    "application/json": components["schemas"]["Case"];
                 };
             };
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `conflict`: the case is closed (final). `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
             409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2438,129 +1463,36 @@ export interface operations {
             /** @description `precondition_failed`: the case changed since the `If-Match` version; nothing was written */
             412: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
-            422: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    close: {
+    cases_close: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the case is closed only if it still has one of them */
-                "If-Match"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -2575,131 +1507,54 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the closed case */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CaseView"];
+                    "application/json": components["schemas"]["Case"];
                 };
             };
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `conflict`: the case is closed (final). `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
             409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2709,135 +1564,62 @@ export interface operations {
             /** @description `precondition_failed`: the case changed since the `If-Match` version; nothing was written */
             412: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid field, or `idempotency_key_reused`: the key was used for a different request `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
             422: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    history: {
+    cases_history: {
         parameters: {
             query?: {
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
                 page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
                 page_size?: number;
                 /**
                  * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
+                 *     cost of the first, with the same `page_size`. Not with `page`; only for the list (and
+                 *     filters) it came from.
                  */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path: {
                 id: string;
             };
@@ -2848,534 +1630,100 @@ export interface operations {
             /** @description A page of history events, oldest first */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_CaseEventView"];
+                    "application/json": components["schemas"]["Page_CaseEvent"];
                 };
             };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    history_head: {
-        parameters: {
-            query?: {
-                page?: number;
-                page_size?: number;
-                /**
-                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
-                 */
-                cursor?: string | null;
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of history events, oldest first */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    me: {
+    me_retrieve: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description `{principal_type, id, environment, scopes, tier}` */
+            /** @description The credential this request was made with */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
             };
             /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    me_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description `{principal_type, id, environment, scopes, tier}` */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    list_sars: {
+    sars_list: {
         parameters: {
             query?: {
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
                 page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
                 page_size?: number;
                 /**
                  * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
+                 *     cost of the first, with the same `page_size`. Not with `page`; only for the list (and
+                 *     filters) it came from.
                  */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3384,138 +1732,36 @@ export interface operations {
             /** @description A page of SARs, newest first */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_SarView"];
+                    "application/json": components["schemas"]["Page_Sar"];
                 };
             };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_sar: {
+    sars_create: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 visible ASCII characters; kept 24 h per credential */
-                "Idempotency-Key"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path?: never;
             cookie?: never;
@@ -3528,643 +1774,126 @@ export interface operations {
         responses: {
             201: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the new record */
                     ETag?: string;
-                    /** @description `true` when this is the stored answer to an earlier request with the same key */
-                    "Idempotent-Replayed"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SarView"];
+                    "application/json": components["schemas"]["Sar"];
                 };
             };
             /** @description Malformed `Idempotency-Key` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid field, or `idempotency_key_reused`: the key was used for a different request `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
             422: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_sars_head: {
-        parameters: {
-            query?: {
-                page?: number;
-                page_size?: number;
-                /**
-                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
-                 */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of SARs, newest first */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    get_sar: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this version of the record */
-                    ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SarView"];
-                };
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    get_sar_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this version of the record */
-                    ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    patch_sar: {
+    sars_retrieve: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the write is made only if the record still has one of them */
-                "If-Match"?: string;
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    /** @description Strong entity tag of this version of the record */
+                    ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sar"];
+                };
+            };
+            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    sars_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -4179,263 +1908,77 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the record after the change */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SarView"];
+                    "application/json": components["schemas"]["Sar"];
                 };
             };
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `conflict`: only drafts can be edited; this SAR was submitted (final). `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
             409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `precondition_failed`: the record changed since the `If-Match` version; nothing was written */
-            412: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
-            422: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    submit_sar: {
+    sars_submit: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the write is made only if the record still has one of them */
-                "If-Match"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -4446,227 +1989,102 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the submitted SAR */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SarView"];
+                    "application/json": components["schemas"]["Sar"];
                 };
             };
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `conflict`: the SAR was already submitted (final). `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
             409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `precondition_failed`: the record changed since the `If-Match` version; nothing was written */
-            412: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The SAR has no narrative */
-            422: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
+            412: components["responses"]["PreconditionFailed"];
+            /** @description The SAR has no narrative, or `idempotency_key_reused`: the key was used for a different request */
+            422: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_subjects: {
+    subjects_list: {
         parameters: {
             query?: {
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
                 page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
                 page_size?: number;
                 /**
                  * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
+                 *     cost of the first, with the same `page_size`. Not with `page`; only for the list (and
+                 *     filters) it came from.
                  */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4675,138 +2093,36 @@ export interface operations {
             /** @description A page of subjects */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_SubjectView"];
+                    "application/json": components["schemas"]["Page_Subject"];
                 };
             };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_subject: {
+    subjects_create: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 visible ASCII characters; kept 24 h per credential */
-                "Idempotency-Key"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path?: never;
             cookie?: never;
@@ -4819,191 +2135,67 @@ export interface operations {
         responses: {
             201: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the new record */
                     ETag?: string;
-                    /** @description `true` when this is the stored answer to an earlier request with the same key */
-                    "Idempotent-Replayed"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SubjectView"];
+                    "application/json": components["schemas"]["Subject"];
                 };
             };
             /** @description Malformed `Idempotency-Key` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid field, or `idempotency_key_reused`: the key was used for a different request `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
             422: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
             /** @description `service_unavailable`: every scoring turn stayed taken for a second (`Retry-After`, `details.retry_after`), or credentials cannot be verified or the database does not answer right now; retry shortly. */
             503: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Seconds to wait before retrying (when every scoring turn was taken) */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5012,452 +2204,69 @@ export interface operations {
             };
         };
     };
-    list_subjects_head: {
-        parameters: {
-            query?: {
-                page?: number;
-                page_size?: number;
-                /**
-                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
-                 */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of subjects */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    get_subject: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this version of the record */
-                    ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SubjectView"];
-                };
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    get_subject_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this version of the record */
-                    ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    patch_subject: {
+    subjects_retrieve: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the write is made only if the record still has one of them */
-                "If-Match"?: string;
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    /** @description Strong entity tag of this version of the record */
+                    ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subject"];
+                };
+            };
+            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    subjects_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -5472,252 +2281,71 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the record after the change */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SubjectView"];
+                    "application/json": components["schemas"]["Subject"];
                 };
             };
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Changed concurrently while it was being screened; retry */
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `busy`: changed concurrently while it was being screened; retry. `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
             409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `precondition_failed`: the record changed since the `If-Match` version; nothing was written */
-            412: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
-            422: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             /** @description `service_unavailable`: every scoring turn stayed taken for a second (`Retry-After`, `details.retry_after`), or credentials cannot be verified or the database does not answer right now; retry shortly. */
             503: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Seconds to wait before retrying (when every scoring turn was taken) */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5726,7 +2354,7 @@ export interface operations {
             };
         };
     };
-    transactions: {
+    transactions_list: {
         parameters: {
             query?: {
                 subject_id?: string | null;
@@ -5734,294 +2362,74 @@ export interface operations {
                 from?: string | null;
                 /** @description RFC 3339; transactions at or before. */
                 to?: string | null;
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
                 page?: number;
-                page_size?: number;
-                /** @description `pagination.next_cursor` of the previous page (with the same filters); not with `page`. */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of transactions, newest first */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Page_TransactionView"];
-                };
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    transactions_head: {
-        parameters: {
-            query?: {
-                subject_id?: string | null;
-                /** @description RFC 3339; transactions at or after. */
-                from?: string | null;
-                /** @description RFC 3339; transactions at or before. */
-                to?: string | null;
-                page?: number;
-                page_size?: number;
-                /** @description `pagination.next_cursor` of the previous page (with the same filters); not with `page`. */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of transactions, newest first */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    list_watchlist: {
-        parameters: {
-            query?: {
-                page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
                 page_size?: number;
                 /**
-                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
+                 * @description `pagination.next_cursor` of the previous page (with the same filters), which carries
+                 *     its `page_size`; not with `page`.
                  */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of transactions, newest first */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Transaction"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    watchlist_list: {
+        parameters: {
+            query?: {
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
+                page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
+                page_size?: number;
+                /**
+                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
+                 *     cost of the first, with the same `page_size`. Not with `page`; only for the list (and
+                 *     filters) it came from.
+                 */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6030,138 +2438,36 @@ export interface operations {
             /** @description A page of watchlist entries */
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_EntryView"];
+                    "application/json": components["schemas"]["Page_WatchlistEntry"];
                 };
             };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_watchlist: {
+    watchlist_create: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 visible ASCII characters; kept 24 h per credential */
-                "Idempotency-Key"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path?: never;
             cookie?: never;
@@ -6174,335 +2480,70 @@ export interface operations {
         responses: {
             201: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the new record */
                     ETag?: string;
-                    /** @description `true` when this is the stored answer to an earlier request with the same key */
-                    "Idempotent-Replayed"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntryView"];
+                    "application/json": components["schemas"]["WatchlistEntry"];
                 };
             };
             /** @description Malformed `Idempotency-Key` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid field, or `idempotency_key_reused`: the key was used for a different request `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
             422: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_watchlist_head: {
-        parameters: {
-            query?: {
-                page?: number;
-                page_size?: number;
-                /**
-                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
-                 *     cost of the first. Not with `page`; only for the list (and filters) it came from.
-                 */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of watchlist entries */
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `<URL with ?cursor=…>; rel="next"` (RFC 8288) when there is a next page */
-                    Link?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `invalid_query`: a query parameter does not parse. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    screen: {
+    watchlist_screen: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6514,18 +2555,13 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6535,166 +2571,33 @@ export interface operations {
             /** @description `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
-            422: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             /** @description `service_unavailable`: every scoring turn stayed taken for a second (`Retry-After`, `details.retry_after`), or credentials cannot be verified or the database does not answer right now; retry shortly. */
             503: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Seconds to wait before retrying (when every scoring turn was taken) */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6703,10 +2606,13 @@ export interface operations {
             };
         };
     };
-    get_watchlist: {
+    watchlist_retrieve: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
             path: {
                 id: string;
             };
@@ -6716,159 +2622,55 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of this version of the record */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntryView"];
+                    "application/json": components["schemas"]["WatchlistEntry"];
                 };
             };
             /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_watchlist: {
+    watchlist_delete: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the write is made only if the record still has one of them */
-                "If-Match"?: string;
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -6877,21 +2679,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Deleted (or, with `Idempotency-Key`, the stored answer of the first delete) */
             204: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -6899,303 +2697,70 @@ export interface operations {
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
+            409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `precondition_failed`: the record changed since the `If-Match` version; nothing was written */
-            412: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
+            412: components["responses"]["PreconditionFailed"];
+            /** @description `idempotency_key_reused`: the key was used for a different request */
+            422: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_watchlist_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this version of the record */
-                    ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
-            400: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    patch_watchlist: {
+    watchlist_update: {
         parameters: {
             query?: never;
             header?: {
-                /** @description `*` or entity tags from `ETag`; the write is made only if the record still has one of them */
-                "If-Match"?: string;
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
             };
             path: {
                 id: string;
@@ -7210,235 +2775,65 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
                     /** @description Strong entity tag of the record after the change */
                     ETag?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntryView"];
+                    "application/json": components["schemas"]["WatchlistEntry"];
                 };
             };
             /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
             400: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_token`: the credential is missing, malformed, expired, revoked or not issued for this API. `WWW-Authenticate` has no `error=` when no credential was sent. */
-            401: {
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
+            409: {
                 headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description `Bearer realm="caseforge"`, with `error="invalid_token"` when a credential was sent (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_scope`: the credential is valid but lacks the scope this operation needs (`details.required_scope`). */
-            403: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description `Bearer realm="caseforge"`, error="insufficient_scope", scope="<needed>" (RFC 6750 §3). */
-                    "WWW-Authenticate"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: no record with this id in the credential's environment. */
-            404: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The path does not serve this method; `Allow` lists the methods it does. */
-            405: {
-                headers: {
-                    /** @description The methods this path serves, e.g. `GET, HEAD, POST`. */
-                    Allow?: string;
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `precondition_failed`: the record changed since the `If-Match` version; nothing was written */
-            412: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: the body exceeds 64 KiB. */
-            413: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: the body is not `application/json`. */
-            415: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
-            422: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: the credential's tier allows no more requests right now (with the `X-RateLimit-*` headers), or this address sent too many bad credentials. */
-            429: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    /** @description What is left of each window and the seconds until it is whole: `"burst";r=48;t=1, "hour";r=9950;t=3011` (absent for the `unlimited` tier). */
-                    RateLimit?: string;
-                    /** @description The tier's windows (draft-ietf-httpapi-ratelimit-headers): `"burst";q=<burst>;w=<seconds to refill it at the per-minute rate>, "hour";q=<hourly quota>;w=3600`, e.g. `"burst";q=50;w=10, "hour";q=10000;w=3600` (absent for the `unlimited` tier). */
-                    "RateLimit-Policy"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
-                    /** @description Requests the window that binds now holds: the tier's burst bucket, or its hourly quota when less is left of the hour (absent for the `unlimited` tier). */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window: how many may be sent right now (absent for the `unlimited` tier). */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until that window is whole again (absent for the `unlimited` tier). */
-                    "X-RateLimit-Reset"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `service_unavailable`: credentials cannot be verified or the database does not answer right now; retry shortly. */
-            503: {
-                headers: {
-                    /** @description Always `no-store`. */
-                    "Cache-Control"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

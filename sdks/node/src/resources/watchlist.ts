@@ -28,9 +28,13 @@ export class Watchlist extends APIResource {
     return this._client.record<WatchlistEntry>({ method: 'PATCH', path: `/v2/watchlist/${seg(id)}`, body, options });
   }
 
-  /** `DELETE` (204); `ifMatch` deletes only the version you read. */
+  /**
+   * `DELETE` (204); `ifMatch` deletes only the version you read. Sent with an `Idempotency-Key`
+   * like a transition (one per call, reused on retries), so a retried delete whose answer was lost
+   * is answered as the first one was.
+   */
   delete(id: string, options?: RequestOptions): APIPromise<void> {
-    return this._client.request<void>({ method: 'DELETE', path: `/v2/watchlist/${seg(id)}`, options }, () => undefined);
+    return this._client.request<void>({ method: 'DELETE', path: `/v2/watchlist/${seg(id)}`, idempotent: true, options }, () => undefined);
   }
 
   /**
