@@ -27,6 +27,7 @@ pub mod idempotency;
 pub mod sars;
 pub mod subjects;
 pub mod watchlist;
+pub mod webhooks;
 
 use diesel::QueryResult;
 use shared::db::{Db, DbConnection};
@@ -718,5 +719,109 @@ mod tests {
             "{:?}",
             found.iter().map(|l| &l.detail).collect::<Vec<_>>()
         );
+    }
+}
+
+/// The webhook outbox is written in the transaction of the change (here because only this file
+/// may bind an environment outside the middleware).
+#[cfg(test)]
+mod outbox_tests {
+    use crate::db::cases::CaseRow;
+    use crate::db::EnvDb;
+    use crate::db::Scoped;
+    use crate::domain::new_id;
+    use crate::domain::values::CasePriority;
+    use crate::domain::values::{CaseStatus, EventType};
+    use crate::error::Error;
+    use crate::service::records;
+    use diesel::prelude::*;
+    use shared::db::schema::webhook_events;
+    use shared::db::Db;
+    use shared::Environment;
+
+    fn case(now: i64) -> CaseRow {
+        CaseRow {
+            id: new_id("case"),
+            environment: String::new(),
+            reference: format!("CF-2026-{:06}", now % 1_000_000),
+            title: "t".into(),
+            description: String::new(),
+            status: CaseStatus::Open,
+            priority: CasePriority::Medium,
+            assignee: None,
+            subject_ids: "[]".into(),
+            resolution: None,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            version: 1,
+        }
+    }
+
+    fn outbox(db: &Db) -> Vec<(String, EventType)> {
+        db.run_blocking(|c| {
+            webhook_events::table
+                .select((webhook_events::environment, webhook_events::event_type))
+                .load(c)
+        })
+        .unwrap()
+    }
+
+    /// The outbox row is part of the change's transaction: a create or change that fails after
+    /// its row was written leaves no event; one that commits leaves exactly one.
+    #[actix_web::test]
+    async fn a_rolled_back_write_leaves_no_event_and_a_committed_one_leaves_one() {
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 2).unwrap();
+        let repo = EnvDb::new(db.clone(), Scoped::bound_to(Environment::Live));
+        let failed = records::create(
+            &repo,
+            None,
+            1,
+            |_, _| Ok(case(1)),
+            |_, _, _| Err(Error::Conflict("after the insert".into())),
+        )
+        .await;
+        assert!(failed.is_err());
+        assert!(outbox(&db).is_empty());
+
+        let created = records::create(&repo, None, 2, |_, _| Ok(case(2)), |_, _, _| Ok(()))
+            .await
+            .unwrap();
+        let id = match created {
+            crate::service::idempotency::Created::New(v) => v.value.id.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(outbox(&db), [("live".to_owned(), EventType::CaseCreated)]);
+
+        let refused = records::update(
+            &repo,
+            &id,
+            Default::default(),
+            3,
+            |row: &mut CaseRow, _, _, _| {
+                row.status = CaseStatus::Closed;
+                Ok(Some(()))
+            },
+            |_, _, (), _| Err(Error::Conflict("after the save".into())),
+        )
+        .await;
+        assert!(refused.is_err());
+        assert_eq!(outbox(&db).len(), 1);
+        records::update(
+            &repo,
+            &id,
+            Default::default(),
+            4,
+            |row: &mut CaseRow, _, _, _| {
+                row.status = CaseStatus::Closed;
+                Ok(Some(()))
+            },
+            |_, _, (), _| Ok(()),
+        )
+        .await
+        .unwrap();
+        let events: Vec<EventType> = outbox(&db).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(events, [EventType::CaseCreated, EventType::CaseClosed]);
     }
 }

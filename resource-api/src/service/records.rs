@@ -5,8 +5,10 @@
 //! `db/`) and its view ([`Record`], next to the view in its `service/` module) — and every
 //! operation on it goes through the generic functions here. Only the rules differ per family:
 //! what a create checks and builds, what a change does, what else a write stores (a case's
-//! history event, a watchlist entry's candidate keys). So a hook on every write (the webhook
-//! outbox) has exactly two places to go: [`create`] and [`update`]/[`delete`].
+//! history event, a watchlist entry's candidate keys). So a hook on every write has exactly
+//! two places to go, and the webhook outbox is there: [`create`], [`update`] and [`delete`]
+//! each write the record's event (`service::webhooks::events`, [`Evented`]) in the write's own
+//! transaction, after the row and its follow-up writes.
 //!
 //! Writes of versioned records: read, check `If-Match`, apply the change, write back with a
 //! conditional update on the version read, and run the follow-up writes — all in one
@@ -22,6 +24,7 @@ use serde::Serialize;
 use shared::db::DbConnection;
 
 use super::idempotency::{self, Created, IdempotentRequest};
+use super::webhooks::events::{self, Evented};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::{EnvDb, Listed, Scoped, VersionedRow};
 use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
@@ -96,7 +99,7 @@ pub async fn create<R, B, A>(
     after: A,
 ) -> Result<Created<R::View>>
 where
-    R: Record + VersionedRow,
+    R: Evented,
     R::View: Serialize,
     B: Fn(&Scoped, &mut DbConnection) -> Result<R> + Send + Sync + 'static,
     A: Fn(&Scoped, &R, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
@@ -106,6 +109,7 @@ where
         let row = build(&scoped, c)?;
         row.insert(&scoped, c)?;
         after(&scoped, &row, c)?;
+        events::emit(&scoped, c, R::created(), &row, now)?;
         Ok(versioned(&row))
     })
     .await
@@ -128,7 +132,7 @@ pub async fn update<R, E, F, A>(
     after: A,
 ) -> Result<R>
 where
-    R: VersionedRow,
+    R: Evented,
     F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
     A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
 {
@@ -148,6 +152,7 @@ where
                     return Err(Error::PreconditionFailed);
                 }
                 let at = now.max(row.updated_at() + 1);
+                let before = row.clone();
                 let Some(effect) = change(&mut row, &scoped, at, c)? else {
                     return Ok(Some(row));
                 };
@@ -156,6 +161,7 @@ where
                     return Ok(None);
                 }
                 after(&scoped, &row, effect, c)?;
+                events::emit(&scoped, c, R::changed(&before, &row), &row, at)?;
                 Ok(Some(row))
             })
             .await?;
@@ -168,9 +174,10 @@ where
 
 /// Loads record `id`, checks `if_match` (412), and deletes it with `delete`, which must remove
 /// the row only if it is still at the version given and say how many rows it removed.
+/// The record's deletion event (with its view as it was) is written in the same transaction.
 pub async fn delete<R, D>(repo: &EnvDb, id: &str, if_match: IfMatch, delete: D) -> Result<()>
 where
-    R: VersionedRow,
+    R: Evented,
     D: Fn(&Scoped, &mut DbConnection, &str, i64) -> diesel::QueryResult<usize>
         + Send
         + Sync
@@ -190,7 +197,12 @@ where
                 if !if_match.matches(row.version()) {
                     return Err(Error::PreconditionFailed);
                 }
-                Ok(delete(&scoped, c, &id, row.version())? == 1)
+                if delete(&scoped, c, &id, row.version())? != 1 {
+                    return Ok(false);
+                }
+                let at = super::now_micros().max(row.updated_at() + 1);
+                events::emit(&scoped, c, R::deleted(), &row, at)?;
+                Ok(true)
             })
             .await?;
         if deleted {
