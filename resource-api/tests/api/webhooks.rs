@@ -5,6 +5,8 @@
 //! server's code.
 
 use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,23 +28,34 @@ struct Received {
     body: String,
 }
 
-/// A receiver that answers 500 to its first `fail_first` requests, then 200.
+/// A receiver that answers 500 to its first `fail_first` requests, then 200 — and 503 to
+/// every request while it is closed.
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
+    open: Arc<AtomicBool>,
 }
 
 impl Receiver {
     fn start(fail_first: usize) -> Receiver {
+        Receiver::start_with(fail_first, true)
+    }
+
+    fn start_with(fail_first: usize, open: bool) -> Receiver {
+        let open = Arc::new(AtomicBool::new(open));
+        let is_open = open.clone();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}/hook", l.local_addr().unwrap().port());
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = got.clone();
         let server = HttpServer::new(move || {
-            let seen = seen.clone();
+            let (seen, is_open) = (seen.clone(), is_open.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: String| {
-                let seen = seen.clone();
+                let (seen, is_open) = (seen.clone(), is_open.clone());
                 async move {
+                    if !is_open.load(Ordering::SeqCst) {
+                        return HttpResponse::ServiceUnavailable().body("closed");
+                    }
                     let h = |n: &str| {
                         req.headers()
                             .get(n)
@@ -70,7 +83,7 @@ impl Receiver {
         .unwrap()
         .run();
         actix_web::rt::spawn(server);
-        Receiver { url, got }
+        Receiver { url, got, open }
     }
 
     fn got(&self) -> Vec<Received> {
@@ -744,4 +757,135 @@ async fn a_refused_or_disabled_write_sends_nothing_and_a_disabled_endpoint_gets_
     let resp = s.call(reqwest::Method::DELETE, &path, &token, None).await;
     assert_eq!(resp.status(), 204);
     assert_error(s.get(&path, &token).await, 404, "not_found").await;
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `resource-api` binary on `port`, the stack's database and issuer, retrying every second.
+fn spawn_api(s: &TestStack, port: u16) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_resource-api"))
+        .env("DATABASE_URL", s.db.url())
+        .env("API_BIND", format!("127.0.0.1:{port}"))
+        .env("AUTH_ISSUER", &s.auth)
+        .env("RUST_LOG", "error")
+        .env("WEBHOOK_SECRET_KEY", STANDARD.encode([9u8; 32]))
+        .env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+        .env("WEBHOOK_TIMEOUT_SECS", "1")
+        .env("WEBHOOK_RETRY_SCHEDULE", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(http: &reqwest::Client, api: &str) {
+    eventually(Duration::from_secs(20), || async {
+        http.get(format!("{api}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+}
+
+/// Every create the API acknowledged (201) before a `kill -9` has its `case.created` delivered
+/// once the API is back: the event was committed with the case, in the outbox, and deliveries
+/// leased by the killed process are attempted again when their lease runs out.
+#[actix_web::test]
+async fn creates_acknowledged_before_a_kill_9_are_all_delivered_after_restart() {
+    let s = TestStack::without_api().await;
+    let (_, _, token) = s.app_token(ALL, "sandbox", "unlimited").await;
+    // Closed (503) until the API has been killed: nothing is delivered before.
+    let rx = Receiver::start_with(0, false);
+    let port = free_port();
+    let api = format!("http://127.0.0.1:{port}");
+    let mut child = spawn_api(&s, port);
+    wait_ready(&s.http, &api).await;
+    let resp = s
+        .http
+        .post(format!("{api}/v2/webhook-endpoints"))
+        .bearer_auth(&token)
+        .json(&json!({"url": rx.url, "events": ["case.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    // Four writers create cases until the process is gone; it is killed mid-stream.
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (http, api, token, acked) = (
+            s.http.clone(),
+            api.clone(),
+            token.clone(),
+            acknowledged.clone(),
+        );
+        writers.push(actix_web::rt::spawn(async move {
+            for i in 0.. {
+                let resp = http
+                    .post(format!("{api}/v2/cases"))
+                    .bearer_auth(&token)
+                    .json(&json!({"title": format!("w{w} #{i}")}))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status() == 201 => {
+                        let v: Value = match r.json().await {
+                            Ok(v) => v,
+                            Err(_) => return,
+                        };
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push(v["id"].as_str().unwrap().to_owned());
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    eventually(Duration::from_secs(20), || async {
+        acknowledged.lock().unwrap().len() >= 30
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acknowledged.lock().unwrap().clone();
+    assert!(acked.len() >= 30);
+
+    rx.open.store(true, Ordering::SeqCst);
+    let mut child = spawn_api(&s, port);
+    wait_ready(&s.http, &api).await;
+    let delivered = || {
+        let got = rx.got();
+        let ids: std::collections::HashSet<String> = got
+            .iter()
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .filter(|b| b["type"] == "case.created")
+            .filter_map(|b| b["data"]["id"].as_str().map(str::to_owned))
+            .collect();
+        acked.iter().filter(|id| !ids.contains(*id)).count()
+    };
+    let limit = std::time::Instant::now() + Duration::from_secs(30);
+    while delivered() > 0 && std::time::Instant::now() < limit {
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        delivered(),
+        0,
+        "of {} acknowledged creates, these were never delivered",
+        acked.len()
+    );
 }

@@ -5,7 +5,7 @@
 //!   that lock their rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL (replicas skip each
 //!   other's rows instead of waiting) and mark them (`dispatched_at`; a lease on the delivery)
 //!   with a conditional update, which also holds on SQLite's single writer. A replica killed
-//!   mid-attempt leaves a lease that runs out (`WEBHOOK_TIMEOUT_SECS` + 30 s), then another
+//!   mid-attempt leaves a lease that runs out (`WEBHOOK_TIMEOUT_SECS` + 5 s), then another
 //!   attempts it: at least once, with the same `webhook-id`.
 //! - **Woken, not just polled.** On PostgreSQL the outbox insert's `NOTIFY` wakes every
 //!   replica's worker when the change commits; the poll (`WebhookConfig::poll`, 200 ms; 1 s
@@ -38,6 +38,9 @@ pub const DISABLE_AFTER: Duration = Duration::from_secs(5 * 86_400);
 /// How much of an answer's body is read, and how much of it is kept.
 pub const BODY_READ_LIMIT: usize = 4096;
 pub const EXCERPT_LEN: usize = 256;
+/// A lease outlasts the attempt's timeout by this much (the time to record its outcome); a
+/// replica killed mid-attempt delays that delivery by at most `WEBHOOK_TIMEOUT_SECS` + this.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// Events fanned out per transaction.
 const FAN_OUT_BATCH: i64 = 500;
 
@@ -385,4 +388,96 @@ fn describe(e: reqwest::Error) -> String {
 pub fn prune(db: &Db, now: i64, retention: Duration) -> Result<(usize, usize), DbError> {
     let before = now - retention.as_micros() as i64;
     db.run_blocking(move |c| webhooks::prune(c, before))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::webhooks::{WebhookDeliveryRow, WebhookEndpointRow};
+    use crate::domain::values::EventType;
+
+    fn job(hooks: &Webhooks, url: &str) -> Claimed {
+        let secret = super::super::signing::EndpointSecret::generate();
+        let sealed = hooks.sealer_opt().unwrap().seal("whe_1", &secret);
+        Claimed {
+            delivery: WebhookDeliveryRow {
+                id: "dlv_1".into(),
+                environment: "sandbox".into(),
+                endpoint_id: "whe_1".into(),
+                event_id: "msg_1".into(),
+                event_type: EventType::CaseCreated,
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: Some(0),
+                lease_until: None,
+                last_attempt_at: None,
+                last_response_status: None,
+                last_error: None,
+                last_duration_ms: None,
+                response_excerpt: None,
+                attempt_log: "[]".into(),
+                created_at: 0,
+                updated_at: 0,
+            },
+            endpoint: WebhookEndpointRow {
+                id: "whe_1".into(),
+                environment: "sandbox".into(),
+                url: url.into(),
+                description: String::new(),
+                events: "[\"case.created\"]".into(),
+                enabled: true,
+                disabled_reason: None,
+                secret_sealed: sealed,
+                previous_secret_sealed: None,
+                previous_secret_expires_at: None,
+                failing_since: None,
+                last_success_at: None,
+                created_at: 0,
+                updated_at: 0,
+                version: 1,
+            },
+            payload: "{}".into(),
+        }
+    }
+
+    /// The rule is applied again at delivery, on the addresses the connection would use: an
+    /// endpoint whose address is (or whose name now resolves to) a private one fails its
+    /// attempt without any connection being made (DNS rebinding).
+    #[actix_web::test]
+    async fn a_private_target_fails_at_delivery_time_even_if_it_was_registered() {
+        // A listener on loopback that would accept the connection if one were made.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 2).unwrap();
+        let mut config = crate::Config::for_tests(test_db.url(), "http://127.0.0.1:1").webhooks;
+        config.allow_private_targets = false;
+        let hooks = Arc::new(Webhooks::new(&config));
+        let metrics = shared::metrics::Metrics::new("caseforge_api", "resource-api", "test");
+        let worker = Worker::new(db, hooks.clone(), WebhookMetrics::register(&metrics)).unwrap();
+        for url in [
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+            format!("http://localhost:{port}/hook"),
+        ] {
+            let e = worker.send(&job(&hooks, &url)).await.unwrap_err();
+            assert!(e.contains("non-public"), "{url}: {e}");
+        }
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err(), "a connection was made");
+
+        // Allowed (development), the same name reaches the listener.
+        config.allow_private_targets = true;
+        let open = Arc::new(Webhooks::new(&config));
+        let test_db2 = shared::testing::TestDb::create();
+        let db2 = Db::connect(test_db2.url(), 2).unwrap();
+        let metrics2 = shared::metrics::Metrics::new("caseforge_api", "resource-api", "test");
+        let worker = Worker::new(db2, open.clone(), WebhookMetrics::register(&metrics2)).unwrap();
+        listener.set_nonblocking(false).unwrap();
+        let accept = std::thread::spawn(move || listener.accept().map(|_| ()));
+        let _ = worker
+            .send(&job(&open, &format!("http://localhost:{port}/hook")))
+            .await;
+        assert!(accept.join().unwrap().is_ok());
+    }
 }
