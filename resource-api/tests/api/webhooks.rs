@@ -889,3 +889,50 @@ async fn creates_acknowledged_before_a_kill_9_are_all_delivered_after_restart() 
         acked.len()
     );
 }
+
+/// Two replicas on one database both deliver, and between them each event arrives once: the
+/// fan-out and the claims lock and mark their rows (SKIP LOCKED on PostgreSQL, a conditional
+/// mark everywhere), so neither loses nor duplicates a delivery.
+#[actix_web::test]
+async fn two_replicas_deliver_every_event_once_between_them() {
+    let s = TestStack::start().await;
+    let second = s.another_api().await;
+    let (_, _, token) = s.app_token(ALL, "sandbox", "unlimited").await;
+    let rx = Receiver::start(0);
+    endpoint(&s, &token, &rx.url, &["case.created"]).await;
+    let mut created = Vec::new();
+    for i in 0..40 {
+        let api = if i % 2 == 0 { &s.api } else { &second };
+        let resp = s
+            .http
+            .post(format!("{api}/v2/cases"))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("r{i}")}))
+            .send()
+            .await
+            .unwrap();
+        let v = json_of(resp, 201).await;
+        created.push(v["id"].as_str().unwrap().to_owned());
+    }
+    rx.wait_for(40).await;
+    actix_web::rt::time::sleep(Duration::from_millis(800)).await;
+    let got = rx.got();
+    let ids: std::collections::HashSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        got.len(),
+        40,
+        "duplicates: {} deliveries of {} events",
+        got.len(),
+        ids.len()
+    );
+    let cases: std::collections::HashSet<String> = got
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.body).unwrap()["data"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(created.iter().all(|c| cases.contains(c)));
+}
