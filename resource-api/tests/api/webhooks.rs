@@ -815,7 +815,7 @@ async fn creates_acknowledged_before_a_kill_9_are_all_delivered_after_restart() 
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 201);
+    let resp_id = json_of(resp, 201).await["id"].as_str().unwrap().to_owned();
 
     // Four writers create cases until the process is gone; it is killed mid-stream.
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -879,6 +879,23 @@ async fn creates_acknowledged_before_a_kill_9_are_all_delivered_after_restart() 
     let limit = std::time::Instant::now() + Duration::from_secs(30);
     while delivered() > 0 && std::time::Instant::now() < limit {
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    if delivered() > 0 {
+        let page: Value = s
+            .http
+            .get(format!(
+                "{api}/v2/webhook-endpoints/{resp_id}/deliveries?page_size=100"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let all = page["data"].as_array().unwrap();
+        let bad: Vec<&Value> = all.iter().filter(|d| d["status"] != "succeeded").collect();
+        eprintln!("deliveries: {}, not succeeded: {bad:#?}", all.len());
     }
     child.kill().unwrap();
     child.wait().unwrap();

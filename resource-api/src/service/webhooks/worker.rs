@@ -182,8 +182,7 @@ impl Worker {
             }
             let busy = self.saturated();
             let now = now_micros();
-            let lease =
-                now + (self.hooks.config.timeout + Duration::from_secs(30)).as_micros() as i64;
+            let lease = now + (self.hooks.config.timeout + LEASE_MARGIN).as_micros() as i64;
             let claimed = self
                 .db
                 .transaction(move |c| {
@@ -220,21 +219,15 @@ impl Worker {
             .unwrap_or_else(|p| p.into_inner())
             .entry(endpoint_id.clone())
             .or_default() += 1;
-        let w = self.clone();
+        let done = InFlight {
+            worker: self.clone(),
+            endpoint_id,
+        };
         actix_web::rt::spawn(async move {
-            let slot = w.slots.clone().acquire_owned().await;
-            w.attempt(job).await;
+            let slot = done.worker.slots.clone().acquire_owned().await;
+            done.worker.attempt(job).await;
             drop(slot);
-            let mut in_flight = w.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(n) = in_flight.get_mut(&endpoint_id) {
-                *n -= 1;
-                if *n == 0 {
-                    in_flight.remove(&endpoint_id);
-                }
-            }
-            drop(in_flight);
-            // A slot is free: more may be due.
-            w.hooks.wake.notify_one();
+            drop(done);
         });
     }
 
@@ -371,6 +364,31 @@ impl Worker {
             }
         }
         Ok(secrets)
+    }
+}
+
+/// One attempt in flight for an endpoint: given back when the attempt's task ends, however it
+/// ends (a panic included), and the loop woken (a slot is free: more may be due).
+struct InFlight {
+    worker: Arc<Worker>,
+    endpoint_id: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .worker
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = in_flight.get_mut(&self.endpoint_id) {
+            *n -= 1;
+            if *n == 0 {
+                in_flight.remove(&self.endpoint_id);
+            }
+        }
+        drop(in_flight);
+        self.worker.hooks.wake.notify_one();
     }
 }
 
