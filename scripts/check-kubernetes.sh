@@ -31,7 +31,7 @@ import yaml
 docs = [d for path in sys.argv[1:] for d in yaml.safe_load_all(open(path)) if d]
 by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
 problems = []
-SECRET_VARS = {"DATABASE_URL", "ADMIN_TOKEN", "SIGNING_KEY_ENCRYPTION_KEY", "REDIS_URL"}
+SECRET_VARS = {"DATABASE_URL", "ADMIN_TOKEN", "SIGNING_KEY_ENCRYPTION_KEY", "REDIS_URL", "WEBHOOK_SECRET_KEY"}
 for name in ("auth-server", "resource-api"):
     dep = by.get(("Deployment", name))
     if dep is None:

@@ -35,7 +35,17 @@ if [ -z "${SIGNING_KEY_ENCRYPTION_KEY:-}" ]; then
     echo "SIGNING_KEY_ENCRYPTION_KEY=$SIGNING_KEY_ENCRYPTION_KEY" >>.env
   fi
 fi
-export ADMIN_TOKEN SIGNING_KEY_ENCRYPTION_KEY
+# The resource API's key for webhook secrets at rest (its own, not the KEK), kept in .env too.
+if [ -z "${WEBHOOK_SECRET_KEY:-}" ]; then
+  WEBHOOK_SECRET_KEY=$(from_env_file WEBHOOK_SECRET_KEY)
+  if [ -z "$WEBHOOK_SECRET_KEY" ]; then
+    WEBHOOK_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
+    echo "WEBHOOK_SECRET_KEY=$WEBHOOK_SECRET_KEY" >>.env
+  fi
+fi
+# Development receivers run on this machine (localhost, a LAN address): allow them.
+WEBHOOK_ALLOW_PRIVATE_TARGETS=${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true}
+export ADMIN_TOKEN SIGNING_KEY_ENCRYPTION_KEY WEBHOOK_SECRET_KEY WEBHOOK_ALLOW_PRIVATE_TARGETS
 # The console's demo operators' passwords, generated once and kept in .env like the token.
 new_password() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 password_notes=()
@@ -90,7 +100,7 @@ wait_ready resource-api
 # --- demo credentials: reused while they work, made again when they do not -----------------
 # Scopes the README examples need: the application gets all of them, the key the ones a script
 # calling with X-API-Key uses.
-app_scopes=cases:read,cases:write,sar:read,sar:write,watchlist:read,watchlist:write,subjects:read,subjects:write,transactions:read,alerts:read
+app_scopes=cases:read,cases:write,sar:read,sar:write,watchlist:read,watchlist:write,subjects:read,subjects:write,transactions:read,alerts:read,webhooks:read,webhooks:write
 key_scopes=cases:read,cases:write,sar:read,watchlist:read,subjects:read,transactions:read,alerts:read
 env_file=$repo/.caseforge-dev.env
 from_dev_env() { [ -f "$env_file" ] && { grep "^export $1=" "$env_file" || true; } | tail -n 1 | cut -d= -f2- | tr -d "'"; }

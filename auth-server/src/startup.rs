@@ -174,7 +174,7 @@ fn spawn_background(
             kind: Some(ChangeKind::SigningKey) | None,
             ..
         } => notify.notify_one(),
-        FeedEvent::Notified { .. } => {}
+        FeedEvent::Notified { .. } | FeedEvent::Outbox => {}
     })?;
     let (db, keys) = (service.db().clone(), keys.clone());
     shared::skeleton::every_or_woken("signing-key refresh", period, wake, move || {

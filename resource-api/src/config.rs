@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::config::{interval_secs, var, Common};
+use shared::config::{interval_secs, parse_number, secret_var, var, Common};
 pub use shared::config::{ConfigError, ConfigErrors};
 
 #[derive(Debug, Clone)]
@@ -26,6 +26,137 @@ pub struct Config {
     /// How many screens score at once and how long the others wait. Not read from the
     /// environment: the default suits every deployment, and tests lower it.
     pub scoring: ScoringConfig,
+    /// The webhook variables (`WEBHOOK_*`).
+    pub webhooks: WebhookConfig,
+}
+
+/// How webhooks are signed and delivered (`service::webhooks`).
+#[derive(Clone)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_SECRET_KEY` (or `_FILE`): 32 bytes, base64, that seal endpoint secrets at rest.
+    /// This service's own key, not the auth server's KEK: the resource API never holds the key
+    /// that guards signing keys. Without it, endpoints cannot be created (503).
+    pub secret_key: Option<[u8; 32]>,
+    /// `WEBHOOK_RETRY_SCHEDULE`: the waits between attempts (default the Standard Webhooks
+    /// schedule, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); after the last, the delivery fails.
+    pub retry_schedule: Vec<Duration>,
+    /// `WEBHOOK_TIMEOUT_SECS` (default 10): a 2xx within it is a success.
+    pub timeout: Duration,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS` (default false): lift the https-for-live and the
+    /// private-address rules (development, tests).
+    pub allow_private_targets: bool,
+    /// `WEBHOOK_RETENTION_DAYS` (default 30): delivered events and the delivery log are pruned
+    /// after it.
+    pub retention: Duration,
+    /// How often the outbox is polled (SQLite; on PostgreSQL a `NOTIFY` wakes the workers at
+    /// once and this is the backstop). Not read from the environment.
+    pub poll: Duration,
+    /// Deliveries in flight at once per replica, and per endpoint. Not read from the environment.
+    pub concurrency: usize,
+    pub per_endpoint: usize,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("secret_key", &self.secret_key.map(|_| "<redacted>"))
+            .field("retry_schedule", &self.retry_schedule)
+            .field("timeout", &self.timeout)
+            .field("allow_private_targets", &self.allow_private_targets)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Standard Webhooks retry schedule, in seconds between attempts.
+pub const DEFAULT_RETRY_SCHEDULE: &[u64] = &[5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+
+impl WebhookConfig {
+    fn defaults(secret_key: Option<[u8; 32]>) -> WebhookConfig {
+        WebhookConfig {
+            secret_key,
+            retry_schedule: DEFAULT_RETRY_SCHEDULE
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            timeout: Duration::from_secs(10),
+            allow_private_targets: false,
+            retention: Duration::from_secs(30 * 86_400),
+            poll: Duration::from_millis(200),
+            concurrency: 64,
+            per_endpoint: 8,
+        }
+    }
+
+    fn from_env(errors: &mut ConfigErrors) -> WebhookConfig {
+        let key = errors
+            .check(secret_var("WEBHOOK_SECRET_KEY", "WEBHOOK_SECRET_KEY_FILE"))
+            .flatten()
+            .and_then(|raw| errors.check(parse_secret_key(&raw)));
+        let mut c = WebhookConfig::defaults(key);
+        if let Some(raw) = var("WEBHOOK_RETRY_SCHEDULE") {
+            c.retry_schedule = errors.or(parse_retry_schedule(&raw), c.retry_schedule);
+        }
+        c.timeout = errors.or(interval_secs("WEBHOOK_TIMEOUT_SECS", 10, 1..=60), c.timeout);
+        if let Some(raw) = var("WEBHOOK_ALLOW_PRIVATE_TARGETS") {
+            c.allow_private_targets =
+                errors.or(parse_flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", &raw), false);
+        }
+        if let Some(raw) = var("WEBHOOK_RETENTION_DAYS") {
+            let days = errors.or(parse_number("WEBHOOK_RETENTION_DAYS", &raw, 1..=3650), 30);
+            c.retention = Duration::from_secs(u64::from(days) * 86_400);
+        }
+        c
+    }
+}
+
+/// `WEBHOOK_SECRET_KEY`: exactly 32 bytes, standard base64.
+pub fn parse_secret_key(raw: &str) -> Result<[u8; 32], ConfigError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .map_err(|_| {
+            ConfigError::new(
+                "WEBHOOK_SECRET_KEY",
+                "is not standard base64 (generate one with `openssl rand -base64 32`)",
+            )
+        })?;
+    bytes.try_into().map_err(|_| {
+        ConfigError::new(
+            "WEBHOOK_SECRET_KEY",
+            "must be exactly 32 bytes, base64-encoded (generate one with `openssl rand -base64 32`)",
+        )
+    })
+}
+
+/// `WEBHOOK_RETRY_SCHEDULE`: seconds between attempts, comma-separated (`0,0` in tests), at
+/// most 20 of them, each at most a day.
+pub fn parse_retry_schedule(raw: &str) -> Result<Vec<Duration>, ConfigError> {
+    let bad = || {
+        ConfigError::new(
+            "WEBHOOK_RETRY_SCHEDULE",
+            "must be up to 20 whole numbers of seconds (each ≤ 86400), comma-separated, e.g. 5,300,1800",
+        )
+    };
+    let parts: Vec<&str> = raw.split(',').map(str::trim).collect();
+    if parts.len() > 20 {
+        return Err(bad());
+    }
+    parts
+        .iter()
+        .map(|p| match p.parse::<u64>() {
+            Ok(n) if n <= 86_400 => Ok(Duration::from_secs(n)),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+fn parse_flag(name: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::new(name, "must be true or false")),
+    }
 }
 
 /// `config.issuer`, `config.db_pool_size`, …: the shared variables read as if they were the
@@ -76,13 +207,20 @@ impl Config {
             last_used_flush: Duration::from_millis(300),
             jwks_refresh: Duration::from_secs(300),
             scoring: ScoringConfig::default(),
+            webhooks: WebhookConfig {
+                allow_private_targets: true,
+                retry_schedule: vec![Duration::ZERO, Duration::ZERO],
+                timeout: Duration::from_secs(3),
+                poll: Duration::from_millis(50),
+                ..WebhookConfig::defaults(Some([7; 32]))
+            },
         }
     }
 
     /// Reads the shared variables (`API_BIND`, `DATABASE_URL`, `AUTH_ISSUER`, `API_AUDIENCE`,
     /// `DB_POOL_SIZE`, `METRICS_BIND`, `CORS_ALLOWED_ORIGINS`, `LOG_FORMAT`, `TRUSTED_PROXIES`: see
     /// [`shared::config::Common`]), `API_PUBLIC_URL`, `JWKS_URL`, the intervals `CREDENTIAL_POLL_SECS`,
-    /// `LAST_USED_FLUSH_SECS` and `JWKS_REFRESH_SECS`, and checks `SSL_CERT_FILE`. Every bad
+    /// `LAST_USED_FLUSH_SECS` and `JWKS_REFRESH_SECS`, the `WEBHOOK_*` variables, and checks `SSL_CERT_FILE`. Every bad
     /// variable is reported.
     pub fn from_env() -> Result<Config, ConfigErrors> {
         let mut errors = ConfigErrors::new();
@@ -106,7 +244,9 @@ impl Config {
             interval_secs("JWKS_REFRESH_SECS", 300, 10..=86_400),
             Duration::from_secs(300),
         );
+        let webhooks = WebhookConfig::from_env(&mut errors);
         errors.into_result(Config {
+            webhooks,
             common,
             public_url,
             jwks_url,
@@ -146,6 +286,19 @@ mod tests {
 
     fn parse_jwks_url(raw: &str) -> Result<String, super::ConfigError> {
         parse_http_url("JWKS_URL", raw)
+    }
+
+    #[test]
+    fn retry_schedules_are_seconds_between_attempts() {
+        use std::time::Duration;
+        let s = super::parse_retry_schedule("0, 5,300").unwrap();
+        assert_eq!(s, [0, 5, 300].map(Duration::from_secs));
+        for bad in ["", "5,,6", "-1", "1.5", "86401", &"1,".repeat(21)] {
+            assert!(super::parse_retry_schedule(bad).is_err(), "{bad}");
+        }
+        assert!(super::parse_secret_key("c2hvcnQ=").is_err());
+        assert!(super::parse_secret_key(&"A".repeat(43)).is_err());
+        super::parse_secret_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
     }
 
     #[test]

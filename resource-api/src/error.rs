@@ -46,6 +46,9 @@ pub enum Error {
     Db(#[from] DbError),
     #[error("internal: {0}")]
     Internal(String),
+    /// A capability this deployment has not configured (e.g. webhooks without their key).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Every list slot stayed taken for the whole wait (`pagination::Lists::enter`).
     #[error("too many lists at once")]
     Busy,
@@ -122,6 +125,7 @@ impl Error {
                 tracing::error!("internal error: {m}");
                 ApiError::internal()
             }
+            Error::Unavailable(m) => ApiError::unavailable(m.clone()),
             Error::Busy => ApiError::unavailable("Too many list requests at once; retry shortly."),
             Error::ScoringBusy => {
                 let secs = SCORING_RETRY_AFTER;

@@ -21,11 +21,11 @@ use utoipa::openapi::security::{
 };
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{activity, cases, health, me, sars, subjects, watchlist};
+use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "CaseForge resource API", description = "The /v2 API: cases, SARs, watchlist, subjects, transactions, alerts. Credentials: an access token from the authorization server or an API key (`Authorization: Bearer …` or `X-API-Key`). See CONTRACT.md §4."),
+    info(title = "CaseForge resource API", description = "The /v2 API: cases, SARs, watchlist, subjects, transactions, alerts, webhook endpoints. Credentials: an access token from the authorization server or an API key (`Authorization: Bearer …` or `X-API-Key`). See CONTRACT.md §4."),
     paths(
         health::healthz, health::readyz, me::me, me::validate_api_key,
         cases::list, cases::get, cases::history, cases::create, cases::patch, cases::assign, cases::close,
@@ -34,6 +34,8 @@ use crate::routes::{activity, cases, health, me, sars, subjects, watchlist};
         watchlist::patch_watchlist, watchlist::delete_watchlist,
         subjects::list_subjects, subjects::get_subject, subjects::create_subject, subjects::patch_subject,
         activity::transactions, activity::alerts,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete,
+        webhooks::rotate_secret, webhooks::deliveries, webhooks::retry,
     ),
     components(schemas(shared::ErrorBody)),
     tags(
@@ -43,6 +45,7 @@ use crate::routes::{activity, cases, health, me, sars, subjects, watchlist};
         (name = "subjects", description = "People and entities under review, with their risk score."),
         (name = "transactions", description = "Transactions (read only)."),
         (name = "alerts", description = "Alerts raised on transactions (read only)."),
+        (name = "webhooks", description = "Webhook endpoints of the credential's environment, their signing secrets and delivery log."),
         (name = "me", description = "The credential a request is made with."),
         (name = "health", description = "Liveness and readiness probes (no credential)."),
     ),

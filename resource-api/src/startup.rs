@@ -19,9 +19,11 @@ use crate::auth::ratelimit::Limiter;
 use crate::auth::state::{CredentialState, Refresh};
 use crate::auth::tokens::TokenCache;
 use crate::auth::{self, Authenticator};
-use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, AppState};
+use crate::routes::{activity, cases, health, me, sars, subjects, watchlist, webhooks, AppState};
 use crate::service::now_micros;
 use crate::service::watchlist::Scoring;
+use crate::service::webhooks::worker::{WebhookMetrics, Worker};
+use crate::service::webhooks::Webhooks;
 use crate::Config;
 
 pub struct Application {
@@ -87,7 +89,13 @@ impl Application {
             ),
             Err(e) => tracing::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
         }
-        spawn_background(&mut service, &authn, &config)?;
+        let hooks = Arc::new(Webhooks::new(&config.webhooks));
+        if config.webhooks.secret_key.is_none() {
+            tracing::warn!(
+                "WEBHOOK_SECRET_KEY is not set: webhook endpoints cannot be created (503)"
+            );
+        }
+        spawn_background(&mut service, &authn, &config, &hooks)?;
         let lists = web::Data::new(crate::pagination::Lists::new(
             config.db_pool_size,
             &config.public_url,
@@ -95,6 +103,7 @@ impl Application {
         let scoring = Scoring::new(&config.scoring);
         let app_scoring = web::Data::new(scoring.clone());
         let state = web::Data::new(AppState { db });
+        let app_hooks = web::Data::from(hooks);
         let openapi = web::Data::new(crate::openapi::document(&config.public_url, &config.issuer));
         // `/docs` may call the issuer: Swagger UI's "Authorize" fetches a token from its token
         // endpoint (which must list this API's origin in its CORS_ALLOWED_ORIGINS).
@@ -106,6 +115,7 @@ impl Application {
                 .app_data(docs_connect.clone())
                 .app_data(lists.clone())
                 .app_data(app_scoring.clone())
+                .app_data(app_hooks.clone())
                 .configure(routes);
         })?;
         Ok(Application { service, scoring })
@@ -187,6 +197,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .get(subjects::get_subject)
                         .patch(subjects::patch_subject),
                 )
+                .service(
+                    Endpoint::new("/webhook-endpoints")
+                        .get(webhooks::list)
+                        .post(webhooks::create),
+                )
+                .service(
+                    Endpoint::new("/webhook-endpoints/{id}")
+                        .get(webhooks::get)
+                        .patch(webhooks::patch)
+                        .delete(webhooks::delete),
+                )
+                .service(
+                    Endpoint::new("/webhook-endpoints/{id}/rotate-secret")
+                        .post(webhooks::rotate_secret),
+                )
+                .service(
+                    Endpoint::new("/webhook-endpoints/{id}/deliveries").get(webhooks::deliveries),
+                )
+                .service(
+                    Endpoint::new("/webhook-endpoints/{id}/deliveries/{delivery_id}/retry")
+                        .post(webhooks::retry),
+                )
                 .service(Endpoint::new("/transactions").get(activity::transactions))
                 .service(Endpoint::new("/alerts").get(activity::alerts)),
         );
@@ -194,16 +226,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The credential refresh (every `CREDENTIAL_POLL_SECS`, and at once when the change feed's
 /// LISTEN connection reports a change, or came back, which resets), the `last_used_at` flush
-/// (also at shutdown) and the JWKS refresh (sooner while no key is loaded).
+/// (also at shutdown), the JWKS refresh (sooner while no key is loaded) and the webhook worker
+/// (woken by the outbox's notifications; its gauges and retention prune).
 fn spawn_background(
     service: &mut ServiceBuilder,
     authn: &web::Data<Authenticator>,
     config: &Config,
+    hooks: &Arc<Webhooks>,
 ) -> Result<(), String> {
     // The first connection only needs the changes since the start's load (the cursor); after
     // a reconnection everything is reloaded.
     let (a, connected_before) = (authn.clone(), AtomicBool::new(false));
+    let outbox_wake = hooks.wake.clone();
     service.on_change_feed(move |event| match event {
+        FeedEvent::Outbox => outbox_wake.notify_one(),
         FeedEvent::Connected => {
             if connected_before.swap(true, Ordering::SeqCst) {
                 a.state.request_reset();
@@ -238,6 +274,15 @@ fn spawn_background(
             result
         },
     );
+    let webhook_metrics = WebhookMetrics::register(service.metrics());
+    let worker = Worker::new(service.db().clone(), hooks.clone(), webhook_metrics)?;
+    // With a LISTEN connection a commit wakes the worker at once; the poll is the backstop.
+    let poll = if config.database_listen_url.is_some() {
+        config.webhooks.poll.max(Duration::from_secs(1))
+    } else {
+        config.webhooks.poll
+    };
+    worker.start(poll);
     let a = authn.clone();
     shared::skeleton::every("writing last_used_at", config.last_used_flush, move || {
         a.state.flush_last_used(&a.db)

@@ -174,6 +174,23 @@ pub fn prune(conn: &mut DbConnection, before: i64) -> QueryResult<usize> {
     .execute(conn)
 }
 
+/// The payload of the notification a webhook outbox insert sends on [`CHANNEL`] (one channel,
+/// one LISTEN connection per process; credential listeners ignore it).
+pub const OUTBOX_PAYLOAD: &str = "outbox";
+
+/// Wakes the webhook workers of every replica when the transaction commits (PostgreSQL
+/// delivers a notification only then, and one per payload per transaction); nothing on SQLite,
+/// whose workers poll.
+pub fn notify_outbox(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Text, _>(OUTBOX_PAYLOAD)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 /// What the LISTEN connection reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedEvent {
@@ -185,11 +202,16 @@ pub enum FeedEvent {
         kind: Option<ChangeKind>,
         subject: String,
     },
+    /// A webhook event was committed to the outbox ([`notify_outbox`]).
+    Outbox,
 }
 
 impl FeedEvent {
-    /// Parses a notification payload, `<id>:<kind>:<subject>`.
+    /// Parses a notification payload, `<id>:<kind>:<subject>` or [`OUTBOX_PAYLOAD`].
     pub fn from_payload(payload: &str) -> Option<FeedEvent> {
+        if payload == OUTBOX_PAYLOAD {
+            return Some(FeedEvent::Outbox);
+        }
         let mut parts = payload.splitn(3, ':');
         let id = parts.next()?.parse().ok()?;
         let kind = ChangeKind::parse(parts.next()?);

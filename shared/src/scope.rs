@@ -50,6 +50,8 @@ scopes! {
     SubjectsWrite => "subjects:write", "Create and change subjects.",
     TransactionsRead => "transactions:read", "Read transactions.",
     AlertsRead => "alerts:read", "Read alerts.",
+    WebhooksRead => "webhooks:read", "Read webhook endpoints and their delivery log.",
+    WebhooksWrite => "webhooks:write", "Register, change, remove and retry webhook endpoints and rotate their secrets.",
 }
 
 /// A scope string that names no known scope. Carries the offending value (shortened) so the
@@ -203,11 +205,13 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn there_are_exactly_the_ten_contract_scopes() {
-        assert_eq!(Scope::ALL.len(), 10);
+    fn there_are_exactly_the_twelve_contract_scopes() {
+        assert_eq!(Scope::ALL.len(), 12);
         let names: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
         assert!(names.contains(&"transactions:read"));
         assert!(names.contains(&"alerts:read"));
+        assert!(names.contains(&"webhooks:read"));
+        assert!(names.contains(&"webhooks:write"));
     }
 
     #[test]

@@ -413,6 +413,20 @@ where
     });
 }
 
+/// As [`every_async`], and also at once whenever `wake` is notified.
+pub fn every_async_or_woken<W, F, Fut, T, E>(what: &'static str, wait: W, wake: Arc<Notify>, job: F)
+where
+    W: Fn() -> Duration + 'static,
+    F: Fn() -> Fut + 'static,
+    Fut: Future<Output = Result<T, E>> + 'static,
+    E: Display + 'static,
+{
+    spawn_loop(what, wait, Some(wake), move || {
+        let run = job();
+        async move { run.await.map(|_| ()).map_err(|e| e.to_string()) }
+    });
+}
+
 /// A blocking job as one run of a loop: on the blocking pool, its error as text.
 fn blocking<F, T, E>(
     job: F,

@@ -35,7 +35,12 @@ async fn metadata_follows_rfc8414() {
         m["grant_types_supported"],
         serde_json::json!(["client_credentials"])
     );
-    assert!(m["scopes_supported"].as_array().unwrap().len() == 10);
+    let scopes = m["scopes_supported"].as_array().unwrap();
+    assert_eq!(scopes.len(), 12);
+    assert!(
+        scopes.contains(&Value::from("webhooks:read"))
+            && scopes.contains(&Value::from("webhooks:write"))
+    );
     assert!(m["token_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap()

@@ -450,6 +450,8 @@ pub mod need {
         SubjectsWrite => Some(Scope::SubjectsWrite),
         TransactionsRead => Some(Scope::TransactionsRead),
         AlertsRead => Some(Scope::AlertsRead),
+        WebhooksRead => Some(Scope::WebhooksRead),
+        WebhooksWrite => Some(Scope::WebhooksWrite),
         AnyCredential => None,
     }
 }

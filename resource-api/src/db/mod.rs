@@ -27,6 +27,7 @@ pub mod idempotency;
 pub mod sars;
 pub mod subjects;
 pub mod watchlist;
+pub mod webhooks;
 
 use diesel::QueryResult;
 use shared::db::{Db, DbConnection};
@@ -719,5 +720,229 @@ mod tests {
             "{:?}",
             found.iter().map(|l| &l.detail).collect::<Vec<_>>()
         );
+    }
+}
+
+/// The webhook outbox is written in the transaction of the change (here because only this file
+/// may bind an environment outside the middleware).
+#[cfg(test)]
+mod outbox_tests {
+    use crate::db::cases::CaseRow;
+    use crate::db::EnvDb;
+    use crate::db::Scoped;
+    use crate::domain::new_id;
+    use crate::domain::values::CasePriority;
+    use crate::domain::values::{CaseStatus, EventType};
+    use crate::error::Error;
+    use crate::service::records;
+    use diesel::prelude::*;
+    use shared::db::schema::webhook_events;
+    use shared::db::Db;
+    use shared::Environment;
+
+    fn case(now: i64) -> CaseRow {
+        CaseRow {
+            id: new_id("case"),
+            environment: String::new(),
+            reference: format!("CF-2026-{:06}", now % 1_000_000),
+            title: "t".into(),
+            description: String::new(),
+            status: CaseStatus::Open,
+            priority: CasePriority::Medium,
+            assignee: None,
+            subject_ids: "[]".into(),
+            resolution: None,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            version: 1,
+        }
+    }
+
+    fn outbox(db: &Db) -> Vec<(String, EventType)> {
+        db.run_blocking(|c| {
+            webhook_events::table
+                .select((webhook_events::environment, webhook_events::event_type))
+                .load(c)
+        })
+        .unwrap()
+    }
+
+    /// The outbox row is part of the change's transaction: a create or change that fails after
+    /// its row was written leaves no event; one that commits leaves exactly one.
+    #[actix_web::test]
+    async fn a_rolled_back_write_leaves_no_event_and_a_committed_one_leaves_one() {
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 2).unwrap();
+        let repo = EnvDb::new(db.clone(), Scoped::bound_to(Environment::Live));
+        let failed = records::create(
+            &repo,
+            None,
+            1,
+            |_, _| Ok(case(1)),
+            |_, _, _| Err(Error::Conflict("after the insert".into())),
+        )
+        .await;
+        assert!(failed.is_err());
+        assert!(outbox(&db).is_empty());
+
+        let created = records::create(&repo, None, 2, |_, _| Ok(case(2)), |_, _, _| Ok(()))
+            .await
+            .unwrap();
+        let id = match created {
+            crate::service::idempotency::Created::New(v) => v.value.id.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(outbox(&db), [("live".to_owned(), EventType::CaseCreated)]);
+
+        let refused = records::update(
+            &repo,
+            &id,
+            Default::default(),
+            3,
+            |row: &mut CaseRow, _, _, _| {
+                row.status = CaseStatus::Closed;
+                Ok(Some(()))
+            },
+            |_, _, (), _| Err(Error::Conflict("after the save".into())),
+        )
+        .await;
+        assert!(refused.is_err());
+        assert_eq!(outbox(&db).len(), 1);
+        records::update(
+            &repo,
+            &id,
+            Default::default(),
+            4,
+            |row: &mut CaseRow, _, _, _| {
+                row.status = CaseStatus::Closed;
+                Ok(Some(()))
+            },
+            |_, _, (), _| Ok(()),
+        )
+        .await
+        .unwrap();
+        let events: Vec<EventType> = outbox(&db).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(events, [EventType::CaseCreated, EventType::CaseClosed]);
+    }
+
+    /// The worker's bookkeeping: an event is fanned out once; a failure marks the endpoint
+    /// failing, a success clears it; failing since before the bound disables it (with its
+    /// reason); retention removes finished deliveries and their events, never pending ones.
+    #[test]
+    fn fan_out_attempts_disable_and_prune_keep_their_rules() {
+        use crate::db::webhooks::{
+            fan_out, prune, record_attempt, AttemptRecord, WebhookDeliveryRow, WebhookEndpointRow,
+            WebhookEventRow,
+        };
+        use crate::db::VersionedRow;
+        use crate::domain::values::DeliveryStatus;
+        use shared::db::schema::{webhook_deliveries, webhook_endpoints, webhook_events};
+        use shared::db::DbConnection;
+        let test_db = shared::testing::TestDb::create();
+        let db = Db::connect(test_db.url(), 1).unwrap();
+        let live = Scoped::bound_to(Environment::Live);
+        let sandbox = Scoped::bound_to(Environment::Sandbox);
+        let event = |id: &str, at: i64| WebhookEventRow {
+            id: id.into(),
+            environment: String::new(),
+            event_type: EventType::CaseCreated,
+            payload: "{}".into(),
+            created_at: at,
+            dispatched_at: None,
+        };
+        let attempt = |id: &str, at: i64, success: bool, disable_before: i64| AttemptRecord {
+            delivery_id: id.to_owned(),
+            endpoint_id: "whe_1".into(),
+            at,
+            success,
+            response_status: Some(if success { 200 } else { 500 }),
+            error: None,
+            duration_ms: 1,
+            response_excerpt: None,
+            status: if success {
+                DeliveryStatus::Succeeded
+            } else {
+                DeliveryStatus::Pending
+            },
+            next_attempt_at: Some(at),
+            log_entry: serde_json::json!({"at": "x"}),
+            disable_if_failing_since: disable_before,
+            disable_reason: "failed without a success for 5 days".into(),
+        };
+        db.run_blocking(|c| {
+            WebhookEndpointRow {
+                id: "whe_1".into(),
+                environment: String::new(),
+                url: "https://hooks.example/x".into(),
+                description: String::new(),
+                events: "[\"case.created\"]".into(),
+                enabled: true,
+                disabled_reason: None,
+                secret_sealed: "wh1:x".into(),
+                previous_secret_sealed: None,
+                previous_secret_expires_at: None,
+                failing_since: None,
+                last_success_at: None,
+                created_at: 10,
+                updated_at: 10,
+                version: 1,
+            }
+            .insert(&live, c)?;
+            // Before the endpoint existed, in another environment, and one for it.
+            live.insert_webhook_event(c, &event("msg_old", 5))?;
+            sandbox.insert_webhook_event(c, &event("msg_sandbox", 20))?;
+            live.insert_webhook_event(c, &event("msg_1", 20))?;
+            assert_eq!(fan_out(c, 30, 10)?, 3);
+            assert_eq!(fan_out(c, 31, 10)?, 0);
+            let d: Vec<WebhookDeliveryRow> = webhook_deliveries::table
+                .select(WebhookDeliveryRow::as_select())
+                .load(c)?;
+            assert_eq!(d.len(), 1);
+            assert_eq!(
+                (d[0].event_id.as_str(), d[0].environment.as_str()),
+                ("msg_1", "live")
+            );
+            let id = d[0].id.clone();
+            let endpoint = |c: &mut DbConnection| {
+                webhook_endpoints::table
+                    .select((
+                        webhook_endpoints::enabled,
+                        webhook_endpoints::failing_since,
+                        webhook_endpoints::disabled_reason,
+                    ))
+                    .get_result::<(bool, Option<i64>, Option<String>)>(c)
+            };
+            assert!(!record_attempt(c, &attempt(&id, 40, false, 0))?);
+            assert_eq!(endpoint(c)?, (true, Some(40), None));
+            assert!(!record_attempt(c, &attempt(&id, 50, true, 0))?);
+            assert_eq!(endpoint(c)?, (true, None, None));
+            assert!(!record_attempt(c, &attempt(&id, 60, false, 59))?);
+            // Failing since 60; an attempt whose bound has passed it disables the endpoint.
+            assert!(record_attempt(c, &attempt(&id, 70, false, 60))?);
+            let (enabled, _, reason) = endpoint(c)?;
+            assert!(!enabled && reason.unwrap().contains("5 days"));
+            let (attempts, log): (i32, String) = webhook_deliveries::table
+                .select((
+                    webhook_deliveries::attempts,
+                    webhook_deliveries::attempt_log,
+                ))
+                .get_result(c)?;
+            assert_eq!(attempts, 4);
+            assert_eq!(
+                serde_json::from_str::<Vec<serde_json::Value>>(&log)
+                    .unwrap()
+                    .len(),
+                4
+            );
+            // Pending: kept, with its event. Finished: pruned with it.
+            assert_eq!(prune(c, 1_000)?, (2, 0));
+            record_attempt(c, &attempt(&id, 80, true, 0))?;
+            assert_eq!(prune(c, 1_000)?, (1, 1));
+            let left: i64 = webhook_events::table.count().get_result(c)?;
+            assert_eq!(left, 0);
+            Ok(())
+        })
+        .unwrap();
     }
 }

@@ -171,6 +171,34 @@ pub(crate) use text_newtype;
 pub struct UnknownValue;
 
 text_enum! {
+    /// What a webhook announces: a record family and what happened to it.
+    pub enum EventType {
+        CaseCreated = "case.created",
+        CaseUpdated = "case.updated",
+        CaseAssigned = "case.assigned",
+        CaseClosed = "case.closed",
+        SarCreated = "sar.created",
+        SarUpdated = "sar.updated",
+        SarSubmitted = "sar.submitted",
+        WatchlistEntryCreated = "watchlist_entry.created",
+        WatchlistEntryUpdated = "watchlist_entry.updated",
+        WatchlistEntryDeleted = "watchlist_entry.deleted",
+        SubjectCreated = "subject.created",
+        SubjectUpdated = "subject.updated",
+    }
+}
+
+text_enum! {
+    /// A webhook delivery is `pending` (due now or at `next_attempt_at`) until an attempt
+    /// succeeds or the retry schedule is used up (`failed`; a retry by hand makes it pending).
+    pub enum DeliveryStatus {
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+text_enum! {
     /// Where a case stands. `closed` is reached only through `/close`.
     pub enum CaseStatus {
         Open = "open",

@@ -16,6 +16,7 @@ pub mod me;
 pub mod sars;
 pub mod subjects;
 pub mod watchlist;
+pub mod webhooks;
 
 use shared::db::Db;
 

@@ -8,6 +8,7 @@ pub mod records;
 pub mod sars;
 pub mod subjects;
 pub mod watchlist;
+pub mod webhooks;
 
 pub use shared::time::now_micros;
 

@@ -5,8 +5,10 @@
 //! `db/`) and its view ([`Record`], next to the view in its `service/` module) — and every
 //! operation on it goes through the generic functions here. Only the rules differ per family:
 //! what a create checks and builds, what a change does, what else a write stores (a case's
-//! history event, a watchlist entry's candidate keys). So a hook on every write (the webhook
-//! outbox) has exactly two places to go: [`create`] and [`update`]/[`delete`].
+//! history event, a watchlist entry's candidate keys). So a hook on every write has exactly
+//! two places to go, and the webhook outbox is there: [`create`], [`update`] and [`delete`]
+//! each write the record's event (`service::webhooks::events`, [`Evented`]) in the write's own
+//! transaction, after the row and its follow-up writes.
 //!
 //! Writes of versioned records: read, check `If-Match`, apply the change, write back with a
 //! conditional update on the version read, and run the follow-up writes — all in one
@@ -24,6 +26,7 @@ use shared::db::DbConnection;
 use actix_web::http::StatusCode;
 
 use super::idempotency::{self, Answer, Created, IdempotentRequest, StoredAnswer};
+use super::webhooks::events::{self, Evented};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::{EnvDb, Listed, Scoped, VersionedRow};
 use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
@@ -98,7 +101,7 @@ pub async fn create<R, B, A>(
     after: A,
 ) -> Result<Created<R::View>>
 where
-    R: Record + VersionedRow,
+    R: Evented,
     R::View: Serialize,
     B: Fn(&Scoped, &mut DbConnection) -> Result<R> + Send + Sync + 'static,
     A: Fn(&Scoped, &R, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
@@ -108,6 +111,7 @@ where
         let row = build(&scoped, c)?;
         row.insert(&scoped, c)?;
         after(&scoped, &row, c)?;
+        events::emit(&scoped, c, R::created(), &row, now)?;
         Ok(versioned(&row))
     })
     .await
@@ -130,7 +134,7 @@ pub async fn update<R, E, F, A>(
     after: A,
 ) -> Result<R>
 where
-    R: Record + VersionedRow,
+    R: Evented,
     F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
     A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
 {
@@ -154,7 +158,7 @@ pub async fn transition<R, E, F, A>(
     after: A,
 ) -> Result<Answer<R::View>>
 where
-    R: Record + VersionedRow,
+    R: Evented,
     F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
     A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
 {
@@ -183,7 +187,7 @@ async fn write<R, E, F, A>(
     after: A,
 ) -> Result<Written<R>>
 where
-    R: Record + VersionedRow,
+    R: Evented,
     F: Fn(&mut R, &Scoped, i64, &mut DbConnection) -> Result<Option<E>> + Send + Sync + 'static,
     A: Fn(&Scoped, &R, E, &mut DbConnection) -> Result<()> + Send + Sync + 'static,
 {
@@ -220,12 +224,14 @@ where
                     return Err(Error::PreconditionFailed);
                 }
                 let at = now.max(row.updated_at() + 1);
+                let before = row.clone();
                 if let Some(effect) = change(&mut row, &scoped, at, c)? {
                     if !row.save_if_current(&scoped, c)? {
                         // Nothing was written in this transaction: read again.
                         return Ok(None);
                     }
                     after(&scoped, &row, effect, c)?;
+                    events::emit(&scoped, c, R::changed(&before, &row), &row, at)?;
                 }
                 if let Some(idem) = key.as_ref() {
                     idempotency::store(c, idem, now, StatusCode::OK, Some(&versioned(&row)))?;
@@ -258,7 +264,8 @@ where
 /// Loads record `id`, checks `if_match` (412), and deletes it with `delete`, which must remove
 /// the row only if it is still at the version given and say how many rows it removed. With an
 /// `Idempotency-Key`, the 204 is stored in the same transaction and a retry answers it again
-/// (instead of 404).
+/// (instead of 404). The record's deletion event (with its view as it was) is written in the
+/// same transaction.
 pub async fn delete<R, D>(
     repo: &EnvDb,
     id: &str,
@@ -268,7 +275,7 @@ pub async fn delete<R, D>(
     delete: D,
 ) -> Result<Option<StoredAnswer>>
 where
-    R: VersionedRow,
+    R: Evented,
     D: Fn(&Scoped, &mut DbConnection, &str, i64) -> diesel::QueryResult<usize>
         + Send
         + Sync
@@ -303,6 +310,8 @@ where
                 if delete(&scoped, c, &id, row.version())? != 1 {
                     return Ok(None);
                 }
+                let at = now.max(row.updated_at() + 1);
+                events::emit(&scoped, c, R::deleted(), &row, at)?;
                 if let Some(idem) = key.as_ref() {
                     idempotency::store::<()>(c, idem, now, StatusCode::NO_CONTENT, None)?;
                 }

@@ -32,6 +32,14 @@ pub fn api_config(db_url: &str, issuer: &str) -> resource_api::Config {
 
 impl TestStack {
     pub async fn start() -> TestStack {
+        let mut s = TestStack::without_api().await;
+        s.api = start_api(&s.db, &s.auth).await;
+        s
+    }
+
+    /// The auth server alone on a fresh database (`api` empty): for tests that run the
+    /// resource API as a process of their own.
+    pub async fn without_api() -> TestStack {
         let db = TestDb::create();
         let (auth_listener, auth_port) = listener();
         let issuer = format!("http://127.0.0.1:{auth_port}");
@@ -40,10 +48,9 @@ impl TestStack {
             .await
             .unwrap();
         actix_web::rt::spawn(auth.run_until_stopped());
-        let api = start_api(&db, &issuer).await;
         TestStack {
             auth: issuer,
-            api,
+            api: String::new(),
             http: reqwest::Client::new(),
             db,
         }

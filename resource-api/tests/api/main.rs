@@ -22,3 +22,4 @@ mod screening;
 mod shutdown;
 mod telemetry;
 mod tls;
+mod webhooks;

@@ -431,6 +431,14 @@ fn operation_ids_are_resource_shaped_and_head_is_no_operation() {
         "patch /v2/subjects/{id} subjects_update",
         "get /v2/transactions transactions_list",
         "get /v2/alerts alerts_list",
+        "get /v2/webhook-endpoints webhook_endpoints_list",
+        "post /v2/webhook-endpoints webhook_endpoints_create",
+        "get /v2/webhook-endpoints/{id} webhook_endpoints_retrieve",
+        "patch /v2/webhook-endpoints/{id} webhook_endpoints_update",
+        "delete /v2/webhook-endpoints/{id} webhook_endpoints_delete",
+        "post /v2/webhook-endpoints/{id}/rotate-secret webhook_endpoints_rotate_secret",
+        "get /v2/webhook-endpoints/{id}/deliveries webhook_endpoints_deliveries_list",
+        "post /v2/webhook-endpoints/{id}/deliveries/{delivery_id}/retry webhook_endpoints_deliveries_retry",
     ];
     expected.sort();
     assert_eq!(ids, expected);

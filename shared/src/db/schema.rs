@@ -266,6 +266,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        environment -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        lease_until -> Nullable<BigInt>,
+        last_attempt_at -> Nullable<BigInt>,
+        last_response_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_duration_ms -> Nullable<BigInt>,
+        response_excerpt -> Nullable<Text>,
+        attempt_log -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        environment -> Text,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret_sealed -> Text,
+        previous_secret_sealed -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<BigInt>,
+        failing_since -> Nullable<BigInt>,
+        last_success_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        environment -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+        dispatched_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(case_events -> cases (case_id));
 diesel::joinable!(console_reveals -> operator_sessions (session_digest));
 diesel::joinable!(operator_sessions -> operators (operator_id));
@@ -292,4 +345,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     transactions,
     watchlist_entries,
     watchlist_terms,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
 );

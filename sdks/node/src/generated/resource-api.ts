@@ -384,6 +384,106 @@ export interface paths {
         patch: operations["watchlist_update"];
         trace?: never;
     };
+    "/v2/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List endpoints of the credential's environment, newest first.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["webhook_endpoints_list"];
+        put?: never;
+        /** Register an endpoint; the answer carries its signing secret, shown this once. */
+        post: operations["webhook_endpoints_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One endpoint (never its secret).
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["webhook_endpoints_retrieve"];
+        put?: never;
+        post?: never;
+        /** Remove an endpoint and its delivery log. */
+        delete: operations["webhook_endpoints_delete"];
+        options?: never;
+        head?: never;
+        /** Change an endpoint's URL, events, description or `enabled`. */
+        patch: operations["webhook_endpoints_update"];
+        trace?: never;
+    };
+    "/v2/webhook-endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's deliveries, newest first, each with its attempts.
+         * @description `HEAD` on this path answers the same status and headers without a body.
+         */
+        get: operations["webhook_endpoints_deliveries_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook-endpoints/{id}/deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Attempt a delivery again now (the same `webhook-id`), whatever it reached before. */
+        post: operations["webhook_endpoints_deliveries_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook-endpoints/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret, shown this once; the previous one keeps signing beside it for
+         *     `grace_period_seconds` (default 86400; both signatures in `webhook-signature`).
+         */
+        post: operations["webhook_endpoints_rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -413,6 +513,19 @@ export interface components {
         AssignCase: {
             /** @description The investigator to assign; `null` unassigns. */
             assignee?: string | null;
+        };
+        AttemptView: {
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            duration_ms: number;
+            /** @description Why the attempt failed without an answer (timeout, refused address, connection error). */
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description The receiver's HTTP status, when it answered.
+             */
+            response_status?: number | null;
         };
         Case: {
             assignee: string | null;
@@ -456,6 +569,13 @@ export interface components {
             subject_ids?: string[] | null;
             title: string;
         };
+        CreateEndpoint: {
+            description?: string | null;
+            /** @description A non-empty subset of the event types. */
+            events: components["schemas"]["EventType"][];
+            /** @description Where events are POSTed: `https` for live endpoints; never a private address. */
+            url: string;
+        };
         CreateEntry: {
             /** @description Other names of the entry: at most 20, each at most 200 characters. */
             aliases?: string[] | null;
@@ -489,7 +609,66 @@ export interface components {
         };
         Currency: string;
         /** @enum {string} */
+        DeliveryStatus: "pending" | "succeeded" | "failed";
+        DeliveryView: {
+            /** @description The attempts, oldest first (the last 20). */
+            attempt_log: components["schemas"]["AttemptView"][];
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            endpoint_id: string;
+            error?: string | null;
+            /** @description The event's id: the `webhook-id` header, the same on every attempt. */
+            event_id: string;
+            event_type: components["schemas"]["EventType"];
+            id: string;
+            /** Format: date-time */
+            last_attempt_at?: string | null;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            /** @description The first bytes of the last answer's body (at most 256 characters). */
+            response_excerpt?: string | null;
+            /** Format: int32 */
+            response_status?: number | null;
+            status: components["schemas"]["DeliveryStatus"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @enum {string} */
         Direction: "inbound" | "outbound";
+        EndpointView: {
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            /** @description Why the endpoint was disabled by the server (after failing for 5 days), if it was. */
+            disabled_reason?: string | null;
+            enabled: boolean;
+            events: components["schemas"]["EventType"][];
+            /** @description The first failure since the last success (unset while healthy). */
+            failing_since?: string | null;
+            id: string;
+            /** Format: date-time */
+            last_success_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Until when the previous secret still signs beside the current one, after a rotation.
+             */
+            previous_secret_expires_at?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
+        /**
+         * @description An endpoint with its secret: the answer to a create or a rotation, the only time the secret
+         *     is shown. No `Debug`.
+         */
+        EndpointWithSecret: components["schemas"]["EndpointView"] & {
+            /** @description `whsec_` + base64 of 32 random bytes: the key of the Standard Webhooks signature. */
+            secret: string;
+        };
         /** @enum {string} */
         EntryType: "person" | "entity";
         /**
@@ -522,6 +701,8 @@ export interface components {
             /** @description A sentence for people. */
             error_description: string;
         };
+        /** @enum {string} */
+        EventType: "case.created" | "case.updated" | "case.assigned" | "case.closed" | "sar.created" | "sar.updated" | "sar.submitted" | "watchlist_entry.created" | "watchlist_entry.updated" | "watchlist_entry.deleted" | "subject.created" | "subject.updated";
         /**
          * @description The body of `/healthz` (`{"status": "ok"}`) and of `/readyz` (`{"status": "ready"}`) on
          *     both services (documentation of what their health handlers write).
@@ -551,6 +732,16 @@ export interface components {
         /** @description `{"data": [...], "pagination": {...}}`. */
         Page_CaseEvent: {
             data: components["schemas"]["CaseEvent"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @description `{"data": [...], "pagination": {...}}`. */
+        Page_DeliveryView: {
+            data: components["schemas"]["DeliveryView"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @description `{"data": [...], "pagination": {...}}`. */
+        Page_EndpointView: {
+            data: components["schemas"]["EndpointView"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description `{"data": [...], "pagination": {...}}`. */
@@ -598,6 +789,13 @@ export interface components {
             subject_ids?: string[] | null;
             title?: string | null;
         };
+        PatchEndpoint: {
+            description?: string | null;
+            /** @description `true` re-enables an endpoint (also one disabled after failing for 5 days). */
+            enabled?: boolean | null;
+            events?: components["schemas"]["EventType"][] | null;
+            url?: string | null;
+        };
         PatchEntry: {
             /** @description Replaces all aliases: at most 20, each at most 200 characters. */
             aliases?: string[] | null;
@@ -629,6 +827,14 @@ export interface components {
         PrincipalType: "application" | "api_key";
         /** @enum {string} */
         RiskLevel: "low" | "medium" | "high";
+        RotateSecret: {
+            /**
+             * Format: int64
+             * @description How long the previous secret keeps signing beside the new one (default 86400, at most
+             *     604800; 0 ends it at once).
+             */
+            grace_period_seconds?: number | null;
+        };
         Sar: {
             amount: components["schemas"]["Amount"];
             case_id: string;
@@ -650,7 +856,7 @@ export interface components {
          * @description A permission on the `/v2` API (see the OAuth 2.0 scheme's scopes).
          * @enum {string}
          */
-        Scope: "cases:read" | "cases:write" | "sar:read" | "sar:write" | "watchlist:read" | "watchlist:write" | "subjects:read" | "subjects:write" | "transactions:read" | "alerts:read";
+        Scope: "cases:read" | "cases:write" | "sar:read" | "sar:write" | "watchlist:read" | "watchlist:write" | "subjects:read" | "subjects:write" | "transactions:read" | "alerts:read" | "webhooks:read" | "webhooks:write";
         ScreenMatch: {
             entry: components["schemas"]["WatchlistEntry"];
             /**
@@ -2834,6 +3040,570 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_list: {
+        parameters: {
+            query?: {
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
+                page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
+                page_size?: number;
+                /**
+                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
+                 *     cost of the first, with the same `page_size`. Not with `page`; only for the list (and
+                 *     filters) it came from.
+                 */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints, newest first */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_EndpointView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEndpoint"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    /** @description Strong entity tag of the new record */
+                    ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointWithSecret"];
+                };
+            };
+            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid field: `url` (not http(s), not https for live, a private or unresolvable host), `events` (empty or unknown type), `description` `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            /** @description Webhooks are not configured on this server (`WEBHOOK_SECRET_KEY`) */
+            503: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhook_endpoints_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    /** @description Strong entity tag of this version of the record */
+                    ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointView"];
+                };
+            };
+            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
+                "If-Match"?: components["parameters"]["If-Match"];
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchEndpoint"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    /** @description Strong entity tag of the record after the change */
+                    ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointView"];
+                };
+            };
+            /** @description Malformed `If-Match` `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_deliveries_list: {
+        parameters: {
+            query?: {
+                /** @description The page by number (1 when neither `page` nor `cursor` is sent). Not with `cursor`. */
+                page?: number;
+                /**
+                 * @description Rows per page, 1–100: 20 when absent, or on a `cursor` request the size the cursor's
+                 *     walk used (a `page_size` sent with a cursor replaces it).
+                 */
+                page_size?: number;
+                /**
+                 * @description `pagination.next_cursor` of the previous page: the next page, however deep, at the
+                 *     cost of the first, with the same `page_size`. Not with `page`; only for the list (and
+                 *     filters) it came from.
+                 */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries, newest first */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DeliveryView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_deliveries_retry: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery is due now */
+            202: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            /** @description `invalid_request`: two different credentials, or a credential header sent twice. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description The delivery is being attempted right now `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_rotate_secret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional; an empty body keeps the default grace period */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["RotateSecret"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    /** @description Strong entity tag of the record after the rotation */
+                    ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointWithSecret"];
+                };
+            };
+            /** @description `invalid_request`: two different credentials, or a credential header sent twice. `malformed_json`: the body is not well-formed JSON. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description `busy`: other writes to this record kept overtaking this one; nothing was written. Retry after `Retry-After` seconds (`details.retry_after`). Unlike `conflict`, which is final (the record's state forbids the change), the same request may succeed. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Webhooks are not configured on this server */
+            503: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
 }

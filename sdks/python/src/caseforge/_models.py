@@ -18,6 +18,18 @@ class AssignCase(BaseModel):
     )
 
 
+class AttemptView(BaseModel):
+    at: AwareDatetime
+    duration_ms: int
+    error: Optional[str] = Field(
+        None,
+        description="Why the attempt failed without an answer (timeout, refused address, connection error).",
+    )
+    response_status: Optional[int] = Field(
+        None, description="The receiver's HTTP status, when it answered."
+    )
+
+
 class CaseEvent(BaseModel):
     action: Literal["created", "updated", "assigned", "closed"]
     actor: str = Field(
@@ -107,6 +119,36 @@ class PatchCase(BaseModel):
     title: Optional[str] = None
 
 
+class PatchEndpoint(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    description: Optional[str] = None
+    enabled: Optional[bool] = Field(
+        None,
+        description="`true` re-enables an endpoint (also one disabled after failing for 5 days).",
+    )
+    events: Optional[
+        list[
+            Literal[
+                "case.created",
+                "case.updated",
+                "case.assigned",
+                "case.closed",
+                "sar.created",
+                "sar.updated",
+                "sar.submitted",
+                "watchlist_entry.created",
+                "watchlist_entry.updated",
+                "watchlist_entry.deleted",
+                "subject.created",
+                "subject.updated",
+            ]
+        ]
+    ] = None
+    url: Optional[str] = None
+
+
 class PatchEntry(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -148,6 +190,17 @@ class PatchSubject(BaseModel):
         max_length=200,
     )
     subject_type: Optional[Literal["person", "entity"]] = None
+
+
+class RotateSecret(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    grace_period_seconds: Optional[int] = Field(
+        None,
+        description="How long the previous secret keeps signing beside the new one (default 86400, at most\n604800; 0 ends it at once).",
+        ge=0,
+    )
 
 
 class ScreenRequest(BaseModel):
@@ -213,6 +266,8 @@ class ValidatedApiKey(BaseModel):
             "subjects:write",
             "transactions:read",
             "alerts:read",
+            "webhooks:read",
+            "webhooks:write",
         ]
     ]
     tier: Literal["basic", "standard", "professional", "enterprise", "unlimited"] = (
@@ -273,6 +328,33 @@ class Case(BaseModel):
     updated_at: AwareDatetime
 
 
+class CreateEndpoint(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    description: Optional[str] = None
+    events: list[
+        Literal[
+            "case.created",
+            "case.updated",
+            "case.assigned",
+            "case.closed",
+            "sar.created",
+            "sar.updated",
+            "sar.submitted",
+            "watchlist_entry.created",
+            "watchlist_entry.updated",
+            "watchlist_entry.deleted",
+            "subject.created",
+            "subject.updated",
+        ]
+    ] = Field(..., description="A non-empty subset of the event types.")
+    url: str = Field(
+        ...,
+        description="Where events are POSTed: `https` for live endpoints; never a private address.",
+    )
+
+
 class CreateEntry(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -306,6 +388,95 @@ class CreateSubject(BaseModel):
     subject_type: Literal["person", "entity"]
 
 
+class DeliveryView(BaseModel):
+    attempt_log: list[AttemptView] = Field(
+        ..., description="The attempts, oldest first (the last 20)."
+    )
+    attempts: int
+    created_at: AwareDatetime
+    duration_ms: Optional[int] = None
+    endpoint_id: str
+    error: Optional[str] = None
+    event_id: str = Field(
+        ...,
+        description="The event's id: the `webhook-id` header, the same on every attempt.",
+    )
+    event_type: Literal[
+        "case.created",
+        "case.updated",
+        "case.assigned",
+        "case.closed",
+        "sar.created",
+        "sar.updated",
+        "sar.submitted",
+        "watchlist_entry.created",
+        "watchlist_entry.updated",
+        "watchlist_entry.deleted",
+        "subject.created",
+        "subject.updated",
+    ]
+    id: str
+    last_attempt_at: Optional[AwareDatetime] = None
+    next_attempt_at: Optional[AwareDatetime] = None
+    response_excerpt: Optional[str] = Field(
+        None,
+        description="The first bytes of the last answer's body (at most 256 characters).",
+    )
+    response_status: Optional[int] = None
+    status: Literal["pending", "succeeded", "failed"]
+    updated_at: AwareDatetime
+
+
+class EndpointView(BaseModel):
+    created_at: AwareDatetime
+    description: str
+    disabled_reason: Optional[str] = Field(
+        None,
+        description="Why the endpoint was disabled by the server (after failing for 5 days), if it was.",
+    )
+    enabled: bool
+    events: list[
+        Literal[
+            "case.created",
+            "case.updated",
+            "case.assigned",
+            "case.closed",
+            "sar.created",
+            "sar.updated",
+            "sar.submitted",
+            "watchlist_entry.created",
+            "watchlist_entry.updated",
+            "watchlist_entry.deleted",
+            "subject.created",
+            "subject.updated",
+        ]
+    ]
+    failing_since: Optional[str] = Field(
+        None,
+        description="The first failure since the last success (unset while healthy).",
+    )
+    id: str
+    last_success_at: Optional[AwareDatetime] = None
+    previous_secret_expires_at: Optional[AwareDatetime] = Field(
+        None,
+        description="Until when the previous secret still signs beside the current one, after a rotation.",
+    )
+    updated_at: AwareDatetime
+    url: str
+
+
+class EndpointWithSecret(EndpointView):
+    """
+    An endpoint with its secret: the answer to a create or a rotation, the only time the secret
+    is shown. No `Debug`.
+    """
+
+    secret: str = Field(
+        ...,
+        description="`whsec_` + base64 of 32 random bytes: the key of the Standard Webhooks signature.",
+    )
+
+
 class Me(BaseModel):
     """
     `GET /v2/me`: the credential a request was made with.
@@ -333,6 +504,8 @@ class Me(BaseModel):
             "subjects:write",
             "transactions:read",
             "alerts:read",
+            "webhooks:read",
+            "webhooks:write",
         ]
     ]
     tier: Literal["basic", "standard", "professional", "enterprise", "unlimited"] = (
@@ -367,6 +540,24 @@ class PageCaseEvent(BaseModel):
     """
 
     data: list[CaseEvent]
+    pagination: Pagination
+
+
+class PageDeliveryView(BaseModel):
+    """
+    `{"data": [...], "pagination": {...}}`.
+    """
+
+    data: list[DeliveryView]
+    pagination: Pagination
+
+
+class PageEndpointView(BaseModel):
+    """
+    `{"data": [...], "pagination": {...}}`.
+    """
+
+    data: list[EndpointView]
     pagination: Pagination
 
 

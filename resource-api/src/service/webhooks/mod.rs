@@ -1,0 +1,491 @@
+//! Webhooks (issue 25): endpoints per environment, their secrets, the delivery log and retries
+//! by hand. Events are written by `service::records` ([`events`]); the [`worker`] delivers them.
+//!
+//! An endpoint is a `/v2` record of the credential's environment (another environment's is a
+//! 404) and only ever receives that environment's events. Its secret is shown once, on create
+//! and on rotation, and is otherwise only ever sealed ([`signing`]).
+
+pub mod events;
+pub mod signing;
+pub mod target;
+pub mod worker;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+
+use super::records::{self, check_id, Record};
+use crate::conditional::{IfMatch, Versioned};
+use crate::config::WebhookConfig;
+use crate::db::webhooks::{DeliveryFilters, WebhookDeliveryRow, WebhookEndpointRow};
+use crate::db::{EnvDb, VersionedRow};
+use crate::domain::values::{DeliveryStatus, EventType};
+use crate::domain::{self, new_id, plausible_id, Page, PageQuery};
+use crate::error::{Error, Result};
+use crate::pagination::Lists;
+use signing::{EndpointSecret, Sealer};
+
+/// The longest grace period a rotation may give the previous secret.
+pub const MAX_GRACE_SECS: u64 = 7 * 86_400;
+/// The grace period of a rotation that names none.
+pub const DEFAULT_GRACE_SECS: u64 = 86_400;
+
+/// What the webhook routes and the worker share: the sealing key, the target rule and the
+/// worker's wake-up (a retry by hand is attempted at once).
+pub struct Webhooks {
+    sealer: Option<Sealer>,
+    pub config: WebhookConfig,
+    pub wake: Arc<Notify>,
+}
+
+impl Webhooks {
+    pub fn new(config: &WebhookConfig) -> Webhooks {
+        Webhooks {
+            sealer: config.secret_key.map(Sealer::new),
+            config: config.clone(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    fn sealer(&self) -> Result<&Sealer> {
+        self.sealer.as_ref().ok_or_else(|| {
+            Error::Unavailable(
+                "Webhooks are not configured on this server (WEBHOOK_SECRET_KEY is not set)."
+                    .into(),
+            )
+        })
+    }
+
+    pub fn sealer_opt(&self) -> Option<&Sealer> {
+        self.sealer.as_ref()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEndpoint {
+    /// Where events are POSTed: `https` for live endpoints; never a private address.
+    pub url: String,
+    /// A non-empty subset of the event types.
+    #[schema(value_type = Vec<EventType>)]
+    pub events: Vec<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchEndpoint {
+    pub url: Option<String>,
+    #[schema(value_type = Option<Vec<EventType>>)]
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// `true` re-enables an endpoint (also one disabled after failing for 5 days).
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the previous secret keeps signing beside the new one (default 86400, at most
+    /// 604800; 0 ends it at once).
+    pub grace_period_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    pub events: Vec<EventType>,
+    pub enabled: bool,
+    /// Why the endpoint was disabled by the server (after failing for 5 days), if it was.
+    pub disabled_reason: Option<String>,
+    /// Until when the previous secret still signs beside the current one, after a rotation.
+    pub previous_secret_expires_at: Option<String>,
+    pub last_success_at: Option<String>,
+    /// The first failure since the last success (unset while healthy).
+    pub failing_since: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An endpoint with its secret: the answer to a create or a rotation, the only time the secret
+/// is shown. No `Debug`.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointWithSecret {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// `whsec_` + base64 of 32 random bytes: the key of the Standard Webhooks signature.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    pub at: String,
+    /// The receiver's HTTP status, when it answered.
+    pub response_status: Option<i32>,
+    /// Why the attempt failed without an answer (timeout, refused address, connection error).
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub endpoint_id: String,
+    /// The event's id: the `webhook-id` header, the same on every attempt.
+    pub event_id: String,
+    pub event_type: EventType,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: Option<String>,
+    pub last_attempt_at: Option<String>,
+    pub response_status: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: Option<i64>,
+    /// The first bytes of the last answer's body (at most 256 characters).
+    pub response_excerpt: Option<String>,
+    /// The attempts, oldest first (the last 20).
+    pub attempt_log: Vec<AttemptView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn time(t: Option<i64>) -> Option<String> {
+    t.map(shared::time::rfc3339)
+}
+
+impl Record for WebhookEndpointRow {
+    type View = EndpointView;
+
+    fn view(&self) -> EndpointView {
+        EndpointView {
+            id: self.id.clone(),
+            url: self.url.clone(),
+            description: self.description.clone(),
+            events: self.event_types(),
+            enabled: self.enabled,
+            disabled_reason: self.disabled_reason.clone(),
+            previous_secret_expires_at: time(
+                self.previous_secret_sealed
+                    .as_ref()
+                    .and(self.previous_secret_expires_at),
+            ),
+            last_success_at: time(self.last_success_at),
+            failing_since: time(self.failing_since),
+            created_at: shared::time::rfc3339(self.created_at),
+            updated_at: shared::time::rfc3339(self.updated_at),
+        }
+    }
+}
+
+impl Record for WebhookDeliveryRow {
+    type View = DeliveryView;
+
+    fn view(&self) -> DeliveryView {
+        let log: Vec<AttemptView> = serde_json::from_str(&self.attempt_log).unwrap_or_default();
+        DeliveryView {
+            id: self.id.clone(),
+            endpoint_id: self.endpoint_id.clone(),
+            event_id: self.event_id.clone(),
+            event_type: self.event_type,
+            status: self.status,
+            attempts: self.attempts,
+            next_attempt_at: time(
+                self.next_attempt_at
+                    .filter(|_| self.status == DeliveryStatus::Pending),
+            ),
+            last_attempt_at: time(self.last_attempt_at),
+            response_status: self.last_response_status,
+            error: self.last_error.clone(),
+            duration_ms: self.last_duration_ms,
+            response_excerpt: self.response_excerpt.clone(),
+            attempt_log: log,
+            created_at: shared::time::rfc3339(self.created_at),
+            updated_at: shared::time::rfc3339(self.updated_at),
+        }
+    }
+}
+
+/// The stored form of one attempt in a delivery's log.
+pub fn attempt_entry(at: i64, status: Option<i32>, error: Option<&str>, duration_ms: i64) -> Value {
+    serde_json::to_value(AttemptView {
+        at: shared::time::rfc3339(at),
+        response_status: status,
+        error: error.map(str::to_owned),
+        duration_ms,
+    })
+    .unwrap_or(Value::Null)
+}
+
+/// `events`: a non-empty list of known event types; duplicates collapse. Stored as JSON.
+fn parse_events(events: &[String]) -> Result<String> {
+    if events.is_empty() {
+        return Err(Error::validation(
+            "events",
+            "must name at least one event type",
+        ));
+    }
+    if events.len() > 2 * EventType::ALL.len() {
+        return Err(Error::validation("events", "lists too many event types"));
+    }
+    let mut parsed: Vec<EventType> = Vec::new();
+    for e in events {
+        let t: EventType = e.parse().map_err(|_| {
+            Error::validation(
+                "events",
+                format!("every event type must be one of: {}", EventType::listed()),
+            )
+        })?;
+        if !parsed.contains(&t) {
+            parsed.push(t);
+        }
+    }
+    Ok(serde_json::to_string(&parsed).unwrap_or_else(|_| "[]".to_owned()))
+}
+
+async fn check_url(repo: &EnvDb, hooks: &Webhooks, raw: &str) -> Result<String> {
+    let env = repo.scoped().env();
+    target::check_url(raw, env, hooks.config.allow_private_targets)
+        .await
+        .map(|u| u.to_string())
+        .map_err(|r| Error::validation("url", r.0))
+}
+
+fn description(d: &str) -> Result<String> {
+    domain::text("description", d, false, 500)
+}
+
+/// `POST /v2/webhook-endpoints`.
+pub async fn create(
+    repo: &EnvDb,
+    hooks: &Webhooks,
+    input: CreateEndpoint,
+    now: i64,
+) -> Result<Versioned<EndpointWithSecret>> {
+    let events = parse_events(&input.events)?;
+    let description = description(input.description.as_deref().unwrap_or(""))?;
+    let url = check_url(repo, hooks, &input.url).await?;
+    let sealer = hooks.sealer()?;
+    let secret = EndpointSecret::generate();
+    let id = new_id("whe");
+    let row = WebhookEndpointRow {
+        secret_sealed: sealer.seal(&id, &secret),
+        id,
+        environment: repo.scoped().env().to_owned(),
+        url,
+        description,
+        events,
+        enabled: true,
+        disabled_reason: None,
+        previous_secret_sealed: None,
+        previous_secret_expires_at: None,
+        failing_since: None,
+        last_success_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let scoped = repo.scoped();
+    let stored = row.clone();
+    repo.db()
+        .transaction(move |c| {
+            stored.insert(&scoped, c)?;
+            Ok::<_, Error>(())
+        })
+        .await?;
+    Ok(Versioned::new(
+        EndpointWithSecret {
+            endpoint: row.view(),
+            secret: secret.to_whsec(),
+        },
+        row.version,
+    ))
+}
+
+/// `GET /v2/webhook-endpoints`.
+pub async fn list(repo: &EnvDb, lists: &Lists, q: &PageQuery) -> Result<Page<EndpointView>> {
+    records::list::<WebhookEndpointRow>(repo, lists, (), q).await
+}
+
+/// `PATCH /v2/webhook-endpoints/{id}`.
+pub async fn patch(
+    repo: &EnvDb,
+    hooks: &Webhooks,
+    id: &str,
+    input: PatchEndpoint,
+    if_match: IfMatch,
+    now: i64,
+) -> Result<Versioned<EndpointView>> {
+    check_id::<WebhookEndpointRow>(id)?;
+    let events = input.events.as_deref().map(parse_events).transpose()?;
+    let description = input.description.as_deref().map(description).transpose()?;
+    let url = match &input.url {
+        Some(u) => Some(check_url(repo, hooks, u).await?),
+        None => None,
+    };
+    let enabled = input.enabled;
+    let row = records::update(
+        repo,
+        id,
+        if_match,
+        now,
+        move |row: &mut WebhookEndpointRow, _, at, _| {
+            let before = (
+                row.url.clone(),
+                row.events.clone(),
+                row.description.clone(),
+                row.enabled,
+            );
+            if let Some(u) = &url {
+                row.url = u.clone();
+            }
+            if let Some(e) = &events {
+                row.events = e.clone();
+            }
+            if let Some(d) = &description {
+                row.description = d.clone();
+            }
+            if let Some(on) = enabled {
+                if on && !row.enabled {
+                    row.disabled_reason = None;
+                    row.failing_since = None;
+                }
+                row.enabled = on;
+            }
+            let after = (
+                row.url.clone(),
+                row.events.clone(),
+                row.description.clone(),
+                row.enabled,
+            );
+            if before == after {
+                return Ok(None);
+            }
+            row.updated_at = at;
+            Ok(Some(()))
+        },
+        |_, _, (), _| Ok(()),
+    )
+    .await?;
+    Ok(records::versioned(&row))
+}
+
+/// `DELETE /v2/webhook-endpoints/{id}`: the endpoint and its delivery log.
+pub async fn delete(repo: &EnvDb, id: &str, if_match: IfMatch) -> Result<()> {
+    records::delete::<WebhookEndpointRow, _>(
+        repo,
+        id,
+        if_match,
+        super::now_micros(),
+        None,
+        |scoped, c, id, version| scoped.delete_webhook_endpoint(c, id, version),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// `POST /v2/webhook-endpoints/{id}/rotate-secret`: a new secret (shown once); the previous
+/// one keeps signing beside it for the grace period.
+pub async fn rotate_secret(
+    repo: &EnvDb,
+    hooks: &Webhooks,
+    id: &str,
+    input: RotateSecret,
+    now: i64,
+) -> Result<Versioned<EndpointWithSecret>> {
+    check_id::<WebhookEndpointRow>(id)?;
+    let grace = input.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECS);
+    if grace > MAX_GRACE_SECS {
+        return Err(Error::validation(
+            "grace_period_seconds",
+            "must be 0 to 604800 (7 days)",
+        ));
+    }
+    let sealer = hooks.sealer()?.clone();
+    let secret = Arc::new(EndpointSecret::generate());
+    let new_secret = secret.clone();
+    let row = records::update(
+        repo,
+        id,
+        IfMatch::default(),
+        now,
+        move |row: &mut WebhookEndpointRow, _, at, _| {
+            if grace == 0 {
+                row.previous_secret_sealed = None;
+                row.previous_secret_expires_at = None;
+            } else {
+                row.previous_secret_sealed = Some(row.secret_sealed.clone());
+                row.previous_secret_expires_at = Some(at + grace as i64 * 1_000_000);
+            }
+            row.secret_sealed = sealer.seal(&row.id, &new_secret);
+            row.updated_at = at;
+            Ok(Some(()))
+        },
+        |_, _, (), _| Ok(()),
+    )
+    .await?;
+    Ok(Versioned::new(
+        EndpointWithSecret {
+            endpoint: row.view(),
+            secret: secret.to_whsec(),
+        },
+        row.version,
+    ))
+}
+
+/// `GET /v2/webhook-endpoints/{id}/deliveries`: newest first.
+pub async fn deliveries(
+    repo: &EnvDb,
+    lists: &Lists,
+    endpoint_id: &str,
+    q: &PageQuery,
+) -> Result<Page<DeliveryView>> {
+    records::read::<WebhookEndpointRow>(repo, endpoint_id).await?;
+    let filters = DeliveryFilters {
+        endpoint_id: endpoint_id.to_owned(),
+    };
+    records::list::<WebhookDeliveryRow>(repo, lists, filters, q).await
+}
+
+/// `POST /v2/webhook-endpoints/{id}/deliveries/{delivery_id}/retry`: the delivery is due now
+/// (one more attempt, whatever it reached before; the same `webhook-id`). 409 while a replica
+/// is attempting it.
+pub async fn retry(
+    repo: &EnvDb,
+    hooks: &Webhooks,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now: i64,
+) -> Result<DeliveryView> {
+    check_id::<WebhookEndpointRow>(endpoint_id)?;
+    if !plausible_id("dlv", delivery_id) {
+        return Err(Error::NotFound("delivery"));
+    }
+    let (scoped, e, d) = (
+        repo.scoped(),
+        endpoint_id.to_owned(),
+        delivery_id.to_owned(),
+    );
+    let row = repo
+        .db()
+        .transaction(move |c| {
+            if scoped.find_delivery(c, &e, &d)?.is_none() {
+                return Err(Error::NotFound("delivery"));
+            }
+            if scoped.retry_delivery(c, &e, &d, now)? == 0 {
+                return Err(Error::Conflict(
+                    "The delivery is being attempted right now; retry when it is done.".into(),
+                ));
+            }
+            scoped
+                .find_delivery(c, &e, &d)?
+                .ok_or(Error::NotFound("delivery"))
+        })
+        .await?;
+    hooks.wake.notify_one();
+    Ok(row.view())
+}
