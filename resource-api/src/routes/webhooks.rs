@@ -11,6 +11,7 @@ use crate::db::EnvDb;
 use crate::domain::{Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::pagination::Lists;
+use crate::service::idempotency::IdempotencyKey;
 use crate::service::now_micros;
 use crate::service::records;
 use crate::service::webhooks::{
@@ -88,16 +89,20 @@ pub async fn patch(
 }
 
 /// Remove an endpoint and its delivery log.
-#[utoipa::path(delete, path = "/v2/webhook-endpoints/{id}", operation_id = "webhook_endpoints_delete", tag = "webhooks", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["webhooks:write"])),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
+#[utoipa::path(delete, path = "/v2/webhook-endpoints/{id}", operation_id = "webhook_endpoints_delete", tag = "webhooks", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; kept 24 h per credential"), ("If-Match" = Option<String>, Header, description = "`*` or entity tags from `ETag`; the write is made only if the record still has one of them")), security(("bearer" = ["webhooks:write"])),
+    responses((status = 204, description = "Deleted (or, with `Idempotency-Key`, the stored answer of the first delete)", headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key"))), (status = 422, description = "`idempotency_key_reused`: the key was used for a different request", body = shared::ErrorBody), (status = 400, description = "Malformed `If-Match`", body = shared::ErrorBody), (status = 404, body = shared::ErrorBody), (status = 409, body = shared::ErrorBody), (status = 412, description = "`precondition_failed`: the record changed since the `If-Match` version; nothing was written", body = shared::ErrorBody)))]
 pub async fn delete(
-    _: Authorized<need::WebhooksWrite>,
+    auth: Authorized<need::WebhooksWrite>,
     repo: EnvDb,
     id: Path<String>,
     if_match: IfMatch,
+    key: IdempotencyKey,
 ) -> Result<HttpResponse> {
-    webhooks::delete(&repo, &id, if_match).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let idem = key.bind(&auth, &format!("DELETE /v2/webhook-endpoints/{id}"), &());
+    Ok(match webhooks::delete(&repo, &id, if_match, idem).await? {
+        Some(replayed) => replayed.respond(),
+        None => HttpResponse::NoContent().finish(),
+    })
 }
 
 /// A new signing secret, shown this once; the previous one keeps signing beside it for

@@ -613,9 +613,18 @@ fn parameters_request_ids_idempotency_and_busy_are_documented() {
                 }
             }
             let writes_a_record = path.contains('{') && method != "get";
+            // Webhook endpoints' create and rotate-secret answer a signing secret, which must
+            // not be kept in the clear in a stored answer; retrying a delivery only schedules
+            // it again (409 while it is being attempted).
+            let secret_or_schedule = path.starts_with("/v2/webhook-endpoints")
+                && method == "post"
+                && (path == "/v2/webhook-endpoints"
+                    || path.ends_with("/rotate-secret")
+                    || path.ends_with("/retry"));
             let idempotent =
-                (method == "post" && !path.ends_with("/screen") && !path.contains("validate"))
-                    || method == "delete";
+                ((method == "post" && !path.ends_with("/screen") && !path.contains("validate"))
+                    || method == "delete")
+                    && !secret_or_schedule;
             if idempotent && path.starts_with("/v2/") {
                 assert!(
                     refs(op).contains(&"#/components/parameters/Idempotency-Key".to_owned()),

@@ -953,3 +953,29 @@ async fn two_replicas_deliver_every_event_once_between_them() {
         .collect();
     assert!(created.iter().all(|c| cases.contains(c)));
 }
+
+#[actix_web::test]
+async fn a_retried_endpoint_delete_with_its_key_is_204_again() {
+    let s = TestStack::start().await;
+    let (_, _, token) = s.app_token(ALL, "sandbox", "unlimited").await;
+    let rx = Receiver::start(0);
+    let ep = endpoint(&s, &token, &rx.url, &["case.created"]).await;
+    let path = format!("/v2/webhook-endpoints/{}", ep["id"].as_str().unwrap());
+    let delete = |key: Option<&'static str>| {
+        let mut req = s
+            .http
+            .delete(format!("{}{path}", s.api))
+            .bearer_auth(&token);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        req.send()
+    };
+    let first = delete(Some("endpoint-delete-1")).await.unwrap();
+    assert_eq!(first.status(), 204);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let again = delete(Some("endpoint-delete-1")).await.unwrap();
+    assert_eq!(again.status(), 204);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_error(delete(None).await.unwrap(), 404, "not_found").await;
+}

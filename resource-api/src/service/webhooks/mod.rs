@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
+use super::idempotency::{IdempotentRequest, StoredAnswer};
 use super::records::{self, check_id, Record};
 use crate::conditional::{IfMatch, Versioned};
 use crate::config::WebhookConfig;
@@ -375,17 +376,22 @@ pub async fn patch(
 }
 
 /// `DELETE /v2/webhook-endpoints/{id}`: the endpoint and its delivery log.
-pub async fn delete(repo: &EnvDb, id: &str, if_match: IfMatch) -> Result<()> {
+/// With an `Idempotency-Key`, a retry answers the first delete's 204 again.
+pub async fn delete(
+    repo: &EnvDb,
+    id: &str,
+    if_match: IfMatch,
+    idem: Option<IdempotentRequest>,
+) -> Result<Option<StoredAnswer>> {
     records::delete::<WebhookEndpointRow, _>(
         repo,
         id,
         if_match,
         super::now_micros(),
-        None,
+        idem,
         |scoped, c, id, version| scoped.delete_webhook_endpoint(c, id, version),
     )
     .await
-    .map(|_| ())
 }
 
 /// `POST /v2/webhook-endpoints/{id}/rotate-secret`: a new secret (shown once); the previous

@@ -3236,6 +3236,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description 1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /** @description `*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written. */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /** @description An id for this request, echoed in the answer's `X-Request-Id` and logged with it (1–64 letters, digits, `-`, `_`; anything else is replaced by a fresh id). Send your own to find a request, even one that timed out, in the server's logs. */
@@ -3248,10 +3250,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Deleted (or, with `Idempotency-Key`, the stored answer of the first delete) */
             204: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -3301,6 +3304,22 @@ export interface operations {
                 };
             };
             412: components["responses"]["PreconditionFailed"];
+            /** @description `idempotency_key_reused`: the key was used for a different request */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
