@@ -733,6 +733,9 @@ async fn app_create(
         environment: a.environment,
         tier: a.tier,
         introspection: None,
+        token_endpoint_auth_method: None,
+        jwks: None,
+        dpop_bound_access_tokens: None,
     }
     .validate()?;
     let created = applications::create(db, &writer(db, keks)?, new, now_micros()).await?;
@@ -754,6 +757,7 @@ async fn app_update(
         tier: u.tier,
         disabled: None,
         introspection: u.introspection,
+        ..Default::default()
     };
     let updated = applications::patch(
         db,

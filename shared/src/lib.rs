@@ -33,6 +33,8 @@ pub mod error;
 #[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
+pub mod jose;
+#[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod openapi;
@@ -45,6 +47,8 @@ pub mod ratelimit;
 #[cfg(feature = "server")]
 pub mod redis_store;
 #[cfg(feature = "server")]
+pub mod replay;
+#[cfg(feature = "server")]
 pub mod routing;
 pub mod scope;
 pub mod secret;
@@ -52,6 +56,8 @@ pub mod secret;
 pub mod skeleton;
 #[cfg(feature = "server")]
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod test_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "server")]

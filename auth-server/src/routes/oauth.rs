@@ -21,7 +21,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::service::client_auth::ClientCredentials;
+use crate::service::assertions::{AssertionCredentials, ASSERTION_TYPE};
+use crate::service::client_auth::{ClientCredentials, Credentials};
 use crate::service::grants::{Grants, Introspection};
 use crate::service::now_micros;
 use shared::metrics::Metrics;
@@ -89,6 +90,44 @@ fn form_decode(s: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|c| c.into_owned())
+}
+
+/// Finds the client's credentials: a `private_key_jwt` assertion (RFC 7523 §2.2: both
+/// `client_assertion_type` and `client_assertion`, alone — beside HTTP Basic or a
+/// `client_secret` it is `invalid_request`), or else a secret ([`client_credentials`]).
+fn credentials(
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+    endpoint: &'static str,
+) -> Result<Credentials> {
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    if assertion_type.is_none() && assertion.is_none() {
+        return client_credentials(req, form).map(Credentials::Secret);
+    }
+    if req.headers().contains_key(header::AUTHORIZATION) || form.contains_key("client_secret") {
+        return Err(Error::InvalidRequest(
+            "Use one client authentication method: a client assertion, HTTP Basic or client_secret, not several.".into(),
+        ));
+    }
+    match (assertion_type.map(String::as_str), assertion) {
+        (Some(ASSERTION_TYPE), Some(assertion)) => {
+            Ok(Credentials::Assertion(AssertionCredentials {
+                client_id: form.get("client_id").cloned(),
+                assertion: assertion.clone(),
+                endpoint,
+            }))
+        }
+        (Some(ASSERTION_TYPE), None) => Err(Error::InvalidRequest(
+            "The parameter `client_assertion` is missing.".into(),
+        )),
+        (None, _) => Err(Error::InvalidRequest(
+            "The parameter `client_assertion_type` is missing.".into(),
+        )),
+        (Some(_), _) => Err(Error::InvalidRequest(format!(
+            "client_assertion_type must be {ASSERTION_TYPE}."
+        ))),
+    }
 }
 
 /// Finds the client's credentials: HTTP Basic or `client_id`+`client_secret` in the body,
@@ -164,6 +203,7 @@ impl AppState {
         Grants {
             db: &self.db,
             clients: &self.clients,
+            assertions: &self.assertions,
             keys: &self.keys,
             issuance: &self.issuance,
             issuer: &self.config.issuer,
@@ -200,6 +240,7 @@ pub async fn token(
     match &result {
         Ok(_) => metrics.tokens_issued.inc(),
         Err(Error::InvalidClient { .. }) => metrics.auth_failure("invalid_client"),
+        Err(Error::InvalidAssertion(reason)) => metrics.auth_failure(reason.as_str()),
         Err(Error::Throttled { .. }) => metrics.auth_failure("throttled"),
         Err(_) => {}
     }
@@ -235,7 +276,7 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
         }
     };
 
-    let creds = client_credentials(req, &form)?;
+    let creds = credentials(req, &form, "/oauth/token")?;
     let issued = state
         .grants(req)
         .client_credentials(creds, requested, now_micros(), Instant::now())
@@ -265,7 +306,7 @@ pub async fn introspect(
         .get("token")
         .cloned()
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
-    let creds = client_credentials(&req, &form)?;
+    let creds = credentials(&req, &form, "/oauth/introspect")?;
     let answer = state
         .grants(&req)
         .introspect(creds, &token, now_micros(), Instant::now())
@@ -306,7 +347,7 @@ pub async fn revoke(
         .get("token")
         .cloned()
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
-    let creds = client_credentials(&req, &form)?;
+    let creds = credentials(&req, &form, "/oauth/revoke")?;
     // Revoked, expired or not a token: RFC 7009 §2.2 answers 200 alike.
     state
         .grants(&req)

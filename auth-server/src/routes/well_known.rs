@@ -23,7 +23,8 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "RFC 8414 metadata", content_type = "application/json")))]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let iss = &state.config.issuer;
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let auth_methods = crate::service::applications::AuthMethod::ALL;
+    let algs = shared::jose::ALGORITHMS;
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(json!({
@@ -42,6 +43,10 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "token_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_methods_supported": auth_methods,
             "introspection_endpoint_auth_methods_supported": auth_methods,
+            "token_endpoint_auth_signing_alg_values_supported": algs,
+            "revocation_endpoint_auth_signing_alg_values_supported": algs,
+            "introspection_endpoint_auth_signing_alg_values_supported": algs,
+            "dpop_signing_alg_values_supported": algs,
             "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             // A page for people (RFC 8414 §2); it reads `/openapi.json`.
             "service_documentation": format!("{iss}/docs"),

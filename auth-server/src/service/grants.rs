@@ -18,8 +18,9 @@ use shared::db::Db;
 use shared::ratelimit::Limiter;
 use shared::{AccessTokenClaims, Environment, ScopeSet, Tier};
 
+use super::assertions::ClientAssertions;
 use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
-use super::client_auth::{ClientAuthenticator, ClientCredentials};
+use super::client_auth::{ClientAuthenticator, Credentials};
 use super::last_token::LastTokenTracker;
 use super::signing::KeyStore;
 use super::tokens;
@@ -114,6 +115,7 @@ pub enum Revocation {
 pub struct Grants<'a> {
     pub db: &'a Db,
     pub clients: &'a ClientAuthenticator,
+    pub assertions: &'a ClientAssertions,
     pub keys: &'a KeyStore,
     pub issuance: &'a Limiter,
     pub issuer: &'a str,
@@ -128,23 +130,32 @@ pub struct Grants<'a> {
 }
 
 impl Grants<'_> {
-    /// Authenticates a client (see [`ClientAuthenticator::authenticate`]).
+    /// Authenticates a client: a secret ([`ClientAuthenticator::authenticate`]) or a
+    /// `private_key_jwt` assertion ([`ClientAssertions::authenticate`]).
     pub async fn authenticate(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         now_us: i64,
         now: Instant,
     ) -> Result<Client> {
-        let app = self
-            .clients
-            .authenticate(
-                self.db,
-                creds,
-                (self.audit_key, self.source.as_deref()),
-                now_us,
-                now,
-            )
-            .await?;
+        let app = match creds {
+            Credentials::Secret(creds) => {
+                self.clients
+                    .authenticate(
+                        self.db,
+                        creds,
+                        (self.audit_key, self.source.as_deref()),
+                        now_us,
+                        now,
+                    )
+                    .await?
+            }
+            Credentials::Assertion(creds) => {
+                self.assertions
+                    .authenticate(self.db, self.issuer, &creds, now_us.div_euclid(1_000_000))
+                    .await?
+            }
+        };
         Client::try_from(app)
     }
 
@@ -153,7 +164,7 @@ impl Grants<'_> {
     /// registered for every one of them, and sign.
     pub async fn client_credentials(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         requested: Option<ScopeSet>,
         now_us: i64,
         now: Instant,
@@ -202,7 +213,7 @@ impl Grants<'_> {
     /// application is enabled and still grants something it names.
     pub async fn introspect(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         token: &str,
         now_us: i64,
         now: Instant,
@@ -253,7 +264,7 @@ impl Grants<'_> {
     /// the token) in its transaction.
     pub async fn revoke(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         token: &str,
         now_us: i64,
         now: Instant,

@@ -169,6 +169,9 @@ mod tests {
             owner_id: None,
             last_token_at: None,
             disabled_by_admin: false,
+            token_endpoint_auth_method: "client_secret_basic".into(),
+            jwks: None,
+            dpop_bound_access_tokens: false,
         }
     }
 

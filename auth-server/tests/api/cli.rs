@@ -122,6 +122,9 @@ async fn output_piped_into_a_reader_that_stops_early_is_not_a_panic() {
             environment: None,
             tier: None,
             introspection: None,
+            token_endpoint_auth_method: None,
+            jwks: None,
+            dpop_bound_access_tokens: None,
         }
         .validate()
         .unwrap();

@@ -54,6 +54,9 @@ diesel::table! {
         owner_id -> Nullable<Text>,
         last_token_at -> Nullable<BigInt>,
         disabled_by_admin -> Bool,
+        token_endpoint_auth_method -> Text,
+        jwks -> Nullable<Text>,
+        dpop_bound_access_tokens -> Bool,
     }
 }
 
@@ -198,6 +201,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    seen_jtis (key) {
+        key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     signing_keys (kid) {
         kid -> Text,
         algorithm -> Text,
@@ -287,6 +297,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     operators,
     revoked_tokens,
     sars,
+    seen_jtis,
     signing_keys,
     subjects,
     transactions,

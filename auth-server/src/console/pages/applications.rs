@@ -223,6 +223,9 @@ async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageRe
         environment: Some(environment.as_str().to_owned()),
         tier: chosen_tier(state, signed, form, "application.create")?,
         introspection: None,
+        token_endpoint_auth_method: None,
+        jwks: None,
+        dpop_bound_access_tokens: None,
     };
     let mut new = input.validate().map_err(service_error)?;
     new.owner_id = policy::owner_of_new(who(signed));
@@ -237,7 +240,9 @@ async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageRe
         &state.db,
         &signed.session,
         &target,
-        &created.client_secret,
+        created.client_secret.as_deref().ok_or_else(|| {
+            service_error(crate::error::Error::Internal("no secret to show".into()))
+        })?,
         now,
     )
     .await
@@ -442,7 +447,9 @@ async fn rotate(
         &state.db,
         &signed.session,
         &target,
-        &rotated.client_secret,
+        rotated.client_secret.as_deref().ok_or_else(|| {
+            service_error(crate::error::Error::Internal("no secret to show".into()))
+        })?,
         now,
     )
     .await
