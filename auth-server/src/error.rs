@@ -18,6 +18,10 @@ pub enum Error {
     /// RFC 7523 §3.2: a client assertion was refused (`invalid_client`, 401).
     #[error("invalid_client: assertion refused ({})", .0.as_str())]
     InvalidAssertion(AssertionRefusal),
+    /// RFC 9449 §5: the token request's DPoP proof was refused (or is missing for an
+    /// application registered with `dpop_bound_access_tokens`): 400 `invalid_dpop_proof`.
+    #[error("invalid_dpop_proof ({})", .0.as_str())]
+    InvalidDpopProof(shared::dpop::Refusal),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType(String),
     #[error("invalid_scope: {0}")]
@@ -148,6 +152,9 @@ impl Error {
                 "invalid_client",
                 reason.description(),
             ),
+            Error::InvalidDpopProof(reason) => {
+                ApiError::bad_request("invalid_dpop_proof", reason.description())
+            }
             Error::UnsupportedGrantType(g) => ApiError::bad_request(
                 "unsupported_grant_type",
                 format!("The grant type `{g}` is not supported; use client_credentials."),

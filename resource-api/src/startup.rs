@@ -70,6 +70,11 @@ impl Application {
                 service.share(Limiter::local(), |_, store| Limiter::shared("api", store)),
             ),
             db: db.clone(),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            replay: service.share(
+                shared::replay::ReplayGuard::new(db.clone()),
+                |guard, store| guard.shared(store),
+            ),
             metrics: service.metrics().clone(),
             failures_by_source: service
                 .share(Authenticator::source_throttle(), |throttle, store| {

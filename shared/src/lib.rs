@@ -28,6 +28,8 @@ pub mod cors;
 pub mod db;
 #[cfg(feature = "server")]
 pub mod docs;
+#[cfg(feature = "server")]
+pub mod dpop;
 pub mod environment;
 pub mod error;
 #[cfg(feature = "server")]

@@ -82,6 +82,21 @@ fn parse_form(req: &HttpRequest, body: &Bytes) -> Result<HashMap<String, String>
     Ok(form)
 }
 
+/// The one `DPoP` header of a request, if any (two are `invalid_dpop_proof`).
+fn dpop_header(req: &HttpRequest) -> Result<Option<&str>> {
+    let mut values = req.headers().get_all("dpop");
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Error::InvalidDpopProof(shared::dpop::Refusal::Multiple));
+    }
+    first
+        .to_str()
+        .map(|v| Some(v.trim()))
+        .map_err(|_| Error::InvalidDpopProof(shared::dpop::Refusal::Malformed))
+}
+
 /// Decodes one half of a Basic credential: RFC 6749 §2.3.1 form-url-encodes id and secret
 /// before base64.
 fn form_decode(s: &str) -> Option<String> {
@@ -241,6 +256,7 @@ pub async fn token(
         Ok(_) => metrics.tokens_issued.inc(),
         Err(Error::InvalidClient { .. }) => metrics.auth_failure("invalid_client"),
         Err(Error::InvalidAssertion(reason)) => metrics.auth_failure(reason.as_str()),
+        Err(Error::InvalidDpopProof(reason)) => metrics.auth_failure(reason.as_str()),
         Err(Error::Throttled { .. }) => metrics.auth_failure("throttled"),
         Err(_) => {}
     }
@@ -277,13 +293,33 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
     };
 
     let creds = credentials(req, &form, "/oauth/token")?;
+    let now_us = now_micros();
+    // RFC 9449 §4.3, but for the jti's single use (the grant takes it once the client is
+    // authenticated): htu is the token endpoint under the issuer, as clients address it.
+    let proof = match dpop_header(req)? {
+        None => None,
+        Some(p) => Some(
+            shared::dpop::check(
+                p,
+                "POST",
+                &format!("{}/oauth/token", state.config.issuer.trim_end_matches('/')),
+                None,
+                now_us.div_euclid(1_000_000),
+            )
+            .map_err(Error::InvalidDpopProof)?,
+        ),
+    };
     let issued = state
         .grants(req)
-        .client_credentials(creds, requested, now_micros(), Instant::now())
+        .client_credentials(creds, requested, proof, now_us, Instant::now())
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenResponse {
         access_token: issued.access_token,
-        token_type: "Bearer",
+        token_type: if issued.jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: issued.expires_in,
         scope: issued.scope.to_delimited(),
     }))
@@ -314,9 +350,9 @@ pub async fn introspect(
     let Introspection::Active { claims, scope } = answer else {
         return Ok(no_store(HttpResponse::Ok()).json(json!({ "active": false })));
     };
-    Ok(no_store(HttpResponse::Ok()).json(json!({
+    let mut answer = json!({
         "active": true,
-        "token_type": "Bearer",
+        "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         "scope": scope.to_delimited(),
         "client_id": claims.client_id,
         "sub": claims.sub,
@@ -326,7 +362,12 @@ pub async fn introspect(
         "exp": claims.exp,
         "jti": claims.jti,
         "env": claims.env,
-    })))
+    });
+    // RFC 9449 §6.2: the binding is reported as the token carries it.
+    if let Some(cnf) = &claims.cnf {
+        answer["cnf"] = json!({ "jkt": cnf.jkt });
+    }
+    Ok(no_store(HttpResponse::Ok()).json(answer))
 }
 
 /// Token revocation. A client may revoke only its own tokens; an invalid or unknown token is

@@ -48,6 +48,13 @@ pub struct ClientAssertions {
     replay: ReplayGuard,
 }
 
+impl ClientAssertions {
+    /// The replay guard (DPoP proofs at the token endpoint use it too).
+    pub fn replay(&self) -> &ReplayGuard {
+        &self.replay
+    }
+}
+
 impl From<JoseError> for AssertionRefusal {
     fn from(e: JoseError) -> Self {
         match e {

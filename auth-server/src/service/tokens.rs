@@ -16,6 +16,7 @@ pub fn issue(
     client_id: &str,
     environment: Environment,
     scopes: &ScopeSet,
+    jkt: Option<&str>,
     now_secs: i64,
 ) -> Result<(String, AccessTokenClaims), jsonwebtoken::errors::Error> {
     let claims = AccessTokenClaims {
@@ -29,6 +30,7 @@ pub fn issue(
         jti: uuid::Uuid::new_v4().simple().to_string(),
         scope: scopes.to_delimited(),
         env: environment,
+        cnf: jkt.map(|j| shared::claims::Confirmation { jkt: j.to_owned() }),
     };
     let mut header = Header::new(ALGORITHM);
     header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -125,6 +127,7 @@ mod tests {
             "app_1",
             Environment::Live,
             &scopes,
+            None,
             1_000,
         )
         .unwrap();

@@ -1,0 +1,237 @@
+//! DPoP proofs (RFC 9449 §4.3), checked the same way by the auth server's token endpoint and
+//! the resource API.
+//!
+//! A proof is accepted when, in this order:
+//! 1. there is exactly one `DPoP` header, and it parses as [`crate::jose`] demands (size,
+//!    base64url, no duplicate JSON members, `alg` ES256 / EdDSA / PS256, no `x5c`/`jku`/…);
+//! 2. `typ` is `dpop+jwt` and `jwk` is a public EC P-256, Ed25519 or RSA ≥ 2048 key (a private
+//!    member, an unknown `kty` or `crv` refuses it) of the proof's algorithm;
+//! 3. the signature verifies with that key;
+//! 4. `htm` is the request's method and `htu` its URL as the client addressed it — under
+//!    `AUTH_ISSUER` or `API_PUBLIC_URL`, never the `Host` header — comparing scheme and host
+//!    case-insensitively (default ports dropped) and the path exactly, query and fragment
+//!    ignored (§4.3 step 9);
+//! 5. `iat` is at most [`IAT_PAST_SECS`] old and at most [`LEEWAY_SECS`] ahead;
+//! 6. on a resource request, `ath` is the base64url SHA-256 of the access token;
+//! 7. `jti` is present — its single use within the window is the caller's (through
+//!    [`crate::replay::ReplayGuard`], with [`Proof::replay_until`]).
+//!
+//! [`Refusal`]s are a closed set (metric labels) and carry no part of the proof.
+
+use crate::claims::LEEWAY_SECS;
+use crate::jose::{JoseError, Jws, PublicJwk};
+
+/// How old a proof may be (its `iat`): long enough for a slow network, short enough that a
+/// captured proof is of little use and the replay cache stays small.
+pub const IAT_PAST_SECS: i64 = 60;
+
+/// The algorithms accepted in proofs (as metadata and `WWW-Authenticate` list them).
+pub const ALGS: &str = "ES256 EdDSA PS256";
+
+/// Why a proof was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `DPoP` header where one is required.
+    Missing,
+    /// Two `DPoP` headers.
+    Multiple,
+    /// Not a well-formed JWS, or a refused header member.
+    Malformed,
+    /// `typ` is not `dpop+jwt`.
+    Type,
+    /// `alg` not ES256, EdDSA or PS256.
+    Algorithm,
+    /// No `jwk`, or not an accepted public key.
+    Key,
+    /// The signature does not verify with the `jwk`.
+    Signature,
+    /// `htm` is not the request's method.
+    Method,
+    /// `htu` is not the request's URL.
+    Url,
+    /// `iat` missing, too old or in the future.
+    Time,
+    /// `jti` missing or malformed.
+    Jti,
+    /// `ath` missing or not the token's hash.
+    TokenHash,
+    /// The proof's key is not the one the token is bound to.
+    KeyMismatch,
+    /// The `jti` was seen before.
+    Replayed,
+}
+
+impl Refusal {
+    /// The metric label (`reason="dpop_…"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Missing => "dpop_missing",
+            Refusal::Multiple => "dpop_multiple",
+            Refusal::Malformed => "dpop_malformed",
+            Refusal::Type => "dpop_type",
+            Refusal::Algorithm => "dpop_algorithm",
+            Refusal::Key => "dpop_key",
+            Refusal::Signature => "dpop_signature",
+            Refusal::Method => "dpop_method",
+            Refusal::Url => "dpop_url",
+            Refusal::Time => "dpop_time",
+            Refusal::Jti => "dpop_jti",
+            Refusal::TokenHash => "dpop_ath",
+            Refusal::KeyMismatch => "dpop_key_mismatch",
+            Refusal::Replayed => "dpop_replayed",
+        }
+    }
+
+    /// A sentence for the client.
+    pub fn description(self) -> &'static str {
+        match self {
+            Refusal::Missing => "A DPoP proof is required (the DPoP header).",
+            Refusal::Multiple => "Send exactly one DPoP header.",
+            Refusal::Malformed => "The DPoP proof is not a well-formed JWT.",
+            Refusal::Type => "The DPoP proof's typ must be dpop+jwt.",
+            Refusal::Algorithm => "The DPoP proof must be signed with ES256, EdDSA or PS256.",
+            Refusal::Key => "The DPoP proof's jwk must be a public EC P-256, Ed25519 or RSA (2048 bits or more) key of its algorithm.",
+            Refusal::Signature => "The DPoP proof's signature does not verify with its jwk.",
+            Refusal::Method => "The DPoP proof's htm is not this request's method.",
+            Refusal::Url => "The DPoP proof's htu is not this request's URL.",
+            Refusal::Time => "The DPoP proof's iat is missing, too old or in the future.",
+            Refusal::Jti => "The DPoP proof needs a jti.",
+            Refusal::TokenHash => "The DPoP proof's ath is missing or is not the access token's hash.",
+            Refusal::KeyMismatch => "The DPoP proof is not signed by the key the access token is bound to.",
+            Refusal::Replayed => "This DPoP proof has been used before; make a new proof for every request.",
+        }
+    }
+}
+
+impl From<JoseError> for Refusal {
+    fn from(e: JoseError) -> Self {
+        match e {
+            JoseError::Malformed | JoseError::Header => Refusal::Malformed,
+            JoseError::Algorithm => Refusal::Algorithm,
+            JoseError::Key(_) => Refusal::Key,
+            JoseError::Signature => Refusal::Signature,
+        }
+    }
+}
+
+/// A proof whose every check but the replay one passed.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    /// RFC 7638 thumbprint of the proof's key (`cnf.jkt`).
+    pub jkt: String,
+    pub jti: String,
+    /// Until when (Unix seconds) the `jti` must be remembered: after it, the proof is refused
+    /// for its `iat` anyway.
+    pub replay_until: i64,
+}
+
+/// Checks `proof` for a request `htm` to `htu` at `now` (Unix seconds); with `access_token`,
+/// also its `ath`. The module's list, but for the `jti`'s single use.
+pub fn check(
+    proof: &str,
+    htm: &str,
+    htu: &str,
+    access_token: Option<&str>,
+    now: i64,
+) -> Result<Proof, Refusal> {
+    let jws = Jws::parse(proof)?;
+    if jws.typ() != Some("dpop+jwt") {
+        return Err(Refusal::Type);
+    }
+    let jwk = jws.header().get("jwk").ok_or(Refusal::Key)?;
+    let key = PublicJwk::parse(jwk).map_err(|_| Refusal::Key)?;
+    jws.verify_with(&key)?;
+    if jws.claim_str("htm") != Some(htm) {
+        return Err(Refusal::Method);
+    }
+    match jws.claim_str("htu") {
+        Some(u) if same_url(u, htu) => {}
+        _ => return Err(Refusal::Url),
+    }
+    let iat = jws.claim_time("iat").ok_or(Refusal::Time)?;
+    if iat < now - IAT_PAST_SECS || iat > now + LEEWAY_SECS {
+        return Err(Refusal::Time);
+    }
+    if let Some(token) = access_token {
+        if jws.claim_str("ath") != Some(crate::jose::sha256_b64(token.as_bytes()).as_str()) {
+            return Err(Refusal::TokenHash);
+        }
+    }
+    let jti = match jws.claim_str("jti") {
+        Some(j) if !j.is_empty() && j.len() <= 256 => j.to_owned(),
+        _ => return Err(Refusal::Jti),
+    };
+    Ok(Proof {
+        jkt: key.thumbprint().to_owned(),
+        jti,
+        replay_until: iat + IAT_PAST_SECS + LEEWAY_SECS,
+    })
+}
+
+/// Scheme, host (lowercase, default port dropped) and path of an absolute http(s) URL, query
+/// and fragment cut.
+fn url_parts(url: &str) -> Option<(String, String, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let mut host = authority.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return None,
+    };
+    if let Some(h) = host.strip_suffix(default) {
+        host = h.to_owned();
+    }
+    Some((scheme, host, path))
+}
+
+/// Whether a proof's `htu` names `expected` (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2/§6.2.3).
+pub fn same_url(htu: &str, expected: &str) -> bool {
+    match (url_parts(htu), url_parts(expected)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_compare_as_rfc_9449_says() {
+        assert!(same_url(
+            "https://API.example/v2/cases?x=1#f",
+            "https://api.example/v2/cases"
+        ));
+        assert!(same_url(
+            "https://api.example:443/v2",
+            "https://api.example/v2"
+        ));
+        assert!(same_url("http://h:8080/a", "http://h:8080/a"));
+        assert!(!same_url(
+            "http://api.example/v2/cases",
+            "https://api.example/v2/cases"
+        ));
+        assert!(!same_url(
+            "https://api.example/v2/cases/1",
+            "https://api.example/v2/cases"
+        ));
+        assert!(!same_url(
+            "https://evil.example/v2",
+            "https://api.example/v2"
+        ));
+        assert!(!same_url(
+            "https://u@api.example/v2",
+            "https://api.example/v2"
+        ));
+        assert!(!same_url("/v2/cases", "https://api.example/v2/cases"));
+    }
+}
