@@ -183,7 +183,7 @@ mod tests {
         let keys = keyset();
         let scopes = ScopeSet::parse_delimited("cases:read cases:write").unwrap();
         let (_, claims) =
-            issue(&keys, "i", "a", "app_1", Environment::Sandbox, &scopes, 100).unwrap();
+            issue(&keys, "i", "a", "app_1", Environment::Sandbox, &scopes, None, 100).unwrap();
         let granted =
             |row: &ApplicationRow| effective_scopes(&claims, row).map(|s| s.to_delimited());
         assert_eq!(
@@ -222,6 +222,7 @@ mod tests {
             "app",
             Environment::Sandbox,
             &ScopeSet::new(),
+            None,
             5,
         )
         .unwrap();
@@ -238,6 +239,7 @@ mod tests {
             "app",
             Environment::Sandbox,
             &ScopeSet::new(),
+            None,
             5,
         )
         .unwrap();
