@@ -182,8 +182,17 @@ mod tests {
     fn a_token_grants_only_what_its_application_still_allows() {
         let keys = keyset();
         let scopes = ScopeSet::parse_delimited("cases:read cases:write").unwrap();
-        let (_, claims) =
-            issue(&keys, "i", "a", "app_1", Environment::Sandbox, &scopes, None, 100).unwrap();
+        let (_, claims) = issue(
+            &keys,
+            "i",
+            "a",
+            "app_1",
+            Environment::Sandbox,
+            &scopes,
+            None,
+            100,
+        )
+        .unwrap();
         let granted =
             |row: &ApplicationRow| effective_scopes(&claims, row).map(|s| s.to_delimited());
         assert_eq!(
