@@ -223,10 +223,12 @@ impl Grants<'_> {
             &keys,
             self.issuer,
             self.audience,
-            &client.client_id,
-            client.environment,
-            &granted,
-            proof.as_ref().map(|p| p.jkt.as_str()),
+            tokens::TokenFor {
+                client_id: &client.client_id,
+                environment: client.environment,
+                scopes: &granted,
+                jkt: proof.as_ref().map(|p| p.jkt.as_str()),
+            },
             tokens::issued_at(now_us, client.tokens_not_before),
         )
         .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;

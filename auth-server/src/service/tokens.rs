@@ -8,17 +8,30 @@ use shared::{AccessTokenClaims, Environment, ScopeSet};
 
 use super::signing::{KeySet, ALGORITHM};
 
-/// Signs a token for `client_id` at `now_secs` (Unix seconds).
+/// Whom a token is for: the client, its environment, the granted scopes, and the thumbprint of
+/// the DPoP key it is bound to (RFC 9449 `cnf.jkt`), if any.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenFor<'a> {
+    pub client_id: &'a str,
+    pub environment: Environment,
+    pub scopes: &'a ScopeSet,
+    pub jkt: Option<&'a str>,
+}
+
+/// Signs a token for `to` at `now_secs` (Unix seconds).
 pub fn issue(
     keys: &KeySet,
     issuer: &str,
     audience: &str,
-    client_id: &str,
-    environment: Environment,
-    scopes: &ScopeSet,
-    jkt: Option<&str>,
+    to: TokenFor<'_>,
     now_secs: i64,
 ) -> Result<(String, AccessTokenClaims), jsonwebtoken::errors::Error> {
+    let TokenFor {
+        client_id,
+        environment,
+        scopes,
+        jkt,
+    } = to;
     let claims = AccessTokenClaims {
         iss: issuer.to_owned(),
         sub: client_id.to_owned(),
@@ -124,10 +137,12 @@ mod tests {
             &keys,
             "http://iss",
             "aud",
-            "app_1",
-            Environment::Live,
-            &scopes,
-            None,
+            TokenFor {
+                client_id: "app_1",
+                environment: Environment::Live,
+                scopes: &scopes,
+                jkt: None,
+            },
             1_000,
         )
         .unwrap();
@@ -186,10 +201,12 @@ mod tests {
             &keys,
             "i",
             "a",
-            "app_1",
-            Environment::Sandbox,
-            &scopes,
-            None,
+            TokenFor {
+                client_id: "app_1",
+                environment: Environment::Sandbox,
+                scopes: &scopes,
+                jkt: None,
+            },
             100,
         )
         .unwrap();
@@ -228,10 +245,12 @@ mod tests {
             &other,
             "i",
             "a",
-            "app",
-            Environment::Sandbox,
-            &ScopeSet::new(),
-            None,
+            TokenFor {
+                client_id: "app",
+                environment: Environment::Sandbox,
+                scopes: &ScopeSet::new(),
+                jkt: None,
+            },
             5,
         )
         .unwrap();
@@ -245,10 +264,12 @@ mod tests {
             &keys,
             "i",
             "a",
-            "app",
-            Environment::Sandbox,
-            &ScopeSet::new(),
-            None,
+            TokenFor {
+                client_id: "app",
+                environment: Environment::Sandbox,
+                scopes: &ScopeSet::new(),
+                jkt: None,
+            },
             5,
         )
         .unwrap();
