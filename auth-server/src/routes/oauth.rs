@@ -50,6 +50,12 @@ pub struct TokenRequest {
     client_id: Option<String>,
     /// With `client_secret_post` only.
     client_secret: Option<String>,
+    /// `private_key_jwt` (RFC 7523 §2.2): `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed with a registered key (ES256, EdDSA or PS256); `iss` =
+    /// `sub` = client id, `aud` = the issuer or this endpoint's URL, `exp` at most 60 minutes
+    /// ahead, a single-use `jti`.
+    client_assertion: Option<String>,
 }
 
 /// Parses an `application/x-www-form-urlencoded` body. A repeated parameter is
@@ -243,7 +249,7 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     security((), ("client_secret_basic" = [])),
     responses(
         (status = 200, description = "A signed access token", body = TokenResponse),
-        (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = shared::ErrorBody),
+        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope, or invalid_dpop_proof (RFC 9449 §5: a `DPoP` proof header that fails its checks, or none from an application registered with `dpop_bound_access_tokens`). With a valid proof the answer is `token_type: DPoP` and the token carries `cnf.jkt`.", body = shared::ErrorBody),
         (status = 429, description = "Too many failed authentications for this client (a correct secret is still accepted), or the application's tier allows no more tokens right now; `Retry-After` says when", body = shared::ErrorBody)))]
 pub async fn token(
     state: web::Data<AppState>,
