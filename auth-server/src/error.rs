@@ -22,6 +22,10 @@ pub enum Error {
     /// application registered with `dpop_bound_access_tokens`): 400 `invalid_dpop_proof`.
     #[error("invalid_dpop_proof ({})", .0.as_str())]
     InvalidDpopProof(shared::dpop::Refusal),
+    /// RFC 9449 §8: nonces are on and the proof lacks the current one: 400 `use_dpop_nonce`
+    /// with the nonce in `DPoP-Nonce`.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce(String),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType(String),
     #[error("invalid_scope: {0}")]
@@ -152,6 +156,11 @@ impl Error {
                 "invalid_client",
                 reason.description(),
             ),
+            Error::UseDpopNonce(nonce) => ApiError::bad_request(
+                "use_dpop_nonce",
+                shared::dpop::Refusal::UseNonce.description(),
+            )
+            .with_header(HeaderName::from_static("dpop-nonce"), nonce.clone()),
             Error::InvalidDpopProof(reason) => {
                 ApiError::bad_request("invalid_dpop_proof", reason.description())
             }

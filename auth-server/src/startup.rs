@@ -106,6 +106,11 @@ impl Application {
                 shared::replay::ReplayGuard::new(service.db().clone()),
                 |guard, store| guard.shared(store),
             )),
+            nonces: config
+                .common
+                .dpop_nonce_key
+                .as_ref()
+                .map(shared::dpop::Nonces::new),
             issuance: service.share(Limiter::local(), |_, store| {
                 Limiter::shared("issuance", store)
             }),

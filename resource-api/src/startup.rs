@@ -71,6 +71,11 @@ impl Application {
             ),
             db: db.clone(),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
+            nonces: config
+                .common
+                .dpop_nonce_key
+                .as_ref()
+                .map(shared::dpop::Nonces::new),
             replay: service.share(
                 shared::replay::ReplayGuard::new(db.clone()),
                 |guard, store| guard.shared(store),

@@ -28,9 +28,54 @@ pub const IAT_PAST_SECS: i64 = 60;
 /// The algorithms accepted in proofs (as metadata and `WWW-Authenticate` list them).
 pub const ALGS: &str = "ES256 EdDSA PS256";
 
+/// Server nonces (RFC 9449 §8 and §9), on when `DPOP_NONCE_KEY` is set: stateless, so that
+/// every replica of both services issues and accepts the same ones. The nonce of a 60-second
+/// window is base64url(HMAC-SHA256(key, "caseforge dpop-nonce v1" ‖ window)); a proof must
+/// carry the current window's or the previous one's (so a nonce lives 60 to 120 s).
+#[derive(Clone)]
+pub struct Nonces {
+    key: Vec<u8>,
+}
+
+/// How long one nonce window lasts.
+pub const NONCE_WINDOW_SECS: i64 = 60;
+
+impl Nonces {
+    pub fn new(key: &crate::Secret) -> Nonces {
+        Nonces {
+            key: key.expose().as_bytes().to_vec(),
+        }
+    }
+
+    fn of_window(&self, window: i64) -> String {
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key)
+            .expect("invariant: HMAC takes a key of any length");
+        mac.update(b"caseforge dpop-nonce v1");
+        mac.update(&window.to_be_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The nonce to give clients at `now` (Unix seconds).
+    pub fn current(&self, now: i64) -> String {
+        self.of_window(now.div_euclid(NONCE_WINDOW_SECS))
+    }
+
+    /// Whether `nonce` is the current window's or the previous one's.
+    pub fn accepts(&self, nonce: &str, now: i64) -> bool {
+        let w = now.div_euclid(NONCE_WINDOW_SECS);
+        [w, w - 1]
+            .iter()
+            .any(|w| crate::secret::ct_eq(self.of_window(*w).as_bytes(), nonce.as_bytes()))
+    }
+}
+
 /// Why a proof was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// Nonces are on and the proof has none, or a stale one: retry with `DPoP-Nonce`.
+    UseNonce,
     /// No `DPoP` header where one is required.
     Missing,
     /// Two `DPoP` headers.
@@ -65,6 +110,7 @@ impl Refusal {
     /// The metric label (`reason="dpop_…"`).
     pub fn as_str(self) -> &'static str {
         match self {
+            Refusal::UseNonce => "dpop_use_nonce",
             Refusal::Missing => "dpop_missing",
             Refusal::Multiple => "dpop_multiple",
             Refusal::Malformed => "dpop_malformed",
@@ -85,6 +131,7 @@ impl Refusal {
     /// A sentence for the client.
     pub fn description(self) -> &'static str {
         match self {
+            Refusal::UseNonce => "Retry with a DPoP proof that carries the nonce of the DPoP-Nonce header.",
             Refusal::Missing => "A DPoP proof is required (the DPoP header).",
             Refusal::Multiple => "Send exactly one DPoP header.",
             Refusal::Malformed => "The DPoP proof is not a well-formed JWT.",
@@ -126,12 +173,14 @@ pub struct Proof {
 }
 
 /// Checks `proof` for a request `htm` to `htu` at `now` (Unix seconds); with `access_token`,
-/// also its `ath`. The module's list, but for the `jti`'s single use.
+/// also its `ath`; with `nonces`, its `nonce` (checked last, so that a client told to use a
+/// nonce has a proof that is otherwise right). The module's list, but for the `jti`'s single use.
 pub fn check(
     proof: &str,
     htm: &str,
     htu: &str,
     access_token: Option<&str>,
+    nonces: Option<&Nonces>,
     now: i64,
 ) -> Result<Proof, Refusal> {
     let jws = Jws::parse(proof)?;
@@ -161,6 +210,11 @@ pub fn check(
         Some(j) if !j.is_empty() && j.len() <= 256 => j.to_owned(),
         _ => return Err(Refusal::Jti),
     };
+    if let Some(n) = nonces {
+        if !jws.claim_str("nonce").is_some_and(|v| n.accepts(v, now)) {
+            return Err(Refusal::UseNonce);
+        }
+    }
     Ok(Proof {
         jkt: key.thumbprint().to_owned(),
         jti,
@@ -204,6 +258,18 @@ pub fn same_url(htu: &str, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonces_live_for_one_or_two_windows() {
+        let n = Nonces::new(&crate::Secret::new("k".repeat(32)));
+        let t = 1_700_000_000;
+        let nonce = n.current(t);
+        assert!(n.accepts(&nonce, t));
+        assert!(n.accepts(&nonce, t + NONCE_WINDOW_SECS));
+        assert!(!n.accepts(&nonce, t + 2 * NONCE_WINDOW_SECS));
+        let other = Nonces::new(&crate::Secret::new("j".repeat(32)));
+        assert!(!other.accepts(&nonce, t));
+    }
 
     #[test]
     fn urls_compare_as_rfc_9449_says() {

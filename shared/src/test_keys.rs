@@ -68,6 +68,18 @@ impl TestKey {
 
     /// A DPoP proof (RFC 9449 §4.2) for `htm` `htu` at `iat`, with `ath` of `token` if given.
     pub fn dpop_proof(&self, htm: &str, htu: &str, iat: i64, token: Option<&str>) -> String {
+        self.dpop_proof_with_nonce(htm, htu, iat, token, None)
+    }
+
+    /// As [`TestKey::dpop_proof`], with a server `nonce` (RFC 9449 §8).
+    pub fn dpop_proof_with_nonce(
+        &self,
+        htm: &str,
+        htu: &str,
+        iat: i64,
+        token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
         let header = serde_json::json!({"typ": "dpop+jwt", "alg": self.alg_name, "jwk": self.jwk});
         let mut claims = serde_json::json!({
             "jti": uuid::Uuid::new_v4().to_string(),
@@ -75,6 +87,9 @@ impl TestKey {
             "htu": htu,
             "iat": iat,
         });
+        if let Some(n) = nonce {
+            claims["nonce"] = Value::String(n.to_owned());
+        }
         if let Some(t) = token {
             claims["ath"] = Value::String(crate::jose::sha256_b64(t.as_bytes()));
         }

@@ -263,6 +263,9 @@ pub async fn token(
         Err(Error::InvalidClient { .. }) => metrics.auth_failure("invalid_client"),
         Err(Error::InvalidAssertion(reason)) => metrics.auth_failure(reason.as_str()),
         Err(Error::InvalidDpopProof(reason)) => metrics.auth_failure(reason.as_str()),
+        Err(Error::UseDpopNonce(_)) => {
+            metrics.auth_failure(shared::dpop::Refusal::UseNonce.as_str())
+        }
         Err(Error::Throttled { .. }) => metrics.auth_failure("throttled"),
         Err(_) => {}
     }
@@ -302,6 +305,8 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
     let now_us = now_micros();
     // RFC 9449 §4.3, but for the jti's single use (the grant takes it once the client is
     // authenticated): htu is the token endpoint under the issuer, as clients address it.
+    let now_secs = now_us.div_euclid(1_000_000);
+    let nonces = state.nonces.as_ref();
     let proof = match dpop_header(req)? {
         None => None,
         Some(p) => Some(
@@ -310,9 +315,15 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
                 "POST",
                 &format!("{}/oauth/token", state.config.issuer.trim_end_matches('/')),
                 None,
-                now_us.div_euclid(1_000_000),
+                nonces,
+                now_secs,
             )
-            .map_err(Error::InvalidDpopProof)?,
+            .map_err(|r| match (r, nonces) {
+                (shared::dpop::Refusal::UseNonce, Some(n)) => {
+                    Error::UseDpopNonce(n.current(now_secs))
+                }
+                _ => Error::InvalidDpopProof(r),
+            })?,
         ),
     };
     let issued = state

@@ -114,6 +114,8 @@ pub struct Authenticator {
     pub public_url: String,
     /// DPoP proof `jti`s, once across replicas.
     pub replay: shared::replay::ReplayGuard,
+    /// DPoP server nonces, when `DPOP_NONCE_KEY` is set.
+    pub nonces: Option<shared::dpop::Nonces>,
     pub metrics: web::Data<shared::metrics::Metrics>,
     /// Failed authentications per client address (`shared::client_addr`). Past the burst, a
     /// source is held to API keys memory can answer: junk cannot cost unbounded database
@@ -213,6 +215,11 @@ impl AuthFailure {
                 1,
                 "Too many failed authentications from this address; retry later.",
             ),
+            AuthFailure::Dpop(shared::dpop::Refusal::UseNonce) => {
+                let d = shared::dpop::Refusal::UseNonce.description();
+                ApiError::new(StatusCode::UNAUTHORIZED, "use_dpop_nonce", d)
+                    .with_header(header::WWW_AUTHENTICATE, dpop_challenge("use_dpop_nonce", d))
+            }
             AuthFailure::Dpop(r) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_dpop_proof",
@@ -352,8 +359,15 @@ impl Authenticator {
             .clone()?
             .ok_or(AuthFailure::Dpop(Refusal::Missing))?;
         let htu = format!("{}{}", self.public_url, request.path);
-        let proof = shared::dpop::check(&proof, &request.htm, &htu, Some(token), now)
-            .map_err(AuthFailure::Dpop)?;
+        let proof = shared::dpop::check(
+            &proof,
+            &request.htm,
+            &htu,
+            Some(token),
+            self.nonces.as_ref(),
+            now,
+        )
+        .map_err(AuthFailure::Dpop)?;
         if !shared::secret::ct_eq(proof.jkt.as_bytes(), jkt.as_bytes()) {
             return Err(AuthFailure::Dpop(Refusal::KeyMismatch));
         }
@@ -491,6 +505,15 @@ pub async fn authenticate(
         Err(f) => {
             authn.metrics.auth_failure(f.reason());
             let mut err = f.to_api_error();
+            // RFC 9449 §9: the nonce to use rides on the refusal that asks for it.
+            if let (AuthFailure::Dpop(shared::dpop::Refusal::UseNonce), Some(n)) =
+                (f, authn.nonces.as_ref())
+            {
+                err = err.with_header(
+                    HeaderName::from_static("dpop-nonce"),
+                    n.current(now_us / 1_000_000),
+                );
+            }
             if !matches!(f, AuthFailure::Unavailable) {
                 // Past the burst, unauthenticated traffic from this source is answered 429.
                 if let Err(wait) = authn.failures_by_source.take(&source, now).await {

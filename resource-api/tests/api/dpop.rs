@@ -433,3 +433,101 @@ async fn a_proof_replayed_on_another_replica_is_refused_through_the_database() {
         .unwrap()
         .contains("used before"));
 }
+
+#[actix_web::test]
+async fn with_dpop_nonce_key_set_proofs_need_the_servers_nonce() {
+    use std::net::TcpListener;
+    let key = shared::Secret::new("n".repeat(40));
+    let db = shared::testing::TestDb::create();
+    let auth_l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let auth = format!("http://127.0.0.1:{}", auth_l.local_addr().unwrap().port());
+    let mut ac = auth_server::Config::for_tests(db.url(), &auth);
+    ac.common.dpop_nonce_key = Some(key.clone());
+    let a = auth_server::Application::build_with_listener(ac, auth_l)
+        .await
+        .unwrap();
+    actix_web::rt::spawn(a.run_until_stopped());
+    let api_l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = format!("http://127.0.0.1:{}", api_l.local_addr().unwrap().port());
+    let mut rc = resource_api::Config::for_tests(db.url(), &auth);
+    rc.public_url = api.clone();
+    rc.common.dpop_nonce_key = Some(key);
+    let r = resource_api::Application::build_with_listener(rc, api_l)
+        .await
+        .unwrap();
+    actix_web::rt::spawn(r.run_until_stopped());
+    let http = reqwest::Client::new();
+
+    let client = TestKey::named("eddsa");
+    let app: Value = http
+        .post(format!("{auth}/admin/applications"))
+        .bearer_auth(crate::helpers::ADMIN)
+        .json(&json!({"name": "n", "scopes": ["cases:read"], "token_endpoint_auth_method": "private_key_jwt",
+                      "jwks": {"keys": [client.jwk]}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = app["client_id"].as_str().unwrap();
+    let dpop = TestKey::named("es256");
+    let token_url = format!("{auth}/oauth/token");
+    let request = |proof: String| {
+        let a = client.sign(
+            &json!({"alg": "EdDSA"}),
+            &json!({"iss": id, "sub": id, "aud": auth, "exp": now() + 60, "jti": uuid::Uuid::new_v4().to_string()}),
+        );
+        http.post(&token_url).header("DPoP", proof).form(&[
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+            ("client_assertion", a),
+        ])
+    };
+    // Without a nonce: 400 use_dpop_nonce, and the nonce to use.
+    let resp = request(dpop.dpop_proof("POST", &token_url, now(), None))
+        .send()
+        .await
+        .unwrap();
+    let nonce = resp
+        .headers()
+        .get("dpop-nonce")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_error(resp, 400, "use_dpop_nonce").await;
+    let wrong =
+        request(dpop.dpop_proof_with_nonce("POST", &token_url, now(), None, Some("made-up")))
+            .send()
+            .await
+            .unwrap();
+    assert_error(wrong, 400, "use_dpop_nonce").await;
+    let resp = request(dpop.dpop_proof_with_nonce("POST", &token_url, now(), None, Some(&nonce)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The resource API asks the same way (401), and accepts the same nonce (one key, stateless).
+    let url = format!("{api}/v2/cases");
+    let get = |proof: String| {
+        http.get(&url)
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof)
+    };
+    let resp = get(dpop.dpop_proof("GET", &url, now(), Some(&token)))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("dpop-nonce").is_some());
+    assert_dpop_refusal(resp, "use_dpop_nonce", "no nonce").await;
+    let resp = get(dpop.dpop_proof_with_nonce("GET", &url, now(), Some(&token), Some(&nonce)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
