@@ -43,6 +43,7 @@ fn three_bad_variables_are_all_reported_with_exit_status_2() {
         &["migrate"],
         &[
             ("AUTH_BIND", "not-an-address"),
+            ("DPOP_NONCE_KEY", "too-short"),
             ("BCRYPT_COST", "99"),
             ("SIGNING_KEY_REFRESH_SECS", "0"),
         ],
