@@ -43,7 +43,6 @@ fn three_bad_variables_are_all_reported_with_exit_status_2() {
         &["migrate"],
         &[
             ("AUTH_BIND", "not-an-address"),
-            ("DPOP_NONCE_KEY", "too-short"),
             ("BCRYPT_COST", "99"),
             ("SIGNING_KEY_REFRESH_SECS", "0"),
         ],
@@ -103,4 +102,13 @@ fn secrets_are_read_from_files_with_the_trailing_newline_trimmed() {
             .unwrap()
     };
     assert!(keys >= 1, "{logs}");
+}
+
+#[test]
+fn a_short_dpop_nonce_key_is_a_configuration_error() {
+    shared::testing::assert_every_bad_variable_is_reported(
+        BIN,
+        &["migrate"],
+        &[("DPOP_NONCE_KEY", "too-short")],
+    );
 }
