@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 AUTHLIB_VERSION=1.6.5
+PYJWT_VERSION=2.15.1
 EXAMPLES=${EXAMPLES:-8}
 repo=$(pwd)
 
@@ -24,7 +25,7 @@ log() { printf '\n== conformance: %s\n' "$*"; }
 
 # --- tools -----------------------------------------------------------------------------------
 venv=target/conformance/venv
-want="schemathesis==$SCHEMATHESIS_VERSION authlib==$AUTHLIB_VERSION"
+want="schemathesis==$SCHEMATHESIS_VERSION authlib==$AUTHLIB_VERSION pyjwt[crypto]==$PYJWT_VERSION"
 if [ "$(cat "$venv/.pinned" 2>/dev/null)" != "$want" ] || ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
   log "installing $want into $venv"
   rm -rf "$venv"
@@ -107,6 +108,14 @@ metadata = AuthorizationServerMetadata(json.load(sys.stdin))
 metadata.validate()
 print("valid:", ", ".join(sorted(metadata)))
 '; then
+  status=1
+fi
+
+# --- private_key_jwt (Authlib) and DPoP (PyJWT proofs) end to end ----------------------------
+log "private_key_jwt with Authlib's PrivateKeyJWT, DPoP with PyJWT proofs"
+if ! AUTH_URL="$auth" API_URL="$api" ADMIN_TOKEN="$admin_token" AUTHLIB_INSECURE_TRANSPORT=1 \
+  "$venv/bin/python" scripts/private_key_jwt_dpop.py; then
+  show_logs
   status=1
 fi
 

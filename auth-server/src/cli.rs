@@ -167,6 +167,16 @@ pub struct AppCreate {
     /// basic, standard, professional, enterprise or unlimited (default standard).
     #[arg(long)]
     pub tier: Option<String>,
+    /// client_secret_basic (default), client_secret_post or private_key_jwt (no secret; needs
+    /// --jwks-file).
+    #[arg(long)]
+    pub auth_method: Option<String>,
+    /// A JSON file holding the public keys ({"keys": [...]}) of a private_key_jwt application.
+    #[arg(long)]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// Every token request must carry a DPoP proof (RFC 9449).
+    #[arg(long)]
+    pub dpop_bound: bool,
 }
 
 /// The fields `PATCH /admin/applications/{client_id}` changes; at least one is needed. The
@@ -188,6 +198,27 @@ pub struct AppUpdate {
     /// May introspect tokens of other applications (true or false).
     #[arg(long, group = "change")]
     pub introspection: Option<bool>,
+    /// Replaces the public keys of a private_key_jwt application (a JSON file {"keys": [...]}).
+    #[arg(long, group = "change")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// Every token request must carry a DPoP proof (true or false).
+    #[arg(long, group = "change")]
+    pub dpop_bound: Option<bool>,
+}
+
+/// Reads a `--jwks-file` (its content is public keys; a private one is refused by validation).
+fn read_jwks(path: Option<&std::path::Path>) -> Result<Option<serde_json::Value>, CliError> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Invalid {
+        flag: "jwks-file",
+        message: format!("cannot read {}: {e}", path.display()),
+    })?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| CliError::Invalid {
+            flag: "jwks-file",
+            message: format!("not JSON ({e})"),
+        })
 }
 
 #[derive(Debug, Subcommand)]
@@ -562,7 +593,14 @@ fn trimmed(items: Vec<String>) -> Vec<String> {
 fn describe(e: &Error) -> String {
     match e {
         Error::Validation { field, message } => {
-            format!("invalid --{}: {message}", field.replace('_', "-"))
+            // The flags whose names are not the JSON field's.
+            let flag = match *field {
+                "token_endpoint_auth_method" => "auth-method".to_owned(),
+                "jwks" => "jwks-file".to_owned(),
+                "dpop_bound_access_tokens" => "dpop-bound".to_owned(),
+                other => other.replace('_', "-"),
+            };
+            format!("invalid --{flag}: {message}")
         }
         Error::NotFound(what) => format!("no {what} with this id exists"),
         other => other.to_string(),
@@ -755,11 +793,18 @@ async fn app_create(
         environment: a.environment,
         tier: a.tier,
         introspection: None,
+        token_endpoint_auth_method: a.auth_method,
+        jwks: read_jwks(a.jwks_file.as_deref())?,
+        dpop_bound_access_tokens: a.dpop_bound.then_some(true),
     }
     .validate()?;
     let created = applications::create(db, &writer(db, keks)?, new, now_micros()).await?;
     print_json(&created)?;
-    eprintln!("Store the client_secret now: it cannot be shown again.");
+    if created.client_secret.is_some() {
+        eprintln!("Store the client_secret now: it cannot be shown again.");
+    } else {
+        eprintln!("This application has no secret: it authenticates with a JWT signed by one of its keys.");
+    }
     Ok(())
 }
 
@@ -776,6 +821,9 @@ async fn app_update(
         tier: u.tier,
         disabled: None,
         introspection: u.introspection,
+        jwks: read_jwks(u.jwks_file.as_deref())?,
+        dpop_bound_access_tokens: u.dpop_bound,
+        ..Default::default()
     };
     let updated = applications::patch(
         db,

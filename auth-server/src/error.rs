@@ -15,6 +15,17 @@ pub enum Error {
     /// RFC 6749 §5.2 `invalid_client`; `basic` adds the `WWW-Authenticate: Basic` challenge.
     #[error("invalid_client")]
     InvalidClient { basic: bool },
+    /// RFC 7523 §3.2: a client assertion was refused (`invalid_client`, 401).
+    #[error("invalid_client: assertion refused ({})", .0.as_str())]
+    InvalidAssertion(AssertionRefusal),
+    /// RFC 9449 §5: the token request's DPoP proof was refused (or is missing for an
+    /// application registered with `dpop_bound_access_tokens`): 400 `invalid_dpop_proof`.
+    #[error("invalid_dpop_proof ({})", .0.as_str())]
+    InvalidDpopProof(shared::dpop::Refusal),
+    /// RFC 9449 §8: nonces are on and the proof lacks the current one: 400 `use_dpop_nonce`
+    /// with the nonce in `DPoP-Nonce`.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce(String),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType(String),
     #[error("invalid_scope: {0}")]
@@ -53,6 +64,68 @@ pub enum Error {
     Api(ApiError),
 }
 
+/// Why a client assertion (`private_key_jwt`) was refused: a closed set, the label of
+/// `caseforge_auth_auth_failures_total{reason="assertion_…"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionRefusal {
+    /// Not a JWT, bad base64url, too long, duplicate JSON members.
+    Malformed,
+    /// `alg` not ES256, EdDSA or PS256.
+    Algorithm,
+    /// `x5c`, `x5u`, `jku`, `jwk`, `crit`, `cty` or a `typ` other than `JWT`.
+    Header,
+    /// `iss`/`sub` missing or different, or not the form's `client_id`.
+    Subject,
+    /// No registered key verifies it (or no such `private_key_jwt` client).
+    Signature,
+    /// `aud` names neither the issuer nor the endpoint.
+    Audience,
+    /// `exp` missing or more than 60 minutes ahead.
+    Expiry,
+    /// `exp` has passed.
+    Expired,
+    /// `iat` or `nbf` in the future.
+    NotYetValid,
+    /// `jti` missing or malformed.
+    Jti,
+    /// `jti` used before.
+    Replayed,
+}
+
+impl AssertionRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssertionRefusal::Malformed => "assertion_malformed",
+            AssertionRefusal::Algorithm => "assertion_algorithm",
+            AssertionRefusal::Header => "assertion_header",
+            AssertionRefusal::Subject => "assertion_subject",
+            AssertionRefusal::Signature => "assertion_signature",
+            AssertionRefusal::Audience => "assertion_audience",
+            AssertionRefusal::Expiry => "assertion_expiry",
+            AssertionRefusal::Expired => "assertion_expired",
+            AssertionRefusal::NotYetValid => "assertion_not_yet_valid",
+            AssertionRefusal::Jti => "assertion_jti",
+            AssertionRefusal::Replayed => "assertion_replayed",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            AssertionRefusal::Malformed => "The client assertion is not a well-formed JWT.",
+            AssertionRefusal::Algorithm => "The client assertion must be signed with ES256, EdDSA or PS256.",
+            AssertionRefusal::Header => "The client assertion's header has a member that is not accepted (x5c, x5u, jku, jwk, crit, cty) or a typ other than JWT.",
+            AssertionRefusal::Subject => "The client assertion's iss and sub must both be the client id.",
+            AssertionRefusal::Signature => "Client authentication failed.",
+            AssertionRefusal::Audience => "The client assertion's aud must be the issuer identifier or this endpoint's URL.",
+            AssertionRefusal::Expiry => "The client assertion needs an exp at most 60 minutes ahead.",
+            AssertionRefusal::Expired => "The client assertion has expired.",
+            AssertionRefusal::NotYetValid => "The client assertion's iat or nbf is in the future.",
+            AssertionRefusal::Jti => "The client assertion needs a jti.",
+            AssertionRefusal::Replayed => "This client assertion's jti has been used before; sign a new assertion for every request.",
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -77,6 +150,19 @@ impl Error {
                 } else {
                     e
                 }
+            }
+            Error::InvalidAssertion(reason) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                reason.description(),
+            ),
+            Error::UseDpopNonce(nonce) => ApiError::bad_request(
+                "use_dpop_nonce",
+                shared::dpop::Refusal::UseNonce.description(),
+            )
+            .with_header(HeaderName::from_static("dpop-nonce"), nonce.clone()),
+            Error::InvalidDpopProof(reason) => {
+                ApiError::bad_request("invalid_dpop_proof", reason.description())
             }
             Error::UnsupportedGrantType(g) => ApiError::bad_request(
                 "unsupported_grant_type",

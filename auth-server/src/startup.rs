@@ -102,6 +102,15 @@ impl Application {
                 ClientAuthenticator::new(config.bcrypt_cost, config.bcrypt_concurrency),
                 |clients, store| clients.with_shared_throttle(store),
             ),
+            assertions: crate::service::assertions::ClientAssertions::new(service.share(
+                shared::replay::ReplayGuard::new(service.db().clone()),
+                |guard, store| guard.shared(store),
+            )),
+            nonces: config
+                .common
+                .dpop_nonce_key
+                .as_ref()
+                .map(shared::dpop::Nonces::new),
             issuance: service.share(Limiter::local(), |_, store| {
                 Limiter::shared("issuance", store)
             }),
@@ -199,6 +208,7 @@ fn spawn_background(
 pub fn purge_expired(db: &Db, now: i64) -> Result<(), shared::db::DbError> {
     db.run_blocking(move |c| {
         RevokedTokenRow::purge_expired(c, now)?;
+        shared::replay::purge_expired(c, now)?;
         shared::changes::prune(c, now - CHANGE_FEED_RETENTION_US)
     })
     .map(|_| ())

@@ -72,6 +72,16 @@ impl Application {
                 service.share(Limiter::local(), |_, store| Limiter::shared("api", store)),
             ),
             db: db.clone(),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            nonces: config
+                .common
+                .dpop_nonce_key
+                .as_ref()
+                .map(shared::dpop::Nonces::new),
+            replay: service.share(
+                shared::replay::ReplayGuard::new(db.clone()),
+                |guard, store| guard.shared(store),
+            ),
             metrics: service.metrics().clone(),
             failures_by_source: service
                 .share(Authenticator::source_throttle(), |throttle, store| {

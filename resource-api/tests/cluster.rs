@@ -111,9 +111,22 @@ async fn start_auth(db: &TestDb, issuer: &str, redis: &str, l: TcpListener) {
 
 /// A resource API replica reading the JWKS from `jwks_from` (one of the auth servers).
 async fn start_api(db: &TestDb, issuer: &str, jwks_from: &str, redis: &str) -> String {
+    start_api_at(db, issuer, jwks_from, redis, None).await
+}
+
+/// As [`start_api`], with `API_PUBLIC_URL` given (replicas behind one balancer share it).
+async fn start_api_at(
+    db: &TestDb,
+    issuer: &str,
+    jwks_from: &str,
+    redis: &str,
+    public_url: Option<&str>,
+) -> String {
     let (l, port) = listener();
     let mut config = resource_api::Config::for_tests(db.url(), issuer);
-    config.public_url = format!("http://127.0.0.1:{port}");
+    config.public_url = public_url
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
     config.jwks_url = Some(format!("{jwks_from}/.well-known/jwks.json"));
     config.last_used_flush = Duration::from_secs(30);
     config.common.redis_url = Some(redis.to_owned());
@@ -503,4 +516,101 @@ async fn two_of_each_service_share_one_budget_and_every_revocation() {
         (10..=12).contains(&allowed),
         "allowed {allowed} of 30 after the restart"
     );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[actix_web::test]
+async fn assertion_and_dpop_proof_replays_are_refused_across_replicas_through_redis() {
+    use diesel::{Connection, RunQueryDsl};
+    use shared::test_keys::TestKey;
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let now = || shared::time::now_micros() / 1_000_000;
+    let client = TestKey::named("es256");
+    let app = c
+        .admin(
+            0,
+            Method::POST,
+            "/admin/applications",
+            Some(
+                json!({"name": "signer", "scopes": ["cases:read"], "environment": "sandbox",
+                        "token_endpoint_auth_method": "private_key_jwt",
+                        "jwks": {"keys": [client.jwk]}, "dpop_bound_access_tokens": true}),
+            ),
+        )
+        .await;
+    let id = app["client_id"].as_str().expect("id");
+    let assertion = client.sign(
+        &json!({"alg": "ES256"}),
+        &json!({"iss": id, "sub": id, "aud": c.issuer, "exp": now() + 60, "jti": "cluster-1"}),
+    );
+    let dpop = TestKey::named("eddsa");
+    let token_url = format!("{}/oauth/token", c.issuer);
+    let token_request = |n: usize, proof: String| {
+        let (http, url, assertion) = (
+            c.http.clone(),
+            format!("{}/oauth/token", c.auth[n]),
+            assertion.clone(),
+        );
+        async move {
+            http.post(url)
+                .header("DPoP", proof)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &assertion),
+                ])
+                .send()
+                .await
+                .expect("auth server answers")
+        }
+    };
+    let resp = token_request(0, dpop.dpop_proof("POST", &token_url, now(), None)).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["token_type"], "DPoP");
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    // The same assertion on the other auth server (with a fresh proof): refused.
+    let resp = token_request(1, dpop.dpop_proof("POST", &token_url, now(), None)).await;
+    assert_eq!(resp.status(), 401);
+
+    // Two resource APIs behind one public URL: a proof used on one is refused by the other.
+    let public = c.api[0].clone();
+    let twin = start_api_at(&c.db, &c.issuer, &c.auth[1], &c.redis.url(), Some(&public)).await;
+    let proof = dpop.dpop_proof("GET", &format!("{public}/v2/cases"), now(), Some(&token));
+    let call = |base: String, proof: String| {
+        let (http, token) = (c.http.clone(), token.clone());
+        async move {
+            http.get(format!("{base}/v2/cases"))
+                .header("Authorization", format!("DPoP {token}"))
+                .header("DPoP", proof)
+                .send()
+                .await
+                .expect("resource API answers")
+        }
+    };
+    assert_eq!(call(public.clone(), proof.clone()).await.status(), 200);
+    let resp = call(twin, proof).await;
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap_or("")
+        .contains("used before"));
+
+    // Redis held them: nothing reached the database's fallback table.
+    let mut conn = diesel::PgConnection::establish(c.db.url()).expect("pg");
+    let rows: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM seen_jtis")
+        .load(&mut conn)
+        .expect("count");
+    assert_eq!(rows[0].n, 0);
 }

@@ -52,6 +52,16 @@ pub struct AccessTokenClaims {
     pub jti: String,
     pub scope: String,
     pub env: Environment,
+    /// RFC 9449 §6: a DPoP-bound token names its key's RFC 7638 thumbprint (`cnf.jkt`); it is
+    /// then accepted only with a proof signed by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf`, with RFC 9449's `jkt` member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 #[cfg(test)]
@@ -86,6 +96,7 @@ mod tests {
             jti: "j".into(),
             scope: "cases:read".into(),
             env: Environment::Sandbox,
+            cnf: None,
         };
         let v = serde_json::to_value(&claims).unwrap();
         for field in [

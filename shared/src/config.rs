@@ -186,6 +186,10 @@ pub struct Common {
     /// `TRUSTED_PROXIES`: the load balancers whose `X-Forwarded-For` or PROXY protocol header
     /// names the client (`shared::client_addr`). Default none: the TCP peer is the client.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// `DPOP_NONCE_KEY` (or `DPOP_NONCE_KEY_FILE`), at least 32 characters, the same on every
+    /// replica of both services: when set, every DPoP proof must carry a server nonce
+    /// (RFC 9449 §8, §9; `shared::dpop::Nonces`). Unset (the default): no nonces.
+    pub dpop_nonce_key: Option<crate::Secret>,
 }
 
 #[cfg(feature = "server")]
@@ -278,7 +282,21 @@ impl Common {
             redis_url: errors.or(parse_redis_url(), None),
             database_listen_url,
             trusted_proxies: errors.or(parse_trusted_proxies(), TrustedProxies::none()),
+            dpop_nonce_key: errors.or(parse_dpop_nonce_key(), None),
         }
+    }
+}
+
+/// `DPOP_NONCE_KEY` (or `_FILE`): unset, or at least 32 characters.
+#[cfg(feature = "server")]
+fn parse_dpop_nonce_key() -> Result<Option<crate::Secret>, ConfigError> {
+    match secret_var("DPOP_NONCE_KEY", "DPOP_NONCE_KEY_FILE")? {
+        None => Ok(None),
+        Some(k) if k.len() >= 32 => Ok(Some(crate::Secret::new(k))),
+        Some(_) => Err(ConfigError::new(
+            "DPOP_NONCE_KEY",
+            "must be at least 32 characters (e.g. `openssl rand -base64 32`), the same on every replica",
+        )),
     }
 }
 
@@ -330,6 +348,7 @@ impl Common {
             redis_url: None,
             database_listen_url: db_url.starts_with("postgres").then(|| db_url.to_owned()),
             trusted_proxies: crate::client_addr::TrustedProxies::none(),
+            dpop_nonce_key: None,
         }
     }
 }

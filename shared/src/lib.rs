@@ -28,10 +28,14 @@ pub mod cors;
 pub mod db;
 #[cfg(feature = "server")]
 pub mod docs;
+#[cfg(feature = "server")]
+pub mod dpop;
 pub mod environment;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
+pub mod jose;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
@@ -45,6 +49,8 @@ pub mod ratelimit;
 #[cfg(feature = "server")]
 pub mod redis_store;
 #[cfg(feature = "server")]
+pub mod replay;
+#[cfg(feature = "server")]
 pub mod routing;
 pub mod scope;
 pub mod secret;
@@ -52,6 +58,8 @@ pub mod secret;
 pub mod skeleton;
 #[cfg(feature = "server")]
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod test_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "server")]

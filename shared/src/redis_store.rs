@@ -81,7 +81,7 @@ impl RedisStore {
     }
 
     /// The Redis key for `name` (a limiter or throttle) and `key` (a credential, a source).
-    pub(crate) fn key(&self, name: &str, key: &str) -> String {
+    pub fn key(&self, name: &str, key: &str) -> String {
         format!("{}{name}:{key}", self.prefix)
     }
 
@@ -96,7 +96,7 @@ impl RedisStore {
 
     /// Runs `script` on `key` with `args`; `None` on any fault (after counting it) or during
     /// the backoff.
-    pub(crate) async fn eval<T: FromRedisValue>(
+    pub async fn eval<T: FromRedisValue>(
         &self,
         script: &Script,
         key: &str,

@@ -165,6 +165,7 @@ mod tests {
             jti: "j".into(),
             scope: "cases:read".into(),
             env: Environment::Sandbox,
+            cnf: None,
         }
     }
 

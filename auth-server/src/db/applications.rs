@@ -34,7 +34,18 @@ pub struct ApplicationRow {
     pub last_token_at: Option<i64>,
     /// Disabled by an admin (console admin, admin API, CLI): only an admin may enable it again.
     pub disabled_by_admin: bool,
+    /// RFC 7591 `token_endpoint_auth_method`: `client_secret_basic`, `client_secret_post` or
+    /// `private_key_jwt` (then `secret_hash` is [`NO_SECRET`] and `jwks` holds its keys).
+    pub token_endpoint_auth_method: String,
+    /// The registered public keys (JSON text `{"keys": [...]}`) of a `private_key_jwt` client.
+    pub jwks: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
 }
+
+/// The `secret_hash` of an application without a secret (`private_key_jwt`): neither a digest
+/// nor a bcrypt hash, so no presented secret can ever match it.
+pub const NO_SECRET: &str = "none:private_key_jwt";
 
 /// Which applications a list shows. `None` leaves a dimension open.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,6 +85,10 @@ pub struct ApplicationChanges {
     /// Tokens issued before this instant are refused: set by a disable, so that enabling again
     /// does not revive them.
     pub tokens_not_before: Option<Option<i64>>,
+    /// A new key set (`private_key_jwt` rotation).
+    pub jwks: Option<Option<String>>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub dpop_bound_access_tokens: Option<bool>,
     pub updated_at: i64,
 }
 
@@ -133,6 +148,7 @@ impl ApplicationRow {
         let pattern = format!("{prefix}%");
         applications::table
             .filter(applications::deleted_at.is_null())
+            .filter(applications::secret_hash.ne(NO_SECRET))
             .filter(
                 applications::secret_hash.not_like(pattern.clone()).or(
                     applications::previous_secret_hash

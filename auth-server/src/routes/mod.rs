@@ -30,6 +30,10 @@ pub struct AppState {
     pub config: Config,
     pub keys: Arc<KeyStore>,
     pub clients: ClientAuthenticator,
+    /// `private_key_jwt` assertions and the replay guard of their `jti`s.
+    pub assertions: crate::service::assertions::ClientAssertions,
+    /// DPoP server nonces, when `DPOP_NONCE_KEY` is set.
+    pub nonces: Option<shared::dpop::Nonces>,
     /// Tokens issued per application, by tier (contract §4.3 limits).
     pub issuance: Limiter,
     /// Failed admin authentications per source address.

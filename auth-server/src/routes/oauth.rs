@@ -20,7 +20,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::service::client_auth::ClientCredentials;
+use crate::service::assertions::{AssertionCredentials, ASSERTION_TYPE};
+use crate::service::client_auth::{ClientCredentials, Credentials};
 use crate::service::grants::{Grants, Introspection};
 use crate::service::now_micros;
 use shared::metrics::Metrics;
@@ -48,6 +49,12 @@ pub struct TokenRequest {
     client_id: Option<String>,
     /// With `client_secret_post` only.
     client_secret: Option<String>,
+    /// `private_key_jwt` (RFC 7523 §2.2): `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed with a registered key (ES256, EdDSA or PS256); `iss` =
+    /// `sub` = client id, `aud` = the issuer or this endpoint's URL, `exp` at most 60 minutes
+    /// ahead, a single-use `jti`.
+    client_assertion: Option<String>,
 }
 
 /// The form fields of `POST /oauth/introspect` (RFC 7662 §2.1) and `POST /oauth/revoke`
@@ -63,6 +70,17 @@ pub struct TokenHintRequest {
     client_id: Option<String>,
     /// With `client_secret_post` only.
     client_secret: Option<String>,
+    /// `private_key_jwt` (RFC 7523 §2.2): `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed with a registered key; `aud` the issuer or this endpoint's URL.
+    client_assertion: Option<String>,
+}
+
+/// The RFC 7800 confirmation of a DPoP-bound token (RFC 9449 §6.1).
+#[derive(Serialize, ToSchema)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the proof key, base64url.
+    pub jkt: String,
 }
 
 /// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true` (`scope` cut
@@ -71,7 +89,8 @@ pub struct TokenHintRequest {
 pub struct IntrospectionResponse {
     pub active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, pattern = "^Bearer$", nullable = false)]
+    /// `Bearer`, or `DPoP` for a token bound to a key (RFC 9449 §6.2).
+    #[schema(value_type = Option<String>, pattern = "^(Bearer|DPoP)$", nullable = false)]
     pub token_type: Option<&'static str>,
     /// Space-delimited.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,6 +122,10 @@ pub struct IntrospectionResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub env: Option<shared::Environment>,
+    /// A DPoP-bound token's key thumbprint (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub cnf: Option<Confirmation>,
 }
 
 /// Parses an `application/x-www-form-urlencoded` body. A repeated parameter is
@@ -135,6 +158,21 @@ fn parse_form(req: &HttpRequest, body: &Bytes) -> Result<HashMap<String, String>
     Ok(form)
 }
 
+/// The one `DPoP` header of a request, if any (two are `invalid_dpop_proof`).
+fn dpop_header(req: &HttpRequest) -> Result<Option<&str>> {
+    let mut values = req.headers().get_all("dpop");
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Error::InvalidDpopProof(shared::dpop::Refusal::Multiple));
+    }
+    first
+        .to_str()
+        .map(|v| Some(v.trim()))
+        .map_err(|_| Error::InvalidDpopProof(shared::dpop::Refusal::Malformed))
+}
+
 /// Decodes one half of a Basic credential: RFC 6749 §2.3.1 form-url-encodes id and secret
 /// before base64.
 fn form_decode(s: &str) -> Option<String> {
@@ -143,6 +181,44 @@ fn form_decode(s: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|c| c.into_owned())
+}
+
+/// Finds the client's credentials: a `private_key_jwt` assertion (RFC 7523 §2.2: both
+/// `client_assertion_type` and `client_assertion`, alone — beside HTTP Basic or a
+/// `client_secret` it is `invalid_request`), or else a secret ([`client_credentials`]).
+fn credentials(
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+    endpoint: &'static str,
+) -> Result<Credentials> {
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    if assertion_type.is_none() && assertion.is_none() {
+        return client_credentials(req, form).map(Credentials::Secret);
+    }
+    if req.headers().contains_key(header::AUTHORIZATION) || form.contains_key("client_secret") {
+        return Err(Error::InvalidRequest(
+            "Use one client authentication method: a client assertion, HTTP Basic or client_secret, not several.".into(),
+        ));
+    }
+    match (assertion_type.map(String::as_str), assertion) {
+        (Some(ASSERTION_TYPE), Some(assertion)) => {
+            Ok(Credentials::Assertion(AssertionCredentials {
+                client_id: form.get("client_id").cloned(),
+                assertion: assertion.clone(),
+                endpoint,
+            }))
+        }
+        (Some(ASSERTION_TYPE), None) => Err(Error::InvalidRequest(
+            "The parameter `client_assertion` is missing.".into(),
+        )),
+        (None, _) => Err(Error::InvalidRequest(
+            "The parameter `client_assertion_type` is missing.".into(),
+        )),
+        (Some(_), _) => Err(Error::InvalidRequest(format!(
+            "client_assertion_type must be {ASSERTION_TYPE}."
+        ))),
+    }
 }
 
 /// Finds the client's credentials: HTTP Basic or `client_id`+`client_secret` in the body,
@@ -218,6 +294,7 @@ impl AppState {
         Grants {
             db: &self.db,
             clients: &self.clients,
+            assertions: &self.assertions,
             keys: &self.keys,
             issuance: &self.issuance,
             issuer: &self.config.issuer,
@@ -242,7 +319,7 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     security((), ("client_secret_basic" = [])),
     responses(
         (status = 200, description = "A signed access token", body = TokenResponse),
-        (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = shared::ErrorBody),
+        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope, or invalid_dpop_proof (RFC 9449 §5: a `DPoP` proof header that fails its checks, or none from an application registered with `dpop_bound_access_tokens`). With a valid proof the answer is `token_type: DPoP` and the token carries `cnf.jkt`.", body = shared::ErrorBody),
         (status = 429, description = "Too many failed authentications for this client (a correct secret is still accepted), or the application's tier allows no more tokens right now; `Retry-After` says when", body = shared::ErrorBody)))]
 pub async fn token(
     state: web::Data<AppState>,
@@ -254,6 +331,11 @@ pub async fn token(
     match &result {
         Ok(_) => metrics.tokens_issued.inc(),
         Err(Error::InvalidClient { .. }) => metrics.auth_failure("invalid_client"),
+        Err(Error::InvalidAssertion(reason)) => metrics.auth_failure(reason.as_str()),
+        Err(Error::InvalidDpopProof(reason)) => metrics.auth_failure(reason.as_str()),
+        Err(Error::UseDpopNonce(_)) => {
+            metrics.auth_failure(shared::dpop::Refusal::UseNonce.as_str())
+        }
         Err(Error::Throttled { .. }) => metrics.auth_failure("throttled"),
         Err(_) => {}
     }
@@ -289,14 +371,42 @@ async fn issue_token(state: &AppState, req: &HttpRequest, body: &Bytes) -> Resul
         }
     };
 
-    let creds = client_credentials(req, &form)?;
+    let creds = credentials(req, &form, "/oauth/token")?;
+    let now_us = now_micros();
+    // RFC 9449 §4.3, but for the jti's single use (the grant takes it once the client is
+    // authenticated): htu is the token endpoint under the issuer, as clients address it.
+    let now_secs = now_us.div_euclid(1_000_000);
+    let nonces = state.nonces.as_ref();
+    let proof = match dpop_header(req)? {
+        None => None,
+        Some(p) => Some(
+            shared::dpop::check(
+                p,
+                "POST",
+                &format!("{}/oauth/token", state.config.issuer.trim_end_matches('/')),
+                None,
+                nonces,
+                now_secs,
+            )
+            .map_err(|r| match (r, nonces) {
+                (shared::dpop::Refusal::UseNonce, Some(n)) => {
+                    Error::UseDpopNonce(n.current(now_secs))
+                }
+                _ => Error::InvalidDpopProof(r),
+            })?,
+        ),
+    };
     let issued = state
         .grants(req)
-        .client_credentials(creds, requested, now_micros(), Instant::now())
+        .client_credentials(creds, requested, proof, now_us, Instant::now())
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenResponse {
         access_token: issued.access_token,
-        token_type: "Bearer",
+        token_type: if issued.jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: issued.expires_in,
         scope: issued.scope.to_delimited(),
     }))
@@ -319,7 +429,7 @@ pub async fn introspect(
         .get("token")
         .cloned()
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
-    let creds = client_credentials(&req, &form)?;
+    let creds = credentials(&req, &form, "/oauth/introspect")?;
     let answer = state
         .grants(&req)
         .introspect(creds, &token, now_micros(), Instant::now())
@@ -337,12 +447,21 @@ pub async fn introspect(
             exp: None,
             jti: None,
             env: None,
+            cnf: None,
         }));
     };
     Ok(no_store(HttpResponse::Ok()).json(IntrospectionResponse {
         active: true,
-        token_type: Some("Bearer"),
+        token_type: Some(if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }),
         scope: Some(scope.to_delimited()),
+        // RFC 9449 §6.2: the binding is reported as the token carries it.
+        cnf: claims.cnf.as_ref().map(|cnf| Confirmation {
+            jkt: cnf.jkt.clone(),
+        }),
         client_id: Some(claims.client_id),
         sub: Some(claims.sub),
         aud: Some(claims.aud),
@@ -372,7 +491,7 @@ pub async fn revoke(
         .get("token")
         .cloned()
         .ok_or_else(|| Error::InvalidRequest("The parameter `token` is missing.".into()))?;
-    let creds = client_credentials(&req, &form)?;
+    let creds = credentials(&req, &form, "/oauth/revoke")?;
     // Revoked, expired or not a token: RFC 7009 §2.2 answers 200 alike.
     state
         .grants(&req)

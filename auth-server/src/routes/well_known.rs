@@ -48,6 +48,12 @@ pub struct Metadata {
     token_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// What a `private_key_jwt` assertion may be signed with (RFC 8414 §2).
+    token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: Vec<&'static str>,
     #[schema(value_type = Vec<Scope>)]
     scopes_supported: Vec<&'static str>,
     /// A page for people (RFC 8414 §2); it reads `/openapi.json`.
@@ -70,7 +76,8 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "RFC 8414 metadata", body = Metadata, content_type = "application/json")))]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let iss = &state.config.issuer;
-    let auth_methods = vec!["client_secret_basic", "client_secret_post"];
+    let auth_methods = crate::service::applications::AuthMethod::ALL.to_vec();
+    let algs = shared::jose::ALGORITHMS.to_vec();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(Metadata {
@@ -89,6 +96,10 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             token_endpoint_auth_methods_supported: auth_methods.clone(),
             revocation_endpoint_auth_methods_supported: auth_methods.clone(),
             introspection_endpoint_auth_methods_supported: auth_methods,
+            token_endpoint_auth_signing_alg_values_supported: algs.clone(),
+            revocation_endpoint_auth_signing_alg_values_supported: algs.clone(),
+            introspection_endpoint_auth_signing_alg_values_supported: algs.clone(),
+            dpop_signing_alg_values_supported: algs,
             scopes_supported: Scope::ALL.iter().map(|s| s.as_str()).collect(),
             service_documentation: format!("{iss}/docs"),
         })

@@ -5,7 +5,8 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared::changes::ChangeKind;
 
-use serde_json::json;
+use serde_json::{json, Value};
+use shared::jose::PublicJwkSet;
 
 use super::audit::{self, AuditContext, AuditEvent, Feed};
 use shared::db::Db;
@@ -13,7 +14,7 @@ use shared::{Environment, Scope, ScopeSet, Tier};
 use utoipa::ToSchema;
 
 use super::{clean_text, random_base62, secrets};
-use crate::db::applications::{ApplicationChanges, ApplicationRow, Rotation};
+use crate::db::applications::{ApplicationChanges, ApplicationRow, Rotation, NO_SECRET};
 use crate::error::{Error, Result};
 
 /// The longest grace period a rotated secret may keep working.
@@ -36,6 +37,65 @@ pub struct CreateApplication {
     pub tier: Option<String>,
     /// May introspect tokens of other applications (RFC 7662 §4; default false).
     pub introspection: Option<bool>,
+    /// RFC 7591: `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
+    pub token_endpoint_auth_method: Option<String>,
+    /// RFC 7591 `jwks` (`{"keys": [...]}`, public keys only): required for `private_key_jwt`.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2; default false).
+    pub dpop_bound_access_tokens: Option<bool>,
+}
+
+/// RFC 7591 `token_endpoint_auth_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    /// Every method, as metadata advertises them.
+    pub const ALL: [&'static str; 3] = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<AuthMethod> {
+        match value {
+            "client_secret_basic" => Ok(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Ok(AuthMethod::ClientSecretPost),
+            "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
+            _ => Err(Error::validation(
+                "token_endpoint_auth_method",
+                "token_endpoint_auth_method must be client_secret_basic, client_secret_post or private_key_jwt",
+            )),
+        }
+    }
+}
+
+/// Parses a JWKS given by an admin (422 naming `jwks` and the key at fault).
+pub fn parse_jwks(value: &Value) -> Result<PublicJwkSet> {
+    PublicJwkSet::parse(value).map_err(|e| Error::validation("jwks", e.0))
+}
+
+/// A registered key as the admin API, the CLI and the console show it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeySummary {
+    pub kid: Option<String>,
+    /// The one algorithm the key verifies: ES256, EdDSA or PS256.
+    pub alg: String,
+    /// RFC 7638 SHA-256 thumbprint (base64url).
+    pub thumbprint: String,
 }
 
 /// `PATCH /admin/applications/{client_id}`: only the fields present change.
@@ -50,6 +110,13 @@ pub struct PatchApplication {
     pub tier: Option<String>,
     pub disabled: Option<bool>,
     pub introspection: Option<bool>,
+    /// Replaces the registered keys of a `private_key_jwt` application (rotation: register
+    /// the new key beside the old one, then remove the old one).
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    /// `client_secret_basic` ⇄ `client_secret_post` for an application with a secret.
+    pub token_endpoint_auth_method: Option<String>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// `POST /admin/applications/{client_id}/rotate-secret`.
@@ -98,15 +165,28 @@ pub struct ApplicationView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub last_token_at: Option<String>,
+    /// RFC 7591: `client_secret_basic`, `client_secret_post` or `private_key_jwt`.
+    pub token_endpoint_auth_method: String,
+    /// The registered public keys of a `private_key_jwt` application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    /// Key id, algorithm and thumbprint of each registered key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeySummary>,
+    /// Every token request must carry a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
-/// The answer to create and rotate: the view plus the secret, shown this once. Its `Debug`
-/// redacts the secret.
+/// The answer to create and rotate: the view plus the secret, shown this once (none for a
+/// `private_key_jwt` application). Its `Debug` redacts the secret.
 #[derive(Clone, Serialize, ToSchema)]
 pub struct ApplicationWithSecret {
     #[serde(flatten)]
     pub application: ApplicationView,
-    pub client_secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 impl std::fmt::Debug for ApplicationWithSecret {
@@ -175,6 +255,10 @@ pub struct NewApplication {
     /// The operator who will own it: set by the console for a developer's application, never
     /// from the admin API's JSON (`None`: ops-managed).
     pub owner_id: Option<String>,
+    pub auth_method: AuthMethod,
+    /// The keys of a `private_key_jwt` application (always present for one, never otherwise).
+    pub jwks: Option<PublicJwkSet>,
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// Which applications [`list`] returns; `None` leaves a dimension open.
@@ -206,8 +290,29 @@ impl CreateApplication {
             },
             introspection: self.introspection.unwrap_or(false),
             owner_id: None,
+            auth_method: match self.token_endpoint_auth_method.as_deref() {
+                None => AuthMethod::ClientSecretBasic,
+                Some(m) => AuthMethod::parse(m)?,
+            },
+            jwks: self.jwks.as_ref().map(parse_jwks).transpose()?,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens.unwrap_or(false),
         };
         require_a_scope(&new.scopes, new.introspection)?;
+        match (new.auth_method, &new.jwks) {
+            (AuthMethod::PrivateKeyJwt, None) => {
+                return Err(Error::validation(
+                    "jwks",
+                    "private_key_jwt needs jwks: the public keys the client signs with",
+                ))
+            }
+            (AuthMethod::PrivateKeyJwt, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(Error::validation(
+                    "jwks",
+                    "jwks is for token_endpoint_auth_method private_key_jwt only",
+                ))
+            }
+        }
         Ok(new)
     }
 }
@@ -219,6 +324,10 @@ impl ApplicationView {
                 "application {} has a corrupt {what}",
                 row.client_id
             ))
+        };
+        let jwks = match &row.jwks {
+            None => None,
+            Some(text) => Some(PublicJwkSet::from_stored(text).ok_or_else(|| corrupt("jwks"))?),
         };
         Ok(ApplicationView {
             client_id: row.client_id.clone(),
@@ -239,6 +348,18 @@ impl ApplicationView {
             updated_at: shared::time::rfc3339(row.updated_at),
             owner_id: row.owner_id.clone(),
             last_token_at: row.last_token_at.map(shared::time::rfc3339),
+            token_endpoint_auth_method: row.token_endpoint_auth_method.clone(),
+            jwks: jwks.as_ref().map(PublicJwkSet::to_value),
+            keys: jwks
+                .iter()
+                .flat_map(PublicJwkSet::keys)
+                .map(|k| KeySummary {
+                    kid: k.kid().map(str::to_owned),
+                    alg: format!("{:?}", k.algorithm()),
+                    thumbprint: k.thumbprint().to_owned(),
+                })
+                .collect(),
+            dpop_bound_access_tokens: row.dpop_bound_access_tokens,
         })
     }
 }
@@ -249,8 +370,15 @@ pub async fn create(
     new: NewApplication,
     now: i64,
 ) -> Result<ApplicationWithSecret> {
-    let (secret, hash) = secrets::generate_client_secret().into_parts();
-    let hash = hash.into_string();
+    // A key-registered application has no secret: none is generated, shown or accepted.
+    let (secret, hash) = match new.auth_method {
+        AuthMethod::PrivateKeyJwt => (None, NO_SECRET.to_owned()),
+        _ => {
+            let (secret, hash) = secrets::generate_client_secret().into_parts();
+            (Some(secret), hash.into_string())
+        }
+    };
+    let jwks = new.jwks.as_ref().map(|j| j.to_value().to_string());
     let row = ApplicationRow {
         client_id: format!("app_{}", random_base62(24)),
         name: new.name,
@@ -271,6 +399,9 @@ pub async fn create(
         owner_id: new.owner_id,
         last_token_at: None,
         disabled_by_admin: false,
+        token_endpoint_auth_method: new.auth_method.as_str().to_owned(),
+        jwks,
+        dpop_bound_access_tokens: new.dpop_bound_access_tokens,
     };
     let to_insert = row.clone();
     let ctx = ctx.clone();
@@ -278,7 +409,10 @@ pub async fn create(
         "application.create",
         &row.client_id,
         json!({"name": row.name, "environment": row.environment, "scopes": row.scopes,
-               "tier": row.tier, "introspection": row.introspection, "owner_id": row.owner_id}),
+               "tier": row.tier, "introspection": row.introspection, "owner_id": row.owner_id,
+               "token_endpoint_auth_method": row.token_endpoint_auth_method,
+               "key_thumbprints": key_thumbprints(new.jwks.as_ref()),
+               "dpop_bound_access_tokens": row.dpop_bound_access_tokens}),
     );
     db.run(move |c| {
         c.transaction(|c| {
@@ -290,8 +424,13 @@ pub async fn create(
     .await?;
     Ok(ApplicationWithSecret {
         application: ApplicationView::from_row(&row)?,
-        client_secret: secret.expose().to_owned(),
+        client_secret: secret.map(|s| s.expose().to_owned()),
     })
+}
+
+/// The thumbprints of a key set, for the audit trail (public values, never key material).
+fn key_thumbprints(jwks: Option<&PublicJwkSet>) -> Option<Vec<String>> {
+    jwks.map(|j| j.keys().iter().map(|k| k.thumbprint().to_owned()).collect())
 }
 
 pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
@@ -350,6 +489,30 @@ pub async fn patch(
     if !super::client_auth::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
+    let new_jwks = patch.jwks.as_ref().map(parse_jwks).transpose()?;
+    let new_method = patch
+        .token_endpoint_auth_method
+        .as_deref()
+        .map(AuthMethod::parse)
+        .transpose()?;
+    if new_jwks.is_some() || new_method.is_some() {
+        let current = AuthMethod::parse(&get(db, client_id).await?.token_endpoint_auth_method)
+            .map_err(|_| Error::Internal("corrupt token_endpoint_auth_method".into()))?;
+        let key_app = current == AuthMethod::PrivateKeyJwt;
+        if new_jwks.is_some() && !key_app {
+            return Err(Error::validation(
+                "jwks",
+                "jwks is for private_key_jwt applications only; create a new application to move from a secret to keys",
+            ));
+        }
+        if new_method.is_some_and(|m| (m == AuthMethod::PrivateKeyJwt) != key_app) {
+            return Err(Error::validation(
+                "token_endpoint_auth_method",
+                "an application cannot switch between a secret and private_key_jwt; create a new application",
+            ));
+        }
+    }
+    let thumbprints = key_thumbprints(new_jwks.as_ref());
     let changes = ApplicationChanges {
         name: patch
             .name
@@ -388,6 +551,9 @@ pub async fn patch(
         },
         introspection: patch.introspection,
         tokens_not_before: (patch.disabled == Some(true)).then_some(Some(now)),
+        jwks: new_jwks.map(|j| Some(j.to_value().to_string())),
+        token_endpoint_auth_method: new_method.map(|m| m.as_str().to_owned()),
+        dpop_bound_access_tokens: patch.dpop_bound_access_tokens,
         updated_at: now,
     };
     let id = client_id.to_owned();
@@ -402,7 +568,9 @@ pub async fn patch(
         client_id,
         json!({"name": changes.name, "description": changes.description,
                "scopes": changes.scopes, "tier": changes.tier, "disabled": changes.disabled,
-               "introspection": changes.introspection}),
+               "introspection": changes.introspection, "key_thumbprints": thumbprints,
+               "token_endpoint_auth_method": changes.token_endpoint_auth_method,
+               "dpop_bound_access_tokens": changes.dpop_bound_access_tokens}),
     );
     let updated = db
         .run(move |c| {
@@ -457,6 +625,11 @@ pub async fn rotate_secret(
         .run(move |c| ApplicationRow::find(c, &id))
         .await?
         .ok_or(Error::NotFound("application"))?;
+    if row.secret_hash == NO_SECRET {
+        return Err(Error::Conflict(
+            "This application authenticates with private_key_jwt and has no secret; rotate its keys by replacing its jwks (PATCH).".into(),
+        ));
+    }
     // Which secret keeps working. With an explicit grace period: the current one, for that long
     // (0: none). Without: the current one until the new one is first used — unless the current
     // one itself was never used (an earlier rotation whose answer was lost), in which case the
@@ -511,7 +684,7 @@ pub async fn rotate_secret(
     }
     Ok(ApplicationWithSecret {
         application: get(db, client_id).await?,
-        client_secret: secret.expose().to_owned(),
+        client_secret: Some(secret.expose().to_owned()),
     })
 }
 
@@ -586,8 +759,12 @@ mod tests {
                 updated_at: "2026-01-01T00:00:00Z".into(),
                 owner_id: None,
                 last_token_at: None,
+                token_endpoint_auth_method: "client_secret_basic".into(),
+                jwks: None,
+                keys: vec![],
+                dpop_bound_access_tokens: false,
             },
-            client_secret: "cfsec_plaintext".into(),
+            client_secret: Some("cfsec_plaintext".into()),
         };
         let printed = format!("{created:?}");
         assert!(
@@ -604,6 +781,9 @@ mod tests {
             environment: None,
             tier: None,
             introspection: None,
+            token_endpoint_auth_method: None,
+            jwks: None,
+            dpop_bound_access_tokens: None,
         }
     }
 

@@ -65,6 +65,13 @@ pub struct ClientCredentials {
     pub basic: bool,
 }
 
+/// How a client authenticates: a secret, or a `private_key_jwt` assertion
+/// ([`super::assertions`]).
+pub enum Credentials {
+    Secret(ClientCredentials),
+    Assertion(super::assertions::AssertionCredentials),
+}
+
 pub struct ClientAuthenticator {
     dummy_hash: Arc<str>,
     dummy_digest: SecretDigest,
@@ -124,7 +131,12 @@ impl ClientAuthenticator {
         }
         let client_id = creds.client_id.clone();
         let row = db.run(move |c| ApplicationRow::find(c, &client_id)).await?;
-        let row = row.filter(|r| !r.disabled && r.deleted_at.is_none());
+        // An application without a secret (`private_key_jwt`) is, for a secret, unknown.
+        let row = row.filter(|r| {
+            !r.disabled
+                && r.deleted_at.is_none()
+                && r.secret_hash != crate::db::applications::NO_SECRET
+        });
         let candidates: Vec<Arc<str>> = row
             .as_ref()
             .map(|r| r.secret_candidates(now_us).map(Arc::from).collect())

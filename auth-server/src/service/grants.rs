@@ -18,8 +18,9 @@ use shared::db::Db;
 use shared::ratelimit::Limiter;
 use shared::{AccessTokenClaims, Environment, ScopeSet, Tier};
 
+use super::assertions::ClientAssertions;
 use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
-use super::client_auth::{ClientAuthenticator, ClientCredentials};
+use super::client_auth::{ClientAuthenticator, Credentials};
 use super::last_token::LastTokenTracker;
 use super::signing::KeyStore;
 use super::tokens;
@@ -38,6 +39,8 @@ pub struct Client {
     pub introspection: bool,
     /// Tokens issued before this (Unix microseconds) are refused.
     pub tokens_not_before: Option<i64>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound: bool,
 }
 
 impl TryFrom<ApplicationRow> for Client {
@@ -61,6 +64,7 @@ impl TryFrom<ApplicationRow> for Client {
             tier: app.tier.parse().unwrap_or_default(),
             introspection: app.introspection,
             tokens_not_before: app.tokens_not_before,
+            dpop_bound: app.dpop_bound_access_tokens,
             client_id: app.client_id,
         })
     }
@@ -69,6 +73,8 @@ impl TryFrom<ApplicationRow> for Client {
 /// A signed access token (RFC 6749 §5.1).
 #[derive(Clone)]
 pub struct IssuedToken {
+    /// The thumbprint of the DPoP key it is bound to (`token_type: DPoP`), if any.
+    pub jkt: Option<String>,
     pub access_token: String,
     pub expires_in: i64,
     pub scope: ScopeSet,
@@ -114,6 +120,7 @@ pub enum Revocation {
 pub struct Grants<'a> {
     pub db: &'a Db,
     pub clients: &'a ClientAuthenticator,
+    pub assertions: &'a ClientAssertions,
     pub keys: &'a KeyStore,
     pub issuance: &'a Limiter,
     pub issuer: &'a str,
@@ -128,37 +135,71 @@ pub struct Grants<'a> {
 }
 
 impl Grants<'_> {
-    /// Authenticates a client (see [`ClientAuthenticator::authenticate`]).
+    /// Authenticates a client: a secret ([`ClientAuthenticator::authenticate`]) or a
+    /// `private_key_jwt` assertion ([`ClientAssertions::authenticate`]).
     pub async fn authenticate(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         now_us: i64,
         now: Instant,
     ) -> Result<Client> {
-        let app = self
-            .clients
-            .authenticate(
-                self.db,
-                creds,
-                (self.audit_key, self.source.as_deref()),
-                now_us,
-                now,
-            )
-            .await?;
+        let app = match creds {
+            Credentials::Secret(creds) => {
+                self.clients
+                    .authenticate(
+                        self.db,
+                        creds,
+                        (self.audit_key, self.source.as_deref()),
+                        now_us,
+                        now,
+                    )
+                    .await?
+            }
+            Credentials::Assertion(creds) => {
+                self.assertions
+                    .authenticate(self.db, self.issuer, &creds, now_us.div_euclid(1_000_000))
+                    .await?
+            }
+        };
         Client::try_from(app)
     }
 
-    /// The client-credentials grant: authenticate, apply the tier's issuance limit, grant the
-    /// requested scopes (all registered ones when `requested` is `None`) if the application is
-    /// registered for every one of them, and sign.
+    /// The client-credentials grant: authenticate, require a DPoP proof of an application
+    /// registered for one, take the proof's `jti` (once across replicas), apply the tier's
+    /// issuance limit, grant the requested scopes (all registered ones when `requested` is
+    /// `None`) if the application is registered for every one of them, and sign — bound to the
+    /// proof's key when there is one (`proof` passed every other check of RFC 9449 §4.3).
     pub async fn client_credentials(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         requested: Option<ScopeSet>,
+        proof: Option<shared::dpop::Proof>,
         now_us: i64,
         now: Instant,
     ) -> Result<IssuedToken> {
         let client = self.authenticate(creds, now_us, now).await?;
+        match &proof {
+            None if client.dpop_bound => {
+                return Err(Error::InvalidDpopProof(shared::dpop::Refusal::Missing));
+            }
+            None => {}
+            Some(p) => {
+                let first = self
+                    .assertions
+                    .replay()
+                    .first_use(
+                        shared::replay::JtiKind::DpopProof,
+                        &p.jkt,
+                        &p.jti,
+                        p.replay_until,
+                        now_us.div_euclid(1_000_000),
+                    )
+                    .await?;
+                if !first {
+                    return Err(Error::InvalidDpopProof(shared::dpop::Refusal::Replayed));
+                }
+            }
+        }
         if let Some(limits) = client.tier.limits() {
             let decision = self.issuance.check(&client.client_id, limits, now).await;
             if !decision.allowed {
@@ -182,15 +223,19 @@ impl Grants<'_> {
             &keys,
             self.issuer,
             self.audience,
-            &client.client_id,
-            client.environment,
-            &granted,
+            tokens::TokenFor {
+                client_id: &client.client_id,
+                environment: client.environment,
+                scopes: &granted,
+                jkt: proof.as_ref().map(|p| p.jkt.as_str()),
+            },
             tokens::issued_at(now_us, client.tokens_not_before),
         )
         .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
         // Never a write per token: the batch flush writes `last_token_at`.
         self.last_tokens.note(&client.client_id, now_us);
         Ok(IssuedToken {
+            jkt: claims.cnf.map(|c| c.jkt),
             access_token,
             expires_in: claims.exp - claims.iat,
             scope: granted,
@@ -202,7 +247,7 @@ impl Grants<'_> {
     /// application is enabled and still grants something it names.
     pub async fn introspect(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         token: &str,
         now_us: i64,
         now: Instant,
@@ -253,7 +298,7 @@ impl Grants<'_> {
     /// the token) in its transaction.
     pub async fn revoke(
         &self,
-        creds: ClientCredentials,
+        creds: Credentials,
         token: &str,
         now_us: i64,
         now: Instant,

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod applications;
+pub mod assertions;
 pub mod audit;
 pub mod client_auth;
 pub mod devices;

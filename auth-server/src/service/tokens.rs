@@ -8,16 +8,30 @@ use shared::{AccessTokenClaims, Environment, ScopeSet};
 
 use super::signing::{KeySet, ALGORITHM};
 
-/// Signs a token for `client_id` at `now_secs` (Unix seconds).
+/// Whom a token is for: the client, its environment, the granted scopes, and the thumbprint of
+/// the DPoP key it is bound to (RFC 9449 `cnf.jkt`), if any.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenFor<'a> {
+    pub client_id: &'a str,
+    pub environment: Environment,
+    pub scopes: &'a ScopeSet,
+    pub jkt: Option<&'a str>,
+}
+
+/// Signs a token for `to` at `now_secs` (Unix seconds).
 pub fn issue(
     keys: &KeySet,
     issuer: &str,
     audience: &str,
-    client_id: &str,
-    environment: Environment,
-    scopes: &ScopeSet,
+    to: TokenFor<'_>,
     now_secs: i64,
 ) -> Result<(String, AccessTokenClaims), jsonwebtoken::errors::Error> {
+    let TokenFor {
+        client_id,
+        environment,
+        scopes,
+        jkt,
+    } = to;
     let claims = AccessTokenClaims {
         iss: issuer.to_owned(),
         sub: client_id.to_owned(),
@@ -29,6 +43,7 @@ pub fn issue(
         jti: uuid::Uuid::new_v4().simple().to_string(),
         scope: scopes.to_delimited(),
         env: environment,
+        cnf: jkt.map(|j| shared::claims::Confirmation { jkt: j.to_owned() }),
     };
     let mut header = Header::new(ALGORITHM);
     header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -122,9 +137,12 @@ mod tests {
             &keys,
             "http://iss",
             "aud",
-            "app_1",
-            Environment::Live,
-            &scopes,
+            TokenFor {
+                client_id: "app_1",
+                environment: Environment::Live,
+                scopes: &scopes,
+                jkt: None,
+            },
             1_000,
         )
         .unwrap();
@@ -169,6 +187,9 @@ mod tests {
             owner_id: None,
             last_token_at: None,
             disabled_by_admin: false,
+            token_endpoint_auth_method: "client_secret_basic".into(),
+            jwks: None,
+            dpop_bound_access_tokens: false,
         }
     }
 
@@ -176,8 +197,19 @@ mod tests {
     fn a_token_grants_only_what_its_application_still_allows() {
         let keys = keyset();
         let scopes = ScopeSet::parse_delimited("cases:read cases:write").unwrap();
-        let (_, claims) =
-            issue(&keys, "i", "a", "app_1", Environment::Sandbox, &scopes, 100).unwrap();
+        let (_, claims) = issue(
+            &keys,
+            "i",
+            "a",
+            TokenFor {
+                client_id: "app_1",
+                environment: Environment::Sandbox,
+                scopes: &scopes,
+                jkt: None,
+            },
+            100,
+        )
+        .unwrap();
         let granted =
             |row: &ApplicationRow| effective_scopes(&claims, row).map(|s| s.to_delimited());
         assert_eq!(
@@ -213,9 +245,12 @@ mod tests {
             &other,
             "i",
             "a",
-            "app",
-            Environment::Sandbox,
-            &ScopeSet::new(),
+            TokenFor {
+                client_id: "app",
+                environment: Environment::Sandbox,
+                scopes: &ScopeSet::new(),
+                jkt: None,
+            },
             5,
         )
         .unwrap();
@@ -229,9 +264,12 @@ mod tests {
             &keys,
             "i",
             "a",
-            "app",
-            Environment::Sandbox,
-            &ScopeSet::new(),
+            TokenFor {
+                client_id: "app",
+                environment: Environment::Sandbox,
+                scopes: &ScopeSet::new(),
+                jkt: None,
+            },
             5,
         )
         .unwrap();

@@ -122,6 +122,9 @@ async fn output_piped_into_a_reader_that_stops_early_is_not_a_panic() {
             environment: None,
             tier: None,
             introspection: None,
+            token_endpoint_auth_method: None,
+            jwks: None,
+            dpop_bound_access_tokens: None,
         }
         .validate()
         .unwrap();
@@ -1053,4 +1056,76 @@ async fn healthcheck_exits_0_only_when_the_server_on_its_bind_address_is_ready()
     }
     let out = cli_async(healthcheck(format!("127.0.0.1:{}", free_port()))).await;
     assert_one_line_failure(&out, "not ready");
+}
+
+#[actix_web::test]
+async fn app_create_and_update_register_and_rotate_keys_without_a_secret() {
+    use shared::test_keys::TestKey;
+    let db = migrated_db();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, keys: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, keys.to_string()).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let es = TestKey::named("es256");
+    let first = write(
+        "keys.json",
+        serde_json::json!({"keys": [es.jwk_with_kid("a")]}),
+    );
+    let created = stdout_json(&cli(
+        &db,
+        &[
+            "app",
+            "create",
+            "--name",
+            "signer",
+            "--scopes",
+            "cases:read",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            &first,
+            "--dpop-bound",
+        ],
+    ));
+    assert!(created.get("client_secret").is_none(), "{created}");
+    assert_eq!(created["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(created["dpop_bound_access_tokens"], true);
+    assert_eq!(created["keys"][0]["kid"], "a");
+    let id = created["client_id"].as_str().unwrap();
+    let ed = TestKey::named("eddsa");
+    let second = write(
+        "new.json",
+        serde_json::json!({"keys": [ed.jwk_with_kid("b")]}),
+    );
+    let updated = stdout_json(&cli(&db, &["app", "update", id, "--jwks-file", &second]));
+    assert_eq!(updated["keys"][0]["kid"], "b");
+    assert_eq!(updated["keys"].as_array().unwrap().len(), 1);
+    // A private key is refused, naming the flag, and nothing changes.
+    let mut private = es.jwk.clone();
+    private["d"] = es.entry["d"].clone();
+    let bad = write("bad.json", serde_json::json!({"keys": [private]}));
+    let out = cli(&db, &["app", "update", id, "--jwks-file", &bad]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--jwks-file") && err.contains("private"),
+        "{err}"
+    );
+    assert!(!err.contains(es.entry["d"].as_str().unwrap()));
+    let out = cli(
+        &db,
+        &[
+            "app",
+            "create",
+            "--name",
+            "x",
+            "--scopes",
+            "cases:read",
+            "--auth-method",
+            "private_key_jwt",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--jwks-file"));
 }

@@ -1305,3 +1305,57 @@ async fn a_refused_rotation_or_a_taken_email_comes_back_as_typed_with_its_status
     let form = between(&html, "id=\"create-operator\"", "</form>").unwrap();
     assert!(form.contains("value=\"admin@example.com\""), "{form}");
 }
+
+#[actix_web::test]
+async fn a_key_registered_application_is_created_shown_and_rotated_without_a_secret() {
+    use shared::test_keys::TestKey;
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let es = TestKey::named("es256");
+    let jwks = serde_json::json!({"keys": [es.jwk_with_kid("one")]}).to_string();
+    let resp = admin
+        .post(
+            "/console/applications",
+            &[
+                ("name", "signer"),
+                ("scopes", "cases:read"),
+                ("environment", "sandbox"),
+                ("jwks", &jwks),
+                ("dpop_bound", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let page_url = location_of(&resp);
+    assert!(page_url.ends_with("?done=created_with_keys"), "{page_url}");
+    let html = admin.page(&page_url).await;
+    let thumbprint = shared::jose::PublicJwk::parse(&es.jwk)
+        .unwrap()
+        .thumbprint()
+        .to_owned();
+    assert!(
+        html.contains("private_key_jwt") && html.contains(&thumbprint),
+        "{html}"
+    );
+    assert!(html.contains("required"), "DPoP required shown");
+    assert!(secret_in(&html).is_none() && !html.contains("Rotate secret"));
+    // Replace the keys; a private key is refused with the reason, nothing changes.
+    let base = page_url.split('?').next().unwrap().to_owned();
+    let mut private = es.jwk.clone();
+    private["d"] = es.entry["d"].clone();
+    let bad = serde_json::json!({"keys": [private]}).to_string();
+    let resp = admin.post(&format!("{base}/jwks"), &[("jwks", &bad)]).await;
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("private") && !text.contains(es.entry["d"].as_str().unwrap()));
+    let ed = TestKey::named("eddsa");
+    let new = serde_json::json!({"keys": [ed.jwk_with_kid("two")]}).to_string();
+    let resp = admin.post(&format!("{base}/jwks"), &[("jwks", &new)]).await;
+    assert_eq!(resp.status(), 303);
+    let html = admin.page(&base).await;
+    let new_thumbprint = shared::jose::PublicJwk::parse(&ed.jwk)
+        .unwrap()
+        .thumbprint()
+        .to_owned();
+    assert!(html.contains(&new_thumbprint) && !html.contains(&thumbprint));
+}

@@ -17,6 +17,7 @@ mod helpers;
 mod introspect_revoke;
 mod oauth2_client;
 mod openapi;
+mod private_key_jwt;
 mod proxies;
 mod telemetry;
 mod token;

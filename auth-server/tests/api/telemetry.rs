@@ -103,3 +103,68 @@ fn secrets_are_read_from_files_with_the_trailing_newline_trimmed() {
     };
     assert!(keys >= 1, "{logs}");
 }
+
+#[test]
+fn a_short_dpop_nonce_key_is_a_configuration_error() {
+    shared::testing::assert_every_bad_variable_is_reported(
+        BIN,
+        &["migrate"],
+        &[("DPOP_NONCE_KEY", "too-short")],
+    );
+}
+
+#[test]
+fn assertions_and_dpop_proofs_never_reach_the_log() {
+    use std::io::{Read, Write};
+    let db = crate::helpers::TestDb::create();
+    let mut service = shared::testing::RunningService::start(
+        BIN,
+        &["serve"],
+        "AUTH_BIND",
+        &[
+            ("ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN),
+            ("SIGNING_KEY_ENCRYPTION_KEY", KEK_B64),
+            ("DATABASE_URL", db.url()),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let key = shared::test_keys::TestKey::named("es256");
+    let signed = key.sign(
+        &serde_json::json!({"alg": "ES256"}),
+        &serde_json::json!({"iss": "app_LogMarkerClient", "sub": "app_LogMarkerClient", "jti": "x"}),
+    );
+    for (assertion, proof) in [
+        (
+            "not-a-jwt-AssertionLogMarker".to_owned(),
+            "ProofLogMarker.x.y".to_owned(),
+        ),
+        (
+            signed.clone(),
+            key.dpop_proof("POST", "http://caseforge.test/oauth/token", 0, None),
+        ),
+    ] {
+        let body = format!(
+            "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}"
+        );
+        let mut s = std::net::TcpStream::connect(&service.addr).unwrap();
+        write!(
+            s,
+            "POST /oauth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\nDPoP: {proof}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+        // Nor does the answer echo them.
+        assert!(
+            !answer.contains(&assertion) && !answer.contains(&proof),
+            "{answer}"
+        );
+    }
+    let logs = service.stop();
+    for marker in ["AssertionLogMarker", "ProofLogMarker", signed.as_str()] {
+        assert!(!logs.contains(marker), "{marker} in {logs}");
+    }
+    assert!(!logs.contains(signed.split('.').nth(1).unwrap()), "{logs}");
+}

@@ -110,6 +110,13 @@ pub struct Authenticator {
     pub tokens: TokenCache,
     pub limiter: Arc<Limiter>,
     pub db: Db,
+    /// `API_PUBLIC_URL` without a trailing `/`: the `htu` of DPoP proofs is checked against it
+    /// (the URL clients address), never against the request's `Host`.
+    pub public_url: String,
+    /// DPoP proof `jti`s, once across replicas.
+    pub replay: shared::replay::ReplayGuard,
+    /// DPoP server nonces, when `DPOP_NONCE_KEY` is set.
+    pub nonces: Option<shared::dpop::Nonces>,
     pub metrics: web::Data<shared::metrics::Metrics>,
     /// Failed authentications per client address (`shared::client_addr`). Past the burst, a
     /// source is held to API keys memory can answer: junk cannot cost unbounded database
@@ -141,6 +148,18 @@ pub enum AuthFailure {
     /// The source address sent too many bad credentials, and this API key is not known in
     /// memory.
     Throttled,
+    /// A DPoP-bound token without its proof, or with a proof that fails RFC 9449 §4.3.
+    Dpop(shared::dpop::Refusal),
+    /// A DPoP-bound token presented as `Bearer` (RFC 9449 §7.2), or an unbound token as `DPoP`.
+    WrongScheme,
+}
+
+/// RFC 9449 §7.1: the `DPoP` challenge, with the accepted algorithms.
+fn dpop_challenge(error: &str, description: &str) -> String {
+    format!(
+        "DPoP algs=\"{}\", error=\"{error}\", error_description=\"{description}\"",
+        shared::dpop::ALGS
+    )
 }
 
 fn challenge(error: Option<&str>, extra: &str) -> String {
@@ -160,6 +179,8 @@ impl AuthFailure {
             AuthFailure::Invalid => "invalid",
             AuthFailure::Unavailable => "unavailable",
             AuthFailure::Throttled => "throttled",
+            AuthFailure::Dpop(r) => r.as_str(),
+            AuthFailure::WrongScheme => "dpop_scheme",
         }
     }
 
@@ -195,13 +216,57 @@ impl AuthFailure {
                 1,
                 "Too many failed authentications from this address; retry later.",
             ),
+            AuthFailure::Dpop(shared::dpop::Refusal::UseNonce) => {
+                let d = shared::dpop::Refusal::UseNonce.description();
+                ApiError::new(StatusCode::UNAUTHORIZED, "use_dpop_nonce", d)
+                    .with_header(header::WWW_AUTHENTICATE, dpop_challenge("use_dpop_nonce", d))
+            }
+            AuthFailure::Dpop(r) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_dpop_proof",
+                r.description(),
+            )
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                dpop_challenge("invalid_dpop_proof", r.description()),
+            ),
+            AuthFailure::WrongScheme => {
+                let d = "A DPoP-bound token is accepted only as `Authorization: DPoP <token>` with a `DPoP` proof; a Bearer token only as `Bearer`.";
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
+                    .with_header(header::WWW_AUTHENTICATE, dpop_challenge("invalid_token", d))
+            }
         }
     }
 }
 
 enum Credential {
-    Jwt(String),
+    /// A JWT, and whether it came as `DPoP` (else `Bearer`).
+    Jwt(String, bool),
     Key(String),
+}
+
+/// What a DPoP-bound token is checked against: the request's method, its URL under
+/// `API_PUBLIC_URL`, and its `DPoP` header(s).
+struct DpopRequest {
+    htm: String,
+    path: String,
+    proof: Result<Option<String>, AuthFailure>,
+}
+
+impl DpopRequest {
+    fn of(req: &ServiceRequest) -> DpopRequest {
+        DpopRequest {
+            htm: req.method().as_str().to_owned(),
+            path: req.path().to_owned(),
+            proof: match single_header(req, "dpop") {
+                Ok(p) => Ok(p.map(str::to_owned)),
+                Err(AuthFailure::Ambiguous) => {
+                    Err(AuthFailure::Dpop(shared::dpop::Refusal::Multiple))
+                }
+                Err(_) => Err(AuthFailure::Dpop(shared::dpop::Refusal::Malformed)),
+            },
+        }
+    }
 }
 
 /// The one value of a header that may appear at most once.
@@ -225,11 +290,14 @@ fn single_header(
 fn extract(req: &ServiceRequest) -> Result<Credential, AuthFailure> {
     let auth = single_header(req, header::AUTHORIZATION)?;
     let key = single_header(req, "x-api-key")?;
+    let mut dpop = false;
     let bearer = match auth {
         None => None,
         Some(v) => {
             let (scheme, token) = v.split_once(' ').ok_or(AuthFailure::Malformed)?;
-            if !scheme.eq_ignore_ascii_case("bearer") {
+            if scheme.eq_ignore_ascii_case("dpop") && key.is_none() {
+                dpop = true;
+            } else if !scheme.eq_ignore_ascii_case("bearer") {
                 // Another scheme beside an API key is two different credentials.
                 return Err(if key.is_some() {
                     AuthFailure::Ambiguous
@@ -251,9 +319,13 @@ fn extract(req: &ServiceRequest) -> Result<Credential, AuthFailure> {
         return Err(AuthFailure::Malformed);
     }
     Ok(if ApiKey::looks_like_api_key(token) {
+        // An API key is never DPoP-bound.
+        if dpop {
+            return Err(AuthFailure::WrongScheme);
+        }
         Credential::Key(token.to_owned())
     } else {
-        Credential::Jwt(token.to_owned())
+        Credential::Jwt(token.to_owned(), dpop)
     })
 }
 
@@ -265,9 +337,62 @@ fn lookup_error(e: LookupError) -> AuthFailure {
 }
 
 impl Authenticator {
+    /// RFC 9449 §7.1 for a verified token: a bound token (`cnf.jkt`) only as `DPoP` with a
+    /// proof of this request (method, URL under `API_PUBLIC_URL`, `ath` of the token, a fresh
+    /// `iat`) signed by the bound key, whose `jti` no replica has seen; an unbound token only
+    /// as `Bearer`. Checked on every request: the verified-token cache never skips it.
+    async fn check_binding(
+        &self,
+        token: &str,
+        as_dpop: bool,
+        jkt: Option<&str>,
+        request: &DpopRequest,
+        now: i64,
+    ) -> Result<(), AuthFailure> {
+        use shared::dpop::Refusal;
+        let jkt = match (jkt, as_dpop) {
+            (None, false) => return Ok(()),
+            (Some(_), false) | (None, true) => return Err(AuthFailure::WrongScheme),
+            (Some(jkt), true) => jkt,
+        };
+        let proof = request
+            .proof
+            .clone()?
+            .ok_or(AuthFailure::Dpop(Refusal::Missing))?;
+        let htu = format!("{}{}", self.public_url, request.path);
+        let proof = shared::dpop::check(
+            &proof,
+            &request.htm,
+            &htu,
+            Some(token),
+            self.nonces.as_ref(),
+            now,
+        )
+        .map_err(AuthFailure::Dpop)?;
+        if !shared::secret::ct_eq(proof.jkt.as_bytes(), jkt.as_bytes()) {
+            return Err(AuthFailure::Dpop(Refusal::KeyMismatch));
+        }
+        let first = self
+            .replay
+            .first_use(
+                shared::replay::JtiKind::DpopProof,
+                &proof.jkt,
+                &proof.jti,
+                proof.replay_until,
+                now,
+            )
+            .await
+            .map_err(|_| AuthFailure::Unavailable)?;
+        if !first {
+            return Err(AuthFailure::Dpop(Refusal::Replayed));
+        }
+        Ok(())
+    }
+
     async fn verify(
         &self,
         credential: Credential,
+        request: &DpopRequest,
         now_us: i64,
         lookup: Lookup,
     ) -> Result<Principal, AuthFailure> {
@@ -294,7 +419,7 @@ impl Authenticator {
                     api_key: Some(record),
                 })
             }
-            Credential::Jwt(token) => {
+            Credential::Jwt(token, as_dpop) => {
                 // The per-source throttle does not apply to tokens: a signature check costs no
                 // database lookup, and a token whose signature verifies is never refused for
                 // its source (behind a shared address, other clients' junk must not lock out
@@ -305,6 +430,14 @@ impl Authenticator {
                 if self.state.is_revoked(&claims.jti) || self.state.kid_unpublished(&claims.kid) {
                     return Err(AuthFailure::Invalid);
                 }
+                self.check_binding(
+                    &token,
+                    as_dpop,
+                    claims.jkt.as_deref(),
+                    request,
+                    now_us / 1_000_000,
+                )
+                .await?;
                 // Its application may be read from the database: only a token we signed gets
                 // here, so these lookups are bounded by real tokens, not by junk.
                 let app = self
@@ -363,8 +496,9 @@ pub async fn authenticate(
     } else {
         Lookup::MayQuery
     };
+    let dpop = DpopRequest::of(&req);
     let principal = match extract(&req) {
-        Ok(c) => authn.verify(c, now_us, lookup).await,
+        Ok(c) => authn.verify(c, &dpop, now_us, lookup).await,
         Err(f) => Err(f),
     };
     let principal = match principal {
@@ -372,6 +506,15 @@ pub async fn authenticate(
         Err(f) => {
             authn.metrics.auth_failure(f.reason());
             let mut err = f.to_api_error();
+            // RFC 9449 §9: the nonce to use rides on the refusal that asks for it.
+            if let (AuthFailure::Dpop(shared::dpop::Refusal::UseNonce), Some(n)) =
+                (f, authn.nonces.as_ref())
+            {
+                err = err.with_header(
+                    HeaderName::from_static("dpop-nonce"),
+                    n.current(now_us / 1_000_000),
+                );
+            }
             if !matches!(f, AuthFailure::Unavailable) {
                 // Past the burst, unauthenticated traffic from this source is answered 429.
                 if let Err(wait) = authn.failures_by_source.take(&source, now).await {

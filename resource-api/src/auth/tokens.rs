@@ -30,7 +30,10 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// An entry's footprint: the key, the claims and their strings, and moka's own bookkeeping
 /// (~200 bytes an entry, measured as RSS per entry).
 fn entry_weight(_key: &[u8; 32], claims: &Arc<VerifiedClaims>) -> u32 {
-    let strings = claims.client_id.len() + claims.jti.len() + claims.kid.len();
+    let strings = claims.client_id.len()
+        + claims.jti.len()
+        + claims.kid.len()
+        + claims.jkt.as_ref().map_or(0, String::len);
     (32 + std::mem::size_of::<VerifiedClaims>() + strings + 200) as u32
 }
 
@@ -44,6 +47,8 @@ pub struct VerifiedClaims {
     pub scopes: ScopeSet,
     pub iat: i64,
     pub exp: i64,
+    /// RFC 9449 `cnf.jkt`: the token is DPoP-bound to this key.
+    pub jkt: Option<String>,
 }
 
 /// Verified tokens by SHA-256, bounded in bytes (moka evicts by TinyLFU) and never kept past a
@@ -118,5 +123,6 @@ async fn verify_uncached(
         scopes,
         iat: c.iat,
         exp: c.exp,
+        jkt: c.cnf.map(|c| c.jkt),
     })
 }

@@ -7,6 +7,7 @@ mod auth;
 mod cases;
 mod client;
 mod concurrency;
+mod dpop;
 mod edge;
 mod environments;
 mod hardening;

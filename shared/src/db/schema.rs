@@ -54,6 +54,9 @@ diesel::table! {
         owner_id -> Nullable<Text>,
         last_token_at -> Nullable<BigInt>,
         disabled_by_admin -> Bool,
+        token_endpoint_auth_method -> Text,
+        jwks -> Nullable<Text>,
+        dpop_bound_access_tokens -> Bool,
     }
 }
 
@@ -194,6 +197,13 @@ diesel::table! {
         updated_at -> BigInt,
         submitted_at -> Nullable<BigInt>,
         version -> BigInt,
+    }
+}
+
+diesel::table! {
+    seen_jtis (key) {
+        key -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -340,6 +350,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     operators,
     revoked_tokens,
     sars,
+    seen_jtis,
     signing_keys,
     subjects,
     transactions,

@@ -189,6 +189,17 @@ fn create_form(signed: &SignedIn, draft: &CredentialDraft, error: Option<&str>) 
                 (scope_checkboxes(&draft.scopes))
                 div .field { (environment_select(signed, "app-environment", draft.environment)) }
                 div .field { (tier_select(signed, "app-tier", draft.tier)) }
+                div .field {
+                    label for="app-jwks" { "Public keys (JWKS), for private_key_jwt" }
+                    textarea name="jwks" id="app-jwks" rows="4" aria-describedby="app-jwks-help" {}
+                    p #app-jwks-help .help {
+                        "Paste {\"keys\": [...]} (public EC P-256, Ed25519 or RSA ≥ 2048 keys) to authenticate with signed JWTs and no secret; leave empty for a client secret."
+                    }
+                }
+                div .checkbox {
+                    input type="checkbox" name="dpop_bound" value="yes" id="app-dpop";
+                    label for="app-dpop" { "Require DPoP-bound tokens" }
+                }
                 button type="submit" { "Create application" }
             }
         }
@@ -216,6 +227,7 @@ async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageRe
     policy::write(signed.operator.role, Page::Applications).map_err(refused_create())?;
     let environment = parse_environment(form.required("environment")?)?;
     policy::create(signed.operator.role, environment).map_err(refused_create())?;
+    let jwks = pasted_jwks(form)?;
     let input = CreateApplication {
         name: form.required("name")?.to_owned(),
         description: form.get("description")?.map(str::to_owned),
@@ -223,6 +235,9 @@ async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageRe
         environment: Some(environment.as_str().to_owned()),
         tier: chosen_tier(state, signed, form, "application.create")?,
         introspection: None,
+        token_endpoint_auth_method: jwks.is_some().then(|| "private_key_jwt".to_owned()),
+        jwks,
+        dpop_bound_access_tokens: form.get("dpop_bound")?.is_some().then_some(true),
     };
     let mut new = input.validate().map_err(service_error)?;
     new.owner_id = policy::owner_of_new(who(signed));
@@ -232,12 +247,21 @@ async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageRe
         .map_err(service_error)?;
     let app = &created.application;
     tracing::info!("application {} created in the console", app.client_id);
+    if created.client_secret.is_none() {
+        // No secret to show once: straight to its page.
+        return Ok(see_other(&format!(
+            "{}?done=created_with_keys",
+            detail_url(&app.client_id)
+        )));
+    }
     let target = reveals::target("application", &app.client_id);
     reveals::stash(
         &state.db,
         &signed.session,
         &target,
-        &created.client_secret,
+        created.client_secret.as_deref().ok_or_else(|| {
+            service_error(crate::error::Error::Internal("no secret to show".into()))
+        })?,
         now,
     )
     .await
@@ -320,6 +344,8 @@ fn render_detail(
             dt { "Environment" } dd { (app.environment.as_str()) }
             dt { "Tier" } dd { (app.tier.as_str()) }
             dt { "Scopes" } dd { (scope_list(&app.scopes)) }
+            dt { "Client authentication" } dd #auth-method { code { (app.token_endpoint_auth_method) } }
+            dt { "DPoP-bound tokens" } dd #dpop-bound { @if app.dpop_bound_access_tokens { "required" } @else { "optional" } }
             dt { "Status" } dd #status { @if app.disabled { "disabled" } @else { "enabled" } }
             dt { "Last token issued" } dd #last-token { (when(app.last_token_at.as_deref(), "never")) }
             dt { "Tokens refused if issued before" } dd { (when(app.tokens_not_before.as_deref(), "—")) }
@@ -327,7 +353,35 @@ fn render_detail(
             dt { "Created" } dd { (when(Some(&app.created_at), "")) }
             dt { "Updated" } dd { (when(Some(&app.updated_at), "")) }
         }
-        @if may_change {
+        @if !app.keys.is_empty() {
+            div .table-wrap {
+                table #keys {
+                    caption { "Registered keys" }
+                    thead { tr { th scope="col" { "Key id" } th scope="col" { "Algorithm" } th scope="col" { "Thumbprint (RFC 7638, SHA-256)" } } }
+                    tbody {
+                        @for k in &app.keys {
+                            tr { td { (k.kid.as_deref().unwrap_or("—")) } td { (k.alg) } td { code { (k.thumbprint) } } }
+                        }
+                    }
+                }
+            }
+        }
+        @if may_change && !app.keys.is_empty() {
+            section aria-labelledby="keys-heading" {
+                h2 #keys-heading { "Replace the keys" }
+                @if let Some(e) = error { (form_error(e)) }
+                form #replace-keys method="post" action=(format!("{base}/jwks")) {
+                    (csrf_field(signed))
+                    div .field {
+                        label for="jwks" { "Public keys (JWKS)" }
+                        textarea name="jwks" id="jwks" rows="6" required aria-describedby="jwks-help" {}
+                        p #jwks-help .help { "The whole new set: to rotate, register the new key beside the old one, then remove the old one." }
+                    }
+                    button type="submit" { "Replace keys" }
+                }
+            }
+        }
+        @if may_change && app.keys.is_empty() {
             section aria-labelledby="rotate-heading" {
                 h2 #rotate-heading { "Rotate the secret" }
                 @if let Some(e) = error { (form_error(e)) }
@@ -349,6 +403,8 @@ fn render_detail(
                     button type="submit" { "Rotate secret" }
                 }
             }
+        }
+        @if may_change {
             section aria-labelledby="actions-heading" {
                 h2 #actions-heading { "Actions" }
                 form method="post" action=(format!("{base}/revoke-tokens")) {
@@ -442,7 +498,9 @@ async fn rotate(
         &state.db,
         &signed.session,
         &target,
-        &rotated.client_secret,
+        rotated.client_secret.as_deref().ok_or_else(|| {
+            service_error(crate::error::Error::Internal("no secret to show".into()))
+        })?,
         now,
     )
     .await
@@ -549,6 +607,61 @@ async fn set_disabled(
         "{}?done={done}",
         detail_url(&app.client_id)
     )))
+}
+
+/// A pasted JWKS (empty: none). Not JSON is a refused form; the keys are checked by the service.
+fn pasted_jwks(form: &Form) -> Result<Option<serde_json::Value>, ConsoleError> {
+    match form.get("jwks")?.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|_| bad_input("The keys must be a JSON key set: {\"keys\": [...]}.")),
+    }
+}
+
+/// `POST …/jwks`: replaces a `private_key_jwt` application's keys.
+pub async fn replace_jwks(
+    state: web::Data<AppState>,
+    id: Path<String>,
+    posted: Posted,
+) -> PageResult {
+    let (signed, form) = unpack(posted)?;
+    let app = changeable(&signed, &state, &id, "application.update").await?;
+    let outcome = async {
+        let jwks = pasted_jwks(&form)?.ok_or_else(|| bad_input("Paste the new key set."))?;
+        let patch = PatchApplication {
+            jwks: Some(jwks),
+            ..Default::default()
+        };
+        applications::patch(
+            &state.db,
+            &signed.audit,
+            &app.client_id,
+            patch,
+            policy::changed_by(signed.operator.role),
+            now_micros(),
+        )
+        .await
+        .map_err(service_error)
+    }
+    .await;
+    let (status, message) = match outcome {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "{}?done=keys_replaced",
+                detail_url(&app.client_id)
+            )))
+        }
+        Err(e) => refused_form(e)?,
+    };
+    let refused = RefusedRotation {
+        grace: "",
+        revoke_tokens: false,
+        error: &message,
+    };
+    let mut res = render_detail(&signed, &app, html! {}, Some(refused));
+    *res.status_mut() = status;
+    Ok(res)
 }
 
 /// `POST …/disable`.

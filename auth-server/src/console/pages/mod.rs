@@ -76,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         Endpoint::new("/applications/{client_id}/revoke-tokens").post(applications::revoke_tokens),
     )
     .service(Endpoint::new("/applications/{client_id}/disable").post(applications::disable))
+    .service(Endpoint::new("/applications/{client_id}/jwks").post(applications::replace_jwks))
     .service(Endpoint::new("/applications/{client_id}/enable").post(applications::enable))
     .service(
         Endpoint::new("/applications/{client_id}/delete")
@@ -354,6 +355,8 @@ pub(crate) fn flash(req: &HttpRequest) -> Markup {
     let message = match done.as_deref() {
         Some("disabled") => "The application was disabled; its tokens are refused.",
         Some("enabled") => "The application was enabled.",
+        Some("keys_replaced") => "The application's keys were replaced; removed keys no longer authenticate it.",
+        Some("created_with_keys") => "The application was created. It has no secret: it authenticates with JWTs signed by its keys.",
         Some("tokens_revoked") => "Every token issued before now is revoked.",
         Some("deleted") => "The application was deleted.",
         Some("revoked") => "The API key was revoked.",

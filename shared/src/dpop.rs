@@ -1,0 +1,303 @@
+//! DPoP proofs (RFC 9449 §4.3), checked the same way by the auth server's token endpoint and
+//! the resource API.
+//!
+//! A proof is accepted when, in this order:
+//! 1. there is exactly one `DPoP` header, and it parses as [`crate::jose`] demands (size,
+//!    base64url, no duplicate JSON members, `alg` ES256 / EdDSA / PS256, no `x5c`/`jku`/…);
+//! 2. `typ` is `dpop+jwt` and `jwk` is a public EC P-256, Ed25519 or RSA ≥ 2048 key (a private
+//!    member, an unknown `kty` or `crv` refuses it) of the proof's algorithm;
+//! 3. the signature verifies with that key;
+//! 4. `htm` is the request's method and `htu` its URL as the client addressed it — under
+//!    `AUTH_ISSUER` or `API_PUBLIC_URL`, never the `Host` header — comparing scheme and host
+//!    case-insensitively (default ports dropped) and the path exactly, query and fragment
+//!    ignored (§4.3 step 9);
+//! 5. `iat` is at most [`IAT_PAST_SECS`] old and at most [`LEEWAY_SECS`] ahead;
+//! 6. on a resource request, `ath` is the base64url SHA-256 of the access token;
+//! 7. `jti` is present — its single use within the window is the caller's (through
+//!    [`crate::replay::ReplayGuard`], with [`Proof::replay_until`]).
+//!
+//! [`Refusal`]s are a closed set (metric labels) and carry no part of the proof.
+
+use crate::claims::LEEWAY_SECS;
+use crate::jose::{JoseError, Jws, PublicJwk};
+
+/// How old a proof may be (its `iat`): long enough for a slow network, short enough that a
+/// captured proof is of little use and the replay cache stays small.
+pub const IAT_PAST_SECS: i64 = 60;
+
+/// The algorithms accepted in proofs (as metadata and `WWW-Authenticate` list them).
+pub const ALGS: &str = "ES256 EdDSA PS256";
+
+/// Server nonces (RFC 9449 §8 and §9), on when `DPOP_NONCE_KEY` is set: stateless, so that
+/// every replica of both services issues and accepts the same ones. The nonce of a 60-second
+/// window is base64url(HMAC-SHA256(key, "caseforge dpop-nonce v1" ‖ window)); a proof must
+/// carry the current window's or the previous one's (so a nonce lives 60 to 120 s).
+#[derive(Clone)]
+pub struct Nonces {
+    key: Vec<u8>,
+}
+
+/// How long one nonce window lasts.
+pub const NONCE_WINDOW_SECS: i64 = 60;
+
+impl Nonces {
+    pub fn new(key: &crate::Secret) -> Nonces {
+        Nonces {
+            key: key.expose().as_bytes().to_vec(),
+        }
+    }
+
+    fn of_window(&self, window: i64) -> String {
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key)
+            .expect("invariant: HMAC takes a key of any length");
+        mac.update(b"caseforge dpop-nonce v1");
+        mac.update(&window.to_be_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The nonce to give clients at `now` (Unix seconds).
+    pub fn current(&self, now: i64) -> String {
+        self.of_window(now.div_euclid(NONCE_WINDOW_SECS))
+    }
+
+    /// Whether `nonce` is the current window's or the previous one's.
+    pub fn accepts(&self, nonce: &str, now: i64) -> bool {
+        let w = now.div_euclid(NONCE_WINDOW_SECS);
+        [w, w - 1]
+            .iter()
+            .any(|w| crate::secret::ct_eq(self.of_window(*w).as_bytes(), nonce.as_bytes()))
+    }
+}
+
+/// Why a proof was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nonces are on and the proof has none, or a stale one: retry with `DPoP-Nonce`.
+    UseNonce,
+    /// No `DPoP` header where one is required.
+    Missing,
+    /// Two `DPoP` headers.
+    Multiple,
+    /// Not a well-formed JWS, or a refused header member.
+    Malformed,
+    /// `typ` is not `dpop+jwt`.
+    Type,
+    /// `alg` not ES256, EdDSA or PS256.
+    Algorithm,
+    /// No `jwk`, or not an accepted public key.
+    Key,
+    /// The signature does not verify with the `jwk`.
+    Signature,
+    /// `htm` is not the request's method.
+    Method,
+    /// `htu` is not the request's URL.
+    Url,
+    /// `iat` missing, too old or in the future.
+    Time,
+    /// `jti` missing or malformed.
+    Jti,
+    /// `ath` missing or not the token's hash.
+    TokenHash,
+    /// The proof's key is not the one the token is bound to.
+    KeyMismatch,
+    /// The `jti` was seen before.
+    Replayed,
+}
+
+impl Refusal {
+    /// The metric label (`reason="dpop_…"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::UseNonce => "dpop_use_nonce",
+            Refusal::Missing => "dpop_missing",
+            Refusal::Multiple => "dpop_multiple",
+            Refusal::Malformed => "dpop_malformed",
+            Refusal::Type => "dpop_type",
+            Refusal::Algorithm => "dpop_algorithm",
+            Refusal::Key => "dpop_key",
+            Refusal::Signature => "dpop_signature",
+            Refusal::Method => "dpop_method",
+            Refusal::Url => "dpop_url",
+            Refusal::Time => "dpop_time",
+            Refusal::Jti => "dpop_jti",
+            Refusal::TokenHash => "dpop_ath",
+            Refusal::KeyMismatch => "dpop_key_mismatch",
+            Refusal::Replayed => "dpop_replayed",
+        }
+    }
+
+    /// A sentence for the client.
+    pub fn description(self) -> &'static str {
+        match self {
+            Refusal::UseNonce => "Retry with a DPoP proof that carries the nonce of the DPoP-Nonce header.",
+            Refusal::Missing => "A DPoP proof is required (the DPoP header).",
+            Refusal::Multiple => "Send exactly one DPoP header.",
+            Refusal::Malformed => "The DPoP proof is not a well-formed JWT.",
+            Refusal::Type => "The DPoP proof's typ must be dpop+jwt.",
+            Refusal::Algorithm => "The DPoP proof must be signed with ES256, EdDSA or PS256.",
+            Refusal::Key => "The DPoP proof's jwk must be a public EC P-256, Ed25519 or RSA (2048 bits or more) key of its algorithm.",
+            Refusal::Signature => "The DPoP proof's signature does not verify with its jwk.",
+            Refusal::Method => "The DPoP proof's htm is not this request's method.",
+            Refusal::Url => "The DPoP proof's htu is not this request's URL.",
+            Refusal::Time => "The DPoP proof's iat is missing, too old or in the future.",
+            Refusal::Jti => "The DPoP proof needs a jti.",
+            Refusal::TokenHash => "The DPoP proof's ath is missing or is not the access token's hash.",
+            Refusal::KeyMismatch => "The DPoP proof is not signed by the key the access token is bound to.",
+            Refusal::Replayed => "This DPoP proof has been used before; make a new proof for every request.",
+        }
+    }
+}
+
+impl From<JoseError> for Refusal {
+    fn from(e: JoseError) -> Self {
+        match e {
+            JoseError::Malformed | JoseError::Header => Refusal::Malformed,
+            JoseError::Algorithm => Refusal::Algorithm,
+            JoseError::Key(_) => Refusal::Key,
+            JoseError::Signature => Refusal::Signature,
+        }
+    }
+}
+
+/// A proof whose every check but the replay one passed.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    /// RFC 7638 thumbprint of the proof's key (`cnf.jkt`).
+    pub jkt: String,
+    pub jti: String,
+    /// Until when (Unix seconds) the `jti` must be remembered: after it, the proof is refused
+    /// for its `iat` anyway.
+    pub replay_until: i64,
+}
+
+/// Checks `proof` for a request `htm` to `htu` at `now` (Unix seconds); with `access_token`,
+/// also its `ath`; with `nonces`, its `nonce` (checked last, so that a client told to use a
+/// nonce has a proof that is otherwise right). The module's list, but for the `jti`'s single use.
+pub fn check(
+    proof: &str,
+    htm: &str,
+    htu: &str,
+    access_token: Option<&str>,
+    nonces: Option<&Nonces>,
+    now: i64,
+) -> Result<Proof, Refusal> {
+    let jws = Jws::parse(proof)?;
+    if jws.typ() != Some("dpop+jwt") {
+        return Err(Refusal::Type);
+    }
+    let jwk = jws.header().get("jwk").ok_or(Refusal::Key)?;
+    let key = PublicJwk::parse(jwk).map_err(|_| Refusal::Key)?;
+    jws.verify_with(&key)?;
+    if jws.claim_str("htm") != Some(htm) {
+        return Err(Refusal::Method);
+    }
+    match jws.claim_str("htu") {
+        Some(u) if same_url(u, htu) => {}
+        _ => return Err(Refusal::Url),
+    }
+    let iat = jws.claim_time("iat").ok_or(Refusal::Time)?;
+    if iat < now - IAT_PAST_SECS || iat > now + LEEWAY_SECS {
+        return Err(Refusal::Time);
+    }
+    if let Some(token) = access_token {
+        if jws.claim_str("ath") != Some(crate::jose::sha256_b64(token.as_bytes()).as_str()) {
+            return Err(Refusal::TokenHash);
+        }
+    }
+    let jti = match jws.claim_str("jti") {
+        Some(j) if !j.is_empty() && j.len() <= 256 => j.to_owned(),
+        _ => return Err(Refusal::Jti),
+    };
+    if let Some(n) = nonces {
+        if !jws.claim_str("nonce").is_some_and(|v| n.accepts(v, now)) {
+            return Err(Refusal::UseNonce);
+        }
+    }
+    Ok(Proof {
+        jkt: key.thumbprint().to_owned(),
+        jti,
+        replay_until: iat + IAT_PAST_SECS + LEEWAY_SECS,
+    })
+}
+
+/// Scheme, host (lowercase, default port dropped) and path of an absolute http(s) URL, query
+/// and fragment cut.
+fn url_parts(url: &str) -> Option<(String, String, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let mut host = authority.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return None,
+    };
+    if let Some(h) = host.strip_suffix(default) {
+        host = h.to_owned();
+    }
+    Some((scheme, host, path))
+}
+
+/// Whether a proof's `htu` names `expected` (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2/§6.2.3).
+pub fn same_url(htu: &str, expected: &str) -> bool {
+    match (url_parts(htu), url_parts(expected)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_live_for_one_or_two_windows() {
+        let n = Nonces::new(&crate::Secret::new("k".repeat(32)));
+        let t = 1_700_000_000;
+        let nonce = n.current(t);
+        assert!(n.accepts(&nonce, t));
+        assert!(n.accepts(&nonce, t + NONCE_WINDOW_SECS));
+        assert!(!n.accepts(&nonce, t + 2 * NONCE_WINDOW_SECS));
+        let other = Nonces::new(&crate::Secret::new("j".repeat(32)));
+        assert!(!other.accepts(&nonce, t));
+    }
+
+    #[test]
+    fn urls_compare_as_rfc_9449_says() {
+        assert!(same_url(
+            "https://API.example/v2/cases?x=1#f",
+            "https://api.example/v2/cases"
+        ));
+        assert!(same_url(
+            "https://api.example:443/v2",
+            "https://api.example/v2"
+        ));
+        assert!(same_url("http://h:8080/a", "http://h:8080/a"));
+        assert!(!same_url(
+            "http://api.example/v2/cases",
+            "https://api.example/v2/cases"
+        ));
+        assert!(!same_url(
+            "https://api.example/v2/cases/1",
+            "https://api.example/v2/cases"
+        ));
+        assert!(!same_url(
+            "https://evil.example/v2",
+            "https://api.example/v2"
+        ));
+        assert!(!same_url(
+            "https://u@api.example/v2",
+            "https://api.example/v2"
+        ));
+        assert!(!same_url("/v2/cases", "https://api.example/v2/cases"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Single-use identifiers across replicas: the `jti` of a client assertion (RFC 7523 §3) or of
+//! a DPoP proof (RFC 9449 §11.1) is accepted once, until it could no longer be accepted anyway.
+//!
+//! Three layers, in order: a bounded in-process cache (a replay on the same replica costs no
+//! round trip), then — with `REDIS_URL` — one `SET NX PX` on Redis, shared by every replica;
+//! without Redis, or when Redis does not answer, one insert into `seen_jtis` (its primary key
+//! decides; rows past their expiry are pruned by the auth server's purge job). A Redis fault
+//! therefore never lets a replay through: it costs a database write instead.
+//!
+//! Keys are SHA-256 of (kind, issuer, jti), so neither the store nor the cache holds what the
+//! client sent, and one client cannot use up another's identifiers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::db::schema::seen_jtis;
+use crate::db::{Db, DbConnection, DbError};
+use crate::redis_store::RedisStore;
+
+/// In-process entries kept at most.
+const LOCAL_MAX: u64 = 200_000;
+/// Longest an identifier must be remembered (an assertion's 60 minutes, plus the leeway).
+const LOCAL_TTL: Duration = Duration::from_secs(3600 + 120);
+
+/// What kind of identifier: each has its own key space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JtiKind {
+    /// A client assertion's `jti` (per client id).
+    Assertion,
+    /// A DPoP proof's `jti` (per key thumbprint).
+    DpopProof,
+}
+
+impl JtiKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            JtiKind::Assertion => "assertion",
+            JtiKind::DpopProof => "dpop",
+        }
+    }
+}
+
+const SET_ONCE: &str = r"
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 else return 0 end
+";
+
+/// See the module documentation.
+pub struct ReplayGuard {
+    db: Db,
+    local: moka::sync::Cache<[u8; 32], ()>,
+    redis: Option<(Arc<RedisStore>, redis::Script)>,
+}
+
+impl ReplayGuard {
+    pub fn new(db: Db) -> ReplayGuard {
+        ReplayGuard {
+            db,
+            local: moka::sync::Cache::builder()
+                .max_capacity(LOCAL_MAX)
+                .time_to_live(LOCAL_TTL)
+                .build(),
+            redis: None,
+        }
+    }
+
+    /// Shares the identifiers through Redis (`ServiceBuilder::share`).
+    pub fn shared(mut self, store: Arc<RedisStore>) -> ReplayGuard {
+        self.redis = Some((store, redis::Script::new(SET_ONCE)));
+        self
+    }
+
+    /// True when `jti` of `issuer` is seen for the first time by any replica; it is then
+    /// remembered until `expires_at` (Unix seconds). `now` is Unix seconds.
+    pub async fn first_use(
+        &self,
+        kind: JtiKind,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, DbError> {
+        let key = key(kind, issuer, jti);
+        if !self.local.entry(key).or_insert(()).is_fresh() {
+            return Ok(false);
+        }
+        let ttl_secs = (expires_at - now).clamp(1, LOCAL_TTL.as_secs() as i64);
+        if let Some((store, script)) = &self.redis {
+            let redis_key = store.key("jti", &hex::encode(key));
+            let ttl_ms = (ttl_secs * 1000).to_string();
+            if let Some(set) = store.eval::<i64>(script, &redis_key, &[ttl_ms]).await {
+                return Ok(set == 1);
+            }
+        }
+        let row_key = hex::encode(key);
+        let until = (now + ttl_secs).saturating_mul(1_000_000);
+        let now_us = now.saturating_mul(1_000_000);
+        self.db
+            .run(move |c| insert_if_absent(c, &row_key, until, now_us))
+            .await
+    }
+}
+
+fn key(kind: JtiKind, issuer: &str, jti: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [kind.as_str(), issuer, jti] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Inserts `key` unless a row that has not expired holds it (an expired one is replaced).
+fn insert_if_absent(
+    c: &mut DbConnection,
+    key: &str,
+    expires_at: i64,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::delete(
+        seen_jtis::table
+            .filter(seen_jtis::key.eq(key))
+            .filter(seen_jtis::expires_at.le(now)),
+    )
+    .execute(c)?;
+    match diesel::insert_into(seen_jtis::table)
+        .values((seen_jtis::key.eq(key), seen_jtis::expires_at.eq(expires_at)))
+        .execute(c)
+    {
+        Ok(n) => Ok(n == 1),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Drops identifiers past their expiry (the auth server's purge job).
+pub fn purge_expired(c: &mut DbConnection, now_us: i64) -> QueryResult<usize> {
+    diesel::delete(seen_jtis::table.filter(seen_jtis::expires_at.le(now_us))).execute(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_separate_kind_issuer_and_jti() {
+        assert_ne!(
+            key(JtiKind::Assertion, "a", "bc"),
+            key(JtiKind::Assertion, "ab", "c")
+        );
+        assert_ne!(
+            key(JtiKind::Assertion, "a", "b"),
+            key(JtiKind::DpopProof, "a", "b")
+        );
+    }
+}
