@@ -133,7 +133,16 @@ def stack() -> Iterator[Stack]:
                 [str(api_bin)],
                 cwd=work,
                 # Access lines (with each request's id) for the request-id test.
-                env={**env, "API_BIND": f"127.0.0.1:{api_port}", "API_PUBLIC_URL": base_url, "RUST_LOG": "warn,access=info,shared::telemetry=info"},
+                # Webhooks (contract §8): a sealing key, and delivery to the tests' local receivers.
+                env={
+                    **env,
+                    "API_BIND": f"127.0.0.1:{api_port}",
+                    "API_PUBLIC_URL": base_url,
+                    "RUST_LOG": "warn,access=info,shared::telemetry=info",
+                    "WEBHOOK_SECRET_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+                    "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+                    "WEBHOOK_TIMEOUT_SECS": "5",
+                },
                 stdout=api_log.open("wb"),
                 stderr=subprocess.STDOUT,
             )

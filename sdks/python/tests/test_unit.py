@@ -347,8 +347,9 @@ async def test_async_retry_and_page_walk_resend_filters() -> None:
 
 
 def test_webhook_endpoints_paths_and_keys() -> None:
-    endpoint = {"id": "whe_1", "url": "https://example.com/hook", "events": ["case.closed"], "secret": "whsec_c2VjcmV0"}
-    delivery = {"id": "whd_1", "endpoint_id": "whe_1", "event_id": "evt_1", "event_type": "case.closed", "status": "pending", "attempts": 1, "attempt_log": [{"at": "2026-01-01T00:00:00Z", "response_status": 500, "duration_ms": 3}]}
+    at = "2026-01-01T00:00:00Z"
+    endpoint = {"id": "whe_1", "url": "https://example.com/hook", "events": ["case.closed"], "description": "", "enabled": True, "created_at": at, "updated_at": at, "secret": "whsec_c2VjcmV0"}
+    delivery = {"id": "whd_1", "endpoint_id": "whe_1", "event_id": "evt_1", "event_type": "case.closed", "status": "pending", "attempts": 1, "created_at": at, "updated_at": at, "attempt_log": [{"at": at, "response_status": 500, "duration_ms": 3}]}
     seen: list[httpx.Request] = []
 
     def handler(req: httpx.Request) -> httpx.Response:
@@ -364,6 +365,7 @@ def test_webhook_endpoints_paths_and_keys() -> None:
     c = mock_client(handler)
     created = c.webhook_endpoints.create(url="https://example.com/hook", events=["case.closed"])
     assert created.secret == "whsec_c2VjcmV0" and "whsec_" not in repr(created) and created.etag == '"1"'
+    assert isinstance(created, caseforge.models.WebhookEndpointWithSecret) and isinstance(created, caseforge.models.WebhookEndpoint)
     c.webhook_endpoints.update("whe_1", enabled=True, if_match='"1"')
     c.webhook_endpoints.rotate_secret("whe_1", grace_period_seconds=0)
     assert [d.attempt_log[0].response_status for d in c.webhook_endpoints.deliveries("whe_1")] == [500]

@@ -512,11 +512,11 @@ class WebhookEndpoints(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> models.WebhookEndpoint:
+    ) -> models.WebhookEndpointWithSecret:
         """Register an endpoint; the answer's ``.secret`` is shown this once."""
         body = clean({"url": url, "events": list(events), "description": description})
         return self._client._call(
-            self._op("POST", "/v2/webhook-endpoints", json=body, cast=models.WebhookEndpoint, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+            self._op("POST", "/v2/webhook-endpoints", json=body, cast=models.WebhookEndpointWithSecret, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
     def retrieve(self, endpoint_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.WebhookEndpoint:
@@ -572,7 +572,7 @@ class WebhookEndpoints(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> models.WebhookEndpoint:
+    ) -> models.WebhookEndpointWithSecret:
         """A new secret (in the answer's ``.secret``); the previous one keeps signing beside it
         for ``grace_period_seconds`` (server default 86400; 0 ends it at once)."""
         return self._client._call(
@@ -580,7 +580,7 @@ class WebhookEndpoints(_Resource):
                 "POST",
                 f"/v2/webhook-endpoints/{path_segment(endpoint_id)}/rotate-secret",
                 json=clean({"grace_period_seconds": grace_period_seconds}),
-                cast=models.WebhookEndpoint,
+                cast=models.WebhookEndpointWithSecret,
                 send_idempotency_key=True,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,

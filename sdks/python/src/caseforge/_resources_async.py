@@ -506,11 +506,11 @@ class AsyncWebhookEndpoints(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Awaitable[models.WebhookEndpoint]:
+    ) -> Awaitable[models.WebhookEndpointWithSecret]:
         """Register an endpoint; the answer's ``.secret`` is shown this once."""
         body = clean({"url": url, "events": list(events), "description": description})
         return self._client._call(
-            self._op("POST", "/v2/webhook-endpoints", json=body, cast=models.WebhookEndpoint, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+            self._op("POST", "/v2/webhook-endpoints", json=body, cast=models.WebhookEndpointWithSecret, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
     def retrieve(self, endpoint_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> Awaitable[models.WebhookEndpoint]:
@@ -566,7 +566,7 @@ class AsyncWebhookEndpoints(_Resource):
         idempotency_key: Optional[str] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
-    ) -> Awaitable[models.WebhookEndpoint]:
+    ) -> Awaitable[models.WebhookEndpointWithSecret]:
         """A new secret (in the answer's ``.secret``); the previous one keeps signing beside it
         for ``grace_period_seconds`` (server default 86400; 0 ends it at once)."""
         return self._client._call(
@@ -574,7 +574,7 @@ class AsyncWebhookEndpoints(_Resource):
                 "POST",
                 f"/v2/webhook-endpoints/{path_segment(endpoint_id)}/rotate-secret",
                 json=clean({"grace_period_seconds": grace_period_seconds}),
-                cast=models.WebhookEndpoint,
+                cast=models.WebhookEndpointWithSecret,
                 send_idempotency_key=True,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,

@@ -6,9 +6,7 @@ renames a schema, regenerate and change the one line here.
 
 from __future__ import annotations
 
-from typing import Optional
-
-import pydantic
+from typing import Any
 
 from . import _models
 from ._base import BaseModel
@@ -26,6 +24,21 @@ Pagination = _models.Pagination
 ErrorBody = _models.ErrorBody
 Me = _models.Me
 ApiKeyValidation = _models.ApiKeyValidation
+# Webhooks (contract §8). ``WebhookEndpoint`` is what reads, lists and updates answer;
+# ``create`` and ``rotate_secret`` answer a ``WebhookEndpointWithSecret`` (also a
+# ``WebhookEndpoint``) whose ``secret`` is shown that once.
+WebhookEndpoint = _models.EndpointView
+WebhookDelivery = _models.DeliveryView
+WebhookAttempt = _models.AttemptView
+
+
+class WebhookEndpointWithSecret(_models.EndpointWithSecret):
+    """An endpoint with its ``whsec_`` secret: the answer of ``create`` and ``rotate_secret``.
+    The secret is readable as ``.secret`` but never in ``repr``."""
+
+    def __repr_args__(self) -> Any:
+        return [(k, v) for k, v in super().__repr_args__() if k != "secret"]
+
 
 __all__ = [
     "BaseModel",
@@ -43,53 +56,8 @@ __all__ = [
     "Me",
     "ApiKeyValidation",
     "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
     "WebhookDelivery",
     "WebhookAttempt",
 ]
 
-
-# Webhooks (contract §8): hand-written until the served document has their schemas, then
-# `WebhookEndpoint = _models.EndpointWithSecret` (or its new name) and so on.
-
-
-class WebhookEndpoint(BaseModel):
-    """An endpoint. ``secret`` only in the answers of ``create`` and ``rotate_secret`` (never
-    in ``repr``)."""
-
-    id: str
-    url: str
-    events: list[str]
-    description: Optional[str] = None
-    enabled: Optional[bool] = None
-    disabled_reason: Optional[str] = None
-    previous_secret_expires_at: Optional[str] = None
-    last_success_at: Optional[str] = None
-    failing_since: Optional[str] = None
-    created_at: Optional[str] = None
-    updated_at: Optional[str] = None
-    secret: Optional[str] = pydantic.Field(default=None, repr=False)
-
-
-class WebhookAttempt(BaseModel):
-    at: str
-    response_status: Optional[int] = None
-    error: Optional[str] = None
-    duration_ms: Optional[int] = None
-
-
-class WebhookDelivery(BaseModel):
-    id: str
-    endpoint_id: str
-    event_id: str
-    event_type: str
-    status: str
-    attempts: int
-    next_attempt_at: Optional[str] = None
-    last_attempt_at: Optional[str] = None
-    response_status: Optional[int] = None
-    error: Optional[str] = None
-    duration_ms: Optional[int] = None
-    response_excerpt: Optional[str] = None
-    attempt_log: list[WebhookAttempt] = []
-    created_at: Optional[str] = None
-    updated_at: Optional[str] = None
