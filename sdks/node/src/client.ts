@@ -26,6 +26,7 @@ import { Sars } from './resources/sars.js';
 import { Subjects } from './resources/subjects.js';
 import { Transactions } from './resources/transactions.js';
 import { Watchlist } from './resources/watchlist.js';
+import { WebhookEndpoints } from './resources/webhook-endpoints.js';
 import type { Me } from './types.js';
 import { VERSION } from './version.js';
 
@@ -135,6 +136,7 @@ export class CaseForge {
   readonly transactions: Transactions = new Transactions(this);
   readonly alerts: Alerts = new Alerts(this);
   readonly apiKeys: ApiKeys = new ApiKeys(this);
+  readonly webhookEndpoints: WebhookEndpoints = new WebhookEndpoints(this);
 
   constructor(options: ClientOptions = {}) {
     this.baseURL = (options.baseURL ?? env('CASEFORGE_BASE_URL') ?? DEFAULT_BASE_URL).replace(/\/+$/, '');

@@ -31,6 +31,8 @@ export {
   InternalServerError,
 } from './errors.js';
 export { VERSION } from './version.js';
+export { verifyWebhook, signWebhook, WebhookVerificationError, DEFAULT_WEBHOOK_TOLERANCE } from './webhooks.js';
+export type { WebhookEvent, WebhookHeaders, VerifyWebhookOptions } from './webhooks.js';
 export type * from './types.js';
 export type { Cases } from './resources/cases.js';
 export type { Sars } from './resources/sars.js';
@@ -39,3 +41,4 @@ export type { Subjects } from './resources/subjects.js';
 export type { Transactions } from './resources/transactions.js';
 export type { Alerts } from './resources/alerts.js';
 export type { ApiKeys } from './resources/api-keys.js';
+export type { WebhookEndpoints } from './resources/webhook-endpoints.js';

@@ -64,3 +64,17 @@ export type Environment = Schemas['Environment'];
 export type Tier = Schemas['Tier'];
 export type PrincipalType = Schemas['PrincipalType'];
 export type Scope = Schemas['Scope'];
+
+// Webhooks (contract §8): `client.webhookEndpoints`.
+export type WebhookEndpoint = Schemas['EndpointView'];
+/** The answer of `create` and `rotateSecret`: the endpoint with its `whsec_` secret, shown that once. */
+export type WebhookEndpointWithSecret = Schemas['EndpointWithSecret'];
+export type WebhookDelivery = Schemas['DeliveryView'];
+export type WebhookAttempt = Schemas['AttemptView'];
+export type WebhookDeliveryStatus = Schemas['DeliveryStatus'];
+export type WebhookEventType = Schemas['EventType'];
+export type WebhookEndpointCreateParams = Schemas['CreateEndpoint'];
+export type WebhookEndpointUpdateParams = Schemas['PatchEndpoint'];
+export type WebhookEndpointRotateSecretParams = Schemas['RotateSecret'];
+export type WebhookEndpointListParams = QueryOf<'webhook_endpoints_list'>;
+export type WebhookDeliveryListParams = QueryOf<'webhook_endpoints_deliveries_list'>;

@@ -72,12 +72,17 @@ def test_webhook_endpoint_delivery_verify_rotate_delete(stack: Stack, receiver: 
 
         def delivered() -> bool:
             ds = hooks.deliveries(endpoint.id).data
-            return len(ds) == 1 and ds[0].status == "delivered"
+            return len(ds) == 1 and ds[0].status == "succeeded"
 
-        wait_until(delivered, timeout=15, what="the delivery recorded as delivered")
+        wait_until(delivered, timeout=15, what="the delivery recorded as succeeded")
         delivery = hooks.deliveries(endpoint.id).data[0]
         assert delivery.event_id == headers["webhook-id"] and delivery.event_type == "case.created"
         assert delivery.attempts == 1 and delivery.attempt_log[0].response_status == 204
+        # A retry by hand delivers the same event (the same webhook-id) again.
+        assert hooks.retry_delivery(endpoint.id, delivery.id).id == delivery.id
+        wait_until(lambda: len(receiver.got) >= 2, timeout=30, what="the retried delivery")
+        assert receiver.got[1][0]["webhook-id"] == headers["webhook-id"]
+        assert caseforge.webhooks.verify(receiver.got[1][1], receiver.got[1][0], secret)["data"]["id"] == case.id
 
         updated = hooks.update(endpoint.id, description="renamed", if_match=read.etag)
         assert updated.description == "renamed"
@@ -87,13 +92,16 @@ def test_webhook_endpoint_delivery_verify_rotate_delete(stack: Stack, receiver: 
         rotated = hooks.rotate_secret(endpoint.id, grace_period_seconds=0)
         assert rotated.secret.startswith("whsec_") and rotated.secret != secret
         client.cases.create(title="after rotation")
-        wait_until(lambda: len(receiver.got) >= 2, timeout=30, what="the second delivery")
-        headers2, body2 = receiver.got[1]
+        wait_until(lambda: len(receiver.got) >= 3, timeout=30, what="the delivery after the rotation")
+        headers2, body2 = receiver.got[2]
         assert caseforge.webhooks.verify(body2, headers2, rotated.secret)["type"] == "case.created"
         with pytest.raises(caseforge.webhooks.WebhookVerificationError):
             caseforge.webhooks.verify(body2, headers2, secret)  # no grace period: the old one is gone
 
-        assert hooks.delete(endpoint.id) is None
+        # The rotation changed the record: the etag read before it no longer deletes.
+        with pytest.raises(caseforge.PreconditionFailedError):
+            hooks.delete(endpoint.id, if_match=updated.etag)
+        assert hooks.delete(endpoint.id, if_match=hooks.retrieve(endpoint.id).etag) is None
         with pytest.raises(caseforge.NotFoundError):
             hooks.retrieve(endpoint.id)
         assert json.loads(body)["data"]["title"] == "hooked"

@@ -62,7 +62,15 @@ export async function startStack() {
   await waitReady(`${authURL}/readyz`, auth, join(work, 'auth.err.log'));
   const api = spawn(join(binDir, 'resource-api'), [], {
     cwd: work,
-    env: { ...common, API_BIND: `127.0.0.1:${apiPort}`, API_PUBLIC_URL: baseURL },
+    // Webhooks (contract §8): a sealing key, and delivery to the tests' local receivers.
+    env: {
+      ...common,
+      API_BIND: `127.0.0.1:${apiPort}`,
+      API_PUBLIC_URL: baseURL,
+      WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+      WEBHOOK_TIMEOUT_SECS: '5',
+    },
     stdio: ['ignore', openSync(join(work, 'api.log'), 'w'), openSync(join(work, 'api.err.log'), 'w')],
   });
   procs.push(api);
