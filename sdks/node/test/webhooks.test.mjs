@@ -85,8 +85,29 @@ describe('client.webhookEndpoints (scripted)', () => {
     assert.equal(calls[1].headers['If-Match'], '"1"');
     assert.deepEqual(JSON.parse(calls[2].body), { grace_period_seconds: 0 });
     assert.equal(calls[5].headers['If-Match'], '"1"');
-    for (const c of calls.filter((c) => c.method === 'POST' || c.method === 'DELETE')) assert.ok(c.headers['Idempotency-Key'], `${c.method} ${c.path}`);
+    // create and rotate-secret are not replayed by the server: no key, so never retried.
+    assert.deepEqual(
+      calls.filter((c) => c.headers['Idempotency-Key']).map((c) => [c.method, c.path]),
+      [
+        ['POST', '/v2/webhook-endpoints/whe_1/deliveries/whd_1/retry'],
+        ['DELETE', '/v2/webhook-endpoints/whe_1'],
+      ],
+    );
   });
+});
+
+test('create and rotateSecret are not retried (the server does not replay them)', async () => {
+  let n = 0;
+  const fetch = async () => {
+    n++;
+    return new Response(JSON.stringify({ error: { code: 'unavailable', message: 'try later' } }), { status: 503, headers: { 'content-type': 'application/json' } });
+  };
+  const client = new CaseForge({ apiKey: 'cf_sand_x', baseURL: 'http://api.test', fetch, maxRetries: 2 });
+  await assert.rejects(client.webhookEndpoints.create({ url: 'https://example.com/h', events: ['case.created'] }), CaseForgeError);
+  await assert.rejects(client.webhookEndpoints.rotateSecret('whe_1'), CaseForgeError);
+  assert.equal(n, 2);
+  await assert.rejects(client.webhookEndpoints.retrieve('whe_1', { timeout: 5000 }), CaseForgeError);
+  assert.equal(n, 5); // a read is retried
 });
 
 /** A tiny HTTP server on a free loopback port that answers 204 and keeps what it got. */

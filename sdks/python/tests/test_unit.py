@@ -380,7 +380,25 @@ def test_webhook_endpoints_paths_and_keys() -> None:
         ("DELETE", "/v2/webhook-endpoints/whe_1"),
     ]
     assert json.loads(seen[1].content) == {"enabled": True} and json.loads(seen[2].content) == {"grace_period_seconds": 0}
-    assert all("idempotency-key" in r.headers for r in seen if r.method in ("POST", "DELETE"))
+    # create and rotate-secret are not replayed by the server: no key, so never retried.
+    keyed = [(r.method, r.url.path) for r in seen if "idempotency-key" in r.headers]
+    assert keyed == [("POST", "/v2/webhook-endpoints/whe_1/deliveries/whd_1/retry"), ("DELETE", "/v2/webhook-endpoints/whe_1")]
+
+
+def test_webhook_create_and_rotate_are_not_retried() -> None:
+    # The server does not replay them (their answer holds a secret): a retry could make a second endpoint.
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(503, json={"error": {"code": "unavailable", "message": "try later"}})
+
+    c = mock_client(handler)
+    with pytest.raises(caseforge.APIStatusError):
+        c.webhook_endpoints.create(url="https://example.com/hook", events=["case.closed"])
+    with pytest.raises(caseforge.APIStatusError):
+        c.webhook_endpoints.rotate_secret("whe_1")
+    assert len(seen) == 2
 
 
 def test_webhook_signature_standard_webhooks_example() -> None:

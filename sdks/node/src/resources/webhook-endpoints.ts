@@ -22,9 +22,13 @@ export class WebhookEndpoints extends APIResource {
     return this._client.list<WebhookEndpoint>('/v2/webhook-endpoints', params, options);
   }
 
-  /** Registers an endpoint; the answer's `secret` is shown this once. Sent with an `Idempotency-Key`. */
+  /**
+   * Registers an endpoint; the answer's `secret` is shown this once. The server does not replay
+   * this call (its answer holds a secret), so it carries no `Idempotency-Key` and is not retried:
+   * a retry whose first answer was lost would make a second endpoint.
+   */
   create(body: WebhookEndpointCreateParams, options?: RequestOptions): APIPromise<WithETag<WebhookEndpointWithSecret>> {
-    return this._client.record<WebhookEndpointWithSecret>({ method: 'POST', path: '/v2/webhook-endpoints', body, idempotent: true, options });
+    return this._client.record<WebhookEndpointWithSecret>({ method: 'POST', path: '/v2/webhook-endpoints', body, options });
   }
 
   retrieve(id: string, options?: RequestOptions): APIPromise<WithETag<WebhookEndpoint>> {
@@ -43,7 +47,8 @@ export class WebhookEndpoints extends APIResource {
 
   /**
    * A new secret (in the answer's `secret`); the previous one keeps signing beside it for
-   * `grace_period_seconds` (server default 86400; 0 ends it at once).
+   * `grace_period_seconds` (server default 86400; 0 ends it at once). Not replayed by the server,
+   * so not retried (like `create`).
    */
   rotateSecret(
     id: string,
@@ -54,7 +59,6 @@ export class WebhookEndpoints extends APIResource {
       method: 'POST',
       path: `/v2/webhook-endpoints/${seg(id)}/rotate-secret`,
       body,
-      idempotent: true,
       options,
     });
   }

@@ -513,10 +513,12 @@ class WebhookEndpoints(_Resource):
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Timeout = None,
     ) -> models.WebhookEndpointWithSecret:
-        """Register an endpoint; the answer's ``.secret`` is shown this once."""
+        """Register an endpoint; the answer's ``.secret`` is shown this once. The server does not
+        replay this call (its answer holds a secret), so no ``Idempotency-Key`` is sent and it is
+        not retried: a retry whose first answer was lost would make a second endpoint."""
         body = clean({"url": url, "events": list(events), "description": description})
         return self._client._call(
-            self._op("POST", "/v2/webhook-endpoints", json=body, cast=models.WebhookEndpointWithSecret, send_idempotency_key=True, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
+            self._op("POST", "/v2/webhook-endpoints", json=body, cast=models.WebhookEndpointWithSecret, idempotency_key=idempotency_key, extra_headers=extra_headers, timeout=timeout)
         )
 
     def retrieve(self, endpoint_id: str, *, extra_headers: Optional[Mapping[str, str]] = None, timeout: Timeout = None) -> models.WebhookEndpoint:
@@ -574,14 +576,14 @@ class WebhookEndpoints(_Resource):
         timeout: Timeout = None,
     ) -> models.WebhookEndpointWithSecret:
         """A new secret (in the answer's ``.secret``); the previous one keeps signing beside it
-        for ``grace_period_seconds`` (server default 86400; 0 ends it at once)."""
+        for ``grace_period_seconds`` (server default 86400; 0 ends it at once). Not replayed by the
+        server, so not retried (like ``create``)."""
         return self._client._call(
             self._op(
                 "POST",
                 f"/v2/webhook-endpoints/{path_segment(endpoint_id)}/rotate-secret",
                 json=clean({"grace_period_seconds": grace_period_seconds}),
                 cast=models.WebhookEndpointWithSecret,
-                send_idempotency_key=True,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 timeout=timeout,
