@@ -153,6 +153,21 @@ pub fn set_server(openapi: &mut OpenApi, url: &str, description: &str) {
 /// fresh one).
 const REQUEST_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 
+/// Every operation object of `doc`: each member of each path item.
+fn json_operations_mut(
+    doc: &mut serde_json::Value,
+) -> impl Iterator<Item = &mut serde_json::Value> {
+    doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+        .flat_map(|item| {
+            item.as_object_mut()
+                .into_iter()
+                .flat_map(|i| i.values_mut())
+        })
+}
+
 /// The last pass over a document, on its JSON form, for what applies to every operation and
 /// every schema alike and what utoipa's model cannot say (`$ref` headers and parameters):
 /// - `X-Request-Id`: an optional request header (`components.parameters`) and a response header
@@ -174,41 +189,32 @@ pub fn finish(openapi: &OpenApi, shared_headers: &[(&str, &str)]) -> serde_json:
     let mut doc = serde_json::to_value(openapi).expect("an OpenAPI document serialises");
     let request_id_schema = json!({"type": "string", "pattern": REQUEST_ID_PATTERN});
     let mut parameters = serde_json::Map::new();
-    for item in doc["paths"]
-        .as_object_mut()
-        .into_iter()
-        .flat_map(|p| p.values_mut())
-    {
-        for op in item
-            .as_object_mut()
+    for op in json_operations_mut(&mut doc) {
+        for param in op
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
             .into_iter()
-            .flat_map(|i| i.values_mut())
+            .flatten()
         {
-            for param in op
-                .get_mut("parameters")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                let Some(&(name, description)) = shared_headers
-                    .iter()
-                    .find(|(n, _)| param["in"] == "header" && param["name"] == *n)
-                else {
-                    continue;
-                };
-                parameters.entry(name).or_insert_with(|| {
-                    json!({
-                        "name": name,
-                        "in": "header",
-                        "required": false,
-                        "description": description,
-                        "schema": param["schema"].clone(),
-                    })
-                });
-                *param = json!({ "$ref": format!("#/components/parameters/{name}") });
-            }
+            let Some(&(name, description)) = shared_headers
+                .iter()
+                .find(|(n, _)| param["in"] == "header" && param["name"] == *n)
+            else {
+                continue;
+            };
+            parameters.entry(name).or_insert_with(|| {
+                json!({
+                    "name": name,
+                    "in": "header",
+                    "required": false,
+                    "description": description,
+                    "schema": param["schema"].clone(),
+                })
+            });
+            *param = json!({ "$ref": format!("#/components/parameters/{name}") });
         }
     }
+
     let components = doc["components"]
         .as_object_mut()
         .expect("every document has components");
@@ -347,23 +353,14 @@ fn hoist_error_responses(doc: &mut serde_json::Value) {
         else {
             continue;
         };
-        for item in doc["paths"]
-            .as_object_mut()
-            .into_iter()
-            .flat_map(|p| p.values_mut())
-        {
-            for op in item
-                .as_object_mut()
-                .into_iter()
-                .flat_map(|i| i.values_mut())
-            {
-                if let Some(r) = op["responses"].get_mut(status) {
-                    if *r == common {
-                        *r = json!({ "$ref": format!("#/components/responses/{name}") });
-                    }
+        for op in json_operations_mut(doc) {
+            if let Some(r) = op["responses"].get_mut(status) {
+                if *r == common {
+                    *r = json!({ "$ref": format!("#/components/responses/{name}") });
                 }
             }
         }
+
         doc["components"]["responses"][name] = common;
     }
 }
@@ -377,28 +374,19 @@ fn hoist_headers(doc: &mut serde_json::Value) {
     use std::collections::BTreeMap;
     fn headers_mut(doc: &mut Value) -> Vec<&mut serde_json::Map<String, Value>> {
         let mut out = Vec::new();
-        for item in doc["paths"]
-            .as_object_mut()
-            .into_iter()
-            .flat_map(|p| p.values_mut())
-        {
-            for op in item
-                .as_object_mut()
+        for op in json_operations_mut(doc) {
+            for response in op
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
                 .into_iter()
-                .flat_map(|i| i.values_mut())
+                .flat_map(|r| r.values_mut())
             {
-                for response in op
-                    .get_mut("responses")
-                    .and_then(Value::as_object_mut)
-                    .into_iter()
-                    .flat_map(|r| r.values_mut())
-                {
-                    if let Some(h) = response.get_mut("headers").and_then(Value::as_object_mut) {
-                        out.push(h);
-                    }
+                if let Some(h) = response.get_mut("headers").and_then(Value::as_object_mut) {
+                    out.push(h);
                 }
             }
         }
+
         out
     }
     // Each name's variants and how often each is used.
