@@ -13,6 +13,8 @@
 //! metrics, the database, the HTTP edge — and with it actix-web, diesel and prometheus;
 //! `client` alone (backend services) compiles none of those.
 
+#[cfg(feature = "server")]
+pub mod aead;
 pub mod api_key;
 #[cfg(feature = "server")]
 pub mod changes;

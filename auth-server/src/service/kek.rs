@@ -15,12 +15,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
+use shared::aead::Key;
 
 const PREFIX: &str = "enc1";
-const NONCE_LEN: usize = 24;
 
 /// A key-encryption key. `Debug` never shows it.
 #[derive(Clone)]
@@ -92,20 +90,8 @@ impl Kek {
 
     /// Seals `plaintext` for the row `kid`.
     pub fn seal(&self, kid: &str, plaintext: &[u8]) -> String {
-        let cipher = XChaCha20Poly1305::new(&self.key);
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let ciphertext = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .expect("invariant: XChaCha20-Poly1305 encryption of a small buffer cannot fail");
-        let mut blob = nonce.to_vec();
-        blob.extend_from_slice(&ciphertext);
-        format!("{PREFIX}:{}:{}", self.id, STANDARD.encode(blob))
+        let blob = shared::aead::seal(&self.key, kid.as_bytes(), plaintext);
+        format!("{PREFIX}:{}:{blob}", self.id)
     }
 
     /// Opens a value written by [`Kek::seal`] for the row `kid`.
@@ -117,20 +103,7 @@ impl Kek {
                 configured: self.id.clone(),
             });
         }
-        let blob = STANDARD.decode(blob).map_err(|_| OpenError::Corrupt)?;
-        if blob.len() <= NONCE_LEN {
-            return Err(OpenError::Corrupt);
-        }
-        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
-        XChaCha20Poly1305::new(&self.key)
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .map_err(|_| OpenError::Corrupt)
+        shared::aead::open(&self.key, kid.as_bytes(), blob).ok_or(OpenError::Corrupt)
     }
 }
 

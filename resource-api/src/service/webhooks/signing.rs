@@ -12,13 +12,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use shared::aead::Key;
 
 const PREFIX: &str = "wh1:";
-const NONCE_LEN: usize = 24;
 /// Random bytes in a secret (the specification asks for 24 to 64).
 pub const SECRET_LEN: usize = 32;
 
@@ -89,39 +87,19 @@ impl Sealer {
     }
 
     pub fn seal(&self, endpoint_id: &str, secret: &EndpointSecret) -> String {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let ciphertext = XChaCha20Poly1305::new(&self.key)
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: &secret.0,
-                    aad: endpoint_id.as_bytes(),
-                },
-            )
-            .expect("invariant: XChaCha20-Poly1305 encryption of a small buffer cannot fail");
-        let mut blob = nonce.to_vec();
-        blob.extend_from_slice(&ciphertext);
-        format!("{PREFIX}{}", STANDARD.encode(blob))
+        let blob = shared::aead::seal(&self.key, endpoint_id.as_bytes(), &secret.0);
+        format!("{PREFIX}{blob}")
     }
 
     /// The secret sealed for `endpoint_id`; `None` when it does not open (another key, another
     /// endpoint's row, corruption).
     pub fn open(&self, endpoint_id: &str, stored: &str) -> Option<EndpointSecret> {
-        let blob = STANDARD.decode(stored.strip_prefix(PREFIX)?).ok()?;
-        if blob.len() <= NONCE_LEN {
-            return None;
-        }
-        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
-        XChaCha20Poly1305::new(&self.key)
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: endpoint_id.as_bytes(),
-                },
-            )
-            .ok()
-            .map(EndpointSecret)
+        shared::aead::open(
+            &self.key,
+            endpoint_id.as_bytes(),
+            stored.strip_prefix(PREFIX)?,
+        )
+        .map(EndpointSecret)
     }
 }
 
