@@ -262,7 +262,11 @@ pub enum KeysCommand {
     Rotate,
     /// Take a signing key out of service now (suspected compromise): it is unpublished and
     /// every token it signed is refused; if it was active, a new key takes over first.
-    Revoke { kid: String },
+    Revoke {
+        /// A kid is a base64url thumbprint and may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// List signing keys.
     List(OutputArg),
 }
@@ -1282,4 +1286,18 @@ fn verify_json(report: &ChainReport, outcome: &Result<(), String>) -> serde_json
         "legacy_events": report.legacy_events,
         "previous_kek_events": report.previous_key_events,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kid_that_begins_with_a_hyphen_is_a_kid_not_a_flag() {
+        let cli = Cli::try_parse_from(["auth-server", "keys", "revoke", "-I8xQ"]).unwrap();
+        let Some(Command::Keys(KeysCommand::Revoke { kid })) = cli.command else {
+            panic!("parsed as {cli:?}");
+        };
+        assert_eq!(kid, "-I8xQ");
+    }
 }
