@@ -64,6 +64,10 @@ pub struct ConsoleConfig {
     /// bcrypt work factor for operator passwords: `max(12, BCRYPT_COST)` from the environment;
     /// tests lower it.
     pub operator_bcrypt_cost: u32,
+    /// The webhooks page: `WEBHOOK_SECRET_KEY` (the resource API's, so that a secret sealed
+    /// here opens there; without it the page lists and changes endpoints but cannot create or
+    /// rotate) and `WEBHOOK_ALLOW_PRIVATE_TARGETS`, read as the resource API reads them.
+    pub webhooks: shared::webhooks::Settings,
 }
 
 pub const DEFAULT_CONSOLE_SESSION_IDLE_SECS: u64 = 30 * 60;
@@ -78,6 +82,7 @@ impl Default for ConsoleConfig {
             session_max_secs: DEFAULT_CONSOLE_SESSION_MAX_SECS,
             require_totp_for_admins: true,
             operator_bcrypt_cost: MIN_OPERATOR_BCRYPT_COST,
+            webhooks: shared::webhooks::Settings::default(),
         }
     }
 }
@@ -135,6 +140,11 @@ impl Config {
             console: ConsoleConfig {
                 operator_bcrypt_cost: 4,
                 require_totp_for_admins: false,
+                // The resource API's test key and rule (its `Config::for_tests`).
+                webhooks: shared::webhooks::Settings {
+                    secret_key: Some([7; 32]),
+                    allow_private_targets: true,
+                },
                 ..Default::default()
             },
         }
@@ -220,6 +230,7 @@ impl Config {
                 0,
             )),
         };
+        let webhooks = shared::webhooks::Settings::from_env(&mut errors);
         let require_totp_for_admins = match var("CONSOLE_REQUIRE_TOTP_FOR_ADMINS") {
             None => true,
             Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -248,6 +259,7 @@ impl Config {
                 session_max_secs,
                 require_totp_for_admins,
                 operator_bcrypt_cost: bcrypt_cost.max(MIN_OPERATOR_BCRYPT_COST),
+                webhooks,
             },
         })
     }

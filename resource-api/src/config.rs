@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::config::{interval_secs, parse_number, secret_var, var, Common};
+use shared::config::{interval_secs, parse_number, var, Common};
 pub use shared::config::{ConfigError, ConfigErrors};
 
 #[derive(Debug, Clone)]
@@ -89,44 +89,19 @@ impl WebhookConfig {
     }
 
     fn from_env(errors: &mut ConfigErrors) -> WebhookConfig {
-        let key = errors
-            .check(secret_var("WEBHOOK_SECRET_KEY", "WEBHOOK_SECRET_KEY_FILE"))
-            .flatten()
-            .and_then(|raw| errors.check(parse_secret_key(&raw)));
-        let mut c = WebhookConfig::defaults(key);
+        let settings = shared::webhooks::Settings::from_env(errors);
+        let mut c = WebhookConfig::defaults(settings.secret_key);
+        c.allow_private_targets = settings.allow_private_targets;
         if let Some(raw) = var("WEBHOOK_RETRY_SCHEDULE") {
             c.retry_schedule = errors.or(parse_retry_schedule(&raw), c.retry_schedule);
         }
         c.timeout = errors.or(interval_secs("WEBHOOK_TIMEOUT_SECS", 10, 1..=60), c.timeout);
-        if let Some(raw) = var("WEBHOOK_ALLOW_PRIVATE_TARGETS") {
-            c.allow_private_targets =
-                errors.or(parse_flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", &raw), false);
-        }
         if let Some(raw) = var("WEBHOOK_RETENTION_DAYS") {
             let days = errors.or(parse_number("WEBHOOK_RETENTION_DAYS", &raw, 1..=3650), 30);
             c.retention = Duration::from_secs(u64::from(days) * 86_400);
         }
         c
     }
-}
-
-/// `WEBHOOK_SECRET_KEY`: exactly 32 bytes, standard base64.
-pub fn parse_secret_key(raw: &str) -> Result<[u8; 32], ConfigError> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(raw.trim())
-        .map_err(|_| {
-            ConfigError::new(
-                "WEBHOOK_SECRET_KEY",
-                "is not standard base64 (generate one with `openssl rand -base64 32`)",
-            )
-        })?;
-    bytes.try_into().map_err(|_| {
-        ConfigError::new(
-            "WEBHOOK_SECRET_KEY",
-            "must be exactly 32 bytes, base64-encoded (generate one with `openssl rand -base64 32`)",
-        )
-    })
 }
 
 /// `WEBHOOK_RETRY_SCHEDULE`: seconds between attempts, comma-separated (`0,0` in tests), at
@@ -149,14 +124,6 @@ pub fn parse_retry_schedule(raw: &str) -> Result<Vec<Duration>, ConfigError> {
             _ => Err(bad()),
         })
         .collect()
-}
-
-fn parse_flag(name: &'static str, raw: &str) -> Result<bool, ConfigError> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(ConfigError::new(name, "must be true or false")),
-    }
 }
 
 /// `config.issuer`, `config.db_pool_size`, …: the shared variables read as if they were the
@@ -296,9 +263,6 @@ mod tests {
         for bad in ["", "5,,6", "-1", "1.5", "86401", &"1,".repeat(21)] {
             assert!(super::parse_retry_schedule(bad).is_err(), "{bad}");
         }
-        assert!(super::parse_secret_key("c2hvcnQ=").is_err());
-        assert!(super::parse_secret_key(&"A".repeat(43)).is_err());
-        super::parse_secret_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub mod trace;
 pub mod validate;
 #[cfg(feature = "server")]
 pub mod verify;
+#[cfg(all(feature = "server", feature = "outbound"))]
+pub mod webhooks;
 
 pub use api_key::{ApiKey, ApiKeyFormatError};
 pub use claims::AccessTokenClaims;

@@ -45,6 +45,7 @@ pub fn layout(signed: Option<&SignedIn>, title: &str, body: Markup) -> Markup {
                             ul {
                                 li { a href="/console/applications" { "Applications" } }
                                 li { a href="/console/api-keys" { "API keys" } }
+                                li { a href="/console/webhooks" { "Webhooks" } }
                                 @if s.is(Role::Admin) {
                                     li { a href="/console/operators" { "Operators" } }
                                 }

@@ -1,7 +1,7 @@
 //! Who may do what in the console: the one place the rule is written.
 //!
 //! - **admin**: everything.
-//! - **developer**: only sandbox credentials they own (`owner_id` is theirs). Another
+//! - **developer**: only sandbox credentials (and webhook endpoints) they own (`owner_id` is theirs). Another
 //!   developer's (or an ops-managed, or a live) credential does not exist for them: it is a 404,
 //!   exactly like a missing one, and lists never show it. They create sandbox credentials only
 //!   (a forged `environment=live` is 403 and writes nothing), on the default tier (choosing a
@@ -27,6 +27,8 @@ use crate::service::operators::Role;
 pub enum Page {
     Applications,
     ApiKeys,
+    /// The resource API's webhook endpoints: owned and scoped like credentials.
+    Webhooks,
     Operators,
     Audit,
 }
@@ -60,9 +62,9 @@ pub struct Credential<'a> {
 pub fn page(role: Role, page: Page) -> Result<(), Denied> {
     let allowed = match (role, page) {
         (Role::Admin, _) => true,
-        (Role::Developer, Page::Applications | Page::ApiKeys) => true,
+        (Role::Developer, Page::Applications | Page::ApiKeys | Page::Webhooks) => true,
         (Role::Developer, Page::Operators | Page::Audit) => false,
-        (Role::Auditor, Page::Applications | Page::ApiKeys | Page::Audit) => true,
+        (Role::Auditor, Page::Applications | Page::ApiKeys | Page::Webhooks | Page::Audit) => true,
         (Role::Auditor, Page::Operators) => false,
     };
     allowed.then_some(()).ok_or(Denied::Forbidden)
@@ -190,9 +192,10 @@ mod tests {
     use super::*;
 
     const ROLES: [Role; 3] = [Role::Admin, Role::Developer, Role::Auditor];
-    const PAGES: [Page; 4] = [
+    const PAGES: [Page; 5] = [
         Page::Applications,
         Page::ApiKeys,
+        Page::Webhooks,
         Page::Operators,
         Page::Audit,
     ];
@@ -211,7 +214,7 @@ mod tests {
         use Denied::Forbidden;
         let expected = |role: Role, p: Page| match (role, p) {
             (Role::Admin, _) => Ok(()),
-            (Role::Developer, Page::Applications | Page::ApiKeys) => Ok(()),
+            (Role::Developer, Page::Applications | Page::ApiKeys | Page::Webhooks) => Ok(()),
             (Role::Developer, _) => Err(Forbidden),
             (Role::Auditor, Page::Operators) => Err(Forbidden),
             (Role::Auditor, _) => Ok(()),
@@ -233,7 +236,7 @@ mod tests {
                 "auditor {p:?}"
             );
             let dev = match p {
-                Page::Applications | Page::ApiKeys => Ok(()),
+                Page::Applications | Page::ApiKeys | Page::Webhooks => Ok(()),
                 Page::Operators | Page::Audit => Err(Denied::Forbidden),
             };
             assert_eq!(write(Role::Developer, p), dev, "developer writes {p:?}");

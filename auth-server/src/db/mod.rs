@@ -23,3 +23,4 @@ pub mod reveals;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod signing_keys;
+pub mod webhook_endpoints;

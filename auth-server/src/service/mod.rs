@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod signing;
 pub mod tokens;
+pub mod webhook_endpoints;
 
 pub use shared::random::random_base62;
 pub use shared::time::now_micros;

@@ -8,7 +8,7 @@ use reqwest::header;
 use serde_json::Value;
 
 use crate::console_helpers::{add_operator, csrf_in, ORIGIN, PASSWORD};
-use crate::helpers::{spawn_app, TestApp, ISSUER};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, ISSUER};
 
 /// A browser signed in to the console: its session cookie and the page's CSRF token.
 struct Console<'a> {
@@ -1358,4 +1358,412 @@ async fn a_key_registered_application_is_created_shown_and_rotated_without_a_sec
         .thumbprint()
         .to_owned();
     assert!(html.contains(&new_thumbprint) && !html.contains(&thumbprint));
+}
+
+// --- webhooks (issue 25) ------------------------------------------------------------------------
+
+/// The endpoint id on an endpoint's page.
+fn endpoint_id_in(html: &str) -> String {
+    between(html, "<dt>Id</dt><dd><code>", "</code>")
+        .expect("endpoint id")
+        .to_owned()
+}
+
+/// The stored endpoint rows, straight from the table the resource API reads.
+async fn endpoint_rows(app: &TestApp) -> Vec<shared::webhooks::endpoint::WebhookEndpointRow> {
+    use diesel::prelude::*;
+    use shared::db::schema::webhook_endpoints;
+    crate::console_helpers::db_of(app)
+        .run(|c| {
+            webhook_endpoints::table
+                .order(webhook_endpoints::created_at.asc())
+                .select(shared::webhooks::endpoint::WebhookEndpointRow::as_select())
+                .load(c)
+        })
+        .await
+        .unwrap()
+}
+
+/// The resource API's sealer in the tests (both services' `Config::for_tests` use this key).
+fn sealer() -> shared::webhooks::secret::Sealer {
+    shared::webhooks::secret::Sealer::new([7; 32])
+}
+
+impl Console<'_> {
+    async fn create_endpoint(
+        &self,
+        environment: &str,
+        url: &str,
+        events: &[&str],
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("url", url),
+            ("description", "ticketing"),
+            ("environment", environment),
+        ];
+        form.extend(events.iter().map(|e| ("events", *e)));
+        self.post("/console/webhooks", &form).await
+    }
+}
+
+#[actix_web::test]
+async fn admins_manage_webhook_endpoints_and_each_secret_is_shown_once() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let resp = admin
+        .create_endpoint(
+            "live",
+            "https://hooks.example.com/caseforge",
+            &["case.created", "sar.submitted"],
+        )
+        .await;
+    let html = admin.follow(resp).await;
+    assert!(html.contains("<h1>Endpoint created</h1>"), "{html}");
+    let secret = secret_in(&html).expect("the secret, once");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let id = endpoint_id_in(&html);
+    // Sealed at rest under the resource API's key, for this endpoint: the resource API can
+    // sign with exactly the secret the operator was shown.
+    let rows = endpoint_rows(&app).await;
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert!(!row.secret_sealed.contains(&secret[6..]));
+    let opened = sealer().open(&id, &row.secret_sealed).expect("opens");
+    assert_eq!(opened.to_whsec(), secret);
+    assert_eq!(row.environment, "live");
+    assert_eq!(row.owner_id, None, "an admin's endpoint is ops-managed");
+    assert_eq!(row.event_names(), ["case.created", "sar.submitted"]);
+    // A reload shows no secret and makes nothing.
+    let again = admin.page(&format!("/console/webhooks/{id}/created")).await;
+    assert!(!again.contains(&secret) && again.contains("id=\"secret-gone\""));
+    assert_eq!(endpoint_rows(&app).await.len(), 1);
+
+    // Listed; its page has the change form at the stored version.
+    let list = admin.page("/console/webhooks").await;
+    assert!(list.contains(&format!("<tr data-id=\"{id}\"")) && !list.contains(&secret));
+    let page = admin.page(&format!("/console/webhooks/{id}")).await;
+    assert!(
+        page.contains("id=\"change-webhook\"") && page.contains("name=\"version\" value=\"1\"")
+    );
+
+    // A change: url and events replaced.
+    let resp = admin
+        .post(
+            &format!("/console/webhooks/{id}/edit"),
+            &[
+                ("version", "1"),
+                ("url", "https://hooks.example.com/v2"),
+                ("description", "ticketing v2"),
+                ("events", "case.closed"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location_of(&resp),
+        format!("/console/webhooks/{id}?done=webhook_changed")
+    );
+    let row = endpoint_rows(&app).await.remove(0);
+    assert_eq!(
+        (row.url.as_str(), row.version),
+        ("https://hooks.example.com/v2", 2)
+    );
+    assert_eq!(row.event_names(), ["case.closed"]);
+    // A form rendered before that change is refused (409), as typed, and writes nothing.
+    let resp = admin
+        .post(
+            &format!("/console/webhooks/{id}/edit"),
+            &[
+                ("version", "1"),
+                ("url", "https://stale.example.com/"),
+                ("events", "case.created"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 409);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"error\"") && html.contains("https://stale.example.com/"));
+    assert_eq!(
+        endpoint_rows(&app).await[0].url,
+        "https://hooks.example.com/v2"
+    );
+
+    // Disable, enable.
+    let resp = admin
+        .post(&format!("/console/webhooks/{id}/disable"), &[])
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert!(!endpoint_rows(&app).await[0].enabled);
+    admin
+        .post(&format!("/console/webhooks/{id}/enable"), &[])
+        .await;
+    assert!(endpoint_rows(&app).await[0].enabled);
+
+    // A rotation: the new secret once; the old one keeps signing for the grace period.
+    let resp = admin
+        .post(
+            &format!("/console/webhooks/{id}/rotate-secret"),
+            &[("grace_period_seconds", "3600")],
+        )
+        .await;
+    let html = admin.follow(resp).await;
+    let new = secret_in(&html).expect("the new secret, once");
+    assert_ne!(new, secret);
+    let row = endpoint_rows(&app).await.remove(0);
+    assert_eq!(
+        sealer().open(&id, &row.secret_sealed).unwrap().to_whsec(),
+        new
+    );
+    let previous = row
+        .previous_secret_sealed
+        .as_deref()
+        .expect("the previous secret");
+    assert_eq!(sealer().open(&id, previous).unwrap().to_whsec(), secret);
+    let left = row.previous_secret_expires_at.unwrap() - row.updated_at;
+    assert_eq!(left, 3600 * 1_000_000);
+
+    // Delete needs the confirmation step.
+    let resp = admin
+        .post(&format!("/console/webhooks/{id}/delete"), &[])
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        endpoint_rows(&app).await.len(),
+        1,
+        "not without confirm=yes"
+    );
+    let resp = admin
+        .post(
+            &format!("/console/webhooks/{id}/delete"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(location_of(&resp), "/console/webhooks?done=webhook_deleted");
+    assert!(endpoint_rows(&app).await.is_empty());
+    assert_eq!(
+        admin.get(&format!("/console/webhooks/{id}")).await.status(),
+        404
+    );
+
+    // Every change is in the audit trail, as the operator.
+    let actions: Vec<String> = crate::console_helpers::audit_actions(&app)
+        .await
+        .into_iter()
+        .map(|(a, _, _)| a)
+        .filter(|a| a.starts_with("webhook_endpoint."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "webhook_endpoint.create",
+            "webhook_endpoint.update",
+            "webhook_endpoint.disable",
+            "webhook_endpoint.enable",
+            "webhook_endpoint.rotate_secret",
+            "webhook_endpoint.delete"
+        ]
+    );
+}
+
+#[actix_web::test]
+async fn developers_manage_only_their_own_sandbox_endpoints_and_auditors_only_read() {
+    let app = spawn_app().await;
+    let dev = Console::sign_in(&app, "dev@example.com", Role::Developer).await;
+    let other = Console::sign_in(&app, "other@example.com", Role::Developer).await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let auditor = Console::sign_in(&app, "audit@example.com", Role::Auditor).await;
+
+    let html = dev
+        .follow(
+            dev.create_endpoint("sandbox", "http://127.0.0.1:9/mine", &["case.created"])
+                .await,
+        )
+        .await;
+    let mine = endpoint_id_in(&html);
+    let html = other
+        .follow(
+            other
+                .create_endpoint("sandbox", "http://127.0.0.1:9/theirs", &["case.created"])
+                .await,
+        )
+        .await;
+    let theirs = endpoint_id_in(&html);
+    let html = admin
+        .follow(
+            admin
+                .create_endpoint("sandbox", "http://127.0.0.1:9/ops", &["case.created"])
+                .await,
+        )
+        .await;
+    let ops = endpoint_id_in(&html);
+    let rows = endpoint_rows(&app).await;
+    assert_eq!(rows[0].owner_id.as_deref(), Some(dev.id.as_str()));
+
+    // A developer lists and opens only their own; the others are 404 for every action.
+    let list = dev.page("/console/webhooks").await;
+    assert!(list.contains(&format!("data-id=\"{mine}\"")));
+    assert!(!list.contains(&theirs) && !list.contains(&ops));
+    for id in [&theirs, &ops, &"whe_doesnotexist".to_owned()] {
+        assert_eq!(
+            dev.get(&format!("/console/webhooks/{id}")).await.status(),
+            404,
+            "{id}"
+        );
+        for (action, form) in [
+            ("disable", vec![]),
+            ("rotate-secret", vec![]),
+            ("delete", vec![("confirm", "yes")]),
+            (
+                "edit",
+                vec![
+                    ("version", "1"),
+                    ("url", "http://127.0.0.1:9/x"),
+                    ("events", "case.created"),
+                ],
+            ),
+        ] {
+            let resp = dev
+                .post(&format!("/console/webhooks/{id}/{action}"), &form)
+                .await;
+            assert_eq!(resp.status(), 404, "{action} {id}");
+        }
+    }
+    // A forged live endpoint is 403 and writes nothing; the form offers only sandbox.
+    let form = dev.page("/console/webhooks").await;
+    assert!(!between(&form, "id=\"create-webhook\"", "</form>")
+        .unwrap()
+        .contains("value=\"live\""));
+    let resp = dev
+        .create_endpoint("live", "https://hooks.example.com/x", &["case.created"])
+        .await;
+    assert_eq!(resp.status(), 403);
+    // The auditor reads every endpoint and changes none.
+    let list = auditor.page("/console/webhooks").await;
+    for id in [&mine, &theirs, &ops] {
+        assert!(list.contains(&format!("data-id=\"{id}\"")), "{id}");
+    }
+    assert!(!list.contains("id=\"create-webhook\""));
+    let page = auditor.page(&format!("/console/webhooks/{mine}")).await;
+    assert!(!page.contains("id=\"change-webhook\"") && !page.contains("Rotate secret"));
+    let resp = auditor
+        .create_endpoint("sandbox", "http://127.0.0.1:9/a", &["case.created"])
+        .await;
+    assert_eq!(resp.status(), 403);
+    let resp = auditor
+        .post(&format!("/console/webhooks/{mine}/disable"), &[])
+        .await;
+    assert_eq!(resp.status(), 403);
+    let rows = endpoint_rows(&app).await;
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.enabled && r.environment == "sandbox"));
+}
+
+#[actix_web::test]
+async fn a_refused_endpoint_form_comes_back_as_typed_and_writes_nothing() {
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let url = "https://hooks.example.com/typed";
+    for (events, bad_url, why) in [
+        (vec![], url, "at least one event type"),
+        (
+            vec!["case.exploded"],
+            url,
+            "every event type must be one of",
+        ),
+        (
+            vec!["case.created"],
+            "ftp://hooks.example.com/",
+            "absolute http:// or https:// URL",
+        ),
+        (
+            vec!["case.created"],
+            "https://user:pw@hooks.example.com/",
+            "user name or password",
+        ),
+    ] {
+        let resp = admin.create_endpoint("sandbox", bad_url, &events).await;
+        assert_eq!(resp.status(), 400, "{why}");
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("id=\"error\"") && html.contains(why),
+            "{why}: {html}"
+        );
+        assert!(
+            html.contains(&format!("value=\"{bad_url}\"")),
+            "kept as typed"
+        );
+    }
+    let resp = admin
+        .post(
+            "/console/webhooks",
+            &[
+                ("url", url),
+                ("environment", "sandbox"),
+                ("events", "case.created"),
+                ("description", "bell\u{7}"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let resp = admin
+        .post(
+            "/console/webhooks",
+            &[
+                ("url", url),
+                ("environment", "staging"),
+                ("events", "case.created"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert!(endpoint_rows(&app).await.is_empty());
+
+    // Hostile ids and bad numbers are 4xx pages, never 500.
+    let id = endpoint_id_in(
+        &admin
+            .follow(
+                admin
+                    .create_endpoint("sandbox", url, &["case.created"])
+                    .await,
+            )
+            .await,
+    );
+    for path in [
+        "/console/webhooks/..%2f..%2fetc",
+        "/console/webhooks/whe_%00",
+        "/console/webhooks/x'%20OR%201=1",
+    ] {
+        let status = admin.get(path).await.status();
+        assert_eq!(status, 404, "{path}");
+    }
+    for grace in ["abc", "-1", "604801", "99999999999999999999999"] {
+        let resp = admin
+            .post(
+                &format!("/console/webhooks/{id}/rotate-secret"),
+                &[("grace_period_seconds", grace)],
+            )
+            .await;
+        assert_eq!(resp.status(), 400, "{grace}");
+    }
+    let resp = admin
+        .post(
+            &format!("/console/webhooks/{id}/edit"),
+            &[("version", "x"), ("url", url), ("events", "case.created")],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let row = endpoint_rows(&app).await.remove(0);
+    assert_eq!((row.version, row.previous_secret_sealed), (1, None));
+}
+
+#[actix_web::test]
+async fn without_the_webhook_key_endpoints_are_listed_and_changed_but_not_created() {
+    let app = spawn_app_with(|c| c.console.webhooks.secret_key = None).await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let resp = admin
+        .create_endpoint("sandbox", "https://hooks.example.com/x", &["case.created"])
+        .await;
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("WEBHOOK_SECRET_KEY"), "{html}");
+    assert!(endpoint_rows(&app).await.is_empty());
 }

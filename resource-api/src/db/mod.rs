@@ -887,6 +887,7 @@ mod outbox_tests {
                 created_at: 10,
                 updated_at: 10,
                 version: 1,
+                owner_id: None,
             }
             .insert(&live, c)?;
             // Before the endpoint existed, in another environment, and one for it.

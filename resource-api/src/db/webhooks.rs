@@ -16,26 +16,8 @@ use shared::db::DbConnection;
 use super::{listed, versioned_row, Scoped};
 use crate::domain::values::{DeliveryStatus, EventType};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = webhook_endpoints, treat_none_as_null = true)]
-pub struct WebhookEndpointRow {
-    pub id: String,
-    pub environment: String,
-    pub url: String,
-    pub description: String,
-    /// JSON array of event types.
-    pub events: String,
-    pub enabled: bool,
-    pub disabled_reason: Option<String>,
-    pub secret_sealed: String,
-    pub previous_secret_sealed: Option<String>,
-    pub previous_secret_expires_at: Option<i64>,
-    pub failing_since: Option<i64>,
-    pub last_success_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub version: i64,
-}
+/// The row is shared with the auth server's console (`shared::webhooks::endpoint`).
+pub use shared::webhooks::endpoint::WebhookEndpointRow;
 
 versioned_row!(
     WebhookEndpointRow,
@@ -44,18 +26,6 @@ versioned_row!(
     prefix = "whe",
     list = "webhook_endpoints"
 );
-
-impl WebhookEndpointRow {
-    /// The subscribed event types (a stored value outside the set is skipped).
-    pub fn event_types(&self) -> Vec<EventType> {
-        let names: Vec<String> = serde_json::from_str(&self.events).unwrap_or_default();
-        names.iter().filter_map(|n| n.parse().ok()).collect()
-    }
-
-    pub fn subscribes(&self, t: EventType) -> bool {
-        self.event_types().contains(&t)
-    }
-}
 
 /// One outbox row: an event as it will be sent.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -114,6 +84,34 @@ listed!(
 );
 
 impl Scoped {
+    /// The console operator who owns application `client_id` of this environment, if any.
+    pub fn application_owner(
+        &self,
+        c: &mut DbConnection,
+        client_id: &str,
+    ) -> QueryResult<Option<String>> {
+        use shared::db::schema::applications;
+        Ok(applications::table
+            .filter(applications::client_id.eq(client_id))
+            .filter(applications::environment.eq(self.env()))
+            .select(applications::owner_id)
+            .get_result::<Option<String>>(c)
+            .optional()?
+            .flatten())
+    }
+
+    /// The console operator who owns API key `id` of this environment, if any.
+    pub fn api_key_owner(&self, c: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+        use shared::db::schema::api_keys;
+        Ok(api_keys::table
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::environment.eq(self.env()))
+            .select(api_keys::owner_id)
+            .get_result::<Option<String>>(c)
+            .optional()?
+            .flatten())
+    }
+
     /// Appends an event to the outbox in this environment, in the caller's transaction, and
     /// wakes the workers when it commits (PostgreSQL).
     pub fn insert_webhook_event(
@@ -138,22 +136,7 @@ impl Scoped {
         id: &str,
         version: i64,
     ) -> QueryResult<usize> {
-        let n = diesel::delete(
-            webhook_endpoints::table
-                .filter(webhook_endpoints::environment.eq(self.env()))
-                .filter(webhook_endpoints::id.eq(id))
-                .filter(webhook_endpoints::version.eq(version)),
-        )
-        .execute(c)?;
-        if n == 1 {
-            diesel::delete(
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::environment.eq(self.env()))
-                    .filter(webhook_deliveries::endpoint_id.eq(id)),
-            )
-            .execute(c)?;
-        }
-        Ok(n)
+        shared::webhooks::endpoint::delete(c, self.env(), id, version)
     }
 
     /// Delivery `id` of endpoint `endpoint_id` in this environment.
@@ -250,7 +233,9 @@ pub fn fan_out(c: &mut DbConnection, now: i64, limit: i64) -> QueryResult<usize>
         }
         let subscribed: Vec<WebhookDeliveryRow> = endpoints[&event.environment]
             .iter()
-            .filter(|e| e.created_at <= event.created_at && e.subscribes(event.event_type))
+            .filter(|e| {
+                e.created_at <= event.created_at && e.subscribes_to(event.event_type.as_str())
+            })
             .map(|e| WebhookDeliveryRow {
                 id: crate::domain::new_id("dlv"),
                 environment: event.environment.clone(),

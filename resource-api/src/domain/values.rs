@@ -272,6 +272,13 @@ mod tests {
     use crate::domain::risk::RiskLevel;
     use crate::domain::values::CaseAction;
 
+    /// The auth server's console validates event names against `shared::webhooks`: the same
+    /// set, in the same order.
+    #[test]
+    fn event_types_are_the_shared_list() {
+        assert_eq!(EventType::NAMES, shared::webhooks::EVENT_TYPES);
+    }
+
     fn round_trips<T>(all: &[T])
     where
         T: Copy + PartialEq + std::fmt::Debug + std::str::FromStr + std::fmt::Display,

@@ -25,12 +25,12 @@ use crate::service::webhooks::{
         (status = 422, description = "Invalid field: `url` (not http(s), not https for live, a private or unresolvable host), `events` (empty or unknown type), `description`", body = shared::ErrorBody),
         (status = 503, description = "Webhooks are not configured on this server (`WEBHOOK_SECRET_KEY`)", body = shared::ErrorBody)))]
 pub async fn create(
-    _: Authorized<need::WebhooksWrite>,
+    auth: Authorized<need::WebhooksWrite>,
     repo: EnvDb,
     hooks: Data<Webhooks>,
     body: Json<CreateEndpoint>,
 ) -> Result<HttpResponse> {
-    let created = webhooks::create(&repo, &hooks, body.into_inner(), now_micros()).await?;
+    let created = webhooks::create(&repo, &hooks, &auth, body.into_inner(), now_micros()).await?;
     Ok(respond(StatusCode::CREATED, &created))
 }
 

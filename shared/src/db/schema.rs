@@ -315,6 +315,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         version -> BigInt,
+        owner_id -> Nullable<Text>,
     }
 }
 

@@ -1,4 +1,4 @@
-//! The console's pages: applications, API keys, operators and the audit trail, rendered on the
+//! The console's pages: applications, API keys, webhooks, operators and the audit trail, rendered on the
 //! server with maud. Sign-in, sessions, CSRF, the layout and the error pages are the console
 //! module's (`super`); who may do what is [`super::policy`], asked by every handler here.
 //!
@@ -25,20 +25,22 @@
 //! | `#flash` | the success message after an action (`role="status"`) |
 //! | `#error` | why a request or a form was refused (`role="alert"`, the error box; error pages and refused forms) |
 //! | `#secret-gone` | in place of `#secret` once it has been shown (a reload of the page) |
-//! | `#create-application`, `#create-api-key`, `#create-operator` | the create forms |
-//! | `#applications`, `#api-keys`, `#operators`, `#audit-events` | the tables; one `<tr data-id="…">` per row (client id, key id, operator id, audit `seq`) |
+//! | `#create-application`, `#create-api-key`, `#create-operator`, `#create-webhook` | the create forms |
+//! | `#change-webhook`, `#rotate-webhook` | an endpoint's change and rotation forms |
+//! | `#applications`, `#api-keys`, `#operators`, `#audit-events`, `#webhooks`, `#deliveries` | the tables; one `<tr data-id="…">` per row (client id, key id, operator id, audit `seq`, endpoint id, delivery id) |
 //! | `#filter` | the filter form of each list (GET) |
 //! | `#confirm` | the confirmation form of delete / revoke (button "Confirm") |
 //! | `#next-page` | the audit trail's link to older events; `#export` its JSON-lines export |
 //!
 //! Buttons carry visible text: "Create application", "Create API key", "Create operator",
 //! "Rotate secret", "Revoke all tokens", "Disable", "Enable", "Delete", "Revoke", "Confirm",
-//! "Change role", "Filter".
+//! "Change role", "Filter", "Create endpoint", "Save changes".
 
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod operators;
+pub mod webhooks;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::web;
@@ -105,6 +107,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(Endpoint::new("/operators/{id}/disable").post(operators::disable))
     .service(Endpoint::new("/operators/{id}/enable").post(operators::enable))
     .service(Endpoint::new("/operators/{id}/reset-totp").post(operators::reset_totp))
+    .service(
+        Endpoint::new("/webhooks")
+            .get(webhooks::list)
+            .post(webhooks::create),
+    )
+    .service(Endpoint::new("/webhooks/{id}").get(webhooks::detail))
+    .service(Endpoint::new("/webhooks/{id}/created").get(webhooks::created))
+    .service(Endpoint::new("/webhooks/{id}/rotated").get(webhooks::rotated))
+    .service(Endpoint::new("/webhooks/{id}/edit").post(webhooks::edit))
+    .service(Endpoint::new("/webhooks/{id}/enable").post(webhooks::enable))
+    .service(Endpoint::new("/webhooks/{id}/disable").post(webhooks::disable))
+    .service(Endpoint::new("/webhooks/{id}/rotate-secret").post(webhooks::rotate_secret))
+    .service(
+        Endpoint::new("/webhooks/{id}/delete")
+            .get(webhooks::confirm_delete)
+            .post(webhooks::delete),
+    )
     .service(Endpoint::new("/audit").get(audit::list))
     .service(Endpoint::new("/audit/export").get(audit::export));
 }
@@ -364,6 +383,10 @@ pub(crate) fn flash(req: &HttpRequest) -> Markup {
         Some("operator_disabled") => "The operator was disabled and signed out.",
         Some("operator_enabled") => "The operator was enabled.",
         Some("totp_reset") => "The operator's TOTP was removed and their sessions ended.",
+        Some("webhook_changed") => "The endpoint was changed.",
+        Some("webhook_enabled") => "The endpoint was enabled; failed deliveries can be retried through the API.",
+        Some("webhook_disabled") => "The endpoint was disabled; it receives no events until it is enabled.",
+        Some("webhook_deleted") => "The endpoint was deleted.",
         _ => return html! {},
     };
     html! { p #flash .flash.success role="status" { (message) } }

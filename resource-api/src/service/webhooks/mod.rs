@@ -6,9 +6,9 @@
 //! and on rotation, and is otherwise only ever sealed ([`signing`]).
 
 pub mod events;
-pub mod signing;
-pub mod target;
 pub mod worker;
+
+pub use shared::webhooks::{secret as signing, target, DEFAULT_GRACE_SECS, MAX_GRACE_SECS};
 
 use std::sync::Arc;
 
@@ -19,20 +19,16 @@ use utoipa::ToSchema;
 
 use super::idempotency::{IdempotentRequest, StoredAnswer};
 use super::records::{self, check_id, Record};
+use crate::auth::{Principal, PrincipalType};
 use crate::conditional::{IfMatch, Versioned};
 use crate::config::WebhookConfig;
 use crate::db::webhooks::{DeliveryFilters, WebhookDeliveryRow, WebhookEndpointRow};
 use crate::db::{EnvDb, VersionedRow};
 use crate::domain::values::{DeliveryStatus, EventType};
-use crate::domain::{self, new_id, plausible_id, Page, PageQuery};
+use crate::domain::{new_id, plausible_id, Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::pagination::Lists;
 use signing::{EndpointSecret, Sealer};
-
-/// The longest grace period a rotation may give the previous secret.
-pub const MAX_GRACE_SECS: u64 = 7 * 86_400;
-/// The grace period of a rotation that names none.
-pub const DEFAULT_GRACE_SECS: u64 = 86_400;
 
 /// What the webhook routes and the worker share: the sealing key, the target rule and the
 /// worker's wake-up (a retry by hand is attempted at once).
@@ -167,7 +163,11 @@ impl Record for WebhookEndpointRow {
             id: self.id.clone(),
             url: self.url.clone(),
             description: self.description.clone(),
-            events: self.event_types(),
+            events: self
+                .event_names()
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
             enabled: self.enabled,
             disabled_reason: self.disabled_reason.clone(),
             previous_secret_expires_at: time(
@@ -222,48 +222,30 @@ pub fn attempt_entry(at: i64, status: Option<i32>, error: Option<&str>, duration
     .unwrap_or(Value::Null)
 }
 
-/// `events`: a non-empty list of known event types; duplicates collapse. Stored as JSON.
+fn field(e: shared::validate::FieldError) -> Error {
+    Error::validation(e.field, e.message)
+}
+
 fn parse_events(events: &[String]) -> Result<String> {
-    if events.is_empty() {
-        return Err(Error::validation(
-            "events",
-            "must name at least one event type",
-        ));
-    }
-    if events.len() > 2 * EventType::ALL.len() {
-        return Err(Error::validation("events", "lists too many event types"));
-    }
-    let mut parsed: Vec<EventType> = Vec::new();
-    for e in events {
-        let t: EventType = e.parse().map_err(|_| {
-            Error::validation(
-                "events",
-                format!("every event type must be one of: {}", EventType::listed()),
-            )
-        })?;
-        if !parsed.contains(&t) {
-            parsed.push(t);
-        }
-    }
-    Ok(serde_json::to_string(&parsed).unwrap_or_else(|_| "[]".to_owned()))
+    shared::webhooks::parse_events(events).map_err(field)
 }
 
 async fn check_url(repo: &EnvDb, hooks: &Webhooks, raw: &str) -> Result<String> {
     let env = repo.scoped().env();
-    target::check_url(raw, env, hooks.config.allow_private_targets)
+    shared::webhooks::url(raw, env, hooks.config.allow_private_targets)
         .await
-        .map(|u| u.to_string())
-        .map_err(|r| Error::validation("url", r.0))
+        .map_err(field)
 }
 
 fn description(d: &str) -> Result<String> {
-    domain::text("description", d, false, 500)
+    shared::webhooks::description(d).map_err(field)
 }
 
 /// `POST /v2/webhook-endpoints`.
 pub async fn create(
     repo: &EnvDb,
     hooks: &Webhooks,
+    by: &Principal,
     input: CreateEndpoint,
     now: i64,
 ) -> Result<Versioned<EndpointWithSecret>> {
@@ -271,31 +253,33 @@ pub async fn create(
     let description = description(input.description.as_deref().unwrap_or(""))?;
     let url = check_url(repo, hooks, &input.url).await?;
     let sealer = hooks.sealer()?;
-    let secret = EndpointSecret::generate();
-    let id = new_id("whe");
-    let row = WebhookEndpointRow {
-        secret_sealed: sealer.seal(&id, &secret),
-        id,
-        environment: repo.scoped().env().to_owned(),
+    let (row, secret) = WebhookEndpointRow::new(
+        new_id("whe"),
+        repo.scoped().env(),
         url,
-        description,
         events,
-        enabled: true,
-        disabled_reason: None,
-        previous_secret_sealed: None,
-        previous_secret_expires_at: None,
-        failing_since: None,
-        last_success_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+        description,
+        None,
+        sealer,
+        now,
+    );
     let scoped = repo.scoped();
-    let stored = row.clone();
-    repo.db()
+    let (kind, credential) = (by.principal_type(), by.id().to_owned());
+    let row = repo
+        .db()
         .transaction(move |c| {
-            stored.insert(&scoped, c)?;
-            Ok::<_, Error>(())
+            // The endpoint belongs to whoever owns the credential that made it (the console
+            // shows a developer their own).
+            let owner_id = match kind {
+                PrincipalType::Application => scoped.application_owner(c, &credential)?,
+                PrincipalType::ApiKey => scoped.api_key_owner(c, &credential)?,
+            };
+            let row = WebhookEndpointRow {
+                owner_id,
+                ..row.clone()
+            };
+            row.insert(&scoped, c)?;
+            Ok::<_, Error>(row)
         })
         .await?;
     Ok(Versioned::new(
@@ -351,11 +335,7 @@ pub async fn patch(
                 row.description = d.clone();
             }
             if let Some(on) = enabled {
-                if on && !row.enabled {
-                    row.disabled_reason = None;
-                    row.failing_since = None;
-                }
-                row.enabled = on;
+                row.set_enabled(on);
             }
             let after = (
                 row.url.clone(),
@@ -404,13 +384,7 @@ pub async fn rotate_secret(
     now: i64,
 ) -> Result<Versioned<EndpointWithSecret>> {
     check_id::<WebhookEndpointRow>(id)?;
-    let grace = input.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECS);
-    if grace > MAX_GRACE_SECS {
-        return Err(Error::validation(
-            "grace_period_seconds",
-            "must be 0 to 604800 (7 days)",
-        ));
-    }
+    let grace = shared::webhooks::grace_period(input.grace_period_seconds).map_err(field)?;
     let sealer = hooks.sealer()?.clone();
     let secret = Arc::new(EndpointSecret::generate());
     let new_secret = secret.clone();
@@ -420,15 +394,7 @@ pub async fn rotate_secret(
         IfMatch::default(),
         now,
         move |row: &mut WebhookEndpointRow, _, at, _| {
-            if grace == 0 {
-                row.previous_secret_sealed = None;
-                row.previous_secret_expires_at = None;
-            } else {
-                row.previous_secret_sealed = Some(row.secret_sealed.clone());
-                row.previous_secret_expires_at = Some(at + grace as i64 * 1_000_000);
-            }
-            row.secret_sealed = sealer.seal(&row.id, &new_secret);
-            row.updated_at = at;
+            row.rotate(&sealer, &new_secret, grace, at);
             Ok(Some(()))
         },
         |_, _, (), _| Ok(()),

@@ -453,6 +453,7 @@ mod tests {
                 created_at: 0,
                 updated_at: 0,
                 version: 1,
+                owner_id: None,
             },
             payload: "{}".into(),
         }

@@ -208,7 +208,7 @@ mod tests {
         }
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn urls_are_checked_for_scheme_shape_and_address() {
         let live = |u: &'static str| check_url(u, "live", false);
         assert!(live("http://93.184.215.14/hook").await.is_err());

@@ -5,16 +5,17 @@
 //! digest: it is sealed with XChaCha20-Poly1305 under `WEBHOOK_SECRET_KEY` (random 192-bit
 //! nonce; the endpoint id as associated data, so a sealed secret cannot be moved to another
 //! endpoint), stored as `wh1:<base64(nonce ‖ ciphertext)>`. The key lives only in the
-//! resource API's environment, never in the database.
+//! environment of the services that seal or open secrets (the resource API, and the auth
+//! server's console when it manages endpoints), never in the database.
 //!
 //! Signature (Standard Webhooks v1): `v1,` + base64(HMAC-SHA256(secret, `id.timestamp.body`)),
 //! one per secret in `webhook-signature`, space-separated (both during a rotation's grace).
 
+use crate::aead::Key;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use shared::aead::Key;
 
 const PREFIX: &str = "wh1:";
 /// Random bytes in a secret (the specification asks for 24 to 64).
@@ -87,14 +88,14 @@ impl Sealer {
     }
 
     pub fn seal(&self, endpoint_id: &str, secret: &EndpointSecret) -> String {
-        let blob = shared::aead::seal(&self.key, endpoint_id.as_bytes(), &secret.0);
+        let blob = crate::aead::seal(&self.key, endpoint_id.as_bytes(), &secret.0);
         format!("{PREFIX}{blob}")
     }
 
     /// The secret sealed for `endpoint_id`; `None` when it does not open (another key, another
     /// endpoint's row, corruption).
     pub fn open(&self, endpoint_id: &str, stored: &str) -> Option<EndpointSecret> {
-        shared::aead::open(
+        crate::aead::open(
             &self.key,
             endpoint_id.as_bytes(),
             stored.strip_prefix(PREFIX)?,

@@ -1,0 +1,2 @@
+DROP INDEX webhook_endpoints_owner;
+ALTER TABLE webhook_endpoints DROP COLUMN owner_id;
