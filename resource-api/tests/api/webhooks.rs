@@ -979,3 +979,105 @@ async fn a_retried_endpoint_delete_with_its_key_is_204_again() {
     assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
     assert_error(delete(None).await.unwrap(), 404, "not_found").await;
 }
+
+/// The console's doors to the same endpoints (issue 25): an endpoint made by the auth server's
+/// console service is delivered to and signed with the secret the operator was shown, and one
+/// made through `/v2` by a developer's own API key is theirs in the console.
+#[actix_web::test]
+async fn console_endpoints_get_signed_events_and_api_endpoints_belong_to_the_keys_owner() {
+    use auth_server::service::audit::{AuditContext, AuditKey};
+    use auth_server::service::{api_keys, webhook_endpoints as console};
+
+    let s = TestStack::start().await;
+    let db = shared::db::Db::connect(s.db.url(), 2).unwrap();
+    let ctx = AuditContext::system(&AuditKey::from_kek(&crate::helpers::test_kek()));
+    let settings = auth_server::Config::for_tests(s.db.url(), &s.auth)
+        .console
+        .webhooks;
+    let now = shared::time::now_micros();
+
+    // Made in the console (as a developer would: owned, sandbox).
+    let rx = Receiver::start(0);
+    let made = console::create(
+        &db,
+        &ctx,
+        &settings,
+        console::NewEndpoint {
+            environment: shared::Environment::Sandbox,
+            url: rx.url.clone(),
+            events: vec!["case.created".into()],
+            description: "from the console".into(),
+            owner_id: Some("op_dev".into()),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let (_, _, token) = s.app_token(ALL, "sandbox", "unlimited").await;
+    // The API sees it like any endpoint of its environment, never its secret.
+    let read = json_of(
+        s.get(
+            &format!("/v2/webhook-endpoints/{}", made.endpoint.id),
+            &token,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(read["description"], "from the console");
+    assert!(read.get("owner_id").is_none() && read.get("secret").is_none());
+    json_of(
+        s.post(
+            "/v2/cases",
+            &token,
+            json!({"title": "seen by the console's endpoint"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(verifying_signatures(&got[0], &made.secret), 1);
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["type"], "case.created");
+    // The console's page lists the delivery.
+    let deliveries = console::deliveries(&db, &made.endpoint.id).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].event_type, "case.created");
+
+    // Made through /v2 with an API key a developer owns: the developer's in the console.
+    let key = api_keys::create(
+        &db,
+        &ctx,
+        api_keys::NewApiKey {
+            name: "dev key".into(),
+            description: String::new(),
+            environment: shared::Environment::Sandbox,
+            scopes: shared::ScopeSet::parse_delimited("webhooks:write webhooks:read").unwrap(),
+            tier: shared::Tier::default(),
+            expires_at: None,
+            owner_id: Some("op_dev".into()),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let via_api = endpoint(&s, &key.key, "http://127.0.0.1:9/hook", &["sar.created"]).await;
+    let via_app = endpoint(&s, &token, "http://127.0.0.1:9/ops", &["sar.created"]).await;
+    let theirs = console::list(
+        &db,
+        auth_server::db::webhook_endpoints::EndpointFilter {
+            environment: Some("sandbox".into()),
+            owner_id: Some("op_dev".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let ids: Vec<&str> = theirs.iter().map(|e| e.id.as_str()).collect();
+    assert!(ids.contains(&via_api["id"].as_str().unwrap()), "{ids:?}");
+    assert!(ids.contains(&made.endpoint.id.as_str()));
+    assert!(
+        !ids.contains(&via_app["id"].as_str().unwrap()),
+        "an ownerless app's is ops-managed"
+    );
+}
