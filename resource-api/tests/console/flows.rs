@@ -618,15 +618,20 @@ async fn at_phone_width_the_pages_do_not_scroll_sideways_and_the_nav_is_reachabl
         .await;
     assert_eq!(
         links,
-        json!(5),
-        "applications, keys, operators, audit, account"
+        json!(6),
+        "applications, keys, webhooks, operators, audit, account"
     );
     b.click("header nav a[href='/console/api-keys']").await;
     b.wait_path("/console/api-keys").await;
     b.wait_heading("API keys").await;
     assert_eq!(b.eval(no_sideways_scroll).await, json!(true), "API keys");
     b.shot("api-keys-narrow").await;
-    for path in ["/console/operators", "/console/audit", "/console/account"] {
+    for path in [
+        "/console/webhooks",
+        "/console/operators",
+        "/console/audit",
+        "/console/account",
+    ] {
         b.goto(&url(&stack, path)).await;
         b.css("main h1").await;
         assert_eq!(b.eval(no_sideways_scroll).await, json!(true), "{path}");
@@ -663,5 +668,139 @@ async fn the_login_form_is_filled_and_submitted_with_the_keyboard_alone() {
     b.wait_path("/console/applications").await;
     b.wait_heading("Applications").await;
     b.shot("signed-in").await;
+    b.quit().await;
+}
+
+/// One POST a webhook receiver got: `webhook-id`, `webhook-timestamp`, `webhook-signature`, body.
+type Hook = (String, String, String, String);
+
+/// A receiver on port 0 that answers 200 and keeps what it got.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hook>>>) {
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", l.local_addr().unwrap().port());
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Hook>>> = Default::default();
+    let seen = got.clone();
+    let server = HttpServer::new(move || {
+        let seen = seen.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: String| {
+            let seen = seen.clone();
+            async move {
+                let h = |n: &str| {
+                    req.headers()
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                let hook = (
+                    h("webhook-id"),
+                    h("webhook-timestamp"),
+                    h("webhook-signature"),
+                    body,
+                );
+                seen.lock().unwrap().push(hook);
+                HttpResponse::Ok().body("ok")
+            }
+        }))
+    })
+    .workers(1)
+    .listen(l)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    (url, got)
+}
+
+/// The Standard Webhooks check, from the specification: `v1,` + base64(HMAC-SHA256 of
+/// `id.timestamp.body` keyed with the base64-decoded secret after `whsec_`).
+fn signed_by(hook: &Hook, secret: &str) -> bool {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+    mac.update(format!("{}.{}.{}", hook.0, hook.1, hook.3).as_bytes());
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    hook.2.split(' ').any(|s| s == expected)
+}
+
+#[actix_web::test]
+async fn a_developer_makes_a_webhook_endpoint_in_the_browser_and_it_gets_signed_events() {
+    let Some((mut b, stack)) = start("developer-webhook").await else {
+        return;
+    };
+    stack.operator(DEV_EMAIL, Role::Developer).await;
+    sign_in(&mut b, &stack, DEV_EMAIL).await;
+    let (hook_url, got) = webhook_receiver();
+
+    b.click("header nav a[href='/console/webhooks']").await;
+    b.wait_heading("Webhooks").await;
+    // A developer is offered sandbox only.
+    assert_eq!(
+        options(&b, "#webhook-environment").await,
+        json!(["sandbox"])
+    );
+    b.fill("#webhook-url", &hook_url).await;
+    b.fill("#webhook-description", "opens a ticket").await;
+    b.click("#event-case-created").await;
+    b.click("#create-webhook button[type=submit]").await;
+    b.wait_heading("Endpoint created").await;
+    let id = shown_id(&b).await;
+    let secret = b.text("#secret").await;
+    assert!(
+        id.starts_with("whe_") && secret.starts_with("whsec_"),
+        "{id}"
+    );
+    b.shot("webhook-created").await;
+
+    // A sandbox write through /v2 reaches the endpoint, signed with the secret shown.
+    let resp = stack
+        .http
+        .post(url(&stack, "/admin/api-keys"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "writer", "environment": "sandbox", "scopes": ["cases:write"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let key: Value = resp.json().await.unwrap();
+    let resp = stack
+        .http
+        .post(format!("{}/v2/cases", stack.api))
+        .header("X-API-Key", key["key"].as_str().unwrap())
+        .json(&json!({"title": "from the browser test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    eventually(PROPAGATION, "the event delivered", || async {
+        !got.lock().unwrap().is_empty()
+    })
+    .await;
+    let hook = got.lock().unwrap()[0].clone();
+    assert!(signed_by(&hook, &secret), "{hook:?}");
+    let body: Value = serde_json::from_str(&hook.3).unwrap();
+    assert_eq!(body["type"], "case.created");
+    assert_eq!(body["data"]["title"], "from the browser test");
+
+    // The endpoint's page shows the delivery, and never the secret again.
+    let delivered = "#deliveries tbody tr td:nth-child(3)";
+    eventually(
+        PROPAGATION,
+        "the delivery on the endpoint's page",
+        || async {
+            b.goto(&url(&stack, &format!("/console/webhooks/{id}")))
+                .await;
+            b.css("main h1").await;
+            b.source().await.contains("succeeded")
+        },
+    )
+    .await;
+    assert_eq!(b.text(delivered).await, "succeeded");
+    assert!(!b.source().await.contains(&secret));
+    b.shot("webhook-delivered").await;
     b.quit().await;
 }

@@ -389,7 +389,7 @@ async fn render_detail(
             h2 #deliveries-heading { "Recent deliveries" }
             div .table-wrap {
                 table #deliveries .cards {
-                    caption { (deliveries.len()) " most recent deliveries" }
+                    caption { (deliveries.len()) " deliveries, newest first" }
                     thead { tr {
                         th scope="col" { "Event" } th scope="col" { "Type" }
                         th scope="col" { "Status" } th scope="col" { "Attempts" }
