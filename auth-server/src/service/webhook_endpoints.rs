@@ -171,13 +171,24 @@ pub async fn create(
                "owner_id": row.owner_id}),
     );
     let (stored, ctx) = (row.clone(), ctx.clone());
-    db.run(move |c| {
-        c.transaction(|c| {
-            rows::insert(c, &stored)?;
-            audit::change(c, &ctx, Feed::TrailOnly, &event, now)
+    let added = db
+        .run(move |c| {
+            c.transaction(|c| {
+                let env = stored.environment.as_str();
+                if shared::webhooks::endpoint::count(c, env)?
+                    >= shared::webhooks::MAX_ENDPOINTS_PER_ENVIRONMENT
+                {
+                    return Ok(false);
+                }
+                rows::insert(c, &stored)?;
+                audit::change(c, &ctx, Feed::TrailOnly, &event, now)?;
+                Ok(true)
+            })
         })
-    })
-    .await?;
+        .await?;
+    if !added {
+        return Err(field(shared::webhooks::too_many()));
+    }
     Ok(EndpointWithSecret {
         endpoint: EndpointView::of(&row)?,
         secret: secret.to_whsec(),

@@ -1767,3 +1767,53 @@ async fn without_the_webhook_key_endpoints_are_listed_and_changed_but_not_create
     assert!(html.contains("WEBHOOK_SECRET_KEY"), "{html}");
     assert!(endpoint_rows(&app).await.is_empty());
 }
+
+#[actix_web::test]
+async fn the_console_refuses_an_endpoint_past_the_environments_cap() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let admin = Console::sign_in(&app, "admin@example.com", Role::Admin).await;
+    let max = shared::webhooks::MAX_ENDPOINTS_PER_ENVIRONMENT;
+    // Made through /v2 (the cap counts every endpoint of the environment, whoever made it).
+    let rows: Vec<_> = (0..max)
+        .map(|i| {
+            shared::webhooks::endpoint::WebhookEndpointRow::new(
+                format!("whe_api{i}"),
+                "live",
+                format!("https://hooks.example.com/{i}"),
+                r#"["case.created"]"#.into(),
+                String::new(),
+                None,
+                &sealer(),
+                1,
+            )
+            .0
+        })
+        .collect();
+    crate::console_helpers::db_of(&app)
+        .run(move |c| {
+            for row in &rows {
+                diesel::insert_into(shared::db::schema::webhook_endpoints::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let resp = admin
+        .create_endpoint("live", "https://hooks.example.com/more", &["case.created"])
+        .await;
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"error\"") && html.contains("already has 50 endpoints"));
+    let resp = admin
+        .create_endpoint(
+            "sandbox",
+            "https://hooks.example.com/more",
+            &["case.created"],
+        )
+        .await;
+    assert_eq!(resp.status(), 303, "sandbox has room");
+    assert_eq!(endpoint_rows(&app).await.len() as i64, max + 1);
+}

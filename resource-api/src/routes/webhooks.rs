@@ -22,7 +22,7 @@ use crate::service::webhooks::{
 /// Register an endpoint; the answer carries its signing secret, shown this once.
 #[utoipa::path(post, path = "/v2/webhook-endpoints", operation_id = "webhook_endpoints_create", tag = "webhooks", request_body = CreateEndpoint, security(("bearer" = ["webhooks:write"])),
     responses((status = 201, body = EndpointWithSecret, headers(("ETag" = String, description = "Strong entity tag of the new record"))),
-        (status = 422, description = "Invalid field: `url` (not http(s), not https for live, a private or unresolvable host), `events` (empty or unknown type), `description`", body = shared::ErrorBody),
+        (status = 422, description = "Invalid field: `url` (not http(s), not https for live, a private or unresolvable host; or the environment already has 50 endpoints), `events` (empty or unknown type), `description`", body = shared::ErrorBody),
         (status = 503, description = "Webhooks are not configured on this server (`WEBHOOK_SECRET_KEY`)", body = shared::ErrorBody)))]
 pub async fn create(
     auth: Authorized<need::WebhooksWrite>,

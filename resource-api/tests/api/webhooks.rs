@@ -1081,3 +1081,56 @@ async fn console_endpoints_get_signed_events_and_api_endpoints_belong_to_the_key
         "an ownerless app's is ops-managed"
     );
 }
+
+/// Every write of an environment is fanned out to each of its endpoints, so their number is
+/// capped per environment (both doors: this API and the console).
+#[actix_web::test]
+async fn an_environment_has_at_most_fifty_endpoints() {
+    let s = TestStack::start().await;
+    let (_, _, sandbox) = s.app_token(ALL, "sandbox", "unlimited").await;
+    let (_, _, live) = s.app_token(ALL, "live", "unlimited").await;
+    let max = shared::webhooks::MAX_ENDPOINTS_PER_ENVIRONMENT;
+    let mut first = Value::Null;
+    for i in 0..max {
+        let ep = endpoint(
+            &s,
+            &sandbox,
+            &format!("http://127.0.0.1:9/{i}"),
+            &["case.created"],
+        )
+        .await;
+        if i == 0 {
+            first = ep;
+        }
+    }
+    let resp = s
+        .post(
+            "/v2/webhook-endpoints",
+            &sandbox,
+            json!({"url": "http://127.0.0.1:9/one-more", "events": ["case.created"]}),
+        )
+        .await;
+    let body = assert_error(resp, 422, "validation_failed").await;
+    assert!(
+        body.to_string().contains("already has 50 endpoints"),
+        "{body}"
+    );
+    // The other environment is not affected; a delete makes room.
+    endpoint(&s, &live, "http://127.0.0.1:9/live", &["case.created"]).await;
+    let id = first["id"].as_str().unwrap();
+    let resp = s
+        .http
+        .delete(format!("{}/v2/webhook-endpoints/{id}", s.api))
+        .bearer_auth(&sandbox)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    endpoint(&s, &sandbox, "http://127.0.0.1:9/again", &["case.created"]).await;
+    let page = json_of(
+        s.get("/v2/webhook-endpoints?page_size=100", &sandbox).await,
+        200,
+    )
+    .await;
+    assert_eq!(page["data"].as_array().unwrap().len() as i64, max);
+}

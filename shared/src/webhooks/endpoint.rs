@@ -103,6 +103,14 @@ impl WebhookEndpointRow {
     }
 }
 
+/// How many endpoints `environment` has (the cap of [`super::MAX_ENDPOINTS_PER_ENVIRONMENT`]).
+pub fn count(c: &mut DbConnection, environment: &str) -> QueryResult<i64> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::environment.eq(environment))
+        .count()
+        .get_result(c)
+}
+
 /// Removes endpoint `id` of `environment` at `version`, and its delivery log; how many
 /// endpoints it removed (0: missing, or changed since it was read).
 pub fn delete(

@@ -31,6 +31,22 @@ pub const EVENT_TYPES: &[&str] = &[
     "subject.updated",
 ];
 
+/// The most endpoints one environment may have: every write of the environment is fanned out
+/// to each of them, so the number bounds what one write can cost (Stripe allows 16, GitHub 20
+/// per event). Checked in the create's transaction: creates racing on PostgreSQL may pass it by
+/// the number in flight, never more.
+pub const MAX_ENDPOINTS_PER_ENVIRONMENT: i64 = 50;
+
+/// The refusal of a create past [`MAX_ENDPOINTS_PER_ENVIRONMENT`].
+pub fn too_many() -> FieldError {
+    FieldError {
+        field: "url",
+        message: format!(
+            "cannot be added: this environment already has {MAX_ENDPOINTS_PER_ENVIRONMENT} endpoints (the most allowed); delete one, or subscribe an existing endpoint to more events"
+        ),
+    }
+}
+
 /// The longest description of an endpoint.
 pub const MAX_DESCRIPTION: usize = 500;
 /// The longest grace period a rotation may give the previous secret.

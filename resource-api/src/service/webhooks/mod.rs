@@ -278,6 +278,11 @@ pub async fn create(
                 owner_id,
                 ..row.clone()
             };
+            if shared::webhooks::endpoint::count(c, scoped.env())?
+                >= shared::webhooks::MAX_ENDPOINTS_PER_ENVIRONMENT
+            {
+                return Err(field(shared::webhooks::too_many()));
+            }
             row.insert(&scoped, c)?;
             Ok::<_, Error>(row)
         })

@@ -3147,7 +3147,7 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid field: `url` (not http(s), not https for live, a private or unresolvable host), `events` (empty or unknown type), `description` `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
+            /** @description Invalid field: `url` (not http(s), not https for live, a private or unresolvable host; or the environment already has 50 endpoints), `events` (empty or unknown type), `description` `validation_failed`: a field has the wrong type, an unknown enum value or an out-of-range value (`details.field` names it when known). */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
