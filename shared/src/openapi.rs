@@ -300,6 +300,7 @@ pub fn finish(openapi: &OpenApi, shared_headers: &[(&str, &str)]) -> serde_json:
             }
         }
         schemas.values_mut().for_each(timestamps);
+        schemas.values_mut().for_each(nullable_inline);
     }
     hoist_headers(&mut doc);
     hoist_error_responses(&mut doc);
@@ -446,6 +447,46 @@ fn timestamps(schema: &mut serde_json::Value) {
     }
 }
 
+/// `oneOf: [{type: null}, {type: T, …}]` (an optional field whose type is inlined, e.g. a
+/// validated string newtype with its pattern) written as `{type: [T, "null"], …}`, the form
+/// every other optional field has: generators then give a plain optional `T` with the
+/// constraint, not a wrapper class.
+fn nullable_inline(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    match schema {
+        Value::Object(map) => {
+            let merged = match map.get("oneOf").and_then(Value::as_array) {
+                Some(arms) if arms.len() == 2 => {
+                    let null = arms
+                        .iter()
+                        .position(|a| a == &serde_json::json!({"type": "null"}));
+                    match null.map(|i| &arms[1 - i]) {
+                        Some(Value::Object(other))
+                            if !other.contains_key("$ref")
+                                && other.get("type").is_some_and(Value::is_string) =>
+                        {
+                            Some(other.clone())
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(mut other) = merged {
+                map.remove("oneOf");
+                let t = other.remove("type").unwrap_or(Value::Null);
+                map.insert("type".into(), serde_json::json!([t, "null"]));
+                for (k, v) in other {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            map.values_mut().for_each(nullable_inline);
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_inline),
+        _ => {}
+    }
+}
+
 /// Removes component schemas no `$ref` reaches (from outside the schemas, or from a schema
 /// that is itself reached), until none is left.
 fn drop_unreferenced_schemas(doc: &mut serde_json::Value) {
@@ -520,4 +561,33 @@ pub fn inline_components(doc: &serde_json::Value) -> serde_json::Value {
     let components = doc["components"].clone();
     inline(&mut out["paths"], &components);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_optional_inlined_string_becomes_a_nullable_type_with_its_constraints() {
+        let mut schema = json!({"properties": {
+            "country": {"description": "d", "oneOf": [{"type": "null"}, {"type": "string", "pattern": "^[A-Z]{2}$"}]},
+            "subject": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Subject"}]},
+            "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+        }});
+        let untouched = (
+            schema["properties"]["subject"].clone(),
+            schema["properties"]["either"].clone(),
+        );
+        nullable_inline(&mut schema);
+        assert_eq!(
+            schema["properties"]["country"],
+            json!({"description": "d", "type": ["string", "null"], "pattern": "^[A-Z]{2}$"})
+        );
+        assert_eq!(
+            schema["properties"]["subject"], untouched.0,
+            "a $ref stays a oneOf"
+        );
+        assert_eq!(schema["properties"]["either"], untouched.1);
+    }
 }

@@ -7,6 +7,7 @@ use shared::db::DbConnection;
 use super::{versioned_row, Scoped};
 use crate::domain::risk::RiskLevel;
 use crate::domain::values::EntryType;
+use crate::domain::{BirthDate, CountryCode};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = subjects, treat_none_as_null = true)]
@@ -15,8 +16,8 @@ pub struct SubjectRow {
     pub environment: String,
     pub subject_type: EntryType,
     pub name: String,
-    pub country: Option<String>,
-    pub date_of_birth: Option<String>,
+    pub country: Option<CountryCode>,
+    pub date_of_birth: Option<BirthDate>,
     pub risk_score: i32,
     pub risk_level: RiskLevel,
     pub created_at: i64,

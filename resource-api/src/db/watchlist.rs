@@ -7,6 +7,7 @@ use shared::db::DbConnection;
 
 use super::{versioned_row, Scoped};
 use crate::domain::values::EntryType;
+use crate::domain::{BirthDate, CountryCode};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = watchlist_entries, treat_none_as_null = true)]
@@ -16,8 +17,8 @@ pub struct WatchlistRow {
     pub name: String,
     pub aliases: String,
     pub entry_type: EntryType,
-    pub country: Option<String>,
-    pub date_of_birth: Option<String>,
+    pub country: Option<CountryCode>,
+    pub date_of_birth: Option<BirthDate>,
     pub list_source: String,
     pub reason: String,
     pub created_at: i64,
@@ -35,8 +36,8 @@ pub struct WatchlistRow {
 pub struct ScreeningRow {
     pub id: String,
     pub normalized_names: String,
-    pub country: Option<String>,
-    pub date_of_birth: Option<String>,
+    pub country: Option<CountryCode>,
+    pub date_of_birth: Option<BirthDate>,
 }
 
 /// One candidate key of one watchlist entry.

@@ -24,33 +24,55 @@ pub fn text(field: &'static str, value: &str, required: bool, max: usize) -> Res
 }
 
 /// ISO 3166-1 alpha-2 shape: two ASCII letters, stored upper-case.
-pub fn country(field: &'static str, value: &str) -> Result<String> {
+pub fn country(value: &str) -> Result<CountryCode> {
     let v = value.trim();
     if v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(v.to_ascii_uppercase())
+        Ok(CountryCode(v.to_ascii_uppercase()))
     } else {
         Err(Error::validation(
-            field,
-            format!("{field} must be an ISO 3166-1 alpha-2 code such as GB"),
+            "country",
+            "country must be an ISO 3166-1 alpha-2 code such as GB",
         ))
     }
 }
 
-/// `YYYY-MM-DD`, a real date, not in the future.
-pub fn date_of_birth(value: &str, today: chrono::NaiveDate) -> Result<String> {
+/// The earliest date of birth accepted.
+fn earliest_birth() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(1850, 1, 1).unwrap_or(chrono::NaiveDate::MIN)
+}
+
+/// `YYYY-MM-DD`, a real date from 1850 on (the shape a stored or sent date must have; see
+/// [`date_of_birth`] for the check of a new one).
+pub fn birth_date(value: &str) -> Result<BirthDate> {
+    parse_birth(value).map(|d| BirthDate(d.format("%Y-%m-%d").to_string()))
+}
+
+fn parse_birth(value: &str) -> Result<chrono::NaiveDate> {
     let d = chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
         Error::validation(
             "date_of_birth",
             "date_of_birth must be a date like 1980-04-12",
         )
     })?;
-    if d > today || d < chrono::NaiveDate::from_ymd_opt(1850, 1, 1).unwrap_or(d) {
+    if d < earliest_birth() {
         return Err(Error::validation(
             "date_of_birth",
             "date_of_birth is out of range",
         ));
     }
-    Ok(d.format("%Y-%m-%d").to_string())
+    Ok(d)
+}
+
+/// A new date of birth: [`birth_date`], and not after `today`.
+pub fn date_of_birth(value: &str, today: chrono::NaiveDate) -> Result<BirthDate> {
+    let d = parse_birth(value)?;
+    if d > today {
+        return Err(Error::validation(
+            "date_of_birth",
+            "date_of_birth is out of range",
+        ));
+    }
+    Ok(BirthDate(d.format("%Y-%m-%d").to_string()))
 }
 
 /// The optional `country` and `date_of_birth` of a subject, a watchlist entry or a screen,
@@ -59,14 +81,28 @@ pub fn country_and_birth(
     country: Option<&str>,
     date_of_birth: Option<&str>,
     now: i64,
-) -> Result<(Option<String>, Option<String>)> {
+) -> Result<(Option<CountryCode>, Option<BirthDate>)> {
     let today = shared::time::from_micros(now).date_naive();
     Ok((
-        country.map(|c| self::country("country", c)).transpose()?,
+        country.map(self::country).transpose()?,
         date_of_birth
             .map(|d| self::date_of_birth(d, today))
             .transpose()?,
     ))
+}
+
+values::text_newtype! {
+    /// An ISO 3166-1 alpha-2 country code, upper-case (see [`country`]).
+    pub struct CountryCode;
+    parse = country,
+    pattern = "^[A-Z]{2}$"
+}
+
+values::text_newtype! {
+    /// A date of birth, `YYYY-MM-DD`, from 1850 on (see [`birth_date`]).
+    pub struct BirthDate;
+    parse = birth_date,
+    pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 }
 
 values::text_newtype! {
@@ -187,14 +223,17 @@ mod tests {
         assert!(currency("EUR").is_ok());
         assert!(currency("eur").is_err());
         assert!(currency("XXX").is_err());
-        assert_eq!(country("country", "gb").unwrap(), "GB");
-        assert!(country("country", "GBR").is_err());
+        assert_eq!(country("gb").unwrap().as_str(), "GB");
+        assert!(country("GBR").is_err());
     }
 
     #[test]
     fn dates_of_birth() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-        assert_eq!(date_of_birth("1980-04-12", today).unwrap(), "1980-04-12");
+        assert_eq!(
+            date_of_birth("1980-04-12", today).unwrap().as_str(),
+            "1980-04-12"
+        );
         assert!(date_of_birth("1980-02-30", today).is_err());
         assert!(date_of_birth("2030-01-01", today).is_err());
         assert!(date_of_birth("12/04/1980", today).is_err());

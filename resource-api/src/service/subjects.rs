@@ -14,7 +14,7 @@ use crate::conditional::{IfMatch, Versioned};
 use crate::db::subjects::SubjectRow;
 use crate::db::{EnvDb, Scoped};
 use crate::domain::risk::{self, RiskInputs, RiskLevel};
-use crate::domain::{self, new_id};
+use crate::domain::{self, new_id, BirthDate, CountryCode};
 use crate::error::{Error, Result};
 use crate::service::watchlist::{self, best_score, EntryType, Scoring};
 
@@ -46,10 +46,12 @@ pub struct SubjectView {
     pub id: String,
     pub subject_type: EntryType,
     pub name: String,
-    #[schema(required = true)]
-    pub country: Option<String>,
-    #[schema(required = true)]
-    pub date_of_birth: Option<String>,
+    /// ISO 3166-1 alpha-2, upper-case.
+    #[schema(required = true, inline)]
+    pub country: Option<CountryCode>,
+    /// YYYY-MM-DD.
+    #[schema(required = true, inline)]
+    pub date_of_birth: Option<BirthDate>,
     /// 0–100.
     pub risk_score: i32,
     pub risk_level: RiskLevel,
@@ -80,7 +82,7 @@ impl Record for SubjectRow {
 fn apply_risk(row: &mut SubjectRow, best_watchlist_score: Option<f64>) {
     let score = risk::risk_score(&RiskInputs {
         subject_type_is_entity: row.subject_type == EntryType::Entity,
-        country: row.country.as_deref(),
+        country: row.country.as_ref().map(CountryCode::as_str),
         best_watchlist_score,
     });
     row.risk_score = i32::from(score);
@@ -106,7 +108,7 @@ async fn screen_row(
 }
 
 /// What the watchlist score depends on.
-fn screened_fields(row: &SubjectRow) -> (String, Option<String>, Option<String>) {
+fn screened_fields(row: &SubjectRow) -> (String, Option<CountryCode>, Option<BirthDate>) {
     (
         row.name.clone(),
         row.country.clone(),

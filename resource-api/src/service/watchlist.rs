@@ -34,7 +34,7 @@ use crate::db::{ids_from_json, ids_to_json, EnvDb, Scoped};
 use crate::domain::screening::{
     self, Cancelled, Candidate, Query, Screened, MAX_ALIASES, MAX_NAME_CHARS,
 };
-use crate::domain::{self, new_id};
+use crate::domain::{self, new_id, BirthDate, CountryCode};
 use crate::error::{Error, Result};
 
 pub use crate::domain::values::EntryType;
@@ -91,10 +91,12 @@ pub struct EntryView {
     pub name: String,
     pub aliases: Vec<String>,
     pub entry_type: EntryType,
-    #[schema(required = true)]
-    pub country: Option<String>,
-    #[schema(required = true)]
-    pub date_of_birth: Option<String>,
+    /// ISO 3166-1 alpha-2, upper-case.
+    #[schema(required = true, inline)]
+    pub country: Option<CountryCode>,
+    /// YYYY-MM-DD.
+    #[schema(required = true, inline)]
+    pub date_of_birth: Option<BirthDate>,
     pub list_source: String,
     pub reason: String,
     pub created_at: String,
@@ -352,8 +354,8 @@ pub async fn best_score(
     db: &Db,
     scoped: Scoped,
     name: &str,
-    country: Option<String>,
-    dob: Option<String>,
+    country: Option<CountryCode>,
+    dob: Option<BirthDate>,
 ) -> Result<Option<f64>> {
     let hits = best_matches(scoring, db, scoped, name.to_owned(), country, dob, 1).await?;
     Ok(hits.first().map(|&(_, score)| score))
@@ -503,8 +505,8 @@ async fn best_matches(
     db: &Db,
     scoped: Scoped,
     name: String,
-    country: Option<String>,
-    dob: Option<String>,
+    country: Option<CountryCode>,
+    dob: Option<BirthDate>,
     limit: usize,
 ) -> Result<Vec<(String, f64)>> {
     let query_tokens = screening::normalize_name(&name);
@@ -539,8 +541,8 @@ async fn best_matches(
             span.in_scope(|| {
                 let input = ScreenInput {
                     name: &name,
-                    country: country.as_deref(),
-                    dob: dob.as_deref(),
+                    country: country.as_ref().map(CountryCode::as_str),
+                    dob: dob.as_ref().map(BirthDate::as_str),
                     limit,
                 };
                 let scored = score_rows(rows, &ids, input, &cancel);
@@ -655,8 +657,8 @@ fn score_rows(
         .zip(names)
         .map(|(r, names)| Candidate {
             names,
-            country: r.country.as_deref(),
-            date_of_birth: r.date_of_birth.as_deref(),
+            country: r.country.as_ref().map(CountryCode::as_str),
+            date_of_birth: r.date_of_birth.as_ref().map(BirthDate::as_str),
         })
         .collect();
     let query = Query {

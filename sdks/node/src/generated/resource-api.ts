@@ -875,9 +875,11 @@ export interface components {
             matches: components["schemas"]["ScreenMatch"][];
         };
         Subject: {
+            /** @description ISO 3166-1 alpha-2, upper-case. */
             country: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description YYYY-MM-DD. */
             date_of_birth: string | null;
             id: string;
             name: string;
@@ -927,9 +929,11 @@ export interface components {
         };
         WatchlistEntry: {
             aliases: string[];
+            /** @description ISO 3166-1 alpha-2, upper-case. */
             country: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description YYYY-MM-DD. */
             date_of_birth: string | null;
             entry_type: components["schemas"]["EntryType"];
             id: string;

@@ -215,9 +215,13 @@ class ScreenRequest(BaseModel):
 
 
 class Subject(BaseModel):
-    country: Optional[str]
+    country: Optional[str] = Field(
+        ..., description="ISO 3166-1 alpha-2, upper-case.", pattern="^[A-Z]{2}$"
+    )
     created_at: AwareDatetime
-    date_of_birth: Optional[str]
+    date_of_birth: Optional[str] = Field(
+        ..., description="YYYY-MM-DD.", pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+    )
     id: str
     name: str
     risk_level: Literal["low", "medium", "high"]
@@ -280,9 +284,13 @@ class ValidatedApiKey(BaseModel):
 
 class WatchlistEntry(BaseModel):
     aliases: list[str]
-    country: Optional[str]
+    country: Optional[str] = Field(
+        ..., description="ISO 3166-1 alpha-2, upper-case.", pattern="^[A-Z]{2}$"
+    )
     created_at: AwareDatetime
-    date_of_birth: Optional[str]
+    date_of_birth: Optional[str] = Field(
+        ..., description="YYYY-MM-DD.", pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+    )
     entry_type: Literal["person", "entity"]
     id: str
     list_source: str
