@@ -227,3 +227,30 @@ describe('retries (a fake server)', () => {
     assert.equal(new Set(proofs).size, 4);
   });
 });
+
+test('README private_key_jwt + DPoP example runs as written', async () => {
+  const { execFile } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { promisify } = await import('node:util');
+  const { repoDir, sdkDir } = await import('./helpers/stack.mjs');
+  const m = /<!-- sdk-node-keys-example -->\n```js\n([\s\S]*?)\n```/.exec(readFileSync(join(repoDir, 'README.md'), 'utf8'));
+  assert.ok(m, 'README.md has a <!-- sdk-node-keys-example --> js block');
+  const key = p256();
+  const app = await stack.createKeyApp([publicJWK(key, 'k1')], { dpopBound: true });
+  // The script inside the package (so '@caseforge/sdk' resolves to it), the key in a temp dir (its cwd).
+  const dir = mkdtempSync(join(sdkDir, '.readme-keys-'));
+  const file = join(dir, 'example.mjs');
+  writeFileSync(file, m[1]);
+  writeFileSync(join(dir, 'client-key.pem'), pem(key));
+  try {
+    const { CASEFORGE_API_KEY, CASEFORGE_CLIENT_SECRET, ...env } = process.env;
+    const { stdout } = await promisify(execFile)(process.execPath, [file], {
+      cwd: dir,
+      env: { ...env, KEY_CLIENT_ID: app.client_id, CASEFORGE_BASE_URL: stack.baseURL, CASEFORGE_AUTH_URL: stack.authURL },
+    });
+    assert.match(stdout, /page_size: 20/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

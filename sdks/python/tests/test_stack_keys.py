@@ -166,3 +166,22 @@ def test_a_removed_key_is_refused_with_an_authentication_error(stack: Stack) -> 
     wait_until(refused, what="the removed key refused")
     with caseforge.Client(client_id=app["client_id"], private_key=new, key_id="new", base_url=stack.base_url, auth_url=stack.auth_url) as client:
         assert client.me().id == app["client_id"]
+
+
+def test_readme_private_key_and_dpop_example_runs(stack: Stack, clean_env: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The root README's ``<!-- sdk-python-keys-example -->`` block, as written."""
+    import re
+
+    from conftest import REPO
+
+    m = re.search(r"<!-- sdk-python-keys-example -->\n```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    assert m, "README.md has no <!-- sdk-python-keys-example --> block"
+    pem = p256_pem()
+    (tmp_path / "client-key.pem").write_text(pem)
+    app = stack.create_key_application([public_jwk(pem, "k1")], dpop_bound=True)
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("KEY_CLIENT_ID", app["client_id"])
+    clean_env.setenv("CASEFORGE_BASE_URL", stack.base_url)
+    clean_env.setenv("CASEFORGE_AUTH_URL", stack.auth_url)
+    exec(compile(m.group(1), "README.md#sdk-python-keys-example", "exec"), {"__name__": "readme_example"})
+    assert "page_size=20" in capsys.readouterr().out
