@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from ._exceptions import _retry_after_seconds
-from ._keys import KeyError_, SigningKey, load_signing_key
+from ._keys import UnusableKey, SigningKey, load_signing_key
 from ._version import __version__
 
 log = logging.getLogger("caseforge")
@@ -145,7 +145,7 @@ def resolve_config(
             if private_key is not None:
                 try:
                     signing_key = load_signing_key(private_key, key_id)
-                except KeyError_ as e:
+                except UnusableKey as e:
                     raise ConfigurationError(str(e)) from None
                 client_secret = None
                 if not client_id:

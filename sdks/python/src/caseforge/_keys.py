@@ -27,7 +27,7 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PrivateKeyInput = Union[str, bytes, Mapping[str, Any], "SigningKey", Any]
 
 
-class KeyError_(ValueError):
+class UnusableKey(ValueError):
     """A private key that cannot be used (raised as ``ConfigurationError`` by the clients)."""
 
 
@@ -37,11 +37,11 @@ def b64url(data: bytes) -> str:
 
 def _b64url_decode(value: Any, member: str) -> bytes:
     if not isinstance(value, str) or not value:
-        raise KeyError_(f"private_key: the JWK member {member!r} is missing or not a string.")
+        raise UnusableKey(f"private_key: the JWK member {member!r} is missing or not a string.")
     try:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except ValueError:
-        raise KeyError_(f"private_key: the JWK member {member!r} is not base64url.") from None
+        raise UnusableKey(f"private_key: the JWK member {member!r} is not base64url.") from None
 
 
 def _int(value: Any, member: str) -> int:
@@ -60,16 +60,16 @@ class SigningKey:
     def __init__(self, key: Any, kid: Optional[str]) -> None:
         if isinstance(key, ec.EllipticCurvePrivateKey):
             if not isinstance(key.curve, ec.SECP256R1):
-                raise KeyError_(f"private_key: EC keys must be on P-256 (ES256), not {key.curve.name}.")
+                raise UnusableKey(f"private_key: EC keys must be on P-256 (ES256), not {key.curve.name}.")
             self.alg = "ES256"
         elif isinstance(key, ed25519.Ed25519PrivateKey):
             self.alg = "EdDSA"
         elif isinstance(key, rsa.RSAPrivateKey):
             if key.key_size < 2048:
-                raise KeyError_(f"private_key: RSA keys must have at least 2048 bits (this one has {key.key_size}).")
+                raise UnusableKey(f"private_key: RSA keys must have at least 2048 bits (this one has {key.key_size}).")
             self.alg = "PS256"
         else:
-            raise KeyError_("private_key: an EC P-256, Ed25519 or RSA (≥ 2048 bits) private key is needed.")
+            raise UnusableKey("private_key: an EC P-256, Ed25519 or RSA (≥ 2048 bits) private key is needed.")
         self._key = key
         self.kid = kid
 
@@ -110,24 +110,24 @@ class SigningKey:
 def _from_jwk(jwk: Mapping[str, Any]) -> Any:
     kty = jwk.get("kty")
     if "d" not in jwk:
-        raise KeyError_("private_key: this JWK has no private part (`d`); give the private key, register the public one.")
+        raise UnusableKey("private_key: this JWK has no private part (`d`); give the private key, register the public one.")
     if kty == "EC":
         if jwk.get("crv") != "P-256":
-            raise KeyError_(f"private_key: EC JWKs must be on P-256, not {jwk.get('crv')!r}.")
+            raise UnusableKey(f"private_key: EC JWKs must be on P-256, not {jwk.get('crv')!r}.")
         x, y, d = _int(jwk.get("x"), "x"), _int(jwk.get("y"), "y"), _int(jwk.get("d"), "d")
         try:
             return ec.EllipticCurvePrivateNumbers(d, ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1())).private_key()
         except ValueError:
-            raise KeyError_("private_key: the EC JWK is not a valid P-256 key.") from None
+            raise UnusableKey("private_key: the EC JWK is not a valid P-256 key.") from None
     if kty == "OKP":
         if jwk.get("crv") != "Ed25519":
-            raise KeyError_(f"private_key: OKP JWKs must be Ed25519, not {jwk.get('crv')!r}.")
+            raise UnusableKey(f"private_key: OKP JWKs must be Ed25519, not {jwk.get('crv')!r}.")
         seed = _b64url_decode(jwk.get("d"), "d")
         if len(seed) != 32:
-            raise KeyError_("private_key: an Ed25519 JWK's `d` is 32 bytes.")
+            raise UnusableKey("private_key: an Ed25519 JWK's `d` is 32 bytes.")
         key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
         if "x" in jwk and _b64url_decode(jwk.get("x"), "x") != key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw):
-            raise KeyError_("private_key: the Ed25519 JWK's `x` does not match its `d`.")
+            raise UnusableKey("private_key: the Ed25519 JWK's `x` does not match its `d`.")
         return key
     if kty == "RSA":
         n, e, d = _int(jwk.get("n"), "n"), _int(jwk.get("e"), "e"), _int(jwk.get("d"), "d")
@@ -141,8 +141,8 @@ def _from_jwk(jwk: Mapping[str, Any]) -> Any:
             qi = _int(jwk["qi"], "qi") if "qi" in jwk else rsa.rsa_crt_iqmp(p, q)
             return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n)).private_key()
         except ValueError:
-            raise KeyError_("private_key: the RSA JWK is not a valid key.") from None
-    raise KeyError_(f"private_key: unsupported JWK kty {kty!r} (EC P-256, OKP Ed25519 or RSA).")
+            raise UnusableKey("private_key: the RSA JWK is not a valid key.") from None
+    raise UnusableKey(f"private_key: unsupported JWK kty {kty!r} (EC P-256, OKP Ed25519 or RSA).")
 
 
 def load_signing_key(private_key: PrivateKeyInput, key_id: Optional[str] = None) -> SigningKey:
@@ -162,18 +162,18 @@ def load_signing_key(private_key: PrivateKeyInput, key_id: Optional[str] = None)
             try:
                 parsed = json.loads(stripped)
             except ValueError:
-                raise KeyError_("private_key: not a PEM key and not JSON (a JWK).") from None
+                raise UnusableKey("private_key: not a PEM key and not JSON (a JWK).") from None
             if not isinstance(parsed, dict):
-                raise KeyError_("private_key: a JWK is a JSON object.")
+                raise UnusableKey("private_key: a JWK is a JSON object.")
             jwk = parsed
         else:
             data = stripped.encode() if isinstance(private_key, str) else private_key
             try:
                 key: Any = serialization.load_pem_private_key(data, password=None)
             except TypeError:
-                raise KeyError_("private_key: the PEM is encrypted; decrypt it (or load it with cryptography) first.") from None
+                raise UnusableKey("private_key: the PEM is encrypted; decrypt it (or load it with cryptography) first.") from None
             except ValueError:
-                raise KeyError_("private_key: not a PEM private key (PKCS#8, SEC 1 or PKCS#1) or a JWK.") from None
+                raise UnusableKey("private_key: not a PEM private key (PKCS#8, SEC 1 or PKCS#1) or a JWK.") from None
             return SigningKey(key, key_id)
     if jwk is not None:
         kid = key_id if key_id is not None else (str(jwk["kid"]) if isinstance(jwk.get("kid"), str) else None)
