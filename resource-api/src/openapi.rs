@@ -58,6 +58,10 @@ pub struct ApiDoc;
 pub const OAUTH2: &str = "oauth2";
 pub const BEARER: &str = "bearer";
 pub const API_KEY: &str = "api_key";
+/// A DPoP-bound access token (RFC 9449 §7.1): `Authorization: DPoP <token>` plus a `DPoP` proof
+/// of the request. utoipa's `HttpAuthScheme` has no `DPoP` (an IANA-registered scheme name), so
+/// the scheme is written into the finished JSON by [`add_dpop_scheme`].
+pub const DPOP: &str = "dpop";
 
 /// `servers` of the committed document (`resource-api openapi`): the default `API_BIND`.
 pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -225,7 +229,7 @@ fn expand_security(op: &mut Operation) {
     }
     let scopes = required_scopes(op);
     op.security = Some(
-        [OAUTH2, BEARER, API_KEY]
+        [OAUTH2, BEARER, DPOP, API_KEY]
             .into_iter()
             .map(|scheme| SecurityRequirement::new(scheme, scopes.clone()))
             .collect(),
@@ -281,13 +285,33 @@ pub fn document(public_url: &str, issuer: &str) -> serde_json::Value {
         ))),
     );
     shared::openapi::set_server(&mut openapi, public_url, "This resource API");
-    shared::openapi::finish(
+    let mut doc = shared::openapi::finish(
         &openapi,
         &[
             ("Idempotency-Key", "1–255 visible ASCII characters, kept 24 hours per credential. A create or a transition (`/assign`, `/close`, `/submit`, `DELETE`) retried with the same key and the same request answers the first answer again (same status, body and `ETag`, with `Idempotent-Replayed: true`) instead of writing twice; the same key with another request is 422 `idempotency_key_reused`."),
             ("If-Match", "`*` or entity tags from `ETag` (RFC 9110 §13.1.1): the write is made only if the record still has one of them, else 412 `precondition_failed` and nothing is written."),
         ],
-    )
+    );
+    add_dpop_scheme(&mut doc);
+    doc
+}
+
+/// `components.securitySchemes.dpop`: `type: http`, `scheme: DPoP` (the OpenAPI shape of an
+/// HTTP authentication scheme, here the one RFC 9449 registered), which the operations'
+/// security requirements already name (see [`expand_security`]).
+fn add_dpop_scheme(doc: &mut serde_json::Value) {
+    let scheme = serde_json::json!({
+        "type": "http",
+        "scheme": "DPoP",
+        "bearerFormat": "JWT",
+        "description": "A DPoP-bound access token (RFC 9449): `Authorization: DPoP <token>` and, on every request, a `DPoP` header with a new proof signed by the key the token is bound to (`htm`, `htu` under this API's public URL, `iat`, `jti`, `ath`). Tokens are DPoP-bound when the token request carried a proof (`token_type: DPoP`); an application registered with `dpop_bound_access_tokens` gets only those. Refusals are 401 `invalid_dpop_proof` / `invalid_token` / `use_dpop_nonce` (with `DPoP-Nonce`) and `WWW-Authenticate: DPoP`.",
+    });
+    if let Some(schemes) = doc
+        .pointer_mut("/components/securitySchemes")
+        .and_then(|s| s.as_object_mut())
+    {
+        schemes.insert(DPOP.to_owned(), scheme);
+    }
 }
 
 /// `GET /openapi.json`: the document built at start (see [`document`]).

@@ -23,6 +23,8 @@ pub mod claims;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod client_addr;
+#[cfg(feature = "client")]
+pub mod client_keys;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod cors;

@@ -6,6 +6,7 @@
 mod auth;
 mod cases;
 mod client;
+mod client_keys;
 mod concurrency;
 mod dpop;
 mod edge;

@@ -217,11 +217,14 @@ async fn security_schemes_name_the_token_url_every_scope_and_the_api_key_header(
     assert_eq!(schemes["api_key"]["name"], "X-API-Key");
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["bearer"]["bearerFormat"], "JWT");
+    // RFC 9449 §7.1: `Authorization: DPoP <token>`, the scheme as IANA registers it.
+    assert_eq!(schemes["dpop"]["type"], "http");
+    assert_eq!(schemes["dpop"]["scheme"], "DPoP");
     assert_eq!(doc["servers"][0]["url"], s.api);
 
     // Each operation names its scope under every scheme: any one of them is enough.
     let list = &doc["paths"]["/v2/cases"]["get"]["security"];
-    for scheme in ["oauth2", "bearer", "api_key"] {
+    for scheme in ["oauth2", "bearer", "dpop", "api_key"] {
         assert!(
             list.as_array()
                 .unwrap()

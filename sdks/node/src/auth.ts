@@ -1,5 +1,6 @@
 /** Credentials: an API key, or an OAuth 2.0 client-credentials token kept fresh. */
 import { APIStatusError, AuthenticationError, CaseForgeError } from './errors.js';
+import { CLIENT_ASSERTION_TYPE, clientAssertion, type DPoPKey, type SigningKey } from './keys.js';
 
 /** Renew a token this long before it expires. */
 export const RENEW_BEFORE_MS = 5 * 60 * 1000;
@@ -9,6 +10,8 @@ export interface AuthHeader {
   name: string;
   value: string;
   token?: string;
+  /** A DPoP-bound token (`token_type: DPoP`): every request also needs a proof with `ath`. */
+  dpop?: boolean;
 }
 
 export interface Credential {
@@ -33,12 +36,23 @@ export class ApiKeyCredential implements Credential {
   }
 }
 
+/** Headers made anew for each attempt (a client assertion, a DPoP proof: each `jti` is used once). */
+export type PerAttempt = () => { headers?: Record<string, string>; body?: string };
+
 /** Sends one request to the auth server (with the client's retries and timeout). */
-export type AuthRequest = (url: string, init: RequestInit & { headers: Record<string, string> }, opts: { retryable: boolean }) => Promise<{ response: Response; text: string; requestId: string }>;
+export type AuthRequest = (
+  url: string,
+  init: RequestInit & { headers: Record<string, string> },
+  opts: { retryable: boolean; perAttempt?: PerAttempt },
+) => Promise<{ response: Response; text: string; requestId: string }>;
+
+/** How the client proves who it is at the token endpoint. */
+export type ClientAuth = { clientSecret: string } | { signingKey: SigningKey };
 
 interface CachedToken {
   value: string;
   renewAt: number;
+  dpop: boolean;
 }
 
 /**
@@ -51,15 +65,17 @@ export class OAuthCredential implements Credential {
   readonly clientId: string;
   readonly scopes: string[] | undefined;
   readonly authURL: string;
-  readonly #clientSecret: string;
+  readonly #auth: ClientAuth;
+  readonly #dpop: DPoPKey | undefined;
   readonly #send: AuthRequest;
   #token: CachedToken | undefined;
   #inflight: Promise<CachedToken> | undefined;
   #tokenEndpoint: Promise<string> | undefined;
 
-  constructor(clientId: string, clientSecret: string, scopes: string[] | undefined, authURL: string, send: AuthRequest) {
+  constructor(clientId: string, auth: ClientAuth, scopes: string[] | undefined, authURL: string, send: AuthRequest, dpop?: DPoPKey) {
     this.clientId = clientId;
-    this.#clientSecret = clientSecret;
+    this.#auth = auth;
+    this.#dpop = dpop;
     this.scopes = scopes;
     this.authURL = authURL;
     this.#send = send;
@@ -67,6 +83,7 @@ export class OAuthCredential implements Credential {
 
   async header(): Promise<AuthHeader> {
     const token = await this.#current();
+    if (token.dpop) return { name: 'Authorization', value: `DPoP ${token.value}`, token: token.value, dpop: true };
     return { name: 'Authorization', value: `Bearer ${token.value}`, token: token.value };
   }
 
@@ -106,24 +123,31 @@ export class OAuthCredential implements Credential {
     const endpoint = await this.#discover();
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (this.scopes && this.scopes.length > 0) form.set('scope', this.scopes.join(' '));
-    // RFC 6749 §2.3.1: both parts form-urlencoded before Basic.
-    const basic = btoa(`${formEncode(this.clientId)}:${formEncode(this.#clientSecret)}`);
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
+    const auth = this.#auth;
+    if ('clientSecret' in auth) {
+      // RFC 6749 §2.3.1: both parts form-urlencoded before Basic.
+      headers['Authorization'] = `Basic ${btoa(`${formEncode(this.clientId)}:${formEncode(auth.clientSecret)}`)}`;
+    }
+    const dpop = this.#dpop;
+    // Each attempt (a retry, the nonce retry) signs a new assertion and a new proof.
+    const perAttempt: PerAttempt = () => {
+      const out: { headers?: Record<string, string>; body?: string } = {};
+      if ('signingKey' in auth) {
+        // RFC 7523 §2.2; `aud` = the issuer identifier (contract §7 takes it or the endpoint's URL;
+        // the issuer is what FAPI 2.0 and RFC 7523bis ask for).
+        const body = new URLSearchParams(form);
+        body.set('client_assertion_type', CLIENT_ASSERTION_TYPE);
+        body.set('client_assertion', clientAssertion(auth.signingKey, this.clientId, this.authURL));
+        out.body = body.toString();
+      }
+      if (dpop !== undefined) out.headers = { DPoP: dpop.proof('POST', endpoint) };
+      return out;
+    };
     const started = Date.now();
     let r;
     try {
-      r = await this.#send(
-        endpoint,
-        {
-          method: 'POST',
-          headers: {
-            Authorization: `Basic ${basic}`,
-            'Content-Type': 'application/x-www-form-urlencoded',
-            Accept: 'application/json',
-          },
-          body: form.toString(),
-        },
-        { retryable: true },
-      );
+      r = await this.#send(endpoint, { method: 'POST', headers, body: form.toString() }, { retryable: true, perAttempt });
     } catch (err) {
       // A refused client is an AuthenticationError whatever the status (400 or 401).
       if (err instanceof APIStatusError && err.code === 'invalid_client' && !(err instanceof AuthenticationError)) {
@@ -131,20 +155,22 @@ export class OAuthCredential implements Credential {
       }
       throw err;
     }
-    const body = parseJSON(r.text) as { access_token?: unknown; expires_in?: unknown } | undefined;
+    const body = parseJSON(r.text) as { access_token?: unknown; expires_in?: unknown; token_type?: unknown } | undefined;
     if (typeof body?.access_token !== 'string') {
       throw new CaseForgeError('The token endpoint answered without an access_token.');
     }
     const lifetimeMs = (typeof body.expires_in === 'number' ? body.expires_in : 3600) * 1000;
     // Renew 5 minutes before expiry (or halfway, for tokens shorter than 10 minutes).
     const renewAt = started + lifetimeMs - Math.min(RENEW_BEFORE_MS, lifetimeMs / 2);
-    const token = { value: body.access_token, renewAt };
+    const dpopBound = typeof body.token_type === 'string' && body.token_type.toLowerCase() === 'dpop';
+    const token = { value: body.access_token, renewAt, dpop: dpopBound };
     this.#token = token;
     return token;
   }
 
   toJSON(): object {
-    return { kind: this.kind, clientId: this.clientId, scopes: this.scopes, authURL: this.authURL };
+    const auth = 'signingKey' in this.#auth ? { privateKey: this.#auth.signingKey.toJSON() } : {};
+    return { kind: this.kind, clientId: this.clientId, scopes: this.scopes, authURL: this.authURL, ...auth, dpop: this.#dpop !== undefined };
   }
 }
 

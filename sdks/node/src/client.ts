@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import { ApiKeyCredential, OAuthCredential, parseJSON, type Credential } from './auth.js';
+import { ApiKeyCredential, OAuthCredential, parseJSON, type ClientAuth, type Credential, type PerAttempt } from './auth.js';
+import { DPoPKey, SigningKey, type PrivateKeyInput } from './keys.js';
 import { APIPromise, Page, PagePromise, type APIResponse, type ListQuery, type WithETag } from './core.js';
 import {
   APIConnectionError,
@@ -37,6 +38,20 @@ export interface ClientOptions {
   clientId?: string | undefined;
   /** OAuth client secret. Default: `CASEFORGE_CLIENT_SECRET`. Never shown in errors, logs or `inspect`. */
   clientSecret?: string | undefined;
+  /**
+   * `private_key_jwt` (RFC 7523): the application's private key instead of a secret — PEM text,
+   * a `KeyObject` or a private JWK (EC P-256 → ES256, Ed25519 → EdDSA, RSA ≥ 2048 → PS256).
+   * Each token request carries a new client assertion signed with it.
+   */
+  privateKey?: PrivateKeyInput | undefined;
+  /** The `kid` the key is registered under (default: the JWK's own `kid`, else none). */
+  keyId?: string | undefined;
+  /**
+   * DPoP (RFC 9449): a fresh P-256 key for this client, a proof on the token request and on every
+   * API request; tokens are then bound to the key (`Authorization: DPoP`). Server nonces are
+   * followed (one retry with `DPoP-Nonce`). OAuth only (API keys cannot be bound).
+   */
+  dpop?: boolean | undefined;
   /** Scopes to ask for (all of the application's when omitted). */
   scopes?: string[] | string | undefined;
   /** The resource API. Default: `CASEFORGE_BASE_URL`, else `http://127.0.0.1:8080`. */
@@ -126,6 +141,7 @@ export class CaseForge {
   /** `'api_key'` or `'oauth'`. */
   readonly credentialType: 'api_key' | 'oauth';
   readonly #credential: Credential;
+  readonly #dpop: DPoPKey | undefined;
   readonly #fetch: typeof fetch;
   readonly #defaultHeaders: Record<string, string>;
 
@@ -155,24 +171,46 @@ export class CaseForge {
 
     // Arguments first; client credentials given as arguments mean the environment's API key is
     // not used; then CASEFORGE_API_KEY, then CASEFORGE_CLIENT_ID / CASEFORGE_CLIENT_SECRET.
-    const credentialsAsOptions = options.clientId !== undefined || options.clientSecret !== undefined;
+    const credentialsAsOptions = options.clientId !== undefined || options.clientSecret !== undefined || options.privateKey !== undefined;
     if (options.apiKey !== undefined && credentialsAsOptions) {
-      throw new CaseForgeError('Give either apiKey or clientId/clientSecret, not both.');
+      throw new CaseForgeError('Give either apiKey or clientId/clientSecret (or clientId/privateKey), not both.');
+    }
+    if (options.privateKey !== undefined && options.clientSecret !== undefined) {
+      throw new CaseForgeError('Give either clientSecret or privateKey, not both: an application authenticates one way.');
+    }
+    if (options.keyId !== undefined && options.privateKey === undefined) {
+      throw new CaseForgeError('keyId names the kid of privateKey: give privateKey too.');
     }
     const apiKey = options.apiKey ?? (credentialsAsOptions ? undefined : env('CASEFORGE_API_KEY'));
     if (apiKey !== undefined) {
+      if (options.dpop) throw new CaseForgeError('dpop needs OAuth client credentials: API keys are not sender-constrained.');
       this.#credential = new ApiKeyCredential(apiKey);
     } else {
       const clientId = options.clientId ?? env('CASEFORGE_CLIENT_ID');
-      const clientSecret = options.clientSecret ?? env('CASEFORGE_CLIENT_SECRET');
-      if (clientId === undefined || clientSecret === undefined) {
-        throw new CaseForgeError(
-          'No credentials: pass apiKey, or clientId and clientSecret, or set CASEFORGE_API_KEY, or CASEFORGE_CLIENT_ID and CASEFORGE_CLIENT_SECRET.',
-        );
+      let auth: ClientAuth;
+      if (options.privateKey !== undefined) {
+        // The key replaces the secret: CASEFORGE_CLIENT_SECRET is not read.
+        if (clientId === undefined) throw new CaseForgeError('privateKey needs clientId (or CASEFORGE_CLIENT_ID).');
+        auth = { signingKey: new SigningKey(options.privateKey, options.keyId) };
+      } else {
+        const clientSecret = options.clientSecret ?? env('CASEFORGE_CLIENT_SECRET');
+        if (clientId === undefined || clientSecret === undefined) {
+          throw new CaseForgeError(
+            'No credentials: pass apiKey, or clientId and clientSecret (or privateKey), or set CASEFORGE_API_KEY, or CASEFORGE_CLIENT_ID and CASEFORGE_CLIENT_SECRET.',
+          );
+        }
+        auth = { clientSecret };
       }
       const scopes = typeof options.scopes === 'string' ? options.scopes.split(/\s+/).filter(Boolean) : options.scopes;
-      this.#credential = new OAuthCredential(clientId, clientSecret, scopes, this.authURL, (url, init, o) =>
-        this.#send(url, init, { retryable: o.retryable, maxRetries: this.maxRetries, timeout: this.timeout }, randomUUID()),
+      // One fresh P-256 key per client, in memory only (RFC 9449 §2).
+      this.#dpop = options.dpop ? new DPoPKey() : undefined;
+      this.#credential = new OAuthCredential(
+        clientId,
+        auth,
+        scopes,
+        this.authURL,
+        (url, init, o) => this.#send(url, init, { retryable: o.retryable, maxRetries: this.maxRetries, timeout: this.timeout, perAttempt: o.perAttempt }, randomUUID()),
+        this.#dpop,
       );
     }
     this.credentialType = this.#credential.kind;
@@ -223,11 +261,15 @@ export class CaseForge {
     let renewed = false;
     for (;;) {
       const auth = await this.#credential.header();
+      const dpop = this.#dpop;
+      // A DPoP-bound token: a new proof of this method and URL, with `ath`, on every attempt.
+      const perAttempt: PerAttempt | undefined =
+        auth.dpop && dpop !== undefined ? () => ({ headers: { DPoP: dpop.proof(spec.method, url.toString(), auth.token) } }) : undefined;
       try {
         return await this.#send(
           url.toString(),
           { method: spec.method, headers: { ...headers, [auth.name]: auth.value }, body },
-          { retryable, maxRetries: options.maxRetries ?? this.maxRetries, timeout: options.timeout ?? this.timeout, signal: options.signal },
+          { retryable, maxRetries: options.maxRetries ?? this.maxRetries, timeout: options.timeout ?? this.timeout, signal: options.signal, perAttempt },
           requestId,
         );
       } catch (err) {
@@ -245,15 +287,23 @@ export class CaseForge {
   async #send(
     url: string,
     init: RequestInit & { headers: Record<string, string> },
-    opts: { retryable: boolean; maxRetries: number; timeout: number; signal?: AbortSignal | undefined },
+    opts: { retryable: boolean; maxRetries: number; timeout: number; signal?: AbortSignal | undefined; perAttempt?: PerAttempt | undefined },
     requestId: string,
   ): Promise<APIResponse> {
     const headers = { ...init.headers, 'X-Request-Id': requestId, 'User-Agent': `caseforge-node/${VERSION}` };
+    let nonceRetried = false;
     for (let attempt = 0; ; attempt++) {
       const canRetry = opts.retryable && attempt < opts.maxRetries;
+      const fresh = opts.perAttempt?.() ?? {};
       let result: APIResponse;
       try {
-        result = await this.#attempt(url, { ...init, headers }, opts.timeout, opts.signal, requestId);
+        result = await this.#attempt(
+          url,
+          { ...init, headers: { ...headers, ...fresh.headers }, body: fresh.body ?? init.body ?? null },
+          opts.timeout,
+          opts.signal,
+          requestId,
+        );
       } catch (err) {
         if (err instanceof APIConnectionError && canRetry && !opts.signal?.aborted) {
           await sleep(backoffMs(attempt));
@@ -262,8 +312,17 @@ export class CaseForge {
         throw err;
       }
       const { response } = result;
+      const nonce = this.#dpop !== undefined ? response.headers.get('dpop-nonce') : null;
+      this.#dpop?.noteNonce(url, nonce);
       if (response.ok) return result;
       const error = APIStatusError.from(response.status, parseJSON(result.text), response.headers, result.requestId);
+      // RFC 9449 §8/§9: the server wants its nonce in the proof (400 from the token endpoint, 401
+      // from the API). Once per call, at once, not counted as a retry: the next proof carries it.
+      if (nonce && error.code === 'use_dpop_nonce' && (response.status === 400 || response.status === 401) && !nonceRetried) {
+        nonceRetried = true;
+        attempt--;
+        continue;
+      }
       if (canRetry && isRetryable(error)) {
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
         if (retryAfter === undefined || retryAfter <= MAX_RETRY_AFTER_S) {
@@ -300,7 +359,7 @@ export class CaseForge {
   }
 
   toJSON(): object {
-    return { baseURL: this.baseURL, authURL: this.authURL, credentialType: this.credentialType, maxRetries: this.maxRetries, timeout: this.timeout };
+    return { baseURL: this.baseURL, authURL: this.authURL, credentialType: this.credentialType, dpop: this.#dpop !== undefined, maxRetries: this.maxRetries, timeout: this.timeout };
   }
 }
 

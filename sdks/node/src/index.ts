@@ -31,6 +31,7 @@ export {
   InternalServerError,
 } from './errors.js';
 export { VERSION } from './version.js';
+export type { PrivateKeyInput } from './keys.js';
 export { verifyWebhook, signWebhook, WebhookVerificationError, DEFAULT_WEBHOOK_TOLERANCE } from './webhooks.js';
 export type { WebhookEvent, WebhookHeaders, VerifyWebhookOptions } from './webhooks.js';
 export type * from './types.js';

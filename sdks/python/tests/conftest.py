@@ -69,6 +69,27 @@ class Stack:
         r.raise_for_status()
         return r.json()
 
+    def create_key_application(self, jwks: list[dict[str, Any]], *, dpop_bound: bool = False, scopes: Optional[list[str]] = None) -> dict[str, Any]:
+        """A `private_key_jwt` application (contract §7): public keys, no secret."""
+        r = self.admin.post(
+            "/admin/applications",
+            json={
+                "name": "sdk-key-test",
+                "scopes": scopes or ALL_SCOPES,
+                "environment": "sandbox",
+                "tier": "unlimited",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": jwks},
+                "dpop_bound_access_tokens": dpop_bound,
+            },
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def set_jwks(self, client_id: str, jwks: list[dict[str, Any]]) -> None:
+        r = self.admin.patch(f"/admin/applications/{client_id}", json={"jwks": {"keys": jwks}})
+        assert r.status_code == 200, r.text
+
     def create_api_key(self, *, scopes: Optional[list[str]] = None, tier: str = "unlimited", name: str = "sdk-test") -> str:
         r = self.admin.post(
             "/admin/api-keys",
@@ -92,6 +113,16 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    yield from run_stack({})
+
+
+@pytest.fixture(scope="session")
+def nonce_stack() -> Iterator[Stack]:
+    """A second stack with DPoP server nonces on (`DPOP_NONCE_KEY`, the same on both services)."""
+    yield from run_stack({"DPOP_NONCE_KEY": "sdk-test-nonce-" + secrets.token_hex(16)})
+
+
+def run_stack(extra_env: dict[str, str]) -> Iterator[Stack]:
     bin_dir = Path(os.environ.get("CASEFORGE_BIN_DIR") or REPO / "target" / "release")
     auth_bin, api_bin = bin_dir / "auth-server", bin_dir / "resource-api"
     for b in (auth_bin, api_bin):
@@ -108,6 +139,7 @@ def stack() -> Iterator[Stack]:
         "RUST_LOG": "warn",
         "AUTH_ISSUER": auth_url,
         "CREDENTIAL_POLL_SECS": "1",
+        **extra_env,
     }
     procs: list[subprocess.Popen] = []
     try:

@@ -40,7 +40,8 @@ async function waitReady(url, proc, logFile) {
   throw new Error(`not ready: ${url}\n${log}`);
 }
 
-export async function startStack() {
+/** `extraEnv`: more variables for both services (e.g. `DPOP_NONCE_KEY`). */
+export async function startStack(extraEnv = {}) {
   for (const bin of ['auth-server', 'resource-api']) {
     if (!existsSync(join(binDir, bin))) throw new Error(`${join(binDir, bin)} is missing: build the release binaries or set CASEFORGE_BIN_DIR`);
   }
@@ -50,7 +51,7 @@ export async function startStack() {
   const baseURL = `http://127.0.0.1:${apiPort}`;
   const adminToken = `sdk-node-${randomBytes(30).toString('hex')}`;
   const { CASEFORGE_API_KEY, CASEFORGE_CLIENT_ID, CASEFORGE_CLIENT_SECRET, CASEFORGE_BASE_URL, CASEFORGE_AUTH_URL, ...parentEnv } = process.env;
-  const common = { ...parentEnv, DATABASE_URL: `sqlite://${work}/caseforge.db`, RUST_LOG: 'warn', AUTH_ISSUER: authURL, CREDENTIAL_POLL_SECS: '1' };
+  const common = { ...parentEnv, DATABASE_URL: `sqlite://${work}/caseforge.db`, RUST_LOG: 'warn', AUTH_ISSUER: authURL, CREDENTIAL_POLL_SECS: '1', ...extraEnv };
   const procs = [];
   const { openSync } = await import('node:fs');
   const auth = spawn(join(binDir, 'auth-server'), ['serve'], {
@@ -98,6 +99,18 @@ export async function startStack() {
     /** A sandbox application: `{ client_id, client_secret, … }`. */
     createApp: ({ tier = 'unlimited', scopes = allScopes } = {}) =>
       admin('POST', '/admin/applications', { name: `sdk-node-${++n}`, scopes, environment: 'sandbox', tier }),
+    /** A `private_key_jwt` application (contract §7): public keys, no secret. */
+    createKeyApp: (keys, { dpopBound = false, scopes = allScopes } = {}) =>
+      admin('POST', '/admin/applications', {
+        name: `sdk-node-${++n}`,
+        scopes,
+        environment: 'sandbox',
+        tier: 'unlimited',
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys },
+        dpop_bound_access_tokens: dpopBound,
+      }),
+    setKeys: (clientId, keys) => admin('PATCH', `/admin/applications/${clientId}`, { jwks: { keys } }),
     /** A sandbox API key: `{ id, key, … }`. */
     createKey: ({ tier = 'unlimited', scopes = allScopes } = {}) =>
       admin('POST', '/admin/api-keys', { name: `sdk-node-${++n}`, scopes, environment: 'sandbox', tier }),

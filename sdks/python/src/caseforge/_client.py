@@ -17,6 +17,7 @@ from ._core import (
     basic_auth,
     build_request,
     config_repr,
+    is_nonce_challenge,
     is_retryable_status,
     log,
     log_response,
@@ -30,6 +31,7 @@ from ._core import (
     METADATA_PATH,
     RENEW_BEFORE_EXPIRY,
 )
+from ._keys import CLIENT_ASSERTION_TYPE, DPoPKey, client_assertion
 from ._exceptions import APIConnectionError, APIError, APITimeoutError, AuthenticationError, make_status_error
 from ._pagination import AsyncPage, AsyncPaginator, SyncPage
 from ._resources import Resources
@@ -43,10 +45,12 @@ __all__ = ["Client", "AsyncClient"]
 
 
 class _Token:
-    __slots__ = ("value", "renew_at")
+    __slots__ = ("value", "renew_at", "dpop")
 
-    def __init__(self, value: str, expires_in: float) -> None:
+    def __init__(self, value: str, expires_in: float, dpop: bool = False) -> None:
         self.value = value
+        # `token_type: DPoP`: sent as `Authorization: DPoP` with a proof (RFC 9449 §7.1).
+        self.dpop = dpop
         margin = min(RENEW_BEFORE_EXPIRY, expires_in / 2)
         self.renew_at = time.monotonic() + expires_in - margin
 
@@ -54,23 +58,27 @@ class _Token:
         return time.monotonic() < self.renew_at
 
 
-def _token_request(http: Union[httpx.Client, httpx.AsyncClient], config: Config, endpoint: str, request_id: str) -> httpx.Request:
-    assert config.client_id is not None and config.client_secret is not None
+def _token_request(
+    http: Union[httpx.Client, httpx.AsyncClient], config: Config, endpoint: str, request_id: str, dpop: Optional[DPoPKey]
+) -> httpx.Request:
+    """One attempt at the token request: a new client assertion and a new DPoP proof each time
+    (the server accepts each ``jti`` once)."""
+    assert config.client_id is not None
     form = {"grant_type": "client_credentials"}
     if config.scopes:
         form["scope"] = " ".join(config.scopes)
-    return http.build_request(
-        "POST",
-        endpoint,
-        data=form,
-        headers={
-            "Authorization": basic_auth(config.client_id, config.client_secret),
-            "Accept": "application/json",
-            "User-Agent": user_agent(),
-            "X-Request-Id": request_id,
-        },
-        timeout=config.timeout,
-    )
+    headers = {"Accept": "application/json", "User-Agent": user_agent(), "X-Request-Id": request_id}
+    if config.private_key is not None:
+        # RFC 7523 §2.2; `aud` is the issuer identifier (contract §7 takes it or the endpoint's
+        # URL; the issuer is what FAPI 2.0 and RFC 7523bis ask for).
+        form["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+        form["client_assertion"] = client_assertion(config.private_key, config.client_id, config.auth_url)
+    else:
+        assert config.client_secret is not None
+        headers["Authorization"] = basic_auth(config.client_id, config.client_secret)
+    if dpop is not None:
+        headers["DPoP"] = dpop.proof("POST", endpoint)
+    return http.build_request("POST", endpoint, data=form, headers=headers, timeout=config.timeout)
 
 
 def _token_of(response: httpx.Response, request_id: str) -> _Token:
@@ -78,9 +86,10 @@ def _token_of(response: httpx.Response, request_id: str) -> _Token:
         body = response.json()
         value = body["access_token"]
         expires_in = float(body.get("expires_in") or 3600)
-    except (ValueError, KeyError, TypeError):
+        dpop = str(body.get("token_type") or "").lower() == "dpop"
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise APIConnectionError("The token endpoint answered 200 without an access token.", request=response.request, request_id=request_id) from None
-    return _Token(str(value), expires_in)
+    return _Token(str(value), expires_in, dpop)
 
 
 def _metadata_endpoint(response: httpx.Response, config: Config, request_id: str) -> str:
@@ -113,16 +122,16 @@ class _SyncTokens:
         self._token: Optional[_Token] = None
         self._endpoint: Optional[str] = None
 
-    def get(self) -> str:
+    def get(self) -> _Token:
         token = self._token
         if token is not None and token.fresh():
-            return token.value
+            return token
         with self._lock:
             token = self._token
             if token is None or not token.fresh():
                 token = self._fetch()
                 self._token = token
-            return token.value
+            return token
 
     def invalidate(self, value: str) -> None:
         with self._lock:
@@ -144,7 +153,7 @@ class _SyncTokens:
             self._endpoint = _metadata_endpoint(resp, config, rid)
         rid = new_request_id()
         endpoint = self._endpoint
-        resp = client._send_with_retries(lambda: _token_request(client._http, config, endpoint, rid), rid, retryable=True)
+        resp = client._send_with_retries(lambda: _token_request(client._http, config, endpoint, rid, client._dpop), rid, retryable=True)
         log.debug("caseforge: new access token (request id %s)", rid)
         return _token_of(resp, rid)
 
@@ -165,16 +174,16 @@ class _AsyncTokens:
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def get(self) -> str:
+    async def get(self) -> _Token:
         token = self._token
         if token is not None and token.fresh():
-            return token.value
+            return token
         async with self._the_lock():
             token = self._token
             if token is None or not token.fresh():
                 token = await self._fetch()
                 self._token = token
-            return token.value
+            return token
 
     async def invalidate(self, value: str) -> None:
         async with self._the_lock():
@@ -196,7 +205,7 @@ class _AsyncTokens:
             self._endpoint = _metadata_endpoint(resp, config, rid)
         rid = new_request_id()
         endpoint = self._endpoint
-        resp = await client._send_with_retries(lambda: _token_request(client._http, config, endpoint, rid), rid, retryable=True)
+        resp = await client._send_with_retries(lambda: _token_request(client._http, config, endpoint, rid, client._dpop), rid, retryable=True)
         log.debug("caseforge: new access token (request id %s)", rid)
         return _token_of(resp, rid)
 
@@ -232,6 +241,27 @@ def _connection_error(e: Exception, request: httpx.Request, request_id: str) -> 
 
 class _Base:
     _config: Config
+    _dpop: Optional[DPoPKey] = None
+
+    def _api_request(self, op: Op, token: Union[_Token, str], request_id: str, idem: Optional[str]) -> httpx.Request:
+        """One attempt at an API call: with a DPoP-bound token, ``Authorization: DPoP`` and a new
+        proof of this method and URL with ``ath`` (RFC 9449 §7.1)."""
+        http: Any = getattr(self, "_http")
+        if isinstance(token, str):
+            return build_request(http, self._config, op, bearer=token, request_id=request_id, idempotency_key=idem)
+        if not token.dpop or self._dpop is None:
+            return build_request(http, self._config, op, bearer=token.value, request_id=request_id, idempotency_key=idem)
+        request = build_request(http, self._config, op, bearer=token.value, request_id=request_id, idempotency_key=idem, scheme="DPoP")
+        request.headers["DPoP"] = self._dpop.proof(request.method, str(request.url), token.value)
+        return request
+
+    def _nonce_retry(self, response: httpx.Response) -> bool:
+        """Notes a server's ``DPoP-Nonce`` (RFC 9449 §8.2: any answer may carry a new one); true
+        when the answer asks for a proof with it, which the next attempt's proof will carry."""
+        if self._dpop is None:
+            return False
+        self._dpop.note_nonce(str(response.request.url), response.headers.get("dpop-nonce"))
+        return is_nonce_challenge(response)
 
     @property
     def base_url(self) -> str:
@@ -287,6 +317,8 @@ class _Base:
             "api_key": c.api_key.reveal() if c.api_key else None,
             "client_id": c.client_id,
             "client_secret": c.client_secret.reveal() if c.client_secret else None,
+            "private_key": c.private_key,
+            "dpop": c.dpop,
             "base_url": c.base_url,
             "auth_url": c.auth_url,
             "scopes": c.scopes,
@@ -295,19 +327,27 @@ class _Base:
             "default_headers": c.default_headers,
         }
         if "api_key" in options:  # another key: no client credentials
-            merged["client_id"] = merged["client_secret"] = None
-        elif "client_id" in options or "client_secret" in options:  # the other half kept
+            merged["client_id"] = merged["client_secret"] = merged["private_key"] = None
+            merged["dpop"] = False
+        elif "client_id" in options or "client_secret" in options or "private_key" in options:  # the other half kept
             merged["api_key"] = None
+            if "client_secret" in options:
+                merged["private_key"] = None
+            elif "private_key" in options:
+                merged["client_secret"] = None
         merged.update(options)
         merged.setdefault("http_client", http_client)
         return merged
 
     def _share_tokens(self, clone: Any) -> None:
-        """The same application, secret, scopes and issuer: one token cache."""
+        """The same application, credential, scopes, issuer and DPoP choice: one token cache (and
+        the DPoP key its tokens are bound to)."""
         mine: Any = getattr(self, "_tokens", None)
         c, o = clone._config, self._config
-        if clone._tokens is not None and mine is not None and (c.client_id, c.client_secret, c.scopes, c.auth_url) == (o.client_id, o.client_secret, o.scopes, o.auth_url):
+        same = (c.client_id, c.client_secret, c.private_key, c.scopes, c.auth_url, c.dpop) == (o.client_id, o.client_secret, o.private_key, o.scopes, o.auth_url, o.dpop)
+        if clone._tokens is not None and mine is not None and same:
             clone._tokens = mine
+            clone._dpop = self._dpop
 
 
 class Client(_Base, Resources):
@@ -324,6 +364,9 @@ class Client(_Base, Resources):
         api_key: Optional[str] = None,
         client_id: Optional[str] = None,
         client_secret: Optional[str] = None,
+        private_key: Any = None,
+        key_id: Optional[str] = None,
+        dpop: bool = False,
         base_url: Optional[str] = None,
         auth_url: Optional[str] = None,
         scopes: Union[None, str, Sequence[str]] = None,
@@ -336,6 +379,9 @@ class Client(_Base, Resources):
             api_key=api_key,
             client_id=client_id,
             client_secret=client_secret,
+            private_key=private_key,
+            key_id=key_id,
+            dpop=dpop,
             base_url=base_url,
             auth_url=auth_url,
             scopes=scopes,
@@ -346,6 +392,8 @@ class Client(_Base, Resources):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._config.timeout, follow_redirects=False)
         self._tokens = _SyncTokens(self) if self._config.uses_oauth else None
+        # One fresh P-256 key per client, in memory only (RFC 9449 §2).
+        self._dpop = DPoPKey() if self._config.dpop else None
         self._init_resources(self)
 
     # -- lifecycle
@@ -376,7 +424,7 @@ class Client(_Base, Resources):
 
     # -- requests
 
-    def _bearer(self) -> str:
+    def _bearer(self) -> Union[_Token, str]:
         if self._tokens is None:
             assert self._config.api_key is not None
             return self._config.api_key.reveal()
@@ -388,6 +436,7 @@ class Client(_Base, Resources):
         metadata; API calls go through ``_call``, which adds the 401 renewal.)"""
         retries = self._config.max_retries if max_retries is None else max_retries
         attempt = 0
+        nonce_retried = False
         while True:
             request = make()
             try:
@@ -406,6 +455,10 @@ class Client(_Base, Resources):
                 raise _connection_error(e, request, request_id) from None
             response.read()
             log_response(response, request_id, attempt)
+            if self._nonce_retry(response) and not nonce_retried:
+                # Once per call, at once: `make()` signs a new proof with the nonce just given.
+                nonce_retried = True
+                continue
             if response.is_success:
                 return response
             if retryable and attempt < retries and is_retryable_status(response):
@@ -425,7 +478,7 @@ class Client(_Base, Resources):
             bearer = self._bearer()
             try:
                 response = self._send_with_retries(
-                    lambda: build_request(self._http, self._config, op, bearer=bearer, request_id=request_id, idempotency_key=idem),
+                    lambda: self._api_request(op, bearer, request_id, idem),
                     request_id,
                     retryable=retryable,
                 )
@@ -433,7 +486,7 @@ class Client(_Base, Resources):
                 # A 401 to an OAuth token: a new token at once and the request once more.
                 if self._tokens is not None and not renewed and e.status_code == 401:
                     renewed = True
-                    self._tokens.invalidate(bearer)
+                    self._tokens.invalidate(bearer.value if not isinstance(bearer, str) else bearer)
                     continue
                 raise
             return self._parse(op, response, request_id, SyncPage)
@@ -452,6 +505,9 @@ class AsyncClient(_Base, AsyncResources):
         api_key: Optional[str] = None,
         client_id: Optional[str] = None,
         client_secret: Optional[str] = None,
+        private_key: Any = None,
+        key_id: Optional[str] = None,
+        dpop: bool = False,
         base_url: Optional[str] = None,
         auth_url: Optional[str] = None,
         scopes: Union[None, str, Sequence[str]] = None,
@@ -464,6 +520,9 @@ class AsyncClient(_Base, AsyncResources):
             api_key=api_key,
             client_id=client_id,
             client_secret=client_secret,
+            private_key=private_key,
+            key_id=key_id,
+            dpop=dpop,
             base_url=base_url,
             auth_url=auth_url,
             scopes=scopes,
@@ -474,6 +533,7 @@ class AsyncClient(_Base, AsyncResources):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout, follow_redirects=False)
         self._tokens = _AsyncTokens(self) if self._config.uses_oauth else None
+        self._dpop = DPoPKey() if self._config.dpop else None
         self._init_resources(self)
 
     async def close(self) -> None:
@@ -498,7 +558,7 @@ class AsyncClient(_Base, AsyncResources):
         """As ``Client.with_raw_response``; ``await`` each call."""
         return _RawClient(self)  # the same resource methods: each answers the client's coroutine
 
-    async def _bearer(self) -> str:
+    async def _bearer(self) -> Union[_Token, str]:
         if self._tokens is None:
             assert self._config.api_key is not None
             return self._config.api_key.reveal()
@@ -507,6 +567,7 @@ class AsyncClient(_Base, AsyncResources):
     async def _send_with_retries(self, make: Any, request_id: str, *, retryable: bool, max_retries: Optional[int] = None) -> httpx.Response:
         retries = self._config.max_retries if max_retries is None else max_retries
         attempt = 0
+        nonce_retried = False
         while True:
             request = make()
             try:
@@ -525,6 +586,9 @@ class AsyncClient(_Base, AsyncResources):
                 raise _connection_error(e, request, request_id) from None
             await response.aread()
             log_response(response, request_id, attempt)
+            if self._nonce_retry(response) and not nonce_retried:
+                nonce_retried = True
+                continue
             if response.is_success:
                 return response
             if retryable and attempt < retries and is_retryable_status(response):
@@ -544,14 +608,14 @@ class AsyncClient(_Base, AsyncResources):
             bearer = await self._bearer()
             try:
                 response = await self._send_with_retries(
-                    lambda: build_request(self._http, self._config, op, bearer=bearer, request_id=request_id, idempotency_key=idem),
+                    lambda: self._api_request(op, bearer, request_id, idem),
                     request_id,
                     retryable=retryable,
                 )
             except AuthenticationError as e:
                 if self._tokens is not None and not renewed and e.status_code == 401:
                     renewed = True
-                    await self._tokens.invalidate(bearer)
+                    await self._tokens.invalidate(bearer.value if not isinstance(bearer, str) else bearer)
                     continue
                 raise
             return self._parse(op, response, request_id, AsyncPage)

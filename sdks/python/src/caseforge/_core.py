@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from ._exceptions import _retry_after_seconds
+from ._keys import UnusableKey, SigningKey, load_signing_key
 from ._version import __version__
 
 log = logging.getLogger("caseforge")
@@ -91,6 +92,10 @@ class Config:
     api_key: Optional[Secret]
     client_id: Optional[str]
     client_secret: Optional[Secret]
+    # `private_key_jwt` (RFC 7523): signs client assertions instead of sending a secret.
+    private_key: Optional[SigningKey]
+    # DPoP (RFC 9449): sender-constrained tokens, a proof on every request.
+    dpop: bool
     scopes: Optional[tuple[str, ...]]
     timeout: Union[float, httpx.Timeout]
     max_retries: int
@@ -114,28 +119,49 @@ def resolve_config(
     base_url: Optional[str],
     auth_url: Optional[str],
     scopes: Union[None, str, Sequence[str]],
+    private_key: Any = None,
+    key_id: Optional[str] = None,
+    dpop: bool = False,
     timeout: Union[None, float, httpx.Timeout],
     max_retries: Optional[int],
     default_headers: Optional[Mapping[str, str]],
 ) -> Config:
     """Arguments win over the environment; ``CASEFORGE_API_KEY`` before
     ``CASEFORGE_CLIENT_ID``/``CASEFORGE_CLIENT_SECRET``; client credentials given as arguments
-    mean the environment's API key is not used."""
-    if api_key is not None and (client_id is not None or client_secret is not None):
-        raise ConfigurationError("Give either api_key or client_id/client_secret, not both.")
+    mean the environment's API key is not used. ``private_key`` (a PEM or a private JWK) takes the
+    secret's place: the environment's secret is then not read either."""
+    if api_key is not None and (client_id is not None or client_secret is not None or private_key is not None):
+        raise ConfigurationError("Give either api_key or client_id/client_secret (or client_id/private_key), not both.")
+    if private_key is not None and client_secret is not None:
+        raise ConfigurationError("Give either client_secret or private_key, not both: an application authenticates one way.")
+    if key_id is not None and private_key is None:
+        raise ConfigurationError("key_id names the kid of private_key: give private_key too.")
+    signing_key: Optional[SigningKey] = None
     if api_key is None:
-        if client_id is None and client_secret is None:
+        if client_id is None and client_secret is None and private_key is None:
             api_key = _env("CASEFORGE_API_KEY")
         if api_key is None:
             client_id = client_id if client_id is not None else _env("CASEFORGE_CLIENT_ID")
-            client_secret = client_secret if client_secret is not None else _env("CASEFORGE_CLIENT_SECRET")
-            if not client_id or not client_secret:
-                raise ConfigurationError(
-                    "No credentials: pass api_key= (or set CASEFORGE_API_KEY), or client_id= and "
-                    "client_secret= (or set CASEFORGE_CLIENT_ID and CASEFORGE_CLIENT_SECRET)."
-                )
+            if private_key is not None:
+                try:
+                    signing_key = load_signing_key(private_key, key_id)
+                except UnusableKey as e:
+                    raise ConfigurationError(str(e)) from None
+                client_secret = None
+                if not client_id:
+                    raise ConfigurationError("private_key needs client_id= (or CASEFORGE_CLIENT_ID).")
+            else:
+                client_secret = client_secret if client_secret is not None else _env("CASEFORGE_CLIENT_SECRET")
+                if not client_id or not client_secret:
+                    raise ConfigurationError(
+                        "No credentials: pass api_key= (or set CASEFORGE_API_KEY), or client_id= and "
+                        "client_secret= (or set CASEFORGE_CLIENT_ID and CASEFORGE_CLIENT_SECRET), or "
+                        "client_id= and private_key=."
+                    )
     if api_key is not None and not api_key:
         raise ConfigurationError("api_key is empty.")
+    if dpop and api_key is not None:
+        raise ConfigurationError("dpop=True needs OAuth client credentials: API keys are not sender-constrained.")
     if isinstance(scopes, str):
         scope_tuple: Optional[tuple[str, ...]] = tuple(scopes.split())
     elif scopes is not None:
@@ -152,6 +178,8 @@ def resolve_config(
         api_key=Secret(api_key) if api_key is not None else None,
         client_id=client_id if api_key is None else None,
         client_secret=Secret(client_secret) if (api_key is None and client_secret) else None,
+        private_key=signing_key,
+        dpop=bool(dpop),
         scopes=scope_tuple,
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         max_retries=max_retries,
@@ -163,8 +191,12 @@ def config_repr(name: str, config: Config) -> str:
     if config.api_key is not None:
         key = config.api_key.reveal()
         cred = f"api_key='{key[:8]}…{key[-4:]}'" if len(key) > 16 else "api_key='…'"
+    elif config.private_key is not None:
+        cred = f"client_id={config.client_id!r}, private_key=<{config.private_key.alg} kid={config.private_key.kid!r}>"
     else:
         cred = f"client_id={config.client_id!r}, client_secret='**********'"
+    if config.dpop:
+        cred += ", dpop=True"
     return f"{name}(base_url={config.base_url!r}, auth_url={config.auth_url!r}, {cred})"
 
 
@@ -248,12 +280,13 @@ def build_request(
     bearer: str,
     request_id: str,
     idempotency_key: Optional[str],
+    scheme: str = "Bearer",
 ) -> httpx.Request:
     headers = {
         "Accept": "application/json",
         "User-Agent": user_agent(),
         **config.default_headers,
-        "Authorization": f"Bearer {bearer}",
+        "Authorization": f"{scheme} {bearer}",
         "X-Request-Id": request_id,
     }
     if idempotency_key is not None:
@@ -288,6 +321,12 @@ def is_retryable_status(response: httpx.Response) -> bool:
     if status == 409:
         return error_code(response) == "busy"
     return False
+
+
+def is_nonce_challenge(response: httpx.Response) -> bool:
+    """RFC 9449 §8/§9: the server wants a proof with its nonce (400 from the token endpoint,
+    401 from the API), which it sends in ``DPoP-Nonce``."""
+    return response.status_code in (400, 401) and bool(response.headers.get("dpop-nonce")) and error_code(response) == "use_dpop_nonce"
 
 
 def error_code(response: httpx.Response) -> Optional[str]:
