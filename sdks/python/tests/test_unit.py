@@ -455,3 +455,23 @@ def test_with_options_shares_the_pool_and_the_token_cache() -> None:
     other.me()
     assert len(fetches) == 2 and other.client_id == "app_x"
     assert "other-secret" not in repr(other)
+
+
+def test_a_value_a_newer_server_adds_to_a_closed_set_is_kept_not_refused() -> None:
+    """An old SDK reads a record whose status (or any enum field) it does not know yet."""
+    from caseforge import models
+
+    row = {
+        "id": "sub_1",
+        "subject_type": "person",
+        "name": "A",
+        "country": "GB",
+        "date_of_birth": None,
+        "risk_score": 97,
+        "risk_level": "critical",
+        "created_at": "2026-12-04T00:00:00Z",
+        "updated_at": "2026-12-04T00:00:00Z",
+    }
+    subject = models.Subject.model_validate(row)
+    assert subject.risk_level == "critical"
+    assert models.Subject.model_validate({**row, "risk_level": "high"}).risk_level == "high"

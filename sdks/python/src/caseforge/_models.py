@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from caseforge._base import BaseModel
 from pydantic import AwareDatetime, ConfigDict, Field
@@ -31,7 +31,7 @@ class AttemptView(BaseModel):
 
 
 class CaseEvent(BaseModel):
-    action: Literal["created", "updated", "assigned", "closed"]
+    action: Union[Literal["created", "updated", "assigned", "closed"], str]
     actor: str = Field(
         ..., description="The client_id or API key id that made the change."
     )
@@ -54,7 +54,7 @@ class CreateCase(BaseModel):
     )
     assignee: Optional[str] = None
     description: Optional[str] = None
-    priority: Optional[Literal["low", "medium", "high", "critical"]] = None
+    priority: Optional[Union[Literal["low", "medium", "high", "critical"], str]] = None
     subject_ids: Optional[list[str]] = None
     title: str
 
@@ -113,8 +113,8 @@ class PatchCase(BaseModel):
         extra="forbid",
     )
     description: Optional[str] = None
-    priority: Optional[Literal["low", "medium", "high", "critical"]] = None
-    status: Optional[Literal["open", "in_review", "escalated", "closed"]] = None
+    priority: Optional[Union[Literal["low", "medium", "high", "critical"], str]] = None
+    status: Optional[Union[Literal["open", "in_review", "escalated", "closed"], str]] = None
     subject_ids: Optional[list[str]] = None
     title: Optional[str] = None
 
@@ -130,7 +130,7 @@ class PatchEndpoint(BaseModel):
     )
     events: Optional[
         list[
-            Literal[
+            Union[Literal[
                 "case.created",
                 "case.updated",
                 "case.assigned",
@@ -143,7 +143,7 @@ class PatchEndpoint(BaseModel):
                 "watchlist_entry.deleted",
                 "subject.created",
                 "subject.updated",
-            ]
+            ], str]
         ]
     ] = None
     url: Optional[str] = None
@@ -160,7 +160,7 @@ class PatchEntry(BaseModel):
     )
     country: Optional[str] = None
     date_of_birth: Optional[str] = None
-    entry_type: Optional[Literal["person", "entity"]] = None
+    entry_type: Optional[Union[Literal["person", "entity"], str]] = None
     list_source: Optional[str] = None
     name: Optional[str] = Field(
         None, description="At most 200 characters.", max_length=200
@@ -189,7 +189,7 @@ class PatchSubject(BaseModel):
         description="At most 200 characters; screened against the watchlist.",
         max_length=200,
     )
-    subject_type: Optional[Literal["person", "entity"]] = None
+    subject_type: Optional[Union[Literal["person", "entity"], str]] = None
 
 
 class RotateSecret(BaseModel):
@@ -224,9 +224,9 @@ class Subject(BaseModel):
     )
     id: str
     name: str
-    risk_level: Literal["low", "medium", "high"]
+    risk_level: Union[Literal["low", "medium", "high"], str]
     risk_score: int = Field(..., description="0–100.")
-    subject_type: Literal["person", "entity"]
+    subject_type: Union[Literal["person", "entity"], str]
     updated_at: AwareDatetime
 
 
@@ -235,7 +235,7 @@ class Transaction(BaseModel):
     counterparty: str
     currency: str = Field(..., pattern="^[A-Z]{3}$")
     description: str
-    direction: Literal["inbound", "outbound"]
+    direction: Union[Literal["inbound", "outbound"], str]
     id: str
     occurred_at: AwareDatetime
     subject_id: str
@@ -248,7 +248,7 @@ class ValidatedApiKey(BaseModel):
 
     created_at: AwareDatetime
     description: str
-    environment: Literal["live", "sandbox"] = Field(
+    environment: Union[Literal["live", "sandbox"], str] = Field(
         ...,
         description="`live` holds real customer data; `sandbox` holds test data. A credential only ever sees\nrecords of its own environment.",
     )
@@ -259,7 +259,7 @@ class ValidatedApiKey(BaseModel):
     name: str
     revoked_at: Optional[AwareDatetime]
     scopes: list[
-        Literal[
+        Union[Literal[
             "cases:read",
             "cases:write",
             "sar:read",
@@ -272,9 +272,9 @@ class ValidatedApiKey(BaseModel):
             "alerts:read",
             "webhooks:read",
             "webhooks:write",
-        ]
+        ], str]
     ]
-    tier: Literal["basic", "standard", "professional", "enterprise", "unlimited"] = (
+    tier: Union[Literal["basic", "standard", "professional", "enterprise", "unlimited"], str] = (
         Field(
             ...,
             description="How much traffic a credential may send. `standard` is the default.",
@@ -291,7 +291,7 @@ class WatchlistEntry(BaseModel):
     date_of_birth: Optional[str] = Field(
         ..., description="YYYY-MM-DD.", pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
     )
-    entry_type: Literal["person", "entity"]
+    entry_type: Union[Literal["person", "entity"], str]
     id: str
     list_source: str
     name: str
@@ -304,8 +304,8 @@ class Alert(BaseModel):
     created_at: AwareDatetime
     description: str
     id: str
-    severity: Literal["low", "medium", "high", "critical"]
-    status: Literal["open", "closed"]
+    severity: Union[Literal["low", "medium", "high", "critical"], str]
+    status: Union[Literal["open", "closed"], str]
     subject_id: str
     transaction_id: Optional[str]
 
@@ -327,10 +327,10 @@ class Case(BaseModel):
     created_at: AwareDatetime
     description: str
     id: str
-    priority: Literal["low", "medium", "high", "critical"]
+    priority: Union[Literal["low", "medium", "high", "critical"], str]
     reference: str
     resolution: Optional[str]
-    status: Literal["open", "in_review", "escalated", "closed"]
+    status: Union[Literal["open", "in_review", "escalated", "closed"], str]
     subject_ids: list[str]
     title: str
     updated_at: AwareDatetime
@@ -342,7 +342,7 @@ class CreateEndpoint(BaseModel):
     )
     description: Optional[str] = None
     events: list[
-        Literal[
+        Union[Literal[
             "case.created",
             "case.updated",
             "case.assigned",
@@ -355,7 +355,7 @@ class CreateEndpoint(BaseModel):
             "watchlist_entry.deleted",
             "subject.created",
             "subject.updated",
-        ]
+        ], str]
     ] = Field(..., description="A non-empty subset of the event types.")
     url: str = Field(
         ...,
@@ -374,7 +374,7 @@ class CreateEntry(BaseModel):
     )
     country: Optional[str] = Field(None, description="ISO 3166-1 alpha-2.")
     date_of_birth: Optional[str] = Field(None, description="YYYY-MM-DD.")
-    entry_type: Literal["person", "entity"]
+    entry_type: Union[Literal["person", "entity"], str]
     list_source: str = Field(
         ..., description="Where the entry comes from, e.g. `ofac-sdn`."
     )
@@ -393,7 +393,7 @@ class CreateSubject(BaseModel):
         description="At most 200 characters; screened against the watchlist.",
         max_length=200,
     )
-    subject_type: Literal["person", "entity"]
+    subject_type: Union[Literal["person", "entity"], str]
 
 
 class DeliveryView(BaseModel):
@@ -409,7 +409,7 @@ class DeliveryView(BaseModel):
         ...,
         description="The event's id: the `webhook-id` header, the same on every attempt.",
     )
-    event_type: Literal[
+    event_type: Union[Literal[
         "case.created",
         "case.updated",
         "case.assigned",
@@ -422,7 +422,7 @@ class DeliveryView(BaseModel):
         "watchlist_entry.deleted",
         "subject.created",
         "subject.updated",
-    ]
+    ], str]
     id: str
     last_attempt_at: Optional[AwareDatetime] = None
     next_attempt_at: Optional[AwareDatetime] = None
@@ -431,7 +431,7 @@ class DeliveryView(BaseModel):
         description="The first bytes of the last answer's body (at most 256 characters).",
     )
     response_status: Optional[int] = None
-    status: Literal["pending", "succeeded", "failed"]
+    status: Union[Literal["pending", "succeeded", "failed"], str]
     updated_at: AwareDatetime
 
 
@@ -444,7 +444,7 @@ class EndpointView(BaseModel):
     )
     enabled: bool
     events: list[
-        Literal[
+        Union[Literal[
             "case.created",
             "case.updated",
             "case.assigned",
@@ -457,7 +457,7 @@ class EndpointView(BaseModel):
             "watchlist_entry.deleted",
             "subject.created",
             "subject.updated",
-        ]
+        ], str]
     ]
     failing_since: Optional[str] = Field(
         None,
@@ -490,18 +490,18 @@ class Me(BaseModel):
     `GET /v2/me`: the credential a request was made with.
     """
 
-    environment: Literal["live", "sandbox"] = Field(
+    environment: Union[Literal["live", "sandbox"], str] = Field(
         ...,
         description="`live` holds real customer data; `sandbox` holds test data. A credential only ever sees\nrecords of its own environment.",
     )
     id: str = Field(
         ..., description="The application's `client_id`, or the API key's id."
     )
-    principal_type: Literal["application", "api_key"] = Field(
+    principal_type: Union[Literal["application", "api_key"], str] = Field(
         ..., description="What kind of credential a request was made with."
     )
     scopes: list[
-        Literal[
+        Union[Literal[
             "cases:read",
             "cases:write",
             "sar:read",
@@ -514,9 +514,9 @@ class Me(BaseModel):
             "alerts:read",
             "webhooks:read",
             "webhooks:write",
-        ]
+        ], str]
     ]
-    tier: Literal["basic", "standard", "professional", "enterprise", "unlimited"] = (
+    tier: Union[Literal["basic", "standard", "professional", "enterprise", "unlimited"], str] = (
         Field(
             ...,
             description="How much traffic a credential may send. `standard` is the default.",
@@ -603,7 +603,7 @@ class Sar(BaseModel):
     currency: str = Field(..., pattern="^[A-Z]{3}$")
     id: str
     narrative: str
-    status: Literal["draft", "submitted"]
+    status: Union[Literal["draft", "submitted"], str]
     subject_ids: list[str]
     submitted_at: Optional[AwareDatetime]
     updated_at: AwareDatetime
