@@ -8,10 +8,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::{
-    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error, page,
-    parse_environment, refused, refused_form, scope_checkboxes, scope_list, scoped_environment,
-    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who,
-    CredentialDraft, Form, Posted,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error,
+    or_form_again, page, parse_environment, refused, scope_checkboxes, scope_list,
+    scoped_environment, secret_or_note, see_other, service_error, shaped, tier_select, unpack,
+    when, who, CredentialDraft, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -218,15 +218,16 @@ fn create_form(signed: &SignedIn, draft: &CredentialDraft, error: Option<&str>) 
 /// reload never makes a second key). A refused form comes back filled in, with the reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let (status, message) = match create_from(&state, &signed, &form).await {
-        Ok(done) => return Ok(done),
-        Err(e) => refused_form(e)?,
-    };
-    let draft = CredentialDraft::of(&form);
-    let none = Form::from_pairs(Vec::new())?;
-    let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
-    *res.status_mut() = status;
-    Ok(res)
+    let (state, signed, form) = (&state, &signed, &form);
+    or_form_again(
+        create_from(state, signed, form).await,
+        |message| async move {
+            let draft = CredentialDraft::of(form);
+            let none = Form::from_pairs(Vec::new())?;
+            render_list(state, signed, &none, html! {}, Some((&draft, &message))).await
+        },
+    )
+    .await
 }
 
 async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {

@@ -8,10 +8,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::{
-    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error, page,
-    parse_environment, refused, refused_form, scope_checkboxes, scope_list, scoped_environment,
-    secret_or_note, see_other, service_error, shaped, tier_select, unpack, when, who,
-    CredentialDraft, Form, Posted,
+    bad_input, chosen_tier, csrf_field, denied, environment_select, flash, form_error,
+    or_form_again, page, parse_environment, refused, scope_checkboxes, scope_list,
+    scoped_environment, secret_or_note, see_other, service_error, shaped, tier_select, unpack,
+    when, who, CredentialDraft, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -211,15 +211,16 @@ fn create_form(signed: &SignedIn, draft: &CredentialDraft, error: Option<&str>) 
 /// filled in, with the reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let (status, message) = match create_from(&state, &signed, &form).await {
-        Ok(done) => return Ok(done),
-        Err(e) => refused_form(e)?,
-    };
-    let draft = CredentialDraft::of(&form);
-    let none = Form::from_pairs(Vec::new())?;
-    let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
-    *res.status_mut() = status;
-    Ok(res)
+    let (state, signed, form) = (&state, &signed, &form);
+    or_form_again(
+        create_from(state, signed, form).await,
+        |message| async move {
+            let draft = CredentialDraft::of(form);
+            let none = Form::from_pairs(Vec::new())?;
+            render_list(state, signed, &none, html! {}, Some((&draft, &message))).await
+        },
+    )
+    .await
 }
 
 async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {
@@ -440,22 +441,23 @@ pub async fn rotate_secret(
 ) -> PageResult {
     let (signed, form) = unpack(posted)?;
     let app = changeable(&signed, &state, &id, "application.rotate_secret").await?;
-    let (status, message) = match rotate(&state, &signed, &app, &form).await {
-        Ok(done) => return Ok(done),
-        Err(e) => refused_form(e)?,
-    };
-    let refused_rotation = RefusedRotation {
-        grace: form
-            .get("grace_period_seconds")
-            .ok()
-            .flatten()
-            .unwrap_or(""),
-        revoke_tokens: form.get("revoke_tokens").ok().flatten().is_some(),
-        error: &message,
-    };
-    let mut res = render_detail(&signed, &app, html! {}, Some(refused_rotation));
-    *res.status_mut() = status;
-    Ok(res)
+    let (signed, app, form) = (&signed, &app, &form);
+    or_form_again(
+        rotate(&state, signed, app, form).await,
+        |message| async move {
+            let refused_rotation = RefusedRotation {
+                grace: form
+                    .get("grace_period_seconds")
+                    .ok()
+                    .flatten()
+                    .unwrap_or(""),
+                revoke_tokens: form.get("revoke_tokens").ok().flatten().is_some(),
+                error: &message,
+            };
+            Ok(render_detail(signed, app, html! {}, Some(refused_rotation)))
+        },
+    )
+    .await
 }
 
 async fn rotate(
@@ -645,23 +647,22 @@ pub async fn replace_jwks(
         .map_err(service_error)
     }
     .await;
-    let (status, message) = match outcome {
-        Ok(_) => {
-            return Ok(see_other(&format!(
-                "{}?done=keys_replaced",
-                detail_url(&app.client_id)
-            )))
-        }
-        Err(e) => refused_form(e)?,
-    };
-    let refused = RefusedRotation {
-        grace: "",
-        revoke_tokens: false,
-        error: &message,
-    };
-    let mut res = render_detail(&signed, &app, html! {}, Some(refused));
-    *res.status_mut() = status;
-    Ok(res)
+    let done = outcome.map(|_| {
+        see_other(&format!(
+            "{}?done=keys_replaced",
+            detail_url(&app.client_id)
+        ))
+    });
+    let (signed, app) = (&signed, &app);
+    or_form_again(done, |message| async move {
+        let refused = RefusedRotation {
+            grace: "",
+            revoke_tokens: false,
+            error: &message,
+        };
+        Ok(render_detail(signed, app, html! {}, Some(refused)))
+    })
+    .await
 }
 
 /// `POST …/disable`.

@@ -192,6 +192,25 @@ pub(crate) fn refused_form(e: ConsoleError) -> Result<(StatusCode, String), Cons
     }
 }
 
+/// A form's POST answered: `done` (its redirect) when it worked; when the server refused the
+/// form ([`refused_form`]: a bad value, 400, or a conflict, 409), the page `again` renders with
+/// the form as typed and the reason, at that status. Anything else is its own page.
+pub(crate) async fn or_form_again<Fut>(
+    done: Result<HttpResponse, ConsoleError>,
+    again: impl FnOnce(String) -> Fut,
+) -> Result<HttpResponse, ConsoleError>
+where
+    Fut: std::future::Future<Output = Result<HttpResponse, ConsoleError>>,
+{
+    let (status, message) = match done {
+        Ok(done) => return Ok(done),
+        Err(e) => refused_form(e)?,
+    };
+    let mut res = again(message).await?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
 /// A service error as a console page: validation names the field (400), a missing record is
 /// the 404 page, a lost race is 409 (nothing changed), anything else is the 500 page.
 pub(crate) fn service_error(e: Error) -> ConsoleError {

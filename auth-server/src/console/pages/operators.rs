@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::{
-    bad_input, csrf_field, denied, flash, form_error, page, refused, refused_form, secret_box,
+    bad_input, csrf_field, denied, flash, form_error, or_form_again, page, refused, secret_box,
     see_other, service_error, shaped, unpack, who, Form, Posted,
 };
 use crate::console::policy::{self, Page};
@@ -172,14 +172,15 @@ fn create_form(signed: &SignedIn, draft: &Draft, error: Option<&str>) -> Markup 
 /// reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let (status, message) = match create_from(&state, &signed, &form).await {
-        Ok(done) => return Ok(done),
-        Err(e) => refused_form(e)?,
-    };
-    let draft = Draft::of(&form);
-    let mut res = render_list(&state, &signed, html! {}, Some((&draft, &message))).await?;
-    *res.status_mut() = status;
-    Ok(res)
+    let (state, signed, form) = (&state, &signed, &form);
+    or_form_again(
+        create_from(state, signed, form).await,
+        |message| async move {
+            let draft = Draft::of(form);
+            render_list(state, signed, html! {}, Some((&draft, &message))).await
+        },
+    )
+    .await
 }
 
 async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {

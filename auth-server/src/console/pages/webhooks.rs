@@ -12,9 +12,9 @@ use maud::{html, Markup};
 use shared::webhooks::{DEFAULT_GRACE_SECS, EVENT_TYPES};
 
 use super::{
-    bad_input, csrf_field, denied, environment_select, flash, form_error, page, parse_environment,
-    refused, refused_form, scoped_environment, secret_or_note, see_other, service_error, shaped,
-    unpack, when, who, Form, Posted,
+    bad_input, csrf_field, denied, environment_select, flash, form_error, or_form_again, page,
+    parse_environment, refused, scoped_environment, secret_or_note, see_other, service_error,
+    shaped, unpack, when, who, Form, Posted,
 };
 use crate::console::policy::{self, Credential, Page};
 use crate::console::{ConsoleError, SignedIn};
@@ -240,15 +240,16 @@ async fn render_list(
 /// back as typed, with the reason (400).
 pub async fn create(state: web::Data<AppState>, posted: Posted) -> PageResult {
     let (signed, form) = unpack(posted)?;
-    let (status, message) = match create_from(&state, &signed, &form).await {
-        Ok(done) => return Ok(done),
-        Err(e) => refused_form(e)?,
-    };
-    let draft = Draft::of(&form);
-    let none = Form::from_pairs(Vec::new())?;
-    let mut res = render_list(&state, &signed, &none, html! {}, Some((&draft, &message))).await?;
-    *res.status_mut() = status;
-    Ok(res)
+    let (state, signed, form) = (&state, &signed, &form);
+    or_form_again(
+        create_from(state, signed, form).await,
+        |message| async move {
+            let draft = Draft::of(form);
+            let none = Form::from_pairs(Vec::new())?;
+            render_list(state, signed, &none, html! {}, Some((&draft, &message))).await
+        },
+    )
+    .await
 }
 
 async fn create_from(state: &AppState, signed: &SignedIn, form: &Form) -> PageResult {
@@ -475,35 +476,25 @@ pub async fn edit(state: web::Data<AppState>, id: Path<String>, posted: Posted) 
         description: Some(form.get("description")?.unwrap_or("").to_owned()),
     };
     let settings = &state.config.console.webhooks;
-    match endpoints::update(
+    let now = now_micros();
+    let saved = endpoints::update(
         &state.db,
         &signed.audit,
         settings,
         &e.id,
         version,
         change,
-        now_micros(),
+        now,
     )
     .await
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "{}?done=webhook_changed",
-            detail_url(&e.id)
-        ))),
-        Err(err) => {
-            let (status, message) = refused_form(service_error(err))?;
-            let mut res = render_detail(
-                &state,
-                &signed,
-                &e,
-                html! {},
-                Some((&Draft::of(&form), &message)),
-            )
-            .await?;
-            *res.status_mut() = status;
-            Ok(res)
-        }
-    }
+    .map(|_| see_other(&format!("{}?done=webhook_changed", detail_url(&e.id))))
+    .map_err(service_error);
+    let (state, signed, form, e) = (&state, &signed, &form, &e);
+    or_form_again(saved, |message| async move {
+        let draft = Draft::of(form);
+        render_detail(state, signed, e, html! {}, Some((&draft, &message))).await
+    })
+    .await
 }
 
 async fn set_enabled(
