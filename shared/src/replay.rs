@@ -112,30 +112,29 @@ fn key(kind: JtiKind, issuer: &str, jti: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Inserts `key` unless a row that has not expired holds it (an expired one is replaced).
+/// Inserts `key` unless a row that has not expired holds it (an expired one is taken over), in
+/// one statement — one commit — on either backend: `INSERT … ON CONFLICT (key) DO UPDATE …
+/// WHERE expires_at <= now` changes one row exactly when the identifier is free. Two replicas
+/// racing for the same key are ordered by the primary key: the second sees the first's row,
+/// current, and changes nothing.
 fn insert_if_absent(
     c: &mut DbConnection,
     key: &str,
     expires_at: i64,
     now: i64,
 ) -> QueryResult<bool> {
-    diesel::delete(
-        seen_jtis::table
-            .filter(seen_jtis::key.eq(key))
-            .filter(seen_jtis::expires_at.le(now)),
+    use diesel::upsert::excluded;
+    use diesel::query_dsl::methods::FilterDsl;
+    let changed = crate::on_backend!(c, |c| FilterDsl::filter(
+        diesel::insert_into(seen_jtis::table)
+            .values((seen_jtis::key.eq(key), seen_jtis::expires_at.eq(expires_at)))
+            .on_conflict(seen_jtis::key)
+            .do_update()
+            .set(seen_jtis::expires_at.eq(excluded(seen_jtis::expires_at))),
+        seen_jtis::expires_at.le(now)
     )
-    .execute(c)?;
-    match diesel::insert_into(seen_jtis::table)
-        .values((seen_jtis::key.eq(key), seen_jtis::expires_at.eq(expires_at)))
-        .execute(c)
-    {
-        Ok(n) => Ok(n == 1),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e),
-    }
+    .execute(c))?;
+    Ok(changed == 1)
 }
 
 /// Drops identifiers past their expiry (the auth server's purge job).
