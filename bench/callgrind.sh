@@ -12,6 +12,7 @@
 # assertions are signed ahead by bench/dpop_gen.py (PyJWT, in target/bench-venv if missing).
 #
 #   bench/callgrind.sh            # N1=20, N2=220; takes a few minutes
+#   CG_KEEP=DIR bench/callgrind.sh  # also keeps the issue-24 rows' callgrind files in DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N1=${N1:-20}
@@ -103,6 +104,7 @@ count_each() {
   local line
   while IFS= read -r line; do "$send" "$line"; done <"$work/lines"
   kill -TERM "$pid"; wait "$pid" || true
+  [ -n "${CG_KEEP:-}" ] && cp "$out" "$CG_KEEP/$prepare.$n.out"
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
 per_request_each() {

@@ -25,6 +25,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -300,7 +301,7 @@ impl PublicJwk {
     }
 
     fn verifies(&self, jws: &Jws) -> bool {
-        jws.alg == self.alg
+        jws.header.alg == self.alg
             && self
                 .verifier
                 .verify(jws.signing_input.as_bytes(), &jws.signature)
@@ -388,31 +389,87 @@ impl PublicJwkSet {
     }
 }
 
+/// What [`Jws::parse`] makes of a header segment alone: a pure function of the segment's text,
+/// so that a caller may keep it for a segment seen before (every DPoP proof of one key has the
+/// same header: [`crate::dpop`] does).
+pub struct Header {
+    map: Map<String, Value>,
+    alg: Algorithm,
+}
+
+impl Header {
+    /// Checks a header segment as the module says: [`JoseError::Malformed`], then
+    /// [`JoseError::Algorithm`], then [`JoseError::Header`].
+    pub fn parse(segment: &str) -> Result<Header, JoseError> {
+        if segment.len() > MAX_HEADER_LEN || segment.is_empty() {
+            return Err(JoseError::Malformed);
+        }
+        let map = strict_object(segment)?;
+        let alg = map
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(algorithm)
+            .ok_or(JoseError::Algorithm)?;
+        const REFUSED: [&str; 6] = ["x5c", "x5u", "jku", "crit", "zip", "cty"];
+        if REFUSED.iter().any(|m| map.contains_key(*m)) {
+            return Err(JoseError::Header);
+        }
+        match map.get("kid") {
+            None | Some(Value::String(_)) => {}
+            Some(_) => return Err(JoseError::Header),
+        }
+        Ok(Header { map, alg })
+    }
+
+    pub fn map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+}
+
 /// A parsed compact JWS whose signature has not been checked yet.
 pub struct Jws {
-    header: Map<String, Value>,
+    header: Arc<Header>,
     claims: Map<String, Value>,
-    alg: Algorithm,
     signing_input: String,
     signature: Vec<u8>,
+}
+
+/// The three segments of a compact JWS within the size limits, or [`JoseError::Malformed`].
+pub fn segments(token: &str) -> Result<(&str, &str, &str), JoseError> {
+    if token.len() >= MAX_JWT_LEN {
+        return Err(JoseError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JoseError::Malformed);
+    };
+    if h.len() > MAX_HEADER_LEN || h.is_empty() || p.is_empty() || s.is_empty() {
+        return Err(JoseError::Malformed);
+    }
+    Ok((h, p, s))
 }
 
 impl Jws {
     /// Parses `token` as the module says, without checking the signature.
     pub fn parse(token: &str) -> Result<Jws, JoseError> {
-        if token.len() >= MAX_JWT_LEN {
-            return Err(JoseError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JoseError::Malformed);
+        let (h, _, _) = segments(token)?;
+        Jws::parse_with(token, Header::parse(h).map(Arc::new))
+    }
+
+    /// As [`Jws::parse`], with `header` what [`Header::parse`] made (or makes) of the token's
+    /// header segment. The refusals come in the same order: a malformed header, payload or
+    /// signature before a refused algorithm or header member.
+    pub fn parse_with(
+        token: &str,
+        header: Result<Arc<Header>, JoseError>,
+    ) -> Result<Jws, JoseError> {
+        let (h, p, s) = segments(token)?;
+        let header = match header {
+            Err(JoseError::Malformed) => return Err(JoseError::Malformed),
+            other => other,
         };
-        if h.len() > MAX_HEADER_LEN || h.is_empty() || p.is_empty() || s.is_empty() {
-            return Err(JoseError::Malformed);
-        }
-        let header = strict_object(h)?;
         let claims = strict_object(p)?;
         // The signature must be canonical base64url too (its bytes are checked by the verifier).
         let sig = URL_SAFE_NO_PAD
@@ -421,30 +478,16 @@ impl Jws {
         if URL_SAFE_NO_PAD.encode(&sig) != s {
             return Err(JoseError::Malformed);
         }
-        let alg = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .and_then(algorithm)
-            .ok_or(JoseError::Algorithm)?;
-        const REFUSED: [&str; 6] = ["x5c", "x5u", "jku", "crit", "zip", "cty"];
-        if REFUSED.iter().any(|m| header.contains_key(*m)) {
-            return Err(JoseError::Header);
-        }
-        match header.get("kid") {
-            None | Some(Value::String(_)) => {}
-            Some(_) => return Err(JoseError::Header),
-        }
         Ok(Jws {
-            header,
+            header: header?,
             claims,
-            alg,
             signing_input: format!("{h}.{p}"),
             signature: sig,
         })
     }
 
     pub fn header(&self) -> &Map<String, Value> {
-        &self.header
+        &self.header.map
     }
 
     pub fn claims(&self) -> &Map<String, Value> {
@@ -452,12 +495,12 @@ impl Jws {
     }
 
     pub fn kid(&self) -> Option<&str> {
-        self.header.get("kid").and_then(Value::as_str)
+        self.header.map.get("kid").and_then(Value::as_str)
     }
 
     /// The `typ` header, if any.
     pub fn typ(&self) -> Option<&str> {
-        self.header.get("typ").and_then(Value::as_str)
+        self.header.map.get("typ").and_then(Value::as_str)
     }
 
     /// A string claim.
@@ -733,7 +776,11 @@ mod tests {
                 let short = resigned(&token, |b| {
                     b.pop();
                 });
-                assert_eq!(verify(&short, &key.jwk), Err(JoseError::Signature), "{name}");
+                assert_eq!(
+                    verify(&short, &key.jwk),
+                    Err(JoseError::Signature),
+                    "{name}"
+                );
                 let long = resigned(&token, |b| b.push(0));
                 assert_eq!(verify(&long, &key.jwk), Err(JoseError::Signature), "{name}");
             }

@@ -123,8 +123,8 @@ fn insert_if_absent(
     expires_at: i64,
     now: i64,
 ) -> QueryResult<bool> {
-    use diesel::upsert::excluded;
     use diesel::query_dsl::methods::FilterDsl;
+    use diesel::upsert::excluded;
     let changed = crate::on_backend!(c, |c| FilterDsl::filter(
         diesel::insert_into(seen_jtis::table)
             .values((seen_jtis::key.eq(key), seen_jtis::expires_at.eq(expires_at)))

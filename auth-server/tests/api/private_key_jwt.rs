@@ -405,9 +405,15 @@ async fn a_seen_jti_row_is_taken_over_only_once_it_has_expired() {
     };
     assert!(first(t, t + 10).await, "a new jti");
     assert!(!first(t, t + 10).await, "seen by another replica");
-    assert!(!first(t + 9, t + 10).await, "still remembered before it expires");
+    assert!(
+        !first(t + 9, t + 10).await,
+        "still remembered before it expires"
+    );
     assert!(first(t + 10, t + 30).await, "its row expired: taken over");
-    assert!(!first(t + 20, t + 30).await, "the taken-over row is current");
+    assert!(
+        !first(t + 20, t + 30).await,
+        "the taken-over row is current"
+    );
     assert!(first(t + 30, t + 40).await, "and expires in its turn");
     // Another issuer's identical jti is another key.
     let other = replica()
