@@ -7,11 +7,6 @@
 //! decides; rows past their expiry are pruned by the auth server's purge job). A Redis fault
 //! therefore never lets a replay through: it costs a database write instead.
 //!
-//! On SQLite, this process's inserts take turns (an async mutex) instead of meeting on SQLite's
-//! write lock: a writer that finds the lock taken sleeps in SQLite's busy handler (a millisecond
-//! at least), which under a burst of proofs cost more than the inserts. The database still
-//! decides; other processes' writers still meet on the lock.
-//!
 //! Keys are SHA-256 of (kind, issuer, jti), so neither the store nor the cache holds what the
 //! client sent, and one client cannot use up another's identifiers.
 
@@ -57,17 +52,12 @@ pub struct ReplayGuard {
     db: Db,
     local: moka::sync::Cache<[u8; 32], ()>,
     redis: Option<(Arc<RedisStore>, redis::Script)>,
-    /// On SQLite: this process's inserts one at a time (see the module documentation).
-    sqlite_turn: Option<tokio::sync::Mutex<()>>,
 }
 
 impl ReplayGuard {
     pub fn new(db: Db) -> ReplayGuard {
-        let sqlite_turn = matches!(db.target(), crate::db::DatabaseTarget::Sqlite(_))
-            .then(|| tokio::sync::Mutex::new(()));
         ReplayGuard {
             db,
-            sqlite_turn,
             local: moka::sync::Cache::builder()
                 .max_capacity(LOCAL_MAX)
                 .time_to_live(LOCAL_TTL)
@@ -107,10 +97,6 @@ impl ReplayGuard {
         let row_key = hex::encode(key);
         let until = (now + ttl_secs).saturating_mul(1_000_000);
         let now_us = now.saturating_mul(1_000_000);
-        let _turn = match &self.sqlite_turn {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        };
         self.db
             .run(move |c| insert_if_absent(c, &row_key, until, now_us))
             .await
