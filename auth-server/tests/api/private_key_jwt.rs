@@ -424,6 +424,34 @@ async fn a_seen_jti_row_is_taken_over_only_once_it_has_expired() {
 }
 
 #[actix_web::test]
+async fn concurrent_replicas_batching_their_inserts_accept_each_jti_once() {
+    // Two guards (replicas) each take 200 identifiers at once, the same 200: their writers
+    // batch the inserts into transactions, and each identifier is still first exactly once.
+    use shared::replay::{JtiKind, ReplayGuard};
+    let app = spawn_app().await;
+    let a = ReplayGuard::new(shared::db::Db::connect(app.db.url(), 4).unwrap());
+    let b = ReplayGuard::new(shared::db::Db::connect(app.db.url(), 4).unwrap());
+    let t = 1_700_000_000;
+    let take = |guard: &'static ReplayGuard, i: usize| async move {
+        guard
+            .first_use(JtiKind::Assertion, "client", &format!("j{i}"), t + 60, t)
+            .await
+            .unwrap()
+    };
+    let (a, b): (&'static ReplayGuard, &'static ReplayGuard) =
+        (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
+    let calls = (0..200).flat_map(|i| [take(a, i), take(b, i)]);
+    let firsts = futures_util::future::join_all(calls).await;
+    for (i, pair) in firsts.chunks(2).enumerate() {
+        assert_eq!(
+            pair.iter().filter(|f| **f).count(),
+            1,
+            "j{i} was first {pair:?}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn keys_rotate_by_patching_the_jwks() {
     let app = spawn_app().await;
     let old = TestKey::named("es256");
