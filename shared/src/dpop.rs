@@ -17,9 +17,17 @@
 //!    [`crate::replay::ReplayGuard`], with [`Proof::replay_until`]).
 //!
 //! [`Refusal`]s are a closed set (metric labels) and carry no part of the proof.
+//!
+//! Every proof of one key carries the same header segment (`typ`, `alg`, `jwk`), and what steps
+//! 1–2 make of it is a function of that text alone: the checked header and the parsed key (with
+//! its thumbprint) are kept per segment in a bounded process-wide cache, so that a client's
+//! proofs after its first cost the payload's parse and the signature, not the key's. Only a
+//! header that passed steps 1–2 is kept; the signature (step 3) is verified on every proof.
+
+use std::sync::{Arc, OnceLock};
 
 use crate::claims::LEEWAY_SECS;
-use crate::jose::{JoseError, Jws, PublicJwk};
+use crate::jose::{Header, JoseError, Jws, PublicJwk};
 
 /// How old a proof may be (its `iat`): long enough for a slow network, short enough that a
 /// captured proof is of little use and the replay cache stays small.
@@ -172,24 +180,63 @@ pub struct Proof {
     pub replay_until: i64,
 }
 
-/// Checks `proof` for a request `htm` to `htu` at `now` (Unix seconds); with `access_token`,
-/// also its `ath`; with `nonces`, its `nonce` (checked last, so that a client told to use a
+/// A proof header segment that passed steps 1–2: its checked header and its key.
+type KnownHeader = Arc<(Arc<Header>, PublicJwk)>;
+
+/// The cache of [`KnownHeader`]s, weighed in (approximate) bytes.
+fn known_headers() -> &'static moka::sync::Cache<Box<str>, KnownHeader> {
+    /// 16 MiB: about 10,000 EC or Ed25519 keys, 3,000 RSA ones.
+    const MAX_BYTES: u64 = 16 << 20;
+    static CACHE: OnceLock<moka::sync::Cache<Box<str>, KnownHeader>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        // The segment, and the parsed header and key: about as much again, plus overhead.
+        #[allow(clippy::borrowed_box)] // moka's weigher takes &K
+        fn weight(segment: &Box<str>, _: &KnownHeader) -> u32 {
+            (2 * segment.len() + 512) as u32
+        }
+        moka::sync::Cache::builder()
+            .max_capacity(MAX_BYTES)
+            .weigher(weight)
+            .build()
+    })
+}
+
+/// Checks `proof` for a request `htm` to `htu` at `now` (Unix seconds); with `token_sha256`
+/// (the access token's SHA-256, which the resource API has computed already), also its `ath`; with `nonces`, its `nonce` (checked last, so that a client told to use a
 /// nonce has a proof that is otherwise right). The module's list, but for the `jti`'s single use.
 pub fn check(
     proof: &str,
     htm: &str,
     htu: &str,
-    access_token: Option<&str>,
+    token_sha256: Option<&[u8; 32]>,
     nonces: Option<&Nonces>,
     now: i64,
 ) -> Result<Proof, Refusal> {
-    let jws = Jws::parse(proof)?;
+    let (segment, _, _) = crate::jose::segments(proof)?;
+    let cache = known_headers();
+    let known = cache.get(segment);
+    let header = match &known {
+        Some(k) => Ok(k.0.clone()),
+        None => Header::parse(segment).map(Arc::new),
+    };
+    let jws = Jws::parse_with(proof, header.clone())?;
     if jws.typ() != Some("dpop+jwt") {
         return Err(Refusal::Type);
     }
-    let jwk = jws.header().get("jwk").ok_or(Refusal::Key)?;
-    let key = PublicJwk::parse(jwk).map_err(|_| Refusal::Key)?;
-    jws.verify_with(&key)?;
+    let known = match known {
+        Some(k) => k,
+        None => {
+            let jwk = jws.header().get("jwk").ok_or(Refusal::Key)?;
+            let key = PublicJwk::parse(jwk).map_err(|_| Refusal::Key)?;
+            // `header` is Ok here: parse_with returned its error otherwise.
+            let header = header.map_err(Refusal::from)?;
+            let k = Arc::new((header, key));
+            cache.insert(segment.into(), k.clone());
+            k
+        }
+    };
+    let key = &known.1;
+    jws.verify_with(key)?;
     if jws.claim_str("htm") != Some(htm) {
         return Err(Refusal::Method);
     }
@@ -201,8 +248,10 @@ pub fn check(
     if iat < now - IAT_PAST_SECS || iat > now + LEEWAY_SECS {
         return Err(Refusal::Time);
     }
-    if let Some(token) = access_token {
-        if jws.claim_str("ath") != Some(crate::jose::sha256_b64(token.as_bytes()).as_str()) {
+    if let Some(hash) = token_sha256 {
+        use base64::Engine;
+        let ath = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash);
+        if jws.claim_str("ath") != Some(ath.as_str()) {
             return Err(Refusal::TokenHash);
         }
     }
@@ -299,5 +348,113 @@ mod tests {
             "https://api.example/v2"
         ));
         assert!(!same_url("/v2/cases", "https://api.example/v2/cases"));
+    }
+
+    /// Proofs signed by the fixture keys (`test_keys`, feature `testing`).
+    #[cfg(feature = "testing")]
+    mod signed {
+        use super::*;
+        use crate::test_keys::TestKey;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+
+        const HTU: &str = "https://api.example/v2/cases/1";
+
+        fn tok() -> [u8; 32] {
+            use sha2::Digest;
+            sha2::Sha256::digest(b"tok").into()
+        }
+
+        #[test]
+        fn every_proof_of_a_known_header_is_still_verified() {
+            let now = 1_700_000_000;
+            for name in ["es256", "eddsa", "ps256"] {
+                let key = TestKey::named(name);
+                let jkt = PublicJwk::parse(&key.jwk).unwrap().thumbprint().to_owned();
+                // The first proof parses the header; the next ones find it known.
+                for _ in 0..3 {
+                    let proof = key.dpop_proof("GET", HTU, now, Some("tok"));
+                    let p = check(&proof, "GET", HTU, Some(&tok()), None, now).unwrap();
+                    assert_eq!(p.jkt, jkt, "{name}");
+                }
+                // `ath` is still the token's: another token's hash refuses the proof.
+                let proof = key.dpop_proof("GET", HTU, now, Some("tok"));
+                let other: [u8; 32] = {
+                    use sha2::Digest;
+                    sha2::Sha256::digest(b"other").into()
+                };
+                assert_eq!(
+                    check(&proof, "GET", HTU, Some(&other), None, now).err(),
+                    Some(Refusal::TokenHash),
+                    "{name}"
+                );
+                // Same header segment, another payload, the old signature: refused.
+                let a = key.dpop_proof("GET", HTU, now, Some("tok"));
+                let b = key.dpop_proof("POST", HTU, now, Some("tok"));
+                let (h, rest) = b.split_once('.').unwrap();
+                let (payload, _) = rest.split_once('.').unwrap();
+                let (_, sig) = a.rsplit_once('.').unwrap();
+                let forged = format!("{h}.{payload}.{sig}");
+                assert_eq!(
+                    check(&forged, "POST", HTU, Some(&tok()), None, now).err(),
+                    Some(Refusal::Signature),
+                    "{name}"
+                );
+                // A known header with a signature by another key: refused.
+                let other = TestKey::named(if name == "es256" { "es256_b" } else { "es256" });
+                let by_other = other.sign_segments(h, payload);
+                assert_eq!(
+                    check(&by_other, "POST", HTU, Some(&tok()), None, now).err(),
+                    Some(Refusal::Signature),
+                    "{name}"
+                );
+            }
+        }
+
+        #[test]
+        fn refused_headers_stay_refused_and_in_order() {
+            let now = 1_700_000_000;
+            let key = TestKey::named("es256");
+            let claims = serde_json::json!({"jti": "j", "htm": "GET", "htu": HTU, "iat": now});
+            let wrong_typ = key.sign(
+                &serde_json::json!({"typ": "JWT", "alg": "ES256", "jwk": key.jwk}),
+                &claims,
+            );
+            let no_key = key.sign(
+                &serde_json::json!({"typ": "dpop+jwt", "alg": "ES256"}),
+                &claims,
+            );
+            for _ in 0..2 {
+                assert_eq!(
+                    check(&wrong_typ, "GET", HTU, None, None, now).err(),
+                    Some(Refusal::Type)
+                );
+                assert_eq!(
+                    check(&no_key, "GET", HTU, None, None, now).err(),
+                    Some(Refusal::Key)
+                );
+            }
+            // A known header with a malformed payload is malformed, as with an unknown one.
+            let good = key.dpop_proof("GET", HTU, now, None);
+            assert!(check(&good, "GET", HTU, None, None, now).is_ok());
+            let (h, _) = good.split_once('.').unwrap();
+            let bad = format!("{h}.{}.AAAA", URL_SAFE_NO_PAD.encode(b"[1]"));
+            assert_eq!(
+                check(&bad, "GET", HTU, None, None, now).err(),
+                Some(Refusal::Malformed)
+            );
+            // An unknown header with a refused alg and a malformed payload: malformed first.
+            let none = URL_SAFE_NO_PAD.encode(br#"{"typ":"dpop+jwt","alg":"none"}"#);
+            let bad = format!("{none}.{}.AAAA", URL_SAFE_NO_PAD.encode(b"[1]"));
+            assert_eq!(
+                check(&bad, "GET", HTU, None, None, now).err(),
+                Some(Refusal::Malformed)
+            );
+            let bad = format!("{none}.{}.AAAA", URL_SAFE_NO_PAD.encode(b"{}"));
+            assert_eq!(
+                check(&bad, "GET", HTU, None, None, now).err(),
+                Some(Refusal::Algorithm)
+            );
+        }
     }
 }

@@ -15,10 +15,17 @@
 //!   `kty` or `crv`; each key verifies exactly one algorithm (EC → ES256, OKP → EdDSA,
 //!   RSA → PS256), whatever the token says.
 //!
+//! Signatures are verified by `ring` (the version rustls already builds: assembly P-256,
+//! Ed25519 and RSA-PSS), not by jsonwebtoken's RustCrypto backend, whose P-256 verification
+//! cost about eight bearer reads (docs/PERFORMANCE.md). A JWS signature is the fixed-size form
+//! ring expects for ES256 (r ‖ s, 64 bytes; anything else is refused), and a P-256 key is given
+//! to it as the uncompressed SEC1 point 0x04 ‖ x ‖ y, which ring checks is on the curve.
+//!
 //! Errors carry no part of the input, so that a caller may log them.
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -27,7 +34,7 @@ use jsonwebtoken::jwk::{
     EllipticCurveKeyType, Jwk, OctetKeyPairParameters, OctetKeyPairType, RSAKeyParameters,
     RSAKeyType, ThumbprintHash,
 };
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -96,7 +103,46 @@ pub struct PublicJwk {
     kid: Option<String>,
     alg: Algorithm,
     thumbprint: String,
-    key: DecodingKey,
+    verifier: Verifier,
+}
+
+/// The verifying half of a key, in the form ring takes it.
+#[derive(Clone)]
+enum Verifier {
+    /// The uncompressed SEC1 point 0x04 ‖ x ‖ y.
+    P256([u8; 65]),
+    /// The 32-byte public key.
+    Ed25519([u8; 32]),
+    /// Modulus and exponent, big-endian without leading zero bytes (as ring wants them).
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+}
+
+impl Verifier {
+    /// Whether `signature` is this key's signature of `message` (ES256, EdDSA or PS256 by the
+    /// key's type; ring refuses a signature of the wrong length, an off-curve point, r or s
+    /// out of range, an RSA key outside 2048–8192 bits).
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use ring::signature::{
+            RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ED25519,
+            RSA_PSS_2048_8192_SHA256,
+        };
+        match self {
+            Verifier::P256(point) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                .verify(message, signature)
+                .is_ok(),
+            Verifier::Ed25519(x) => UnparsedPublicKey::new(&ED25519, x)
+                .verify(message, signature)
+                .is_ok(),
+            Verifier::Rsa { n, e } => RsaPublicKeyComponents { n, e }
+                .verify(&RSA_PSS_2048_8192_SHA256, message, signature)
+                .is_ok(),
+        }
+    }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> Vec<u8> {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes[first..].to_vec()
 }
 
 impl fmt::Debug for PublicJwk {
@@ -138,7 +184,7 @@ impl PublicJwk {
             .and_then(Value::as_str)
             .ok_or(KeyError::KeyType)?;
         let crv = || obj.get("crv").and_then(Value::as_str);
-        let (params, alg) = match kty {
+        let (params, alg, verifier) = match kty {
             "EC" => {
                 if crv() != Some("P-256") {
                     return Err(KeyError::Curve);
@@ -148,6 +194,10 @@ impl PublicJwk {
                 if xb.len() != 32 || yb.len() != 32 {
                     return Err(KeyError::Malformed);
                 }
+                let mut point = [0u8; 65];
+                point[0] = 0x04;
+                point[1..33].copy_from_slice(&xb);
+                point[33..].copy_from_slice(&yb);
                 (
                     AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
                         key_type: EllipticCurveKeyType::EC,
@@ -156,6 +206,7 @@ impl PublicJwk {
                         y,
                     }),
                     Algorithm::ES256,
+                    Verifier::P256(point),
                 )
             }
             "OKP" => {
@@ -163,9 +214,9 @@ impl PublicJwk {
                     return Err(KeyError::Curve);
                 }
                 let (x, xb) = b64(obj.get("x"))?;
-                if xb.len() != 32 {
+                let Ok(public) = <[u8; 32]>::try_from(xb.as_slice()) else {
                     return Err(KeyError::Malformed);
-                }
+                };
                 (
                     AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
                         key_type: OctetKeyPairType::OctetKeyPair,
@@ -173,6 +224,7 @@ impl PublicJwk {
                         x,
                     }),
                     Algorithm::EdDSA,
+                    Verifier::Ed25519(public),
                 )
             }
             "RSA" => {
@@ -192,6 +244,10 @@ impl PublicJwk {
                         e,
                     }),
                     Algorithm::PS256,
+                    Verifier::Rsa {
+                        n: strip_leading_zeros(&nb),
+                        e: strip_leading_zeros(&eb),
+                    },
                 )
             }
             _ => return Err(KeyError::KeyType),
@@ -212,13 +268,12 @@ impl PublicJwk {
         let thumbprint = jwk
             .thumbprint(ThumbprintHash::SHA256)
             .map_err(|_| KeyError::Malformed)?;
-        let key = DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::Malformed)?;
         Ok(PublicJwk {
             jwk,
             kid,
             alg,
             thumbprint,
-            key,
+            verifier,
         })
     }
 
@@ -246,14 +301,10 @@ impl PublicJwk {
     }
 
     fn verifies(&self, jws: &Jws) -> bool {
-        jws.alg == self.alg
-            && jsonwebtoken::crypto::verify(
-                &jws.signature,
-                jws.signing_input.as_bytes(),
-                &self.key,
-                self.alg,
-            )
-            .unwrap_or(false)
+        jws.header.alg == self.alg
+            && self
+                .verifier
+                .verify(jws.signing_input.as_bytes(), &jws.signature)
     }
 }
 
@@ -338,31 +389,87 @@ impl PublicJwkSet {
     }
 }
 
+/// What [`Jws::parse`] makes of a header segment alone: a pure function of the segment's text,
+/// so that a caller may keep it for a segment seen before (every DPoP proof of one key has the
+/// same header: [`crate::dpop`] does).
+pub struct Header {
+    map: Map<String, Value>,
+    alg: Algorithm,
+}
+
+impl Header {
+    /// Checks a header segment as the module says: [`JoseError::Malformed`], then
+    /// [`JoseError::Algorithm`], then [`JoseError::Header`].
+    pub fn parse(segment: &str) -> Result<Header, JoseError> {
+        if segment.len() > MAX_HEADER_LEN || segment.is_empty() {
+            return Err(JoseError::Malformed);
+        }
+        let map = strict_object(segment)?;
+        let alg = map
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(algorithm)
+            .ok_or(JoseError::Algorithm)?;
+        const REFUSED: [&str; 6] = ["x5c", "x5u", "jku", "crit", "zip", "cty"];
+        if REFUSED.iter().any(|m| map.contains_key(*m)) {
+            return Err(JoseError::Header);
+        }
+        match map.get("kid") {
+            None | Some(Value::String(_)) => {}
+            Some(_) => return Err(JoseError::Header),
+        }
+        Ok(Header { map, alg })
+    }
+
+    pub fn map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+}
+
 /// A parsed compact JWS whose signature has not been checked yet.
 pub struct Jws {
-    header: Map<String, Value>,
+    header: Arc<Header>,
     claims: Map<String, Value>,
-    alg: Algorithm,
     signing_input: String,
-    signature: String,
+    signature: Vec<u8>,
+}
+
+/// The three segments of a compact JWS within the size limits, or [`JoseError::Malformed`].
+pub fn segments(token: &str) -> Result<(&str, &str, &str), JoseError> {
+    if token.len() >= MAX_JWT_LEN {
+        return Err(JoseError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JoseError::Malformed);
+    };
+    if h.len() > MAX_HEADER_LEN || h.is_empty() || p.is_empty() || s.is_empty() {
+        return Err(JoseError::Malformed);
+    }
+    Ok((h, p, s))
 }
 
 impl Jws {
     /// Parses `token` as the module says, without checking the signature.
     pub fn parse(token: &str) -> Result<Jws, JoseError> {
-        if token.len() >= MAX_JWT_LEN {
-            return Err(JoseError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JoseError::Malformed);
+        let (h, _, _) = segments(token)?;
+        Jws::parse_with(token, Header::parse(h).map(Arc::new))
+    }
+
+    /// As [`Jws::parse`], with `header` what [`Header::parse`] made (or makes) of the token's
+    /// header segment. The refusals come in the same order: a malformed header, payload or
+    /// signature before a refused algorithm or header member.
+    pub fn parse_with(
+        token: &str,
+        header: Result<Arc<Header>, JoseError>,
+    ) -> Result<Jws, JoseError> {
+        let (h, p, s) = segments(token)?;
+        let header = match header {
+            Err(JoseError::Malformed) => return Err(JoseError::Malformed),
+            other => other,
         };
-        if h.len() > MAX_HEADER_LEN || h.is_empty() || p.is_empty() || s.is_empty() {
-            return Err(JoseError::Malformed);
-        }
-        let header = strict_object(h)?;
         let claims = strict_object(p)?;
         // The signature must be canonical base64url too (its bytes are checked by the verifier).
         let sig = URL_SAFE_NO_PAD
@@ -371,30 +478,16 @@ impl Jws {
         if URL_SAFE_NO_PAD.encode(&sig) != s {
             return Err(JoseError::Malformed);
         }
-        let alg = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .and_then(algorithm)
-            .ok_or(JoseError::Algorithm)?;
-        const REFUSED: [&str; 6] = ["x5c", "x5u", "jku", "crit", "zip", "cty"];
-        if REFUSED.iter().any(|m| header.contains_key(*m)) {
-            return Err(JoseError::Header);
-        }
-        match header.get("kid") {
-            None | Some(Value::String(_)) => {}
-            Some(_) => return Err(JoseError::Header),
-        }
         Ok(Jws {
-            header,
+            header: header?,
             claims,
-            alg,
             signing_input: format!("{h}.{p}"),
-            signature: s.to_owned(),
+            signature: sig,
         })
     }
 
     pub fn header(&self) -> &Map<String, Value> {
-        &self.header
+        &self.header.map
     }
 
     pub fn claims(&self) -> &Map<String, Value> {
@@ -402,12 +495,12 @@ impl Jws {
     }
 
     pub fn kid(&self) -> Option<&str> {
-        self.header.get("kid").and_then(Value::as_str)
+        self.header.map.get("kid").and_then(Value::as_str)
     }
 
     /// The `typ` header, if any.
     pub fn typ(&self) -> Option<&str> {
-        self.header.get("typ").and_then(Value::as_str)
+        self.header.map.get("typ").and_then(Value::as_str)
     }
 
     /// A string claim.
@@ -591,5 +684,204 @@ mod tests {
             PublicJwk::parse(&jwk).unwrap().thumbprint(),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
+    }
+
+    /// The ring path, signed by the fixture keys (`test_keys`, feature `testing`, which the
+    /// workspace's test run enables).
+    #[cfg(feature = "testing")]
+    mod signatures {
+        use super::*;
+        use crate::test_keys::TestKey;
+
+        /// P-256's group order, big-endian.
+        const P256_N: [u8; 32] = [
+            0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2,
+            0xfc, 0x63, 0x25, 0x51,
+        ];
+        /// Ed25519's group order L, little-endian.
+        const ED25519_L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x10,
+        ];
+
+        fn signed(key: &TestKey) -> String {
+            key.sign(
+                &json!({"alg": key.alg_name, "typ": "JWT"}),
+                &json!({"iss": "c", "jti": "1"}),
+            )
+        }
+
+        /// `token` with its signature bytes replaced by `f(bytes)`.
+        fn resigned(token: &str, f: impl FnOnce(&mut Vec<u8>)) -> String {
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let mut bytes = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            f(&mut bytes);
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(bytes))
+        }
+
+        fn verify(token: &str, jwk: &Value) -> Result<(), JoseError> {
+            let key = PublicJwk::parse(jwk).map_err(JoseError::Key)?;
+            Jws::parse(token)?.verify_with(&key)
+        }
+
+        #[test]
+        fn each_algorithm_verifies_with_its_key_only() {
+            for name in ["es256", "eddsa", "ps256"] {
+                let key = TestKey::named(name);
+                let token = signed(&key);
+                assert_eq!(verify(&token, &key.jwk), Ok(()), "{name}");
+                // Through a set, by kid and as its only key.
+                let set = PublicJwkSet::parse(&json!({"keys": [key.jwk]})).unwrap();
+                assert_eq!(set.verify(&Jws::parse(&token).unwrap()), Ok(()), "{name}");
+                // Any other key refuses it.
+                for other in ["es256", "es256_b", "eddsa", "ps256"] {
+                    if other != name {
+                        let jwk = TestKey::named(other).jwk;
+                        assert_eq!(
+                            verify(&token, &jwk),
+                            Err(JoseError::Signature),
+                            "{name} by {other}"
+                        );
+                    }
+                }
+                // A changed payload does not verify.
+                let (h, rest) = token.split_once('.').unwrap();
+                let (_, sig) = rest.split_once('.').unwrap();
+                let other = URL_SAFE_NO_PAD.encode(br#"{"iss":"d","jti":"1"}"#);
+                assert_eq!(
+                    verify(&format!("{h}.{other}.{sig}"), &key.jwk),
+                    Err(JoseError::Signature),
+                    "{name}"
+                );
+            }
+        }
+
+        #[test]
+        fn the_header_alg_must_be_the_keys() {
+            // An ES256 key never verifies a token whose header says EdDSA, even a signature
+            // the key made.
+            let key = TestKey::named("es256");
+            let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA"}"#);
+            let token = key.sign_segments(&h, &URL_SAFE_NO_PAD.encode(b"{}"));
+            assert_eq!(verify(&token, &key.jwk), Err(JoseError::Signature));
+        }
+
+        #[test]
+        fn signatures_of_the_wrong_length_are_refused() {
+            for name in ["es256", "eddsa", "ps256"] {
+                let key = TestKey::named(name);
+                let token = signed(&key);
+                let short = resigned(&token, |b| {
+                    b.pop();
+                });
+                assert_eq!(
+                    verify(&short, &key.jwk),
+                    Err(JoseError::Signature),
+                    "{name}"
+                );
+                let long = resigned(&token, |b| b.push(0));
+                assert_eq!(verify(&long, &key.jwk), Err(JoseError::Signature), "{name}");
+            }
+            // ES256 as DER (what a non-JWS ECDSA library emits) is not r ‖ s.
+            let key = TestKey::named("es256");
+            let der = resigned(&signed(&key), |b| {
+                let (r, s) = b.split_at(32);
+                let int = |v: &[u8]| {
+                    let mut out = vec![0x02, 33, 0];
+                    out.extend_from_slice(v);
+                    out
+                };
+                let (r, s) = (int(r), int(s));
+                let mut out = vec![0x30, (r.len() + s.len()) as u8];
+                out.extend(r);
+                out.extend(s);
+                *b = out;
+            });
+            assert_eq!(verify(&der, &key.jwk), Err(JoseError::Signature));
+        }
+
+        #[test]
+        fn out_of_range_ecdsa_scalars_are_refused() {
+            let key = TestKey::named("es256");
+            let token = signed(&key);
+            // r = 0, s = 0, s = n (non-canonical), r = n.
+            for (at, value) in [(0, [0u8; 32]), (32, [0u8; 32]), (32, P256_N), (0, P256_N)] {
+                let bad = resigned(&token, |b| b[at..at + 32].copy_from_slice(&value));
+                assert_eq!(verify(&bad, &key.jwk), Err(JoseError::Signature), "{at}");
+            }
+            // High S (n − s) is the same signature in ECDSA's algebra: RFC 7518 has no low-S
+            // rule and ring accepts it, as the RustCrypto backend did. It cannot replay
+            // anything: the payload (and its jti) is what is signed, and single use keys on
+            // the jti, never on the signature bytes.
+            let high = resigned(&token, |b| {
+                let mut borrow = 0i16;
+                for i in (0..32).rev() {
+                    let d = i16::from(P256_N[i]) - i16::from(b[32 + i]) - borrow;
+                    b[32 + i] = d.rem_euclid(256) as u8;
+                    borrow = i16::from(d < 0);
+                }
+            });
+            assert_eq!(verify(&high, &key.jwk), Ok(()));
+        }
+
+        #[test]
+        fn a_non_canonical_ed25519_s_is_refused() {
+            // S + L verifies the same equation; RFC 8032 §5.1.7 requires S < L.
+            let key = TestKey::named("eddsa");
+            let token = signed(&key);
+            let bad = resigned(&token, |b| {
+                let mut carry = 0u16;
+                for i in 0..32 {
+                    let v = u16::from(b[32 + i]) + u16::from(ED25519_L[i]) + carry;
+                    b[32 + i] = v as u8;
+                    carry = v >> 8;
+                }
+            });
+            assert_eq!(verify(&bad, &key.jwk), Err(JoseError::Signature));
+        }
+
+        #[test]
+        fn malformed_points_are_refused() {
+            let key = TestKey::named("es256");
+            let token = signed(&key);
+            // Not on the curve: y changed.
+            let mut off = key.jwk.clone();
+            let mut y = URL_SAFE_NO_PAD.decode(off["y"].as_str().unwrap()).unwrap();
+            y[31] ^= 1;
+            off["y"] = json!(URL_SAFE_NO_PAD.encode(&y));
+            assert_eq!(verify(&token, &off), Err(JoseError::Signature));
+            // The point at infinity's encodings and zeros.
+            let mut zero = key.jwk.clone();
+            zero["x"] = json!(URL_SAFE_NO_PAD.encode([0u8; 32]));
+            zero["y"] = json!(URL_SAFE_NO_PAD.encode([0u8; 32]));
+            assert_eq!(verify(&token, &zero), Err(JoseError::Signature));
+            // Wrong lengths are refused when the key is read.
+            for (member, len) in [("x", 31), ("y", 33), ("x", 0)] {
+                let mut bad = key.jwk.clone();
+                bad[member] = json!(URL_SAFE_NO_PAD.encode(vec![7u8; len]));
+                assert_eq!(
+                    PublicJwk::parse(&bad).err(),
+                    Some(KeyError::Malformed),
+                    "{member} {len}"
+                );
+            }
+            let ed = TestKey::named("eddsa");
+            let mut short = ed.jwk.clone();
+            short["x"] = json!(URL_SAFE_NO_PAD.encode([7u8; 31]));
+            assert_eq!(PublicJwk::parse(&short).err(), Some(KeyError::Malformed));
+        }
+
+        #[test]
+        fn an_rsa_modulus_with_a_leading_zero_byte_verifies() {
+            // Some encoders keep a sign byte: the key is the same, ring wants it stripped.
+            let key = TestKey::named("ps256");
+            let mut jwk = key.jwk.clone();
+            let mut n = vec![0u8];
+            n.extend(URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap());
+            jwk["n"] = json!(URL_SAFE_NO_PAD.encode(&n));
+            assert_eq!(verify(&signed(&key), &jwk), Ok(()));
+        }
     }
 }

@@ -7,6 +7,12 @@
 //! decides; rows past their expiry are pruned by the auth server's purge job). A Redis fault
 //! therefore never lets a replay through: it costs a database write instead.
 //!
+//! The database inserts of concurrent requests are written together (group commit): one
+//! writer task per guard takes every insert waiting when it is free — up to [`MAX_BATCH`] — and
+//! runs them as one transaction, each identifier still decided by its own statement's row
+//! count, answered only once the transaction has committed. One commit instead of one per
+//! request is what the database mode costs less of; at low load a batch holds one insert.
+//!
 //! Keys are SHA-256 of (kind, issuer, jti), so neither the store nor the cache holds what the
 //! client sent, and one client cannot use up another's identifiers.
 
@@ -14,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
+use diesel::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::seen_jtis;
@@ -47,9 +54,22 @@ const SET_ONCE: &str = r"
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 else return 0 end
 ";
 
+/// Inserts written in one transaction at most.
+pub const MAX_BATCH: usize = 256;
+
+/// An insert waiting for the writer: key, expiry and now (µs), and where its answer goes.
+type Pending = (
+    String,
+    i64,
+    i64,
+    tokio::sync::oneshot::Sender<Result<bool, DbError>>,
+);
+
 /// See the module documentation.
 pub struct ReplayGuard {
     db: Db,
+    /// The writer task's queue, started on first use (inside the runtime).
+    writer: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Pending>>,
     local: moka::sync::Cache<[u8; 32], ()>,
     redis: Option<(Arc<RedisStore>, redis::Script)>,
 }
@@ -58,6 +78,7 @@ impl ReplayGuard {
     pub fn new(db: Db) -> ReplayGuard {
         ReplayGuard {
             db,
+            writer: std::sync::OnceLock::new(),
             local: moka::sync::Cache::builder()
                 .max_capacity(LOCAL_MAX)
                 .time_to_live(LOCAL_TTL)
@@ -97,9 +118,65 @@ impl ReplayGuard {
         let row_key = hex::encode(key);
         let until = (now + ttl_secs).saturating_mul(1_000_000);
         let now_us = now.saturating_mul(1_000_000);
-        self.db
-            .run(move |c| insert_if_absent(c, &row_key, until, now_us))
-            .await
+        let writer = self.writer.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(write_batches(self.db.clone(), rx));
+            tx
+        });
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        writer
+            .send((row_key, until, now_us, answer))
+            .map_err(|_| DbError::Canceled)?;
+        answered.await.map_err(|_| DbError::Canceled)?
+    }
+}
+
+/// The writer: every insert waiting when it is free, in one transaction, in key order (so that
+/// two replicas' batches take their rows' locks in the same order), until the guard is dropped.
+async fn write_batches(db: Db, mut queue: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let mut rows: Vec<(usize, String, i64, i64)> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (key, until, now, _))| (i, key.clone(), *until, *now))
+            .collect();
+        rows.sort_by(|a, b| a.1.cmp(&b.1));
+        let result = db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let mut firsts = vec![false; rows.len()];
+                    for (i, key, until, now) in &rows {
+                        firsts[*i] = insert_if_absent(c, key, *until, *now)?;
+                    }
+                    Ok(firsts)
+                })
+            })
+            .await;
+        match result {
+            Ok(firsts) => {
+                for ((_, _, _, answer), first) in batch.into_iter().zip(firsts) {
+                    let _ = answer.send(Ok(first));
+                }
+            }
+            Err(e) => {
+                // One error for the batch; each waiting request answers "unavailable".
+                let unavailable = e.is_unavailable();
+                for (_, _, _, answer) in batch {
+                    let _ = answer.send(Err(if unavailable {
+                        DbError::Busy(std::time::Duration::ZERO)
+                    } else {
+                        DbError::Canceled
+                    }));
+                }
+            }
+        }
     }
 }
 
@@ -112,30 +189,29 @@ fn key(kind: JtiKind, issuer: &str, jti: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Inserts `key` unless a row that has not expired holds it (an expired one is replaced).
+/// Inserts `key` unless a row that has not expired holds it (an expired one is taken over), in
+/// one statement — one commit — on either backend: `INSERT … ON CONFLICT (key) DO UPDATE …
+/// WHERE expires_at <= now` changes one row exactly when the identifier is free. Two replicas
+/// racing for the same key are ordered by the primary key: the second sees the first's row,
+/// current, and changes nothing.
 fn insert_if_absent(
     c: &mut DbConnection,
     key: &str,
     expires_at: i64,
     now: i64,
 ) -> QueryResult<bool> {
-    diesel::delete(
-        seen_jtis::table
-            .filter(seen_jtis::key.eq(key))
-            .filter(seen_jtis::expires_at.le(now)),
+    use diesel::query_dsl::methods::FilterDsl;
+    use diesel::upsert::excluded;
+    let changed = crate::on_backend!(c, |c| FilterDsl::filter(
+        diesel::insert_into(seen_jtis::table)
+            .values((seen_jtis::key.eq(key), seen_jtis::expires_at.eq(expires_at)))
+            .on_conflict(seen_jtis::key)
+            .do_update()
+            .set(seen_jtis::expires_at.eq(excluded(seen_jtis::expires_at))),
+        seen_jtis::expires_at.le(now)
     )
-    .execute(c)?;
-    match diesel::insert_into(seen_jtis::table)
-        .values((seen_jtis::key.eq(key), seen_jtis::expires_at.eq(expires_at)))
-        .execute(c)
-    {
-        Ok(n) => Ok(n == 1),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e),
-    }
+    .execute(c))?;
+    Ok(changed == 1)
 }
 
 /// Drops identifiers past their expiry (the auth server's purge job).

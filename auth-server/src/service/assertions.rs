@@ -17,8 +17,15 @@
 //! Every refusal is `invalid_client` (401) with its [`AssertionRefusal`] for metrics and the
 //! description; an unknown client and a wrong signature share one reason, so that nobody learns
 //! which client ids exist. Nothing here logs the assertion.
+//!
+//! The row is read on every request (as for a secret: it is the truth about disabled, deleted
+//! and re-keyed clients); what is cached is the parsed key set, by the SHA-256 of the row's
+//! stored `jwks` text, so that a changed set is a different entry and never needs invalidating.
+
+use std::sync::Arc;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use shared::claims::LEEWAY_SECS;
 use shared::db::Db;
 use shared::jose::{JoseError, Jws, PublicJwkSet};
@@ -46,7 +53,12 @@ pub struct AssertionCredentials {
 /// Checks client assertions; holds the replay guard of their `jti`s.
 pub struct ClientAssertions {
     replay: ReplayGuard,
+    /// Parsed registered key sets by SHA-256 of their stored text, weighed by key count.
+    key_sets: moka::sync::Cache<[u8; 32], Arc<PublicJwkSet>>,
 }
+
+/// Registered keys kept parsed, at most (a set holds at most `jose::MAX_KEYS`).
+const CACHED_KEYS: u64 = 20_000;
 
 impl ClientAssertions {
     /// The replay guard (DPoP proofs at the token endpoint use it too).
@@ -72,7 +84,25 @@ fn refuse(reason: AssertionRefusal) -> Error {
 
 impl ClientAssertions {
     pub fn new(replay: ReplayGuard) -> ClientAssertions {
-        ClientAssertions { replay }
+        ClientAssertions {
+            replay,
+            key_sets: moka::sync::Cache::builder()
+                .max_capacity(CACHED_KEYS)
+                .weigher(|_, set: &Arc<PublicJwkSet>| set.keys().len() as u32)
+                .build(),
+        }
+    }
+
+    /// The key set stored as `text`, parsed once per distinct text (None when it does not
+    /// parse: the row is then treated as having no usable key, as before the cache).
+    fn key_set(&self, text: &str) -> Option<Arc<PublicJwkSet>> {
+        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        if let Some(set) = self.key_sets.get(&digest) {
+            return Some(set);
+        }
+        let set = Arc::new(PublicJwkSet::from_stored(text)?);
+        self.key_sets.insert(digest, set.clone());
+        Some(set)
     }
 
     /// Authenticates the client of `creds` at `now` (Unix seconds) for `issuer`: the checklist
@@ -114,7 +144,7 @@ impl ClientAssertions {
         let keys = row
             .as_ref()
             .and_then(|r| r.jwks.as_deref())
-            .and_then(PublicJwkSet::from_stored);
+            .and_then(|text| self.key_set(text));
         let (Some(row), Some(keys)) = (row, keys) else {
             return Err(refuse(AssertionRefusal::Signature));
         };

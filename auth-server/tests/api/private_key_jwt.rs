@@ -387,6 +387,71 @@ async fn a_replay_on_another_replica_is_refused_through_the_database() {
 }
 
 #[actix_web::test]
+async fn a_seen_jti_row_is_taken_over_only_once_it_has_expired() {
+    // The database arbiter (no Redis): each guard is a replica with its own in-process layer,
+    // so every call below reaches `seen_jtis` (one upsert: insert, or take over an expired row).
+    use shared::replay::{JtiKind, ReplayGuard};
+    let app = spawn_app().await;
+    let replica = || ReplayGuard::new(shared::db::Db::connect(app.db.url(), 1).unwrap());
+    let t = 1_700_000_000;
+    let first = |now: i64, until: i64| {
+        let guard = replica();
+        async move {
+            guard
+                .first_use(JtiKind::DpopProof, "jkt", "j1", until, now)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(first(t, t + 10).await, "a new jti");
+    assert!(!first(t, t + 10).await, "seen by another replica");
+    assert!(
+        !first(t + 9, t + 10).await,
+        "still remembered before it expires"
+    );
+    assert!(first(t + 10, t + 30).await, "its row expired: taken over");
+    assert!(
+        !first(t + 20, t + 30).await,
+        "the taken-over row is current"
+    );
+    assert!(first(t + 30, t + 40).await, "and expires in its turn");
+    // Another issuer's identical jti is another key.
+    let other = replica()
+        .first_use(JtiKind::DpopProof, "other", "j1", t + 10, t)
+        .await
+        .unwrap();
+    assert!(other);
+}
+
+#[actix_web::test]
+async fn concurrent_replicas_batching_their_inserts_accept_each_jti_once() {
+    // Two guards (replicas) each take 200 identifiers at once, the same 200: their writers
+    // batch the inserts into transactions, and each identifier is still first exactly once.
+    use shared::replay::{JtiKind, ReplayGuard};
+    let app = spawn_app().await;
+    let a = ReplayGuard::new(shared::db::Db::connect(app.db.url(), 4).unwrap());
+    let b = ReplayGuard::new(shared::db::Db::connect(app.db.url(), 4).unwrap());
+    let t = 1_700_000_000;
+    let take = |guard: &'static ReplayGuard, i: usize| async move {
+        guard
+            .first_use(JtiKind::Assertion, "client", &format!("j{i}"), t + 60, t)
+            .await
+            .unwrap()
+    };
+    let (a, b): (&'static ReplayGuard, &'static ReplayGuard) =
+        (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
+    let calls = (0..200).flat_map(|i| [take(a, i), take(b, i)]);
+    let firsts = futures_util::future::join_all(calls).await;
+    for (i, pair) in firsts.chunks(2).enumerate() {
+        assert_eq!(
+            pair.iter().filter(|f| **f).count(),
+            1,
+            "j{i} was first {pair:?}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn keys_rotate_by_patching_the_jwks() {
     let app = spawn_app().await;
     let old = TestKey::named("es256");

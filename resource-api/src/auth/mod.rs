@@ -343,7 +343,7 @@ impl Authenticator {
     /// as `Bearer`. Checked on every request: the verified-token cache never skips it.
     async fn check_binding(
         &self,
-        token: &str,
+        token_sha256: &[u8; 32],
         as_dpop: bool,
         jkt: Option<&str>,
         request: &DpopRequest,
@@ -364,7 +364,7 @@ impl Authenticator {
             &proof,
             &request.htm,
             &htu,
-            Some(token),
+            Some(token_sha256),
             self.nonces.as_ref(),
             now,
         )
@@ -424,14 +424,22 @@ impl Authenticator {
                 // database lookup, and a token whose signature verifies is never refused for
                 // its source (behind a shared address, other clients' junk must not lock out
                 // real tokens).
-                let claims = self.tokens.verify(self, &token, now_us / 1_000_000).await?;
+                // One SHA-256 of the token: the verified-token cache's key and DPoP's `ath`.
+                let digest: [u8; 32] = {
+                    use sha2::Digest;
+                    sha2::Sha256::digest(token.as_bytes()).into()
+                };
+                let claims = self
+                    .tokens
+                    .verify(self, &token, &digest, now_us / 1_000_000)
+                    .await?;
                 // Checked on every request, cached or not: a revoked token, a signing key taken
                 // out of service, and the application's current row.
                 if self.state.is_revoked(&claims.jti) || self.state.kid_unpublished(&claims.kid) {
                     return Err(AuthFailure::Invalid);
                 }
                 self.check_binding(
-                    &token,
+                    &digest,
                     as_dpop,
                     claims.jkt.as_deref(),
                     request,

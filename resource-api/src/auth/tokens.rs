@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
-use sha2::{Digest, Sha256};
 use shared::claims::ACCESS_TOKEN_LIFETIME_SECS;
 use shared::verify::{Rejection, Time};
 use shared::{Environment, ScopeSet};
@@ -74,7 +73,8 @@ impl TokenCache {
         Self::default()
     }
 
-    /// The claims of a valid token, from the cache when it was verified before. A token seen
+    /// The claims of a valid token, from the cache when it was verified before (`digest` is the
+    /// token's SHA-256, which the caller computes once: DPoP's `ath` is the same hash). A token seen
     /// for the first time is verified whatever the per-source throttle says: the check is CPU
     /// alone (the JWKS is in memory; an unknown `kid` refetches it at most once a
     /// `MIN_REFRESH`, for everyone), and a token whose signature verifies was issued by us.
@@ -82,10 +82,10 @@ impl TokenCache {
         &self,
         authn: &Authenticator,
         token: &str,
+        digest: &[u8; 32],
         now: i64,
     ) -> Result<Arc<VerifiedClaims>, AuthFailure> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(c) = self.verified.get(&digest) {
+        if let Some(c) = self.verified.get(digest) {
             return if c.exp > now {
                 Ok(c)
             } else {
@@ -93,7 +93,7 @@ impl TokenCache {
             };
         }
         let claims = Arc::new(verify_uncached(authn, token, now).await?);
-        self.verified.insert(digest, claims.clone());
+        self.verified.insert(*digest, claims.clone());
         Ok(claims)
     }
 }
