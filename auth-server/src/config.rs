@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::config::{interval_secs, parse_number, secret_var, var, Common};
+use shared::config::{interval_secs, parse_flag, parse_number, secret_var, var, Common};
 pub use shared::config::{ConfigError, ConfigErrors};
 use shared::Secret;
 
@@ -140,11 +140,7 @@ impl Config {
             console: ConsoleConfig {
                 operator_bcrypt_cost: 4,
                 require_totp_for_admins: false,
-                // The resource API's test key and rule (its `Config::for_tests`).
-                webhooks: shared::webhooks::Settings {
-                    secret_key: Some([7; 32]),
-                    allow_private_targets: true,
-                },
+                webhooks: shared::webhooks::Settings::for_tests(),
                 ..Default::default()
             },
         }
@@ -233,17 +229,7 @@ impl Config {
         let webhooks = shared::webhooks::Settings::from_env(&mut errors);
         let require_totp_for_admins = match var("CONSOLE_REQUIRE_TOTP_FOR_ADMINS") {
             None => true,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" | "" => false,
-                _ => {
-                    errors.push(ConfigError::new(
-                        "CONSOLE_REQUIRE_TOTP_FOR_ADMINS",
-                        "must be true or false",
-                    ));
-                    false
-                }
-            },
+            Some(v) => errors.or(parse_flag("CONSOLE_REQUIRE_TOTP_FOR_ADMINS", &v), false),
         };
         errors.into_result(Config {
             common,

@@ -33,18 +33,16 @@ pub struct Config {
 /// How webhooks are signed and delivered (`service::webhooks`).
 #[derive(Clone)]
 pub struct WebhookConfig {
-    /// `WEBHOOK_SECRET_KEY` (or `_FILE`): 32 bytes, base64, that seal endpoint secrets at rest.
-    /// This service's own key, not the auth server's KEK: the resource API never holds the key
-    /// that guards signing keys. Without it, endpoints cannot be created (503).
-    pub secret_key: Option<[u8; 32]>,
+    /// `WEBHOOK_SECRET_KEY` (or `_FILE`: seals endpoint secrets at rest; this service's own
+    /// key, not the auth server's KEK; without it, endpoints cannot be created, 503) and
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS` (default false: lifts the https-for-live and the
+    /// private-address rules, for development and tests), read as the console reads them.
+    pub settings: shared::webhooks::Settings,
     /// `WEBHOOK_RETRY_SCHEDULE`: the waits between attempts (default the Standard Webhooks
     /// schedule, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); after the last, the delivery fails.
     pub retry_schedule: Vec<Duration>,
     /// `WEBHOOK_TIMEOUT_SECS` (default 10): a 2xx within it is a success.
     pub timeout: Duration,
-    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS` (default false): lift the https-for-live and the
-    /// private-address rules (development, tests).
-    pub allow_private_targets: bool,
     /// `WEBHOOK_RETENTION_DAYS` (default 30): delivered events and the delivery log are pruned
     /// after it.
     pub retention: Duration,
@@ -59,10 +57,9 @@ pub struct WebhookConfig {
 impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookConfig")
-            .field("secret_key", &self.secret_key.map(|_| "<redacted>"))
+            .field("settings", &self.settings)
             .field("retry_schedule", &self.retry_schedule)
             .field("timeout", &self.timeout)
-            .field("allow_private_targets", &self.allow_private_targets)
             .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
@@ -72,15 +69,14 @@ impl std::fmt::Debug for WebhookConfig {
 pub const DEFAULT_RETRY_SCHEDULE: &[u64] = &[5, 300, 1800, 7200, 18_000, 36_000, 36_000];
 
 impl WebhookConfig {
-    fn defaults(secret_key: Option<[u8; 32]>) -> WebhookConfig {
+    fn defaults(settings: shared::webhooks::Settings) -> WebhookConfig {
         WebhookConfig {
-            secret_key,
+            settings,
             retry_schedule: DEFAULT_RETRY_SCHEDULE
                 .iter()
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
             timeout: Duration::from_secs(10),
-            allow_private_targets: false,
             retention: Duration::from_secs(30 * 86_400),
             poll: Duration::from_millis(200),
             concurrency: 64,
@@ -89,9 +85,7 @@ impl WebhookConfig {
     }
 
     fn from_env(errors: &mut ConfigErrors) -> WebhookConfig {
-        let settings = shared::webhooks::Settings::from_env(errors);
-        let mut c = WebhookConfig::defaults(settings.secret_key);
-        c.allow_private_targets = settings.allow_private_targets;
+        let mut c = WebhookConfig::defaults(shared::webhooks::Settings::from_env(errors));
         if let Some(raw) = var("WEBHOOK_RETRY_SCHEDULE") {
             c.retry_schedule = errors.or(parse_retry_schedule(&raw), c.retry_schedule);
         }
@@ -175,11 +169,10 @@ impl Config {
             jwks_refresh: Duration::from_secs(300),
             scoring: ScoringConfig::default(),
             webhooks: WebhookConfig {
-                allow_private_targets: true,
                 retry_schedule: vec![Duration::ZERO, Duration::ZERO],
                 timeout: Duration::from_secs(3),
                 poll: Duration::from_millis(50),
-                ..WebhookConfig::defaults(Some([7; 32]))
+                ..WebhookConfig::defaults(shared::webhooks::Settings::for_tests())
             },
         }
     }

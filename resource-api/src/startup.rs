@@ -100,7 +100,7 @@ impl Application {
             Err(e) => tracing::warn!("authorization server not reachable yet ({e}); /readyz answers 503 until its keys load"),
         }
         let hooks = Arc::new(Webhooks::new(&config.webhooks));
-        if config.webhooks.secret_key.is_none() {
+        if config.webhooks.settings.secret_key.is_none() {
             tracing::warn!(
                 "WEBHOOK_SECRET_KEY is not set: webhook endpoints cannot be created (503)"
             );

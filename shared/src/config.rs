@@ -371,6 +371,15 @@ pub fn parse_redis_url() -> Result<Option<String>, ConfigError> {
     Ok(Some(url))
 }
 
+/// A true/false variable (`true`/`1`/`yes`, `false`/`0`/`no`, any case).
+pub fn parse_flag(name: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::new(name, "must be true or false")),
+    }
+}
+
 /// Reads a variable, treating empty as unset.
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -558,6 +567,13 @@ fn line_number_of(text: &str, bad: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_are_true_or_false_in_a_few_spellings() {
+        assert!(parse_flag("X", " Yes ").unwrap());
+        assert!(!parse_flag("X", "0").unwrap());
+        assert!(parse_flag("X", "maybe").is_err());
+    }
 
     #[test]
     #[cfg(feature = "server")]

@@ -1386,7 +1386,7 @@ async fn endpoint_rows(app: &TestApp) -> Vec<shared::webhooks::endpoint::Webhook
 
 /// The resource API's sealer in the tests (both services' `Config::for_tests` use this key).
 fn sealer() -> shared::webhooks::secret::Sealer {
-    shared::webhooks::secret::Sealer::new([7; 32])
+    shared::webhooks::Settings::for_tests().sealer().unwrap()
 }
 
 impl Console<'_> {

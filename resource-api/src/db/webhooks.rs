@@ -209,7 +209,8 @@ pub fn fan_out(c: &mut DbConnection, now: i64, limit: i64) -> QueryResult<usize>
             .select(WebhookEventRow::as_select()),
         WebhookEventRow
     )?;
-    let mut endpoints: HashMap<String, Vec<WebhookEndpointRow>> = HashMap::new();
+    // Per environment: its enabled endpoints with their subscriptions, read and parsed once.
+    let mut endpoints: HashMap<String, Vec<(WebhookEndpointRow, Vec<String>)>> = HashMap::new();
     let mut dispatched = 0;
     for event in events {
         let marked = diesel::update(
@@ -228,15 +229,22 @@ pub fn fan_out(c: &mut DbConnection, now: i64, limit: i64) -> QueryResult<usize>
                 .filter(webhook_endpoints::environment.eq(&event.environment))
                 .filter(webhook_endpoints::enabled.eq(true))
                 .select(WebhookEndpointRow::as_select())
-                .load(c)?;
+                .load::<WebhookEndpointRow>(c)?
+                .into_iter()
+                .map(|e| {
+                    let names = e.event_names();
+                    (e, names)
+                })
+                .collect();
             endpoints.insert(event.environment.clone(), rows);
         }
         let subscribed: Vec<WebhookDeliveryRow> = endpoints[&event.environment]
             .iter()
-            .filter(|e| {
-                e.created_at <= event.created_at && e.subscribes_to(event.event_type.as_str())
+            .filter(|(e, names)| {
+                e.created_at <= event.created_at
+                    && names.iter().any(|n| n == event.event_type.as_str())
             })
-            .map(|e| WebhookDeliveryRow {
+            .map(|(e, _)| WebhookDeliveryRow {
                 id: crate::domain::new_id("dlv"),
                 environment: event.environment.clone(),
                 endpoint_id: e.id.clone(),

@@ -2,7 +2,6 @@
 //! servers: `private_key_jwt` (PEM and JWK keys), DPoP-bound tokens, server nonces, a removed
 //! key (contract §7, issue 24 §3).
 
-use std::net::TcpListener;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -187,25 +186,13 @@ async fn a_dpop_bound_application_needs_dpop_and_a_removed_key_is_invalid_client
 #[actix_web::test]
 async fn server_nonces_are_followed_at_the_token_endpoint_and_the_api() {
     let nonce_key = shared::Secret::new("k".repeat(40));
-    let db = shared::testing::TestDb::create();
-    let auth_l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let auth = format!("http://127.0.0.1:{}", auth_l.local_addr().unwrap().port());
-    let mut ac = auth_server::Config::for_tests(db.url(), &auth);
-    ac.common.dpop_nonce_key = Some(nonce_key.clone());
-    let a = auth_server::Application::build_with_listener(ac, auth_l)
-        .await
-        .unwrap();
-    actix_web::rt::spawn(a.run_until_stopped());
-    let api_l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let api = format!("http://127.0.0.1:{}", api_l.local_addr().unwrap().port());
-    let mut rc = resource_api::Config::for_tests(db.url(), &auth);
-    rc.public_url = api.clone();
-    rc.common.dpop_nonce_key = Some(nonce_key);
-    let r = resource_api::Application::build_with_listener(rc, api_l)
-        .await
-        .unwrap();
-    actix_web::rt::spawn(r.run_until_stopped());
-    let http = reqwest::Client::new();
+    let k2 = nonce_key.clone();
+    let s = TestStack::start_with(
+        |c| c.common.dpop_nonce_key = Some(nonce_key),
+        |c| c.common.dpop_nonce_key = Some(k2),
+    )
+    .await;
+    let (auth, api, http) = (s.auth.clone(), s.api.clone(), s.http.clone());
 
     let key = TestKey::named("es256");
     let id = key_app(&auth, &http, vec![key.jwk.clone()], false).await;

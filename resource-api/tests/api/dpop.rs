@@ -436,27 +436,14 @@ async fn a_proof_replayed_on_another_replica_is_refused_through_the_database() {
 
 #[actix_web::test]
 async fn with_dpop_nonce_key_set_proofs_need_the_servers_nonce() {
-    use std::net::TcpListener;
     let key = shared::Secret::new("n".repeat(40));
-    let db = shared::testing::TestDb::create();
-    let auth_l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let auth = format!("http://127.0.0.1:{}", auth_l.local_addr().unwrap().port());
-    let mut ac = auth_server::Config::for_tests(db.url(), &auth);
-    ac.common.dpop_nonce_key = Some(key.clone());
-    let a = auth_server::Application::build_with_listener(ac, auth_l)
-        .await
-        .unwrap();
-    actix_web::rt::spawn(a.run_until_stopped());
-    let api_l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let api = format!("http://127.0.0.1:{}", api_l.local_addr().unwrap().port());
-    let mut rc = resource_api::Config::for_tests(db.url(), &auth);
-    rc.public_url = api.clone();
-    rc.common.dpop_nonce_key = Some(key);
-    let r = resource_api::Application::build_with_listener(rc, api_l)
-        .await
-        .unwrap();
-    actix_web::rt::spawn(r.run_until_stopped());
-    let http = reqwest::Client::new();
+    let k2 = key.clone();
+    let s = crate::helpers::TestStack::start_with(
+        |c| c.common.dpop_nonce_key = Some(key),
+        |c| c.common.dpop_nonce_key = Some(k2),
+    )
+    .await;
+    let (auth, api, http) = (s.auth.clone(), s.api.clone(), s.http.clone());
 
     let client = TestKey::named("eddsa");
     let app: Value = http

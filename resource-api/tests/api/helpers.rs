@@ -40,10 +40,25 @@ impl TestStack {
     /// The auth server alone on a fresh database (`api` empty): for tests that run the
     /// resource API as a process of their own.
     pub async fn without_api() -> TestStack {
+        TestStack::auth_with(|_| {}).await
+    }
+
+    /// Both services, each configuration adjusted (e.g. `DPOP_NONCE_KEY` on both).
+    pub async fn start_with(
+        adjust_auth: impl FnOnce(&mut auth_server::Config),
+        adjust_api: impl FnOnce(&mut resource_api::Config),
+    ) -> TestStack {
+        let mut s = TestStack::auth_with(adjust_auth).await;
+        s.api = start_api_with(&s.db, &s.auth, adjust_api).await.0;
+        s
+    }
+
+    async fn auth_with(adjust: impl FnOnce(&mut auth_server::Config)) -> TestStack {
         let db = TestDb::create();
         let (auth_listener, auth_port) = listener();
         let issuer = format!("http://127.0.0.1:{auth_port}");
-        let auth_config = auth_server::Config::for_tests(db.url(), &issuer);
+        let mut auth_config = auth_server::Config::for_tests(db.url(), &issuer);
+        adjust(&mut auth_config);
         let auth = auth_server::Application::build_with_listener(auth_config, auth_listener)
             .await
             .unwrap();

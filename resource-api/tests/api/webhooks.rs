@@ -466,7 +466,7 @@ async fn endpoints_and_events_are_isolated_by_environment_and_scope() {
 async fn private_targets_and_plain_http_for_live_are_refused_by_default() {
     let s = TestStack::start().await;
     let (api, _) = s
-        .another_api_with(|c| c.webhooks.allow_private_targets = false)
+        .another_api_with(|c| c.webhooks.settings.allow_private_targets = false)
         .await;
     let (_, _, sandbox) = s.app_token(ALL, "sandbox", "unlimited").await;
     let (_, _, live) = s.app_token(ALL, "live", "unlimited").await;

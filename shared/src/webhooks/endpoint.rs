@@ -74,10 +74,6 @@ impl WebhookEndpointRow {
         serde_json::from_str(&self.events).unwrap_or_default()
     }
 
-    pub fn subscribes_to(&self, event_type: &str) -> bool {
-        self.event_names().iter().any(|e| e == event_type)
-    }
-
     /// Enables or disables the endpoint; enabling clears the server's reason and the failure
     /// streak (an endpoint disabled after 5 days of failures starts afresh).
     pub fn set_enabled(&mut self, on: bool) {

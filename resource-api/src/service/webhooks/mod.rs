@@ -41,7 +41,7 @@ pub struct Webhooks {
 impl Webhooks {
     pub fn new(config: &WebhookConfig) -> Webhooks {
         Webhooks {
-            sealer: config.secret_key.map(Sealer::new),
+            sealer: config.settings.sealer(),
             config: config.clone(),
             wake: Arc::new(Notify::new()),
         }
@@ -232,7 +232,7 @@ fn parse_events(events: &[String]) -> Result<String> {
 
 async fn check_url(repo: &EnvDb, hooks: &Webhooks, raw: &str) -> Result<String> {
     let env = repo.scoped().env();
-    shared::webhooks::url(raw, env, hooks.config.allow_private_targets)
+    shared::webhooks::url(raw, env, hooks.config.settings.allow_private_targets)
         .await
         .map_err(field)
 }

@@ -113,7 +113,7 @@ impl Worker {
             .no_proxy()
             .user_agent(concat!("CaseForge-Webhooks/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(CheckedResolver {
-                allow_private: c.allow_private_targets,
+                allow_private: c.settings.allow_private_targets,
             }))
             .build()
             .map_err(|e| format!("webhook client: {}", shared::outbound::error_chain(&e)))?;
@@ -313,7 +313,8 @@ impl Worker {
     async fn send(&self, job: &Claimed) -> Result<(u16, String), String> {
         let secrets = self.secrets(job)?;
         let url = reqwest::Url::parse(&job.endpoint.url).map_err(|_| "invalid URL".to_owned())?;
-        if !self.hooks.config.allow_private_targets && ip_host(&url).is_some_and(forbidden) {
+        if !self.hooks.config.settings.allow_private_targets && ip_host(&url).is_some_and(forbidden)
+        {
             return Err("the host is a non-public address; refused".to_owned());
         }
         let timestamp = now_micros() / 1_000_000;
@@ -470,7 +471,7 @@ mod tests {
         let test_db = shared::testing::TestDb::create();
         let db = Db::connect(test_db.url(), 2).unwrap();
         let mut config = crate::Config::for_tests(test_db.url(), "http://127.0.0.1:1").webhooks;
-        config.allow_private_targets = false;
+        config.settings.allow_private_targets = false;
         let hooks = Arc::new(Webhooks::new(&config));
         let metrics = shared::metrics::Metrics::new("caseforge_api", "resource-api", "test");
         let worker = Worker::new(db, hooks.clone(), WebhookMetrics::register(&metrics)).unwrap();
@@ -486,7 +487,7 @@ mod tests {
         assert!(listener.accept().is_err(), "a connection was made");
 
         // Allowed (development), the same name reaches the listener.
-        config.allow_private_targets = true;
+        config.settings.allow_private_targets = true;
         let open = Arc::new(Webhooks::new(&config));
         let test_db2 = shared::testing::TestDb::create();
         let db2 = Db::connect(test_db2.url(), 2).unwrap();
