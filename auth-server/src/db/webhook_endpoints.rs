@@ -82,15 +82,16 @@ pub struct DeliveryLine {
     pub created_at: i64,
 }
 
-/// The newest `limit` deliveries of endpoint `id`.
+/// The newest `limit` deliveries of endpoint `id` of `environment`.
 pub fn deliveries(
     c: &mut DbConnection,
-    endpoint: &WebhookEndpointRow,
+    environment: &str,
+    id: &str,
     limit: i64,
 ) -> QueryResult<Vec<DeliveryLine>> {
     webhook_deliveries::table
-        .filter(webhook_deliveries::environment.eq(&endpoint.environment))
-        .filter(webhook_deliveries::endpoint_id.eq(&endpoint.id))
+        .filter(webhook_deliveries::environment.eq(environment))
+        .filter(webhook_deliveries::endpoint_id.eq(id))
         .order((
             webhook_deliveries::created_at.desc(),
             webhook_deliveries::id.desc(),

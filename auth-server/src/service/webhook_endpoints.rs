@@ -132,11 +132,11 @@ async fn find(db: &Db, id: &str) -> Result<WebhookEndpointRow> {
     db.run(move |c| rows::find(c, &id)).await?.ok_or(NOT_FOUND)
 }
 
-/// The newest deliveries of endpoint `id`.
-pub async fn deliveries(db: &Db, id: &str) -> Result<Vec<DeliveryLine>> {
-    let row = find(db, id).await?;
+/// The newest deliveries of `endpoint` (as the page already read it).
+pub async fn deliveries(db: &Db, endpoint: &EndpointView) -> Result<Vec<DeliveryLine>> {
+    let (env, id) = (endpoint.environment.as_str(), endpoint.id.clone());
     Ok(db
-        .run(move |c| rows::deliveries(c, &row, RECENT_DELIVERIES))
+        .run(move |c| rows::deliveries(c, env, &id, RECENT_DELIVERIES))
         .await?)
 }
 

@@ -2,7 +2,6 @@
 //! servers: `private_key_jwt` (PEM and JWK keys), DPoP-bound tokens, server nonces, a removed
 //! key (contract §7, issue 24 §3).
 
-
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};

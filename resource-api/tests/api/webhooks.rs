@@ -1041,7 +1041,7 @@ async fn console_endpoints_get_signed_events_and_api_endpoints_belong_to_the_key
     let body: Value = serde_json::from_str(&got[0].body).unwrap();
     assert_eq!(body["type"], "case.created");
     // The console's page lists the delivery.
-    let deliveries = console::deliveries(&db, &made.endpoint.id).await.unwrap();
+    let deliveries = console::deliveries(&db, &made.endpoint).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].event_type, "case.created");
 

@@ -356,7 +356,7 @@ async fn render_detail(
     message: Markup,
     refused_draft: Option<(&Draft, &str)>,
 ) -> PageResult {
-    let deliveries = endpoints::deliveries(&state.db, &e.id)
+    let deliveries = endpoints::deliveries(&state.db, e)
         .await
         .map_err(service_error)?;
     let may_change = policy::change(who(signed), credential(e)).is_ok();
