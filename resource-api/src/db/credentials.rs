@@ -120,6 +120,38 @@ pub fn unpublished_kids(conn: &mut DbConnection, retired_before: i64) -> QueryRe
 }
 
 /// Records last use; never moves `last_used_at` backwards and never touches `updated_at`.
+/// The console operator who owns application `client_id` of `environment`, if any.
+pub fn app_owner(
+    conn: &mut DbConnection,
+    environment: &str,
+    client_id: &str,
+) -> QueryResult<Option<String>> {
+    use shared::db::schema::applications;
+    Ok(applications::table
+        .filter(applications::client_id.eq(client_id))
+        .filter(applications::environment.eq(environment))
+        .select(applications::owner_id)
+        .get_result::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// The console operator who owns API key `id` of `environment`, if any.
+pub fn key_owner(
+    conn: &mut DbConnection,
+    environment: &str,
+    id: &str,
+) -> QueryResult<Option<String>> {
+    use shared::db::schema::api_keys;
+    Ok(api_keys::table
+        .filter(api_keys::id.eq(id))
+        .filter(api_keys::environment.eq(environment))
+        .select(api_keys::owner_id)
+        .get_result::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
 pub fn touch_last_used(conn: &mut DbConnection, id: &str, at: i64) -> QueryResult<usize> {
     diesel::update(
         api_keys::table.filter(api_keys::id.eq(id)).filter(

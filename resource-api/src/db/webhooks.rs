@@ -84,34 +84,6 @@ listed!(
 );
 
 impl Scoped {
-    /// The console operator who owns application `client_id` of this environment, if any.
-    pub fn application_owner(
-        &self,
-        c: &mut DbConnection,
-        client_id: &str,
-    ) -> QueryResult<Option<String>> {
-        use shared::db::schema::applications;
-        Ok(applications::table
-            .filter(applications::client_id.eq(client_id))
-            .filter(applications::environment.eq(self.env()))
-            .select(applications::owner_id)
-            .get_result::<Option<String>>(c)
-            .optional()?
-            .flatten())
-    }
-
-    /// The console operator who owns API key `id` of this environment, if any.
-    pub fn api_key_owner(&self, c: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
-        use shared::db::schema::api_keys;
-        Ok(api_keys::table
-            .filter(api_keys::id.eq(id))
-            .filter(api_keys::environment.eq(self.env()))
-            .select(api_keys::owner_id)
-            .get_result::<Option<String>>(c)
-            .optional()?
-            .flatten())
-    }
-
     /// Appends an event to the outbox in this environment, in the caller's transaction, and
     /// wakes the workers when it commits (PostgreSQL).
     pub fn insert_webhook_event(

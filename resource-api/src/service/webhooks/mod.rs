@@ -23,7 +23,7 @@ use crate::auth::{Principal, PrincipalType};
 use crate::conditional::{IfMatch, Versioned};
 use crate::config::WebhookConfig;
 use crate::db::webhooks::{DeliveryFilters, WebhookDeliveryRow, WebhookEndpointRow};
-use crate::db::{EnvDb, VersionedRow};
+use crate::db::{credentials, EnvDb, VersionedRow};
 use crate::domain::values::{DeliveryStatus, EventType};
 use crate::domain::{new_id, plausible_id, Page, PageQuery};
 use crate::error::{Error, Result};
@@ -271,8 +271,8 @@ pub async fn create(
             // The endpoint belongs to whoever owns the credential that made it (the console
             // shows a developer their own).
             let owner_id = match kind {
-                PrincipalType::Application => scoped.application_owner(c, &credential)?,
-                PrincipalType::ApiKey => scoped.api_key_owner(c, &credential)?,
+                PrincipalType::Application => credentials::app_owner(c, scoped.env(), &credential)?,
+                PrincipalType::ApiKey => credentials::key_owner(c, scoped.env(), &credential)?,
             };
             let row = WebhookEndpointRow {
                 owner_id,
