@@ -94,9 +94,8 @@ type Client =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 struct Cached {
-    token: Secret,
+    access: Access,
     expires_at: SystemTime,
-    dpop_bound: bool,
 }
 
 /// A token and how to present it.
@@ -240,32 +239,25 @@ impl TokenSource {
 
     fn headers_for(&self, access: &Access, method: &str, url: &str) -> Vec<(&'static str, String)> {
         let token = access.token.expose();
-        match (access.dpop_bound, self.dpop_proof(method, url, Some(token))) {
-            (true, Some(proof)) => vec![("authorization", format!("DPoP {token}")), (DPOP, proof)],
-            _ => vec![("authorization", format!("Bearer {token}"))],
+        let proof = access
+            .dpop_bound
+            .then(|| self.dpop_proof(method, url, Some(token)))
+            .flatten();
+        match proof {
+            Some(proof) => vec![("authorization", format!("DPoP {token}")), (DPOP, proof)],
+            None => vec![("authorization", format!("Bearer {token}"))],
         }
     }
 
-    /// Notes a server's `DPoP-Nonce`; true when the answer asks for a proof with it (400 from
-    /// the token endpoint, 401 from the API, error `use_dpop_nonce`).
-    fn nonce_challenge(
-        &self,
-        url: &str,
-        status: u16,
-        headers: &reqwest::header::HeaderMap,
-    ) -> bool {
-        let (Some(key), Some(nonce)) = (
+    /// Notes the `DPoP-Nonce` a server answered `url` with, for the next proof to it (RFC 9449
+    /// §8, §9).
+    fn note_nonce(&self, url: &str, headers: &reqwest::header::HeaderMap) {
+        if let (Some(key), Some(nonce)) = (
             self.dpop.as_ref(),
             headers.get(DPOP_NONCE).and_then(|v| v.to_str().ok()),
-        ) else {
-            return false;
-        };
-        key.note_nonce(url, nonce);
-        let asks = headers
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("use_dpop_nonce"));
-        status == 401 && asks
+        ) {
+            key.note_nonce(url, nonce);
+        }
     }
 
     /// Replaces the clock (tests).
@@ -286,17 +278,11 @@ impl TokenSource {
         let now = self.clock.now();
         if let Some(c) = current.as_ref() {
             if c.expires_at > now + REFRESH_BEFORE_EXPIRY {
-                return Ok(Access {
-                    token: c.token.clone(),
-                    dpop_bound: c.dpop_bound,
-                });
+                return Ok(c.access.clone());
             }
         }
         let fresh = self.fetch(now).await?;
-        let access = Access {
-            token: fresh.token.clone(),
-            dpop_bound: fresh.dpop_bound,
-        };
+        let access = fresh.access.clone();
         *current = Some(fresh);
         Ok(access)
     }
@@ -310,8 +296,10 @@ impl TokenSource {
         let grant = self.fetch_grant().await?;
         let lifetime = grant.expires_in.unwrap_or(Duration::from_secs(3600));
         Ok(Cached {
-            dpop_bound: grant.token_type == "DPoP",
-            token: grant.access_token,
+            access: Access {
+                dpop_bound: grant.token_type == "DPoP",
+                token: grant.access_token,
+            },
             expires_at: now + lifetime,
         })
     }
@@ -359,16 +347,7 @@ impl TokenSource {
                 let sent = self.http.call(request);
                 async move {
                     let response = sent.await?;
-                    // RFC 9449 §8: remember the token endpoint's nonce for the next proof.
-                    if let (Some(key), Some(nonce)) = (
-                        self.dpop.as_ref(),
-                        response
-                            .headers()
-                            .get(DPOP_NONCE)
-                            .and_then(|v| v.to_str().ok()),
-                    ) {
-                        key.note_nonce(&url, nonce);
-                    }
+                    self.note_nonce(&url, response.headers());
                     Ok::<_, oauth2::HttpClientError<reqwest::Error>>(response)
                 }
             })
@@ -449,9 +428,15 @@ impl AuthorizedClient {
         if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
-        if self
-            .tokens
-            .nonce_challenge(resp.url().as_str(), 401, resp.headers())
+        // `attempt` noted the nonce; a 401 `use_dpop_nonce` asks for a proof with it.
+        let asks_for_nonce = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("use_dpop_nonce"));
+        if asks_for_nonce
+            && self.tokens.dpop_key().is_some()
+            && resp.headers().contains_key(DPOP_NONCE)
         {
             resp = self.attempt(&build, &access).await?;
             if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
@@ -474,17 +459,14 @@ impl AuthorizedClient {
             .map_err(network)?;
         let (method, url) = (request.method().to_string(), request.url().to_string());
         for (name, value) in self.tokens.headers_for(access, &method, &url) {
-            let value = reqwest::header::HeaderValue::from_str(&value)
+            let mut value = reqwest::header::HeaderValue::from_str(&value)
                 .map_err(|_| TokenError::Server("a token that is not a header value".to_owned()))?;
+            // Kept out of reqwest's and hyper's debug output.
+            value.set_sensitive(true);
             request.headers_mut().insert(name, value);
         }
         let resp = self.http.execute(request).await.map_err(network)?;
-        if let (Some(key), Some(nonce)) = (
-            self.tokens.dpop_key(),
-            resp.headers().get(DPOP_NONCE).and_then(|v| v.to_str().ok()),
-        ) {
-            key.note_nonce(&url, nonce);
-        }
+        self.tokens.note_nonce(&url, resp.headers());
         Ok(resp)
     }
 }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 /// `exp` of a client assertion, seconds after `iat` (the server allows 60 minutes; a short life
 /// keeps a copied assertion useless soon — Okta's SDKs sign for 5 minutes too).
-pub const ASSERTION_LIFETIME_SECS: i64 = 300;
+const ASSERTION_LIFETIME_SECS: i64 = 300;
 /// RFC 7523 §2.2.
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -186,14 +186,6 @@ impl PrivateKey {
         self
     }
 
-    pub fn alg(&self) -> Algorithm {
-        self.alg
-    }
-
-    pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-
     fn alg_name(&self) -> &'static str {
         match self.alg {
             Algorithm::ES256 => "ES256",
@@ -234,6 +226,7 @@ impl PrivateKey {
 pub struct DpopKey {
     key: PrivateKey,
     jwk: Value,
+    thumbprint: String,
     nonces: Mutex<HashMap<String, String>>,
 }
 
@@ -242,12 +235,6 @@ impl std::fmt::Debug for DpopKey {
         f.debug_struct("DpopKey")
             .field("jkt", &self.thumbprint())
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for DpopKey {
-    fn default() -> Self {
-        Self::generate()
     }
 }
 
@@ -267,7 +254,7 @@ fn origin(url: &str) -> String {
 }
 
 /// RFC 9449 §4.2: the URL without query and fragment.
-pub fn htu(url: &str) -> &str {
+fn htu(url: &str) -> &str {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     &url[..end]
 }
@@ -283,26 +270,21 @@ impl DpopKey {
             point.y().expect("invariant: an uncompressed point has y"),
         );
         let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)});
+        let thumbprint = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk.clone())
+            .expect("invariant: a P-256 public JWK parses")
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .expect("invariant: a P-256 JWK has a thumbprint");
         DpopKey {
             key: PrivateKey::ec(&secret).expect("invariant: a fresh P-256 key encodes"),
             jwk,
+            thumbprint,
             nonces: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The public JWK (the proofs' `jwk` header).
-    pub fn public_jwk(&self) -> &Value {
-        &self.jwk
-    }
-
     /// The RFC 7638 thumbprint: `cnf.jkt` of the tokens bound to this key.
-    pub fn thumbprint(&self) -> String {
-        let canonical = format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            self.jwk["x"].as_str().unwrap_or_default(),
-            self.jwk["y"].as_str().unwrap_or_default()
-        );
-        b64(&Sha256::digest(canonical.as_bytes()))
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
     }
 
     /// A proof of `method` `url` (query and fragment dropped) at `iat`, with `ath` of

@@ -212,31 +212,35 @@ pub fn check(
     nonces: Option<&Nonces>,
     now: i64,
 ) -> Result<Proof, Refusal> {
-    let (segment, _, _) = crate::jose::segments(proof)?;
     let cache = known_headers();
-    let known = cache.get(segment);
-    let header = match &known {
-        Some(k) => Ok(k.0.clone()),
+    let mut known = None;
+    let jws = Jws::parse_with(proof, |segment| match cache.get(segment) {
+        Some(k) => {
+            let header = k.0.clone();
+            known = Some(k);
+            Ok(header)
+        }
         None => Header::parse(segment).map(Arc::new),
-    };
-    let jws = Jws::parse_with(proof, header.clone())?;
+    })?;
     if jws.typ() != Some("dpop+jwt") {
         return Err(Refusal::Type);
     }
     let known = match known {
-        Some(k) => k,
+        Some(k) => {
+            jws.verify_with(&k.1)?;
+            k
+        }
         None => {
             let jwk = jws.header().get("jwk").ok_or(Refusal::Key)?;
             let key = PublicJwk::parse(jwk).map_err(|_| Refusal::Key)?;
-            // `header` is Ok here: parse_with returned its error otherwise.
-            let header = header.map_err(Refusal::from)?;
-            let k = Arc::new((header, key));
-            cache.insert(segment.into(), k.clone());
+            let k = Arc::new((jws.shared_header(), key));
+            // Cached once a proof under it verified: only headers whose key signed something.
+            jws.verify_with(&k.1)?;
+            cache.insert(jws.header_segment().into(), k.clone());
             k
         }
     };
     let key = &known.1;
-    jws.verify_with(key)?;
     if jws.claim_str("htm") != Some(htm) {
         return Err(Refusal::Method);
     }

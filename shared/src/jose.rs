@@ -420,10 +420,6 @@ impl Header {
         }
         Ok(Header { map, alg })
     }
-
-    pub fn map(&self) -> &Map<String, Value> {
-        &self.map
-    }
 }
 
 /// A parsed compact JWS whose signature has not been checked yet.
@@ -454,19 +450,18 @@ pub fn segments(token: &str) -> Result<(&str, &str, &str), JoseError> {
 impl Jws {
     /// Parses `token` as the module says, without checking the signature.
     pub fn parse(token: &str) -> Result<Jws, JoseError> {
-        let (h, _, _) = segments(token)?;
-        Jws::parse_with(token, Header::parse(h).map(Arc::new))
+        Jws::parse_with(token, |h| Header::parse(h).map(Arc::new))
     }
 
-    /// As [`Jws::parse`], with `header` what [`Header::parse`] made (or makes) of the token's
-    /// header segment. The refusals come in the same order: a malformed header, payload or
-    /// signature before a refused algorithm or header member.
+    /// As [`Jws::parse`], with the header what `header` makes of the token's header segment
+    /// ([`Header::parse`]'s result, or a cached one). The refusals come in the same order: a
+    /// malformed header, payload or signature before a refused algorithm or header member.
     pub fn parse_with(
         token: &str,
-        header: Result<Arc<Header>, JoseError>,
+        header: impl FnOnce(&str) -> Result<Arc<Header>, JoseError>,
     ) -> Result<Jws, JoseError> {
         let (h, p, s) = segments(token)?;
-        let header = match header {
+        let header = match header(h) {
             Err(JoseError::Malformed) => return Err(JoseError::Malformed),
             other => other,
         };
@@ -488,6 +483,18 @@ impl Jws {
 
     pub fn header(&self) -> &Map<String, Value> {
         &self.header.map
+    }
+
+    /// The parsed header, to share (a cache of checked headers keeps it).
+    pub fn shared_header(&self) -> Arc<Header> {
+        self.header.clone()
+    }
+
+    /// The header segment as the token spelled it.
+    pub fn header_segment(&self) -> &str {
+        self.signing_input
+            .split_once('.')
+            .map_or(self.signing_input.as_str(), |(h, _)| h)
     }
 
     pub fn claims(&self) -> &Map<String, Value> {

@@ -8,7 +8,7 @@
 //! therefore never lets a replay through: it costs a database write instead.
 //!
 //! The database inserts of concurrent requests are written together (group commit): one
-//! writer task per guard takes every insert waiting when it is free — up to [`MAX_BATCH`] — and
+//! writer task per guard takes every insert waiting when it is free — up to 256 — and
 //! runs them as one transaction, each identifier still decided by its own statement's row
 //! count, answered only once the transaction has committed. One commit instead of one per
 //! request is what the database mode costs less of; at low load a batch holds one insert.
@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::seen_jtis;
@@ -55,7 +54,7 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 else retur
 ";
 
 /// Inserts written in one transaction at most.
-pub const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 256;
 
 /// An insert waiting for the writer: key, expiry and now (µs), and where its answer goes.
 type Pending = (
@@ -124,10 +123,20 @@ impl ReplayGuard {
             tx
         });
         let (answer, answered) = tokio::sync::oneshot::channel();
-        writer
-            .send((row_key, until, now_us, answer))
-            .map_err(|_| DbError::Canceled)?;
-        answered.await.map_err(|_| DbError::Canceled)?
+        if writer
+            .send((row_key.clone(), until, now_us, answer))
+            .is_ok()
+        {
+            if let Ok(first) = answered.await {
+                return first;
+            }
+        }
+        // The writer is gone (its runtime shut down): this request writes on its own. Had the
+        // writer's transaction committed the key before it went, the insert here finds the row
+        // and refuses — a lost answer never lets a replay through.
+        self.db
+            .run(move |c| insert_if_absent(c, &row_key, until, now_us))
+            .await
     }
 }
 
@@ -142,33 +151,32 @@ async fn write_batches(db: Db, mut queue: tokio::sync::mpsc::UnboundedReceiver<P
                 Err(_) => break,
             }
         }
-        let mut rows: Vec<(usize, String, i64, i64)> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, (key, until, now, _))| (i, key.clone(), *until, *now))
-            .collect();
-        rows.sort_by(|a, b| a.1.cmp(&b.1));
+        let (rows, answers): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|(key, until, now, answer)| ((key, until, now), answer))
+            .unzip();
         let result = db
-            .run(move |c| {
-                c.transaction(|c| {
-                    let mut firsts = vec![false; rows.len()];
-                    for (i, key, until, now) in &rows {
-                        firsts[*i] = insert_if_absent(c, key, *until, *now)?;
-                    }
-                    Ok(firsts)
-                })
+            .transaction(move |c| {
+                let mut order: Vec<usize> = (0..rows.len()).collect();
+                order.sort_by(|&a, &b| rows[a].0.cmp(&rows[b].0));
+                let mut firsts = vec![false; rows.len()];
+                for i in order {
+                    let (key, until, now) = &rows[i];
+                    firsts[i] = insert_if_absent(c, key, *until, *now)?;
+                }
+                Ok::<_, DbError>(firsts)
             })
             .await;
         match result {
             Ok(firsts) => {
-                for ((_, _, _, answer), first) in batch.into_iter().zip(firsts) {
+                for (answer, first) in answers.into_iter().zip(firsts) {
                     let _ = answer.send(Ok(first));
                 }
             }
             Err(e) => {
                 // One error for the batch; each waiting request answers "unavailable".
                 let unavailable = e.is_unavailable();
-                for (_, _, _, answer) in batch {
+                for answer in answers {
                     let _ = answer.send(Err(if unavailable {
                         DbError::Busy(std::time::Duration::ZERO)
                     } else {
