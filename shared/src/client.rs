@@ -250,13 +250,17 @@ impl TokenSource {
     }
 
     /// Notes the `DPoP-Nonce` a server answered `url` with, for the next proof to it (RFC 9449
-    /// §8, §9).
-    fn note_nonce(&self, url: &str, headers: &reqwest::header::HeaderMap) {
-        if let (Some(key), Some(nonce)) = (
+    /// §8, §9). True when one was noted.
+    fn note_nonce(&self, url: &str, headers: &reqwest::header::HeaderMap) -> bool {
+        match (
             self.dpop.as_ref(),
             headers.get(DPOP_NONCE).and_then(|v| v.to_str().ok()),
         ) {
-            key.note_nonce(url, nonce);
+            (Some(key), Some(nonce)) => {
+                key.note_nonce(url, nonce);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -347,7 +351,7 @@ impl TokenSource {
                 let sent = self.http.call(request);
                 async move {
                     let response = sent.await?;
-                    self.note_nonce(&url, response.headers());
+                    let _ = self.note_nonce(&url, response.headers());
                     Ok::<_, oauth2::HttpClientError<reqwest::Error>>(response)
                 }
             })
@@ -424,31 +428,34 @@ impl AuthorizedClient {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
         let access = self.tokens.access().await?;
-        let mut resp = self.attempt(&build, &access).await?;
+        let (mut resp, nonce_noted) = self.attempt(&build, &access).await?;
         if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
-        // `attempt` noted the nonce; a 401 `use_dpop_nonce` asks for a proof with it.
+        // A DPoP-bound token refused with `use_dpop_nonce` and a nonce (noted by `attempt`):
+        // once more with a proof carrying it.
         let asks_for_nonce = resp
             .headers()
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("use_dpop_nonce"));
-        if asks_for_nonce
-            && self.tokens.dpop_key().is_some()
-            && resp.headers().contains_key(DPOP_NONCE)
-        {
-            resp = self.attempt(&build, &access).await?;
+        if access.dpop_bound && nonce_noted && asks_for_nonce {
+            resp = self.attempt(&build, &access).await?.0;
             if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
                 return Ok(resp);
             }
         }
         self.tokens.invalidate().await;
         let access = self.tokens.access().await?;
-        self.attempt(&build, &access).await
+        Ok(self.attempt(&build, &access).await?.0)
     }
 
-    async fn attempt<F>(&self, build: &F, access: &Access) -> Result<reqwest::Response, TokenError>
+    /// Sends the request once; with whether the answer carried a `DPoP-Nonce` now noted.
+    async fn attempt<F>(
+        &self,
+        build: &F,
+        access: &Access,
+    ) -> Result<(reqwest::Response, bool), TokenError>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
@@ -466,8 +473,8 @@ impl AuthorizedClient {
             request.headers_mut().insert(name, value);
         }
         let resp = self.http.execute(request).await.map_err(network)?;
-        self.tokens.note_nonce(&url, resp.headers());
-        Ok(resp)
+        let noted = self.tokens.note_nonce(&url, resp.headers());
+        Ok((resp, noted))
     }
 }
 

@@ -67,8 +67,9 @@ type Pending = (
 /// See the module documentation.
 pub struct ReplayGuard {
     db: Db,
-    /// The writer task's queue, started on first use (inside the runtime).
-    writer: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Pending>>,
+    /// The writer task's queue, started on first use (inside the runtime) and again if the
+    /// runtime it ran on has gone.
+    writer: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Pending>>>,
     local: moka::sync::Cache<[u8; 32], ()>,
     redis: Option<(Arc<RedisStore>, redis::Script)>,
 }
@@ -77,7 +78,7 @@ impl ReplayGuard {
     pub fn new(db: Db) -> ReplayGuard {
         ReplayGuard {
             db,
-            writer: std::sync::OnceLock::new(),
+            writer: std::sync::Mutex::new(None),
             local: moka::sync::Cache::builder()
                 .max_capacity(LOCAL_MAX)
                 .time_to_live(LOCAL_TTL)
