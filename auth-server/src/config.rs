@@ -6,7 +6,7 @@ use shared::config::{interval_secs, parse_flag, parse_number, secret_var, var, C
 pub use shared::config::{ConfigError, ConfigErrors};
 use shared::Secret;
 
-use crate::service::kek::Kek;
+use crate::kek::Kek;
 
 /// Everything the server needs to run. Tests build it directly; `from_env` builds it for the
 /// binary.

@@ -13,6 +13,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
+pub mod kek;
 pub mod openapi;
 pub mod routes;
 pub mod service;

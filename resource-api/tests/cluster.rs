@@ -16,8 +16,8 @@ use shared::testing::TestDb;
 
 const ADMIN: &str = auth_server::config::TEST_ADMIN_TOKEN;
 
-fn kek() -> auth_server::service::kek::Kek {
-    auth_server::service::kek::Kek::from_bytes([42; 32])
+fn kek() -> auth_server::kek::Kek {
+    auth_server::kek::Kek::from_bytes([42; 32])
 }
 
 fn listener() -> (TcpListener, u16) {

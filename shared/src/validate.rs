@@ -60,6 +60,12 @@ pub fn plausible_id(prefix: &str, id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Client ids are `app_` + base62. Anything else (control characters, NUL, which PostgreSQL
+/// refuses in text, or absurd lengths) names no client and never reaches the database.
+pub fn plausible_client_id(id: &str) -> bool {
+    plausible_id("app", id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

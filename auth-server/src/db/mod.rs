@@ -7,7 +7,7 @@
 //! digests, bcrypt of the same base64 digest (`service::secrets`);
 //! `api_keys.key_digest` holds the SHA-256 digest of the key (`shared::api_key`), plus a masked
 //! form for display; `signing_keys.private_key` is sealed under `SIGNING_KEY_ENCRYPTION_KEY`
-//! (`service::kek`), which is never written here — a row left in plaintext by a version before
+//! (`crate::kek`), which is never written here — a row left in plaintext by a version before
 //! sealing existed is sealed at the next start (`KeyStore::load_or_create`), the one window in
 //! which a plaintext key can sit in the table; `revoked_tokens` holds a token's `jti`, never the
 //! token; `operators` holds bcrypt password hashes, setup-link digests and sealed TOTP secrets,

@@ -1,6 +1,6 @@
 //! `operators`: the people who sign in to `/console`. Passwords are stored as bcrypt of their
 //! SHA-256 pre-hash (`service::secrets`), setup links as the SHA-256 of their token, TOTP
-//! secrets sealed under the KEK (`service::kek`). Nothing here is ever plaintext.
+//! secrets sealed under the KEK (`crate::kek`). Nothing here is ever plaintext.
 
 use diesel::prelude::*;
 use shared::db::schema::{operator_sessions, operators};

@@ -301,7 +301,7 @@ impl AppState {
             audience: &self.config.audience,
             last_tokens: &self.last_tokens,
             audit_key: &self.audit_key,
-            source: Some(crate::console::source(req)),
+            source: Some(shared::client_addr::client_ip(req).to_string()),
         }
     }
 }

@@ -434,7 +434,7 @@ fn key_thumbprints(jwks: Option<&PublicJwkSet>) -> Option<Vec<String>> {
 }
 
 pub async fn get(db: &Db, client_id: &str) -> Result<ApplicationView> {
-    if !super::client_auth::plausible_client_id(client_id) {
+    if !shared::validate::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let id = client_id.to_owned();
@@ -486,7 +486,7 @@ pub async fn patch(
     by: ChangedBy,
     now: i64,
 ) -> Result<ApplicationView> {
-    if !super::client_auth::plausible_client_id(client_id) {
+    if !shared::validate::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let new_jwks = patch.jwks.as_ref().map(parse_jwks).transpose()?;
@@ -606,7 +606,7 @@ pub async fn rotate_secret(
     options: RotateSecret,
     now: i64,
 ) -> Result<ApplicationWithSecret> {
-    if !super::client_auth::plausible_client_id(client_id) {
+    if !shared::validate::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let grace = match options.grace_period_seconds {
@@ -690,7 +690,7 @@ pub async fn rotate_secret(
 
 /// Refuses every token the application was issued before `now`.
 pub async fn revoke_tokens(db: &Db, ctx: &AuditContext, client_id: &str, now: i64) -> Result<()> {
-    if !super::client_auth::plausible_client_id(client_id) {
+    if !shared::validate::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let id = client_id.to_owned();
@@ -713,7 +713,7 @@ pub async fn revoke_tokens(db: &Db, ctx: &AuditContext, client_id: &str, now: i6
 }
 
 pub async fn delete(db: &Db, ctx: &AuditContext, client_id: &str, now: i64) -> Result<()> {
-    if !super::client_auth::plausible_client_id(client_id) {
+    if !shared::validate::plausible_client_id(client_id) {
         return Err(Error::NotFound("application"));
     }
     let id = client_id.to_owned();

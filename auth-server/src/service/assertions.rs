@@ -127,7 +127,7 @@ impl ClientAssertions {
         };
         if iss != sub
             || creds.client_id.as_deref().is_some_and(|id| id != iss)
-            || !super::client_auth::plausible_client_id(iss)
+            || !shared::validate::plausible_client_id(iss)
         {
             return Err(refuse(AssertionRefusal::Subject));
         }

@@ -58,7 +58,7 @@ use shared::changes::{self, ChangeKind};
 use shared::db::{Db, DbConnection, DbError};
 use utoipa::ToSchema;
 
-use super::kek::Kek;
+use crate::kek::Kek;
 pub use crate::db::audit_events::{AuditEventRow, AuditFilter};
 use crate::error::{Error, Result};
 

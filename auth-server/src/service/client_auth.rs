@@ -38,6 +38,7 @@ use sha2::{Digest, Sha256};
 use shared::changes::ChangeKind;
 use shared::db::Db;
 use shared::throttle::FailureThrottle;
+use shared::validate::plausible_client_id;
 use shared::{Secret, SecretDigest};
 use tokio::sync::Semaphore;
 
@@ -323,12 +324,6 @@ async fn verify(
 
 fn same_hash(a: &str, b: &str) -> bool {
     shared::secret::ct_eq(a.as_bytes(), b.as_bytes())
-}
-
-/// Client ids are `app_` + base62. Anything else (control characters, NUL, which PostgreSQL
-/// refuses in text, or absurd lengths) names no client and never reaches the database.
-pub fn plausible_client_id(id: &str) -> bool {
-    shared::validate::plausible_id("app", id)
 }
 
 /// SHA-256 over the length-prefixed id and the secret, so that no two (id, secret) pairs

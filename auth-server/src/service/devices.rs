@@ -11,7 +11,7 @@
 //! A device cookie is `d1.<issued>.<nonce>.<mac>`: the issue time (Unix seconds), 16 random
 //! bytes and `HMAC-SHA256(key, "d1.<issued>.<nonce>." ‖ account)` in base64url, where the
 //! account is the normalised email and the key is derived from the KEK
-//! ([`crate::service::kek::Kek::derive_key`]) — so the cookie names no account, cannot be
+//! ([`crate::kek::Kek::derive_key`]) — so the cookie names no account, cannot be
 //! moved to another account, and no database row is needed. It lives
 //! [`DEVICE_LIFETIME_SECS`]. It grants nothing by itself: the password (and the code) are still
 //! checked; it only chooses which failure budget the attempt draws from.
@@ -21,7 +21,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::kek::Kek;
+use crate::kek::Kek;
 
 /// A device cookie is honoured this long after it was issued (each sign-in issues a new one).
 pub const DEVICE_LIFETIME_SECS: i64 = 90 * 24 * 3600;

@@ -8,7 +8,6 @@ pub mod audit;
 pub mod client_auth;
 pub mod devices;
 pub mod grants;
-pub mod kek;
 pub mod last_token;
 pub mod operators;
 pub mod reseal;

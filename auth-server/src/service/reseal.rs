@@ -10,7 +10,7 @@ use serde_json::json;
 use shared::db::{Db, DbError};
 
 use super::audit::{self, AuditContext, AuditEvent, Feed};
-use super::kek::{self, Kek};
+use crate::kek::{self, Kek};
 use super::operators::totp_aad;
 use crate::db::operators::OperatorRow;
 

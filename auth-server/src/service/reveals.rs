@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use shared::db::Db;
 use shared::Secret;
 
-use super::kek::Kek;
+use crate::kek::Kek;
 use crate::db::reveals::RevealRow;
 use crate::error::{Error, Result};
 use shared::SecretDigest;

@@ -15,7 +15,7 @@ use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 
 use super::audit::{self, AuditContext, AuditEvent, AuditKeys, Feed};
-use super::kek::{self, Kek};
+use crate::kek::{self, Kek};
 use crate::db::signing_keys::SigningKeyRow;
 use serde_json::json;
 

@@ -305,7 +305,7 @@ async fn wrong_totp_codes_lock_the_account_before_its_password_is_checked() {
 #[actix_web::test]
 async fn after_a_kek_rotation_two_step_sign_in_still_works_and_the_secret_is_resealed() {
     use auth_server::db::operators::OperatorRow;
-    use auth_server::service::kek::{self, Kek};
+    use auth_server::kek::{self, Kek};
 
     let app = spawn_app().await;
     let ada = add_operator(&app, "ada@example.com", Role::Admin).await;
@@ -357,7 +357,7 @@ async fn after_a_kek_rotation_two_step_sign_in_still_works_and_the_secret_is_res
 /// after another replica started with both: the latter opens that secret with the previous KEK.
 #[actix_web::test]
 async fn a_replica_with_both_keks_opens_a_totp_secret_sealed_by_one_still_on_the_old() {
-    use auth_server::service::kek::Kek;
+    use auth_server::kek::Kek;
 
     let old_only = spawn_app().await;
     add_operator(&old_only, "bea@example.com", Role::Admin).await;

@@ -24,8 +24,8 @@ pub struct TestApp {
 pub const ADMIN_TOKEN: &str = auth_server::config::TEST_ADMIN_TOKEN;
 
 /// One fixed key-encryption key, so that servers restarted on the same database open its keys.
-pub fn test_kek() -> auth_server::service::kek::Kek {
-    auth_server::service::kek::Kek::from_bytes([42; 32])
+pub fn test_kek() -> auth_server::kek::Kek {
+    auth_server::kek::Kek::from_bytes([42; 32])
 }
 
 /// The audit chain's key under [`test_kek`]: what the service layer needs to write events to a

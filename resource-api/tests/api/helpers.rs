@@ -9,8 +9,8 @@ use shared::testing::TestDb;
 pub const ADMIN: &str = auth_server::config::TEST_ADMIN_TOKEN;
 
 /// The key-encryption key of every test auth server.
-pub fn test_kek() -> auth_server::service::kek::Kek {
-    auth_server::service::kek::Kek::from_bytes([42; 32])
+pub fn test_kek() -> auth_server::kek::Kek {
+    auth_server::kek::Kek::from_bytes([42; 32])
 }
 
 pub struct TestStack {

@@ -295,7 +295,7 @@ async fn a_developer_reaches_neither_admin_pages_nor_another_developers_key_nor_
     let theirs = api_keys::create(
         &stack.db(),
         &AuditContext::cli(&auth_server::service::audit::AuditKey::from_kek(
-            &auth_server::service::kek::Kek::from_bytes([42; 32]),
+            &auth_server::kek::Kek::from_bytes([42; 32]),
         )),
         new,
         shared::time::now_micros(),

@@ -80,7 +80,7 @@ impl Stack {
         operators::create(
             &self.db(),
             &AuditContext::cli(&auth_server::service::audit::AuditKey::from_kek(
-                &auth_server::service::kek::Kek::from_bytes([42; 32]),
+                &auth_server::kek::Kek::from_bytes([42; 32]),
             )),
             Email::parse(email).expect("an email"),
             role,

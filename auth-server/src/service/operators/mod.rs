@@ -44,7 +44,7 @@ use tokio::sync::Semaphore;
 
 use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
 use super::devices::{Device, DeviceKeys};
-use super::kek::Kek;
+use crate::kek::Kek;
 use super::secrets;
 use crate::db::operators::OperatorRow;
 use crate::error::{Error, Result};

@@ -59,7 +59,7 @@ impl Operators {
         let current = self.kek()?;
         let kek = match &self.previous_kek {
             Some(prev)
-                if crate::service::kek::sealed_with(sealed) == Some(prev.id())
+                if crate::kek::sealed_with(sealed) == Some(prev.id())
                     && prev.id() != current.id() =>
             {
                 prev
