@@ -118,26 +118,34 @@ impl ReplayGuard {
         let row_key = hex::encode(key);
         let until = (now + ttl_secs).saturating_mul(1_000_000);
         let now_us = now.saturating_mul(1_000_000);
-        let writer = self.writer.get_or_init(|| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            tokio::spawn(write_batches(self.db.clone(), rx));
-            tx
-        });
         let (answer, answered) = tokio::sync::oneshot::channel();
-        if writer
-            .send((row_key.clone(), until, now_us, answer))
-            .is_ok()
-        {
+        if self.writer().send((row_key, until, now_us, answer)).is_ok() {
             if let Ok(first) = answered.await {
                 return first;
             }
         }
-        // The writer is gone (its runtime shut down): this request writes on its own. Had the
-        // writer's transaction committed the key before it went, the insert here finds the row
-        // and refuses — a lost answer never lets a replay through.
+        // The writer went away with this request's insert (its runtime shut down): this request
+        // writes on its own. Had the writer's transaction committed the key, the insert here
+        // finds the row and refuses — a lost answer never lets a replay through.
+        tracing::warn!("single-use write without its batch writer (it stopped)");
+        let row_key = hex::encode(key);
         self.db
             .run(move |c| insert_if_absent(c, &row_key, until, now_us))
             .await
+    }
+
+    /// The writer's queue; a new writer on this runtime when there is none or it has stopped.
+    fn writer(&self) -> tokio::sync::mpsc::UnboundedSender<Pending> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        match writer.as_ref() {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                tokio::spawn(write_batches(self.db.clone(), rx));
+                *writer = Some(tx.clone());
+                tx
+            }
+        }
     }
 }
 

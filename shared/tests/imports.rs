@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-
 const CRATES: [&str; 3] = ["shared", "auth-server", "resource-api"];
 
 /// A source file: its module path under `src` (`["service", "assertions"]`; empty for the
@@ -273,21 +272,43 @@ fn the_checker_sees_a_circle() {
     std::fs::create_dir_all(src.join("service")).unwrap();
     std::fs::write(src.join("lib.rs"), "pub mod config;\npub mod service;\n").unwrap();
     std::fs::write(src.join("config.rs"), "use crate::service::kek::Kek;\n").unwrap();
-    std::fs::write(src.join("service/mod.rs"), "pub mod kek;\npub mod a;\npub mod b;\n").unwrap();
+    std::fs::write(
+        src.join("service/mod.rs"),
+        "pub mod kek;\npub mod a;\npub mod b;\n",
+    )
+    .unwrap();
     std::fs::write(
         src.join("service/kek.rs"),
         "// crate::config is only a comment\npub struct Kek;\n#[cfg(test)]\nmod tests { use crate::config; }\n",
     )
     .unwrap();
-    std::fs::write(src.join("service/a.rs"), "use super::b::B;\npub struct A;\n").unwrap();
+    std::fs::write(
+        src.join("service/a.rs"),
+        "use super::b::B;\npub struct A;\n",
+    )
+    .unwrap();
     std::fs::write(src.join("service/b.rs"), "pub struct B;\n").unwrap();
-    assert!(circles_in(&src).is_empty(), "comments and tests are not imports");
+    assert!(
+        circles_in(&src).is_empty(),
+        "comments and tests are not imports"
+    );
 
-    std::fs::write(src.join("service/b.rs"), "use crate::{config, service::a::A};\npub struct B;\n")
-        .unwrap();
+    std::fs::write(
+        src.join("service/b.rs"),
+        "use crate::{config, service::a::A};\npub struct B;\n",
+    )
+    .unwrap();
     let found = circles_in(&src);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found[0].contains("config → service → config") || found[0].contains("service → config → service"), "{found:?}");
-    assert!(found[1].contains("modules in service/: a → b → a") || found[1].contains("modules in service/: b → a → b"), "{found:?}");
+    assert!(
+        found[0].contains("config → service → config")
+            || found[0].contains("service → config → service"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].contains("modules in service/: a → b → a")
+            || found[1].contains("modules in service/: b → a → b"),
+        "{found:?}"
+    );
 }

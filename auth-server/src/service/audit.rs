@@ -58,9 +58,9 @@ use shared::changes::{self, ChangeKind};
 use shared::db::{Db, DbConnection, DbError};
 use utoipa::ToSchema;
 
-use crate::kek::Kek;
 pub use crate::db::audit_events::{AuditEventRow, AuditFilter};
 use crate::error::{Error, Result};
+use crate::kek::Kek;
 
 /// The HKDF purpose (`info`) of the chain's MAC key ([`Kek::derive_key`]). Fixed: changing it
 /// breaks every existing chain.

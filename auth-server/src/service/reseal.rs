@@ -10,9 +10,9 @@ use serde_json::json;
 use shared::db::{Db, DbError};
 
 use super::audit::{self, AuditContext, AuditEvent, Feed};
-use crate::kek::{self, Kek};
 use super::operators::totp_aad;
 use crate::db::operators::OperatorRow;
+use crate::kek::{self, Kek};
 
 /// Re-seals every TOTP secret stored under `previous` with `current`; returns how many.
 pub fn reseal_totp_secrets(

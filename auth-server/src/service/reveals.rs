@@ -22,9 +22,9 @@ use sha2::{Digest, Sha256};
 use shared::db::Db;
 use shared::Secret;
 
-use crate::kek::Kek;
 use crate::db::reveals::RevealRow;
 use crate::error::{Error, Result};
+use crate::kek::Kek;
 use shared::SecretDigest;
 
 /// How long a secret waits for its page: ten minutes.

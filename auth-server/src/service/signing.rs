@@ -15,8 +15,8 @@ use shared::claims::RETIRED_KEY_PUBLISHED_SECS;
 use shared::db::{Db, DbError};
 
 use super::audit::{self, AuditContext, AuditEvent, AuditKeys, Feed};
-use crate::kek::{self, Kek};
 use crate::db::signing_keys::SigningKeyRow;
+use crate::kek::{self, Kek};
 use serde_json::json;
 
 /// Why the signing keys could not be loaded, refreshed or stored. The message names the key

@@ -44,10 +44,10 @@ use tokio::sync::Semaphore;
 
 use super::audit::{self, AuditContext, AuditEvent, AuditKey, Feed};
 use super::devices::{Device, DeviceKeys};
-use crate::kek::Kek;
 use super::secrets;
 use crate::db::operators::OperatorRow;
 use crate::error::{Error, Result};
+use crate::kek::Kek;
 
 mod accounts;
 mod setup_links;

@@ -1,11 +1,10 @@
 //! Webhooks (issue 25): endpoints per environment, their secrets, the delivery log and retries
-//! by hand. Events are written by `service::records` ([`events`]); the [`worker`] delivers them.
+//! by hand. Events are written by `service::records` (`records::events`); the [`worker`] delivers them.
 //!
 //! An endpoint is a `/v2` record of the credential's environment (another environment's is a
 //! 404) and only ever receives that environment's events. Its secret is shown once, on create
 //! and on rotation, and is otherwise only ever sealed ([`signing`]).
 
-pub mod events;
 pub mod worker;
 
 pub use shared::webhooks::{secret as signing, target, DEFAULT_GRACE_SECS, MAX_GRACE_SECS};

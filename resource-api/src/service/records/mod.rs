@@ -7,7 +7,7 @@
 //! what a create checks and builds, what a change does, what else a write stores (a case's
 //! history event, a watchlist entry's candidate keys). So a hook on every write has exactly
 //! two places to go, and the webhook outbox is there: [`create`], [`update`] and [`delete`]
-//! each write the record's event (`service::webhooks::events`, [`Evented`]) in the write's own
+//! each write the record's event (`service::records::events`, [`Evented`]) in the write's own
 //! transaction, after the row and its follow-up writes.
 //!
 //! Writes of versioned records: read, check `If-Match`, apply the change, write back with a
@@ -18,6 +18,8 @@
 //! writer at a time) and on PostgreSQL at READ COMMITTED (where a read-modify-write without
 //! the version check lost updates).
 
+pub mod events;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -26,12 +28,12 @@ use shared::db::DbConnection;
 use actix_web::http::StatusCode;
 
 use super::idempotency::{self, Answer, Created, IdempotentRequest, StoredAnswer};
-use super::webhooks::events::{self, Evented};
 use crate::conditional::{IfMatch, Versioned};
 use crate::db::{EnvDb, Listed, Scoped, VersionedRow};
 use crate::domain::{plausible_id, Page, PageQuery, PageRequest};
 use crate::error::{Error, Result};
 use crate::pagination::{list_name, Lists};
+use events::Evented;
 
 /// A row as `/v2` shows it. Implemented next to each view.
 pub trait Record: Listed {

@@ -1,6 +1,6 @@
 //! Which write of which record is which webhook event, and the outbox insert.
 //!
-//! `service::records` calls [`emit`] inside the transaction of every create, change and
+//! `service::records` (its parent) calls [`emit`] inside the transaction of every create, change and
 //! delete, after the row and its follow-up writes: a committed change always has its event in
 //! the outbox, and a rolled-back one never does (the transactional outbox). The event's body
 //! is fixed here, once — `{"type", "timestamp", "data"}`, `data` being the record's view, what
@@ -9,7 +9,7 @@
 use serde_json::json;
 use shared::db::DbConnection;
 
-use super::super::records::Record;
+use super::Record;
 use crate::db::cases::CaseRow;
 use crate::db::sars::SarRow;
 use crate::db::subjects::SubjectRow;
