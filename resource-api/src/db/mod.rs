@@ -10,8 +10,11 @@
 //!   written once, in [`versioned_row!`] and [`listed!`]; the test
 //!   `every_record_family_is_environment_bound_and_stores_its_sets_as_text` checks each family
 //!   through them. The other queries (a case's history and counter, subject counts, the
-//!   screening index) write the filter themselves: a new one must too, and review is what
-//!   checks it — the type system does not.
+//!   screening index, webhook deliveries) write the filter themselves: a new one must too. The
+//!   type system does not check those; the HTTP tests that put the same kinds of rows in both
+//!   environments do: `environments::records_of_another_environment_are_404_both_ways`
+//!   (history, counter, subjects), `screening::screening_and_risk_scoring_see_only_their_own_environment`
+//!   and `webhooks::endpoints_and_events_are_isolated_by_environment_and_scope`.
 //! - A `Scoped` is made only from a verified principal's environment, by the `/v2`
 //!   authentication middleware, and reaches handlers inside [`EnvDb`] (the same source check).
 //!
