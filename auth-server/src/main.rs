@@ -2,6 +2,10 @@
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc, as in the resource API (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // `./.env` only: never a parent directory's.
     if let Err(e) = shared::config::load_dotenv() {

@@ -15,6 +15,9 @@
 //! `GET /cases-tuned/{id}` is the same read written as the services write theirs (no bound
 //! `LIMIT`), for the second ratio in docs/PERFORMANCE.md.
 //!
+//! It runs on the services' global allocator (mimalloc) and the workspace's bundled SQLite (built
+//! as `.cargo/config.toml` says), so that neither shows up as a difference between the two.
+//!
 //! `DATABASE_URL` names SQLite (a path or `sqlite://path`) or PostgreSQL (`postgres://…`).
 
 #![allow(clippy::disallowed_methods)]
@@ -24,6 +27,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+/// The services' allocator, so that the comparison is of the code, not of the allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 // The two tables as the migrations create them (only the columns read here).
 diesel::table! {

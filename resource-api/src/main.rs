@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: a list request allocates for every column of every row,
+/// and glibc's arenas spent a sixth of its time there (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CaseForge /v2 resource API: cases, SARs, watchlist, subjects, transactions and alerts.
 ///
 /// Configured from the environment (and `./.env`): API_BIND, DATABASE_URL, AUTH_ISSUER,
