@@ -225,21 +225,19 @@ pub fn check(
     if jws.typ() != Some("dpop+jwt") {
         return Err(Refusal::Type);
     }
-    let known = match known {
-        Some(k) => {
-            jws.verify_with(&k.1)?;
-            k
-        }
+    let (known, new) = match known {
+        Some(k) => (k, false),
         None => {
             let jwk = jws.header().get("jwk").ok_or(Refusal::Key)?;
             let key = PublicJwk::parse(jwk).map_err(|_| Refusal::Key)?;
-            let k = Arc::new((jws.shared_header(), key));
-            // Cached once a proof under it verified: only headers whose key signed something.
-            jws.verify_with(&k.1)?;
-            cache.insert(jws.header_segment().into(), k.clone());
-            k
+            (Arc::new((jws.shared_header(), key)), true)
         }
     };
+    jws.verify_with(&known.1)?;
+    if new {
+        // Cached once a proof under it verified: only headers whose key signed something.
+        cache.insert(jws.header_segment().into(), known.clone());
+    }
     let key = &known.1;
     if jws.claim_str("htm") != Some(htm) {
         return Err(Refusal::Method);

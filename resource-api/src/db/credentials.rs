@@ -119,7 +119,6 @@ pub fn unpublished_kids(conn: &mut DbConnection, retired_before: i64) -> QueryRe
         .load(conn)
 }
 
-/// Records last use; never moves `last_used_at` backwards and never touches `updated_at`.
 /// The console operator who owns application `client_id` of `environment`, if any.
 pub fn app_owner(
     conn: &mut DbConnection,
@@ -152,6 +151,7 @@ pub fn key_owner(
         .flatten())
 }
 
+/// Records last use; never moves `last_used_at` backwards and never touches `updated_at`.
 pub fn touch_last_used(conn: &mut DbConnection, id: &str, at: i64) -> QueryResult<usize> {
     diesel::update(
         api_keys::table.filter(api_keys::id.eq(id)).filter(
