@@ -13,7 +13,9 @@
 # (500,000 cases) at 1 connection (p50) and 64 (p99): the first page, ?status=open, ?page=5000
 # and ?cursor= at random depths; random-id reads while 64 connections read ?page=5000 (no
 # 503 may reach them). Each figure is the median over the rounds. The resource API's start
-# time (spawn to /readyz 200) and RSS at ready and after the load are read from its process.
+# time (spawn to /readyz 200) and RSS at ready and after the load are read from its process:
+# its own memory (RssAnon), and after the load also the database file's pages its SQLite
+# connections have mapped (RssFile: the kernel's page cache, counted once per connection's map).
 #
 # Release builds on loopback, wrk from the same machine: read the ratios; absolute numbers
 # move with the machine's load. Prints the table and writes it to bench/results/scale.md.
@@ -44,7 +46,8 @@ cleanup() {
 trap cleanup EXIT
 
 . bench/lib.sh
-rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+rss_mb() { awk '/^RssAnon/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+rss_file_mb() { awk '/^RssFile/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 now() { date +%s.%N; }
 
 export RUST_LOG=warn
@@ -165,7 +168,7 @@ bench_backend() {
     wait "$bg"
     echo "sidelists $(cat "$work/under")" >>"$s"
   done
-  local rss_after; rss_after=$(rss_mb "$big_pid")
+  local rss_after rss_file; rss_after=$(rss_mb "$big_pid"); rss_file=$(rss_file_mb "$big_pid")
   local gs gb f1 f64 o1 o64 d1 d64 c1 c64 x1 x64 y1 y64 side sidel
   read -r -a gs < <(median "$s" gs); read -r -a gb < <(median "$s" gb)
   read -r -a f1 < <(median "$s" first1); read -r -a f64 < <(median "$s" first64)
@@ -187,7 +190,7 @@ bench_backend() {
     echo "filtered|$(list_cell "${x1[1]}" "${x64[2]}" "${x64[0]}" "$((${x1[3]} + ${x64[3]}))")"
     echo "pair|$(list_cell "${y1[1]}" "${y64[2]}" "${y64[0]}" "$((${y1[3]} + ${y64[3]}))")"
     echo "side|${side[0]}/s, p99 ${side[2]} ms, ${side[3]} × non-2xx (lists: ${sidel[0]}/s, ${sidel[3]} × non-2xx)"
-    echo "start|${big_start} s / ${rss_ready} MB / ${rss_after} MB"
+    echo "start|${big_start} s / ${rss_ready} MB / ${rss_after} MB (+ ${rss_file} MB of mapped file pages)"
     echo "load|${load_s} s (API key from the bulk load: HTTP $key_status)"
   } >"$work/$backend.cells"
   sed "s/^/$backend: /" "$work/$backend.cells" >&2
@@ -219,6 +222,6 @@ mkdir -p bench/results
   echo "| \`?status=open&priority=critical&page=500\` (no row matches): c=1 p50 / c=64 p99 | $(cell sqlite filtered) | $(cell postgres filtered) | p99 ≤ 1.5× the point read's |"
   echo "| \`?status=open&priority=high&page=500\`: c=1 p50 / c=64 p99 | $(cell sqlite pair) | $(cell postgres pair) | p99 ≤ 1.5× the point read's |"
   echo "| \`GET /v2/cases/{id}\` (c=8) while 64 connections read \`?page=5000\` | $(cell sqlite side) | $(cell postgres side) | no 503 |"
-  echo "| resource API start / RSS at ready / after load | $(cell sqlite start) | $(cell postgres start) | ≤ 2 s / ≤ 64 MB |"
+  echo "| resource API start / own memory (RssAnon) at ready / after load | $(cell sqlite start) | $(cell postgres start) | ≤ 2 s / ≤ 64 MB |"
   echo "| data set build (bulk insert, both databases) | $(cell sqlite load) | $(cell postgres load) | minutes |"
 } | tee bench/results/scale.md
