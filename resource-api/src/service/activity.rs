@@ -77,16 +77,16 @@ pub struct AlertView {
 impl Record for TransactionRow {
     type View = TransactionView;
 
-    fn view(&self) -> TransactionView {
+    fn into_view(self) -> TransactionView {
         let r = self;
         TransactionView {
-            id: r.id.clone(),
-            subject_id: r.subject_id.clone(),
-            amount: r.amount.clone(),
-            currency: r.currency.clone(),
+            id: r.id,
+            subject_id: r.subject_id,
+            amount: r.amount,
+            currency: r.currency,
             direction: r.direction,
-            counterparty: r.counterparty.clone(),
-            description: r.description.clone(),
+            counterparty: r.counterparty,
+            description: r.description,
             occurred_at: shared::time::rfc3339(r.occurred_at),
         }
     }
@@ -95,16 +95,16 @@ impl Record for TransactionRow {
 impl Record for AlertRow {
     type View = AlertView;
 
-    fn view(&self) -> AlertView {
+    fn into_view(self) -> AlertView {
         let r = self;
         AlertView {
-            id: r.id.clone(),
-            subject_id: r.subject_id.clone(),
-            transaction_id: r.transaction_id.clone(),
-            alert_type: r.alert_type.clone(),
+            id: r.id,
+            subject_id: r.subject_id,
+            transaction_id: r.transaction_id,
+            alert_type: r.alert_type,
             severity: r.severity,
             status: r.status,
-            description: r.description.clone(),
+            description: r.description,
             created_at: shared::time::rfc3339(r.created_at),
         }
     }

@@ -94,21 +94,21 @@ pub struct CaseView {
 impl Record for CaseRow {
     type View = CaseView;
 
-    fn view(&self) -> CaseView {
+    fn into_view(self) -> CaseView {
         let r = self;
         CaseView {
-            id: r.id.clone(),
-            reference: r.reference.clone(),
-            title: r.title.clone(),
-            description: r.description.clone(),
+            id: r.id,
+            reference: r.reference,
+            title: r.title,
+            description: r.description,
             status: r.status,
             priority: r.priority,
-            assignee: r.assignee.clone(),
+            assignee: r.assignee,
             subject_ids: ids_from_json(&r.subject_ids),
             created_at: shared::time::rfc3339(r.created_at),
             updated_at: shared::time::rfc3339(r.updated_at),
             closed_at: r.closed_at.map(shared::time::rfc3339),
-            resolution: r.resolution.clone(),
+            resolution: r.resolution,
         }
     }
 }
@@ -525,7 +525,7 @@ pub async fn history(
         |e| Keyset::new(e.at, &e.id),
         |e| CaseEventView {
             at: shared::time::rfc3339(e.at),
-            actor: e.actor.clone(),
+            actor: e.actor,
             action: e.action,
             changes: serde_json::from_str(&e.changes).unwrap_or(Value::Null),
         },

@@ -53,16 +53,16 @@ pub struct SarView {
 impl Record for SarRow {
     type View = SarView;
 
-    fn view(&self) -> SarView {
+    fn into_view(self) -> SarView {
         let r = self;
         SarView {
-            id: r.id.clone(),
-            case_id: r.case_id.clone(),
+            id: r.id,
+            case_id: r.case_id,
             status: r.status,
-            narrative: r.narrative.clone(),
+            narrative: r.narrative,
             subject_ids: ids_from_json(&r.subject_ids),
-            amount: r.amount.clone(),
-            currency: r.currency.clone(),
+            amount: r.amount,
+            currency: r.currency,
             created_at: shared::time::rfc3339(r.created_at),
             updated_at: shared::time::rfc3339(r.updated_at),
             submitted_at: r.submitted_at.map(shared::time::rfc3339),

@@ -62,14 +62,14 @@ pub struct SubjectView {
 impl Record for SubjectRow {
     type View = SubjectView;
 
-    fn view(&self) -> SubjectView {
+    fn into_view(self) -> SubjectView {
         let r = self;
         SubjectView {
-            id: r.id.clone(),
+            id: r.id,
             subject_type: r.subject_type,
-            name: r.name.clone(),
-            country: r.country.clone(),
-            date_of_birth: r.date_of_birth.clone(),
+            name: r.name,
+            country: r.country,
+            date_of_birth: r.date_of_birth,
             risk_score: r.risk_score,
             risk_level: r.risk_level,
             created_at: shared::time::rfc3339(r.created_at),

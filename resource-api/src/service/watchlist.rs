@@ -118,17 +118,17 @@ pub struct ScreenResponse {
 impl Record for WatchlistRow {
     type View = EntryView;
 
-    fn view(&self) -> EntryView {
+    fn into_view(self) -> EntryView {
         let r = self;
         EntryView {
-            id: r.id.clone(),
-            name: r.name.clone(),
+            id: r.id,
+            name: r.name,
             aliases: ids_from_json(&r.aliases),
             entry_type: r.entry_type,
-            country: r.country.clone(),
-            date_of_birth: r.date_of_birth.clone(),
-            list_source: r.list_source.clone(),
-            reason: r.reason.clone(),
+            country: r.country,
+            date_of_birth: r.date_of_birth,
+            list_source: r.list_source,
+            reason: r.reason,
             created_at: shared::time::rfc3339(r.created_at),
             updated_at: shared::time::rfc3339(r.updated_at),
         }

@@ -36,10 +36,17 @@ use crate::pagination::{list_name, Lists};
 use events::Evented;
 
 /// A row as `/v2` shows it. Implemented next to each view.
-pub trait Record: Listed {
+pub trait Record: Listed + Clone {
     type View: Serialize + Send + 'static;
 
-    fn view(&self) -> Self::View;
+    /// The view, taking the row's strings: a list renders each row it read once, so its
+    /// strings move into the view instead of being copied.
+    fn into_view(self) -> Self::View;
+
+    /// The view of a row that is still needed (a write's answer, its webhook event).
+    fn view(&self) -> Self::View {
+        self.clone().into_view()
+    }
 }
 
 /// Attempts before giving up with a 409 `busy`. Each failed attempt means another write succeeded,
@@ -89,7 +96,7 @@ pub async fn list<R: Record>(
     let (rows, total) = lists
         .read(db, move |c, l| R::list(&scoped, c, &filters, &req, l))
         .await?;
-    Ok(Page::from_rows(rows, &page, total, R::keyset, R::view))
+    Ok(Page::from_rows(rows, &page, total, R::keyset, R::into_view))
 }
 
 /// `POST /v2/<family>`: in one transaction (with the idempotent answer, see

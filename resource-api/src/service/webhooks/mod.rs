@@ -157,18 +157,19 @@ fn time(t: Option<i64>) -> Option<String> {
 impl Record for WebhookEndpointRow {
     type View = EndpointView;
 
-    fn view(&self) -> EndpointView {
+    fn into_view(self) -> EndpointView {
+        let events = self
+            .event_names()
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
         EndpointView {
-            id: self.id.clone(),
-            url: self.url.clone(),
-            description: self.description.clone(),
-            events: self
-                .event_names()
-                .iter()
-                .filter_map(|n| n.parse().ok())
-                .collect(),
+            id: self.id,
+            url: self.url,
+            description: self.description,
+            events,
             enabled: self.enabled,
-            disabled_reason: self.disabled_reason.clone(),
+            disabled_reason: self.disabled_reason,
             previous_secret_expires_at: time(
                 self.previous_secret_sealed
                     .as_ref()
@@ -185,12 +186,12 @@ impl Record for WebhookEndpointRow {
 impl Record for WebhookDeliveryRow {
     type View = DeliveryView;
 
-    fn view(&self) -> DeliveryView {
+    fn into_view(self) -> DeliveryView {
         let log: Vec<AttemptView> = serde_json::from_str(&self.attempt_log).unwrap_or_default();
         DeliveryView {
-            id: self.id.clone(),
-            endpoint_id: self.endpoint_id.clone(),
-            event_id: self.event_id.clone(),
+            id: self.id,
+            endpoint_id: self.endpoint_id,
+            event_id: self.event_id,
             event_type: self.event_type,
             status: self.status,
             attempts: self.attempts,
@@ -200,9 +201,9 @@ impl Record for WebhookDeliveryRow {
             ),
             last_attempt_at: time(self.last_attempt_at),
             response_status: self.last_response_status,
-            error: self.last_error.clone(),
+            error: self.last_error,
             duration_ms: self.last_duration_ms,
-            response_excerpt: self.response_excerpt.clone(),
+            response_excerpt: self.response_excerpt,
             attempt_log: log,
             created_at: shared::time::rfc3339(self.created_at),
             updated_at: shared::time::rfc3339(self.updated_at),
