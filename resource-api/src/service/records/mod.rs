@@ -78,9 +78,11 @@ pub async fn read<R: VersionedRow>(repo: &EnvDb, id: &str) -> Result<R> {
         .ok_or(Error::NotFound(R::NAME))
 }
 
-/// `GET /v2/<family>/{id}`.
+/// `GET /v2/<family>/{id}`: the row read moves into its view.
 pub async fn get<R: Record + VersionedRow>(repo: &EnvDb, id: &str) -> Result<Versioned<R::View>> {
-    Ok(versioned(&read::<R>(repo, id).await?))
+    let row = read::<R>(repo, id).await?;
+    let version = row.version();
+    Ok(Versioned::new(row.into_view(), version))
 }
 
 /// `GET /v2/<family>`: one page of the list with these (validated) filters.
