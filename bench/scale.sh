@@ -14,8 +14,10 @@
 # and ?cursor= at random depths; random-id reads while 64 connections read ?page=5000 (no
 # 503 may reach them). Each figure is the median over the rounds. The resource API's start
 # time (spawn to /readyz 200) and RSS at ready and after the load are read from its process:
-# its own memory (RssAnon), and after the load also the database file's pages its SQLite
-# connections have mapped (RssFile: the kernel's page cache, counted once per connection's map).
+# its own memory (RssAnon), and after the load also its file-backed pages (RssFile: mostly the
+# database file's pages its SQLite connections have mapped — the kernel's page cache, counted once
+# per connection's map — plus the binary's own). Earlier tables in docs/PERFORMANCE.md report
+# VmRSS, the sum of the two.
 #
 # Release builds on loopback, wrk from the same machine: read the ratios; absolute numbers
 # move with the machine's load. Prints the table and writes it to bench/results/scale.md.

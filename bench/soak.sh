@@ -38,6 +38,9 @@ api_pid=$!; pids+=($api_pid)
 wait_up "http://127.0.0.1:$api_port/readyz"
 
 rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# The process's own memory: about VmRSS without its file-backed pages (the database file's pages
+# its SQLite connections map, the binary's).
+anon() { awk '/^RssAnon/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
 ready="auth $(rss $auth_pid) MB / $(threads $auth_pid) threads, api $(rss $api_pid) MB / $(threads $api_pid) threads"
 
@@ -66,10 +69,10 @@ w2=$!
 samples="$work/samples"
 t=0
 while kill -0 $w1 2>/dev/null || kill -0 $w2 2>/dev/null; do
-  echo "$t $(rss $auth_pid) $(threads $auth_pid) $(rss $api_pid) $(threads $api_pid)" >>"$samples"
+  echo "$t $(rss $auth_pid) $(threads $auth_pid) $(rss $api_pid) $(threads $api_pid) $(anon $auth_pid) $(anon $api_pid)" >>"$samples"
   sleep 10; t=$((t + 10))
 done
-echo "$t $(rss $auth_pid) $(threads $auth_pid) $(rss $api_pid) $(threads $api_pid)" >>"$samples"
+echo "$t $(rss $auth_pid) $(threads $auth_pid) $(rss $api_pid) $(threads $api_pid) $(anon $auth_pid) $(anon $api_pid)" >>"$samples"
 
 mkdir -p bench/results
 {
@@ -77,17 +80,18 @@ mkdir -p bench/results
   echo
   echo "At ready: $ready"
   echo
-  echo "| s | auth RSS MB | auth threads | api RSS MB | api threads |"
-  echo "|---|---|---|---|---|"
-  awk '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$samples"
+  echo "| s | auth RSS MB | auth threads | api RSS MB | api threads | auth RssAnon MB | api RssAnon MB |"
+  echo "|---|---|---|---|---|---|---|"
+  awk '{printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7}' "$samples"
   echo
   python3 - "$samples" "$work/api.wrk" "$work/auth.wrk" <<'PY'
 import sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 warm = [r for r in rows if r[0] >= 60] or rows
-for name, rss, thr in (("auth-server", 1, 2), ("resource-api", 3, 4)):
+for name, rss, thr, own in (("auth-server", 1, 2, 5), ("resource-api", 3, 4, 6)):
     print(f"- {name}: RSS after warm-up (60 s) {warm[0][rss]:.1f} MB, peak {max(r[rss] for r in rows):.1f} MB, "
-          f"at the end {rows[-1][rss]:.1f} MB; threads at most {max(int(r[thr]) for r in rows)}")
+          f"at the end {rows[-1][rss]:.1f} MB (own memory, RssAnon: {rows[-1][own]:.1f} MB); "
+          f"threads at most {max(int(r[thr]) for r in rows)}")
 for label, path in (("resource-api reads", sys.argv[2]), ("token requests", sys.argv[3])):
     line = next((l for l in open(path) if l.startswith("BENCH")), "")
     f = dict(kv.split("=") for kv in line.split()[1:]) if line else {}

@@ -126,7 +126,8 @@ macro_rules! on_conn {
 }
 
 /// SQLite reads through a memory map as the services' connections do (`PRAGMA mmap_size`, the
-/// same size), so that the page reads are not a difference between the two either.
+/// same size as `shared::db::SQLITE_MMAP_BYTES`, written out because the baseline uses none of
+/// the workspace's crates), so that the page reads are not a difference between the two either.
 #[derive(Debug)]
 struct MemoryMapped;
 

@@ -184,7 +184,7 @@ pub async fn patch(
         |_, _, (), _| Ok(()),
     )
     .await?;
-    Ok(records::versioned(&row))
+    Ok(records::versioned(row))
 }
 
 /// Draft → submitted for review. Submitting twice is a 409 `conflict`, unless the second

@@ -226,7 +226,7 @@ pub async fn patch(
         )
         .await?;
         if written.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(records::versioned(&row));
+            return Ok(records::versioned(row));
         }
     }
     Err(Error::RecordBusy(

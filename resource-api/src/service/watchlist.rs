@@ -296,7 +296,7 @@ pub async fn patch(
         move |scoped, row, terms, c| Ok(scoped.replace_watchlist_terms(c, &row.id, &terms)?),
     )
     .await?;
-    Ok(records::versioned(&row))
+    Ok(records::versioned(row))
 }
 
 /// Removes an entry; with `idem`, a retry answers the first 204 again (the stored answer)
@@ -334,12 +334,14 @@ pub async fn screen(
     }
     let ids: Vec<String> = hits.iter().map(|(id, _)| id.clone()).collect();
     let rows = db.run(move |c| scoped.watchlist_by_ids(c, &ids)).await?;
+    let mut rows: std::collections::HashMap<String, WatchlistRow> =
+        rows.into_iter().map(|r| (r.id.clone(), r)).collect();
     // An entry deleted since it was scored is simply left out.
     let matches = hits
         .into_iter()
         .filter_map(|(id, score)| {
-            rows.iter().find(|r| r.id == id).map(|r| ScreenMatch {
-                entry: r.view(),
+            rows.remove(&id).map(|r| ScreenMatch {
+                entry: r.into_view(),
                 score,
             })
         })

@@ -182,10 +182,13 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
 /// Up to this much of the SQLite file is read through a memory map instead of `pread` into each
 /// connection's own 2 MiB page cache: a page the kernel already holds is read in place, with no
-/// system call and no copy, and the pages are shared by every connection (and counted once, as
-/// the file's cache, not per connection). Address space, not memory: 1 GiB per connection on a
-/// 64-bit host. Writes still go through the WAL as before. A list of 20 rows reads ~20 table
-/// pages, so lists gain the most (docs/PERFORMANCE.md, "Lists at 64 connections").
+/// system call and no copy, and every connection reads the same pages of the kernel's page cache
+/// (RSS still counts a mapped page once per connection's map; docs/PERFORMANCE.md). Address
+/// space, not memory: 1 GiB per connection on a 64-bit host. Writes still go through the WAL as
+/// before. A list of 20 rows reads ~20 table pages, so lists gain the most. What a map changes
+/// for operators: an I/O error on the file, or the file truncated or overwritten in place while
+/// a service runs, ends the process (SIGBUS) instead of failing a query — restore a backup only
+/// with the services stopped (README, "Operations").
 pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 
 /// A connection as the pool holds it: the connection, and what the pool needs to know about it
@@ -750,11 +753,22 @@ mod tests {
             2,
         )
         .unwrap();
-        for _ in 0..3 {
-            let got = db
-                .run_blocking(|c| diesel::sql_query("PRAGMA mmap_size").get_result::<Mmap>(c))
-                .unwrap();
-            assert_eq!(got.mmap_size, SQLITE_MMAP_BYTES as i64);
+        // Both connections of the pool at once: each job holds its own until the other has one.
+        let both = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let jobs: Vec<_> = (0..2)
+            .map(|_| {
+                let (db, both) = (db.clone(), both.clone());
+                std::thread::spawn(move || {
+                    db.run_blocking(|c| {
+                        both.wait();
+                        diesel::sql_query("PRAGMA mmap_size").get_result::<Mmap>(c)
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        for job in jobs {
+            assert_eq!(job.join().unwrap().mmap_size, SQLITE_MMAP_BYTES as i64);
         }
     }
 

@@ -63,9 +63,10 @@ pub fn check_id<R: VersionedRow>(id: &str) -> Result<()> {
     }
 }
 
-/// The view of a row with its version (the `ETag`).
-pub fn versioned<R: Record + VersionedRow>(row: &R) -> Versioned<R::View> {
-    Versioned::new(row.view(), row.version())
+/// The view of a row with its version (the `ETag`); the row moves into its view.
+pub fn versioned<R: Record + VersionedRow>(row: R) -> Versioned<R::View> {
+    let version = row.version();
+    Versioned::new(row.into_view(), version)
 }
 
 /// The row `id` of this environment, or a 404.
@@ -78,11 +79,9 @@ pub async fn read<R: VersionedRow>(repo: &EnvDb, id: &str) -> Result<R> {
         .ok_or(Error::NotFound(R::NAME))
 }
 
-/// `GET /v2/<family>/{id}`: the row read moves into its view.
+/// `GET /v2/<family>/{id}`.
 pub async fn get<R: Record + VersionedRow>(repo: &EnvDb, id: &str) -> Result<Versioned<R::View>> {
-    let row = read::<R>(repo, id).await?;
-    let version = row.version();
-    Ok(Versioned::new(row.into_view(), version))
+    Ok(versioned(read::<R>(repo, id).await?))
 }
 
 /// `GET /v2/<family>`: one page of the list with these (validated) filters.
@@ -123,7 +122,7 @@ where
         row.insert(&scoped, c)?;
         after(&scoped, &row, c)?;
         events::emit(&scoped, c, R::created(), &row, now)?;
-        Ok(versioned(&row))
+        Ok(versioned(row))
     })
     .await
 }
@@ -175,7 +174,7 @@ where
 {
     Ok(
         match write(repo, id, if_match, now, idem, change, after).await? {
-            Written::Row(row) => Answer::New(versioned(&row)),
+            Written::Row(row) => Answer::New(versioned(row)),
             Written::Replayed(answer) => Answer::Replayed(answer),
         },
     )
@@ -245,7 +244,13 @@ where
                     events::emit(&scoped, c, R::changed(&before, &row), &row, at)?;
                 }
                 if let Some(idem) = key.as_ref() {
-                    idempotency::store(c, idem, now, StatusCode::OK, Some(&versioned(&row)))?;
+                    idempotency::store(
+                        c,
+                        idem,
+                        now,
+                        StatusCode::OK,
+                        Some(&Versioned::new(row.view(), row.version())),
+                    )?;
                 }
                 Ok(Some(Written::Row(row)))
             })

@@ -287,12 +287,13 @@ pub async fn create(
             Ok::<_, Error>(row)
         })
         .await?;
+    let version = row.version;
     Ok(Versioned::new(
         EndpointWithSecret {
-            endpoint: row.view(),
             secret: secret.to_whsec(),
+            endpoint: row.into_view(),
         },
-        row.version,
+        version,
     ))
 }
 
@@ -357,7 +358,7 @@ pub async fn patch(
         |_, _, (), _| Ok(()),
     )
     .await?;
-    Ok(records::versioned(&row))
+    Ok(records::versioned(row))
 }
 
 /// `DELETE /v2/webhook-endpoints/{id}`: the endpoint and its delivery log.
@@ -405,12 +406,13 @@ pub async fn rotate_secret(
         |_, _, (), _| Ok(()),
     )
     .await?;
+    let version = row.version;
     Ok(Versioned::new(
         EndpointWithSecret {
-            endpoint: row.view(),
             secret: secret.to_whsec(),
+            endpoint: row.into_view(),
         },
-        row.version,
+        version,
     ))
 }
 
@@ -464,5 +466,5 @@ pub async fn retry(
         })
         .await?;
     hooks.wake.notify_one();
-    Ok(row.view())
+    Ok(row.into_view())
 }
