@@ -14,5 +14,10 @@ wait_up() {
   exit 1
 }
 
+# A memory figure of process PID from /proc/PID/status, in MB: mb FIELD PID [DECIMALS] (FIELD:
+# VmRSS; RssAnon, the process's own memory; RssFile, its file-backed pages such as the SQLite
+# pages its connections map).
+mb() { awk -v f="$1:" -v d="${3:-0}" '$1 == f {printf "%.*f", d, $2/1024}' "/proc/$2/status"; }
+
 # Prints a member of the JSON on stdin: json '["client_id"]'.
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }

@@ -48,8 +48,8 @@ cleanup() {
 trap cleanup EXIT
 
 . bench/lib.sh
-rss_mb() { awk '/^RssAnon/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
-rss_file_mb() { awk '/^RssFile/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+rss_mb() { mb RssAnon "$1"; }
+rss_file_mb() { mb RssFile "$1"; }
 now() { date +%s.%N; }
 
 export RUST_LOG=warn

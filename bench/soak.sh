@@ -37,10 +37,10 @@ API_BIND=127.0.0.1:$api_port AUTH_ISSUER=http://127.0.0.1:$auth_port target/rele
 api_pid=$!; pids+=($api_pid)
 wait_up "http://127.0.0.1:$api_port/readyz"
 
-rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+rss() { mb VmRSS "$1" 1; }
 # The process's own memory: about VmRSS without its file-backed pages (the database file's pages
 # its SQLite connections map, the binary's).
-anon() { awk '/^RssAnon/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+anon() { mb RssAnon "$1" 1; }
 threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
 ready="auth $(rss $auth_pid) MB / $(threads $auth_pid) threads, api $(rss $api_pid) MB / $(threads $api_pid) threads"
 

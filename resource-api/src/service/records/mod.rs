@@ -249,7 +249,7 @@ where
                         idem,
                         now,
                         StatusCode::OK,
-                        Some(&Versioned::new(row.view(), row.version())),
+                        Some(&versioned(row.clone())),
                     )?;
                 }
                 Ok(Some(Written::Row(row)))
